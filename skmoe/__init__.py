@@ -1,0 +1,24 @@
+"""skmoe: scikit-learn compatible mixture-of-experts regression.
+
+Importing skmoe compiles nothing: the Numba kernels compile on first use and
+are cached on disk.
+"""
+
+from ._estimator import MixtureOfExpertsRegressor
+from ._params import MoEParams
+from .experts import Experts, LinearExperts
+from .gating import Gating, SoftmaxGating
+from .utils._warnings import DegenerateFitWarning
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DegenerateFitWarning",
+    "Experts",
+    "Gating",
+    "LinearExperts",
+    "MixtureOfExpertsRegressor",
+    "MoEParams",
+    "SoftmaxGating",
+    "__version__",
+]

@@ -1,0 +1,446 @@
+"""MixtureOfExpertsRegressor: the scikit-learn estimator."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.utils import check_random_state
+
+from ._params import MoEParams
+from .experts import EXPERTS, Experts, resolve_experts
+from .gating import GATINGS, Gating, resolve_gating
+from .solvers import fit_em
+from .utils._arrays import as_kernel_array
+from .utils._sklearn import (
+    Interval,
+    StrOptions,
+    _check_sample_weight,
+    _fit_context,
+    check_is_fitted,
+    validate_data,
+)
+
+
+class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
+    """Gaussian mixture-of-experts regression fitted by maximum likelihood.
+
+    The model with ``K = n_experts`` experts is
+
+    .. math::
+
+        p(y \\mid x) = \\sum_{k=1}^{K} g_k(x) \\,
+        \\mathcal{N}\\big(y \\mid h(x; \\eta_k), \\nu_k\\big),
+
+    with a gate ``g`` (by default softmax, :math:`g_k(x) \\propto
+    \\exp(\\beta_{1k}^\\top x + \\beta_{0k})`), expert regression functions
+    ``h`` (by default linear, :math:`h(x; \\eta_k) = \\eta_{1k}^\\top x +
+    \\eta_{0k}`) and noise variances :math:`\\nu_k`. It is fitted by the EM
+    algorithm, whose inner loops run in Numba-compiled kernels.
+
+    Parameters
+    ----------
+    n_experts : int, default=3
+        Number of experts ``K``.
+    gating : {"softmax"} or Gating, default="softmax"
+        Gating family: a registered name or a gating object such as
+        :class:`~skmoe.SoftmaxGating`. The object is cloned in ``fit`` and never
+        modified. To tune its hyper-parameters in a grid search (nested keys
+        such as ``gating__temperature``) pass an object, not a string.
+    experts : {"linear"} or Experts, default="linear"
+        Expert family: a registered name or an experts object such as
+        :class:`~skmoe.LinearExperts`, cloned in ``fit``.
+    solver : {"em"}, default="em"
+        Fitting algorithm. ``"em"``: expectation-maximisation with a closed-form
+        expert update and a Newton update of the gate (monotone).
+    max_iter : int, default=300
+        Maximum number of EM iterations per restart.
+    tol : float, default=1e-6
+        Convergence threshold on the relative change of the total
+        log-likelihood, ``|L_t - L_{t-1}| <= tol * max(|L_{t-1}|, W)`` with
+        ``W`` the total sample weight.
+    n_init : int, default=1
+        Number of restarts; the one with the highest log-likelihood is kept.
+    init_params : {"random", "kmeans"} or MoEParams, default="random"
+        Starting point. ``"random"``: random gate hyperplanes through the data
+        mean with experts fitted to that soft partition (it depends on the data
+        only through weighted sums, so integer sample weights are equivalent to
+        repeated rows). ``"kmeans"``: k-means clusters of the standardised
+        ``(X, y)``. An :class:`~skmoe.MoEParams`: start from these parameters,
+        as the convergence-rate papers do.
+    random_state : int, RandomState instance or None, default=None
+        Controls the random starting points. Pass an int for reproducible
+        output across multiple function calls.
+    warm_start : bool, default=False
+        If True and the estimator is already fitted, ``fit`` continues from
+        ``params_`` (one run, ``n_init`` ignored).
+    reg_var : float, default=1e-6
+        Variance floor, relative to the weighted variance of ``y``: every
+        expert variance is kept at least ``reg_var * Var(y)``, which bounds the
+        likelihood and prevents a component from collapsing onto a few points.
+    verbose : int, default=0
+        If positive, print one line per iteration (iteration, log-likelihood,
+        change, elapsed seconds).
+
+    Attributes
+    ----------
+    params_ : MoEParams
+        Fitted parameters (gate, experts, variances). The last expert's gate
+        row is zero (identifiability of the softmax).
+    gating_ : Gating
+        The fitted clone of ``gating``.
+    experts_ : Experts
+        The fitted clone of ``experts``.
+    n_iter_ : int
+        Number of EM iterations of the kept restart.
+    converged_ : bool
+        Whether the kept restart met the convergence rule.
+    log_likelihood_ : float
+        Total (sample-weighted) log-likelihood of the training data at
+        ``params_``.
+    history_ : ndarray of shape (n_iter_ + 1,)
+        Total log-likelihood at the start and after each iteration of the kept
+        restart; non-decreasing up to round-off.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``. Defined only when ``X`` has
+        feature names that are all strings.
+
+    See Also
+    --------
+    skmoe.MoEParams : The container of a fitted or true model.
+    skmoe.datasets.make_moe_regression : Data drawn from a known model.
+
+    Notes
+    -----
+    EM iteration: the E-step computes the responsibilities in log space; the
+    M-step fits each expert by weighted least squares, sets each variance to
+    the weighted mean squared residual (floored), and increases the weighted
+    multinomial log-likelihood of the gate by damped Newton steps. Every step
+    increases the likelihood, so ``history_`` is non-decreasing.
+
+    ``predict`` returns the mixture mean :math:`E[y \\mid x]`; ``score`` is
+    the :math:`R^2` of that mean. The conditional log-density is
+    :meth:`log_density` (it is not called ``score_samples`` because
+    scikit-learn calls that method with ``X`` only).
+
+    References
+    ----------
+    .. [1] Jordan, M. I. and Jacobs, R. A. (1994). Hierarchical mixtures of
+       experts and the EM algorithm. Neural Computation 6(2), 181-214.
+    .. [2] Nguyen, H., Ho, N. and Rinaldo, A. (2025). Convergence rates for
+       softmax gating mixture of experts. arXiv:2503.03213.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> from skmoe.datasets import make_moe_regression
+    >>> X, y, truth = make_moe_regression(2000, 2, 3, random_state=0)
+    >>> est = MixtureOfExpertsRegressor(n_experts=3, n_init=3, random_state=0)
+    >>> est = est.fit(X, y)
+    >>> est.predict_gates(X[:3]).shape
+    (3, 3)
+    >>> bool(est.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "gating": [StrOptions(set(GATINGS)), Gating],
+        "experts": [StrOptions(set(EXPERTS)), Experts],
+        "solver": [StrOptions({"em"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"random", "kmeans"}), MoEParams],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "reg_var": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_experts=3,
+        *,
+        gating="softmax",
+        experts="linear",
+        solver="em",
+        max_iter=300,
+        tol=1e-6,
+        n_init=1,
+        init_params="random",
+        random_state=None,
+        warm_start=False,
+        reg_var=1e-6,
+        verbose=0,
+    ):
+        self.n_experts = n_experts
+        self.gating = gating
+        self.experts = experts
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init_params = init_params
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.reg_var = reg_var
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- fit
+    def _resolve_families(self):
+        gating = (
+            resolve_gating(self.gating)
+            if isinstance(self.gating, str)
+            else clone(self.gating)
+        )
+        experts = (
+            resolve_experts(self.experts)
+            if isinstance(self.experts, str)
+            else clone(self.experts)
+        )
+        gating._validate_params()
+        experts._validate_params()
+        return gating, experts
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the mixture of experts by maximum likelihood.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; integer weights are equivalent to repeating
+            rows.
+
+        Returns
+        -------
+        self : MixtureOfExpertsRegressor
+            The fitted estimator.
+        """
+        X, y = validate_data(
+            self, X, y, y_numeric=True, dtype=np.float64, order="C"
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        X = as_kernel_array(X)
+        y = as_kernel_array(y)
+        sample_weight = as_kernel_array(sample_weight)
+        n_samples, n_features = X.shape
+        K = self.n_experts
+        n_support = int(np.count_nonzero(sample_weight))
+        if n_samples < 2 or n_support < K:
+            raise ValueError(
+                f"n_samples={n_samples} (with {n_support} of non-zero weight) is "
+                f"too few for n_experts={K}: need at least max(2, n_experts) "
+                "samples of non-zero weight."
+            )
+        gating, experts = self._resolve_families()
+        gating.check_n_experts(K, n_features)
+        if isinstance(self.init_params, MoEParams):
+            init = self.init_params
+            if init.n_experts != K or init.n_features != n_features:
+                raise ValueError(
+                    f"init_params must have n_experts={K} and "
+                    f"n_features={n_features}; got n_experts={init.n_experts} and "
+                    f"n_features={init.n_features}."
+                )
+        rng = check_random_state(self.random_state)
+        w = sample_weight / sample_weight.sum()
+        var_y = float(w @ (y - w @ y) ** 2)
+        var_floor = self.reg_var * (var_y if var_y > 0 else 1.0)
+        start = None
+        if self.warm_start and hasattr(self, "params_"):
+            start = self.params_
+            if start.n_experts != K or start.n_features != n_features:
+                raise ValueError(
+                    "warm_start=True needs the same n_experts and n_features as "
+                    f"the previous fit; got n_experts={K}, n_features={n_features} "
+                    f"after n_experts={start.n_experts}, "
+                    f"n_features={start.n_features}."
+                )
+        result = fit_em(
+            X, y, sample_weight,
+            n_experts=K, gating=gating, experts=experts,
+            init_params=self.init_params, n_init=self.n_init,
+            max_iter=self.max_iter, tol=self.tol, var_floor=var_floor, rng=rng,
+            verbose=self.verbose, start=start,
+        )
+        self.gating_ = gating
+        self.experts_ = experts
+        self.params_ = result.params
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        self.log_likelihood_ = result.log_likelihood
+        self.history_ = result.history
+        return self
+
+    # ------------------------------------------------------------- predict
+    def _check_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        return as_kernel_array(X)
+
+    def predict(self, X):
+        """Mixture mean :math:`E[y \\mid x] = \\sum_k g_k(x) h(x; \\eta_k)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.params_.predict(self._check_X(X))
+
+    def predict_gates(self, X):
+        """Gating weights :math:`g_k(x)` of every expert.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        gates : ndarray of shape (n_samples, n_experts)
+            Rows are non-negative and sum to one.
+        """
+        return self.params_.gates(self._check_X(X))
+
+    def predict_experts(self, X):
+        """Mean of every expert, :math:`h(x; \\eta_k)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts)
+        """
+        return self.params_.expert_means(self._check_X(X))
+
+    def _check_Xy(self, X, y):
+        X = self._check_X(X)
+        y = as_kernel_array(np.asarray(y, dtype=np.float64).ravel())
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y must have one value per row of X ({X.shape[0]}); got "
+                f"{y.shape[0]}."
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y must not contain NaN or infinity.")
+        return X, y
+
+    def log_density(self, X, y):
+        """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        X, y = self._check_Xy(X, y)
+        return self.params_.log_density(X, y)
+
+    def bic(self, X, y):
+        """Bayesian information criterion on ``(X, y)``; lower is better.
+
+        ``-2 log L + n_params log n``, with ``n_params`` the free parameters
+        (gate after the identifiability constraint, experts, variances).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        bic : float
+        """
+        X, y = self._check_Xy(X, y)
+        loglik = self.params_.log_density(X, y).sum()
+        return float(-2.0 * loglik + self.params_.n_free_params() * np.log(X.shape[0]))
+
+    def aic(self, X, y):
+        """Akaike information criterion on ``(X, y)``; lower is better.
+
+        ``-2 log L + 2 n_params``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        aic : float
+        """
+        X, y = self._check_Xy(X, y)
+        loglik = self.params_.log_density(X, y).sum()
+        return float(-2.0 * loglik + 2.0 * self.params_.n_free_params())
+
+    def sample_y(self, X, random_state=None):
+        """Draw one target per row from the fitted :math:`p(y \\mid x)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        random_state : int, RandomState instance or None, default=None
+            Controls the draws. Pass an int for reproducible output across
+            multiple function calls.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.params_.sample_y(self._check_X(X), random_state=random_state)
+
+    def predict_quantiles(self, X, q):
+        """Quantiles of the fitted conditional distribution :math:`p(y \\mid x)`.
+
+        The mixture distribution function is inverted by bisection.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        q : float or array-like of shape (n_quantiles,)
+            Probabilities in (0, 1).
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n_samples,) or (n_samples, n_quantiles)
+            One column per probability (no column axis for a scalar ``q``).
+        """
+        return self.params_.quantiles(self._check_X(X), q)
+
+    def predict_interval(self, X, coverage=0.9):
+        """Central prediction interval of the fitted :math:`p(y \\mid x)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        coverage : float, default=0.9
+            Probability mass inside the interval, in (0, 1).
+
+        Returns
+        -------
+        interval : ndarray of shape (n_samples, 2)
+            Lower and upper bounds, the ``(1 - coverage) / 2`` and
+            ``(1 + coverage) / 2`` quantiles.
+        """
+        if not (isinstance(coverage, Real) and 0 < coverage < 1):
+            raise ValueError(f"coverage must be a float in (0, 1); got {coverage!r}.")
+        alpha = (1.0 - coverage) / 2.0
+        return self.predict_quantiles(X, [alpha, 1.0 - alpha])

@@ -1,0 +1,439 @@
+"""MoEParams: one container for a true or a fitted mixture of experts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import ndtr
+from sklearn.utils import check_random_state
+
+from .utils._arrays import as_kernel_array
+
+
+def _resolve_gating(gating):
+    from .gating import Gating, resolve_gating
+
+    return gating if isinstance(gating, Gating) else resolve_gating(gating)
+
+
+def _resolve_experts(experts):
+    from .experts import Experts, resolve_experts
+
+    return experts if isinstance(experts, Experts) else resolve_experts(experts)
+
+
+@dataclass(frozen=True, eq=False)
+class MoEParams:
+    """Parameters of a Gaussian mixture of experts, true or estimated.
+
+    The model with ``K`` experts is
+
+    .. math::
+
+        p(y \\mid x) = \\sum_{k=1}^K g_k(x) \\, \\mathcal{N}(y \\mid h(x; \\eta_k), \\nu_k),
+
+    where the gate ``g`` is given by ``gating`` and its parameters
+    (``gate_coef``, ``gate_intercept``, ``gate_extra``), and the expert means
+    ``h`` by ``experts`` and ``expert_params``. The same type holds a true
+    model (returned by :func:`skmoe.datasets.make_moe_regression`) and a
+    fitted one (``MixtureOfExpertsRegressor.params_``), so every comparison
+    utility in :mod:`skmoe.metrics` takes two of them.
+
+    Parameters
+    ----------
+    gate_coef : array-like of shape (n_experts, n_features)
+        Gate slopes :math:`\\beta_{1k}`, one row per expert.
+    gate_intercept : array-like of shape (n_experts,)
+        Gate intercepts :math:`\\beta_{0k}`.
+    expert_params : array-like of shape (n_experts, n_expert_params)
+        Expert parameters :math:`\\eta_k`, laid out as the expert family
+        documents (for :class:`~skmoe.LinearExperts`: the ``n_features`` slopes
+        followed by the intercept).
+    variance : array-like of shape (n_experts,)
+        Noise variances :math:`\\nu_k` (variances, not standard deviations).
+    gating : str or Gating, default="softmax"
+        Gating family; a string is resolved to the default object of that name.
+    experts : str or Experts, default="linear"
+        Expert family; a string is resolved to the default object of that name.
+    gate_extra : dict of str to ndarray, default=None
+        Extra gate parameters of families that need them.
+
+    Attributes
+    ----------
+    n_experts : int
+        Number of experts ``K``.
+    n_features : int
+        Number of input features.
+
+    Notes
+    -----
+    The instance is immutable at the field level (a frozen dataclass) but its
+    arrays are ordinary writeable float64 arrays: use :meth:`copy` before
+    changing them, or :meth:`replace` to build a modified container. Equality
+    is not defined by ``==``; use :meth:`allclose`.
+
+    The softmax gate is invariant to a common shift of all logits; the
+    containers built by skmoe keep the last expert's gate row at zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import MoEParams
+    >>> params = MoEParams(
+    ...     gate_coef=[[2.0], [0.0]], gate_intercept=[0.0, 0.0],
+    ...     expert_params=[[1.0, 0.0], [-1.0, 1.0]], variance=[0.1, 0.1])
+    >>> params.n_experts, params.n_features
+    (2, 1)
+    >>> params.predict(np.array([[0.0]]))
+    array([0.5])
+    """
+
+    gate_coef: np.ndarray
+    gate_intercept: np.ndarray
+    expert_params: np.ndarray
+    variance: np.ndarray
+    gating: object = "softmax"
+    experts: object = "linear"
+    gate_extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "gating", _resolve_gating(self.gating))
+        set_(self, "experts", _resolve_experts(self.experts))
+        gate_coef = as_kernel_array(self.gate_coef)
+        if gate_coef.ndim != 2:
+            raise ValueError(
+                "gate_coef must be a 2-D array of shape (n_experts, n_features); "
+                f"got shape {gate_coef.shape}."
+            )
+        K, d = gate_coef.shape
+        if K < 1:
+            raise ValueError("gate_coef must have at least one row (one expert).")
+        checks = {
+            "gate_intercept": (as_kernel_array(self.gate_intercept), (K,)),
+            "expert_params": (
+                np.atleast_2d(as_kernel_array(self.expert_params)),
+                (K, self.experts.n_params(d)),
+            ),
+            "variance": (as_kernel_array(self.variance), (K,)),
+        }
+        set_(self, "gate_coef", gate_coef)
+        for name, (arr, shape) in checks.items():
+            if arr.shape != shape:
+                raise ValueError(
+                    f"{name} must have shape {shape} for n_experts={K}, "
+                    f"n_features={d} and {type(self.experts).__name__}; "
+                    f"got shape {arr.shape}."
+                )
+            set_(self, name, arr)
+        extra = {k: as_kernel_array(v) for k, v in dict(self.gate_extra).items()}
+        set_(self, "gate_extra", extra)
+        if not np.all(np.isfinite(self.variance) & (self.variance > 0)):
+            raise ValueError(
+                f"variance must be finite and strictly positive; got "
+                f"{self.variance!r}."
+            )
+        for name in ("gate_coef", "gate_intercept", "expert_params"):
+            if not np.all(np.isfinite(getattr(self, name))):
+                raise ValueError(f"{name} must be finite.")
+
+    # ------------------------------------------------------------------ shape
+    @property
+    def n_experts(self):
+        """Number of experts."""
+        return self.gate_coef.shape[0]
+
+    @property
+    def n_features(self):
+        """Number of input features."""
+        return self.gate_coef.shape[1]
+
+    # --------------------------------------------------------- construction
+    def replace(self, **changes):
+        """Return a new container with some fields replaced.
+
+        Parameters
+        ----------
+        **changes : dict
+            Field names and their new values.
+
+        Returns
+        -------
+        params : MoEParams
+            A new, validated container.
+        """
+        return dataclasses.replace(self, **changes)
+
+    def copy(self):
+        """Return a deep copy (new arrays, cloned family objects).
+
+        Returns
+        -------
+        params : MoEParams
+            The copy.
+        """
+        from sklearn.base import clone
+
+        return MoEParams(
+            gate_coef=self.gate_coef.copy(),
+            gate_intercept=self.gate_intercept.copy(),
+            expert_params=self.expert_params.copy(),
+            variance=self.variance.copy(),
+            gating=clone(self.gating),
+            experts=clone(self.experts),
+            gate_extra={k: v.copy() for k, v in self.gate_extra.items()},
+        )
+
+    def permute(self, order):
+        """Reorder the experts and re-apply the gate's normalisation.
+
+        Parameters
+        ----------
+        order : array-like of int of shape (n_experts,)
+            New position ``j`` holds old expert ``order[j]``.
+
+        Returns
+        -------
+        params : MoEParams
+            The same model with its experts relabelled: its predictions,
+            densities and gates (up to the permutation) are unchanged.
+        """
+        order = np.asarray(order)
+        if sorted(order.tolist()) != list(range(self.n_experts)):
+            raise ValueError(
+                f"order must be a permutation of range({self.n_experts}); "
+                f"got {order!r}."
+            )
+        permuted = self.gating.permute(self, order)
+        return self.replace(
+            expert_params=self.expert_params[order],
+            variance=self.variance[order],
+            **permuted,
+        )
+
+    def allclose(self, other, *, rtol=1e-7, atol=0.0):
+        """Whether two containers hold the same model, expert by expert.
+
+        Parameters
+        ----------
+        other : MoEParams
+            The container to compare with (same expert order).
+        rtol, atol : float
+            Tolerances of :func:`numpy.allclose`.
+
+        Returns
+        -------
+        equal : bool
+        """
+        if type(self.gating) is not type(other.gating):
+            return False
+        if type(self.experts) is not type(other.experts):
+            return False
+        pairs = [
+            (self.gate_coef, other.gate_coef),
+            (self.gate_intercept, other.gate_intercept),
+            (self.expert_params, other.expert_params),
+            (self.variance, other.variance),
+        ]
+        if set(self.gate_extra) != set(other.gate_extra):
+            return False
+        pairs += [(self.gate_extra[k], other.gate_extra[k]) for k in self.gate_extra]
+        return all(
+            a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol)
+            for a, b in pairs
+        )
+
+    # ----------------------------------------------------------- the model
+    def _check_X(self, X):
+        X = as_kernel_array(X)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise ValueError(
+                f"X must have shape (n_samples, {self.n_features}); got {X.shape}."
+            )
+        return X
+
+    def log_gates(self, X):
+        """Log gating weights :math:`\\log g_k(x)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_gates : ndarray of shape (n_samples, n_experts)
+            ``-inf`` where a sparse gate gives an expert weight zero.
+        """
+        return self.gating.log_weights(self._check_X(X), self)
+
+    def gates(self, X):
+        """Gating weights :math:`g_k(x)`; rows lie on the simplex.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        gates : ndarray of shape (n_samples, n_experts)
+        """
+        return np.exp(self.log_gates(X))
+
+    def expert_means(self, X):
+        """Expert regression functions :math:`h(x; \\eta_k)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts)
+        """
+        return self.experts.predict(self._check_X(X), self.expert_params)
+
+    def predict(self, X):
+        """Regression function :math:`E[y \\mid x] = \\sum_k g_k(x) h(x; \\eta_k)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_mean : ndarray of shape (n_samples,)
+        """
+        X = self._check_X(X)
+        return np.sum(self.gates(X) * self.expert_means(X), axis=1)
+
+    def log_density(self, X, y):
+        """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+        """
+        from ._kernels._gaussian import gaussian_estep
+
+        X = self._check_X(X)
+        y = as_kernel_array(y).ravel()
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"X and y must have the same number of rows; got {X.shape[0]} "
+                f"and {y.shape[0]}."
+            )
+        _, loglik = gaussian_estep(
+            self.log_gates(X), self.expert_means(X), self.variance, y
+        )
+        return loglik
+
+    def cdf(self, X, y):
+        """Conditional distribution function :math:`P(Y \\le y \\mid x)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, m)
+            One or ``m`` evaluation points per sample.
+
+        Returns
+        -------
+        cdf : ndarray of the shape of ``y``
+        """
+        X = self._check_X(X)
+        y = np.asarray(y, dtype=np.float64)
+        gates = self.gates(X)
+        means = self.expert_means(X)
+        sd = np.sqrt(self.variance)
+        yy = y.reshape(X.shape[0], -1, 1)
+        z = (yy - means[:, None, :]) / sd
+        return np.sum(gates[:, None, :] * ndtr(z), axis=2).reshape(y.shape)
+
+    def quantiles(self, X, q):
+        """Conditional quantiles of the mixture, by bisection on :meth:`cdf`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        q : float or array-like of shape (n_quantiles,)
+            Probabilities in (0, 1).
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n_samples,) or (n_samples, n_quantiles)
+            Accurate to ``1e-10`` times the spread of the mixture.
+        """
+        X = self._check_X(X)
+        q_arr = np.atleast_1d(np.asarray(q, dtype=np.float64))
+        if q_arr.ndim != 1 or np.any(~((q_arr > 0) & (q_arr < 1))):
+            raise ValueError(f"q must hold probabilities in (0, 1); got {q!r}.")
+        n = X.shape[0]
+        means = self.expert_means(X)
+        sd = np.sqrt(self.variance)
+        # the mixture quantile lies between the extreme component quantiles
+        width = 40.0 * sd.max()
+        lo = np.repeat((means.min(axis=1) - width)[:, None], q_arr.size, axis=1)
+        hi = np.repeat((means.max(axis=1) + width)[:, None], q_arr.size, axis=1)
+        target = np.broadcast_to(q_arr, (n, q_arr.size))
+        # bisection halves the bracket: 80 halvings reach round-off
+        for _ in range(80):
+            mid = 0.5 * (lo + hi)
+            below = self.cdf(X, mid) < target
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        out = 0.5 * (lo + hi)
+        return out[:, 0] if np.ndim(q) == 0 else out
+
+    def sample_y(self, X, random_state=None):
+        """Draw one ``y`` per row of ``X`` from :math:`p(y \\mid x)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        random_state : int, RandomState instance or None, default=None
+            Controls the draws. Pass an int for reproducible output across
+            multiple function calls.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        rng = check_random_state(random_state)
+        X = self._check_X(X)
+        gates = self.gates(X)
+        means = self.expert_means(X)
+        u = rng.random_sample(X.shape[0])
+        cum = np.cumsum(gates, axis=1)
+        comp = np.minimum((u[:, None] > cum).sum(axis=1), self.n_experts - 1)
+        noise = rng.standard_normal(X.shape[0])
+        rows = np.arange(X.shape[0])
+        return means[rows, comp] + np.sqrt(self.variance[comp]) * noise
+
+    def n_free_params(self):
+        """Number of free parameters, as counted by BIC and AIC.
+
+        Returns
+        -------
+        n_params : int
+            Gate parameters after the identifiability constraint, expert
+            parameters and variances.
+        """
+        K, d = self.n_experts, self.n_features
+        return (
+            self.gating.n_free_params(d, K)
+            + K * self.experts.n_free_params(d)
+            + K
+        )
+
+    def __repr__(self):
+        return (
+            f"MoEParams(n_experts={self.n_experts}, n_features={self.n_features}, "
+            f"gating={self.gating!r}, experts={self.experts!r})"
+        )

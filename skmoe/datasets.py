@@ -1,0 +1,164 @@
+"""Data drawn from a known mixture of experts (the truth returned as MoEParams)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._params import MoEParams
+from .experts import Experts, resolve_experts
+from .gating import Gating, resolve_gating
+
+
+def _check_positive_int(name, value, minimum=1):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    return int(value)
+
+
+def _draw_X(n_samples, n_features, x_distribution, rng):
+    if x_distribution == "normal":
+        return rng.standard_normal((n_samples, n_features))
+    if x_distribution == "uniform":
+        return rng.uniform(-3.0, 3.0, size=(n_samples, n_features))
+    raise ValueError(
+        f"x_distribution must be 'normal' or 'uniform'; got {x_distribution!r}."
+    )
+
+
+def sample_moe_regression(params, n_samples, *, x_distribution="normal",
+                          random_state=None):
+    """Draw ``(X, y)`` from a given mixture of experts.
+
+    Parameters
+    ----------
+    params : MoEParams
+        The true model.
+    n_samples : int
+        Number of rows.
+    x_distribution : {"normal", "uniform"}, default="normal"
+        Inputs are standard normal, or uniform on ``[-3, 3]`` per feature (the
+        design of the DeepSeekMoE paper's experiments).
+    random_state : int, RandomState instance or None, default=None
+        Controls the inputs, the expert labels and the noise. Pass an int for
+        reproducible output across multiple function calls.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from skmoe.datasets import make_moe_regression, sample_moe_regression
+    >>> _, _, truth = make_moe_regression(10, 2, 3, random_state=0)
+    >>> X, y = sample_moe_regression(truth, 100, random_state=1)
+    >>> X.shape, y.shape
+    ((100, 2), (100,))
+    """
+    if not isinstance(params, MoEParams):
+        raise ValueError(f"params must be an MoEParams; got {type(params).__name__}.")
+    n_samples = _check_positive_int("n_samples", n_samples)
+    rng = check_random_state(random_state)
+    X = _draw_X(n_samples, params.n_features, x_distribution, rng)
+    y = params.sample_y(X, random_state=rng)
+    return X, y
+
+
+def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
+                        gating="softmax", experts="linear", noise=0.3,
+                        gate_scale=3.0, x_distribution="normal",
+                        random_state=None):
+    """Generate regression data from a random mixture of experts.
+
+    The true model is drawn first, then ``(X, y)`` from it:
+
+    - gate slopes: random directions of norm ``gate_scale`` (the last expert's
+      row is zero, the identifiability normalisation used by the estimator),
+      intercepts standard normal times 0.5;
+    - linear experts: slopes standard normal, intercepts spread evenly over
+      ``[-2, 2]`` in random order (well separated experts);
+    - all noise variances ``noise ** 2``.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of rows.
+    n_features : int, default=2
+        Number of input features.
+    n_experts : int, default=3
+        Number of experts of the true model.
+    gating : {"softmax"} or Gating, default="softmax"
+        Gating family of the truth.
+    experts : {"linear"} or Experts, default="linear"
+        Expert family of the truth.
+    noise : float, default=0.3
+        Standard deviation of each expert's Gaussian noise.
+    gate_scale : float, default=3.0
+        Norm of the true gate slopes: larger is a sharper partition of x.
+    x_distribution : {"normal", "uniform"}, default="normal"
+        Distribution of each input feature (standard normal, or uniform on
+        ``[-3, 3]``).
+    random_state : int, RandomState instance or None, default=None
+        Controls the true parameters and the data. Pass an int for
+        reproducible output across multiple function calls.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    true_params : MoEParams
+        The model the data were drawn from.
+
+    See Also
+    --------
+    sample_moe_regression : Draw data from a given true model.
+
+    Examples
+    --------
+    >>> from skmoe.datasets import make_moe_regression
+    >>> X, y, truth = make_moe_regression(200, n_features=2, n_experts=3,
+    ...                                   random_state=0)
+    >>> X.shape, truth.n_experts
+    ((200, 2), 3)
+    """
+    n_samples = _check_positive_int("n_samples", n_samples)
+    n_features = _check_positive_int("n_features", n_features)
+    K = _check_positive_int("n_experts", n_experts)
+    if not (isinstance(noise, Real) and noise > 0):
+        raise ValueError(f"noise must be a positive float; got {noise!r}.")
+    if not (isinstance(gate_scale, Real) and gate_scale >= 0):
+        raise ValueError(
+            f"gate_scale must be a non-negative float; got {gate_scale!r}."
+        )
+    gating = gating if isinstance(gating, Gating) else resolve_gating(gating)
+    experts = experts if isinstance(experts, Experts) else resolve_experts(experts)
+    gating._validate_params()
+    experts._validate_params()
+    gating.check_n_experts(K, n_features)
+    rng = check_random_state(random_state)
+    directions = rng.standard_normal((K, n_features))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    gate_coef = gate_scale * directions
+    gate_coef[-1] = 0.0
+    gate_intercept = 0.5 * rng.standard_normal(K)
+    gate_intercept[-1] = 0.0
+    q = experts.n_params(n_features)
+    blocks = experts.param_blocks(n_features)
+    expert_params = rng.standard_normal((K, q))
+    if "intercept" in blocks:
+        spread = np.linspace(-2.0, 2.0, K) if K > 1 else np.zeros(1)
+        expert_params[:, blocks["intercept"]] = rng.permutation(spread)[:, None]
+    truth = MoEParams(
+        gate_coef=gate_coef,
+        gate_intercept=gate_intercept,
+        expert_params=expert_params,
+        variance=np.full(K, float(noise) ** 2),
+        gating=gating,
+        experts=experts,
+    )
+    X, y = sample_moe_regression(truth, n_samples, x_distribution=x_distribution,
+                                 random_state=rng)
+    return X, y, truth

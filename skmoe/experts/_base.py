@@ -1,0 +1,123 @@
+"""The Experts interface shared by every expert family."""
+
+from abc import ABCMeta, abstractmethod
+
+from sklearn.base import BaseEstimator
+
+
+class Experts(BaseEstimator, metaclass=ABCMeta):
+    """Base class of expert families (the K regression functions ``h(x; eta_k)``).
+
+    An experts object is a *parameter object*, like a gating object: it stores
+    hyper-parameters only; the expert parameters of all K experts live in
+    ``MoEParams.expert_params`` (one row per expert, in the layout documented
+    by the family and described by :meth:`param_blocks`).
+
+    Notes
+    -----
+    ``R`` denotes weighted responsibilities, ``R[i, k] = sample_weight[i] *
+    r_ik``. The noise variances are updated by the solver, not by the family.
+    """
+
+    _parameter_constraints: dict = {}
+
+    @abstractmethod
+    def n_params(self, n_features):
+        """Length of one expert's parameter row in ``expert_params``.
+
+        Parameters
+        ----------
+        n_features : int
+
+        Returns
+        -------
+        n_params : int
+        """
+
+    def n_free_params(self, n_features):
+        """Number of free parameters of one expert (for BIC/AIC).
+
+        Parameters
+        ----------
+        n_features : int
+
+        Returns
+        -------
+        n_params : int
+            Defaults to :meth:`n_params`.
+        """
+        return self.n_params(n_features)
+
+    @abstractmethod
+    def param_blocks(self, n_features):
+        """Named blocks of an expert's parameter row.
+
+        Parameters
+        ----------
+        n_features : int
+
+        Returns
+        -------
+        blocks : dict of str to slice
+            For example ``{"coef": slice(0, d), "intercept": slice(d, d + 1)}``.
+        """
+
+    @abstractmethod
+    def predict(self, X, expert_params):
+        """Expert means.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        expert_params : ndarray of shape (n_experts, n_params)
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts)
+            ``h(x_i; eta_k)``.
+        """
+
+    @abstractmethod
+    def m_step(self, X, y, R, expert_params):
+        """Expert update of (generalised) EM.
+
+        Increases, and never decreases, ``sum_ik R_ik log N(y_i | h(x_i;
+        eta_k), nu_k)`` over the expert parameters for any fixed variances,
+        starting from ``expert_params``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Current parameters (the starting point, kept for an expert whose
+            total responsibility is zero).
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            A new array.
+        """
+
+    def init(self, X, y, R, rng):
+        """Starting expert parameters from starting responsibilities.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted starting responsibilities.
+        rng : numpy.random.RandomState
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            The default fits each expert by :meth:`m_step` from zeros.
+        """
+        import numpy as np
+
+        zeros = np.zeros((R.shape[1], self.n_params(X.shape[1])))
+        return self.m_step(X, y, R, zeros)

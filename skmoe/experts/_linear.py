@@ -1,0 +1,152 @@
+"""Linear experts: closed-form weighted least squares."""
+
+import numpy as np
+
+from .._kernels._linear import linear_expert_suffstats
+from ..utils._arrays import as_kernel_array
+from ._base import Experts
+
+
+def _solve_weighted_lstsq(gram, moment, weight_sums, old, threshold):
+    """Solve the K normal equations; keep ``old`` for experts without mass.
+
+    A singular system (fewer effective samples than parameters) gets its
+    minimum-norm solution, which is still an exact maximiser.
+    """
+    new = old.copy()
+    for k in range(gram.shape[0]):
+        if weight_sums[k] <= threshold:
+            continue
+        new[k] = np.linalg.lstsq(gram[k], moment[k], rcond=None)[0]
+    return new
+
+
+class LinearExperts(Experts):
+    """Linear experts :math:`h(x; \\eta) = \\eta_1^\\top x + \\eta_0`.
+
+    Parameters
+    ----------
+    fit_intercept : bool, default=True
+        Whether each expert has an intercept :math:`\\eta_0`. When False the
+        intercept column of ``expert_params`` is held at zero.
+
+    Notes
+    -----
+    ``expert_params`` has one row per expert: the ``n_features`` slopes
+    :math:`\\eta_1` followed by the intercept :math:`\\eta_0`.
+
+    The EM update is closed-form weighted least squares per expert; the
+    weighted Gram matrices of all K experts are accumulated in one pass over
+    the data by a Numba kernel. Linear experts are *not* strongly identifiable
+    (their gradient in :math:`\\eta_1` equals ``x`` times their gradient in
+    :math:`\\eta_0`), which makes over-specified fits converge slowly [1]_.
+
+    References
+    ----------
+    .. [1] Nguyen, H., Nguyen, T. and Ho, N. (2023). Demystifying softmax
+       gating function in Gaussian mixture of experts. NeurIPS.
+       arXiv:2305.03288.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import LinearExperts
+    >>> experts = LinearExperts()
+    >>> experts.predict(np.array([[1.0, 2.0]]), np.array([[1.0, 1.0, 0.5]]))
+    array([[3.5]])
+    """
+
+    _parameter_constraints: dict = {"fit_intercept": ["boolean"]}
+
+    def __init__(self, fit_intercept=True):
+        self.fit_intercept = fit_intercept
+
+    def n_params(self, n_features):
+        """Row length ``n_features + 1`` (slopes, then intercept).
+
+        Parameters
+        ----------
+        n_features : int
+
+        Returns
+        -------
+        n_params : int
+        """
+        return n_features + 1
+
+    def n_free_params(self, n_features):
+        """Free parameters per expert: ``n_features`` (+1 with an intercept).
+
+        Parameters
+        ----------
+        n_features : int
+
+        Returns
+        -------
+        n_params : int
+        """
+        return n_features + int(self.fit_intercept)
+
+    def param_blocks(self, n_features):
+        """Blocks ``coef`` (the slopes) and ``intercept``.
+
+        Parameters
+        ----------
+        n_features : int
+
+        Returns
+        -------
+        blocks : dict of str to slice
+        """
+        return {
+            "coef": slice(0, n_features),
+            "intercept": slice(n_features, n_features + 1),
+        }
+
+    def predict(self, X, expert_params):
+        """Expert means ``X @ coef.T + intercept``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        expert_params : ndarray of shape (n_experts, n_features + 1)
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts)
+        """
+        d = X.shape[1]
+        means = X @ expert_params[:, :d].T
+        means += expert_params[:, d]
+        return means
+
+    def _design(self, X):
+        if self.fit_intercept:
+            return as_kernel_array(np.hstack([X, np.ones((X.shape[0], 1))]))
+        return X
+
+    def m_step(self, X, y, R, expert_params):
+        """Weighted least squares for each expert.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+        R : ndarray of shape (n_samples, n_experts)
+        expert_params : ndarray of shape (n_experts, n_features + 1)
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_features + 1)
+        """
+        d = X.shape[1]
+        gram, moment = linear_expert_suffstats(self._design(X), y, R)
+        sums = R.sum(axis=0)
+        threshold = 1e-10 * sums.sum()
+        if self.fit_intercept:
+            return _solve_weighted_lstsq(gram, moment, sums, expert_params, threshold)
+        new = np.zeros_like(expert_params)
+        new[:, :d] = _solve_weighted_lstsq(
+            gram, moment, sums, expert_params[:, :d], threshold
+        )
+        return new

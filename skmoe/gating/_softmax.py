@@ -1,0 +1,232 @@
+"""Softmax gating."""
+
+from numbers import Real
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+from .._kernels._logspace import log_softmax_rows
+from .._kernels._softmax import softmax_gate_objective
+from ..utils._sklearn import Interval
+from ._base import Gating, _weighted_moments
+
+
+class SoftmaxGating(Gating):
+    """Softmax gate with an optional fixed temperature.
+
+    .. math::
+
+        g_k(x) = \\frac{\\exp\\big((\\beta_{1k}^\\top x + \\beta_{0k}) / \\tau\\big)}
+                      {\\sum_j \\exp\\big((\\beta_{1j}^\\top x + \\beta_{0j}) / \\tau\\big)}
+
+    Parameters
+    ----------
+    temperature : float, default=1.0
+        Temperature :math:`\\tau > 0`, held fixed during fitting. Small values
+        make the gate closer to a hard (arg-max) partition.
+
+    Notes
+    -----
+    The softmax is invariant to a common shift of all logits, so the last
+    expert's gate parameters are fixed at zero (:math:`\\beta_{1K} = 0`,
+    :math:`\\beta_{0K} = 0`) and the others are contrasts against it.
+
+    The EM gate update maximises the weighted multinomial log-likelihood
+    :math:`\\sum_{ik} R_{ik} \\log g_k(x_i)` by damped Newton steps (the exact
+    Hessian, computed by a Numba kernel) with a backtracking line search,
+    started from the current gate: every accepted step increases the gate
+    objective, so EM remains monotone.
+
+    To tune ``temperature`` in a grid search, pass a ``SoftmaxGating`` object
+    as ``gating`` and search the nested key ``gating__temperature``.
+
+    References
+    ----------
+    .. [1] Jordan, M. I. and Jacobs, R. A. (1994). Hierarchical mixtures of
+       experts and the EM algorithm. Neural Computation 6(2), 181-214.
+    .. [2] Nguyen, H., Ho, N. and Rinaldo, A. (2025). Convergence rates for
+       softmax gating mixture of experts. arXiv:2503.03213.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor, SoftmaxGating
+    >>> from skmoe.datasets import make_moe_regression
+    >>> X, y, truth = make_moe_regression(500, 2, 2, random_state=0)
+    >>> est = MixtureOfExpertsRegressor(2, gating=SoftmaxGating(temperature=0.5),
+    ...                                 random_state=0).fit(X, y)
+    >>> est.predict_gates(X[:2]).sum(axis=1)
+    array([1., 1.])
+    """
+
+    _parameter_constraints: dict = {
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    #: maximum Newton steps in one EM gate update
+    _max_newton_iter = 5
+    #: stop the Newton loop when an accepted step gains less than this,
+    #: relative to the total weight
+    _newton_rtol = 1e-10
+
+    def __init__(self, temperature=1.0):
+        self.temperature = temperature
+
+    def n_free_params(self, n_features, n_experts):
+        """Number of free gate parameters: ``(n_experts - 1) * (n_features + 1)``.
+
+        Parameters
+        ----------
+        n_features : int
+        n_experts : int
+
+        Returns
+        -------
+        n_params : int
+        """
+        return (n_experts - 1) * (n_features + 1)
+
+    def init(self, X, sample_weight, n_experts, rng):
+        """Random hyperplanes through the weighted mean of ``X``.
+
+        Slopes are standard normal divided by the weighted standard deviation
+        of each feature, so the starting partition does not depend on the
+        units of ``X``, on the row order or on the number of rows.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        sample_weight : ndarray of shape (n_samples,)
+        n_experts : int
+        rng : numpy.random.RandomState
+
+        Returns
+        -------
+        fields : dict
+            ``gate_coef`` and ``gate_intercept``.
+        """
+        mean, std = _weighted_moments(X, sample_weight)
+        coef = rng.standard_normal((n_experts, X.shape[1])) / std
+        coef[-1] = 0.0
+        intercept = -(coef @ mean)
+        return {"gate_coef": coef, "gate_intercept": intercept}
+
+    def _logits(self, X, coef, intercept):
+        Z = X @ coef.T
+        Z += intercept
+        if self.temperature != 1.0:
+            Z /= self.temperature
+        return Z
+
+    def log_weights(self, X, params):
+        """Log softmax of the tempered logits.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        params : MoEParams
+
+        Returns
+        -------
+        log_weights : ndarray of shape (n_samples, n_experts)
+        """
+        return log_softmax_rows(
+            self._logits(X, params.gate_coef, params.gate_intercept)
+        )
+
+    def m_step(self, X, R, params):
+        """Damped Newton ascent on the weighted multinomial log-likelihood.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
+        params : MoEParams
+            Current parameters (the starting point).
+
+        Returns
+        -------
+        fields : dict
+            New ``gate_coef`` and ``gate_intercept`` (last row zero).
+        """
+        tau = float(self.temperature)
+        norm = self.normalize(params)
+        # the objective depends on theta / tau only: optimise the scaled gate
+        coef = norm["gate_coef"] / tau
+        intercept = norm["gate_intercept"] / tau
+        coef, intercept = newton_softmax_ascent(
+            X, R, coef, intercept, self._max_newton_iter, self._newton_rtol
+        )
+        return {"gate_coef": coef * tau, "gate_intercept": intercept * tau}
+
+
+def _unpack(theta, K, d):
+    full = np.zeros((K, d + 1))
+    full[:-1] = theta.reshape(K - 1, d + 1)
+    return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
+
+
+def newton_softmax_ascent(X, R, coef, intercept, max_iter, rtol):
+    """Damped Newton ascent of ``sum_ik R_ik log softmax_k(X coef^T + intercept)``.
+
+    The last row of ``coef``/``intercept`` must be zero and stays zero. Each
+    step solves ``(-H + lambda I) delta = g`` (``lambda`` grows until the
+    Cholesky factorisation succeeds) and backtracks until the Armijo condition
+    holds; a step that cannot increase the objective is not taken, so the
+    objective never decreases.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    R : ndarray of shape (n_samples, n_experts)
+    coef : ndarray of shape (n_experts, n_features)
+    intercept : ndarray of shape (n_experts,)
+    max_iter : int
+        Maximum number of Newton steps.
+    rtol : float
+        Stop when an accepted step gains less than ``rtol * R.sum()``.
+
+    Returns
+    -------
+    coef, intercept : ndarray
+        The improved gate.
+    """
+    K, d = coef.shape
+    if K == 1:
+        return coef, intercept
+    total = float(R.sum())
+    theta = np.hstack([coef, intercept[:, None]])[:-1].ravel()
+    value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+    for _ in range(max_iter):
+        scale = max(np.trace(neg_hess) / neg_hess.shape[0], 1e-300)
+        lam = 1e-10 * scale
+        for _ in range(60):
+            try:
+                factor = cho_factor(neg_hess + lam * np.eye(neg_hess.shape[0]))
+                break
+            except LinAlgError:
+                lam *= 10.0
+        else:  # pragma: no cover - the damped matrix is PD for large lam
+            break
+        step = cho_solve(factor, grad)
+        slope = float(grad @ step)
+        if not slope > 0:
+            break
+        t = 1.0
+        accepted = False
+        for _ in range(40):
+            c_new, i_new = _unpack(theta + t * step, K, d)
+            v_new, _, _ = softmax_gate_objective(X, c_new, i_new, R, False)
+            if v_new >= value + 1e-4 * t * slope:
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            break
+        gain = v_new - value
+        theta = theta + t * step
+        coef, intercept = c_new, i_new
+        if gain <= rtol * total:
+            break
+        value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+    return coef, intercept

@@ -1,0 +1,127 @@
+"""Compare an estimated mixture of experts with the truth (never by index)."""
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ._params import MoEParams
+
+
+def _check_pair(estimated, true):
+    for name, p in (("estimated", estimated), ("true", true)):
+        if not isinstance(p, MoEParams):
+            raise ValueError(f"{name} must be an MoEParams; got {type(p).__name__}.")
+    if estimated.n_features != true.n_features:
+        raise ValueError(
+            "estimated and true must have the same n_features; got "
+            f"{estimated.n_features} and {true.n_features}."
+        )
+    if estimated.expert_params.shape[1] != true.expert_params.shape[1]:
+        raise ValueError(
+            "estimated and true must have expert parameter rows of the same "
+            f"length; got {estimated.expert_params.shape[1]} and "
+            f"{true.expert_params.shape[1]}."
+        )
+
+
+def _centered_gate(params):
+    full = np.hstack([params.gate_coef, params.gate_intercept[:, None]])
+    return full - full.mean(axis=0)
+
+
+def match_experts(estimated, true):
+    """Match estimated experts to true experts (Hungarian algorithm).
+
+    The cost of pairing estimated expert ``i`` with true expert ``j`` is the
+    squared Euclidean distance between their expert parameters and variances,
+    plus, when both models have the same number of experts, between their
+    centred gate rows (gate rows minus their mean over experts, which does not
+    depend on the labelling or on the shift normalisation of the gate).
+
+    Parameters
+    ----------
+    estimated : MoEParams
+        Fitted model.
+    true : MoEParams
+        Reference model.
+
+    Returns
+    -------
+    est_index : ndarray of int
+        Indices of estimated experts.
+    true_index : ndarray of int
+        The matched true experts, ``true_index[m]`` paired with
+        ``est_index[m]``; sorted, and of length ``min(K_est, K_true)``.
+
+    Examples
+    --------
+    >>> from skmoe.datasets import make_moe_regression
+    >>> from skmoe.metrics import match_experts
+    >>> _, _, truth = make_moe_regression(10, 2, 3, random_state=0)
+    >>> est_index, true_index = match_experts(truth.permute([2, 0, 1]), truth)
+    >>> est_index.tolist(), true_index.tolist()
+    ([1, 2, 0], [0, 1, 2])
+    """
+    _check_pair(estimated, true)
+    a = np.hstack([estimated.expert_params, estimated.variance[:, None]])
+    b = np.hstack([true.expert_params, true.variance[:, None]])
+    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+    if estimated.n_experts == true.n_experts:
+        ga, gb = _centered_gate(estimated), _centered_gate(true)
+        cost = cost + ((ga[:, None, :] - gb[None, :, :]) ** 2).sum(axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    order = np.argsort(cols)
+    return rows[order], cols[order]
+
+
+def parameter_error(estimated, true):
+    """Errors of the estimated parameters after matching experts to the truth.
+
+    Parameters
+    ----------
+    estimated : MoEParams
+        Fitted model.
+    true : MoEParams
+        Reference model.
+
+    Returns
+    -------
+    errors : dict of str to ndarray
+        Euclidean error per matched true expert (arrays indexed like
+        ``true_index``) for each parameter block: ``"gate_coef"``,
+        ``"gate_intercept"`` (only when both models have the same number of
+        experts: the estimate's gate is re-normalised so that the expert
+        matched to the true last expert is the reference), one
+        ``"expert_<block>"`` per block of the expert family (for linear
+        experts ``"expert_coef"`` and ``"expert_intercept"``), and
+        ``"variance"``. ``"true_index"`` and ``"est_index"`` give the matching.
+
+    Examples
+    --------
+    >>> from skmoe.datasets import make_moe_regression
+    >>> from skmoe.metrics import parameter_error
+    >>> _, _, truth = make_moe_regression(10, 2, 3, random_state=0)
+    >>> err = parameter_error(truth.permute([1, 2, 0]), truth)
+    >>> float(max(err["expert_coef"].max(), err["gate_coef"].max()))
+    0.0
+    """
+    est_index, true_index = match_experts(estimated, true)
+    d = true.n_features
+    out = {"est_index": est_index, "true_index": true_index}
+    if estimated.n_experts == true.n_experts:
+        order = np.empty(true.n_experts, dtype=int)
+        order[true_index] = est_index
+        aligned = estimated.permute(order)
+        out["gate_coef"] = np.linalg.norm(
+            aligned.gate_coef[true_index] - true.gate_coef[true_index], axis=1
+        )
+        out["gate_intercept"] = np.abs(
+            aligned.gate_intercept[true_index] - true.gate_intercept[true_index]
+        )
+    for name, block in true.experts.param_blocks(d).items():
+        diff = (
+            estimated.expert_params[est_index, block]
+            - true.expert_params[true_index, block]
+        )
+        out[f"expert_{name}"] = np.linalg.norm(diff, axis=1)
+    out["variance"] = np.abs(estimated.variance[est_index] - true.variance[true_index])
+    return out

@@ -1,0 +1,194 @@
+"""Expectation-maximisation for the Gaussian mixture of experts."""
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .._kernels._gaussian import gaussian_estep
+from ..utils._arrays import as_kernel_array
+from ..utils._warnings import DegenerateFitWarning
+from ._init import initial_params, update_variances
+
+
+@dataclass
+class FitResult:
+    """Outcome of one solver run.
+
+    Attributes
+    ----------
+    params : MoEParams
+        Final parameters.
+    n_iter : int
+        Number of iterations performed (at least 1).
+    converged : bool
+        Whether the stopping rule was met before ``max_iter``.
+    log_likelihood : float
+        Weighted total log-likelihood at ``params``.
+    history : ndarray of shape (n_iter + 1,)
+        Log-likelihood at the start and after each iteration.
+    """
+
+    params: object
+    n_iter: int
+    converged: bool
+    log_likelihood: float
+    history: np.ndarray
+
+
+class _Degenerate(Exception):
+    """A run produced non-finite values; its restart is discarded."""
+
+
+def _estep(X, y, params):
+    log_gate = params.gating.log_weights(X, params)
+    means = params.experts.predict(X, params.expert_params)
+    return gaussian_estep(log_gate, as_kernel_array(means), params.variance, y)
+
+
+def _mstep(X, y, R, params, var_floor):
+    experts = params.experts
+    expert_params = experts.m_step(X, y, R, params.expert_params)
+    means = as_kernel_array(experts.predict(X, expert_params))
+    variance = update_variances(y, means, R, params.variance, var_floor)
+    params = params.replace(expert_params=expert_params, variance=variance)
+    return params.replace(**params.gating.m_step(X, R, params))
+
+
+def _is_finite(params):
+    arrays = [params.gate_coef, params.gate_intercept, params.expert_params,
+              params.variance, *params.gate_extra.values()]
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def converged_rule(previous, current, total_weight, tol):
+    """EM stopping rule: relative change of the total log-likelihood.
+
+    ``|L_t - L_{t-1}| <= tol * max(|L_{t-1}|, W)`` with ``W`` the total sample
+    weight, i.e. a relative change when ``|L|`` is large and an absolute change
+    of the mean per-sample log-likelihood when it is close to zero.
+    """
+    return abs(current - previous) <= tol * max(abs(previous), total_weight)
+
+
+def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
+           label=""):
+    """EM iterations from ``params`` (one restart).
+
+    Each iteration is an M-step followed by the E-step at the new parameters,
+    so the recorded log-likelihood always belongs to the current parameters.
+
+    Returns
+    -------
+    result : FitResult
+    """
+    W = float(sample_weight.sum())
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            resp, loglik = _estep(X, y, params)
+    except (ValueError, FloatingPointError) as exc:  # pragma: no cover
+        raise _Degenerate(str(exc)) from exc
+    current = float(sample_weight @ loglik)
+    history = [current]
+    converged = False
+    n_iter = 0
+    t0 = time.perf_counter()
+    for n_iter in range(1, max_iter + 1):
+        R = as_kernel_array(resp * sample_weight[:, None])
+        try:
+            with np.errstate(over="ignore", under="ignore"):
+                new_params = _mstep(X, y, R, params, var_floor)
+                if not _is_finite(new_params):
+                    raise _Degenerate("non-finite parameters after an M-step")
+                resp, loglik = _estep(X, y, new_params)
+        except ValueError as exc:
+            raise _Degenerate(str(exc)) from exc
+        new = float(sample_weight @ loglik)
+        if not np.isfinite(new):
+            raise _Degenerate("non-finite log-likelihood")
+        params = new_params
+        history.append(new)
+        previous, current = current, new
+        if verbose:
+            print(
+                f"{label}iter {n_iter:4d}  log-lik {current: .8e}  "
+                f"change {current - previous: .3e}  "
+                f"time {time.perf_counter() - t0:8.3f}s"
+            )
+        if converged_rule(previous, current, W, tol):
+            converged = True
+            break
+    return FitResult(params, n_iter, converged, current, np.asarray(history))
+
+
+def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
+           n_init, max_iter, tol, var_floor, rng, verbose=0, start=None):
+    """Fit by EM with ``n_init`` restarts; keep the highest log-likelihood.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,)
+    n_experts : int
+    gating : Gating
+    experts : Experts
+    init_params : {"random", "kmeans"} or MoEParams
+    n_init : int
+    max_iter : int
+    tol : float
+    var_floor : float
+        Absolute lower bound of the variances.
+    rng : numpy.random.RandomState
+    verbose : int, default=0
+    start : MoEParams or None, default=None
+        Warm start: a single run from these parameters.
+
+    Returns
+    -------
+    result : FitResult
+        The best restart.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the best restart did not converge.
+    DegenerateFitWarning
+        For every restart discarded because it produced non-finite values.
+    """
+    best = None
+    starts = [start] if start is not None else [init_params] * n_init
+    failures = []
+    for i, method in enumerate(starts):
+        params = initial_params(method, X, y, sample_weight, n_experts, gating,
+                                experts, rng, var_floor)
+        label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
+        try:
+            result = run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
+                            var_floor=var_floor, verbose=verbose, label=label)
+        except _Degenerate as exc:
+            failures.append(str(exc))
+            warnings.warn(
+                f"EM restart {i + 1} of {len(starts)} degenerated ({exc}) and was "
+                "discarded.",
+                DegenerateFitWarning,
+                stacklevel=3,
+            )
+            continue
+        if best is None or result.log_likelihood > best.log_likelihood:
+            best = result
+    if best is None:
+        raise ValueError(
+            f"All {len(starts)} EM restarts degenerated ({failures[0]}); try a "
+            "larger reg_var, fewer experts or a different init_params."
+        )
+    if not best.converged:
+        warnings.warn(
+            f"EM did not converge in max_iter={max_iter} iterations (tol={tol}); "
+            "increase max_iter or tol, or check the data scaling.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return best
