@@ -298,7 +298,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.params_.predict(self._check_X(X))
+        X = self._check_X(X)
+        return self.params_.predict(X)
 
     def predict_gates(self, X):
         """Gating weights :math:`g_k(x)` of every expert.
@@ -312,7 +313,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         gates : ndarray of shape (n_samples, n_experts)
             Rows are non-negative and sum to one.
         """
-        return self.params_.gates(self._check_X(X))
+        X = self._check_X(X)
+        return self.params_.gates(X)
 
     def predict_experts(self, X):
         """Mean of every expert, :math:`h(x; \\eta_k)`.
@@ -325,7 +327,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         -------
         means : ndarray of shape (n_samples, n_experts)
         """
-        return self.params_.expert_means(self._check_X(X))
+        X = self._check_X(X)
+        return self.params_.expert_means(X)
 
     def _check_Xy(self, X, y):
         X = self._check_X(X)
@@ -405,7 +408,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.params_.sample_y(self._check_X(X), random_state=random_state)
+        X = self._check_X(X)
+        return self.params_.sample_y(X, random_state=random_state)
 
     def predict_quantiles(self, X, q):
         """Quantiles of the fitted conditional distribution :math:`p(y \\mid x)`.
@@ -423,7 +427,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         quantiles : ndarray of shape (n_samples,) or (n_samples, n_quantiles)
             One column per probability (no column axis for a scalar ``q``).
         """
-        return self.params_.quantiles(self._check_X(X), q)
+        X = self._check_X(X)
+        return self.params_.quantiles(X, q)
 
     def predict_interval(self, X, coverage=0.9):
         """Central prediction interval of the fitted :math:`p(y \\mid x)`.

@@ -87,10 +87,11 @@ def parameter_error(estimated, true):
     -------
     errors : dict of str to ndarray
         Euclidean error per matched true expert (arrays indexed like
-        ``true_index``) for each parameter block: ``"gate_coef"``,
+        ``true_index``) for each parameter block: ``"gate_coef"`` and
         ``"gate_intercept"`` (only when both models have the same number of
-        experts: the estimate's gate is re-normalised so that the expert
-        matched to the true last expert is the reference), one
+        experts; gate rows are compared after centring, i.e. subtracting
+        their mean over experts, which removes the softmax's shift freedom
+        without depending on which expert is the reference), one
         ``"expert_<block>"`` per block of the expert family (for linear
         experts ``"expert_coef"`` and ``"expert_intercept"``), and
         ``"variance"``. ``"true_index"`` and ``"est_index"`` give the matching.
@@ -108,15 +109,9 @@ def parameter_error(estimated, true):
     d = true.n_features
     out = {"est_index": est_index, "true_index": true_index}
     if estimated.n_experts == true.n_experts:
-        order = np.empty(true.n_experts, dtype=int)
-        order[true_index] = est_index
-        aligned = estimated.permute(order)
-        out["gate_coef"] = np.linalg.norm(
-            aligned.gate_coef[true_index] - true.gate_coef[true_index], axis=1
-        )
-        out["gate_intercept"] = np.abs(
-            aligned.gate_intercept[true_index] - true.gate_intercept[true_index]
-        )
+        diff = _centered_gate(estimated)[est_index] - _centered_gate(true)[true_index]
+        out["gate_coef"] = np.linalg.norm(diff[:, :d], axis=1)
+        out["gate_intercept"] = np.abs(diff[:, d])
     for name, block in true.experts.param_blocks(d).items():
         diff = (
             estimated.expert_params[est_index, block]

@@ -62,11 +62,10 @@ class SoftmaxGating(Gating):
         "temperature": [Interval(Real, 0, None, closed="neither")],
     }
 
-    #: maximum Newton steps in one EM gate update
+    #: maximum evaluated Newton steps in one EM gate update
     _max_newton_iter = 5
-    #: stop the Newton loop when an accepted step gains less than this,
-    #: relative to the total weight
-    _newton_rtol = 1e-10
+    #: relative Newton step size at which the gate update has converged
+    _newton_step_tol = 1e-7
 
     def __init__(self, temperature=1.0):
         self.temperature = temperature
@@ -155,7 +154,7 @@ class SoftmaxGating(Gating):
         coef = norm["gate_coef"] / tau
         intercept = norm["gate_intercept"] / tau
         coef, intercept = newton_softmax_ascent(
-            X, R, coef, intercept, self._max_newton_iter, self._newton_rtol
+            X, R, coef, intercept, self._max_newton_iter, self._newton_step_tol
         )
         return {"gate_coef": coef * tau, "gate_intercept": intercept * tau}
 
@@ -166,14 +165,20 @@ def _unpack(theta, K, d):
     return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
 
 
-def newton_softmax_ascent(X, R, coef, intercept, max_iter, rtol):
+def newton_softmax_ascent(X, R, coef, intercept, max_iter, step_tol):
     """Damped Newton ascent of ``sum_ik R_ik log softmax_k(X coef^T + intercept)``.
 
     The last row of ``coef``/``intercept`` must be zero and stays zero. Each
-    step solves ``(-H + lambda I) delta = g`` (``lambda`` grows until the
-    Cholesky factorisation succeeds) and backtracks until the Armijo condition
-    holds; a step that cannot increase the objective is not taken, so the
-    objective never decreases.
+    step solves ``(-H + lambda I) delta = g`` (``lambda`` is a tiny ridge that
+    grows only until the Cholesky factorisation succeeds) and backtracks until
+    the Armijo condition holds, so every evaluated step increases the
+    objective. A step whose largest entry is below ``step_tol * (1 +
+    max|theta|)`` is taken without evaluation and ends the loop: the objective
+    is concave, so such a step cannot decrease it beyond round-off, and the
+    result is within ``O(step_tol^2)`` of the maximiser. Stopping on the step
+    size rather than on the gain matters: a gain threshold ``g`` leaves errors
+    of order ``sqrt(g)`` in the parameters, so two runs that differ by
+    round-off could end a whole step apart.
 
     Parameters
     ----------
@@ -182,9 +187,9 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter, rtol):
     coef : ndarray of shape (n_experts, n_features)
     intercept : ndarray of shape (n_experts,)
     max_iter : int
-        Maximum number of Newton steps.
-    rtol : float
-        Stop when an accepted step gains less than ``rtol * R.sum()``.
+        Maximum number of evaluated Newton steps.
+    step_tol : float
+        Relative step size at which the iteration has converged.
 
     Returns
     -------
@@ -194,15 +199,15 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter, rtol):
     K, d = coef.shape
     if K == 1:
         return coef, intercept
-    total = float(R.sum())
     theta = np.hstack([coef, intercept[:, None]])[:-1].ravel()
     value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+    eye = np.eye(neg_hess.shape[0])
     for _ in range(max_iter):
         scale = max(np.trace(neg_hess) / neg_hess.shape[0], 1e-300)
-        lam = 1e-10 * scale
+        lam = 1e-12 * scale
         for _ in range(60):
             try:
-                factor = cho_factor(neg_hess + lam * np.eye(neg_hess.shape[0]))
+                factor = cho_factor(neg_hess + lam * eye)
                 break
             except LinAlgError:
                 lam *= 10.0
@@ -212,21 +217,21 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter, rtol):
         slope = float(grad @ step)
         if not slope > 0:
             break
+        if np.max(np.abs(step)) <= step_tol * (1.0 + np.max(np.abs(theta))):
+            theta = theta + step
+            return _unpack(theta, K, d)
         t = 1.0
-        accepted = False
         for _ in range(40):
             c_new, i_new = _unpack(theta + t * step, K, d)
-            v_new, _, _ = softmax_gate_objective(X, c_new, i_new, R, False)
+            v_new, g_new, h_new = softmax_gate_objective(X, c_new, i_new, R, t == 1.0)
             if v_new >= value + 1e-4 * t * slope:
-                accepted = True
                 break
             t *= 0.5
-        if not accepted:
+        else:
             break
-        gain = v_new - value
         theta = theta + t * step
         coef, intercept = c_new, i_new
-        if gain <= rtol * total:
-            break
-        value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+        if t != 1.0:
+            v_new, g_new, h_new = softmax_gate_objective(X, coef, intercept, R, True)
+        value, grad, neg_hess = v_new, g_new, h_new
     return coef, intercept

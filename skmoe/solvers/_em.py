@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._kernels._gaussian import gaussian_estep
 from ..utils._arrays import as_kernel_array
 from ..utils._warnings import DegenerateFitWarning
-from ._init import initial_params, update_variances
+from ._init import Degenerate, initial_params, update_variances
 
 
 @dataclass
@@ -36,10 +36,6 @@ class FitResult:
     converged: bool
     log_likelihood: float
     history: np.ndarray
-
-
-class _Degenerate(Exception):
-    """A run produced non-finite values; its restart is discarded."""
 
 
 def _estep(X, y, params):
@@ -89,7 +85,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         with np.errstate(over="ignore", under="ignore"):
             resp, loglik = _estep(X, y, params)
     except (ValueError, FloatingPointError) as exc:  # pragma: no cover
-        raise _Degenerate(str(exc)) from exc
+        raise Degenerate(str(exc)) from exc
     current = float(sample_weight @ loglik)
     history = [current]
     converged = False
@@ -101,13 +97,13 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
             with np.errstate(over="ignore", under="ignore"):
                 new_params = _mstep(X, y, R, params, var_floor)
                 if not _is_finite(new_params):
-                    raise _Degenerate("non-finite parameters after an M-step")
+                    raise Degenerate("non-finite parameters after an M-step")
                 resp, loglik = _estep(X, y, new_params)
         except ValueError as exc:
-            raise _Degenerate(str(exc)) from exc
+            raise Degenerate(str(exc)) from exc
         new = float(sample_weight @ loglik)
         if not np.isfinite(new):
-            raise _Degenerate("non-finite log-likelihood")
+            raise Degenerate("non-finite log-likelihood")
         params = new_params
         history.append(new)
         previous, current = current, new
@@ -162,13 +158,13 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
     starts = [start] if start is not None else [init_params] * n_init
     failures = []
     for i, method in enumerate(starts):
-        params = initial_params(method, X, y, sample_weight, n_experts, gating,
-                                experts, rng, var_floor)
         label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
         try:
+            params = initial_params(method, X, y, sample_weight, n_experts, gating,
+                                    experts, rng, var_floor)
             result = run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
                             var_floor=var_floor, verbose=verbose, label=label)
-        except _Degenerate as exc:
+        except Degenerate as exc:
             failures.append(str(exc))
             warnings.warn(
                 f"EM restart {i + 1} of {len(starts)} degenerated ({exc}) and was "

@@ -7,6 +7,10 @@ from .._params import MoEParams
 from ..utils._arrays import as_kernel_array
 
 
+class Degenerate(Exception):
+    """A run produced non-finite values; its restart is discarded."""
+
+
 def update_variances(y, means, R, old, var_floor):
     """Weighted residual variances, floored; ``old`` kept for empty experts."""
     from .._kernels._gaussian import weighted_residual_ss
@@ -25,6 +29,8 @@ def _from_responsibilities(X, y, R, gating, experts, rng, var_floor, gate_fields
     expert_params = experts.init(X, y, R, rng)
     means = experts.predict(X, expert_params)
     variance = update_variances(y, means, R, np.ones(K), var_floor)
+    if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
+        raise Degenerate("non-finite starting parameters")
     params = MoEParams(
         gate_coef=gate_fields["gate_coef"],
         gate_intercept=gate_fields["gate_intercept"],
@@ -109,7 +115,10 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
         zero_gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
         params = _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
                                         zero_gate)
-        return params.replace(**gating.m_step(X, R, params))
+        gate = gating.m_step(X, R, params)
+        if not all(np.all(np.isfinite(v)) for k, v in gate.items() if k != "gate_extra"):
+            raise Degenerate("non-finite starting gate")
+        return params.replace(**gate)
     raise ValueError(  # pragma: no cover - guarded by _parameter_constraints
         f"init_params must be 'random', 'kmeans' or an MoEParams; got {method!r}."
     )

@@ -1,0 +1,253 @@
+"""Command line: ``skmoe demo`` and ``skmoe fit DATA.csv --target COLUMN``."""
+
+import argparse
+import csv
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+class CLIError(Exception):
+    """A user error reported as one line, without a traceback."""
+
+
+def _fmt(values):
+    return "[" + ", ".join(f"{v: .4f}" for v in np.atleast_1d(values)) + "]"
+
+
+def _expert_rows(params, names):
+    """Rows of the report for every expert of ``params``."""
+    d = params.n_features
+    blocks = params.experts.param_blocks(d)
+    rows = []
+    for k in range(params.n_experts):
+        row = {
+            "gate slope": _fmt(params.gate_coef[k]),
+            "gate intercept": f"{params.gate_intercept[k]: .4f}",
+        }
+        for name, block in blocks.items():
+            row[f"expert {name}"] = _fmt(params.expert_params[k, block])
+        row["variance"] = f"{params.variance[k]: .4f}"
+        rows.append(row)
+    return rows
+
+
+def _print_table(header, rows):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in
+              enumerate(header)]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+def _print_model(params, feature_names, truth=None, est_index=None, true_index=None):
+    print(f"features: {', '.join(feature_names)}")
+    est_rows = _expert_rows(params, feature_names)
+    if truth is None:
+        header = ["expert", *est_rows[0].keys()]
+        rows = [[k, *r.values()] for k, r in enumerate(est_rows)]
+    else:
+        true_rows = _expert_rows(truth, feature_names)
+        header = ["true expert", "", *est_rows[0].keys()]
+        rows = []
+        # ``params`` is aligned to the truth: its row t is the estimate matched
+        # to true expert t, originally estimated expert est_index[t]
+        for e, t in zip(est_index, true_index):
+            rows.append([t, "true", *true_rows[t].values()])
+            rows.append(["", f"est (#{e})", *est_rows[t].values()])
+    _print_table(header, rows)
+
+
+def _demo(args):
+    from . import MixtureOfExpertsRegressor
+    from .datasets import make_moe_regression
+    from .metrics import match_experts, parameter_error
+
+    X, y, truth = make_moe_regression(
+        args.n_samples, args.n_features, args.n_experts,
+        random_state=args.random_state,
+    )
+    est = MixtureOfExpertsRegressor(
+        n_experts=args.n_experts, n_init=args.n_init, random_state=args.random_state
+    )
+    t0 = time.perf_counter()
+    est.fit(X, y)
+    seconds = time.perf_counter() - t0
+    print(
+        f"skmoe demo: softmax-gated mixture of {args.n_experts} linear experts, "
+        f"n_samples={args.n_samples}, n_features={args.n_features}"
+    )
+    print("Estimated experts are matched to true experts (Hungarian matching on")
+    print("expert parameters, variances and centred gates), not compared by index.")
+    print("Gates of the estimate are re-normalised to the true reference expert.\n")
+    est_index, true_index = match_experts(est.params_, truth)
+    order = np.empty(truth.n_experts, dtype=int)
+    order[true_index] = est_index
+    aligned = est.params_.permute(order)
+    names = [f"x{j}" for j in range(args.n_features)]
+    _print_model(aligned, names, truth, est_index, true_index)
+    err = parameter_error(est.params_, truth)
+    worst = max(float(v.max()) for k, v in err.items() if not k.endswith("index"))
+    print()
+    print(f"largest matched parameter error : {worst:.4f}")
+    print(f"log-likelihood at the estimate  : {est.log_likelihood_:.3f}")
+    print(f"log-likelihood at the truth     : {truth.log_density(X, y).sum():.3f}")
+    print(f"R^2 (estimate / truth)          : {est.score(X, y):.4f} / "
+          f"{1 - np.mean((y - truth.predict(X)) ** 2) / np.var(y):.4f}")
+    print(f"EM iterations                   : {est.n_iter_} "
+          f"(converged: {est.converged_})")
+    print(f"fit time                        : {seconds:.2f} s (n_init={args.n_init})")
+    return 0
+
+
+def _read_csv(path, target):
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CLIError(f"{path!r} is not a readable CSV file: {exc}") from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise CLIError(f"{path!r} needs a header row and at least one data row.")
+    header = [h.strip() for h in rows[0]]
+    if target not in header:
+        raise CLIError(
+            f"target column {target!r} not found in {path!r}; columns are "
+            f"{', '.join(header)}."
+        )
+    data = np.empty((len(rows) - 1, len(header)))
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise CLIError(
+                f"{path!r} line {i}: expected {len(header)} fields, got {len(row)}."
+            )
+        for j, cell in enumerate(row):
+            try:
+                data[i - 2, j] = float(cell)
+            except ValueError:
+                raise CLIError(
+                    f"{path!r} line {i}, column {header[j]!r}: non-numeric value "
+                    f"{cell!r}."
+                ) from None
+    if not np.all(np.isfinite(data)):
+        raise CLIError(f"{path!r} contains NaN or infinite values.")
+    t = header.index(target)
+    features = [h for j, h in enumerate(header) if j != t]
+    if not features:
+        raise CLIError(f"{path!r} has no feature columns besides {target!r}.")
+    return np.delete(data, t, axis=1), data[:, t], features
+
+
+def _fit(args):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from . import MixtureOfExpertsRegressor
+
+    X, y, features = _read_csv(args.data, args.target)
+    est = MixtureOfExpertsRegressor(
+        n_experts=args.n_experts, gating=args.gating, experts=args.experts,
+        n_init=args.n_init, max_iter=args.max_iter, random_state=args.random_state,
+    )
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            est.fit(X, y)
+    except ValueError as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    seconds = time.perf_counter() - t0
+    print(f"skmoe fit {args.data}: target {args.target!r}, {X.shape[0]} rows, "
+          f"{X.shape[1]} features, {args.n_experts} experts "
+          f"({args.gating} gate, {args.experts} experts)\n")
+    _print_model(est.params_, features)
+    print()
+    print(f"log-likelihood : {est.log_likelihood_:.4f}")
+    print(f"BIC            : {est.bic(X, y):.4f}")
+    print(f"R^2            : {est.score(X, y):.4f}")
+    print(f"EM iterations  : {est.n_iter_} (converged: {est.converged_})")
+    print(f"fit time       : {seconds:.2f} s")
+    for w in caught:
+        print(f"warning: {w.message}")
+    if args.save:
+        import joblib
+
+        try:
+            joblib.dump(est, args.save)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.save!r}: {exc.strerror or exc}") \
+                from None
+        print(f"model saved to {args.save}")
+    return 0
+
+
+def build_parser():
+    """The ``skmoe`` argument parser.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    from .experts import EXPERTS
+    from .gating import GATINGS
+
+    parser = argparse.ArgumentParser(
+        prog="skmoe", description="Mixture-of-experts regression."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser(
+        "demo", help="fit data drawn from a known MoE and compare with the truth"
+    )
+    demo.add_argument("--n-samples", type=int, default=20000)
+    demo.add_argument("--n-features", type=int, default=2)
+    demo.add_argument("--n-experts", type=int, default=3)
+    demo.add_argument("--n-init", type=int, default=3)
+    demo.add_argument("--random-state", type=int, default=0)
+    demo.set_defaults(func=_demo)
+
+    fit = sub.add_parser("fit", help="fit a CSV file and print the fitted model")
+    fit.add_argument("data", help="CSV file with a header row")
+    fit.add_argument("--target", required=True, help="name of the target column")
+    fit.add_argument("--n-experts", type=int, default=3)
+    fit.add_argument("--gating", default="softmax", choices=sorted(GATINGS))
+    fit.add_argument("--experts", default="linear", choices=sorted(EXPERTS))
+    fit.add_argument("--n-init", type=int, default=3)
+    fit.add_argument("--max-iter", type=int, default=300)
+    fit.add_argument("--random-state", type=int, default=0)
+    fit.add_argument("--save", metavar="MODEL.joblib",
+                     help="write the fitted estimator with joblib")
+    fit.set_defaults(func=_fit)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``skmoe`` command.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments (``sys.argv[1:]`` when None).
+
+    Returns
+    -------
+    status : int
+        0 on success, 2 on a user error.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"skmoe: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

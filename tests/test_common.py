@@ -1,0 +1,33 @@
+"""scikit-learn's estimator checks on small instances of every family."""
+
+import pytest
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_param_validation,
+    parametrize_with_checks,
+)
+
+from ._instances import expected_failed_checks, small_instances
+
+# The instances use a deliberately small max_iter to keep the checks fast, so
+# EM may stop before its tolerance; that warning is tested in test_em.py.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+
+@parametrize_with_checks(
+    list(small_instances()), expected_failed_checks=expected_failed_checks
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", list(small_instances()), ids=repr)
+def test_param_validation(estimator):
+    check_param_validation(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize("estimator", list(small_instances()), ids=repr)
+def test_dataframe_column_names_consistency(estimator):
+    check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
