@@ -140,7 +140,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     >>> est = est.fit(X, y)
     >>> est.predict_gates(X[:3]).shape
     (3, 3)
-    >>> bool(est.score(X, y) > 0.9)
+    >>> from skmoe.metrics import parameter_error
+    >>> errors = parameter_error(est.params_, truth)  # experts matched to truth
+    >>> bool(errors["expert_coef"].max() < 0.1)
     True
     """
 
@@ -293,10 +295,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            Mixture mean for every sample.
         """
         X = self._check_X(X)
         return self.params_.predict(X)
@@ -307,6 +311,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
@@ -322,10 +327,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts)
+            Expert means ``h(x_i; eta_k)``.
         """
         X = self._check_X(X)
         return self.params_.expert_means(X)
@@ -348,11 +355,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         y : array-like of shape (n_samples,)
+            Target values.
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
+            Conditional log-density of every sample.
         """
         X, y = self._check_Xy(X, y)
         return self.params_.log_density(X, y)
@@ -366,11 +376,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         y : array-like of shape (n_samples,)
+            Target values.
 
         Returns
         -------
         bic : float
+            The criterion value.
         """
         X, y = self._check_Xy(X, y)
         loglik = self.params_.log_density(X, y).sum()
@@ -384,11 +397,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         y : array-like of shape (n_samples,)
+            Target values.
 
         Returns
         -------
         aic : float
+            The criterion value.
         """
         X, y = self._check_Xy(X, y)
         loglik = self.params_.log_density(X, y).sum()
@@ -400,6 +416,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         random_state : int, RandomState instance or None, default=None
             Controls the draws. Pass an int for reproducible output across
             multiple function calls.
@@ -407,18 +424,20 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            Target values.
         """
         X = self._check_X(X)
         return self.params_.sample_y(X, random_state=random_state)
 
     def predict_quantiles(self, X, q):
-        """Quantiles of the fitted conditional distribution :math:`p(y \\mid x)`.
+        """Compute quantiles of the fitted conditional distribution :math:`p(y \\mid x)`.
 
         The mixture distribution function is inverted by bisection.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         q : float or array-like of shape (n_quantiles,)
             Probabilities in (0, 1).
 
@@ -436,6 +455,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         coverage : float, default=0.9
             Probability mass inside the interval, in (0, 1).
 

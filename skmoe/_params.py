@@ -226,6 +226,7 @@ class MoEParams:
         Returns
         -------
         equal : bool
+            True if every field agrees within the tolerances.
         """
         if type(self.gating) is not type(other.gating):
             return False
@@ -260,6 +261,7 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
@@ -274,10 +276,12 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
         gates : ndarray of shape (n_samples, n_experts)
+            Gating weights; each row is non-negative and sums to one.
         """
         return np.exp(self.log_gates(X))
 
@@ -287,10 +291,12 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts)
+            Expert means ``h(x_i; eta_k)``.
         """
         return self.experts.predict(self._check_X(X), self.expert_params)
 
@@ -300,10 +306,12 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
 
         Returns
         -------
         y_mean : ndarray of shape (n_samples,)
+            Mixture mean for every sample.
         """
         X = self._check_X(X)
         return np.sum(self.gates(X) * self.expert_means(X), axis=1)
@@ -314,11 +322,14 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         y : array-like of shape (n_samples,)
+            Target values.
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
+            Conditional log-density of every sample.
         """
         from ._kernels._gaussian import gaussian_estep
 
@@ -340,12 +351,14 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         y : array-like of shape (n_samples,) or (n_samples, m)
             One or ``m`` evaluation points per sample.
 
         Returns
         -------
         cdf : ndarray of the shape of ``y``
+            Conditional distribution function at ``y``.
         """
         X = self._check_X(X)
         y = np.asarray(y, dtype=np.float64)
@@ -362,6 +375,7 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         q : float or array-like of shape (n_quantiles,)
             Probabilities in (0, 1).
 
@@ -397,6 +411,7 @@ class MoEParams:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Input samples.
         random_state : int, RandomState instance or None, default=None
             Controls the draws. Pass an int for reproducible output across
             multiple function calls.
@@ -404,6 +419,7 @@ class MoEParams:
         Returns
         -------
         y : ndarray of shape (n_samples,)
+            Target values.
         """
         rng = check_random_state(random_state)
         X = self._check_X(X)

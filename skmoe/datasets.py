@@ -46,7 +46,9 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
+        Input samples.
     y : ndarray of shape (n_samples,)
+        Target values.
 
     Examples
     --------

@@ -28,3 +28,18 @@ def expected_failed_checks(estimator):
             ),
         }
     return {}
+
+
+def gating_instances():
+    """Every registered gating family, plus non-default configurations."""
+    from skmoe import SoftmaxGating
+    from skmoe.gating import GATINGS
+
+    return [cls() for cls in GATINGS.values()] + [SoftmaxGating(temperature=0.3)]
+
+
+def experts_instances():
+    """Every registered expert family, plus non-default configurations."""
+    from skmoe.experts import EXPERTS
+
+    return [cls() for cls in EXPERTS.values()] + [LinearExperts(fit_intercept=False)]

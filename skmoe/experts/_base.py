@@ -28,10 +28,12 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         n_features : int
+            Number of input features.
 
         Returns
         -------
         n_params : int
+            The number of parameters.
         """
 
     def n_free_params(self, n_features):
@@ -40,6 +42,7 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         n_features : int
+            Number of input features.
 
         Returns
         -------
@@ -55,6 +58,7 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         n_features : int
+            Number of input features.
 
         Returns
         -------
@@ -69,7 +73,9 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
 
         Returns
         -------
@@ -88,7 +94,9 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         y : ndarray of shape (n_samples,)
+            Target values.
         R : ndarray of shape (n_samples, n_experts)
             Weighted responsibilities.
         expert_params : ndarray of shape (n_experts, n_params)
@@ -107,10 +115,13 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         y : ndarray of shape (n_samples,)
+            Target values.
         R : ndarray of shape (n_samples, n_experts)
             Weighted starting responsibilities.
         rng : numpy.random.RandomState
+            Random generator of the estimator.
 
         Returns
         -------

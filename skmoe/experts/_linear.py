@@ -67,10 +67,12 @@ class LinearExperts(Experts):
         Parameters
         ----------
         n_features : int
+            Number of input features.
 
         Returns
         -------
         n_params : int
+            The number of parameters.
         """
         return n_features + 1
 
@@ -80,23 +82,27 @@ class LinearExperts(Experts):
         Parameters
         ----------
         n_features : int
+            Number of input features.
 
         Returns
         -------
         n_params : int
+            The number of parameters.
         """
         return n_features + int(self.fit_intercept)
 
     def param_blocks(self, n_features):
-        """Blocks ``coef`` (the slopes) and ``intercept``.
+        """Name the blocks ``coef`` (the slopes) and ``intercept``.
 
         Parameters
         ----------
         n_features : int
+            Number of input features.
 
         Returns
         -------
         blocks : dict of str to slice
+            Block name to the slice of an expert's parameter row.
         """
         return {
             "coef": slice(0, n_features),
@@ -109,11 +115,14 @@ class LinearExperts(Experts):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         expert_params : ndarray of shape (n_experts, n_features + 1)
+            Parameters of every expert, one row per expert.
 
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts)
+            Expert means ``h(x_i; eta_k)``.
         """
         d = X.shape[1]
         means = X @ expert_params[:, :d].T
@@ -131,13 +140,18 @@ class LinearExperts(Experts):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         y : ndarray of shape (n_samples,)
+            Target values.
         R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities ``sample_weight[i] * r_ik``.
         expert_params : ndarray of shape (n_experts, n_features + 1)
+            Parameters of every expert, one row per expert.
 
         Returns
         -------
         expert_params : ndarray of shape (n_experts, n_features + 1)
+            Parameters of every expert, one row per expert.
         """
         d = X.shape[1]
         gram, moment = linear_expert_suffstats(self._design(X), y, R)

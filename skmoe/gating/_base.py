@@ -52,11 +52,14 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         n_features : int
+            Number of input features.
         n_experts : int
+            Number of experts.
 
         Returns
         -------
         n_params : int
+            The number of parameters.
         """
 
     @abstractmethod
@@ -66,8 +69,11 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         sample_weight : ndarray of shape (n_samples,)
+            Sample weights.
         n_experts : int
+            Number of experts.
         rng : numpy.random.RandomState
             The estimator's random generator.
 
@@ -85,7 +91,9 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         params : MoEParams
+            Model parameters.
 
         Returns
         -------
@@ -103,6 +111,7 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         R : ndarray of shape (n_samples, n_experts)
             Weighted responsibilities.
         params : MoEParams
@@ -123,6 +132,7 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         params : MoEParams
+            Model parameters.
 
         Returns
         -------
@@ -140,6 +150,7 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         params : MoEParams
+            Model parameters.
         order : ndarray of int of shape (n_experts,)
             New position ``j`` holds old expert ``order[j]``.
 
@@ -160,12 +171,16 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities ``sample_weight[i] * r_ik``.
         params : MoEParams
+            Model parameters.
 
         Returns
         -------
         value : float
+            The objective value.
         """
         logw = self.log_weights(X, params)
         mask = R > 0

@@ -76,11 +76,14 @@ class SoftmaxGating(Gating):
         Parameters
         ----------
         n_features : int
+            Number of input features.
         n_experts : int
+            Number of experts.
 
         Returns
         -------
         n_params : int
+            The number of parameters.
         """
         return (n_experts - 1) * (n_features + 1)
 
@@ -94,9 +97,13 @@ class SoftmaxGating(Gating):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         sample_weight : ndarray of shape (n_samples,)
+            Sample weights.
         n_experts : int
+            Number of experts.
         rng : numpy.random.RandomState
+            Random generator of the estimator.
 
         Returns
         -------
@@ -122,11 +129,14 @@ class SoftmaxGating(Gating):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         params : MoEParams
+            Model parameters.
 
         Returns
         -------
         log_weights : ndarray of shape (n_samples, n_experts)
+            Log gating weights; ``-inf`` where a gate is exactly zero.
         """
         return log_softmax_rows(
             self._logits(X, params.gate_coef, params.gate_intercept)
@@ -138,6 +148,7 @@ class SoftmaxGating(Gating):
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
+            Input samples.
         R : ndarray of shape (n_samples, n_experts)
             Weighted responsibilities.
         params : MoEParams
@@ -183,7 +194,9 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter, step_tol):
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+        Input samples.
     R : ndarray of shape (n_samples, n_experts)
+        Weighted responsibilities ``sample_weight[i] * r_ik``.
     coef : ndarray of shape (n_experts, n_features)
     intercept : ndarray of shape (n_experts,)
     max_iter : int

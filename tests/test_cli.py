@@ -1,0 +1,85 @@
+"""The ``skmoe`` command line."""
+
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+
+from skmoe.__main__ import main
+
+
+def test_demo_prints_the_matched_table(capsys):
+    assert main(["demo", "--n-samples", "3000", "--n-init", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "true" in out and "est (#" in out
+    for label in ("log-likelihood at the estimate", "log-likelihood at the truth",
+                  "R^2", "EM iterations", "fit time"):
+        assert label in out
+    # three experts: a true row and an estimated row each
+    assert out.count("true  ") >= 3
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 2))
+    y = np.where(X[:, 0] > 0, 2 * X[:, 1], 1 - X[:, 1]) + 0.1 * rng.standard_normal(300)
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.c_[X, y], delimiter=",", header="u,v,target", comments="")
+    return path
+
+
+def test_fit_prints_report_and_saves(csv_file, tmp_path, capsys):
+    model = tmp_path / "model.joblib"
+    argv = ["fit", str(csv_file), "--target", "target", "--n-experts", "2",
+            "--save", str(model)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for label in ("features: u, v", "gate slope", "expert coef", "variance",
+                  "log-likelihood", "BIC", "R^2"):
+        assert label in out
+    est = joblib.load(model)
+    assert est.n_features_in_ == 2 and est.score(
+        np.loadtxt(csv_file, delimiter=",", skiprows=1)[:, :2],
+        np.loadtxt(csv_file, delimiter=",", skiprows=1)[:, 2]) > 0.9
+
+
+@pytest.mark.parametrize(
+    "content, target, message",
+    [
+        ("a,b,y\n1,2,3\n2,x,4\n", "y", "line 3, column 'b': non-numeric value 'x'"),
+        ("a,b,y\n1,2,3\n", "z", "target column 'z' not found"),
+        ("a,b,y\n1,2\n", "y", "line 2: expected 3 fields, got 2"),
+        ("a,b,y\n", "y", "needs a header row and at least one data row"),
+        ("y\n1\n2\n", "y", "no feature columns"),
+        ("a,y\n1,nan\n2,3\n", "y", "NaN or infinite"),
+        ("a,y\n1,2\n2,3\n", "y", "too few for n_experts=3"),
+    ],
+)
+def test_fit_errors_are_one_line(tmp_path, capsys, content, target, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    assert main(["fit", str(path), "--target", target]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("skmoe: error:") and message in err
+    assert err.count("\n") == 1
+
+
+def test_fit_missing_and_binary_files(tmp_path, capsys):
+    assert main(["fit", str(tmp_path / "none.csv"), "--target", "y"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    path = tmp_path / "bin.csv"
+    path.write_bytes(b"\x00\xff\xfe\xfa")
+    assert main(["fit", str(path), "--target", "y"]) == 2
+    assert "not a readable CSV file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_console_entry_point_runs_as_module():
+    out = subprocess.run(
+        [sys.executable, "-m", "skmoe", "demo", "--n-samples", "2000"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "skmoe demo" in out

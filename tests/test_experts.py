@@ -1,0 +1,86 @@
+"""Contract tests run on every expert family (discovered from the registry)."""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.base import clone
+
+from skmoe import LinearExperts
+
+from ._instances import experts_instances
+
+EXPERTS = experts_instances()
+
+
+def _setup(n=200, d=3, K=3, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    R = np.ascontiguousarray(rng.dirichlet(np.ones(K), size=n))
+    return X, y, R
+
+
+@pytest.mark.parametrize("experts", EXPERTS, ids=repr)
+def test_m_step_minimises_weighted_squared_error(experts):
+    # for any fixed variance the expert update minimises sum_i R_ik (y_i - h)^2:
+    # no random perturbation of the result does better
+    X, y, R = _setup()
+    q = experts.n_params(X.shape[1])
+    params = experts.m_step(X, y, R, np.zeros((3, q)))
+
+    def sse(p):
+        return np.sum(R * (y[:, None] - experts.predict(X, p)) ** 2, axis=0)
+
+    best = sse(params)
+    rng = np.random.RandomState(1)
+    for _ in range(20):
+        pert = params + 1e-3 * rng.standard_normal(params.shape)
+        if not experts.get_params().get("fit_intercept", True):
+            pert[:, -1] = 0.0
+        assert np.all(sse(pert) >= best - 1e-12)
+
+
+@pytest.mark.parametrize("experts", EXPERTS, ids=repr)
+def test_blocks_cover_the_row(experts):
+    d = 4
+    blocks = experts.param_blocks(d)
+    covered = np.zeros(experts.n_params(d), dtype=int)
+    for block in blocks.values():
+        covered[block] += 1
+    assert np.all(covered == 1)
+
+
+@pytest.mark.parametrize("experts", EXPERTS, ids=repr)
+def test_clone_and_pickle(experts):
+    assert clone(experts).get_params() == experts.get_params()
+    assert pickle.loads(pickle.dumps(experts)).get_params() == experts.get_params()
+
+
+def test_linear_m_step_equals_numpy_weighted_lstsq():
+    X, y, R = _setup()
+    params = LinearExperts().m_step(X, y, R, np.zeros((3, 4)))
+    F = np.hstack([X, np.ones((len(y), 1))])
+    for k in range(3):
+        sw = np.sqrt(R[:, k])
+        want = np.linalg.lstsq(F * sw[:, None], y * sw, rcond=None)[0]
+        assert_allclose(params[k], want, rtol=1e-10)
+
+
+def test_expert_without_mass_keeps_its_parameters():
+    X, y, R = _setup()
+    R[:, 1] = 0.0
+    old = np.arange(12.0).reshape(3, 4)
+    new = LinearExperts().m_step(X, y, np.ascontiguousarray(R), old)
+    assert np.array_equal(new[1], old[1])
+
+
+def test_fewer_samples_than_parameters_gives_min_norm_solution():
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((3, 6)), rng.standard_normal(3)
+    R = np.ones((3, 1))
+    params = LinearExperts().m_step(X, y, R, np.zeros((1, 7)))
+    F = np.hstack([X, np.ones((3, 1))])
+    assert_allclose(F @ params[0], y, atol=1e-10)  # interpolates
+    assert_allclose(params[0], np.linalg.pinv(F) @ y, rtol=1e-8)
