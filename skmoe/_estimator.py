@@ -97,12 +97,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     log_likelihood_ : float
         Total (sample-weighted) log-likelihood of the training data at
         ``params_``.
-    history_ : ndarray of shape (n_iter_ + 1,)
+    history_ : ndarray of shape (`n_iter_` + 1,)
         Total log-likelihood at the start and after each iteration of the kept
         restart; non-decreasing up to round-off.
     n_features_in_ : int
         Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``. Defined only when ``X`` has
         feature names that are all strings.
 

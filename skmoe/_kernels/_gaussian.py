@@ -51,11 +51,13 @@ def gaussian_estep(log_gate, means, variances, y):
                 m = a
         s = 0.0
         for k in range(K):
-            s += np.exp(resp[i, k] - m)
-        ll = m + np.log(s)
-        loglik[i] = ll
+            e = np.exp(resp[i, k] - m)
+            resp[i, k] = e
+            s += e
+        loglik[i] = m + np.log(s)
+        inv = 1.0 / s
         for k in range(K):
-            resp[i, k] = np.exp(resp[i, k] - ll)
+            resp[i, k] *= inv
     return resp, loglik
 
 

@@ -64,11 +64,14 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
                 mx = s
         tot = 0.0
         for k in range(K):
-            tot += np.exp(z[k] - mx)
+            e = np.exp(z[k] - mx)
+            prob[k] = e
+            tot += e
         lse = mx + np.log(tot)
+        inv = 1.0 / tot
         wi = 0.0
         for k in range(K):
-            prob[k] = np.exp(z[k] - lse)
+            prob[k] *= inv
             r = R[i, k]
             wi += r
             if r != 0.0:
