@@ -37,11 +37,11 @@ def _expert_rows(params, names):
 def _print_table(header, rows):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in
               enumerate(header)]
-    line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths))
+    line = "  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))
     print(line)
     print("-" * len(line))
     for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 def _print_model(params, feature_names, truth=None, est_index=None, true_index=None):
@@ -56,7 +56,7 @@ def _print_model(params, feature_names, truth=None, est_index=None, true_index=N
         rows = []
         # ``params`` is aligned to the truth: its row t is the estimate matched
         # to true expert t, originally estimated expert est_index[t]
-        for e, t in zip(est_index, true_index):
+        for e, t in zip(est_index, true_index, strict=True):
             rows.append([t, "true", *true_rows[t].values()])
             rows.append(["", f"est (#{e})", *est_rows[t].values()])
     _print_table(header, rows)

@@ -430,7 +430,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return self.params_.sample_y(X, random_state=random_state)
 
     def predict_quantiles(self, X, q):
-        """Compute quantiles of the fitted conditional distribution :math:`p(y \\mid x)`.
+        """Compute quantiles of the fitted distribution :math:`p(y \\mid x)`.
 
         The mixture distribution function is inverted by bisection.
 

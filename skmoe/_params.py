@@ -32,7 +32,8 @@ class MoEParams:
 
     .. math::
 
-        p(y \\mid x) = \\sum_{k=1}^K g_k(x) \\, \\mathcal{N}(y \\mid h(x; \\eta_k), \\nu_k),
+        p(y \\mid x) = \\sum_{k=1}^K g_k(x) \\,
+        \\mathcal{N}(y \\mid h(x; \\eta_k), \\nu_k),
 
     where the gate ``g`` is given by ``gating`` and its parameters
     (``gate_coef``, ``gate_intercept``, ``gate_extra``), and the expert means

@@ -40,7 +40,7 @@ def test_grid_search_over_gating_objects_in_parallel(data):
     search = GridSearchCV(pipe, grid, cv=3, n_jobs=2).fit(X, y)
     local = GridSearchCV(pipe, grid, cv=3, n_jobs=1).fit(X, y)
     # the search never touches the user's objects
-    for g, o in zip(gatings, originals):
+    for g, o in zip(gatings, originals, strict=True):
         assert g.get_params() == o.get_params()
     assert len(search.cv_results_["params"]) == 2
     np.testing.assert_allclose(search.cv_results_["mean_test_score"],

@@ -82,7 +82,7 @@ def test_softmax_gate_objective(n, d, K, hessian):
     X, y, coef, intercept, R, means, variances = _data(n, d, K)
     got = softmax_gate_objective(X, coef, intercept, R, hessian)
     want = ref.softmax_gate_objective(X, coef, intercept, R, hessian)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert_allclose(g, w, rtol=RTOL, atol=1e-12)
 
 
@@ -91,7 +91,7 @@ def test_linear_expert_suffstats(n, d, K):
     X, y, coef, intercept, R, means, variances = _data(n, d, K)
     F = np.ascontiguousarray(np.hstack([X, np.ones((n, 1))]))
     for g, w in zip(linear_expert_suffstats(F, y, R),
-                    ref.linear_expert_suffstats(F, y, R)):
+                    ref.linear_expert_suffstats(F, y, R), strict=True):
         assert_allclose(g, w, rtol=RTOL, atol=1e-12)
 
 
@@ -104,5 +104,5 @@ def test_kernels_do_not_modify_inputs():
     weighted_residual_ss(y, means, R)
     softmax_gate_objective(X, coef, intercept, R, True)
     linear_expert_suffstats(X, y, R)
-    for a, b in zip(arrays, before):
+    for a, b in zip(arrays, before, strict=True):
         assert np.array_equal(a, b)

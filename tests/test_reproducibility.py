@@ -23,7 +23,7 @@ def test_same_seed_bit_identical(small_data, init_params):
                                     random_state=7)
     a = clone(est).fit(X, y).params_
     b = clone(est).fit(X, y).params_
-    for u, v in zip(_fields(a), _fields(b)):
+    for u, v in zip(_fields(a), _fields(b), strict=True):
         assert np.array_equal(u, v)
 
 

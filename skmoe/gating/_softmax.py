@@ -17,7 +17,7 @@ class SoftmaxGating(Gating):
     .. math::
 
         g_k(x) = \\frac{\\exp\\big((\\beta_{1k}^\\top x + \\beta_{0k}) / \\tau\\big)}
-                      {\\sum_j \\exp\\big((\\beta_{1j}^\\top x + \\beta_{0j}) / \\tau\\big)}
+            {\\sum_j \\exp\\big((\\beta_{1j}^\\top x + \\beta_{0j}) / \\tau\\big)}
 
     Parameters
     ----------

@@ -100,7 +100,8 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
             experts=experts,
             **gate_fields,
         )
-        R = as_kernel_array(np.exp(gating.log_weights(X, probe)) * sample_weight[:, None])
+        gates = np.exp(gating.log_weights(X, probe))
+        R = as_kernel_array(gates * sample_weight[:, None])
         return _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
                                       gate_fields)
     if method == "kmeans":
@@ -116,7 +117,8 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
         params = _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
                                         zero_gate)
         gate = gating.m_step(X, R, params)
-        if not all(np.all(np.isfinite(v)) for k, v in gate.items() if k != "gate_extra"):
+        arrays = [v for k, v in gate.items() if k != "gate_extra"]
+        if not all(np.all(np.isfinite(v)) for v in arrays):
             raise Degenerate("non-finite starting gate")
         return params.replace(**gate)
     raise ValueError(  # pragma: no cover - guarded by _parameter_constraints

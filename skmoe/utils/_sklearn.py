@@ -6,7 +6,11 @@ API needs one edit (the idea of imbalanced-learn's ``sklearn-compat``).
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 __all__ = [
     "HasMethods",
