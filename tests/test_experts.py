@@ -84,3 +84,24 @@ def test_fewer_samples_than_parameters_gives_min_norm_solution():
     F = np.hstack([X, np.ones((3, 1))])
     assert_allclose(F @ params[0], y, atol=1e-10)  # interpolates
     assert_allclose(params[0], np.linalg.pinv(F) @ y, rtol=1e-8)
+
+
+@pytest.mark.parametrize("experts", EXPERTS, ids=repr)
+def test_grad_by_finite_differences(experts):
+    X, y, R = _setup(n=50)
+    rng = np.random.RandomState(2)
+    n_free = 3 * experts.n_free_params(X.shape[1])
+    theta = rng.standard_normal(n_free)
+    G = rng.standard_normal((50, 3))
+    params = experts.unpack(theta, 3, X.shape[1])
+    assert np.array_equal(experts.pack(params), theta)
+    grad = experts.grad(X, params, G)
+
+    def objective(t):
+        return float(np.sum(G * experts.predict(X, experts.unpack(t, 3, X.shape[1]))))
+
+    h = 1e-6
+    fd = np.array([(objective(theta + h * e) - objective(theta - h * e)) / (2 * h)
+                   for e in np.eye(n_free)])
+    # central differences: truncation ~1e-12, round-off ~1e-9 (see test_gating)
+    assert_allclose(grad, fd, rtol=1e-6, atol=1e-7)

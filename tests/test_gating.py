@@ -146,3 +146,42 @@ def test_gate_gradient_and_hessian_by_finite_differences():
     # central differences: truncation O(h^2) ~ 1e-12, round-off ~ eps*|Q|/h ~ 1e-8
     assert_allclose(grad, fd_grad, rtol=1e-6, atol=1e-6)
     assert_allclose(-neg_hess, fd_hess, rtol=1e-6, atol=1e-6)
+
+
+def _fd_check(f, x, grad, h=1e-6, rtol=1e-6, atol=1e-7):
+    """Central differences of ``f`` along every coordinate of ``x``.
+
+    Truncation error is O(h^2 f''') ~ 1e-12 and round-off ~ eps |f| / h ~ 1e-9
+    for the O(1)-O(100) objectives used here, so 1e-6 separates a correct
+    gradient from any wrong one.
+    """
+    x = np.asarray(x, dtype=float)
+    fd = np.empty_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        fd[idx] = (f(x + e) - f(x - e)) / (2 * h)
+    assert_allclose(grad, fd, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("gating", GATINGS, ids=repr)
+def test_grad_by_finite_differences(gating):
+    X, w, R, params = _setup(gating, n=60)
+    params = params.replace(**gating.normalize(params))
+    G = np.random.RandomState(3).standard_normal((60, 3))
+    theta = gating.pack(params)
+    assert theta.size == gating.n_free_params(2, 3)
+
+    def objective(t):
+        p = params.replace(**gating.unpack(t, params))
+        return float(np.sum(G * gating.log_weights(X, p)))
+
+    _fd_check(objective, theta, gating.grad(X, params, G))
+
+
+@pytest.mark.parametrize("gating", GATINGS, ids=repr)
+def test_pack_unpack_round_trip(gating):
+    X, w, R, params = _setup(gating)
+    params = params.replace(**gating.normalize(params))
+    back = params.replace(**gating.unpack(gating.pack(params), params))
+    assert back.allclose(params, rtol=0)

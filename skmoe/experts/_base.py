@@ -2,6 +2,7 @@
 
 from abc import ABCMeta, abstractmethod
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 
@@ -109,6 +110,74 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
             A new array.
         """
 
+    def pack(self, expert_params):
+        """Free expert parameters as one vector (for gradient solvers).
+
+        The default: every entry of ``expert_params``, row by row.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        theta : ndarray
+            The free parameters.
+        """
+        return np.asarray(expert_params, dtype=np.float64).ravel().copy()
+
+    def unpack(self, theta, n_experts, n_features):
+        """Expert parameters from a free-parameter vector; inverse of :meth:`pack`.
+
+        Parameters
+        ----------
+        theta : ndarray
+            The free parameters.
+        n_experts : int
+            Number of experts.
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            A new array.
+        """
+        shape = (n_experts, self.n_params(n_features))
+        return np.ascontiguousarray(np.asarray(theta, dtype=np.float64).reshape(shape))
+
+    def grad(self, X, expert_params, G):
+        """Gradient of ``sum_ik G_ik h(x_i; eta_k)`` in the free parameters.
+
+        The vector-Jacobian product of :meth:`predict`, used by gradient
+        solvers: with ``G = dL / dmeans`` it returns ``dL / dtheta`` for
+        ``theta = pack(expert_params)``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+        G : ndarray of shape (n_samples, n_experts)
+            Weights of the expert means.
+
+        Returns
+        -------
+        grad : ndarray
+            Gradient in the layout of :meth:`pack`.
+
+        Raises
+        ------
+        NotImplementedError
+            If the family provides no gradient.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement grad; it can be fitted "
+            "by EM only."
+        )
+
     def init(self, X, y, R, rng):
         """Starting expert parameters from starting responsibilities.
 
@@ -128,7 +197,5 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         expert_params : ndarray of shape (n_experts, n_params)
             The default fits each expert by :meth:`m_step` from zeros.
         """
-        import numpy as np
-
         zeros = np.zeros((R.shape[1], self.n_params(X.shape[1])))
         return self.m_step(X, y, R, zeros)

@@ -129,6 +129,69 @@ class LinearExperts(Experts):
         means += expert_params[:, d]
         return means
 
+    def pack(self, expert_params):
+        """Free parameters: all slopes, and the intercepts if fitted.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_features + 1)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        theta : ndarray
+            The free parameters, row by row.
+        """
+        if self.fit_intercept:
+            return np.asarray(expert_params, dtype=np.float64).ravel().copy()
+        return np.asarray(expert_params, dtype=np.float64)[:, :-1].ravel().copy()
+
+    def unpack(self, theta, n_experts, n_features):
+        """Expert parameters from the free vector (zero intercepts if not fitted).
+
+        Parameters
+        ----------
+        theta : ndarray
+            The free parameters.
+        n_experts : int
+            Number of experts.
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_features + 1)
+            A new array.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        if self.fit_intercept:
+            return np.ascontiguousarray(theta.reshape(n_experts, n_features + 1))
+        out = np.zeros((n_experts, n_features + 1))
+        out[:, :-1] = theta.reshape(n_experts, n_features)
+        return out
+
+    def grad(self, X, expert_params, G):
+        """Gradient of ``sum_ik G_ik h(x_i; eta_k)``: ``G^T [X, 1]``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        expert_params : ndarray of shape (n_experts, n_features + 1)
+            Parameters of every expert, one row per expert.
+        G : ndarray of shape (n_samples, n_experts)
+            Weights of the expert means.
+
+        Returns
+        -------
+        grad : ndarray
+            Gradient in the layout of :meth:`pack`.
+        """
+        slopes = G.T @ X
+        if not self.fit_intercept:
+            return slopes.ravel()
+        return np.hstack([slopes, G.sum(axis=0)[:, None]]).ravel()
+
     def _design(self, X):
         if self.fit_intercept:
             return as_kernel_array(np.hstack([X, np.ones((X.shape[0], 1))]))

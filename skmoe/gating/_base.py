@@ -123,6 +123,83 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
             New ``gate_coef``, ``gate_intercept`` (and ``gate_extra``).
         """
 
+    def pack(self, params):
+        """Free gate parameters as one vector (for gradient solvers).
+
+        The default, for shift-invariant gates normalised by :meth:`normalize`,
+        holds the rows ``0 .. K-2`` of ``[gate_coef | gate_intercept]``
+        flattened row by row (the last row is the fixed reference).
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_free_params,)
+            The free parameters.
+        """
+        fields = self.normalize(params)
+        full = np.hstack([fields["gate_coef"], fields["gate_intercept"][:, None]])
+        return full[:-1].ravel().copy()
+
+    def unpack(self, theta, params):
+        """Gate fields from a free-parameter vector; inverse of :meth:`pack`.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_free_params,)
+            The free parameters.
+        params : MoEParams
+            Model parameters giving the sizes (and any fixed values).
+
+        Returns
+        -------
+        fields : dict
+            ``gate_coef`` and ``gate_intercept`` (and ``gate_extra``).
+        """
+        K, d = params.n_experts, params.n_features
+        full = np.zeros((K, d + 1))
+        full[:-1] = np.asarray(theta, dtype=np.float64).reshape(K - 1, d + 1)
+        return {
+            "gate_coef": np.ascontiguousarray(full[:, :d]),
+            "gate_intercept": np.ascontiguousarray(full[:, d]),
+        }
+
+    def grad(self, X, params, G):
+        """Gradient of ``sum_ik G_ik log g_k(x_i)`` in the free parameters.
+
+        The vector-Jacobian product of :meth:`log_weights`, used by gradient
+        solvers: with ``G = dL / dlog_weights`` it returns ``dL / dtheta`` for
+        ``theta = pack(params)``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            Model parameters (in the family's normalisation).
+        G : ndarray of shape (n_samples, n_experts)
+            Weights of the log gating weights; must be 0 wherever the gate is
+            exactly 0 (``log_weights`` is ``-inf``).
+
+        Returns
+        -------
+        grad : ndarray of shape (n_free_params,)
+            Gradient in the layout of :meth:`pack`.
+
+        Raises
+        ------
+        NotImplementedError
+            If the family provides no gradient (gradient solvers then refuse
+            it with a clear error before fitting).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement grad; it can be fitted "
+            "by EM only."
+        )
+
     def normalize(self, params):
         """Gate fields in the family's identifiability normalisation.
 

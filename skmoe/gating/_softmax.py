@@ -146,6 +146,32 @@ class SoftmaxGating(Gating):
             self._logits(X, params.gate_coef, params.gate_intercept)
         )
 
+    def grad(self, X, params, G):
+        """Gradient of ``sum_ik G_ik log g_k(x_i)`` in the free parameters.
+
+        With ``z = (X coef^T + intercept) / tau``, ``dL/dz_ij = G_ij - g_ij
+        sum_k G_ik``; the last expert's row (the fixed reference) is not free.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            Model parameters (last gate row zero).
+        G : ndarray of shape (n_samples, n_experts)
+            Weights of the log gating weights.
+
+        Returns
+        -------
+        grad : ndarray of shape ((n_experts - 1) * (n_features + 1),)
+            Gradient in the layout of :meth:`pack`.
+        """
+        g = np.exp(self.log_weights(X, params))
+        dz = G - g * G.sum(axis=1, keepdims=True)
+        dz /= self.temperature
+        full = np.hstack([dz.T @ X, dz.sum(axis=0)[:, None]])
+        return full[:-1].ravel()
+
     def m_step(self, X, R, params):
         """Damped Newton ascent on the weighted multinomial log-likelihood.
 
