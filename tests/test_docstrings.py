@@ -8,6 +8,7 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
 import skmoe  # noqa: E402
 import skmoe.datasets  # noqa: E402
+import skmoe.diagnostics  # noqa: E402
 import skmoe.metrics  # noqa: E402
 
 # Ignored numpydoc codes, as in scikit-learn's and skglm's docstring tests:
@@ -27,7 +28,7 @@ STRICT = {"PR01"}
 
 
 def _public_objects():
-    for module in (skmoe, skmoe.datasets, skmoe.metrics):
+    for module in (skmoe, skmoe.datasets, skmoe.metrics, skmoe.diagnostics):
         names = getattr(module, "__all__", None) or [
             n for n, o in vars(module).items()
             if not n.startswith("_") and inspect.isfunction(o)
