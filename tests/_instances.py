@@ -1,6 +1,12 @@
 """Small, seeded estimator instances for the scikit-learn common checks."""
 
-from skmoe import LinearExperts, MixtureOfExpertsRegressor, SoftmaxGating
+from skmoe import (
+    FFNExperts,
+    LinearExperts,
+    MixtureOfExpertsRegressor,
+    PolynomialExperts,
+    SoftmaxGating,
+)
 
 
 def small_instances():
@@ -42,4 +48,10 @@ def experts_instances():
     """Every registered expert family, plus non-default configurations."""
     from skmoe.experts import EXPERTS
 
-    return [cls() for cls in EXPERTS.values()] + [LinearExperts(fit_intercept=False)]
+    return [cls() for cls in EXPERTS.values()] + [
+        LinearExperts(fit_intercept=False),
+        PolynomialExperts(degree=3, fit_intercept=False),
+        FFNExperts(activation="sigmoid"),
+        FFNExperts(activation="relu"),
+        FFNExperts(activation="gelu", fit_intercept=False),
+    ]
