@@ -104,10 +104,10 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     - gate slopes: random directions of norm ``gate_scale`` (the last expert's
       row is zero, the identifiability normalisation used by the estimator),
       intercepts standard normal times 0.5;
-    - expert parameters from the family's ``sample_params``: for linear and
+    - expert parameters from the family's ``random_params``: for linear and
       polynomial experts, coefficients standard normal and intercepts spread
       evenly over ``[-2, 2]`` in random order (well separated experts); for
-      FFN experts see :meth:`skmoe.FFNExperts.sample_params`;
+      FFN experts see :meth:`skmoe.FFNExperts.random_params`;
     - all noise variances ``noise ** 2``.
 
     With ``objective="likelihood"`` the data follow the Gaussian mixture of
@@ -204,7 +204,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     gate_coef[-1] = 0.0
     gate_intercept = 0.5 * rng.standard_normal(K)
     gate_intercept[-1] = 0.0
-    expert_params = experts.sample_params(K, n_features, rng)
+    expert_params = experts.random_params(n_features, K, rng)
     truth = MoEParams(
         gate_coef=gate_coef,
         gate_intercept=gate_intercept,

@@ -72,7 +72,7 @@ def test_m_step_never_increases_any_experts_squared_error(experts):
 def test_canonicalize_keeps_the_function(experts):
     X, y, R = _setup(n=50)
     rng = np.random.RandomState(4)
-    theta = experts.pack(experts.sample_params(3, X.shape[1], rng))
+    theta = experts.pack(experts.random_params(X.shape[1], 3, rng))
     theta += 0.3 * rng.standard_normal(theta.size)
     theta[0] = -abs(theta[0])  # for FFN experts: a row that is not canonical
     params = experts.unpack(theta, 3, X.shape[1])
@@ -85,8 +85,8 @@ def test_canonicalize_keeps_the_function(experts):
 
 
 @pytest.mark.parametrize("experts", EXPERTS, ids=repr)
-def test_sample_params_belong_to_the_family(experts):
-    params = experts.sample_params(4, 2, np.random.RandomState(0))
+def test_random_params_belong_to_the_family(experts):
+    params = experts.random_params(2, 4, np.random.RandomState(0))
     assert params.shape == (4, experts.n_params(2))
     assert np.array_equal(experts.unpack(experts.pack(params), 4, 2), params)
 

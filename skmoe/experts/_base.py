@@ -223,7 +223,7 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         """
         return np.array(expert_params, dtype=np.float64)
 
-    def sample_params(self, n_experts, n_features, rng):
+    def random_params(self, n_features, n_experts, rng):
         """Random true expert parameters, for data generators.
 
         Used by :func:`skmoe.datasets.make_moe_regression`. The default draws
@@ -235,10 +235,10 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        n_experts : int
-            Number of experts.
         n_features : int
             Number of input features.
+        n_experts : int
+            Number of experts.
         rng : numpy.random.RandomState
             Random generator.
 

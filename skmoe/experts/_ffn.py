@@ -450,7 +450,7 @@ class FFNExperts(Experts):
             P[pos, 1:-1] /= s[pos, None]
         return P
 
-    def sample_params(self, n_experts, n_features, rng):
+    def random_params(self, n_features, n_experts, rng):
         """Random true experts with clearly nonlinear, separated units.
 
         ``|a|`` uniform on ``[1, 2]`` with a random sign, ``b`` a random
@@ -461,10 +461,10 @@ class FFNExperts(Experts):
 
         Parameters
         ----------
-        n_experts : int
-            Number of experts.
         n_features : int
             Number of input features.
+        n_experts : int
+            Number of experts.
         rng : numpy.random.RandomState
             Random generator.
 

@@ -99,7 +99,7 @@ class PolynomialExperts(_LinearInFeatures):
         return as_kernel_array(F)
 
     def powers(self, n_features):
-        """Exponents of the monomial of every coefficient column.
+        """Give the exponents of the monomial of every coefficient column.
 
         Parameters
         ----------
