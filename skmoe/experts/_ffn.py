@@ -337,17 +337,17 @@ class FFNExperts(Experts):
                     size = np.max(np.abs(step)) if step.size else 0.0
                     scale = 1.0 + np.max(np.abs(P[k]))
                     converged[k] = size <= self._step_tol * scale
-                sse_trial = ffn_nls(X, y, R, trial, code, False)[0]
-                ok = trying & np.isfinite(sse_trial) & (sse_trial <= sse)
+                # the statistics of the next step come with the trial: an
+                # accepted step (the usual case) costs one pass over the data
+                sse_t, jte_t, jtj_t = ffn_nls(X, y, R, trial, code, True)
+                ok = trying & np.isfinite(sse_t) & (sse_t <= sse)
                 P[ok] = trial[ok]
-                sse[ok] = sse_trial[ok]
+                sse[ok], jte[ok], jtj[ok] = sse_t[ok], jte_t[ok], jtj_t[ok]
                 accepted |= ok
                 lam[ok] = np.maximum(lam[ok] / 10.0, 1e-15)
                 trying &= ~ok
                 lam[trying] *= 10.0
             todo = accepted & ~converged
-            if todo.any():
-                sse, jte, jtj = ffn_nls(X, y, R, P, code, True)
         return P
 
     def init(self, X, y, R, rng):
