@@ -329,10 +329,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _check_density_defined(self, method):
-        if self._fitted_objective != "likelihood":
+        objective = getattr(self, "_fitted_objective", "likelihood")
+        if objective != "likelihood":
             raise ValueError(
                 f"{method} is not defined for objective="
-                f"{self._fitted_objective!r}: a least-squares fit estimates the "
+                f"{objective!r}: a least-squares fit estimates the "
                 "regression function E[y|x] only, not the conditional density "
                 "p(y|x). Use predict, or fit with objective='likelihood'."
             )
