@@ -6,7 +6,7 @@ are cached on disk.
 
 from ._estimator import MixtureOfExpertsRegressor
 from ._params import MoEParams
-from .experts import Experts, LinearExperts
+from .experts import Experts, FFNExperts, LinearExperts, PolynomialExperts
 from .gating import Gating, SoftmaxGating
 from .utils._warnings import DegenerateFitWarning
 
@@ -15,10 +15,12 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "DegenerateFitWarning",
     "Experts",
+    "FFNExperts",
     "Gating",
     "LinearExperts",
     "MixtureOfExpertsRegressor",
     "MoEParams",
+    "PolynomialExperts",
     "SoftmaxGating",
     "__version__",
 ]

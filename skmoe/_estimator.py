@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from ._params import MoEParams
 from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
-from .solvers import fit_em
+from .solvers import SOLVER_OBJECTIVES, check_compatible, fit_moe
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
     Interval,
@@ -34,8 +34,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     with a gate ``g`` (by default softmax, :math:`g_k(x) \\propto
     \\exp(\\beta_{1k}^\\top x + \\beta_{0k})`), expert regression functions
     ``h`` (by default linear, :math:`h(x; \\eta_k) = \\eta_{1k}^\\top x +
-    \\eta_{0k}`) and noise variances :math:`\\nu_k`. It is fitted by the EM
-    algorithm, whose inner loops run in Numba-compiled kernels.
+    \\eta_{0k}`) and noise variances :math:`\\nu_k`. It is fitted by maximum
+    likelihood (EM, L-BFGS or gradient descent), or by least squares on the
+    regression function (``objective="least_squares"``); the inner loops run
+    in Numba-compiled kernels.
 
     Parameters
     ----------
@@ -46,20 +48,43 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         :class:`~skmoe.SoftmaxGating`. The object is cloned in ``fit`` and never
         modified. To tune its hyper-parameters in a grid search (nested keys
         such as ``gating__temperature``) pass an object, not a string.
-    experts : {"linear"} or Experts, default="linear"
+    experts : {"linear", "polynomial", "ffn"} or Experts, default="linear"
         Expert family: a registered name or an experts object such as
-        :class:`~skmoe.LinearExperts`, cloned in ``fit``.
-    solver : {"em"}, default="em"
-        Fitting algorithm. ``"em"``: expectation-maximisation with a closed-form
-        expert update and a Newton update of the gate (monotone).
+        :class:`~skmoe.LinearExperts`, :class:`~skmoe.PolynomialExperts` or
+        :class:`~skmoe.FFNExperts`, cloned in ``fit``.
+    solver : {"em", "lbfgs", "gd"}, default="em"
+        Fitting algorithm. ``"em"``: expectation-maximisation (likelihood
+        only), with the experts' and the gate's own updates (monotone).
+        ``"lbfgs"``: :func:`scipy.optimize.minimize` with ``method="L-BFGS-B"``
+        on all parameters at once (gate, experts and, for the likelihood,
+        log-variances bounded below by the variance floor). ``"gd"``: plain
+        gradient descent with Armijo backtracking, the baseline of the
+        convergence-rate papers. The gradient solvers need families that
+        implement ``grad``; an impossible combination raises a ``ValueError``
+        naming the solver, the objective and the family before fitting.
+    objective : {"likelihood", "least_squares"}, default="likelihood"
+        ``"likelihood"``: maximum likelihood of the Gaussian mixture of
+        experts. ``"least_squares"``: minimise the weighted squared error of
+        the regression function, :math:`\\sum_i w_i (y_i - f(x_i))^2` with
+        :math:`f(x) = \\sum_k g_k(x) h(x; \\eta_k)` (the estimator of the
+        convergence-rate papers; solvers ``"lbfgs"`` and ``"gd"``). Its model
+        is :math:`y = f(x) + \\varepsilon` with one noise variance, estimated
+        after the fit as the weighted mean squared residual and stored for
+        every expert in ``params_.variance``; the methods that need the
+        mixture density (:meth:`log_density`, :meth:`bic`, :meth:`aic`,
+        :meth:`sample_y`, :meth:`predict_quantiles`,
+        :meth:`predict_interval`) raise a ``ValueError`` for it.
     max_iter : int, default=300
-        Maximum number of EM iterations per restart.
+        Maximum number of iterations per restart (EM iterations, L-BFGS
+        iterations or gradient steps).
     tol : float, default=1e-6
-        Convergence threshold on the relative change of the total
-        log-likelihood, ``|L_t - L_{t-1}| <= tol * max(|L_{t-1}|, W)`` with
-        ``W`` the total sample weight.
+        Convergence threshold on the relative change of the objective,
+        ``|L_t - L_{t-1}| <= tol * max(|L_{t-1}|, W)`` with ``W`` the total
+        sample weight (``ftol`` of L-BFGS-B is the same rule; L-BFGS-B also
+        stops when every entry of the projected gradient of the per-sample
+        objective is at most ``tol``).
     n_init : int, default=1
-        Number of restarts; the one with the highest log-likelihood is kept.
+        Number of restarts; the one with the best objective is kept.
     init_params : {"random", "kmeans"} or MoEParams, default="random"
         Starting point. ``"random"``: random gate hyperplanes through the data
         mean with experts fitted to that soft partition (it depends on the data
@@ -91,15 +116,20 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     experts_ : Experts
         The fitted clone of ``experts``.
     n_iter_ : int
-        Number of EM iterations of the kept restart.
+        Number of iterations of the kept restart (at least 1).
     converged_ : bool
         Whether the kept restart met the convergence rule.
     log_likelihood_ : float
         Total (sample-weighted) log-likelihood of the training data at
-        ``params_``.
+        ``params_``. Only set for ``objective="likelihood"``: a least-squares
+        fit estimates no conditional density, so the attribute does not exist
+        (rather than holding a number that would not mean anything).
     history_ : ndarray of shape (`n_iter_` + 1,)
-        Total log-likelihood at the start and after each iteration of the kept
-        restart; non-decreasing up to round-off.
+        The objective at the start and after each iteration of the kept
+        restart. ``objective="likelihood"``: the total log-likelihood,
+        non-decreasing up to round-off. ``objective="least_squares"``: the
+        total weighted squared error :math:`\\sum_i w_i (y_i - f(x_i))^2`,
+        non-increasing.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -114,10 +144,17 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     Notes
     -----
     EM iteration: the E-step computes the responsibilities in log space; the
-    M-step fits each expert by weighted least squares, sets each variance to
-    the weighted mean squared residual (floored), and increases the weighted
-    multinomial log-likelihood of the gate by damped Newton steps. Every step
-    increases the likelihood, so ``history_`` is non-decreasing.
+    M-step fits each expert by weighted least squares (closed form for linear
+    and polynomial experts, Levenberg-Marquardt steps for FFN experts), sets
+    each variance to the weighted mean squared residual (floored), and
+    increases the weighted multinomial log-likelihood of the gate by damped
+    Newton steps. Every step increases the likelihood, so ``history_`` is
+    non-decreasing.
+
+    The gradient solvers work on one vector of all free parameters; the
+    value and gradient of the objective take one Numba pass over the data
+    plus the families' vector-Jacobian products. They start from the same
+    points as EM (``init_params``) and stop with the same rule.
 
     ``predict`` returns the mixture mean :math:`E[y \\mid x]`; ``score`` is
     the :math:`R^2` of that mean. The conditional log-density is
@@ -150,7 +187,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "n_experts": [Interval(Integral, 1, None, closed="left")],
         "gating": [StrOptions(set(GATINGS)), Gating],
         "experts": [StrOptions(set(EXPERTS)), Experts],
-        "solver": [StrOptions({"em"})],
+        "solver": [StrOptions(set(SOLVER_OBJECTIVES))],
+        "objective": [StrOptions({"likelihood", "least_squares"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -168,6 +206,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         gating="softmax",
         experts="linear",
         solver="em",
+        objective="likelihood",
         max_iter=300,
         tol=1e-6,
         n_init=1,
@@ -181,6 +220,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.gating = gating
         self.experts = experts
         self.solver = solver
+        self.objective = objective
         self.max_iter = max_iter
         self.tol = tol
         self.n_init = n_init
@@ -208,7 +248,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the mixture of experts by maximum likelihood.
+        """Fit the mixture of experts (maximum likelihood or least squares).
 
         Parameters
         ----------
@@ -244,6 +284,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 "samples of non-zero weight."
             )
         gating, experts = self._resolve_families()
+        check_compatible(self.solver, self.objective, gating, experts)
         gating.check_n_experts(K, n_features)
         if isinstance(self.init_params, MoEParams):
             init = self.init_params
@@ -267,8 +308,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"after n_experts={start.n_experts}, "
                     f"n_features={start.n_features}."
                 )
-        result = fit_em(
-            X, y, sample_weight,
+        result = fit_moe(
+            X, y, sample_weight, solver=self.solver, objective=self.objective,
             n_experts=K, gating=gating, experts=experts,
             init_params=self.init_params, n_init=self.n_init,
             max_iter=self.max_iter, tol=self.tol, var_floor=var_floor, rng=rng,
@@ -279,9 +320,23 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.params_ = result.params
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
-        self.log_likelihood_ = result.log_likelihood
+        self._fitted_objective = self.objective
+        if self.objective == "likelihood":
+            self.log_likelihood_ = result.log_likelihood
+        else:
+            self.__dict__.pop("log_likelihood_", None)  # from an earlier fit
         self.history_ = result.history
         return self
+
+    def _check_density_defined(self, method):
+        objective = getattr(self, "_fitted_objective", "likelihood")
+        if objective != "likelihood":
+            raise ValueError(
+                f"{method} is not defined for objective="
+                f"{objective!r}: a least-squares fit estimates the "
+                "regression function E[y|x] only, not the conditional density "
+                "p(y|x). Use predict, or fit with objective='likelihood'."
+            )
 
     # ------------------------------------------------------------- predict
     def _check_X(self, X):
@@ -365,6 +420,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Conditional log-density of every sample.
         """
         X, y = self._check_Xy(X, y)
+        self._check_density_defined("log_density")
         return self.params_.log_density(X, y)
 
     def bic(self, X, y):
@@ -386,6 +442,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             The criterion value.
         """
         X, y = self._check_Xy(X, y)
+        self._check_density_defined("bic")
         loglik = self.params_.log_density(X, y).sum()
         return float(-2.0 * loglik + self.params_.n_free_params() * np.log(X.shape[0]))
 
@@ -407,6 +464,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             The criterion value.
         """
         X, y = self._check_Xy(X, y)
+        self._check_density_defined("aic")
         loglik = self.params_.log_density(X, y).sum()
         return float(-2.0 * loglik + 2.0 * self.params_.n_free_params())
 
@@ -427,6 +485,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Target values.
         """
         X = self._check_X(X)
+        self._check_density_defined("sample_y")
         return self.params_.sample_y(X, random_state=random_state)
 
     def predict_quantiles(self, X, q):
@@ -447,6 +506,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             One column per probability (no column axis for a scalar ``q``).
         """
         X = self._check_X(X)
+        self._check_density_defined("predict_quantiles")
         return self.params_.quantiles(X, q)
 
     def predict_interval(self, X, coverage=0.9):
@@ -467,5 +527,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         if not (isinstance(coverage, Real) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a float in (0, 1); got {coverage!r}.")
+        check_is_fitted(self)
+        self._check_density_defined("predict_interval")
         alpha = (1.0 - coverage) / 2.0
         return self.predict_quantiles(X, [alpha, 1.0 - alpha])

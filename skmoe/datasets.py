@@ -26,8 +26,16 @@ def _draw_X(n_samples, n_features, x_distribution, rng):
     )
 
 
+def _check_objective(objective):
+    if objective not in ("likelihood", "least_squares"):
+        raise ValueError(
+            "objective must be 'likelihood' or 'least_squares'; got "
+            f"{objective!r}."
+        )
+
+
 def sample_moe_regression(params, n_samples, *, x_distribution="normal",
-                          random_state=None):
+                          objective="likelihood", random_state=None):
     """Draw ``(X, y)`` from a given mixture of experts.
 
     Parameters
@@ -39,6 +47,14 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     x_distribution : {"normal", "uniform"}, default="normal"
         Inputs are standard normal, or uniform on ``[-3, 3]`` per feature (the
         design of the DeepSeekMoE paper's experiments).
+    objective : {"likelihood", "least_squares"}, default="likelihood"
+        The setting the data are drawn for. ``"likelihood"``: from the
+        Gaussian mixture :math:`p(y \\mid x)` (an expert is drawn from the
+        gate, then its Gaussian noise). ``"least_squares"``: the regression
+        model of the convergence-rate papers, :math:`y = f(x) + \\varepsilon`
+        with :math:`f(x) = \\sum_k g_k(x) h(x; \\eta_k)` the mixture mean and
+        Gaussian :math:`\\varepsilon` of variance ``params.variance[0]`` (the
+        variances must then all be equal).
     random_state : int, RandomState instance or None, default=None
         Controls the inputs, the expert labels and the noise. Pass an int for
         reproducible output across multiple function calls.
@@ -61,16 +77,26 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     if not isinstance(params, MoEParams):
         raise ValueError(f"params must be an MoEParams; got {type(params).__name__}.")
     n_samples = _check_positive_int("n_samples", n_samples)
+    _check_objective(objective)
     rng = check_random_state(random_state)
     X = _draw_X(n_samples, params.n_features, x_distribution, rng)
+    if objective == "least_squares":
+        if not np.all(params.variance == params.variance[0]):
+            raise ValueError(
+                "objective='least_squares' draws y = f(x) + noise with one "
+                "noise variance: params.variance must have equal entries; got "
+                f"{params.variance!r}."
+            )
+        noise = rng.standard_normal(n_samples)
+        return X, params.predict(X) + np.sqrt(params.variance[0]) * noise
     y = params.sample_y(X, random_state=rng)
     return X, y
 
 
 def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
-                        gating="softmax", experts="linear", noise=0.3,
-                        gate_scale=3.0, x_distribution="normal",
-                        random_state=None):
+                        gating="softmax", experts="linear", activation=None,
+                        noise=0.3, gate_scale=3.0, x_distribution="normal",
+                        objective="likelihood", random_state=None):
     """Generate regression data from a random mixture of experts.
 
     The true model is drawn first, then ``(X, y)`` from it:
@@ -78,9 +104,17 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     - gate slopes: random directions of norm ``gate_scale`` (the last expert's
       row is zero, the identifiability normalisation used by the estimator),
       intercepts standard normal times 0.5;
-    - linear experts: slopes standard normal, intercepts spread evenly over
-      ``[-2, 2]`` in random order (well separated experts);
+    - expert parameters from the family's ``random_params``: for linear and
+      polynomial experts, coefficients standard normal and intercepts spread
+      evenly over ``[-2, 2]`` in random order (well separated experts); for
+      FFN experts see :meth:`skmoe.FFNExperts.random_params`;
     - all noise variances ``noise ** 2``.
+
+    With ``objective="likelihood"`` the data follow the Gaussian mixture of
+    experts; with ``objective="least_squares"`` they follow the regression
+    model of the convergence-rate papers, ``y = f(x) + noise * eps`` with
+    ``f`` the mixture mean and ``eps`` standard normal (see
+    :func:`sample_moe_regression`).
 
     Parameters
     ----------
@@ -92,8 +126,13 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         Number of experts of the true model.
     gating : {"softmax"} or Gating, default="softmax"
         Gating family of the truth.
-    experts : {"linear"} or Experts, default="linear"
+    experts : {"linear", "polynomial", "ffn"} or Experts, default="linear"
         Expert family of the truth.
+    activation : {"tanh", "sigmoid", "relu", "gelu"}, default=None
+        Activation of the experts when ``experts`` is a name whose family has
+        an ``activation`` hyper-parameter (``"ffn"``); None keeps the family's
+        default. An error for other families and for expert objects (set the
+        object's own ``activation`` instead).
     noise : float, default=0.3
         Standard deviation of each expert's Gaussian noise.
     gate_scale : float, default=3.0
@@ -101,6 +140,9 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     x_distribution : {"normal", "uniform"}, default="normal"
         Distribution of each input feature (standard normal, or uniform on
         ``[-3, 3]``).
+    objective : {"likelihood", "least_squares"}, default="likelihood"
+        Draw ``y`` from the Gaussian mixture, or as the mixture mean plus
+        Gaussian noise (the least-squares setting).
     random_state : int, RandomState instance or None, default=None
         Controls the true parameters and the data. Pass an int for
         reproducible output across multiple function calls.
@@ -135,8 +177,23 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         raise ValueError(
             f"gate_scale must be a non-negative float; got {gate_scale!r}."
         )
+    _check_objective(objective)
     gating = gating if isinstance(gating, Gating) else resolve_gating(gating)
-    experts = experts if isinstance(experts, Experts) else resolve_experts(experts)
+    if isinstance(experts, Experts):
+        if activation is not None:
+            raise ValueError(
+                "activation is only used with experts given by name; set the "
+                f"activation of the experts object {experts!r} instead."
+            )
+    else:
+        experts = resolve_experts(experts)
+        if activation is not None:
+            if "activation" not in experts.get_params():
+                raise ValueError(
+                    f"activation={activation!r} does not apply to "
+                    f"{type(experts).__name__}, which has no activation."
+                )
+            experts.set_params(activation=activation)
     gating._validate_params()
     experts._validate_params()
     gating.check_n_experts(K, n_features)
@@ -147,12 +204,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     gate_coef[-1] = 0.0
     gate_intercept = 0.5 * rng.standard_normal(K)
     gate_intercept[-1] = 0.0
-    q = experts.n_params(n_features)
-    blocks = experts.param_blocks(n_features)
-    expert_params = rng.standard_normal((K, q))
-    if "intercept" in blocks:
-        spread = np.linspace(-2.0, 2.0, K) if K > 1 else np.zeros(1)
-        expert_params[:, blocks["intercept"]] = rng.permutation(spread)[:, None]
+    expert_params = experts.random_params(n_features, K, rng)
     truth = MoEParams(
         gate_coef=gate_coef,
         gate_intercept=gate_intercept,
@@ -162,5 +214,5 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         experts=experts,
     )
     X, y = sample_moe_regression(truth, n_samples, x_distribution=x_distribution,
-                                 random_state=rng)
+                                 objective=objective, random_state=rng)
     return X, y, truth

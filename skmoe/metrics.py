@@ -23,6 +23,11 @@ def _check_pair(estimated, true):
         )
 
 
+def _canonical_experts(params):
+    """Expert parameters in the family's canonical form (see ``canonicalize``)."""
+    return params.experts.canonicalize(params.expert_params)
+
+
 def _centered_gate(params):
     full = np.hstack([params.gate_coef, params.gate_intercept[:, None]])
     return full - full.mean(axis=0)
@@ -36,6 +41,10 @@ def match_experts(estimated, true):
     plus, when both models have the same number of experts, between their
     centred gate rows (gate rows minus their mean over experts, which does not
     depend on the labelling or on the shift normalisation of the gate).
+    Expert parameters are compared in the canonical form of their family
+    (:meth:`skmoe.Experts.canonicalize`), so parameters that describe the
+    same expert function, such as the sign-flipped ``(-a, -b, -c, e)`` of a
+    tanh FFN expert, are at distance zero.
 
     Parameters
     ----------
@@ -62,8 +71,8 @@ def match_experts(estimated, true):
     ([1, 2, 0], [0, 1, 2])
     """
     _check_pair(estimated, true)
-    a = np.hstack([estimated.expert_params, estimated.variance[:, None]])
-    b = np.hstack([true.expert_params, true.variance[:, None]])
+    a = np.hstack([_canonical_experts(estimated), estimated.variance[:, None]])
+    b = np.hstack([_canonical_experts(true), true.variance[:, None]])
     cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
     if estimated.n_experts == true.n_experts:
         ga, gb = _centered_gate(estimated), _centered_gate(true)
@@ -93,8 +102,10 @@ def parameter_error(estimated, true):
         their mean over experts, which removes the softmax's shift freedom
         without depending on which expert is the reference), one
         ``"expert_<block>"`` per block of the expert family (for linear
-        experts ``"expert_coef"`` and ``"expert_intercept"``), and
-        ``"variance"``. ``"true_index"`` and ``"est_index"`` give the matching.
+        experts ``"expert_coef"`` and ``"expert_intercept"``; expert
+        parameters are compared in their family's canonical form, see
+        :meth:`skmoe.Experts.canonicalize`), and ``"variance"``.
+        ``"true_index"`` and ``"est_index"`` give the matching.
 
     Examples
     --------
@@ -112,11 +123,9 @@ def parameter_error(estimated, true):
         diff = _centered_gate(estimated)[est_index] - _centered_gate(true)[true_index]
         out["gate_coef"] = np.linalg.norm(diff[:, :d], axis=1)
         out["gate_intercept"] = np.abs(diff[:, d])
+    est_experts, true_experts = _canonical_experts(estimated), _canonical_experts(true)
     for name, block in true.experts.param_blocks(d).items():
-        diff = (
-            estimated.expert_params[est_index, block]
-            - true.expert_params[true_index, block]
-        )
+        diff = est_experts[est_index, block] - true_experts[true_index, block]
         out[f"expert_{name}"] = np.linalg.norm(diff, axis=1)
     out["variance"] = np.abs(estimated.variance[est_index] - true.variance[true_index])
     return out

@@ -1,6 +1,12 @@
 """Small, seeded estimator instances for the scikit-learn common checks."""
 
-from skmoe import LinearExperts, MixtureOfExpertsRegressor, SoftmaxGating
+from skmoe import (
+    FFNExperts,
+    LinearExperts,
+    MixtureOfExpertsRegressor,
+    PolynomialExperts,
+    SoftmaxGating,
+)
 
 
 def small_instances():
@@ -13,10 +19,30 @@ def small_instances():
         init_params="kmeans",
         **common,
     )
+    yield MixtureOfExpertsRegressor(experts=FFNExperts(), **common)
+    yield MixtureOfExpertsRegressor(experts=PolynomialExperts(degree=2), **common)
+    yield MixtureOfExpertsRegressor(solver="lbfgs", **common)
+    yield MixtureOfExpertsRegressor(
+        solver="gd",
+        objective="least_squares",
+        experts=FFNExperts(activation="relu"),
+        **common,
+    )
 
 
 def expected_failed_checks(estimator):
     """Checks expected to fail for ``estimator``, with the reason."""
+    if isinstance(estimator.experts, FFNExperts) and estimator.solver == "em":
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "15 samples and 30 features: every FFN expert interpolates, the "
+                "variances sit at the floor (1e-6 Var(y)), and expert parameters "
+                "that agree to 1e-10 (summation order) give responsibilities "
+                "and gates that differ by 1e-5; on data with n >> p integer "
+                "weights equal repeated rows to 1e-12, see "
+                "tests/test_ffn.py::test_integer_weights_equal_repeated_rows"
+            ),
+        }
     if estimator.init_params == "kmeans":
         return {
             "check_sample_weight_equivalence_on_dense_data": (
@@ -42,4 +68,10 @@ def experts_instances():
     """Every registered expert family, plus non-default configurations."""
     from skmoe.experts import EXPERTS
 
-    return [cls() for cls in EXPERTS.values()] + [LinearExperts(fit_intercept=False)]
+    return [cls() for cls in EXPERTS.values()] + [
+        LinearExperts(fit_intercept=False),
+        PolynomialExperts(degree=3, fit_intercept=False),
+        FFNExperts(activation="sigmoid"),
+        FFNExperts(activation="relu"),
+        FFNExperts(activation="gelu", fit_intercept=False),
+    ]

@@ -48,3 +48,72 @@ def linear_expert_suffstats(F, y, R):
     gram = np.einsum("ik,ia,ib->kab", R, F, F)
     moment = np.einsum("ik,ia,i->ka", R, F, y)
     return gram, moment
+
+
+def ffn_activation(z, code):
+    from scipy.special import expit, ndtr
+
+    z = np.asarray(z, dtype=float)
+    if code == 0:
+        s = expit(z)
+        return s, s * (1 - s)
+    if code == 1:
+        t = np.tanh(z)
+        return t, 1 - t**2
+    if code == 2:
+        return np.maximum(z, 0.0), (z > 0).astype(float)
+    pdf = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
+    return z * ndtr(z), ndtr(z) + z * pdf
+
+
+def _ffn_parts(X, P, code):
+    d = X.shape[1]
+    Z = X @ P[:, 1:d + 1].T + P[:, d + 1]
+    S, dS = ffn_activation(Z, code)
+    return S, dS
+
+
+def ffn_predict(X, P, code):
+    S, _ = _ffn_parts(X, P, code)
+    return P[:, 0] * S + P[:, -1]
+
+
+def _ffn_jacobian(X, P, code):
+    """J[i, k, :] = dh_k(x_i) / dtheta_k."""
+    n, d = X.shape
+    S, dS = _ffn_parts(X, P, code)
+    AZ = P[:, 0] * dS
+    return np.concatenate(
+        [S[:, :, None], AZ[:, :, None] * X[:, None, :], AZ[:, :, None],
+         np.ones((n, P.shape[0], 1))],
+        axis=2,
+    )
+
+
+def ffn_vjp(X, P, G, code):
+    return np.einsum("ik,ikq->kq", G, _ffn_jacobian(X, P, code))
+
+
+def ffn_nls(X, y, R, P, code, compute_gn):
+    J = _ffn_jacobian(X, P, code)
+    E = y[:, None] - ffn_predict(X, P, code)
+    sse = np.sum(R * E**2, axis=0)
+    jte = np.einsum("ik,ikq->kq", R * E, J)
+    if not compute_gn:
+        return sse, jte, np.zeros((1, 1, 1))
+    return sse, jte, np.einsum("ik,ika,ikb->kab", R, J, J)
+
+
+def gaussian_loglik_grad(log_gate, means, variances, y, w):
+    resp, loglik = gaussian_estep(log_gate, means, variances, y)
+    WR = w[:, None] * resp
+    E = y[:, None] - means
+    d_var = np.sum(WR * (E**2 / variances - 1) / (2 * variances), axis=0)
+    return float(w @ loglik), WR, WR * E / variances, d_var
+
+
+def least_squares_grad(log_gate, means, y, w):
+    g = np.exp(log_gate)
+    e = y - np.sum(g * means, axis=1)
+    c = (-2 * w * e)[:, None]
+    return float(np.sum(w * e**2)), c * g * means, c * g

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from skmoe._kernels._ffn import ffn_activation, ffn_nls, ffn_predict, ffn_vjp
 from skmoe._kernels._gaussian import gaussian_estep, weighted_residual_ss
 from skmoe._kernels._linear import linear_expert_suffstats
 from skmoe._kernels._logspace import log_softmax_rows
+from skmoe._kernels._objectives import gaussian_loglik_grad, least_squares_grad
 from skmoe._kernels._softmax import softmax_gate_objective
 
 from . import _reference as ref
@@ -104,5 +106,101 @@ def test_kernels_do_not_modify_inputs():
     weighted_residual_ss(y, means, R)
     softmax_gate_objective(X, coef, intercept, R, True)
     linear_expert_suffstats(X, y, R)
+    for a, b in zip(arrays, before, strict=True):
+        assert np.array_equal(a, b)
+
+
+# --------------------------------------------------------------- FFN experts
+ACTIVATIONS = [0, 1, 2, 3]  # sigmoid, tanh, relu, gelu
+
+
+def _ffn_data(n, d, K, seed=0):
+    X, y, coef, intercept, R, means, variances = _data(n, d, K, seed)
+    P = np.random.RandomState(seed + 1).standard_normal((K, d + 3))
+    return X, y, R, P
+
+
+@pytest.mark.parametrize("code", ACTIVATIONS)
+def test_ffn_activation(code):
+    # both branches of the sigmoid, the relu kink side, large |z|
+    z = np.array([-40.0, -3.0, -1e-3, 0.0, 1e-3, 0.7, 3.0, 40.0])
+    got = np.array([ffn_activation(v, code) for v in z]).T
+    want = ref.ffn_activation(z, code)
+    for g, w in zip(got, want, strict=True):
+        assert_allclose(g, w, rtol=RTOL, atol=1e-15)
+
+
+@pytest.mark.parametrize("n, d, K", SHAPES)
+@pytest.mark.parametrize("code", ACTIVATIONS)
+def test_ffn_predict_and_vjp(n, d, K, code):
+    X, y, R, P = _ffn_data(n, d, K)
+    G = np.random.RandomState(5).standard_normal((n, K))
+    assert_allclose(ffn_predict(X, P, code), ref.ffn_predict(X, P, code),
+                    rtol=RTOL, atol=1e-13)
+    assert_allclose(ffn_vjp(X, P, G, code), ref.ffn_vjp(X, P, G, code),
+                    rtol=RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, d, K", SHAPES)
+@pytest.mark.parametrize("code", ACTIVATIONS)
+@pytest.mark.parametrize("gn", [True, False])
+def test_ffn_nls(n, d, K, code, gn):
+    X, y, R, P = _ffn_data(n, d, K)
+    got = ffn_nls(X, y, R, P, code, gn)
+    want = ref.ffn_nls(X, y, R, P, code, gn)
+    for g, w in zip(got, want, strict=True):
+        assert_allclose(g, w, rtol=RTOL, atol=1e-12)
+
+
+# ------------------------------------------------------ gradient objectives
+@pytest.mark.parametrize("n, d, K", SHAPES)
+def test_gaussian_loglik_grad(n, d, K):
+    X, y, coef, intercept, R, means, variances = _data(n, d, K)
+    log_gate = ref.log_softmax_rows(X @ coef.T + intercept)
+    w = R[:, 0].copy()
+    w[::3] = 0.0  # zero weights are skipped
+    got = gaussian_loglik_grad(log_gate, means, variances, y, w)
+    want = ref.gaussian_loglik_grad(log_gate, means, variances, y, w)
+    for g, v in zip(got, want, strict=True):
+        assert_allclose(g, v, rtol=RTOL, atol=1e-13)
+
+
+@pytest.mark.parametrize("n, d, K", SHAPES)
+def test_least_squares_grad(n, d, K):
+    X, y, coef, intercept, R, means, variances = _data(n, d, K)
+    log_gate = ref.log_softmax_rows(X @ coef.T + intercept)
+    w = R[:, 0].copy()
+    w[::3] = 0.0
+    got = least_squares_grad(log_gate, means, y, w)
+    want = ref.least_squares_grad(log_gate, means, y, w)
+    for g, v in zip(got, want, strict=True):
+        assert_allclose(g, v, rtol=RTOL, atol=1e-13)
+
+
+def test_objective_kernels_give_zero_gradient_to_zero_gates():
+    with np.errstate(divide="ignore"):
+        log_gate = np.log(np.array([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0]]))
+    means = np.arange(6.0).reshape(2, 3)
+    y, w = np.array([0.3, -1.0]), np.ones(2)
+    _, dg, dm, _ = gaussian_loglik_grad(log_gate, means, np.ones(3), y, w)
+    _, lg, lm = least_squares_grad(log_gate, means, y, w)
+    for a in (dg, dm, lg, lm):
+        assert a[0, 2] == 0.0 and a[1, 0] == 0.0 and a[1, 2] == 0.0
+        assert np.all(np.isfinite(a))
+
+
+def test_new_kernels_do_not_modify_inputs():
+    X, y, R, P = _ffn_data(30, 2, 3)
+    _, _, coef, intercept, _, means, variances = _data(30, 2, 3)
+    log_gate = ref.log_softmax_rows(X @ coef.T + intercept)
+    w = R[:, 0].copy()
+    G = means.copy()
+    arrays = [X, y, R, P, log_gate, means, variances, w, G]
+    before = [a.copy() for a in arrays]
+    ffn_predict(X, P, 1)
+    ffn_vjp(X, P, G, 1)
+    ffn_nls(X, y, R, P, 1, True)
+    gaussian_loglik_grad(log_gate, means, variances, y, w)
+    least_squares_grad(log_gate, means, y, w)
     for a, b in zip(arrays, before, strict=True):
         assert np.array_equal(a, b)

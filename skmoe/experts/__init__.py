@@ -1,11 +1,15 @@
 """Expert families: the regression functions mixed by the gate."""
 
 from ._base import Experts
+from ._ffn import FFNExperts
 from ._linear import LinearExperts
+from ._polynomial import PolynomialExperts
 
 #: name -> class of every expert family, for ``experts="name"``
 EXPERTS = {
     "linear": LinearExperts,
+    "polynomial": PolynomialExperts,
+    "ffn": FFNExperts,
 }
 
 
@@ -30,4 +34,11 @@ def resolve_experts(experts):
         ) from None
 
 
-__all__ = ["EXPERTS", "Experts", "LinearExperts", "resolve_experts"]
+__all__ = [
+    "EXPERTS",
+    "Experts",
+    "FFNExperts",
+    "LinearExperts",
+    "PolynomialExperts",
+    "resolve_experts",
+]

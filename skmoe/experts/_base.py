@@ -199,3 +199,58 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         """
         zeros = np.zeros((R.shape[1], self.n_params(X.shape[1])))
         return self.m_step(X, y, R, zeros)
+
+    def canonicalize(self, expert_params):
+        """One representative of each expert's parameter symmetry class.
+
+        Families whose parameters are identified only up to a symmetry (a
+        sign flip, a rescaling) map every row to a canonical representative,
+        so that two rows describing the same function compare equal. The
+        comparison utilities (:func:`skmoe.metrics.match_experts`,
+        :func:`skmoe.metrics.parameter_error`) call it on both models before
+        comparing them. The default, for families without such symmetries,
+        returns a copy.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            A new array with every row canonical; ``predict`` is unchanged.
+        """
+        return np.array(expert_params, dtype=np.float64)
+
+    def random_params(self, n_features, n_experts, rng):
+        """Random true expert parameters, for data generators.
+
+        Used by :func:`skmoe.datasets.make_moe_regression`. The default draws
+        standard normal entries, spreads an ``"intercept"`` block (if the
+        family has one) evenly over ``[-2, 2]`` in random order so that the
+        experts are well separated, and projects the result onto the family's
+        parameter set (``unpack(pack(.))``, which zeroes parameters the family
+        holds fixed).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+        rng : numpy.random.RandomState
+            Random generator.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            A new array.
+        """
+        K = n_experts
+        blocks = self.param_blocks(n_features)
+        expert_params = rng.standard_normal((K, self.n_params(n_features)))
+        if "intercept" in blocks:
+            spread = np.linspace(-2.0, 2.0, K) if K > 1 else np.zeros(1)
+            expert_params[:, blocks["intercept"]] = rng.permutation(spread)[:, None]
+        return self.unpack(self.pack(expert_params), K, n_features)

@@ -21,7 +21,176 @@ def _solve_weighted_lstsq(gram, moment, weight_sums, old, threshold):
     return new
 
 
-class LinearExperts(Experts):
+class _LinearInFeatures(Experts):
+    """Experts linear in a fixed feature map: ``h(x) = coef^T phi(x) + intercept``.
+
+    The shared numerics of :class:`LinearExperts` (``phi(x) = x``) and
+    :class:`~skmoe.PolynomialExperts` (``phi`` the monomials of ``x``): the
+    expert update is closed-form weighted least squares on the design
+    ``[phi(x), 1]``. A subclass has a ``fit_intercept`` hyper-parameter and
+    overrides :meth:`_features` and :meth:`_n_features_out`. An expert's row
+    holds the ``m`` coefficients of ``phi(x)`` followed by the intercept.
+    """
+
+    def _features(self, X):
+        """The feature map ``phi(X)``, a C-contiguous (n_samples, m) array."""
+        return X
+
+    def _n_features_out(self, n_features):
+        """``m``, the number of columns of ``phi(X)``."""
+        return n_features
+
+    def n_params(self, n_features):
+        """Row length: the coefficients of the features, then the intercept.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        n_params : int
+            The number of parameters.
+        """
+        return self._n_features_out(n_features) + 1
+
+    def n_free_params(self, n_features):
+        """Free parameters per expert: the coefficients (+1 with an intercept).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        n_params : int
+            The number of parameters.
+        """
+        return self._n_features_out(n_features) + int(self.fit_intercept)
+
+    def predict(self, X, expert_params):
+        """Expert means ``phi(X) @ coef.T + intercept``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts)
+            Expert means ``h(x_i; eta_k)``.
+        """
+        F = self._features(X)
+        m = F.shape[1]
+        means = F @ expert_params[:, :m].T
+        means += expert_params[:, m]
+        return means
+
+    def pack(self, expert_params):
+        """Free parameters: all coefficients, and the intercepts if fitted.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        theta : ndarray
+            The free parameters, row by row.
+        """
+        if self.fit_intercept:
+            return np.asarray(expert_params, dtype=np.float64).ravel().copy()
+        return np.asarray(expert_params, dtype=np.float64)[:, :-1].ravel().copy()
+
+    def unpack(self, theta, n_experts, n_features):
+        """Expert parameters from the free vector (zero intercepts if not fitted).
+
+        Parameters
+        ----------
+        theta : ndarray
+            The free parameters.
+        n_experts : int
+            Number of experts.
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            A new array.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        m = self._n_features_out(n_features)
+        if self.fit_intercept:
+            return np.ascontiguousarray(theta.reshape(n_experts, m + 1))
+        out = np.zeros((n_experts, m + 1))
+        out[:, :-1] = theta.reshape(n_experts, m)
+        return out
+
+    def grad(self, X, expert_params, G):
+        """Gradient of ``sum_ik G_ik h(x_i; eta_k)``: ``G^T [phi(X), 1]``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+        G : ndarray of shape (n_samples, n_experts)
+            Weights of the expert means.
+
+        Returns
+        -------
+        grad : ndarray
+            Gradient in the layout of :meth:`pack`.
+        """
+        slopes = G.T @ self._features(X)
+        if not self.fit_intercept:
+            return slopes.ravel()
+        return np.hstack([slopes, G.sum(axis=0)[:, None]]).ravel()
+
+    def m_step(self, X, y, R, expert_params):
+        """Weighted least squares for each expert.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Target values.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities ``sample_weight[i] * r_ik``.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+        """
+        F = self._features(X)
+        m = F.shape[1]
+        if self.fit_intercept:
+            F = as_kernel_array(np.hstack([F, np.ones((F.shape[0], 1))]))
+        gram, moment = linear_expert_suffstats(F, y, R)
+        sums = R.sum(axis=0)
+        threshold = 1e-10 * sums.sum()
+        if self.fit_intercept:
+            return _solve_weighted_lstsq(gram, moment, sums, expert_params, threshold)
+        new = np.zeros_like(expert_params)
+        new[:, :m] = _solve_weighted_lstsq(
+            gram, moment, sums, expert_params[:, :m], threshold
+        )
+        return new
+
+
+class LinearExperts(_LinearInFeatures):
     """Linear experts :math:`h(x; \\eta) = \\eta_1^\\top x + \\eta_0`.
 
     Parameters
@@ -61,36 +230,6 @@ class LinearExperts(Experts):
     def __init__(self, fit_intercept=True):
         self.fit_intercept = fit_intercept
 
-    def n_params(self, n_features):
-        """Row length ``n_features + 1`` (slopes, then intercept).
-
-        Parameters
-        ----------
-        n_features : int
-            Number of input features.
-
-        Returns
-        -------
-        n_params : int
-            The number of parameters.
-        """
-        return n_features + 1
-
-    def n_free_params(self, n_features):
-        """Free parameters per expert: ``n_features`` (+1 with an intercept).
-
-        Parameters
-        ----------
-        n_features : int
-            Number of input features.
-
-        Returns
-        -------
-        n_params : int
-            The number of parameters.
-        """
-        return n_features + int(self.fit_intercept)
-
     def param_blocks(self, n_features):
         """Name the blocks ``coef`` (the slopes) and ``intercept``.
 
@@ -108,122 +247,3 @@ class LinearExperts(Experts):
             "coef": slice(0, n_features),
             "intercept": slice(n_features, n_features + 1),
         }
-
-    def predict(self, X, expert_params):
-        """Expert means ``X @ coef.T + intercept``.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            Input samples.
-        expert_params : ndarray of shape (n_experts, n_features + 1)
-            Parameters of every expert, one row per expert.
-
-        Returns
-        -------
-        means : ndarray of shape (n_samples, n_experts)
-            Expert means ``h(x_i; eta_k)``.
-        """
-        d = X.shape[1]
-        means = X @ expert_params[:, :d].T
-        means += expert_params[:, d]
-        return means
-
-    def pack(self, expert_params):
-        """Free parameters: all slopes, and the intercepts if fitted.
-
-        Parameters
-        ----------
-        expert_params : ndarray of shape (n_experts, n_features + 1)
-            Parameters of every expert, one row per expert.
-
-        Returns
-        -------
-        theta : ndarray
-            The free parameters, row by row.
-        """
-        if self.fit_intercept:
-            return np.asarray(expert_params, dtype=np.float64).ravel().copy()
-        return np.asarray(expert_params, dtype=np.float64)[:, :-1].ravel().copy()
-
-    def unpack(self, theta, n_experts, n_features):
-        """Expert parameters from the free vector (zero intercepts if not fitted).
-
-        Parameters
-        ----------
-        theta : ndarray
-            The free parameters.
-        n_experts : int
-            Number of experts.
-        n_features : int
-            Number of input features.
-
-        Returns
-        -------
-        expert_params : ndarray of shape (n_experts, n_features + 1)
-            A new array.
-        """
-        theta = np.asarray(theta, dtype=np.float64)
-        if self.fit_intercept:
-            return np.ascontiguousarray(theta.reshape(n_experts, n_features + 1))
-        out = np.zeros((n_experts, n_features + 1))
-        out[:, :-1] = theta.reshape(n_experts, n_features)
-        return out
-
-    def grad(self, X, expert_params, G):
-        """Gradient of ``sum_ik G_ik h(x_i; eta_k)``: ``G^T [X, 1]``.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            Input samples.
-        expert_params : ndarray of shape (n_experts, n_features + 1)
-            Parameters of every expert, one row per expert.
-        G : ndarray of shape (n_samples, n_experts)
-            Weights of the expert means.
-
-        Returns
-        -------
-        grad : ndarray
-            Gradient in the layout of :meth:`pack`.
-        """
-        slopes = G.T @ X
-        if not self.fit_intercept:
-            return slopes.ravel()
-        return np.hstack([slopes, G.sum(axis=0)[:, None]]).ravel()
-
-    def _design(self, X):
-        if self.fit_intercept:
-            return as_kernel_array(np.hstack([X, np.ones((X.shape[0], 1))]))
-        return X
-
-    def m_step(self, X, y, R, expert_params):
-        """Weighted least squares for each expert.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            Input samples.
-        y : ndarray of shape (n_samples,)
-            Target values.
-        R : ndarray of shape (n_samples, n_experts)
-            Weighted responsibilities ``sample_weight[i] * r_ik``.
-        expert_params : ndarray of shape (n_experts, n_features + 1)
-            Parameters of every expert, one row per expert.
-
-        Returns
-        -------
-        expert_params : ndarray of shape (n_experts, n_features + 1)
-            Parameters of every expert, one row per expert.
-        """
-        d = X.shape[1]
-        gram, moment = linear_expert_suffstats(self._design(X), y, R)
-        sums = R.sum(axis=0)
-        threshold = 1e-10 * sums.sum()
-        if self.fit_intercept:
-            return _solve_weighted_lstsq(gram, moment, sums, expert_params, threshold)
-        new = np.zeros_like(expert_params)
-        new[:, :d] = _solve_weighted_lstsq(
-            gram, moment, sums, expert_params[:, :d], threshold
-        )
-        return new

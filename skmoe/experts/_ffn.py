@@ -1,0 +1,484 @@
+"""Two-layer feed-forward experts h(x) = a * act(b^T x + c) + e."""
+
+import numpy as np
+
+from .._kernels._ffn import GELU, RELU, SIGMOID, TANH, ffn_nls, ffn_predict, ffn_vjp
+from ..utils._arrays import as_kernel_array
+from ..utils._sklearn import StrOptions
+from ._base import Experts
+
+_ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "gelu": GELU}
+
+
+def _lm_step(jtj, jte, lam):
+    """Solve ``(JtJ + lam (diag(JtJ) + mu)) delta = Jte`` (Marquardt damping).
+
+    ``mu``, a tiny multiple of the mean diagonal, keeps the system positive
+    definite in directions the data do not see (a ReLU unit that is off on
+    every weighted sample); the right-hand side is zero there, so the step is
+    too.
+    """
+    diag = np.diag(jtj).copy()
+    mu = 1e-12 * max(diag.mean(), 1e-300)
+    A = jtj + np.diag(lam * (diag + mu))
+    try:
+        return np.linalg.solve(A, jte)
+    except np.linalg.LinAlgError:  # pragma: no cover - A is PD in practice
+        return np.linalg.lstsq(A, jte, rcond=None)[0]
+
+
+class FFNExperts(Experts):
+    """Two-layer feed-forward experts :math:`a \\sigma(b^\\top x + c) + e`.
+
+    Each expert is one hidden unit: input weights :math:`b \\in \\mathbb{R}^d`,
+    bias :math:`c`, output weight :math:`a` and output intercept :math:`e`,
+    with an activation :math:`\\sigma` among sigmoid, tanh, ReLU and GELU. They
+    are the strongly identifiable experts of the convergence-rate papers
+    [1]_ [2]_, whose parameters converge at :math:`n^{-1/2}` (exactly
+    specified) or :math:`n^{-1/4}` (over-specified) instead of the much slower
+    rates of linear experts.
+
+    Parameters
+    ----------
+    activation : {"tanh", "sigmoid", "relu", "gelu"}, default="tanh"
+        Activation :math:`\\sigma`: ``tanh``; ``sigmoid`` :math:`1 / (1 +
+        e^{-z})`; ``relu`` :math:`\\max(z, 0)`; ``gelu`` :math:`z \\Phi(z)`
+        with :math:`\\Phi` the standard normal distribution function.
+    fit_intercept : bool, default=True
+        Whether each expert has the output intercept :math:`e`. When False the
+        intercept column of ``expert_params`` is held at zero and the experts
+        are exactly the papers' :math:`a \\sigma(b^\\top x + c)`.
+
+    Notes
+    -----
+    **Layout.** ``expert_params`` has one row per expert, ``[a, b_1, ...,
+    b_d, c, e]`` (``n_features + 3`` entries); :meth:`param_blocks` names the
+    blocks ``"output_weight"`` (:math:`a`), ``"coef"`` (:math:`b`), ``"bias"``
+    (:math:`c`) and ``"intercept"`` (:math:`e`).
+
+    **EM update (generalised EM).** There is no closed form: the update of
+    expert :math:`k` decreases its weighted squared error :math:`\\sum_i
+    R_{ik} (y_i - h(x_i; \\eta_k))^2` by at most three Levenberg-Marquardt
+    (damped Gauss-Newton) steps from the current parameters. The weighted
+    Gauss-Newton matrices of all experts are accumulated in one pass over the
+    data by a Numba kernel; a step is accepted only if it does not increase
+    the squared error (otherwise the damping grows tenfold and the step is
+    retried, and after ten failures the expert keeps its parameters). For any
+    fixed variances this never decreases the EM objective, so the
+    log-likelihood never decreases from one EM iteration to the next.
+    Starting parameters (:meth:`init`): the best of six candidate units per
+    expert (three random input directions, drawn from the estimator's
+    generator, with both signs), each centred on the expert's weighted mean
+    of ``x``, with :math:`a, e` fitted by weighted least squares and one
+    update as above. The start depends on the data only through weighted
+    sums, so integer sample weights are equivalent to repeated rows.
+
+    **Local maxima.** An FFN expert is flexible enough to imitate the gate: fed
+    a blend of two regimes, it can fit the jump between them with a steep
+    unit, and EM then stalls at a poor local maximum where the gate does
+    nothing. The default random soft partition of ``init_params="random"``
+    invites this; ``init_params="kmeans"`` (clusters of ``(x, y)``) and
+    ``n_init`` restarts avoid it in most cases.
+
+    **Symmetries.** Different parameters give the same expert:
+
+    - ``tanh`` is odd: :math:`(a, b, c, e) \\sim (-a, -b, -c, e)`;
+    - ``sigmoid`` satisfies :math:`\\sigma(-z) = 1 - \\sigma(z)`:
+      :math:`(a, b, c, e) \\sim (-a, -b, -c, e + a)`;
+    - ``relu`` is positively homogeneous: :math:`(a, b, c, e) \\sim (s a, b /
+      s, c / s, e)` for every :math:`s > 0` (so one parameter per expert is
+      redundant, which :meth:`n_free_params` accounts for);
+    - ``gelu`` has none of these.
+
+    :meth:`canonicalize` maps parameters to one representative (:math:`a \\ge
+    0` for tanh and sigmoid; :math:`\\|(b, c)\\| = 1` for ReLU), and the
+    metrics of :mod:`skmoe.metrics` compare canonical parameters, so a fit
+    that found a sign-flipped expert has zero error. ReLU experts are not
+    twice differentiable at the kink (the derivative there is taken as 0).
+
+    References
+    ----------
+    .. [1] Nguyen, H., Ho, N. and Rinaldo, A. (2025). Convergence rates for
+       softmax gating mixture of experts. arXiv:2503.03213.
+    .. [2] Nguyen, H., Doan, T., Pham, Q., Bui, N., Ho, N. and Rinaldo, A.
+       (2025). On DeepSeekMoE: statistical benefits of shared experts and
+       normalized sigmoid gating. arXiv:2505.10860.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import FFNExperts
+    >>> experts = FFNExperts(activation="relu")
+    >>> # 2 * relu(x1 - x2 + 0.5) + 1 at x = (1, 0)
+    >>> experts.predict(np.array([[1.0, 0.0]]),
+    ...                 np.array([[2.0, 1.0, -1.0, 0.5, 1.0]]))
+    array([[4.]])
+    >>> FFNExperts(activation="tanh").canonicalize(
+    ...     np.array([[-2.0, 1.0, -1.0, 0.5, 1.0]])).tolist()
+    [[2.0, -1.0, 1.0, -0.5, 1.0]]
+    """
+
+    _parameter_constraints: dict = {
+        "activation": [StrOptions(set(_ACTIVATIONS))],
+        "fit_intercept": ["boolean"],
+    }
+
+    #: largest number of accepted Levenberg-Marquardt steps per EM update
+    _max_gn_iter = 3
+    #: damping increases tried before an expert keeps its parameters
+    _max_damping_tries = 10
+    #: starting Marquardt parameter (relative to the Gauss-Newton diagonal)
+    _lambda0 = 1e-3
+    #: relative step size below which an expert's update has converged
+    _step_tol = 1e-10
+    #: random input directions tried per expert by ``init`` (each with both
+    #: signs)
+    _n_init_directions = 3
+
+    def __init__(self, activation="tanh", fit_intercept=True):
+        self.activation = activation
+        self.fit_intercept = fit_intercept
+
+    def _code(self):
+        return _ACTIVATIONS[self.activation]
+
+    def _free_columns(self, n_features):
+        free = np.ones(n_features + 3, dtype=bool)
+        if not self.fit_intercept:
+            free[-1] = False
+        return free
+
+    def n_params(self, n_features):
+        """Row length ``n_features + 3``: ``a``, ``b``, ``c``, ``e``.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        n_params : int
+            The number of parameters.
+        """
+        return n_features + 3
+
+    def n_free_params(self, n_features):
+        """Free parameters per expert, for BIC and AIC.
+
+        ``n_features + 2`` (``a``, ``b``, ``c``), plus one with an intercept,
+        minus one for ReLU (its positive homogeneity makes one parameter
+        redundant).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        n_params : int
+            The number of parameters.
+        """
+        return n_features + 2 + int(self.fit_intercept) - int(self.activation == "relu")
+
+    def param_blocks(self, n_features):
+        """Name the blocks ``output_weight``, ``coef``, ``bias`` and ``intercept``.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        blocks : dict of str to slice
+            Block name to the slice of an expert's parameter row.
+        """
+        d = n_features
+        return {
+            "output_weight": slice(0, 1),
+            "coef": slice(1, d + 1),
+            "bias": slice(d + 1, d + 2),
+            "intercept": slice(d + 2, d + 3),
+        }
+
+    def predict(self, X, expert_params):
+        """Expert means ``a * act(X @ b + c) + e``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts)
+            Expert means ``h(x_i; eta_k)``.
+        """
+        return ffn_predict(
+            as_kernel_array(X), as_kernel_array(expert_params), self._code()
+        )
+
+    def pack(self, expert_params):
+        """Free parameters: every entry, without the intercepts if not fitted.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        theta : ndarray
+            The free parameters, row by row.
+        """
+        P = np.asarray(expert_params, dtype=np.float64)
+        if self.fit_intercept:
+            return P.ravel().copy()
+        return P[:, :-1].ravel().copy()
+
+    def unpack(self, theta, n_experts, n_features):
+        """Expert parameters from the free vector (zero intercepts if not fitted).
+
+        Parameters
+        ----------
+        theta : ndarray
+            The free parameters.
+        n_experts : int
+            Number of experts.
+        n_features : int
+            Number of input features.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            A new array.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        q = n_features + 3
+        if self.fit_intercept:
+            return np.ascontiguousarray(theta.reshape(n_experts, q))
+        out = np.zeros((n_experts, q))
+        out[:, :-1] = theta.reshape(n_experts, q - 1)
+        return out
+
+    def grad(self, X, expert_params, G):
+        """Gradient of ``sum_ik G_ik h(x_i; eta_k)`` (one Numba pass).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            Parameters of every expert, one row per expert.
+        G : ndarray of shape (n_samples, n_experts)
+            Weights of the expert means.
+
+        Returns
+        -------
+        grad : ndarray
+            Gradient in the layout of :meth:`pack`.
+        """
+        full = ffn_vjp(
+            as_kernel_array(X),
+            as_kernel_array(expert_params),
+            as_kernel_array(G),
+            self._code(),
+        )
+        return (full if self.fit_intercept else full[:, :-1]).ravel()
+
+    def m_step(self, X, y, R, expert_params):
+        """Levenberg-Marquardt steps on each expert's weighted squared error.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Target values.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities ``sample_weight[i] * r_ik``.
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            Current parameters (the starting point).
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            A new array; no expert's weighted squared error is larger than at
+            the start.
+        """
+        X = as_kernel_array(X)
+        y = as_kernel_array(y)
+        R = as_kernel_array(R)
+        code = self._code()
+        P = as_kernel_array(expert_params).copy()
+        K = P.shape[0]
+        free = self._free_columns(X.shape[1])
+        sums = R.sum(axis=0)
+        todo = sums > 1e-10 * sums.sum()
+        lam = np.full(K, self._lambda0)
+        sse, jte, jtj = ffn_nls(X, y, R, P, code, True)
+        for _ in range(self._max_gn_iter):
+            if not todo.any():
+                break
+            trying = todo.copy()
+            accepted = np.zeros(K, dtype=bool)
+            converged = np.zeros(K, dtype=bool)
+            for _ in range(self._max_damping_tries):
+                if not trying.any():
+                    break
+                trial = P.copy()
+                for k in np.flatnonzero(trying):
+                    step = _lm_step(jtj[k][np.ix_(free, free)], jte[k, free], lam[k])
+                    trial[k, free] += step
+                    size = np.max(np.abs(step)) if step.size else 0.0
+                    scale = 1.0 + np.max(np.abs(P[k]))
+                    converged[k] = size <= self._step_tol * scale
+                # the statistics of the next step come with the trial: an
+                # accepted step (the usual case) costs one pass over the data
+                sse_t, jte_t, jtj_t = ffn_nls(X, y, R, trial, code, True)
+                ok = trying & np.isfinite(sse_t) & (sse_t <= sse)
+                P[ok] = trial[ok]
+                sse[ok], jte[ok], jtj[ok] = sse_t[ok], jte_t[ok], jtj_t[ok]
+                accepted |= ok
+                lam[ok] = np.maximum(lam[ok] / 10.0, 1e-15)
+                trying &= ~ok
+                lam[trying] *= 10.0
+            todo = accepted & ~converged
+        return P
+
+    def init(self, X, y, R, rng):
+        """Best of a few random hidden units per expert.
+
+        For every expert, ``_n_init_directions`` random input directions and
+        their opposites are tried (a ReLU or GELU unit cannot turn its
+        direction around by small steps, so both signs are needed): each
+        candidate unit is centred on the expert's weighted mean of ``x``, its
+        ``a`` and ``e`` are fitted by weighted least squares, and it gets one
+        :meth:`m_step`; the candidate with the smallest weighted squared
+        error is kept.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Target values.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted starting responsibilities (their row sums are the sample
+            weights).
+        rng : numpy.random.RandomState
+            Random generator of the estimator.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            Starting parameters.
+        """
+        X = as_kernel_array(X)
+        y = as_kernel_array(y)
+        R = as_kernel_array(R)
+        n, d = X.shape
+        K = R.shape[1]
+        w = R.sum(axis=1)
+        total = w.sum()
+        mean = (w @ X) / total
+        std = np.sqrt(np.maximum(w @ (X - mean) ** 2 / total, 0.0))
+        std = np.where(std > 1e-12 * (1.0 + np.abs(mean)), std, 1.0)
+        # candidate input weights: (K, C, d), C = 2 * directions (both signs);
+        # z = b^T (x - centre) has a standard deviation of order one
+        b = rng.standard_normal((K, self._n_init_directions, d))
+        b /= std * np.sqrt(d)
+        b = np.concatenate([b, -b], axis=1)
+        C = b.shape[1]
+        sums = R.sum(axis=0)
+        safe = np.where(sums > 0, sums, 1.0)[:, None]
+        centre = np.where((sums > 0)[:, None], (R.T @ X) / safe, mean)
+        P = np.zeros((K, C, d + 3))
+        P[..., 0] = 1.0
+        P[..., 1:d + 1] = b
+        P[..., d + 1] = -np.einsum("kcj,kj->kc", b, centre)
+        P = P.reshape(K * C, d + 3)
+        RC = as_kernel_array(np.repeat(R, C, axis=1))  # column k * C + c
+        S = self.predict(X, P)  # act(b^T x + c), as a = 1 and e = 0
+        for j in range(K * C):
+            r = RC[:, j]
+            F = S[:, j:j + 1]
+            if self.fit_intercept:
+                F = np.column_stack([F, np.ones(n)])
+            coef = np.linalg.lstsq(F.T @ (F * r[:, None]), F.T @ (r * y),
+                                   rcond=None)[0]
+            P[j, 0] = coef[0]
+            if self.fit_intercept:
+                P[j, d + 2] = coef[1]
+        P = self.m_step(X, y, RC, P)
+        sse = ffn_nls(X, y, RC, P, self._code(), False)[0].reshape(K, C)
+        best = np.argmin(sse, axis=1)
+        return np.ascontiguousarray(P.reshape(K, C, d + 3)[np.arange(K), best])
+
+    def canonicalize(self, expert_params):
+        """Canonical representatives under the activation's symmetries.
+
+        ``tanh``: rows with ``a < 0`` become ``(-a, -b, -c, e)``. ``sigmoid``:
+        they become ``(-a, -b, -c, e + a)``. ``relu``: rows are rescaled to
+        ``(s a, b / s, c / s, e)`` with ``s = ||(b, c)||`` (unit input
+        weights). ``gelu``: unchanged.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            A new array describing the same experts.
+        """
+        P = np.array(expert_params, dtype=np.float64)
+        if self.activation in ("tanh", "sigmoid"):
+            flip = P[:, 0] < 0
+            if self.activation == "sigmoid":
+                P[flip, -1] += P[flip, 0]
+            P[flip, :-1] *= -1.0
+        elif self.activation == "relu":
+            s = np.linalg.norm(P[:, 1:-1], axis=1)
+            pos = s > 0
+            P[pos, 0] *= s[pos]
+            P[pos, 1:-1] /= s[pos, None]
+        return P
+
+    def random_params(self, n_features, n_experts, rng):
+        """Random true experts with clearly nonlinear, separated units.
+
+        ``|a|`` uniform on ``[1, 2]`` with a random sign, ``b`` a random
+        direction of norm uniform on ``[1, 2]`` (so that ``b^T x`` spans the
+        nonlinear range of the activation for standardised inputs), ``c``
+        normal with standard deviation 0.5, ``e`` spread evenly over ``[-2,
+        2]`` in random order (zero without intercept); returned canonical.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+        rng : numpy.random.RandomState
+            Random generator.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            A new array.
+        """
+        K, d = n_experts, n_features
+        a = rng.uniform(1.0, 2.0, K) * np.where(rng.random_sample(K) < 0.5, -1, 1)
+        direction = rng.standard_normal((K, d))
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        b = direction * rng.uniform(1.0, 2.0, K)[:, None]
+        c = 0.5 * rng.standard_normal(K)
+        spread = np.linspace(-2.0, 2.0, K) if K > 1 else np.zeros(1)
+        e = rng.permutation(spread) if self.fit_intercept else np.zeros(K)
+        return self.canonicalize(np.column_stack([a, b, c, e]))

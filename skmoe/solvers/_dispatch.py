@@ -1,0 +1,111 @@
+"""Which solver fits which objective and families, and the dispatch to it."""
+
+from ..experts import Experts
+from ..gating import Gating
+from ._em import fit_em
+from ._gradient import fit_gradient
+
+#: solver -> the objectives it optimises
+SOLVER_OBJECTIVES = {
+    "em": ("likelihood",),
+    "lbfgs": ("likelihood", "least_squares"),
+    "gd": ("likelihood", "least_squares"),
+}
+
+#: solvers that need the gradients (``grad``) of the gate and of the experts
+GRADIENT_SOLVERS = ("lbfgs", "gd")
+
+
+def provides_grad(family):
+    """Whether a gating or experts object implements ``grad``.
+
+    A family provides a gradient when its class overrides ``Gating.grad`` or
+    ``Experts.grad`` (the base methods raise ``NotImplementedError``).
+
+    Parameters
+    ----------
+    family : Gating or Experts
+        The object to inspect.
+
+    Returns
+    -------
+    provides : bool
+        True if the class overrides the base ``grad``.
+    """
+    base = Gating if isinstance(family, Gating) else Experts
+    return type(family).grad is not base.grad
+
+
+def check_compatible(solver, objective, gating, experts):
+    """Raise a ValueError if ``solver`` cannot fit ``objective`` with these families.
+
+    Runs in Python before any kernel, so that an impossible combination gets
+    a message naming the solver, the objective and the family, not a Numba
+    error.
+
+    Parameters
+    ----------
+    solver : {"em", "lbfgs", "gd"}
+        The fitting algorithm.
+    objective : {"likelihood", "least_squares"}
+        The objective.
+    gating : Gating
+        The gating family.
+    experts : Experts
+        The expert family.
+
+    Raises
+    ------
+    ValueError
+        If ``solver`` does not optimise ``objective`` (``"em"`` maximises the
+        likelihood only), or if a gradient solver is paired with a family
+        that does not implement ``grad``.
+    """
+    if solver not in SOLVER_OBJECTIVES:
+        raise ValueError(
+            f"solver must be one of {sorted(SOLVER_OBJECTIVES)}; got {solver!r}."
+        )
+    allowed = SOLVER_OBJECTIVES[solver]
+    if objective not in allowed:
+        others = sorted(s for s, objs in SOLVER_OBJECTIVES.items() if objective in objs)
+        raise ValueError(
+            f"solver={solver!r} cannot fit objective={objective!r} (it supports "
+            f"{', '.join(repr(o) for o in allowed)}); use solver in {others} for "
+            f"objective={objective!r}."
+        )
+    if solver in GRADIENT_SOLVERS:
+        for kind, family in (("gating", gating), ("experts", experts)):
+            if not provides_grad(family):
+                raise ValueError(
+                    f"solver={solver!r} with objective={objective!r} needs the "
+                    f"gradient of the {kind} family, and {type(family).__name__} "
+                    f"does not implement grad; use solver='em' with "
+                    f"{type(family).__name__}."
+                )
+
+
+def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
+    """Fit with ``solver`` after :func:`check_compatible`.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,)
+    solver : {"em", "lbfgs", "gd"}
+    objective : {"likelihood", "least_squares"}
+    **kwargs
+        The keyword arguments of :func:`~skmoe.solvers.fit_em`.
+
+    Returns
+    -------
+    result : FitResult
+        ``history`` holds the log-likelihood (likelihood) or the weighted
+        squared error (least squares); ``log_likelihood`` is NaN for least
+        squares.
+    """
+    check_compatible(solver, objective, kwargs["gating"], kwargs["experts"])
+    if solver == "em":
+        return fit_em(X, y, sample_weight, **kwargs)
+    return fit_gradient(X, y, sample_weight, solver=solver, objective=objective,
+                        **kwargs)
