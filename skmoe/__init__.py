@@ -7,7 +7,13 @@ are cached on disk.
 from ._estimator import MixtureOfExpertsRegressor
 from ._params import MoEParams
 from .experts import Experts, LinearExperts
-from .gating import Gating, SoftmaxGating
+from .gating import (
+    GateLikelihood,
+    Gating,
+    HierarchicalSoftmaxGating,
+    NormalizedSigmoidGating,
+    SoftmaxGating,
+)
 from .utils._warnings import DegenerateFitWarning
 
 __version__ = "0.1.0.dev0"
@@ -15,10 +21,13 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "DegenerateFitWarning",
     "Experts",
+    "GateLikelihood",
     "Gating",
+    "HierarchicalSoftmaxGating",
     "LinearExperts",
     "MixtureOfExpertsRegressor",
     "MoEParams",
+    "NormalizedSigmoidGating",
     "SoftmaxGating",
     "__version__",
 ]

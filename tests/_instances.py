@@ -32,10 +32,27 @@ def expected_failed_checks(estimator):
 
 def gating_instances():
     """Every registered gating family, plus non-default configurations."""
-    from skmoe import SoftmaxGating
+    from skmoe import (
+        HierarchicalSoftmaxGating,
+        NormalizedSigmoidGating,
+        SoftmaxGating,
+    )
     from skmoe.gating import GATINGS
 
-    return [cls() for cls in GATINGS.values()] + [SoftmaxGating(temperature=0.3)]
+    return [cls() for cls in GATINGS.values()] + [
+        SoftmaxGating(temperature=0.3),
+        SoftmaxGating(top_k=2),
+        SoftmaxGating(top_k=1),
+        SoftmaxGating(learn_temperature=True),
+        SoftmaxGating(schedule="geometric", initial_temperature=4.0),
+        SoftmaxGating(activation="tanh", temperature=0.5),
+        SoftmaxGating(activation="sigmoid", learn_temperature=True),
+        SoftmaxGating(top_k=2, activation="tanh", learn_temperature=True),
+        NormalizedSigmoidGating(top_k=2),
+        NormalizedSigmoidGating(top_k=1),
+        HierarchicalSoftmaxGating(n_groups=1),
+        HierarchicalSoftmaxGating(n_groups=3),
+    ]
 
 
 def experts_instances():

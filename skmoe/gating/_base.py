@@ -449,7 +449,8 @@ class GateLikelihood:
         )
 
 
-def maximize_monotone(fun, theta, *, max_iter=20, memory=6, step_tol=1e-9):
+def maximize_monotone(fun, theta, *, max_iter=20, memory=6, step_tol=1e-9,
+                      grad_tol=0.0):
     """Limited-memory BFGS ascent in which every accepted step increases ``fun``.
 
     Each iteration takes the L-BFGS direction (the gradient when that is not
@@ -473,6 +474,10 @@ def maximize_monotone(fun, theta, *, max_iter=20, memory=6, step_tol=1e-9):
     step_tol : float, default=1e-9
         Stop when a step's largest entry is below ``step_tol * (1 +
         max|theta|)``.
+    grad_tol : float, default=0.0
+        Stop when the largest entry of the gradient is at most ``grad_tol``
+        (the gradient is accurate to round-off long after the value's changes
+        are lost in it, so this is the sharper test of convergence).
 
     Returns
     -------
@@ -487,6 +492,8 @@ def maximize_monotone(fun, theta, *, max_iter=20, memory=6, step_tol=1e-9):
         return theta, value
     pairs = []
     for _ in range(max_iter):
+        if np.max(np.abs(grad)) <= grad_tol:
+            break
         # two-loop recursion on -fun: direction = H grad
         q = grad.copy()
         alphas = []
@@ -620,5 +627,7 @@ def sparse_gate_m_step(gating, dense, X, R, params, likelihood=None, *,
             G = likelihood.weights(log_w) if likelihood is not None else R
             return v, gating.grad(X, p, G)
 
-        theta, _ = maximize_monotone(fun, theta, max_iter=max_iter)
+        scale = likelihood.sample_weight.sum() if likelihood is not None else R.sum()
+        theta, _ = maximize_monotone(fun, theta, max_iter=max_iter,
+                                     grad_tol=1e-10 * scale)
     return gating.unpack(theta, params)

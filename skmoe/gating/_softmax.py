@@ -587,8 +587,11 @@ class SoftmaxGating(Gating):
             log_w = self.log_weights(X, p)
             return float(np.sum(R[mask] * log_w[mask])), self.grad(X, p, R)
 
+        # gradient entries are sums of R_ik times O(1) factors: 1e-10 of the
+        # total weight is far below any useful gradient and above round-off
         theta, _ = maximize_monotone(fun, self.pack(params),
-                                     max_iter=self._max_ascent_iter)
+                                     max_iter=self._max_ascent_iter,
+                                     grad_tol=1e-10 * R.sum())
         return self.unpack(theta, params)
 
     # ----------------------------------------------------------- schedule
