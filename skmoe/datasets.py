@@ -70,16 +70,27 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
 def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                         gating="softmax", experts="linear", noise=0.3,
                         gate_scale=3.0, x_distribution="normal",
-                        random_state=None):
+                        n_shared_experts=0, shared_weight=0.5,
+                        shared_experts=None, random_state=None):
     """Generate regression data from a random mixture of experts.
 
     The true model is drawn first, then ``(X, y)`` from it:
 
-    - gate slopes: random directions of norm ``gate_scale`` (the last expert's
-      row is zero, the identifiability normalisation used by the estimator),
-      intercepts standard normal times 0.5;
+    - the gate by the gating family's :meth:`~skmoe.Gating.random_params`:
+      for the softmax, slopes are random directions of norm ``gate_scale``
+      (the last expert's row is zero, the identifiability normalisation used
+      by the estimator) and intercepts standard normal times 0.5; every family
+      draws its truth in its own normalisation (all rows for the normalized
+      sigmoid, both levels for the hierarchical softmax, the temperature for
+      learned or scheduled temperatures);
     - linear experts: slopes standard normal, intercepts spread evenly over
-      ``[-2, 2]`` in random order (well separated experts);
+      ``[-2, 2]`` in random order (well separated experts; with shared
+      experts the ``n_experts + n_shared_experts`` intercepts are spread
+      together);
+    - shared experts (``n_shared_experts > 0``): drawn like the routed
+      experts, with weights :math:`\\omega` from a Dirichlet(2, ..., 2)
+      distribution (1 for a single shared expert), mixed with the routed part
+      by ``shared_weight``;
     - all noise variances ``noise ** 2``.
 
     Parameters
@@ -90,7 +101,8 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         Number of input features.
     n_experts : int, default=3
         Number of experts of the true model.
-    gating : {"softmax"} or Gating, default="softmax"
+    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
+            Gating, default="softmax"
         Gating family of the truth.
     experts : {"linear"} or Experts, default="linear"
         Expert family of the truth.
@@ -101,6 +113,12 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     x_distribution : {"normal", "uniform"}, default="normal"
         Distribution of each input feature (standard normal, or uniform on
         ``[-3, 3]``).
+    n_shared_experts : int, default=0
+        Number of shared experts of the truth (0: the plain model).
+    shared_weight : float, default=0.5
+        Weight of the shared part, in the open interval (0, 1).
+    shared_experts : {"linear"}, Experts or None, default=None
+        Family of the shared experts; None uses ``experts``.
     random_state : int, RandomState instance or None, default=None
         Controls the true parameters and the data. Pass an int for
         reproducible output across multiple function calls.
@@ -135,31 +153,51 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         raise ValueError(
             f"gate_scale must be a non-negative float; got {gate_scale!r}."
         )
+    S = _check_positive_int("n_shared_experts", n_shared_experts, minimum=0)
+    if not (isinstance(shared_weight, Real) and 0 < shared_weight < 1):
+        raise ValueError(
+            "shared_weight must be a float in the open interval (0, 1); got "
+            f"{shared_weight!r}."
+        )
     gating = gating if isinstance(gating, Gating) else resolve_gating(gating)
     experts = experts if isinstance(experts, Experts) else resolve_experts(experts)
     gating._validate_params()
     experts._validate_params()
     gating.check_n_experts(K, n_features)
+    if shared_experts is None:
+        shared_experts = experts
+    elif not isinstance(shared_experts, Experts):
+        shared_experts = resolve_experts(shared_experts)
+    shared_experts._validate_params()
     rng = check_random_state(random_state)
-    directions = rng.standard_normal((K, n_features))
-    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    gate_coef = gate_scale * directions
-    gate_coef[-1] = 0.0
-    gate_intercept = 0.5 * rng.standard_normal(K)
-    gate_intercept[-1] = 0.0
+    gate_fields = gating.random_params(n_features, K, gate_scale, rng)
     q = experts.n_params(n_features)
     blocks = experts.param_blocks(n_features)
     expert_params = rng.standard_normal((K, q))
-    if "intercept" in blocks:
+    shared = {}
+    if S:
+        shared_blocks = shared_experts.param_blocks(n_features)
+        shared_params = rng.standard_normal((S, shared_experts.n_params(n_features)))
+        spread = rng.permutation(np.linspace(-2.0, 2.0, K + S))
+        if "intercept" in blocks:
+            expert_params[:, blocks["intercept"]] = spread[:K, None]
+        if "intercept" in shared_blocks:
+            shared_params[:, shared_blocks["intercept"]] = spread[K:, None]
+        weights = rng.dirichlet(np.full(S, 2.0)) if S > 1 else np.ones(1)
+        shared = dict(shared_params=shared_params,
+                      shared_variance=np.full(S, float(noise) ** 2),
+                      shared_weights=weights, shared_weight=float(shared_weight),
+                      shared_experts=shared_experts)
+    elif "intercept" in blocks:
         spread = np.linspace(-2.0, 2.0, K) if K > 1 else np.zeros(1)
         expert_params[:, blocks["intercept"]] = rng.permutation(spread)[:, None]
     truth = MoEParams(
-        gate_coef=gate_coef,
-        gate_intercept=gate_intercept,
         expert_params=expert_params,
         variance=np.full(K, float(noise) ** 2),
         gating=gating,
         experts=experts,
+        **gate_fields,
+        **shared,
     )
     X, y = sample_moe_regression(truth, n_samples, x_distribution=x_distribution,
                                  random_state=rng)

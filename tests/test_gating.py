@@ -70,7 +70,11 @@ def test_weights_on_the_simplex(gating):
     assert_allclose(g.sum(axis=1), 1.0, rtol=1e-12)
     K = params.n_experts
     if _is_sparse(gating, K):
-        # exactly top_k experts receive weight, the others exactly zero
+        # a fit starts from a smoothed selection (all weights positive); the
+        # exact gate gives weight to exactly top_k experts, the others exactly 0
+        truth, _ = _truth_and_R(gating, X, np.ones(len(X)))
+        g = np.exp(gating.log_weights(X * 50, truth))
+        assert_allclose(g.sum(axis=1), 1.0, rtol=1e-12)
         assert np.all((g > 0).sum(axis=1) == gating.top_k)
 
 

@@ -5,6 +5,22 @@ from numba import njit
 
 
 @njit(cache=True)
+def _descending_order(z, order):
+    """Write into ``order`` the indices of ``z`` by decreasing value.
+
+    A stable insertion sort (ties keep the lower index first), with no
+    allocation: rows have a handful of experts.
+    """
+    K = z.shape[0]
+    for k in range(K):
+        j = k
+        while j > 0 and z[order[j - 1]] < z[k]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = k
+
+
+@njit(cache=True)
 def _log_sigmoid(z):
     """``log(1 / (1 + exp(-z)))`` without overflow."""
     if z >= 0.0:
@@ -36,9 +52,10 @@ def sigmoid_log_weights(Z, top_k):
     out = np.empty((n, K))
     keep = np.ones(K, dtype=np.bool_)
     logs = np.empty(K)
+    order = np.empty(K, dtype=np.int64)
     for i in range(n):
         if top_k < K:
-            order = np.argsort(-Z[i], kind="mergesort")
+            _descending_order(Z[i], order)
             keep[:] = False
             for j in range(top_k):
                 keep[order[j]] = True

@@ -5,6 +5,22 @@ from numba import njit
 
 
 @njit(cache=True)
+def _descending_order(z, order):
+    """Write into ``order`` the indices of ``z`` by decreasing value.
+
+    A stable insertion sort (ties keep the lower index first), with no
+    allocation: rows have a handful of experts.
+    """
+    K = z.shape[0]
+    for k in range(K):
+        j = k
+        while j > 0 and z[order[j - 1]] < z[k]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = k
+
+
+@njit(cache=True)
 def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     """Weighted softmax log-likelihood ``Q = sum_ik R_ik log softmax_k(x_i)``.
 
@@ -137,8 +153,9 @@ def topk_log_softmax_rows(Z, top_k):
     n, K = Z.shape
     out = np.empty((n, K))
     keep = np.empty(K, dtype=np.bool_)
+    order = np.empty(K, dtype=np.int64)
     for i in range(n):
-        order = np.argsort(-Z[i], kind="mergesort")
+        _descending_order(Z[i], order)
         keep[:] = False
         for j in range(top_k):
             keep[order[j]] = True

@@ -3,7 +3,6 @@
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
 
@@ -405,10 +404,14 @@ class GateLikelihood:
         self.log_shared = log_shared
 
     def _joint(self, log_gates):
+        """Joint log-densities and their row-wise log-sum-exp."""
         Z = log_gates + self.log_routed
         if self.log_shared is not None:
             Z = np.column_stack([Z, self.log_shared])
-        return Z
+        # each row has a finite entry: a gate keeps at least one expert
+        m = Z.max(axis=1, keepdims=True)
+        lse = m + np.log(np.exp(Z - m).sum(axis=1, keepdims=True))
+        return Z, lse
 
     def value(self, log_gates):
         """Weighted log-likelihood for the given log gate weights.
@@ -423,8 +426,7 @@ class GateLikelihood:
         value : float
             :math:`L(g)`.
         """
-        lse = logsumexp(self._joint(log_gates), axis=1)
-        return float(self.sample_weight @ lse)
+        return float(self.sample_weight @ self._joint(log_gates)[1][:, 0])
 
     def weights(self, log_gates):
         """Derivative of :math:`L` with respect to the log gate weights.
@@ -441,8 +443,7 @@ class GateLikelihood:
             under this gate: the weighted responsibilities it implies, exactly
             zero where the gate is zero.
         """
-        Z = self._joint(log_gates)
-        lse = logsumexp(Z, axis=1, keepdims=True)
+        Z, lse = self._joint(log_gates)
         K = log_gates.shape[1]
         return np.ascontiguousarray(
             self.sample_weight[:, None] * np.exp(Z[:, :K] - lse)
@@ -539,7 +540,7 @@ def maximize_monotone(fun, theta, *, max_iter=20, memory=6, step_tol=1e-9,
 
 
 def sparse_gate_m_step(gating, dense, X, R, params, likelihood=None, *,
-                       max_iter=10):
+                       max_iter=5):
     """Gate update of a top-K gate: dense proposal, then monotone refinement.
 
     A top-K gate is discontinuous in its parameters (the selected set changes
@@ -577,7 +578,7 @@ def sparse_gate_m_step(gating, dense, X, R, params, likelihood=None, *,
         Current parameters (the starting point).
     likelihood : GateLikelihood or None, default=None
         The observed likelihood as a function of the gate.
-    max_iter : int, default=10
+    max_iter : int, default=5
         Maximum number of refinement steps.
 
     Returns
@@ -631,3 +632,24 @@ def sparse_gate_m_step(gating, dense, X, R, params, likelihood=None, *,
         theta, _ = maximize_monotone(fun, theta, max_iter=max_iter,
                                      grad_tol=1e-10 * scale)
     return gating.unpack(theta, params)
+
+
+#: smoothing of an annealed top-K selection at the start of a fit (logit units)
+SMOOTHING_START = 2.0
+#: smoothing below which the annealed selection becomes the exact top-K
+SMOOTHING_END = 1e-2
+
+
+def anneal_steps(anneal_iter, max_iter):
+    """Number of EM iterations a schedule takes: ``anneal_iter``, at most half
+    of ``max_iter`` (at least 1), so that a run ends on the final model."""
+    return max(1, min(int(anneal_iter), int(max_iter) // 2))
+
+
+def next_smoothing(smoothing, n_steps):
+    """One geometric step of the top-K smoothing from SMOOTHING_START towards
+    SMOOTHING_END, then exactly 0 (the exact top-K gate)."""
+    if smoothing <= 0:
+        return 0.0
+    new = smoothing * (SMOOTHING_END / SMOOTHING_START) ** (1.0 / n_steps)
+    return 0.0 if new <= SMOOTHING_END * (1.0 + 1e-9) else float(new)

@@ -4,14 +4,20 @@ from numbers import Integral
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
-from scipy.special import expit
+from scipy.special import expit, log_expit
 
+from .._kernels._logspace import soft_topk_log_weights, soft_topk_vjp
 from .._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
+from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._base import (
+    SMOOTHING_START,
     Gating,
     _random_directions,
     _weighted_moments,
+    anneal_steps,
+    maximize_monotone,
+    next_smoothing,
     sparse_gate_m_step,
 )
 from ._softmax import _damped_cholesky
@@ -38,6 +44,11 @@ class NormalizedSigmoidGating(Gating):
         renormalise them (the DeepSeek-V3 router); the others get weight
         exactly zero. None, or a value equal to the number of experts, is the
         dense gate. Must not exceed ``n_experts``.
+    anneal_iter : int, default=50
+        Number of EM iterations over which a top-K gate's smoothed selection
+        is annealed to the exact one at the start of a fit (at most half of
+        ``max_iter``), as for :class:`SoftmaxGating`; 0 starts with the exact
+        selection. Ignored by the dense gate.
 
     Notes
     -----
@@ -63,7 +74,10 @@ class NormalizedSigmoidGating(Gating):
     objective (a generalised EM step). The top-K gate uses the same ECME
     update as :class:`SoftmaxGating` with ``top_k`` (dense proposal accepted
     only if it increases the observed log-likelihood, then a refinement while
-    the selected sets stay fixed).
+    the selected sets stay fixed), after the same annealed smoothed
+    selection: the mask :math:`\\mathrm{sigmoid}((z_k - t)/s)` multiplies the
+    sigmoid scores, with :math:`s` decreasing from 2 to 0.01 and then set to
+    exactly 0 (``params.gate_extra["top_k_smoothing"]``).
 
     References
     ----------
@@ -90,6 +104,7 @@ class NormalizedSigmoidGating(Gating):
 
     _parameter_constraints: dict = {
         "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "anneal_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
     #: maximum evaluated Newton steps in one EM gate update
@@ -97,11 +112,21 @@ class NormalizedSigmoidGating(Gating):
     #: relative step size at which the gate update has converged
     _newton_step_tol = 1e-9
 
-    def __init__(self, top_k=None):
+    #: maximum L-BFGS steps of one update of a smoothed top-K gate
+    _max_ascent_iter = 5
+
+    def __init__(self, top_k=None, *, anneal_iter=50):
         self.top_k = top_k
+        self.anneal_iter = anneal_iter
 
     def _sparse(self, n_experts):
         return self.top_k is not None and self.top_k < n_experts
+
+    def _smoothing(self, params):
+        """Current smoothing of an annealed top-K selection (0: exact)."""
+        if not self._sparse(params.n_experts):
+            return 0.0
+        return float(params.gate_extra.get("top_k_smoothing", np.zeros(1))[0])
 
     def check_n_experts(self, n_experts, n_features):
         """Reject ``top_k > n_experts``.
@@ -170,14 +195,18 @@ class NormalizedSigmoidGating(Gating):
         Returns
         -------
         fields : dict
-            ``gate_coef`` and ``gate_intercept``.
+            ``gate_coef`` and ``gate_intercept`` (and the starting smoothing
+            of a top-K gate in ``gate_extra``).
         """
         mean, std = _weighted_moments(X, sample_weight)
         coef = rng.standard_normal((n_experts, X.shape[1])) / std
         intercept = -(coef @ mean)
         if n_experts == 1:
             coef, intercept = np.zeros_like(coef), np.zeros_like(intercept)
-        return {"gate_coef": coef, "gate_intercept": intercept}
+        fields = {"gate_coef": coef, "gate_intercept": intercept}
+        if self._sparse(n_experts) and self.anneal_iter > 0:
+            fields["gate_extra"] = {"top_k_smoothing": np.array([SMOOTHING_START])}
+        return fields
 
     def random_params(self, n_features, n_experts, gate_scale, rng):
         """A random true gate: every row drawn (slopes of norm ``gate_scale``).
@@ -226,6 +255,10 @@ class NormalizedSigmoidGating(Gating):
         """
         Z = self._logits(X, params)
         K = Z.shape[1]
+        smoothing = self._smoothing(params)
+        if smoothing > 0:
+            return soft_topk_log_weights(log_expit(Z), Z, int(self.top_k),
+                                         smoothing)
         return sigmoid_log_weights(Z, int(self.top_k) if self._sparse(K) else K)
 
     def normalize(self, params):
@@ -309,8 +342,14 @@ class NormalizedSigmoidGating(Gating):
         if params.n_experts == 1:
             return np.zeros(0)
         Z = self._logits(X, params)
-        g = np.exp(self.log_weights(X, params))
-        dz = expit(-Z) * (G - g * G.sum(axis=1, keepdims=True))
+        smoothing = self._smoothing(params)
+        if smoothing > 0:
+            d_scores, d_rank = soft_topk_vjp(as_kernel_array(G), log_expit(Z), Z,
+                                             int(self.top_k), smoothing)
+            dz = d_scores * expit(-Z) + d_rank
+        else:
+            g = np.exp(self.log_weights(X, params))
+            dz = expit(-Z) * (G - g * G.sum(axis=1, keepdims=True))
         return np.hstack([dz.T @ X, dz.sum(axis=0)[:, None]]).ravel()
 
     def m_step(self, X, R, params, *, likelihood=None):
@@ -337,13 +376,51 @@ class NormalizedSigmoidGating(Gating):
         if K == 1:
             return self.normalize(params)
         if self._sparse(K):
-            return sparse_gate_m_step(self, NormalizedSigmoidGating(), X, R, params,
-                                      likelihood)
+            if self._smoothing(params) == 0:
+                return sparse_gate_m_step(self, NormalizedSigmoidGating(), X, R,
+                                          params, likelihood)
+            mask = R > 0
+
+            def fun(theta):
+                p = params.replace(**self.unpack(theta, params))
+                log_w = self.log_weights(X, p)
+                return float(np.sum(R[mask] * log_w[mask])), self.grad(X, p, R)
+
+            theta, _ = maximize_monotone(fun, self.pack(params),
+                                         max_iter=self._max_ascent_iter,
+                                         grad_tol=1e-10 * R.sum())
+            return self.unpack(theta, params)
         coef, intercept = newton_sigmoid_ascent(
             X, R, params.gate_coef, params.gate_intercept, self._max_newton_iter,
             self._newton_step_tol,
         )
         return {"gate_coef": coef, "gate_intercept": intercept}
+
+
+    def at_iteration(self, params, iteration, max_iter):
+        """One step of the top-K smoothing schedule (nothing when dense).
+
+        Parameters
+        ----------
+        params : MoEParams
+            Parameters after the M-step.
+        iteration : int
+            EM iteration number of the current run, from 1.
+        max_iter : int
+            Maximum number of EM iterations of the run.
+
+        Returns
+        -------
+        fields : dict
+            The new ``gate_extra`` while the smoothing decreases, else empty.
+        """
+        smoothing = self._smoothing(params)
+        if smoothing <= 0:
+            return {}
+        n_steps = anneal_steps(self.anneal_iter, max_iter)
+        extra = dict(params.gate_extra)
+        extra["top_k_smoothing"] = np.array([next_smoothing(smoothing, n_steps)])
+        return {"gate_extra": extra}
 
 
 def _split(theta, K, d):

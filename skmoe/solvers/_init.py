@@ -49,18 +49,21 @@ def _with_shared(params, X, y, sample_weight, n_shared, shared_weight,
                  shared_experts, rng, var_floor):
     """Add ``n_shared`` shared experts to starting parameters.
 
-    The shared experts are fitted by their family's ``init`` to a random soft
-    partition (random hyperplanes through the weighted mean, as the gate's
-    start), with equal weights. Like the routed start, it depends on the data
-    only through weighted sums.
+    The shared experts are fitted by their family's ``init`` to the first
+    ``n_shared`` columns of a random soft partition into ``n_shared + 1``
+    cells (random hyperplanes through the weighted mean, as the gate's
+    start), so that each starts from a different random region rather than
+    from one global fit, with equal weights. Like the routed start, it depends
+    on the data only through weighted sums.
     """
     if not n_shared:
         return params
     family = params.experts if shared_experts is None else shared_experts
     mean, std = _weighted_moments(X, sample_weight)
-    coef = rng.standard_normal((n_shared, X.shape[1])) / std
+    coef = rng.standard_normal((n_shared + 1, X.shape[1])) / std
     Z = as_kernel_array(X @ coef.T - coef @ mean)
-    R = as_kernel_array(np.exp(log_softmax_rows(Z)) * sample_weight[:, None])
+    cells = np.exp(log_softmax_rows(Z))[:, :n_shared]
+    R = as_kernel_array(cells * sample_weight[:, None])
     shared_params = family.init(X, y, R, rng)
     means = as_kernel_array(family.predict(X, shared_params))
     variance = update_variances(y, means, R, np.ones(n_shared), var_floor)
