@@ -3,9 +3,7 @@
 import numpy as np
 from sklearn.cluster import KMeans
 
-from .._kernels._logspace import log_softmax_rows
 from .._params import MoEParams
-from ..gating._base import _weighted_moments
 from ..utils._arrays import as_kernel_array
 
 
@@ -45,37 +43,6 @@ def _from_responsibilities(X, y, R, gating, experts, rng, var_floor, gate_fields
     return params
 
 
-def _with_shared(params, X, y, sample_weight, n_shared, shared_weight,
-                 shared_experts, rng, var_floor):
-    """Add ``n_shared`` shared experts to starting parameters.
-
-    The shared experts are fitted by their family's ``init`` to the first
-    ``n_shared`` columns of a random soft partition into ``n_shared + 1``
-    cells (random hyperplanes through the weighted mean, as the gate's
-    start), so that each starts from a different random region rather than
-    from one global fit, with equal weights. Like the routed start, it depends
-    on the data only through weighted sums.
-    """
-    if not n_shared:
-        return params
-    family = params.experts if shared_experts is None else shared_experts
-    mean, std = _weighted_moments(X, sample_weight)
-    coef = rng.standard_normal((n_shared + 1, X.shape[1])) / std
-    Z = as_kernel_array(X @ coef.T - coef @ mean)
-    cells = np.exp(log_softmax_rows(Z))[:, :n_shared]
-    R = as_kernel_array(cells * sample_weight[:, None])
-    shared_params = family.init(X, y, R, rng)
-    means = as_kernel_array(family.predict(X, shared_params))
-    variance = update_variances(y, means, R, np.ones(n_shared), var_floor)
-    if not (np.all(np.isfinite(shared_params)) and np.all(np.isfinite(variance))):
-        raise Degenerate("non-finite starting shared experts")
-    return params.replace(
-        shared_params=shared_params, shared_variance=variance,
-        shared_weights=np.full(n_shared, 1.0 / n_shared),
-        shared_weight=shared_weight, shared_experts=family,
-    )
-
-
 def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
                    var_floor, *, n_shared_experts=0, shared_weight=0.5,
                    shared_experts=None):
@@ -97,8 +64,10 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
     rng : numpy.random.RandomState
     var_floor : float
     n_shared_experts : int, default=0
-        Shared experts added to the start (see ``_with_shared``); a
-        ``MoEParams`` start must already have this many.
+        A ``MoEParams`` start must have this many shared experts; random and
+        k-means starts of models with shared experts are built by
+        ``skmoe.solvers._em.shared_start`` (this function then builds the
+        plain part only).
     shared_weight : float, default=0.5
     shared_experts : Experts or None, default=None
 
@@ -147,7 +116,6 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
             gate_extra={k: v.copy() for k, v in method.gate_extra.items()},
             **shared,
         )
-    shared = (n_shared_experts, shared_weight, shared_experts, rng, var_floor)
     if method == "random":
         gate_fields = gating.init(X, sample_weight, K, rng)
         probe = MoEParams(
@@ -159,9 +127,8 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
         )
         gates = np.exp(gating.log_weights(X, probe))
         R = as_kernel_array(gates * sample_weight[:, None])
-        params = _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
-                                        gate_fields)
-        return _with_shared(params, X, y, sample_weight, *shared)
+        return _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
+                                      gate_fields)
     if method == "kmeans":
         Z = np.hstack([X, y[:, None]])
         Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
@@ -178,7 +145,7 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
         arrays = [v for k, v in gate.items() if k != "gate_extra"]
         if not all(np.all(np.isfinite(v)) for v in arrays):
             raise Degenerate("non-finite starting gate")
-        return _with_shared(params.replace(**gate), X, y, sample_weight, *shared)
+        return params.replace(**gate)
     raise ValueError(  # pragma: no cover - guarded by _parameter_constraints
         f"init_params must be 'random', 'kmeans' or an MoEParams; got {method!r}."
     )
