@@ -106,7 +106,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     experts_ : Experts
         The fitted clone of ``experts``.
     n_iter_ : int
-        Number of EM iterations of the kept restart.
+        Number of EM iterations of the kept restart (with shared experts, not
+        counting the plain fit that gives its start).
     converged_ : bool
         Whether the kept restart met the convergence rule.
     log_likelihood_ : float
@@ -114,7 +115,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``params_``.
     history_ : ndarray of shape (`n_iter_` + 1,)
         Total log-likelihood at the start and after each iteration of the kept
-        restart; non-decreasing up to round-off.
+        restart; non-decreasing up to round-off, except while a gate's schedule
+        changes the model (a temperature ``schedule``, or the annealed
+        selection that starts a top-K gate's fit).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -127,7 +127,9 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         """Gate update of (generalised) EM.
 
         Increases, and never decreases, ``sum_ik R_ik log g_k(x_i)`` starting
-        from the gate in ``params``.
+        from the gate in ``params``. A family whose :meth:`em_needs_likelihood`
+        is True also accepts a keyword ``likelihood`` (a
+        :class:`GateLikelihood`) and may increase that instead.
 
         Parameters
         ----------
