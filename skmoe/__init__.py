@@ -7,7 +7,13 @@ are cached on disk.
 from ._estimator import MixtureOfExpertsRegressor
 from ._params import MoEParams
 from .experts import Experts, FFNExperts, LinearExperts, PolynomialExperts
-from .gating import Gating, SoftmaxGating
+from .gating import (
+    GateLikelihood,
+    Gating,
+    HierarchicalSoftmaxGating,
+    NormalizedSigmoidGating,
+    SoftmaxGating,
+)
 from .utils._warnings import DegenerateFitWarning
 
 __version__ = "0.1.0.dev0"
@@ -16,10 +22,13 @@ __all__ = [
     "DegenerateFitWarning",
     "Experts",
     "FFNExperts",
+    "GateLikelihood",
     "Gating",
+    "HierarchicalSoftmaxGating",
     "LinearExperts",
     "MixtureOfExpertsRegressor",
     "MoEParams",
+    "NormalizedSigmoidGating",
     "PolynomialExperts",
     "SoftmaxGating",
     "__version__",

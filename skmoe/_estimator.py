@@ -43,11 +43,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     ----------
     n_experts : int, default=3
         Number of experts ``K``.
-    gating : {"softmax"} or Gating, default="softmax"
+    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
+            Gating, default="softmax"
         Gating family: a registered name or a gating object such as
-        :class:`~skmoe.SoftmaxGating`. The object is cloned in ``fit`` and never
-        modified. To tune its hyper-parameters in a grid search (nested keys
-        such as ``gating__temperature``) pass an object, not a string.
+        :class:`~skmoe.SoftmaxGating`, :class:`~skmoe.NormalizedSigmoidGating`
+        or :class:`~skmoe.HierarchicalSoftmaxGating`. The object is cloned in
+        ``fit`` and never modified. To tune its hyper-parameters in a grid
+        search (nested keys such as ``gating__temperature``) pass an object,
+        not a string.
     experts : {"linear", "polynomial", "ffn"} or Experts, default="linear"
         Expert family: a registered name or an experts object such as
         :class:`~skmoe.LinearExperts`, :class:`~skmoe.PolynomialExperts` or
@@ -79,7 +82,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         iterations or gradient steps).
     tol : float, default=1e-6
         Convergence threshold on the relative change of the objective,
-        ``|L_t - L_{t-1}| <= tol * max(|L_{t-1}|, W)`` with ``W`` the total
+        ``|L_t - L_{t-1}| < tol * max(|L_{t-1}|, W)`` with ``W`` the total
         sample weight (``ftol`` of L-BFGS-B is the same rule; L-BFGS-B also
         stops when every entry of the projected gradient of the per-sample
         objective is at most ``tol``).
@@ -105,18 +108,31 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     verbose : int, default=0
         If positive, print one line per iteration (iteration, log-likelihood,
         change, elapsed seconds).
+    n_shared_experts : int, default=0
+        Number of shared experts (DeepSeekMoE): mixture components with
+        covariate-free weights :math:`\\omega_s`, mixed with the routed part
+        by ``shared_weight`` (see Notes). 0 is the plain model.
+    shared_weight : float, default=0.5
+        Weight :math:`\\lambda` of the shared part, in the open interval (0,
+        1); a fixed hyper-parameter (1/2 in the DeepSeekMoE paper). Ignored
+        when ``n_shared_experts=0``.
+    shared_experts : {"linear"}, Experts or None, default=None
+        Family of the shared experts; None uses the family of ``experts``.
+        Cloned in ``fit``.
 
     Attributes
     ----------
     params_ : MoEParams
-        Fitted parameters (gate, experts, variances). The last expert's gate
-        row is zero (identifiability of the softmax).
+        Fitted parameters (gate, experts, variances, and the shared experts
+        if any), in the gating family's identifiability normalisation (for the
+        softmax the last expert's gate row is zero).
     gating_ : Gating
         The fitted clone of ``gating``.
     experts_ : Experts
         The fitted clone of ``experts``.
     n_iter_ : int
-        Number of iterations of the kept restart (at least 1).
+        Number of iterations of the kept restart (at least 1; with shared
+        experts, not counting the plain fit that gives the EM start).
     converged_ : bool
         Whether the kept restart met the convergence rule.
     log_likelihood_ : float
@@ -127,8 +143,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     history_ : ndarray of shape (`n_iter_` + 1,)
         The objective at the start and after each iteration of the kept
         restart. ``objective="likelihood"``: the total log-likelihood,
-        non-decreasing up to round-off. ``objective="least_squares"``: the
-        total weighted squared error :math:`\\sum_i w_i (y_i - f(x_i))^2`,
+        non-decreasing up to round-off, except while a gate's schedule changes
+        the model (a temperature ``schedule``, or the annealed selection that
+        starts a top-K gate's fit). ``objective="least_squares"``: the total
+        weighted squared error :math:`\\sum_i w_i (y_i - f(x_i))^2`,
         non-increasing.
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -156,6 +174,23 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     plus the families' vector-Jacobian products. They start from the same
     points as EM (``init_params``) and stop with the same rule.
 
+    With ``S = n_shared_experts > 0`` the model is
+
+    .. math::
+
+        p(y \\mid x) = \\lambda \\sum_{s=1}^{S} \\omega_s \\,
+        \\mathcal{N}\\big(y \\mid h_{sh}(x; \\kappa_s), \\tau_s\\big)
+        + (1 - \\lambda) \\sum_{k=1}^{K} g_k(x) \\,
+        \\mathcal{N}\\big(y \\mid h(x; \\eta_k), \\nu_k\\big),
+
+    a mixture of ``K + S`` components (PAPERS.md section 3, [3]_). EM then
+    computes responsibilities over all of them, updates the shared experts
+    by their family's closed form and :math:`\\omega` in closed form, and the
+    gate from the routed responsibilities only. :meth:`predict_gates` keeps
+    returning the routed gate :math:`g(x)` (rows sum to one);
+    :meth:`predict_component_weights` gives the weights of all ``K + S``
+    components.
+
     ``predict`` returns the mixture mean :math:`E[y \\mid x]`; ``score`` is
     the :math:`R^2` of that mean. The conditional log-density is
     :meth:`log_density` (it is not called ``score_samples`` because
@@ -167,6 +202,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
        experts and the EM algorithm. Neural Computation 6(2), 181-214.
     .. [2] Nguyen, H., Ho, N. and Rinaldo, A. (2025). Convergence rates for
        softmax gating mixture of experts. arXiv:2503.03213.
+    .. [3] Nguyen, H., Doan, T., Pham, Q., Bui, N., Ho, N. and Rinaldo, A.
+       (2025). On DeepSeekMoE: statistical benefits of shared experts and
+       normalized sigmoid gating. arXiv:2505.10860.
 
     Examples
     --------
@@ -197,6 +235,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "reg_var": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
+        "n_shared_experts": [Interval(Integral, 0, None, closed="left")],
+        "shared_weight": [Interval(Real, 0, 1, closed="neither")],
+        "shared_experts": [None, StrOptions(set(EXPERTS)), Experts],
     }
 
     def __init__(
@@ -215,6 +256,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         warm_start=False,
         reg_var=1e-6,
         verbose=0,
+        n_shared_experts=0,
+        shared_weight=0.5,
+        shared_experts=None,
     ):
         self.n_experts = n_experts
         self.gating = gating
@@ -229,6 +273,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.warm_start = warm_start
         self.reg_var = reg_var
         self.verbose = verbose
+        self.n_shared_experts = n_shared_experts
+        self.shared_weight = shared_weight
+        self.shared_experts = shared_experts
 
     # ----------------------------------------------------------------- fit
     def _resolve_families(self):
@@ -245,6 +292,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         gating._validate_params()
         experts._validate_params()
         return gating, experts
+
+    def _resolve_shared_experts(self):
+        if not self.n_shared_experts or self.shared_experts is None:
+            return None
+        if isinstance(self.shared_experts, str):
+            shared = resolve_experts(self.shared_experts)
+        else:
+            shared = clone(self.shared_experts)
+        shared._validate_params()
+        return shared
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -284,8 +341,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 "samples of non-zero weight."
             )
         gating, experts = self._resolve_families()
-        check_compatible(self.solver, self.objective, gating, experts)
+        check_compatible(self.solver, self.objective, gating, experts,
+                         self.n_experts, self.n_shared_experts)
         gating.check_n_experts(K, n_features)
+        shared_experts = self._resolve_shared_experts()
+        S = self.n_shared_experts
         if isinstance(self.init_params, MoEParams):
             init = self.init_params
             if init.n_experts != K or init.n_features != n_features:
@@ -293,6 +353,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"init_params must have n_experts={K} and "
                     f"n_features={n_features}; got n_experts={init.n_experts} and "
                     f"n_features={init.n_features}."
+                )
+            if init.n_shared_experts != S:
+                raise ValueError(
+                    f"init_params must have n_shared_experts={S}; got "
+                    f"{init.n_shared_experts}."
                 )
         rng = check_random_state(self.random_state)
         w = sample_weight / sample_weight.sum()
@@ -308,12 +373,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"after n_experts={start.n_experts}, "
                     f"n_features={start.n_features}."
                 )
+            if start.n_shared_experts != S:
+                raise ValueError(
+                    "warm_start=True needs the same n_shared_experts as the "
+                    f"previous fit; got {S} after {start.n_shared_experts}."
+                )
         result = fit_moe(
             X, y, sample_weight, solver=self.solver, objective=self.objective,
             n_experts=K, gating=gating, experts=experts,
             init_params=self.init_params, n_init=self.n_init,
             max_iter=self.max_iter, tol=self.tol, var_floor=var_floor, rng=rng,
             verbose=self.verbose, start=start,
+            n_shared_experts=S, shared_weight=self.shared_weight,
+            shared_experts=shared_experts,
         )
         self.gating_ = gating
         self.experts_ = experts
@@ -361,7 +433,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return self.params_.predict(X)
 
     def predict_gates(self, X):
-        """Gating weights :math:`g_k(x)` of every expert.
+        """Gating weights :math:`g_k(x)` of every routed expert.
+
+        With shared experts this is still the routed gate (rows sum to one);
+        the mixture weight of routed expert ``k`` is ``(1 - shared_weight)``
+        times it, see :meth:`predict_component_weights`.
 
         Parameters
         ----------
@@ -371,13 +447,51 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         gates : ndarray of shape (n_samples, n_experts)
-            Rows are non-negative and sum to one.
+            Rows are non-negative and sum to one; exact zeros where a sparse
+            (top-K) gate excludes an expert.
         """
         X = self._check_X(X)
         return self.params_.gates(X)
 
+    def predict_component_weights(self, X):
+        """Mixture weights of all components, routed experts then shared ones.
+
+        ``(1 - shared_weight) * g_k(x)`` for the ``n_experts`` routed experts
+        and ``shared_weight * omega_s`` for the ``n_shared_experts`` shared
+        ones; :meth:`predict_gates` without shared experts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples, n_experts + n_shared_experts)
+            Rows are non-negative and sum to one. ``predict`` is the sum of
+            these weights times :meth:`predict_component_means`.
+        """
+        X = self._check_X(X)
+        return self.params_.component_weights(X)
+
+    def predict_component_means(self, X):
+        """Mean of every component, routed experts then shared ones.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts + n_shared_experts)
+            :meth:`predict_experts` followed by the shared experts' means.
+        """
+        X = self._check_X(X)
+        return self.params_.component_means(X)
+
     def predict_experts(self, X):
-        """Mean of every expert, :math:`h(x; \\eta_k)`.
+        """Mean of every routed expert, :math:`h(x; \\eta_k)`.
 
         Parameters
         ----------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from numbers import Real
 
 import numpy as np
 from scipy.special import ndtr
@@ -60,13 +61,31 @@ class MoEParams:
         Expert family; a string is resolved to the default object of that name.
     gate_extra : dict of str to ndarray, default=None
         Extra gate parameters of families that need them.
+    shared_params : array-like of shape (n_shared_experts, n_shared_params), \
+            default=None
+        Parameters :math:`\\kappa_s` of the shared experts, in the layout of
+        ``shared_experts``; None (the default) for a model without shared
+        experts.
+    shared_variance : array-like of shape (n_shared_experts,), default=None
+        Noise variances :math:`\\tau_s` of the shared experts (required with
+        ``shared_params``).
+    shared_weights : array-like of shape (n_shared_experts,), default=None
+        Covariate-free weights :math:`\\omega_s` of the shared experts, a
+        point of the simplex; None gives equal weights.
+    shared_weight : float, default=0.5
+        Weight :math:`\\lambda \\in (0, 1)` of the shared part (ignored
+        without shared experts).
+    shared_experts : str or Experts, default=None
+        Family of the shared experts; None uses ``experts``.
 
     Attributes
     ----------
     n_experts : int
-        Number of experts ``K``.
+        Number of routed experts ``K``.
     n_features : int
         Number of input features.
+    n_shared_experts : int
+        Number of shared experts ``S`` (0 without them).
 
     Notes
     -----
@@ -76,7 +95,32 @@ class MoEParams:
     is not defined by ``==``; use :meth:`allclose`.
 
     The softmax gate is invariant to a common shift of all logits; the
-    containers built by skmoe keep the last expert's gate row at zero.
+    containers built by skmoe keep the last expert's gate row at zero (each
+    gating family documents its own normalisation).
+
+    **Shared experts** (DeepSeekMoE, [1]_). With ``S >= 1`` shared experts
+    the model is
+
+    .. math::
+
+        p(y \\mid x) = \\lambda \\sum_{s=1}^S \\omega_s \\,
+        \\mathcal{N}(y \\mid h_{sh}(x; \\kappa_s), \\tau_s)
+        + (1 - \\lambda) \\sum_{k=1}^K g_k(x) \\,
+        \\mathcal{N}(y \\mid h(x; \\eta_k), \\nu_k),
+
+    a mixture of ``K + S`` components whose shared weights do not depend on
+    ``x``. :meth:`gates` and :meth:`expert_means` describe the routed part
+    only; :meth:`component_weights` and :meth:`component_means` give all
+    ``K + S`` components (routed first), and every distributional method
+    (:meth:`predict`, :meth:`log_density`, :meth:`cdf`, :meth:`quantiles`,
+    :meth:`sample_y`) uses the full model. Without shared experts every
+    method computes exactly what it computes for the plain model.
+
+    References
+    ----------
+    .. [1] Nguyen, H., Doan, T., Pham, Q., Bui, N., Ho, N. and Rinaldo, A.
+       (2025). On DeepSeekMoE: statistical benefits of shared experts and
+       normalized sigmoid gating. arXiv:2505.10860.
 
     Examples
     --------
@@ -98,6 +142,11 @@ class MoEParams:
     gating: object = "softmax"
     experts: object = "linear"
     gate_extra: dict = field(default_factory=dict)
+    shared_params: object = None
+    shared_variance: object = None
+    shared_weights: object = None
+    shared_weight: float = 0.5
+    shared_experts: object = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -139,6 +188,69 @@ class MoEParams:
         for name in ("gate_coef", "gate_intercept", "expert_params"):
             if not np.all(np.isfinite(getattr(self, name))):
                 raise ValueError(f"{name} must be finite.")
+        self.gating.check_n_experts(K, d)
+        self._set_shared(d)
+
+    def _set_shared(self, d):
+        """Validate and store the shared-expert fields."""
+        set_ = object.__setattr__
+        if self.shared_params is None:
+            if self.shared_variance is not None or self.shared_weights is not None:
+                raise ValueError(
+                    "shared_variance and shared_weights need shared_params; got "
+                    "shared_params=None."
+                )
+            set_(self, "shared_experts", None)
+            return
+        family = (
+            self.experts if self.shared_experts is None
+            else _resolve_experts(self.shared_experts)
+        )
+        set_(self, "shared_experts", family)
+        params = np.atleast_2d(as_kernel_array(self.shared_params))
+        S = params.shape[0]
+        if params.shape != (S, family.n_params(d)) or S < 1:
+            raise ValueError(
+                f"shared_params must have shape (n_shared_experts, "
+                f"{family.n_params(d)}) for n_features={d} and "
+                f"{type(family).__name__}; got shape {params.shape}."
+            )
+        if self.shared_variance is None:
+            raise ValueError("shared_variance is required with shared_params.")
+        variance = as_kernel_array(self.shared_variance)
+        weights = (
+            np.full(S, 1.0 / S) if self.shared_weights is None
+            else as_kernel_array(self.shared_weights)
+        )
+        for name, arr in (("shared_variance", variance), ("shared_weights", weights)):
+            if arr.shape != (S,):
+                raise ValueError(
+                    f"{name} must have shape ({S},) for {S} shared experts; got "
+                    f"shape {arr.shape}."
+                )
+        if not np.all(np.isfinite(params)):
+            raise ValueError("shared_params must be finite.")
+        if not np.all(np.isfinite(variance) & (variance > 0)):
+            raise ValueError(
+                f"shared_variance must be finite and strictly positive; got "
+                f"{variance!r}."
+            )
+        if not (np.all(np.isfinite(weights) & (weights >= 0))
+                and abs(weights.sum() - 1.0) <= 1e-8):
+            raise ValueError(
+                f"shared_weights must be non-negative and sum to one; got "
+                f"{weights!r}."
+            )
+        lam = self.shared_weight
+        if not (isinstance(lam, Real) and 0 < lam < 1):
+            raise ValueError(
+                f"shared_weight must be a float in the open interval (0, 1); got "
+                f"{lam!r}."
+            )
+        set_(self, "shared_params", params)
+        set_(self, "shared_variance", variance)
+        set_(self, "shared_weights", weights)
+        set_(self, "shared_weight", float(lam))
 
     # ------------------------------------------------------------------ shape
     @property
@@ -150,6 +262,11 @@ class MoEParams:
     def n_features(self):
         """Number of input features."""
         return self.gate_coef.shape[1]
+
+    @property
+    def n_shared_experts(self):
+        """Number of shared experts (0 without them)."""
+        return 0 if self.shared_params is None else self.shared_params.shape[0]
 
     # --------------------------------------------------------- construction
     def replace(self, **changes):
@@ -177,6 +294,15 @@ class MoEParams:
         """
         from sklearn.base import clone
 
+        shared = {}
+        if self.n_shared_experts:
+            shared = dict(
+                shared_params=self.shared_params.copy(),
+                shared_variance=self.shared_variance.copy(),
+                shared_weights=self.shared_weights.copy(),
+                shared_weight=self.shared_weight,
+                shared_experts=clone(self.shared_experts),
+            )
         return MoEParams(
             gate_coef=self.gate_coef.copy(),
             gate_intercept=self.gate_intercept.copy(),
@@ -185,15 +311,20 @@ class MoEParams:
             gating=clone(self.gating),
             experts=clone(self.experts),
             gate_extra={k: v.copy() for k, v in self.gate_extra.items()},
+            **shared,
         )
 
-    def permute(self, order):
+    def permute(self, order, shared_order=None):
         """Reorder the experts and re-apply the gate's normalisation.
 
         Parameters
         ----------
         order : array-like of int of shape (n_experts,)
-            New position ``j`` holds old expert ``order[j]``.
+            New position ``j`` holds old routed expert ``order[j]``.
+        shared_order : array-like of int of shape (n_shared_experts,), \
+                default=None
+            New position ``j`` holds old shared expert ``shared_order[j]``;
+            None keeps their order.
 
         Returns
         -------
@@ -208,6 +339,18 @@ class MoEParams:
                 f"got {order!r}."
             )
         permuted = self.gating.permute(self, order)
+        if shared_order is not None:
+            shared_order = np.asarray(shared_order)
+            if sorted(shared_order.tolist()) != list(range(self.n_shared_experts)):
+                raise ValueError(
+                    "shared_order must be a permutation of "
+                    f"range({self.n_shared_experts}); got {shared_order!r}."
+                )
+            permuted.update(
+                shared_params=self.shared_params[shared_order],
+                shared_variance=self.shared_variance[shared_order],
+                shared_weights=self.shared_weights[shared_order],
+            )
         return self.replace(
             expert_params=self.expert_params[order],
             variance=self.variance[order],
@@ -242,6 +385,17 @@ class MoEParams:
         if set(self.gate_extra) != set(other.gate_extra):
             return False
         pairs += [(self.gate_extra[k], other.gate_extra[k]) for k in self.gate_extra]
+        if self.n_shared_experts != other.n_shared_experts:
+            return False
+        if self.n_shared_experts:
+            if type(self.shared_experts) is not type(other.shared_experts):
+                return False
+            pairs += [
+                (self.shared_params, other.shared_params),
+                (self.shared_variance, other.shared_variance),
+                (self.shared_weights, other.shared_weights),
+                (np.array([self.shared_weight]), np.array([other.shared_weight])),
+            ]
         return all(
             a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol)
             for a, b in pairs
@@ -301,8 +455,83 @@ class MoEParams:
         """
         return self.experts.predict(self._check_X(X), self.expert_params)
 
+    def shared_means(self, X):
+        """Shared expert regression functions :math:`h_{sh}(x; \\kappa_s)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_shared_experts)
+            Shared expert means (no columns without shared experts).
+        """
+        X = self._check_X(X)
+        if not self.n_shared_experts:
+            return np.zeros((X.shape[0], 0))
+        return self.shared_experts.predict(X, self.shared_params)
+
+    def _components(self, X):
+        """Log weights, means and variances of all ``K + S`` components.
+
+        Without shared experts: exactly ``log_gates``, ``expert_means`` and
+        ``variance``.
+        """
+        if not self.n_shared_experts:
+            return self.log_gates(X), self.expert_means(X), self.variance
+        lam = self.shared_weight
+        with np.errstate(divide="ignore"):
+            log_shared = np.log(lam) + np.log(self.shared_weights)
+        n = X.shape[0]
+        log_w = np.hstack([
+            np.log1p(-lam) + self.log_gates(X),
+            np.broadcast_to(log_shared, (n, self.n_shared_experts)),
+        ])
+        means = np.hstack([self.expert_means(X), self.shared_means(X)])
+        variance = np.concatenate([self.variance, self.shared_variance])
+        return as_kernel_array(log_w), as_kernel_array(means), variance
+
+    def component_weights(self, X):
+        """Mixture weights of all components, routed then shared.
+
+        ``(1 - shared_weight) * g_k(x)`` for the routed experts and
+        ``shared_weight * shared_weights[s]`` for the shared ones; without
+        shared experts, :meth:`gates`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_samples, n_experts + n_shared_experts)
+            Each row is non-negative and sums to one.
+        """
+        return np.exp(self._components(self._check_X(X))[0])
+
+    def component_means(self, X):
+        """Component means, routed experts then shared experts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        means : ndarray of shape (n_samples, n_experts + n_shared_experts)
+            ``h(x; eta_k)`` followed by ``h_sh(x; kappa_s)``.
+        """
+        return self._components(self._check_X(X))[1]
+
     def predict(self, X):
-        """Regression function :math:`E[y \\mid x] = \\sum_k g_k(x) h(x; \\eta_k)`.
+        """Regression function :math:`E[y \\mid x]`, the mixture mean.
+
+        ``sum_k g_k(x) h(x; eta_k)``; with shared experts, the mean of the
+        full model (:meth:`component_weights` times :meth:`component_means`).
 
         Parameters
         ----------
@@ -315,6 +544,9 @@ class MoEParams:
             Mixture mean for every sample.
         """
         X = self._check_X(X)
+        if self.n_shared_experts:
+            log_w, means, _ = self._components(X)
+            return np.sum(np.exp(log_w) * means, axis=1)
         return np.sum(self.gates(X) * self.expert_means(X), axis=1)
 
     def log_density(self, X, y):
@@ -341,9 +573,7 @@ class MoEParams:
                 f"X and y must have the same number of rows; got {X.shape[0]} "
                 f"and {y.shape[0]}."
             )
-        _, loglik = gaussian_estep(
-            self.log_gates(X), self.expert_means(X), self.variance, y
-        )
+        _, loglik = gaussian_estep(*self._components(X), y)
         return loglik
 
     def cdf(self, X, y):
@@ -363,9 +593,9 @@ class MoEParams:
         """
         X = self._check_X(X)
         y = np.asarray(y, dtype=np.float64)
-        gates = self.gates(X)
-        means = self.expert_means(X)
-        sd = np.sqrt(self.variance)
+        log_w, means, variance = self._components(X)
+        gates = np.exp(log_w)
+        sd = np.sqrt(variance)
         yy = y.reshape(X.shape[0], -1, 1)
         z = (yy - means[:, None, :]) / sd
         return np.sum(gates[:, None, :] * ndtr(z), axis=2).reshape(y.shape)
@@ -390,8 +620,8 @@ class MoEParams:
         if q_arr.ndim != 1 or np.any(~((q_arr > 0) & (q_arr < 1))):
             raise ValueError(f"q must hold probabilities in (0, 1); got {q!r}.")
         n = X.shape[0]
-        means = self.expert_means(X)
-        sd = np.sqrt(self.variance)
+        _, means, variance = self._components(X)
+        sd = np.sqrt(variance)
         # the mixture quantile lies between the extreme component quantiles
         width = 40.0 * sd.max()
         lo = np.repeat((means.min(axis=1) - width)[:, None], q_arr.size, axis=1)
@@ -424,14 +654,14 @@ class MoEParams:
         """
         rng = check_random_state(random_state)
         X = self._check_X(X)
-        gates = self.gates(X)
-        means = self.expert_means(X)
+        log_w, means, variance = self._components(X)
+        gates = np.exp(log_w)
         u = rng.random_sample(X.shape[0])
         cum = np.cumsum(gates, axis=1)
-        comp = np.minimum((u[:, None] > cum).sum(axis=1), self.n_experts - 1)
+        comp = np.minimum((u[:, None] > cum).sum(axis=1), gates.shape[1] - 1)
         noise = rng.standard_normal(X.shape[0])
         rows = np.arange(X.shape[0])
-        return means[rows, comp] + np.sqrt(self.variance[comp]) * noise
+        return means[rows, comp] + np.sqrt(variance[comp]) * noise
 
     def n_free_params(self):
         """Number of free parameters, as counted by BIC and AIC.
@@ -440,17 +670,30 @@ class MoEParams:
         -------
         n_params : int
             Gate parameters after the identifiability constraint, expert
-            parameters and variances.
+            parameters and variances; with ``S`` shared experts also their
+            parameters, their ``S`` variances and ``S - 1`` free weights
+            (``shared_weight`` is a fixed hyper-parameter, not counted).
         """
         K, d = self.n_experts, self.n_features
-        return (
+        count = (
             self.gating.n_free_params(d, K)
             + K * self.experts.n_free_params(d)
             + K
         )
+        S = self.n_shared_experts
+        if S:
+            count += S * self.shared_experts.n_free_params(d) + S + (S - 1)
+        return count
 
     def __repr__(self):
+        shared = ""
+        if self.n_shared_experts:
+            shared = (
+                f", n_shared_experts={self.n_shared_experts}, "
+                f"shared_weight={self.shared_weight!r}, "
+                f"shared_experts={self.shared_experts!r}"
+            )
         return (
             f"MoEParams(n_experts={self.n_experts}, n_features={self.n_features}, "
-            f"gating={self.gating!r}, experts={self.experts!r})"
+            f"gating={self.gating!r}, experts={self.experts!r}{shared})"
         )

@@ -96,18 +96,30 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
 def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                         gating="softmax", experts="linear", activation=None,
                         noise=0.3, gate_scale=3.0, x_distribution="normal",
-                        objective="likelihood", random_state=None):
+                        objective="likelihood", n_shared_experts=0,
+                        shared_weight=0.5, shared_experts=None,
+                        random_state=None):
     """Generate regression data from a random mixture of experts.
 
     The true model is drawn first, then ``(X, y)`` from it:
 
-    - gate slopes: random directions of norm ``gate_scale`` (the last expert's
-      row is zero, the identifiability normalisation used by the estimator),
-      intercepts standard normal times 0.5;
+    - the gate by the gating family's :meth:`~skmoe.Gating.random_params`:
+      for the softmax, slopes are random directions of norm ``gate_scale``
+      (the last expert's row is zero, the identifiability normalisation used
+      by the estimator) and intercepts standard normal times 0.5; every family
+      draws its truth in its own normalisation (all rows for the normalized
+      sigmoid, both levels for the hierarchical softmax, the temperature for
+      learned or scheduled temperatures);
     - expert parameters from the family's ``random_params``: for linear and
       polynomial experts, coefficients standard normal and intercepts spread
       evenly over ``[-2, 2]`` in random order (well separated experts); for
       FFN experts see :meth:`skmoe.FFNExperts.random_params`;
+    - shared experts (``n_shared_experts > 0``): drawn by their family's
+      ``random_params`` like the routed experts, with the intercepts of all
+      ``n_experts + n_shared_experts`` components spread together over
+      ``[-2, 2]``, and weights :math:`\\omega` from a Dirichlet(2, ..., 2)
+      distribution (1 for a single shared expert), mixed with the routed part
+      by ``shared_weight``;
     - all noise variances ``noise ** 2``.
 
     With ``objective="likelihood"`` the data follow the Gaussian mixture of
@@ -124,7 +136,8 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         Number of input features.
     n_experts : int, default=3
         Number of experts of the true model.
-    gating : {"softmax"} or Gating, default="softmax"
+    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
+            Gating, default="softmax"
         Gating family of the truth.
     experts : {"linear", "polynomial", "ffn"} or Experts, default="linear"
         Expert family of the truth.
@@ -143,6 +156,12 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     objective : {"likelihood", "least_squares"}, default="likelihood"
         Draw ``y`` from the Gaussian mixture, or as the mixture mean plus
         Gaussian noise (the least-squares setting).
+    n_shared_experts : int, default=0
+        Number of shared experts of the truth (0: the plain model).
+    shared_weight : float, default=0.5
+        Weight of the shared part, in the open interval (0, 1).
+    shared_experts : str, Experts or None, default=None
+        Family of the shared experts; None uses ``experts``.
     random_state : int, RandomState instance or None, default=None
         Controls the true parameters and the data. Pass an int for
         reproducible output across multiple function calls.
@@ -178,6 +197,12 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
             f"gate_scale must be a non-negative float; got {gate_scale!r}."
         )
     _check_objective(objective)
+    S = _check_positive_int("n_shared_experts", n_shared_experts, minimum=0)
+    if not (isinstance(shared_weight, Real) and 0 < shared_weight < 1):
+        raise ValueError(
+            "shared_weight must be a float in the open interval (0, 1); got "
+            f"{shared_weight!r}."
+        )
     gating = gating if isinstance(gating, Gating) else resolve_gating(gating)
     if isinstance(experts, Experts):
         if activation is not None:
@@ -197,21 +222,40 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     gating._validate_params()
     experts._validate_params()
     gating.check_n_experts(K, n_features)
+    if shared_experts is None:
+        shared_experts = experts
+    elif not isinstance(shared_experts, Experts):
+        shared_experts = resolve_experts(shared_experts)
+    shared_experts._validate_params()
     rng = check_random_state(random_state)
-    directions = rng.standard_normal((K, n_features))
-    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    gate_coef = gate_scale * directions
-    gate_coef[-1] = 0.0
-    gate_intercept = 0.5 * rng.standard_normal(K)
-    gate_intercept[-1] = 0.0
+    gate_fields = gating.random_params(n_features, K, gate_scale, rng)
     expert_params = experts.random_params(n_features, K, rng)
+    shared = {}
+    if S:
+        shared_params = shared_experts.random_params(n_features, S, rng)
+        spread = rng.permutation(np.linspace(-2.0, 2.0, K + S))
+        for family, params, values in ((experts, expert_params, spread[:K]),
+                                       (shared_experts, shared_params, spread[K:])):
+            block = family.param_blocks(n_features).get("intercept")
+            if block is not None:
+                params[:, block] = values[:, None]
+        # project back: a family that holds its intercept fixed keeps it at 0
+        expert_params = experts.unpack(experts.pack(expert_params), K, n_features)
+        shared_params = shared_experts.unpack(
+            shared_experts.pack(shared_params), S, n_features
+        )
+        weights = rng.dirichlet(np.full(S, 2.0)) if S > 1 else np.ones(1)
+        shared = dict(shared_params=shared_params,
+                      shared_variance=np.full(S, float(noise) ** 2),
+                      shared_weights=weights, shared_weight=float(shared_weight),
+                      shared_experts=shared_experts)
     truth = MoEParams(
-        gate_coef=gate_coef,
-        gate_intercept=gate_intercept,
         expert_params=expert_params,
         variance=np.full(K, float(noise) ** 2),
         gating=gating,
         experts=experts,
+        **gate_fields,
+        **shared,
     )
     X, y = sample_moe_regression(truth, n_samples, x_distribution=x_distribution,
                                  objective=objective, random_state=rng)

@@ -106,6 +106,12 @@ def parameter_error(estimated, true):
         parameters are compared in their family's canonical form, see
         :meth:`skmoe.Experts.canonicalize`), and ``"variance"``.
         ``"true_index"`` and ``"est_index"`` give the matching.
+        When both models have shared experts, these are matched separately
+        (Hungarian algorithm on their canonical parameters and variances) and
+        the result also holds ``"shared_expert_<block>"``,
+        ``"shared_variance"`` and ``"shared_weights"`` (absolute error of
+        :math:`\\omega`) per matched true shared expert, with
+        ``"shared_true_index"`` and ``"shared_est_index"``.
 
     Examples
     --------
@@ -128,4 +134,34 @@ def parameter_error(estimated, true):
         diff = est_experts[est_index, block] - true_experts[true_index, block]
         out[f"expert_{name}"] = np.linalg.norm(diff, axis=1)
     out["variance"] = np.abs(estimated.variance[est_index] - true.variance[true_index])
+    if estimated.n_shared_experts and true.n_shared_experts:
+        out.update(_shared_error(estimated, true))
+    return out
+
+
+def _shared_error(estimated, true):
+    """Errors of the shared experts, matched among themselves."""
+    if (estimated.shared_params.shape[1] != true.shared_params.shape[1]):
+        raise ValueError(
+            "estimated and true must have shared expert parameter rows of the "
+            f"same length; got {estimated.shared_params.shape[1]} and "
+            f"{true.shared_params.shape[1]}."
+        )
+    est_shared = estimated.shared_experts.canonicalize(estimated.shared_params)
+    true_shared = true.shared_experts.canonicalize(true.shared_params)
+    a = np.hstack([est_shared, estimated.shared_variance[:, None]])
+    b = np.hstack([true_shared, true.shared_variance[:, None]])
+    rows, cols = linear_sum_assignment(((a[:, None] - b[None]) ** 2).sum(axis=2))
+    order = np.argsort(cols)
+    est_index, true_index = rows[order], cols[order]
+    out = {"shared_est_index": est_index, "shared_true_index": true_index}
+    for name, block in true.shared_experts.param_blocks(true.n_features).items():
+        diff = est_shared[est_index, block] - true_shared[true_index, block]
+        out[f"shared_expert_{name}"] = np.linalg.norm(diff, axis=1)
+    out["shared_variance"] = np.abs(
+        estimated.shared_variance[est_index] - true.shared_variance[true_index]
+    )
+    out["shared_weights"] = np.abs(
+        estimated.shared_weights[est_index] - true.shared_weights[true_index]
+    )
     return out

@@ -2,8 +2,10 @@
 
 from skmoe import (
     FFNExperts,
+    HierarchicalSoftmaxGating,
     LinearExperts,
     MixtureOfExpertsRegressor,
+    NormalizedSigmoidGating,
     PolynomialExperts,
     SoftmaxGating,
 )
@@ -19,6 +21,7 @@ def small_instances():
         init_params="kmeans",
         **common,
     )
+    # one instance per further expert family and per gradient solver
     yield MixtureOfExpertsRegressor(experts=FFNExperts(), **common)
     yield MixtureOfExpertsRegressor(experts=PolynomialExperts(degree=2), **common)
     yield MixtureOfExpertsRegressor(solver="lbfgs", **common)
@@ -28,6 +31,13 @@ def small_instances():
         experts=FFNExperts(activation="relu"),
         **common,
     )
+    # one instance per further gating family, and shared experts
+    yield MixtureOfExpertsRegressor(gating=SoftmaxGating(top_k=1), **common)
+    yield MixtureOfExpertsRegressor(gating=NormalizedSigmoidGating(top_k=2),
+                                    n_experts=3, max_iter=30, random_state=0)
+    yield MixtureOfExpertsRegressor(gating=HierarchicalSoftmaxGating(n_groups=2),
+                                    **common)
+    yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
 
 
 def expected_failed_checks(estimator):
@@ -58,10 +68,27 @@ def expected_failed_checks(estimator):
 
 def gating_instances():
     """Every registered gating family, plus non-default configurations."""
-    from skmoe import SoftmaxGating
+    from skmoe import (
+        HierarchicalSoftmaxGating,
+        NormalizedSigmoidGating,
+        SoftmaxGating,
+    )
     from skmoe.gating import GATINGS
 
-    return [cls() for cls in GATINGS.values()] + [SoftmaxGating(temperature=0.3)]
+    return [cls() for cls in GATINGS.values()] + [
+        SoftmaxGating(temperature=0.3),
+        SoftmaxGating(top_k=2),
+        SoftmaxGating(top_k=1),
+        SoftmaxGating(learn_temperature=True),
+        SoftmaxGating(schedule="geometric", initial_temperature=4.0),
+        SoftmaxGating(activation="tanh", temperature=0.5),
+        SoftmaxGating(activation="sigmoid", learn_temperature=True),
+        SoftmaxGating(top_k=2, activation="tanh", learn_temperature=True),
+        NormalizedSigmoidGating(top_k=2),
+        NormalizedSigmoidGating(top_k=1),
+        HierarchicalSoftmaxGating(n_groups=1),
+        HierarchicalSoftmaxGating(n_groups=3),
+    ]
 
 
 def experts_instances():

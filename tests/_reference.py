@@ -1,7 +1,7 @@
 """Plain NumPy twins of every Numba kernel in ``skmoe._kernels``."""
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import expit, log_expit, logsumexp
 
 
 def log_softmax_rows(Z):
@@ -117,3 +117,69 @@ def least_squares_grad(log_gate, means, y, w):
     e = y - np.sum(g * means, axis=1)
     c = (-2 * w * e)[:, None]
     return float(np.sum(w * e**2)), c * g * means, c * g
+def _topk_mask(Z, top_k):
+    order = np.argsort(-Z, axis=1, kind="stable")
+    keep = np.zeros(Z.shape, dtype=bool)
+    np.put_along_axis(keep, order[:, :top_k], True, axis=1)
+    return keep
+
+
+def topk_log_softmax_rows(Z, top_k):
+    Zk = np.where(_topk_mask(Z, top_k), Z, -np.inf)
+    return Zk - logsumexp(Zk, axis=1, keepdims=True)
+
+
+def sigmoid_log_weights(Z, top_k):
+    logs = np.where(_topk_mask(Z, top_k), log_expit(Z), -np.inf)
+    return logs - logsumexp(logs, axis=1, keepdims=True)
+
+
+def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
+    n, d = X.shape
+    K = coef.shape[0]
+    Z = X @ coef.T + intercept
+    s, c = expit(Z), expit(-Z)
+    logg = sigmoid_log_weights(Z, K)
+    g = np.exp(logg)
+    value = np.sum(np.where(R > 0, R * logg, 0.0))
+    w = R.sum(axis=1)
+    Xt = np.hstack([X, np.ones((n, 1))])
+    grad = ((c * (R - w[:, None] * g)).T @ Xt).ravel()
+    if not compute_hessian:
+        return value, grad, np.zeros((1, 1)), np.zeros((1, 1))
+    p = d + 1
+    F = np.zeros((K * p, K * p))
+    D = np.zeros((K * p, K * p))
+    for k in range(K):
+        for l in range(K):
+            a_k, a_l = g[:, k] * c[:, k], g[:, l] * c[:, l]
+            f = w * ((k == l) * a_k * c[:, k] - a_k * a_l)
+            F[k * p:(k + 1) * p, l * p:(l + 1) * p] = (Xt * f[:, None]).T @ Xt
+        e = s[:, k] * c[:, k] * (R[:, k] - w * g[:, k])
+        D[k * p:(k + 1) * p, k * p:(k + 1) * p] = (Xt * e[:, None]).T @ Xt
+    return value, grad, F + D, F
+
+
+def _soft_topk_parts(A, Z, top_k, smoothing):
+    Zs = -np.sort(-Z, axis=1)
+    t = 0.5 * (Zs[:, top_k - 1] + Zs[:, top_k])
+    u = (Z - t[:, None]) / smoothing
+    B = A + log_expit(u)
+    return B - logsumexp(B, axis=1, keepdims=True), u
+
+
+def soft_topk_log_weights(A, Z, top_k, smoothing):
+    return _soft_topk_parts(A, Z, top_k, smoothing)[0]
+
+
+def soft_topk_vjp(G, A, Z, top_k, smoothing):
+    log_w, u = _soft_topk_parts(A, Z, top_k, smoothing)
+    dA = G - np.exp(log_w) * G.sum(axis=1, keepdims=True)
+    dZ = dA * expit(-u) / smoothing
+    # t averages the top_k-th and (top_k+1)-th order statistics
+    order = np.argsort(-Z, axis=1, kind="stable")
+    dt = -dZ.sum(axis=1)
+    rows = np.arange(Z.shape[0])
+    dZ[rows, order[:, top_k - 1]] += 0.5 * dt
+    dZ[rows, order[:, top_k]] += 0.5 * dt
+    return dA, dZ

@@ -13,9 +13,14 @@ from numpy.testing import assert_allclose
 from skmoe._kernels._ffn import ffn_activation, ffn_nls, ffn_predict, ffn_vjp
 from skmoe._kernels._gaussian import gaussian_estep, weighted_residual_ss
 from skmoe._kernels._linear import linear_expert_suffstats
-from skmoe._kernels._logspace import log_softmax_rows
+from skmoe._kernels._logspace import (
+    log_softmax_rows,
+    soft_topk_log_weights,
+    soft_topk_vjp,
+)
 from skmoe._kernels._objectives import gaussian_loglik_grad, least_squares_grad
-from skmoe._kernels._softmax import softmax_gate_objective
+from skmoe._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
+from skmoe._kernels._softmax import softmax_gate_objective, topk_log_softmax_rows
 
 from . import _reference as ref
 
@@ -202,5 +207,124 @@ def test_new_kernels_do_not_modify_inputs():
     ffn_nls(X, y, R, P, 1, True)
     gaussian_loglik_grad(log_gate, means, variances, y, w)
     least_squares_grad(log_gate, means, y, w)
+    for a, b in zip(arrays, before, strict=True):
+        assert np.array_equal(a, b)
+
+
+TOP_K_SHAPES = [(1, 2, 1), (7, 3, 1), (7, 3, 2), (50, 4, 3), (200, 5, 2)]  # (n, K, k)
+
+
+def _ties(n, K, seed):
+    """Logits with exact ties (integers) to check the tie-breaking rule."""
+    return np.random.RandomState(seed).randint(-2, 3, size=(n, K)).astype(float)
+
+
+@pytest.mark.parametrize("n, K, k", TOP_K_SHAPES + [(30, 3, 3), (5, 1, 1)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_topk_log_softmax_rows(n, K, k, ties):
+    Z = _ties(n, K, 1) if ties else np.random.RandomState(1).standard_normal((n, K)) * 5
+    got = topk_log_softmax_rows(Z, k)
+    want = ref.topk_log_softmax_rows(Z, k)
+    assert np.array_equal(np.isneginf(got), np.isneginf(want))
+    assert np.all(np.isfinite(got).sum(axis=1) == k)
+    finite = np.isfinite(want)
+    assert_allclose(got[finite], want[finite], rtol=RTOL, atol=1e-13)
+
+
+def test_topk_equal_to_k_is_the_dense_softmax():
+    Z = np.random.RandomState(0).standard_normal((20, 4)) * 10
+    assert_allclose(topk_log_softmax_rows(Z, 4), log_softmax_rows(Z), rtol=RTOL,
+                    atol=1e-13)
+
+
+@pytest.mark.parametrize("n, K, k", TOP_K_SHAPES + [(30, 3, 3), (5, 1, 1)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_sigmoid_log_weights(n, K, k, ties):
+    Z = _ties(n, K, 2) if ties else np.random.RandomState(2).standard_normal((n, K)) * 5
+    got = sigmoid_log_weights(Z, k)
+    want = ref.sigmoid_log_weights(Z, k)
+    assert np.array_equal(np.isneginf(got), np.isneginf(want))
+    finite = np.isfinite(want)
+    assert_allclose(got[finite], want[finite], rtol=RTOL, atol=1e-13)
+
+
+def test_sigmoid_log_weights_extreme_logits_stay_finite():
+    Z = np.array([[800.0, -800.0, 0.0], [-900.0, -901.0, -950.0]])
+    out = sigmoid_log_weights(Z, 3)
+    assert np.all(np.isfinite(out))
+    # log-weights are differences of log-sigmoids of size ~900: absolute
+    # round-off ~900 eps = 2e-13
+    assert_allclose(np.exp(out).sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n, d, K", SHAPES)
+@pytest.mark.parametrize("hessian", [True, False])
+def test_sigmoid_gate_objective(n, d, K, hessian):
+    X, y, coef, intercept, R, means, variances = _data(n, d, K)
+    got = sigmoid_gate_objective(X, coef, intercept, R, hessian)
+    want = ref.sigmoid_gate_objective(X, coef, intercept, R, hessian)
+    for g, w in zip(got, want, strict=True):
+        assert_allclose(g, w, rtol=RTOL, atol=1e-12)
+
+
+@pytest.mark.parametrize("n, K, k", TOP_K_SHAPES)
+@pytest.mark.parametrize("smoothing", [0.01, 0.5, 3.0])
+def test_soft_topk(n, K, k, smoothing):
+    if k >= K:
+        pytest.skip("the smoothed selection needs top_k < K")
+    rng = np.random.RandomState(3)
+    A, Z, G = (rng.standard_normal((n, K)) * 3 for _ in range(3))
+    assert_allclose(soft_topk_log_weights(A, Z, k, smoothing),
+                    ref.soft_topk_log_weights(A, Z, k, smoothing), rtol=RTOL,
+                    atol=1e-12)
+    for g, w in zip(soft_topk_vjp(G, A, Z, k, smoothing),
+                    ref.soft_topk_vjp(G, A, Z, k, smoothing), strict=True):
+        assert_allclose(g, w, rtol=RTOL, atol=1e-12)
+
+
+def test_soft_topk_tends_to_the_exact_top_k():
+    rng = np.random.RandomState(4)
+    # every row a permutation of (3, 1, 0, -2) plus an offset: the 2nd and 3rd
+    # largest logits are 1 apart, so at s = 0.01 the excluded experts' mask is
+    # sigmoid(-50) ~ 2e-22 and the kept ones' 1 - 2e-22
+    Z = np.array([rng.permutation([3.0, 1.0, 0.0, -2.0]) for _ in range(40)])
+    Z += rng.standard_normal((40, 1))
+    exact = np.exp(topk_log_softmax_rows(Z, 2))
+    soft = np.exp(soft_topk_log_weights(Z, Z, 2, 0.01))
+    assert_allclose(soft, exact, rtol=1e-13, atol=1e-20)
+
+
+def test_soft_topk_vjp_by_finite_differences():
+    rng = np.random.RandomState(5)
+    A, Z, G = (rng.standard_normal((6, 4)) for _ in range(3))
+    dA, dZ = soft_topk_vjp(G, A, Z, 2, 0.7)
+
+    def f(a, z):
+        return np.sum(G * soft_topk_log_weights(a, z, 2, 0.7))
+
+    h = 1e-6
+    for M, dM, which in ((A, dA, 0), (Z, dZ, 1)):
+        fd = np.zeros_like(M)
+        for idx in np.ndindex(M.shape):
+            e = np.zeros_like(M)
+            e[idx] = h
+            args_p = (A + e, Z) if which == 0 else (A, Z + e)
+            args_m = (A - e, Z) if which == 0 else (A, Z - e)
+            fd[idx] = (f(*args_p) - f(*args_m)) / (2 * h)
+        # central differences: truncation O(h^2), round-off ~1e-10
+        assert_allclose(dM, fd, rtol=1e-6, atol=1e-7)
+
+
+def test_gating_kernels_do_not_modify_inputs():
+    X, y, coef, intercept, R, means, variances = _data(30, 2, 3)
+    Z = X @ coef.T + intercept
+    G = R.copy()
+    arrays = [X, coef, intercept, R, Z, G]
+    before = [a.copy() for a in arrays]
+    topk_log_softmax_rows(Z, 2)
+    sigmoid_log_weights(Z, 2)
+    sigmoid_gate_objective(X, coef, intercept, R, True)
+    soft_topk_log_weights(Z, Z, 2, 0.5)
+    soft_topk_vjp(G, Z, Z, 2, 0.5)
     for a, b in zip(arrays, before, strict=True):
         assert np.array_equal(a, b)

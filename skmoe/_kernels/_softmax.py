@@ -5,6 +5,22 @@ from numba import njit
 
 
 @njit(cache=True)
+def _descending_order(z, order):
+    """Write into ``order`` the indices of ``z`` by decreasing value.
+
+    A stable insertion sort (ties keep the lower index first), with no
+    allocation: rows have a handful of experts.
+    """
+    K = z.shape[0]
+    for k in range(K):
+        j = k
+        while j > 0 and z[order[j - 1]] < z[k]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = k
+
+
+@njit(cache=True)
 def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     """Weighted softmax log-likelihood ``Q = sum_ik R_ik log softmax_k(x_i)``.
 
@@ -112,3 +128,46 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
             for c_ in range(r_ + 1, m):
                 H[c_, r_] = H[r_, c_]
     return value, grad, H
+
+
+@njit(cache=True)
+def topk_log_softmax_rows(Z, top_k):
+    """Row-wise log-softmax over the ``top_k`` largest entries, ``-inf`` elsewhere.
+
+    For every row the ``top_k`` largest logits are kept (ties broken towards
+    the lower column index, as a stable sort does); the others get weight
+    exactly zero (log-weight ``-inf``) and the kept ones are renormalised.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, K), float64, C-contiguous
+        Finite logits.
+    top_k : int
+        Number of kept entries per row, ``1 <= top_k <= K``.
+
+    Returns
+    -------
+    out : ndarray of shape (n, K)
+        New array of log-probabilities. Does not modify ``Z``.
+    """
+    n, K = Z.shape
+    out = np.empty((n, K))
+    keep = np.empty(K, dtype=np.bool_)
+    order = np.empty(K, dtype=np.int64)
+    for i in range(n):
+        _descending_order(Z[i], order)
+        keep[:] = False
+        for j in range(top_k):
+            keep[order[j]] = True
+        m = Z[i, order[0]]
+        s = 0.0
+        for k in range(K):
+            if keep[k]:
+                s += np.exp(Z[i, k] - m)
+        lse = m + np.log(s)
+        for k in range(K):
+            if keep[k]:
+                out[i, k] = Z[i, k] - lse
+            else:
+                out[i, k] = -np.inf
+    return out

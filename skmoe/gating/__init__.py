@@ -1,11 +1,15 @@
 """Gating families: maps from inputs to expert weights on the simplex."""
 
-from ._base import Gating
+from ._base import GateLikelihood, Gating
+from ._hierarchical import HierarchicalSoftmaxGating
+from ._sigmoid import NormalizedSigmoidGating
 from ._softmax import SoftmaxGating
 
 #: name -> class of every gating family, for ``gating="name"``
 GATINGS = {
     "softmax": SoftmaxGating,
+    "normalized_sigmoid": NormalizedSigmoidGating,
+    "hierarchical_softmax": HierarchicalSoftmaxGating,
 }
 
 
@@ -30,4 +34,12 @@ def resolve_gating(gating):
         ) from None
 
 
-__all__ = ["GATINGS", "Gating", "SoftmaxGating", "resolve_gating"]
+__all__ = [
+    "GATINGS",
+    "GateLikelihood",
+    "Gating",
+    "HierarchicalSoftmaxGating",
+    "NormalizedSigmoidGating",
+    "SoftmaxGating",
+    "resolve_gating",
+]

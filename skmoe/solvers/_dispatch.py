@@ -36,7 +36,8 @@ def provides_grad(family):
     return type(family).grad is not base.grad
 
 
-def check_compatible(solver, objective, gating, experts):
+def check_compatible(solver, objective, gating, experts, n_experts=None,
+                     n_shared_experts=0):
     """Raise a ValueError if ``solver`` cannot fit ``objective`` with these families.
 
     Runs in Python before any kernel, so that an impossible combination gets
@@ -53,13 +54,19 @@ def check_compatible(solver, objective, gating, experts):
         The gating family.
     experts : Experts
         The expert family.
+    n_experts : int, default=None
+        Number of routed experts (needed to ask the gate whether its
+        configuration is EM-only, :meth:`skmoe.Gating.em_only_reason`).
+    n_shared_experts : int, default=0
+        Number of shared experts; the gradient solvers fit routed experts only.
 
     Raises
     ------
     ValueError
         If ``solver`` does not optimise ``objective`` (``"em"`` maximises the
         likelihood only), or if a gradient solver is paired with a family
-        that does not implement ``grad``.
+        that does not implement ``grad``, with a gate configuration that only
+        EM can fit, or with shared experts.
     """
     if solver not in SOLVER_OBJECTIVES:
         raise ValueError(
@@ -74,6 +81,18 @@ def check_compatible(solver, objective, gating, experts):
             f"objective={objective!r}."
         )
     if solver in GRADIENT_SOLVERS:
+        if n_shared_experts:
+            raise ValueError(
+                f"solver={solver!r} cannot fit shared experts (n_shared_experts="
+                f"{n_shared_experts}): its parameter vector holds the gate and the "
+                "routed experts only; use solver='em'."
+            )
+        reason = gating.em_only_reason(n_experts) if n_experts is not None else None
+        if reason is not None:
+            raise ValueError(
+                f"solver={solver!r} cannot fit {gating!r}: {reason}. Use "
+                "solver='em'."
+            )
         for kind, family in (("gating", gating), ("experts", experts)):
             if not provides_grad(family):
                 raise ValueError(
@@ -104,7 +123,8 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
         squared error (least squares); ``log_likelihood`` is NaN for least
         squares.
     """
-    check_compatible(solver, objective, kwargs["gating"], kwargs["experts"])
+    check_compatible(solver, objective, kwargs["gating"], kwargs["experts"],
+                     kwargs["n_experts"], kwargs.get("n_shared_experts", 0))
     if solver == "em":
         return fit_em(X, y, sample_weight, **kwargs)
     return fit_gradient(X, y, sample_weight, solver=solver, objective=objective,

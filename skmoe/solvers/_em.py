@@ -5,9 +5,12 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from .._kernels._gaussian import gaussian_estep
+from .._params import MoEParams
+from ..gating import GateLikelihood, resolve_gating
 from ..utils._arrays import as_kernel_array
 from ..utils._warnings import DegenerateFitWarning
 from ._init import Degenerate, initial_params, update_variances
@@ -39,42 +42,112 @@ class FitResult:
 
 
 def _estep(X, y, params):
+    if params.n_shared_experts:
+        # responsibilities over the K routed and S shared components
+        return gaussian_estep(*params._components(X), y)
     log_gate = params.gating.log_weights(X, params)
     means = params.experts.predict(X, params.expert_params)
     return gaussian_estep(log_gate, as_kernel_array(means), params.variance, y)
 
 
-def _mstep(X, y, R, params, var_floor):
+def _log_normal(y, means, variance):
+    return -0.5 * np.log(2.0 * np.pi * variance) - 0.5 * (y[:, None] - means) ** 2 / (
+        variance
+    )
+
+
+def gate_likelihood(X, y, sample_weight, params):
+    """The observed log-likelihood as a function of the routed gate.
+
+    Built with the current experts, variances and shared part, for gating
+    families whose :meth:`~skmoe.Gating.em_needs_likelihood` is True.
+
+    Returns
+    -------
+    likelihood : GateLikelihood
+    """
+    log_routed = _log_normal(y, params.expert_means(X), params.variance)
+    log_shared = None
+    if params.n_shared_experts:
+        lam = params.shared_weight
+        log_routed += np.log1p(-lam)
+        with np.errstate(divide="ignore"):
+            log_omega = np.log(lam) + np.log(params.shared_weights)
+        log_shared = logsumexp(
+            log_omega + _log_normal(y, params.shared_means(X), params.shared_variance),
+            axis=1,
+        )
+    return GateLikelihood(sample_weight, log_routed, log_shared)
+
+
+def _shared_mstep(X, y, R_shared, params, var_floor):
+    """Shared experts by their family's update, variances, closed-form omega."""
+    family = params.shared_experts
+    shared_params = family.m_step(X, y, R_shared, params.shared_params)
+    means = as_kernel_array(family.predict(X, shared_params))
+    shared_variance = update_variances(y, means, R_shared, params.shared_variance,
+                                       var_floor)
+    mass = R_shared.sum(axis=0)
+    total = mass.sum()
+    # maximiser of sum_is R_is log omega_s on the simplex
+    weights = mass / total if total > 0 else params.shared_weights
+    return dict(shared_params=shared_params, shared_variance=shared_variance,
+                shared_weights=weights)
+
+
+def _mstep(X, y, R, params, var_floor, sample_weight):
+    K = params.n_experts
+    shared = params.n_shared_experts
+    R_routed = as_kernel_array(R[:, :K]) if shared else R
     experts = params.experts
-    expert_params = experts.m_step(X, y, R, params.expert_params)
+    expert_params = experts.m_step(X, y, R_routed, params.expert_params)
     means = as_kernel_array(experts.predict(X, expert_params))
-    variance = update_variances(y, means, R, params.variance, var_floor)
-    params = params.replace(expert_params=expert_params, variance=variance)
-    return params.replace(**params.gating.m_step(X, R, params))
+    variance = update_variances(y, means, R_routed, params.variance, var_floor)
+    changes = dict(expert_params=expert_params, variance=variance)
+    if shared:
+        changes.update(_shared_mstep(X, y, as_kernel_array(R[:, K:]), params,
+                                     var_floor))
+    params = params.replace(**changes)
+    gating = params.gating
+    kwargs = {}
+    if gating.em_needs_likelihood():
+        # ECME: the gate update sees the experts updated above
+        kwargs["likelihood"] = gate_likelihood(X, y, sample_weight, params)
+    return params.replace(**gating.m_step(X, R_routed, params, **kwargs))
 
 
 def _is_finite(params):
     arrays = [params.gate_coef, params.gate_intercept, params.expert_params,
               params.variance, *params.gate_extra.values()]
+    if params.n_shared_experts:
+        arrays += [params.shared_params, params.shared_variance,
+                   params.shared_weights]
     return all(np.all(np.isfinite(a)) for a in arrays)
 
 
 def converged_rule(previous, current, total_weight, tol):
     """EM stopping rule: relative change of the total log-likelihood.
 
-    ``|L_t - L_{t-1}| <= tol * max(|L_{t-1}|, W)`` with ``W`` the total sample
+    ``|L_t - L_{t-1}| < tol * max(|L_{t-1}|, W)`` with ``W`` the total sample
     weight, i.e. a relative change when ``|L|`` is large and an absolute change
-    of the mean per-sample log-likelihood when it is close to zero.
+    of the mean per-sample log-likelihood when it is close to zero. The
+    inequality is strict, as in scikit-learn's ``GaussianMixture``: ``tol=0``
+    runs exactly ``max_iter`` iterations (with ``<=``, two successive values
+    that happen to be equal to the last bit would stop it, a round-off coin
+    toss).
     """
-    return abs(current - previous) <= tol * max(abs(previous), total_weight)
+    return abs(current - previous) < tol * max(abs(previous), total_weight)
 
 
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
            label=""):
     """EM iterations from ``params`` (one restart).
 
-    Each iteration is an M-step followed by the E-step at the new parameters,
-    so the recorded log-likelihood always belongs to the current parameters.
+    Each iteration is an M-step, the gate's scheduled change
+    (:meth:`~skmoe.Gating.at_iteration`, usually none), then the E-step at the
+    new parameters, so the recorded log-likelihood always belongs to the
+    current parameters. Convergence is not declared on an iteration whose
+    schedule changed the model.
 
     Returns
     -------
@@ -95,7 +168,11 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         R = as_kernel_array(resp * sample_weight[:, None])
         try:
             with np.errstate(over="ignore", under="ignore"):
-                new_params = _mstep(X, y, R, params, var_floor)
+                new_params = _mstep(X, y, R, params, var_floor, sample_weight)
+                scheduled = new_params.gating.at_iteration(new_params, n_iter,
+                                                           max_iter)
+                if scheduled:
+                    new_params = new_params.replace(**scheduled)
                 if not _is_finite(new_params):
                     raise Degenerate("non-finite parameters after an M-step")
                 resp, loglik = _estep(X, y, new_params)
@@ -113,14 +190,82 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
                 f"change {current - previous: .3e}  "
                 f"time {time.perf_counter() - t0:8.3f}s"
             )
-        if converged_rule(previous, current, W, tol):
+        if not scheduled and converged_rule(previous, current, W, tol):
             converged = True
             break
     return FitResult(params, n_iter, converged, current, np.asarray(history))
 
 
+def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,
+                 var_floor, *, n_shared_experts, shared_weight, shared_experts,
+                 max_iter):
+    """Starting parameters of a model with shared experts.
+
+    EM cannot exchange the roles of a shared and a routed expert, so a start
+    that puts a shared expert where a routed one should be stays wrong (in
+    measurements, 1 restart in 5 recovered the truth from random partitions).
+    The start is therefore found by a plain mixture: a softmax-gated model
+    with ``n_experts + n_shared_experts`` experts of the routed family is
+    fitted by ``min(max_iter, 50)`` EM iterations from ``method``; the
+    ``n_shared_experts`` experts whose gates vary least over the data
+    (smallest weighted coefficient of variation) become the shared experts,
+    the others the routed ones. Each family is then initialised (its
+    ``init``) from its columns of that fit's responsibilities, with variances
+    and ``omega`` from the same responsibilities, and the gate is a random
+    start improved by one update on the routed responsibilities. This
+    recovered the truth in all 24 fits of 8 generated data sets where random
+    starts failed in most.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    K, S = n_experts, n_shared_experts
+    plain = resolve_gating("softmax")
+    start = initial_params(method, X, y, sample_weight, K + S, plain, experts,
+                           rng, var_floor)
+    # a fixed number of iterations (no stopping rule whose threshold round-off
+    # could cross): integer weights and repeated rows give the same start
+    aux = run_em(X, y, sample_weight, start, max_iter=min(max_iter, 50), tol=0.0,
+                 var_floor=var_floor)
+    resp, _ = _estep(X, y, aux.params)
+    R = resp * sample_weight[:, None]
+    w = sample_weight / sample_weight.sum()
+    gates = np.exp(plain.log_weights(X, aux.params))
+    mean = w @ gates
+    spread = np.sqrt(w @ (gates - mean) ** 2) / np.maximum(mean, 1e-300)
+    shared = np.sort(np.argsort(spread, kind="stable")[:S])
+    routed = np.setdiff1d(np.arange(K + S), shared)
+    R_routed = as_kernel_array(R[:, routed])
+    R_shared = as_kernel_array(R[:, shared])
+    family = experts if shared_experts is None else shared_experts
+    expert_params = experts.init(X, y, R_routed, rng)
+    shared_params = family.init(X, y, R_shared, rng)
+    variance = update_variances(
+        y, as_kernel_array(experts.predict(X, expert_params)), R_routed,
+        np.ones(K), var_floor,
+    )
+    shared_variance = update_variances(
+        y, as_kernel_array(family.predict(X, shared_params)), R_shared,
+        np.ones(S), var_floor,
+    )
+    mass = R_shared.sum(axis=0)
+    params = MoEParams(
+        expert_params=expert_params, variance=variance, gating=gating,
+        experts=experts, shared_params=shared_params,
+        shared_variance=shared_variance,
+        shared_weights=mass / mass.sum() if mass.sum() > 0 else np.full(S, 1 / S),
+        shared_weight=shared_weight, shared_experts=family,
+        **gating.init(X, sample_weight, K, rng),
+    )
+    if not _is_finite(params):
+        raise Degenerate("non-finite starting parameters with shared experts")
+    return params.replace(**gating.m_step(X, R_routed, params))
+
+
 def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
-           n_init, max_iter, tol, var_floor, rng, verbose=0, start=None):
+           n_init, max_iter, tol, var_floor, rng, verbose=0, start=None,
+           n_shared_experts=0, shared_weight=0.5, shared_experts=None):
     """Fit by EM with ``n_init`` restarts; keep the highest log-likelihood.
 
     Parameters
@@ -141,6 +286,12 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
     verbose : int, default=0
     start : MoEParams or None, default=None
         Warm start: a single run from these parameters.
+    n_shared_experts : int, default=0
+        Number of shared experts (covariate-free weights).
+    shared_weight : float, default=0.5
+        Weight of the shared part, in (0, 1).
+    shared_experts : Experts or None, default=None
+        Family of the shared experts; None uses ``experts``.
 
     Returns
     -------
@@ -160,8 +311,19 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
     for i, method in enumerate(starts):
         label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
         try:
-            params = initial_params(method, X, y, sample_weight, n_experts, gating,
-                                    experts, rng, var_floor)
+            if n_shared_experts and not isinstance(method, MoEParams):
+                params = shared_start(
+                    method, X, y, sample_weight, n_experts, gating, experts, rng,
+                    var_floor, n_shared_experts=n_shared_experts,
+                    shared_weight=shared_weight, shared_experts=shared_experts,
+                    max_iter=max_iter,
+                )
+            else:
+                params = initial_params(method, X, y, sample_weight, n_experts,
+                                        gating, experts, rng, var_floor,
+                                        n_shared_experts=n_shared_experts,
+                                        shared_weight=shared_weight,
+                                        shared_experts=shared_experts)
             result = run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
                             var_floor=var_floor, verbose=verbose, label=label)
         except Degenerate as exc:

@@ -292,12 +292,15 @@ _RUNNERS = {"lbfgs": run_lbfgs, "gd": run_gd}
 
 def fit_gradient(X, y, sample_weight, *, solver, objective, n_experts, gating,
                  experts, init_params, n_init, max_iter, tol, var_floor, rng,
-                 verbose=0, start=None):
+                 verbose=0, start=None, n_shared_experts=0, shared_weight=0.5,
+                 shared_experts=None):
     """Fit by ``solver`` ("lbfgs" or "gd") with ``n_init`` restarts.
 
     The starting points are those of EM (``initial_params``). The restart
     with the best objective (highest log-likelihood, or smallest squared
-    error) is kept.
+    error) is kept. The shared-expert arguments exist so that the dispatch
+    can pass EM's keywords; :func:`check_compatible` has already refused
+    ``n_shared_experts > 0``.
 
     Returns
     -------
@@ -311,6 +314,8 @@ def fit_gradient(X, y, sample_weight, *, solver, objective, n_experts, gating,
     DegenerateFitWarning
         For every restart discarded because it produced non-finite values.
     """
+    if n_shared_experts:  # pragma: no cover - refused by check_compatible
+        raise ValueError("gradient solvers do not fit shared experts.")
     run = _RUNNERS[solver]
     likelihood = objective == "likelihood"
     best = None

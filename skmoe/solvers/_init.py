@@ -44,7 +44,8 @@ def _from_responsibilities(X, y, R, gating, experts, rng, var_floor, gate_fields
 
 
 def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
-                   var_floor):
+                   var_floor, *, n_shared_experts=0, shared_weight=0.5,
+                   shared_experts=None):
     """Starting parameters of one EM run.
 
     Parameters
@@ -62,6 +63,13 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
     gating, experts : Gating, Experts
     rng : numpy.random.RandomState
     var_floor : float
+    n_shared_experts : int, default=0
+        A ``MoEParams`` start must have this many shared experts; random and
+        k-means starts of models with shared experts are built by
+        ``skmoe.solvers._em.shared_start`` (this function then builds the
+        plain part only).
+    shared_weight : float, default=0.5
+    shared_experts : Experts or None, default=None
 
     Returns
     -------
@@ -82,6 +90,22 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
                 f"init_params.expert_params must have {q} columns for "
                 f"{type(experts).__name__}; got {method.expert_params.shape[1]}."
             )
+        if method.n_shared_experts != n_shared_experts:
+            raise ValueError(
+                f"init_params must have n_shared_experts={n_shared_experts}; got "
+                f"{method.n_shared_experts}."
+            )
+        shared = {}
+        if n_shared_experts:
+            shared = dict(
+                shared_params=method.shared_params.copy(),
+                shared_variance=np.maximum(method.shared_variance, var_floor),
+                shared_weights=method.shared_weights.copy(),
+                shared_weight=shared_weight,
+                shared_experts=(
+                    experts if shared_experts is None else shared_experts
+                ),
+            )
         return MoEParams(
             gate_coef=method.gate_coef.copy(),
             gate_intercept=method.gate_intercept.copy(),
@@ -90,6 +114,7 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
             gating=gating,
             experts=experts,
             gate_extra={k: v.copy() for k, v in method.gate_extra.items()},
+            **shared,
         )
     if method == "random":
         gate_fields = gating.init(X, sample_weight, K, rng)

@@ -1,0 +1,207 @@
+"""Normalized sigmoid gate: log-weights, weighted objective, gradient, Hessian."""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _descending_order(z, order):
+    """Write into ``order`` the indices of ``z`` by decreasing value.
+
+    A stable insertion sort (ties keep the lower index first), with no
+    allocation: rows have a handful of experts.
+    """
+    K = z.shape[0]
+    for k in range(K):
+        j = k
+        while j > 0 and z[order[j - 1]] < z[k]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = k
+
+
+@njit(cache=True)
+def _log_sigmoid(z):
+    """``log(1 / (1 + exp(-z)))`` without overflow."""
+    if z >= 0.0:
+        return -np.log1p(np.exp(-z))
+    return z - np.log1p(np.exp(z))
+
+
+@njit(cache=True)
+def sigmoid_log_weights(Z, top_k):
+    """Log-weights of the normalized sigmoid gate, optionally over the top K.
+
+    ``g_k = sigmoid(z_k) / sum_{j in T} sigmoid(z_j)`` for ``k`` in ``T``, the
+    ``top_k`` largest logits of the row (ties broken towards the lower column
+    index), and ``g_k = 0`` (log-weight ``-inf``) outside ``T``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, K), float64, C-contiguous
+        Finite logits.
+    top_k : int
+        Number of kept entries per row, ``1 <= top_k <= K`` (``K``: dense).
+
+    Returns
+    -------
+    out : ndarray of shape (n, K)
+        New array of log-weights. Does not modify ``Z``.
+    """
+    n, K = Z.shape
+    out = np.empty((n, K))
+    keep = np.ones(K, dtype=np.bool_)
+    logs = np.empty(K)
+    order = np.empty(K, dtype=np.int64)
+    for i in range(n):
+        if top_k < K:
+            _descending_order(Z[i], order)
+            keep[:] = False
+            for j in range(top_k):
+                keep[order[j]] = True
+        m = -np.inf
+        for k in range(K):
+            logs[k] = _log_sigmoid(Z[i, k])
+            if keep[k] and logs[k] > m:
+                m = logs[k]
+        s = 0.0
+        for k in range(K):
+            if keep[k]:
+                s += np.exp(logs[k] - m)
+        lse = m + np.log(s)
+        for k in range(K):
+            if keep[k]:
+                out[i, k] = logs[k] - lse
+            else:
+                out[i, k] = -np.inf
+    return out
+
+
+@njit(cache=True)
+def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
+    """Weighted log-likelihood of the dense normalized sigmoid gate.
+
+    ``Q = sum_ik R_ik log g_k(x_i)`` with ``g_k = sigmoid(z_k) / sum_j
+    sigmoid(z_j)`` and ``z = X coef^T + intercept``. All ``K`` rows are free
+    (the gate is not invariant to a common shift), flattened row by row as
+    ``theta[k * (d + 1) + j]`` with ``j = d`` the intercept.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float64, C-contiguous
+    coef : ndarray of shape (K, d), float64
+    intercept : ndarray of shape (K,), float64
+    R : ndarray of shape (n, K), float64, C-contiguous
+        Non-negative weights, usually ``sample_weight * responsibilities``.
+    compute_hessian : bool
+        Whether to accumulate the curvature matrices (``O(n K^2 d^2)``).
+
+    Returns
+    -------
+    value : float
+        ``Q``.
+    grad : ndarray of shape (K * (d + 1),)
+        Gradient of ``Q``; per row ``dQ/dz_k = (1 - s_k)(R_k - w g_k)`` with
+        ``s = sigmoid(z)`` and ``w = sum_k R_k``.
+    neg_hess : ndarray of shape (K * (d + 1), K * (d + 1))
+        Negative Hessian of ``Q`` (symmetric, not always positive definite:
+        ``Q`` is not concave). A (1, 1) zero array without ``compute_hessian``.
+    fisher : ndarray of shape (K * (d + 1), K * (d + 1))
+        Negative expected Hessian (the Hessian with ``R_k`` replaced by its
+        expectation ``w g_k``), positive semi-definite. A (1, 1) zero array
+        without ``compute_hessian``.
+
+    Notes
+    -----
+    Per row, with ``c = 1 - s`` and ``a_k = g_k c_k``, the Fisher block is
+    ``w (diag(g c^2) - a a^T)`` and the negative Hessian adds
+    ``diag(s c (R - w g))``. Does not modify its inputs; rows are reduced
+    serially, in order.
+    """
+    n, d = X.shape
+    K = coef.shape[0]
+    p = d + 1
+    m = K * p
+    grad = np.zeros(m)
+    if compute_hessian:
+        F = np.zeros((m, m))
+        D = np.zeros((m, m))
+    else:
+        F = np.zeros((1, 1))
+        D = np.zeros((1, 1))
+    value = 0.0
+    logs = np.empty(K)
+    s = np.empty(K)
+    c = np.empty(K)
+    g = np.empty(K)
+    xt = np.empty(p)
+    xt[d] = 1.0
+    for i in range(n):
+        for j in range(d):
+            xt[j] = X[i, j]
+        mx = -np.inf
+        for k in range(K):
+            z = intercept[k]
+            for j in range(d):
+                z += X[i, j] * coef[k, j]
+            logs[k] = _log_sigmoid(z)
+            s[k] = np.exp(logs[k])
+            c[k] = np.exp(_log_sigmoid(-z))
+            if logs[k] > mx:
+                mx = logs[k]
+        tot = 0.0
+        for k in range(K):
+            g[k] = np.exp(logs[k] - mx)
+            tot += g[k]
+        lse = mx + np.log(tot)
+        wi = 0.0
+        for k in range(K):
+            g[k] /= tot
+            r = R[i, k]
+            wi += r
+            if r != 0.0:
+                value += r * (logs[k] - lse)
+        if wi == 0.0:
+            continue
+        for k in range(K):
+            dz = c[k] * (R[i, k] - wi * g[k])
+            base = k * p
+            for j in range(p):
+                grad[base + j] += dz * xt[j]
+        if compute_hessian:
+            for k in range(K):
+                ak = g[k] * c[k]
+                for l in range(k, K):
+                    al = g[l] * c[l]
+                    if k == l:
+                        f = wi * (g[k] * c[k] * c[k] - ak * ak)
+                        e = s[k] * c[k] * (R[i, k] - wi * g[k])
+                    else:
+                        f = -wi * ak * al
+                        e = 0.0
+                    bk = k * p
+                    bl = l * p
+                    for a in range(p):
+                        fa = f * xt[a]
+                        ea = e * xt[a]
+                        for b in range(a, p):
+                            F[bk + a, bl + b] += fa * xt[b]
+                            if k == l:
+                                D[bk + a, bl + b] += ea * xt[b]
+    if not compute_hessian:
+        return value, grad, F, F
+    for k in range(K):
+        for l in range(k, K):
+            bk = k * p
+            bl = l * p
+            for a in range(p):
+                for b in range(a + 1, p):
+                    F[bk + b, bl + a] = F[bk + a, bl + b]
+                    if k == l:
+                        D[bk + b, bl + a] = D[bk + a, bl + b]
+    for r_ in range(m):
+        for c_ in range(r_ + 1, m):
+            F[c_, r_] = F[r_, c_]
+            D[c_, r_] = D[r_, c_]
+    H = F + D
+    return value, grad, H, F

@@ -1,0 +1,518 @@
+"""Normalized sigmoid gating (DeepSeekMoE), dense or over the top-K scores."""
+
+from numbers import Integral
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.special import expit, log_expit
+
+from .._kernels._logspace import soft_topk_log_weights, soft_topk_vjp
+from .._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
+from ..utils._arrays import as_kernel_array
+from ..utils._sklearn import Interval
+from ._base import (
+    SMOOTHING_START,
+    Gating,
+    _random_directions,
+    _weighted_moments,
+    anneal_steps,
+    maximize_monotone,
+    next_smoothing,
+    sparse_gate_m_step,
+)
+from ._softmax import _damped_cholesky
+
+
+class NormalizedSigmoidGating(Gating):
+    """Normalized sigmoid gate, optionally over the top-K scores (DeepSeek-V3).
+
+    With logits :math:`z_k(x) = \\beta_{1k}^\\top x + \\beta_{0k}` and
+    :math:`s_k = \\mathrm{sigmoid}(z_k) = 1 / (1 + e^{-z_k})`,
+
+    .. math::
+
+        g_k(x) = \\frac{s_k(x)}{\\sum_{j \\in T(x)} s_j(x)} \\quad (k \\in T(x)),
+        \\qquad g_k(x) = 0 \\quad (k \\notin T(x)),
+
+    where :math:`T(x)` holds the ``top_k`` experts with the largest scores
+    (all experts when ``top_k`` is None).
+
+    Parameters
+    ----------
+    top_k : int, default=None
+        Keep only the ``top_k`` largest sigmoid scores of every input and
+        renormalise them (the DeepSeek-V3 router); the others get weight
+        exactly zero. None, or a value equal to the number of experts, is the
+        dense gate. Must not exceed ``n_experts``.
+    anneal_iter : int, default=50
+        Number of EM iterations over which a top-K gate's smoothed selection
+        is annealed to the exact one at the start of a fit (at most half of
+        ``max_iter``), as for :class:`SoftmaxGating`; 0 starts with the exact
+        selection. Ignored by the dense gate.
+
+    Notes
+    -----
+    **Identifiability.** Unlike the softmax, the gate is not invariant to a
+    common shift of the logits (``sigmoid(z + c)`` is not proportional to
+    ``sigmoid(z)``), so no row is fixed: all ``K`` rows of ``gate_coef`` and
+    ``gate_intercept`` are free and estimated, and :meth:`normalize` leaves
+    them as they are (with one expert the gate is 1 whatever its parameters,
+    which are then set to zero). In the Voronoi losses of [1]_ an expert's
+    atom weight is :math:`\\mathrm{sigmoid}(\\beta_{0k})`. Two caveats: when
+    every slope is zero (P2's "sparse regime") only the ratios of the
+    :math:`\\mathrm{sigmoid}(\\beta_{0k})` are identified, a one-dimensional
+    family of intercepts giving the same gate; and as all intercepts tend to
+    :math:`-\\infty` together the gate tends to the softmax of the logits,
+    so data from a softmax gate drive the intercepts slowly towards
+    :math:`-\\infty`.
+
+    **EM update.** The gate objective :math:`\\sum_{ik} R_{ik} \\log g_k(x_i)`
+    is not concave. The dense update takes at most three Newton steps, with
+    the exact Hessian when its negative is positive definite and otherwise
+    the expected (Fisher) curvature, which always gives an ascent direction,
+    each with a backtracking line search: every accepted step increases the
+    objective (a generalised EM step). The top-K gate uses the same ECME
+    update as :class:`SoftmaxGating` with ``top_k`` (dense proposal accepted
+    only if it increases the observed log-likelihood, then a refinement while
+    the selected sets stay fixed), after the same annealed smoothed
+    selection: the mask :math:`\\mathrm{sigmoid}((z_k - t)/s)` multiplies the
+    sigmoid scores, with :math:`s` decreasing from 2 to 0.01 and then set to
+    exactly 0 (``params.gate_extra["top_k_smoothing"]``).
+
+    References
+    ----------
+    .. [1] Nguyen, H., Doan, T., Pham, Q., Bui, N., Ho, N. and Rinaldo, A.
+       (2025). On DeepSeekMoE: statistical benefits of shared experts and
+       normalized sigmoid gating. arXiv:2505.10860.
+    .. [2] DeepSeek-AI (2024). DeepSeek-V3 technical report. arXiv:2412.19437.
+    .. [3] Nguyen, H., Ho, N. and Rinaldo, A. (2024). Sigmoid gating is more
+       sample efficient than softmax gating in mixture of experts. NeurIPS.
+       arXiv:2405.13997.
+
+    Examples
+    --------
+    >>> from skmoe import MixtureOfExpertsRegressor, NormalizedSigmoidGating
+    >>> from skmoe.datasets import make_moe_regression
+    >>> X, y, truth = make_moe_regression(
+    ...     500, 2, 3, gating=NormalizedSigmoidGating(), random_state=0)
+    >>> est = MixtureOfExpertsRegressor(3, gating=NormalizedSigmoidGating(top_k=2),
+    ...                                 random_state=0).fit(X, y)
+    >>> gates = est.predict_gates(X[:2])
+    >>> gates.sum(axis=1), (gates == 0).sum(axis=1)
+    (array([1., 1.]), array([1, 1]))
+    """
+
+    _parameter_constraints: dict = {
+        "top_k": [None, Interval(Integral, 1, None, closed="left")],
+        "anneal_iter": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    #: maximum evaluated Newton steps in one EM gate update
+    _max_newton_iter = 3
+    #: relative step size at which the gate update has converged
+    _newton_step_tol = 1e-9
+
+    #: maximum L-BFGS steps of one update of a smoothed top-K gate
+    _max_ascent_iter = 5
+
+    def __init__(self, top_k=None, *, anneal_iter=50):
+        self.top_k = top_k
+        self.anneal_iter = anneal_iter
+
+    def _sparse(self, n_experts):
+        return self.top_k is not None and self.top_k < n_experts
+
+    def _smoothing(self, params):
+        """Current smoothing of an annealed top-K selection (0: exact)."""
+        if not self._sparse(params.n_experts):
+            return 0.0
+        return float(params.gate_extra.get("top_k_smoothing", np.zeros(1))[0])
+
+    def check_n_experts(self, n_experts, n_features):
+        """Reject ``top_k > n_experts``.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+        n_features : int
+            Number of input features.
+
+        Raises
+        ------
+        ValueError
+            If ``top_k`` exceeds ``n_experts``.
+        """
+        if self.top_k is not None and self.top_k > n_experts:
+            raise ValueError(
+                f"top_k={self.top_k!r} must be at most n_experts={n_experts} "
+                "(top_k=None is the dense gate)."
+            )
+
+    def em_needs_likelihood(self):
+        """True for a top-K gate, whose update is an ECME step.
+
+        Returns
+        -------
+        needs : bool
+            Whether :meth:`m_step` needs the ``likelihood`` keyword.
+        """
+        return self.top_k is not None
+
+    def n_free_params(self, n_features, n_experts):
+        """Number of free gate parameters: ``n_experts * (n_features + 1)``.
+
+        Zero for a single expert, whose gate is constant.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        n_params : int
+            The number of parameters.
+        """
+        return 0 if n_experts == 1 else n_experts * (n_features + 1)
+
+    def init(self, X, sample_weight, n_experts, rng):
+        """Random hyperplanes through the weighted mean of ``X``, for every row.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        sample_weight : ndarray of shape (n_samples,)
+            Sample weights.
+        n_experts : int
+            Number of experts.
+        rng : numpy.random.RandomState
+            Random generator of the estimator.
+
+        Returns
+        -------
+        fields : dict
+            ``gate_coef`` and ``gate_intercept`` (and the starting smoothing
+            of a top-K gate in ``gate_extra``).
+        """
+        mean, std = _weighted_moments(X, sample_weight)
+        coef = rng.standard_normal((n_experts, X.shape[1])) / std
+        intercept = -(coef @ mean)
+        if n_experts == 1:
+            coef, intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        fields = {"gate_coef": coef, "gate_intercept": intercept}
+        if self._sparse(n_experts) and self.anneal_iter > 0:
+            fields["gate_extra"] = {"top_k_smoothing": np.array([SMOOTHING_START])}
+        return fields
+
+    def random_params(self, n_features, n_experts, gate_scale, rng):
+        """A random true gate: every row drawn (slopes of norm ``gate_scale``).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+        gate_scale : float
+            Norm of the gate slopes.
+        rng : numpy.random.RandomState
+            Random generator.
+
+        Returns
+        -------
+        fields : dict
+            ``gate_coef`` and ``gate_intercept`` (zeros for one expert).
+        """
+        coef = _random_directions(rng, n_experts, n_features) * gate_scale
+        intercept = 0.5 * rng.standard_normal(n_experts)
+        if n_experts == 1:
+            coef, intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        return {"gate_coef": coef, "gate_intercept": intercept}
+
+    def _logits(self, X, params):
+        Z = X @ params.gate_coef.T
+        Z += params.gate_intercept
+        return Z
+
+    def log_weights(self, X, params):
+        """Log normalized sigmoid weights, over the top-K scores if asked.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        log_weights : ndarray of shape (n_samples, n_experts)
+            Log gating weights; ``-inf`` where a gate is exactly zero.
+        """
+        Z = self._logits(X, params)
+        K = Z.shape[1]
+        smoothing = self._smoothing(params)
+        if smoothing > 0:
+            return soft_topk_log_weights(log_expit(Z), Z, int(self.top_k),
+                                         smoothing)
+        return sigmoid_log_weights(Z, int(self.top_k) if self._sparse(K) else K)
+
+    def normalize(self, params):
+        """The gate fields unchanged (no shift symmetry), zeros for one expert.
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        fields : dict
+            ``gate_coef`` and ``gate_intercept``.
+        """
+        if params.n_experts == 1:
+            return {"gate_coef": np.zeros_like(params.gate_coef),
+                    "gate_intercept": np.zeros_like(params.gate_intercept)}
+        return {"gate_coef": params.gate_coef.copy(),
+                "gate_intercept": params.gate_intercept.copy()}
+
+    def pack(self, params):
+        """All ``K`` rows of ``[gate_coef | gate_intercept]``, row by row.
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        theta : ndarray of shape (n_free_params,)
+            The free parameters (empty for one expert).
+        """
+        if params.n_experts == 1:
+            return np.zeros(0)
+        return np.hstack([params.gate_coef, params.gate_intercept[:, None]]).ravel()
+
+    def unpack(self, theta, params):
+        """Gate fields from a free-parameter vector; inverse of :meth:`pack`.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_free_params,)
+            The free parameters.
+        params : MoEParams
+            Model parameters giving the sizes.
+
+        Returns
+        -------
+        fields : dict
+            ``gate_coef`` and ``gate_intercept``.
+        """
+        K, d = params.n_experts, params.n_features
+        if K == 1:
+            return self.normalize(params)
+        full = np.asarray(theta, dtype=np.float64).reshape(K, d + 1)
+        return {"gate_coef": np.ascontiguousarray(full[:, :d]),
+                "gate_intercept": np.ascontiguousarray(full[:, d])}
+
+    def grad(self, X, params, G):
+        """Gradient of ``sum_ik G_ik log g_k(x_i)`` in the free parameters.
+
+        ``dL/dz_ij = (1 - s_ij) (G_ij - g_ij sum_k G_ik)`` with ``s =
+        sigmoid(z)``, then ``[X, 1]`` by the chain rule.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            Model parameters.
+        G : ndarray of shape (n_samples, n_experts)
+            Weights of the log gating weights; zero where the gate is zero.
+
+        Returns
+        -------
+        grad : ndarray of shape (n_free_params,)
+            Gradient in the layout of :meth:`pack`.
+        """
+        if params.n_experts == 1:
+            return np.zeros(0)
+        Z = self._logits(X, params)
+        smoothing = self._smoothing(params)
+        if smoothing > 0:
+            d_scores, d_rank = soft_topk_vjp(as_kernel_array(G), log_expit(Z), Z,
+                                             int(self.top_k), smoothing)
+            dz = d_scores * expit(-Z) + d_rank
+        else:
+            g = np.exp(self.log_weights(X, params))
+            dz = expit(-Z) * (G - g * G.sum(axis=1, keepdims=True))
+        return np.hstack([dz.T @ X, dz.sum(axis=0)[:, None]]).ravel()
+
+    def m_step(self, X, R, params, *, likelihood=None):
+        """Gate update of (generalised) EM; see the class Notes.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
+        params : MoEParams
+            Current parameters (the starting point).
+        likelihood : GateLikelihood, default=None
+            The observed log-likelihood as a function of the gate; used by the
+            top-K gate (an ECME step).
+
+        Returns
+        -------
+        fields : dict
+            New ``gate_coef`` and ``gate_intercept``.
+        """
+        K = params.n_experts
+        if K == 1:
+            return self.normalize(params)
+        if self._sparse(K):
+            if self._smoothing(params) == 0:
+                return sparse_gate_m_step(self, NormalizedSigmoidGating(), X, R,
+                                          params, likelihood)
+            mask = R > 0
+
+            def fun(theta):
+                p = params.replace(**self.unpack(theta, params))
+                log_w = self.log_weights(X, p)
+                return float(np.sum(R[mask] * log_w[mask])), self.grad(X, p, R)
+
+            theta, _ = maximize_monotone(fun, self.pack(params),
+                                         max_iter=self._max_ascent_iter,
+                                         grad_tol=1e-10 * R.sum())
+            return self.unpack(theta, params)
+        coef, intercept = newton_sigmoid_ascent(
+            X, R, params.gate_coef, params.gate_intercept, self._max_newton_iter,
+            self._newton_step_tol,
+        )
+        return {"gate_coef": coef, "gate_intercept": intercept}
+
+
+    def em_only_reason(self, n_experts):
+        """Why only EM can fit this configuration, or None.
+
+        The annealed top-K selection (``top_k < n_experts`` with
+        ``anneal_iter > 0``) runs over EM iterations; the exact top-K gate
+        (``anneal_iter=0``) and the dense gate are fine.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            The reason, or None when gradient solvers can fit it.
+        """
+        if self._sparse(n_experts) and self.anneal_iter > 0:
+            return (f"top_k={self.top_k} starts from a smoothed selection "
+                    f"annealed over EM iterations (anneal_iter={self.anneal_iter}); "
+                    "set anneal_iter=0 to fit the exact top-K gate directly")
+        return None
+
+    def at_iteration(self, params, iteration, max_iter):
+        """One step of the top-K smoothing schedule (nothing when dense).
+
+        Parameters
+        ----------
+        params : MoEParams
+            Parameters after the M-step.
+        iteration : int
+            EM iteration number of the current run, from 1.
+        max_iter : int
+            Maximum number of EM iterations of the run.
+
+        Returns
+        -------
+        fields : dict
+            The new ``gate_extra`` while the smoothing decreases, else empty.
+        """
+        smoothing = self._smoothing(params)
+        if smoothing <= 0:
+            return {}
+        n_steps = anneal_steps(self.anneal_iter, max_iter)
+        extra = dict(params.gate_extra)
+        extra["top_k_smoothing"] = np.array([next_smoothing(smoothing, n_steps)])
+        return {"gate_extra": extra}
+
+
+def _split(theta, K, d):
+    full = theta.reshape(K, d + 1)
+    return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
+
+
+def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol):
+    """Safeguarded Newton ascent of the weighted normalized-sigmoid objective.
+
+    Each step solves with the exact negative Hessian when it is positive
+    definite (a Cholesky factorisation with a negligible ridge succeeds), and
+    otherwise with the Fisher matrix (positive semi-definite, ridge-damped
+    until it factorises), so the step is an ascent direction; a backtracking
+    line search then enforces the Armijo condition. The objective never
+    decreases. The loop ends after ``max_iter`` steps, when no ascent is
+    possible, or when the step is below ``step_tol * (1 + max|theta|)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Input samples.
+    R : ndarray of shape (n_samples, n_experts)
+        Weighted responsibilities.
+    coef : ndarray of shape (n_experts, n_features)
+    intercept : ndarray of shape (n_experts,)
+    max_iter : int
+        Maximum number of steps.
+    step_tol : float
+        Relative step size at which the iteration has converged.
+
+    Returns
+    -------
+    coef, intercept : ndarray
+        The improved gate.
+    """
+    K, d = coef.shape
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    intercept = np.ascontiguousarray(intercept, dtype=np.float64)
+    theta = np.hstack([coef, intercept[:, None]]).ravel()
+    value, grad, neg_hess, fisher = sigmoid_gate_objective(X, coef, intercept, R,
+                                                           True)
+    eye = np.eye(theta.size)
+    for _ in range(max_iter):
+        scale = max(np.trace(fisher) / theta.size, 1e-300)
+        try:
+            factor = cho_factor(neg_hess + 1e-10 * scale * eye)
+        except LinAlgError:
+            factor = _damped_cholesky(fisher, eye)
+            if factor is None:  # pragma: no cover - damping always succeeds
+                break
+        step = cho_solve(factor, grad)
+        slope = float(grad @ step)
+        if not slope > 0:
+            break
+        t = 1.0
+        for _ in range(40):
+            c_new, i_new = _split(theta + t * step, K, d)
+            v_new = sigmoid_gate_objective(X, c_new, i_new, R, False)[0]
+            if v_new >= value + 1e-4 * t * slope:
+                break
+            t *= 0.5
+        else:
+            break
+        theta = theta + t * step
+        coef, intercept = c_new, i_new
+        if np.max(np.abs(t * step)) <= step_tol * (1.0 + np.max(np.abs(theta))):
+            break
+        value, grad, neg_hess, fisher = sigmoid_gate_objective(
+            X, coef, intercept, R, True
+        )
+    return coef, intercept
