@@ -15,6 +15,7 @@ from skmoe import (
     LinearExperts,
     MixtureOfExpertsRegressor,
     MoEParams,
+    NormalizedSigmoidGating,
     PolynomialExperts,
     SoftmaxGating,
 )
@@ -330,3 +331,34 @@ def test_integer_weights_equal_repeated_rows_for_lbfgs():
     for name in ("gate_coef", "gate_intercept", "expert_params", "variance"):
         assert_allclose(getattr(a.params_, name), getattr(b.params_, name),
                         rtol=1e-8, atol=1e-8, err_msg=name)
+
+
+# ------------------------------------------------ configurations only EM fits
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n_shared_experts=1), "cannot fit shared experts"),
+    (dict(gating=SoftmaxGating(schedule="geometric")),
+     "anneals the temperature over EM iterations"),
+    (dict(gating=SoftmaxGating(top_k=1)), "annealed over EM iterations"),
+    (dict(gating=NormalizedSigmoidGating(top_k=1)), "annealed over EM iterations"),
+])
+def test_gradient_solvers_refuse_em_only_configurations(solver, kwargs, match):
+    X, y, _ = make_moe_regression(100, 2, 2, random_state=0)
+    est = MixtureOfExpertsRegressor(2, solver=solver, **kwargs)
+    with pytest.raises(ValueError, match=match) as info:
+        est.fit(X, y)
+    assert f"solver={solver!r}" in str(info.value)
+    # the same configuration is fine for EM
+    MixtureOfExpertsRegressor(2, solver="em", max_iter=5, **kwargs).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_exact_top_k_gate_fits_by_lbfgs():
+    X, y, _ = make_moe_regression(300, 2, 3, random_state=0)
+    est = MixtureOfExpertsRegressor(
+        3, gating=SoftmaxGating(top_k=2, anneal_iter=0), solver="lbfgs",
+        max_iter=50, random_state=0,
+    ).fit(X, y)
+    gates = est.predict_gates(X)
+    assert np.all((gates > 0).sum(axis=1) == 2)  # exactly one expert off per row
+    assert np.all(np.diff(est.history_) >= -1e-10 * np.abs(est.history_[:-1]))
