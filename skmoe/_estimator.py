@@ -10,6 +10,7 @@ from ._params import MoEParams
 from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
 from .solvers import SOLVER_OBJECTIVES, check_compatible, fit_moe
+from .solvers._finish import finish_fit
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
     Interval,
@@ -125,7 +126,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     params_ : MoEParams
         Fitted parameters (gate, experts, variances, and the shared experts
         if any), in the gating family's identifiability normalisation (for the
-        softmax the last expert's gate row is zero).
+        softmax the last expert's gate row is zero), with the experts in the
+        canonical order: decreasing average gating weight on the training
+        data, :math:`\\sum_i w_i g_k(x_i) / \\sum_i w_i`, ties by index
+        (:meth:`skmoe.Gating.canonical_order`; shared experts by decreasing
+        weight :math:`\\omega_s`). Two fits that reach the same optimum
+        therefore have the same ``params_`` without matching; the
+        relabelling does not change the model.
+    empty_experts_ : ndarray of bool of shape (n_experts,)
+        True for the routed experts that ended the fit with (nearly) no
+        responsibility: total weighted responsibility below
+        ``max(1e-3 W, W / n)``, ``W`` the total sample weight and ``n`` the
+        number of samples of non-zero weight (a thousandth of the data, or
+        less than one average sample; the weighted gate for
+        ``objective="least_squares"``). Always set; when any entry is True,
+        ``fit`` also emits an :class:`~skmoe.EmptyExpertWarning`.
     gating_ : Gating
         The fitted clone of ``gating``.
     experts_ : Experts
@@ -389,7 +404,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         )
         self.gating_ = gating
         self.experts_ = experts
-        self.params_ = result.params
+        self.params_, self.empty_experts_ = finish_fit(
+            result.params, X, y, sample_weight, self.objective
+        )
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         self._fitted_objective = self.objective
