@@ -111,6 +111,21 @@ def test_selection_cv_is_mean_heldout_log_density(small):
     assert result.best_n_experts_ == 2
 
 
+def test_selection_parallel_equals_serial(small):
+    from joblib import parallel_config
+
+    X, y, _ = small
+    est = MixtureOfExpertsRegressor(random_state=0, max_iter=30)
+    serial = select_n_experts(est, X, y, n_experts=[1, 2], criterion="cv", cv=2)
+    # threads: no process start-up in the test; every fit has its own
+    # random_state, so the order of execution cannot change a number
+    with parallel_config(backend="threading"):
+        parallel = select_n_experts(est, X, y, n_experts=[1, 2], criterion="cv",
+                                    cv=2, n_jobs=2)
+    assert_array_equal(parallel.cv_scores, serial.cv_scores)
+    assert_array_equal(parallel.log_likelihood, serial.log_likelihood)
+
+
 def test_selection_least_squares(small):
     X, y, _ = small
     est = MixtureOfExpertsRegressor(

@@ -130,6 +130,6 @@ def finish_fit(params, X, y, sample_weight, objective):
             "support, or the fit is a poor local optimum. Try fewer experts "
             "(skmoe.model_selection.select_n_experts) or more restarts.",
             EmptyExpertWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return params, empty
