@@ -182,3 +182,20 @@ def test_empty_threshold():
                          gate_coef=np.zeros_like(truth.gate_coef))
     assert_array_equal(empty_experts(dead, X, y, w, "least_squares"),
                        [False, True])
+
+
+@pytest.mark.parametrize(
+    "solver, objective",
+    [("lbfgs", "likelihood"), ("gd", "likelihood"), ("lbfgs", "least_squares")],
+)
+def test_every_solver_ends_in_canonical_order(data3, solver, objective):
+    X, y, _ = data3
+    est = MixtureOfExpertsRegressor(n_experts=3, solver=solver,
+                                    objective=objective, max_iter=30,
+                                    random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 30 iterations may not converge
+        est.fit(X, y)
+    mass = est.predict_gates(X).mean(axis=0)
+    assert np.all(np.diff(mass) <= 0)
+    assert est.empty_experts_.shape == (3,)
