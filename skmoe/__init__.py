@@ -14,12 +14,13 @@ from .gating import (
     NormalizedSigmoidGating,
     SoftmaxGating,
 )
-from .utils._warnings import DegenerateFitWarning
+from .utils._warnings import DegenerateFitWarning, EmptyExpertWarning
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DegenerateFitWarning",
+    "EmptyExpertWarning",
     "Experts",
     "FFNExperts",
     "GateLikelihood",

@@ -10,6 +10,7 @@ from ._params import MoEParams
 from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
 from .solvers import SOLVER_OBJECTIVES, check_compatible, fit_moe
+from .solvers._finish import finish_fit
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
     Interval,
@@ -75,7 +76,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         after the fit as the weighted mean squared residual and stored for
         every expert in ``params_.variance``; the methods that need the
         mixture density (:meth:`log_density`, :meth:`bic`, :meth:`aic`,
-        :meth:`sample_y`, :meth:`predict_quantiles`,
+        :meth:`icl`, :meth:`sample_y`, :meth:`predict_quantiles`,
         :meth:`predict_interval`) raise a ``ValueError`` for it.
     max_iter : int, default=300
         Maximum number of iterations per restart (EM iterations, L-BFGS
@@ -125,7 +126,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     params_ : MoEParams
         Fitted parameters (gate, experts, variances, and the shared experts
         if any), in the gating family's identifiability normalisation (for the
-        softmax the last expert's gate row is zero).
+        softmax the last expert's gate row is zero), with the experts in the
+        canonical order: decreasing average gating weight on the training
+        data, :math:`\\sum_i w_i g_k(x_i) / \\sum_i w_i`, ties by index
+        (:meth:`skmoe.Gating.canonical_order`; shared experts by decreasing
+        weight :math:`\\omega_s`). Two fits that reach the same optimum
+        therefore have the same ``params_`` without matching; the
+        relabelling does not change the model.
+    empty_experts_ : ndarray of bool of shape (n_experts,)
+        True for the routed experts that ended the fit with (nearly) no
+        responsibility: total weighted responsibility below
+        ``max(1e-3 W, W / n)``, ``W`` the total sample weight and ``n`` the
+        number of samples of non-zero weight (a thousandth of the data, or
+        less than one average sample; the weighted gate for
+        ``objective="least_squares"``). Always set; when any entry is True,
+        ``fit`` also emits an :class:`~skmoe.EmptyExpertWarning`.
     gating_ : Gating
         The fitted clone of ``gating``.
     experts_ : Experts
@@ -389,7 +404,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         )
         self.gating_ = gating
         self.experts_ = experts
-        self.params_ = result.params
+        self.params_, self.empty_experts_ = finish_fit(
+            result.params, X, y, sample_weight, self.objective
+        )
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         self._fitted_objective = self.objective
@@ -581,6 +598,50 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self._check_density_defined("aic")
         loglik = self.params_.log_density(X, y).sum()
         return float(-2.0 * loglik + 2.0 * self.params_.n_free_params())
+
+    def icl(self, X, y):
+        """Integrated completed likelihood (ICL-BIC) on ``(X, y)``; lower is better.
+
+        .. math::
+
+            \\mathrm{ICL} = \\mathrm{BIC}
+            - 2 \\sum_{i=1}^n \\sum_{k} r_{ik} \\log r_{ik},
+
+        the BIC plus twice the entropy of the posterior responsibilities
+        :math:`r_{ik} = p(z_i = k \\mid x_i, y_i)` (over all ``K + S``
+        components with shared experts; :math:`0 \\log 0 = 0`). Overlapping
+        experts, whose responsibilities are uncertain, are penalised, so ICL
+        tends to choose fewer, better separated experts than BIC [1]_.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            Target values.
+
+        Returns
+        -------
+        icl : float
+            The criterion value.
+
+        References
+        ----------
+        .. [1] Biernacki, C., Celeux, G. and Govaert, G. (2000). Assessing a
+           mixture model for clustering with the integrated completed
+           likelihood. IEEE Transactions on Pattern Analysis and Machine
+           Intelligence 22(7), 719-725.
+        """
+        from ._kernels._gaussian import gaussian_estep
+
+        X, y = self._check_Xy(X, y)
+        self._check_density_defined("icl")
+        resp, loglik = gaussian_estep(*self.params_._components(X), y)
+        positive = resp > 0
+        entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
+        n_params = self.params_.n_free_params()
+        return float(-2.0 * loglik.sum() + n_params * np.log(X.shape[0])
+                     + 2.0 * entropy)
 
     def sample_y(self, X, random_state=None):
         """Draw one target per row from the fitted :math:`p(y \\mid x)`.

@@ -356,6 +356,27 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         )
         return self.normalize(moved)
 
+    def canonical_order(self, mass):
+        """Order of the experts in a fitted model, from their gating mass.
+
+        ``MixtureOfExpertsRegressor.fit`` relabels the experts of every fit
+        with this order (through :meth:`permute`), so that two fits of the
+        same data can be compared without matching. The default sorts by
+        decreasing mass, ties by index; a family whose :meth:`permute`
+        accepts only some permutations overrides it.
+
+        Parameters
+        ----------
+        mass : ndarray of shape (n_experts,)
+            Average gating weight of every expert on the training data.
+
+        Returns
+        -------
+        order : ndarray of int of shape (n_experts,)
+            New position ``j`` holds old expert ``order[j]``.
+        """
+        return np.argsort(-np.asarray(mass), kind="stable")
+
     def weighted_objective(self, X, R, params):
         """``sum_ik R_ik log g_k(x_i)``, the gate part of the EM objective.
 

@@ -284,6 +284,29 @@ class HierarchicalSoftmaxGating(Gating):
                              extra["group_intercept"][group_order])
         return self._normalized(moved, K)
 
+    def canonical_order(self, mass):
+        """Order groups by decreasing total mass, experts within a group likewise.
+
+        Ties by index. Groups move as blocks, as :meth:`permute` requires.
+
+        Parameters
+        ----------
+        mass : ndarray of shape (n_experts,)
+            Average gating weight of every expert on the training data.
+
+        Returns
+        -------
+        order : ndarray of int of shape (n_experts,)
+            New position ``j`` holds old expert ``order[j]``.
+        """
+        mass = np.asarray(mass)
+        G, m = self._sizes(mass.shape[0])
+        blocks = mass.reshape(G, m)
+        groups = np.argsort(-blocks.sum(axis=1), kind="stable")
+        return np.concatenate([
+            g * m + np.argsort(-blocks[g], kind="stable") for g in groups
+        ])
+
     def pack(self, params):
         """Free rows of the group level, then of every group, row by row.
 

@@ -3,3 +3,11 @@
 
 class DegenerateFitWarning(UserWarning):
     """An EM restart degenerated (non-finite values) and was discarded."""
+
+
+class EmptyExpertWarning(UserWarning):
+    """A fit ended with an expert that has (nearly) no responsibility.
+
+    Raised by ``MixtureOfExpertsRegressor.fit``; the experts concerned are
+    marked in its ``empty_experts_`` attribute.
+    """
