@@ -397,16 +397,34 @@ def _resolve_kind(kind, estimated, true, reference):
     return kind
 
 
-def _translations(estimated, true):
-    """Candidate common translations ``(t_slope, t_int)`` of a softmax gate.
+def _slope_translations(estimated, true):
+    """Candidate common slope translations of a softmax gate.
 
-    Each candidate moves one estimated gate row onto one true gate row; the
-    set (sorted, duplicates removed) does not depend on the labelling.
+    Each candidate moves one estimated gate slope onto one true gate slope;
+    translating the estimate translates the set, and the order (sorted rows,
+    duplicates removed) does not depend on the labelling.
     """
-    est = np.hstack([estimated.gate_coef, estimated.gate_intercept[:, None]])
-    tru = np.hstack([true.gate_coef, true.gate_intercept[:, None]])
-    cand = (tru[None, :, :] - est[:, None, :]).reshape(-1, est.shape[1])
-    return np.unique(np.vstack([np.zeros((1, est.shape[1])), cand]), axis=0)
+    cand = (true.gate_coef[None, :, :] - estimated.gate_coef[:, None, :])
+    return np.unique(cand.reshape(-1, true.n_features), axis=0)
+
+
+def _profiled_value(kind, estimated, true, t_slope):
+    """``min over t_0`` of the loss at slope translation ``t_slope``.
+
+    With ``u = exp(t_0)`` every routed weight is ``u exp(beta_0i)``, and the
+    loss is ``sum_j |u m_j - w*_j| + u L + C`` (``m_j`` the cell masses at
+    ``u = 1``, ``L`` the weighted distance terms, ``C`` the shared part): a
+    convex piecewise-linear function of ``u`` whose minimum over ``u > 0``
+    is at a breakpoint ``u = w*_j / m_j``.
+    """
+    cells, _ = _cells(estimated, true, estimated.gate_coef + t_slope)
+    w = np.exp(estimated.gate_intercept)
+    w_true = np.exp(true.gate_intercept)
+    log_u = [np.log(w_true[j]) - np.log(w[c].sum())
+             for j, c in enumerate(cells) if c.size]
+    return min(
+        _voronoi_value(kind, estimated, true, t_slope, t0) for t0 in log_u
+    )
 
 
 def voronoi_loss(estimated, true, kind="auto", reference=None):
@@ -488,14 +506,20 @@ def voronoi_loss(estimated, true, kind="auto", reference=None):
 
         D(G, G^*) = \\min_{t} D(G + t, G^*),
 
-    minimised over translations of the estimate. The minimum is computed by
-    evaluating ``D`` at every translation that puts one estimated gate row
-    on one true gate row (plus ``t = 0``) and refining the best of them with
-    Nelder-Mead; the candidate set does not depend on the labelling, so the
-    result is permutation invariant, and it is 0 at any translate of the
-    truth. Normalized sigmoid gates have no such symmetry and are compared
-    as stored. Softmax gates with an activation are not shift-invariant and
-    are also compared as stored.
+    minimised over translations of the estimate. For a fixed slope
+    translation ``t_1`` the loss is a convex piecewise-linear function of
+    ``u = exp(t_0)`` (every routed weight is multiplied by ``u``), minimised
+    exactly at one of its breakpoints ``u = w*_j / m_j`` (``m_j`` the mass
+    of cell ``j``). The slope translation is minimised by evaluating every
+    ``t_1`` that puts one estimated gate slope on one true gate slope and
+    refining the best with Nelder-Mead (fixed initial simplex of side 0.05).
+    The candidate set moves with any translation of the estimate and does
+    not depend on the labelling, so the result is invariant to both (up to
+    round-off), and it is 0 at any translate of the truth. Nelder-Mead on a
+    non-smooth function may stop at a local minimum: the value is then an
+    upper bound of the minimum. Normalized sigmoid gates have no such
+    symmetry and are compared as stored. Softmax gates with an activation
+    are not shift-invariant and are also compared as stored.
 
     References
     ----------
@@ -524,17 +548,20 @@ def voronoi_loss(estimated, true, kind="auto", reference=None):
     d = true.n_features
     if _gate_kind(estimated) != "softmax":
         return _voronoi_value(kind, estimated, target, np.zeros(d), 0.0)
-    cand = _translations(estimated, target)
-    values = [
-        _voronoi_value(kind, estimated, target, t[:d], t[d]) for t in cand
-    ]
+    cand = _slope_translations(estimated, target)
+    values = [_profiled_value(kind, estimated, target, t) for t in cand]
     best = int(np.argmin(values))
     if values[best] == 0.0:
         return 0.0
+    # Nelder-Mead on the slope translation, from the best candidate with a
+    # fixed initial simplex (so that translated inputs follow the same path)
+    start = cand[best]
+    simplex = np.vstack([start, start + 0.05 * np.eye(d)])
     res = minimize(
-        lambda t: _voronoi_value(kind, estimated, target, t[:d], t[d]),
-        cand[best], method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 400 * (d + 1)},
+        lambda t: _profiled_value(kind, estimated, target, t), start,
+        method="Nelder-Mead",
+        options={"initial_simplex": simplex, "xatol": 1e-10, "fatol": 1e-14,
+                 "maxiter": 400 * d},
     )
     return float(min(values[best], res.fun))
 
