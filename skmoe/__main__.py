@@ -1,4 +1,4 @@
-"""Command line: ``skmoe demo`` and ``skmoe fit DATA.csv --target COLUMN``."""
+"""Command line: ``skmoe demo``, ``skmoe fit DATA.csv --target Y``, ``skmoe rates``."""
 
 import argparse
 import csv
@@ -186,6 +186,72 @@ def _fit(args):
     return 0
 
 
+def _rates(args):
+    from . import MixtureOfExpertsRegressor
+    from .convergence import sample_size_study
+    from .datasets import make_moe_regression
+
+    try:
+        _, _, truth = make_moe_regression(
+            10, args.n_features, args.true_experts, gating=args.gating,
+            experts=args.experts, x_distribution=args.x_distribution,
+            random_state=args.random_state,
+        )
+        est = MixtureOfExpertsRegressor(
+            n_experts=args.fitted_experts, gating=args.gating,
+            experts=args.experts, max_iter=args.max_iter,
+        )
+        study = sample_size_study(
+            est, truth, args.n_grid, args.replications, loss=args.loss,
+            init=args.init, x_distribution=args.x_distribution,
+            n_jobs=args.n_jobs, random_state=args.random_state,
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    print(f"skmoe rates: {args.gating} gate, {args.experts} experts, "
+          f"{args.true_experts} true / {args.fitted_experts} fitted experts, "
+          f"{args.replications} replications, init={args.init}\n")
+    header = ["n", *(f"mean {name}" for name in study.losses), "converged"]
+    rows = []
+    ns = study.summary()[0]
+    means = {name: study.summary(name)[1] for name in study.losses}
+    for k, n in enumerate(ns):
+        conv = [r["converged"] for r in study.table if r["n"] == n]
+        rows.append([n, *(f"{means[name][k]:.4g}" for name in study.losses),
+                     f"{sum(conv)}/{len(conv)}"])
+    _print_table(header, rows)
+    print()
+    for name in study.losses:
+        if len(ns) < 2:
+            break
+        try:
+            rate = study.rate(name, n_boot=200, random_state=args.random_state)
+        except ValueError as exc:
+            print(f"{name}: no rate ({exc})")
+            continue
+        print(f"{name}: slope on log n {rate['slope']:.3f} "
+              f"(95% bootstrap CI [{rate['ci_low']:.3f}, {rate['ci_high']:.3f}])")
+    if args.out:
+        try:
+            study.to_csv(args.out)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.out!r}: {exc.strerror or exc}") \
+                from None
+        print(f"table written to {args.out}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        ax = study.plot()
+        try:
+            ax.figure.savefig(args.plot)
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.plot!r}: {exc.strerror or exc}") \
+                from None
+        print(f"plot written to {args.plot}")
+    return 0
+
+
 def build_parser():
     """The ``skmoe`` argument parser.
 
@@ -222,6 +288,32 @@ def build_parser():
     fit.add_argument("--save", metavar="MODEL.joblib",
                      help="write the fitted estimator with joblib")
     fit.set_defaults(func=_fit)
+
+    rates = sub.add_parser(
+        "rates", help="convergence-rate study: losses of fits on growing samples"
+    )
+    rates.add_argument("--gating", default="softmax", choices=sorted(GATINGS))
+    rates.add_argument("--experts", default="linear", choices=sorted(EXPERTS))
+    rates.add_argument("--n-features", type=int, default=1)
+    rates.add_argument("--true-experts", type=int, default=2)
+    rates.add_argument("--fitted-experts", type=int, default=3)
+    rates.add_argument("--n-grid", type=int, nargs="+",
+                       default=[100, 300, 1000, 3000])
+    rates.add_argument("--replications", type=int, default=10)
+    rates.add_argument("--loss", nargs="+", default=["voronoi"],
+                       help="voronoi, D1, D2, D3, parameter_error, regression, "
+                       "hellinger")
+    rates.add_argument("--init", default="near_true",
+                       choices=["near_true", "random", "truth"])
+    rates.add_argument("--x-distribution", default="uniform",
+                       choices=["uniform", "normal"])
+    rates.add_argument("--max-iter", type=int, default=1000)
+    rates.add_argument("--n-jobs", type=int, default=-1)
+    rates.add_argument("--random-state", type=int, default=0)
+    rates.add_argument("--out", metavar="TABLE.csv", help="write the table as CSV")
+    rates.add_argument("--plot", metavar="PLOT.png",
+                       help="write the log-log plot (needs matplotlib)")
+    rates.set_defaults(func=_rates)
     return parser
 
 

@@ -83,3 +83,27 @@ def test_console_entry_point_runs_as_module():
         capture_output=True, text=True, check=True,
     ).stdout
     assert "skmoe demo" in out
+
+
+def test_rates_writes_table_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "t.csv", tmp_path / "p.png"
+    argv = ["rates", "--true-experts", "1", "--fitted-experts", "2",
+            "--n-grid", "60", "120", "--replications", "2", "--loss", "voronoi",
+            "regression", "--n-jobs", "1", "--max-iter", "50",
+            "--out", str(out), "--plot", str(png)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "slope on log n" in text and "mean voronoi" in text
+    with open(out) as fh:
+        lines = fh.read().splitlines()
+    assert lines[0] == "n,replication,voronoi,regression,n_iter,converged,seconds"
+    assert len(lines) == 5
+    assert png.stat().st_size > 0
+
+
+def test_rates_reports_user_errors(capsys):
+    argv = ["rates", "--true-experts", "3", "--fitted-experts", "2",
+            "--n-grid", "60", "--replications", "1", "--n-jobs", "1"]
+    assert main(argv) == 2
+    assert "n_experts >= the true number" in capsys.readouterr().err
