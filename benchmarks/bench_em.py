@@ -27,12 +27,25 @@ and both implementations run from it. Reported separately:
 - a breakdown of one skmoe run by kernel (runtime wrappers, skmoe unchanged)
   and of one reference run by step.
 
+Two diagnostics separate "different algorithm" from "different answer": the
+reference rerun with a tight L-BFGS-B (``ftol=1e-15, gtol=1e-12``), and skmoe
+rerun with its gate Newton loop uncapped (the class attribute
+``SoftmaxGating._max_newton_iter`` raised at runtime and restored). These two
+should agree to round-off; skmoe's default capped Newton gate update is a
+generalised EM, so its trajectory differs from exact EM in the first
+iterations and meets it again at the fixed point.
+
+Both sides run with one BLAS thread by default (``--blas-threads``): skmoe's
+kernels are serial, and on a 2-core machine numpy's and scipy's two OpenBLAS
+pools made every L-BFGS-B call of the reference several times slower.
+
 Usage::
 
     python benchmarks/bench_em.py                       # full grid
     python benchmarks/bench_em.py --quick               # tiny grid, seconds
     python benchmarks/bench_em.py --n 10000 --d 2 --K 2 4 --repeats 7
     python benchmarks/bench_em.py --skip-converge-large # no convergence at 1e6
+    python benchmarks/bench_em.py --n 1000000 --converge-only --no-cold
 
 Results are written as JSON to ``benchmarks/results/bench_em.json`` (or
 ``--json PATH``).
@@ -175,7 +188,8 @@ class ReferenceEM:
             self.timers["estep"] += t3 - t2
             history.append(new)
             previous, current = current, new
-            if abs(current - previous) <= tol * max(abs(previous), W):
+            # skmoe's rule (strict, so tol=0 runs max_iter iterations)
+            if abs(current - previous) < tol * max(abs(previous), W):
                 converged = True
                 break
         return history, converged, (gate, beta, var)
@@ -242,15 +256,14 @@ def kernel_timers():
                 else "gate_objective(line search)")
         return wrap(name, gate_obj)(X, coef, intercept, R, compute_hessian)
 
-    patches = [
-        (em, "gaussian_estep", wrap("gaussian_estep", em.gaussian_estep)),
-        (gs, "log_softmax_rows", wrap("log_softmax_rows", gs.log_softmax_rows)),
-        (gs, "softmax_gate_objective", gate_objective),
-        (el, "linear_expert_suffstats",
-         wrap("linear_expert_suffstats", el.linear_expert_suffstats)),
-        (kg, "weighted_residual_ss",
-         wrap("weighted_residual_ss", kg.weighted_residual_ss)),
+    targets = [
+        (em, "gaussian_estep"), (gs, "log_softmax_rows"),
+        (el, "linear_expert_suffstats"), (kg, "weighted_residual_ss"),
+        (gs, "cho_factor"), (gs, "cho_solve"),
     ]
+    patches = [(mod, name, wrap(name, getattr(mod, name)))
+               for mod, name in targets if hasattr(mod, name)]
+    patches.append((gs, "softmax_gate_objective", gate_objective))
     originals = [(mod, name, getattr(mod, name)) for mod, name, _ in patches]
     try:
         for mod, name, fn in patches:
@@ -259,6 +272,23 @@ def kernel_timers():
     finally:
         for mod, name, fn in originals:
             setattr(mod, name, fn)
+
+
+@contextlib.contextmanager
+def exact_gate_newton(max_iter=200):
+    """Let skmoe's gate Newton loop run to its step tolerance (diagnostic)."""
+    from skmoe.gating._softmax import SoftmaxGating
+
+    had = "_max_newton_iter" in vars(SoftmaxGating)
+    old = getattr(SoftmaxGating, "_max_newton_iter", None)
+    SoftmaxGating._max_newton_iter = max_iter
+    try:
+        yield
+    finally:
+        if had:
+            SoftmaxGating._max_newton_iter = old
+        else:
+            del SoftmaxGating._max_newton_iter
 
 
 # --------------------------------------------------------------------------
@@ -340,7 +370,18 @@ def machine_info():
             f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} thr)"
             for i in threadpool_info()
         )
+    commit = "unknown"
+    with contextlib.suppress(Exception):
+        root = Path(skmoe.__file__).resolve().parent.parent
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short",
+                                 "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--", "skmoe"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+        commit += " (skmoe/ modified)" if dirty else ""
     return {
+        "skmoe_commit": commit,
         "nproc": os.cpu_count(),
         "sched_affinity": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity") else None,
@@ -374,6 +415,97 @@ def timed(fn, repeats):
     return times, out
 
 
+def steady_state(rec, X, y, K, start, ref_start, var_floor, lbfgs, iters, args):
+    """Trajectories, per-iteration timings and profiles of one grid point."""
+    # trajectories from the same start (the warm-up runs) ---------------
+    # With tol=0 a run stops early only if the log-likelihood stops changing
+    # exactly; trajectories are compared on their common length and times are
+    # divided by the iterations actually run.
+    est = skmoe_fit(X, y, K, start, iters, 0.0)
+    sk_hist = np.asarray(est.history_)
+    ref = ReferenceEM(X, y, var_floor, lbfgs)
+    ref_hist = np.asarray(ref.run(ref_start, iters, 0.0)[0])
+    m = min(len(sk_hist), len(ref_hist))
+    diff = np.abs(sk_hist[:m] - ref_hist[:m])
+    rec["iters_skmoe"] = len(sk_hist) - 1
+    rec["iters_reference"] = len(ref_hist) - 1
+    rec["loglik_skmoe"] = sk_hist.tolist()
+    rec["loglik_reference"] = ref_hist.tolist()
+    rec["max_abs_dL_first3"] = float(diff[:4].max())
+    rec["max_abs_dL"] = float(diff.max())
+    rec["max_rel_dL"] = float((diff / np.abs(ref_hist[:m])).max())
+    rec["monotone_skmoe"] = bool(
+        np.all(np.diff(sk_hist) >= -1e-9 * np.abs(sk_hist[1:])))
+    rec["monotone_reference"] = bool(
+        np.all(np.diff(ref_hist) >= -1e-9 * np.abs(ref_hist[1:])))
+
+    # same start, gate M-step solved tightly: isolates the L-BFGS-B tolerance
+    rec["max_abs_dL_tight"] = float("nan")
+    if not args.no_tight:
+        tight = ReferenceEM(X, y, var_floor, TIGHT_LBFGS)
+        tight_hist = np.asarray(tight.run(ref_start, iters, 0.0)[0])
+        mt = min(len(sk_hist), len(tight_hist))
+        rec["loglik_reference_tight"] = tight_hist.tolist()
+        rec["max_abs_dL_tight"] = float(
+            np.abs(sk_hist[:mt] - tight_hist[:mt]).max())
+
+    # skmoe with its gate Newton loop allowed to converge (class attribute
+    # raised at runtime, restored after): checks that both implement the
+    # same EM, independently of skmoe's deliberately inexact gate update
+    rec["max_abs_dL_exact_gate"] = float("nan")
+    if not args.no_tight:
+        with exact_gate_newton():
+            exact_hist = np.asarray(skmoe_fit(X, y, K, start, iters, 0.0).history_)
+        me = min(len(exact_hist), len(tight_hist))
+        rec["loglik_skmoe_exact_gate"] = exact_hist.tolist()
+        rec["max_abs_dL_exact_gate"] = float(
+            np.abs(exact_hist[:me] - tight_hist[:me]).max())
+
+    # steady state: skmoe and reference runs alternate, so that load from
+    # other processes hits both alike -------------------------------------
+    def sk_run():
+        t0 = time.perf_counter()
+        n_iter = skmoe_fit(X, y, K, start, iters, 0.0).n_iter_
+        return time.perf_counter() - t0, n_iter
+
+    def ref_run():
+        t0 = time.perf_counter()
+        hist = ReferenceEM(X, y, var_floor, lbfgs).run(ref_start, iters, 0.0)[0]
+        return time.perf_counter() - t0, len(hist) - 1
+
+    sk_runs, ref_runs = [], []
+    rec["loadavg_before"] = os.getloadavg()[0]
+    for _ in range(args.repeats):
+        sk_runs.append(sk_run())
+        ref_runs.append(ref_run())
+    rec["loadavg_after"] = os.getloadavg()[0]
+    rec["skmoe_s_per_iter"] = float(np.median([t / k for t, k in sk_runs]))
+    rec["reference_s_per_iter"] = float(np.median([t / k for t, k in ref_runs]))
+    rec["skmoe_runs"] = [{"s": t, "iters": k} for t, k in sk_runs]
+    rec["reference_runs"] = [{"s": t, "iters": k} for t, k in ref_runs]
+    rec["ratio_per_iter"] = rec["reference_s_per_iter"] / rec["skmoe_s_per_iter"]
+
+    # breakdowns (separate, instrumented runs) ---------------------------
+    with kernel_timers() as stats:
+        t0 = time.perf_counter()
+        n_iter = skmoe_fit(X, y, K, start, iters, 0.0).n_iter_
+        total = time.perf_counter() - t0
+    rec["skmoe_profile"] = {
+        "total_s": total, "iters": n_iter,
+        "kernels": {k: {"calls": c, "s": s} for k, (c, s) in stats.items()},
+        "other_s": total - sum(s for _, s in stats.values()),
+    }
+    ref = ReferenceEM(X, y, var_floor, lbfgs)
+    t0 = time.perf_counter()
+    hist = ref.run(ref_start, iters, 0.0)[0]
+    total = time.perf_counter() - t0
+    rec["reference_profile"] = {
+        "total_s": total, "iters": len(hist) - 1, "steps_s": dict(ref.timers),
+        "gate_nfev": ref.gate_nfev,
+    }
+
+
+
 def bench_point(n, d, K, args):
     from skmoe.datasets import make_moe_regression
     from skmoe.metrics import parameter_error
@@ -389,67 +521,9 @@ def bench_point(n, d, K, args):
     ref_start = start_arrays(start)
     rec = {"n": n, "d": d, "K": K, "iters": iters, "repeats": args.repeats}
 
-    # trajectories from the same start (the warm-up runs) ---------------
-    est = skmoe_fit(X, y, K, start, iters, 0.0)
-    sk_hist = np.asarray(est.history_)
-    ref = ReferenceEM(X, y, var_floor, lbfgs)
-    ref_hist, _, _ = ref.run(ref_start, iters, 0.0)
-    ref_hist = np.asarray(ref_hist)
-    diff = np.abs(sk_hist - ref_hist)
-    rec["loglik_skmoe"] = sk_hist.tolist()
-    rec["loglik_reference"] = ref_hist.tolist()
-    rec["max_abs_dL_first3"] = float(diff[:4].max())
-    rec["max_abs_dL"] = float(diff.max())
-    rec["max_rel_dL"] = float((diff / np.abs(ref_hist)).max())
-    rec["monotone_skmoe"] = bool(
-        np.all(np.diff(sk_hist) >= -1e-9 * np.abs(sk_hist[1:])))
-    rec["monotone_reference"] = bool(
-        np.all(np.diff(ref_hist) >= -1e-9 * np.abs(ref_hist[1:])))
-
-    # same start, gate M-step solved tightly: isolates the L-BFGS-B tolerance
-    if not args.no_tight:
-        tight = ReferenceEM(X, y, var_floor, TIGHT_LBFGS)
-        tight_hist = np.asarray(tight.run(ref_start, iters, 0.0)[0])
-        rec["loglik_reference_tight"] = tight_hist.tolist()
-        rec["max_abs_dL_tight"] = float(np.abs(sk_hist - tight_hist).max())
-    else:
-        rec["max_abs_dL_tight"] = float("nan")
-
-    # steady state: skmoe and reference runs alternate, so that load from
-    # other processes hits both alike -------------------------------------
-    sk_times, ref_times = [], []
-    rec["loadavg_before"] = os.getloadavg()[0]
-    for _ in range(args.repeats):
-        sk_times += timed(lambda: skmoe_fit(X, y, K, start, iters, 0.0), 1)[0]
-        ref_times += timed(
-            lambda: ReferenceEM(X, y, var_floor, lbfgs).run(ref_start, iters, 0.0),
-            1,
-        )[0]
-    rec["loadavg_after"] = os.getloadavg()[0]
-    rec["skmoe_s_per_iter"] = float(np.median(sk_times)) / iters
-    rec["reference_s_per_iter"] = float(np.median(ref_times)) / iters
-    rec["skmoe_run_times_s"] = sk_times
-    rec["reference_run_times_s"] = ref_times
-    rec["ratio_per_iter"] = rec["reference_s_per_iter"] / rec["skmoe_s_per_iter"]
-
-    # breakdowns (separate, instrumented runs) ---------------------------
-    with kernel_timers() as stats:
-        t0 = time.perf_counter()
-        skmoe_fit(X, y, K, start, iters, 0.0)
-        total = time.perf_counter() - t0
-    rec["skmoe_profile"] = {
-        "total_s": total, "iters": iters,
-        "kernels": {k: {"calls": c, "s": s} for k, (c, s) in stats.items()},
-        "other_s": total - sum(s for _, s in stats.values()),
-    }
-    ref = ReferenceEM(X, y, var_floor, lbfgs)
-    t0 = time.perf_counter()
-    ref.run(ref_start, iters, 0.0)
-    total = time.perf_counter() - t0
-    rec["reference_profile"] = {
-        "total_s": total, "iters": iters, "steps_s": dict(ref.timers),
-        "gate_nfev": ref.gate_nfev,
-    }
+    if not args.converge_only:
+        steady_state(rec, X, y, K, start, ref_start, var_floor, lbfgs, iters,
+                     args)
 
     # time to convergence -------------------------------------------------
     if large and args.skip_converge_large:
@@ -509,19 +583,25 @@ def print_row_header():
           "include the initial E-step);\nmax|dL| = max |L_skmoe - L_ref| of the "
           "total log-likelihood over iterations 0..3 and 0..it,\nmax rel = the same"
           " relative to |L|, tight ref = max|dL| against a reference whose L-BFGS-B"
-          " runs\nto ftol=1e-15, gtol=1e-12; load = 1-min load average after the "
-          "timed runs")
-    print(f"{'n':>5}{'d':>4}{'K':>3}{'it':>4}{'skmoe s/it':>12}{'ref s/it':>11}"
+          " runs\nto ftol=1e-15, gtol=1e-12; exact gt = max|dL| between that tight "
+          "reference and skmoe with its\ngate Newton loop uncapped (diagnostic); "
+          "load = 1-min load average after the timed runs")
+    print(f"{'n':>5}{'d':>4}{'K':>3}{'it sk/ref':>10}{'skmoe s/it':>12}{'ref s/it':>11}"
           f"{'ref/sk':>8}{'max|dL| it<=3':>15}{'max|dL| all':>13}{'max rel':>10}"
-          f"{'tight ref':>11}{'load':>6}")
+          f"{'tight ref':>11}{'exact gt':>10}{'load':>6}")
 
 
 def print_row(r):
-    print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3}{r['iters']:>4}"
+    if "skmoe_s_per_iter" not in r:
+        print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3}  (--converge-only)")
+        return
+    its = f"{r['iters_skmoe']}/{r['iters_reference']}"
+    print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3}{its:>10}"
           f"{r['skmoe_s_per_iter']:12.4f}{r['reference_s_per_iter']:11.4f}"
           f"{r['ratio_per_iter']:8.2f}{r['max_abs_dL_first3']:15.3e}"
           f"{r['max_abs_dL']:13.3e}{r['max_rel_dL']:10.1e}"
-          f"{r['max_abs_dL_tight']:11.2e}{r['loadavg_after']:6.1f}", flush=True)
+          f"{r['max_abs_dL_tight']:11.2e}{r['max_abs_dL_exact_gate']:10.1e}"
+          f"{r['loadavg_after']:6.1f}", flush=True)
 
 
 def print_converge(results):
@@ -552,32 +632,36 @@ def print_converge(results):
 
 def print_profiles(results):
     print("\nWhere the time goes (one instrumented run of `it` iterations each; "
-          "seconds per iteration)")
+          "milliseconds per iteration)")
     print(f"{'n':>5}{'d':>4}{'K':>3} | skmoe: {'estep':>7}{'logsm':>7}{'suffst':>7}"
-          f"{'rss':>7}{'hess':>7}{'#H/it':>6}{'lsrch':>7}{'other':>7}"
+          f"{'rss':>7}{'hess':>7}{'#H/it':>6}{'lsrch':>7}{'chol':>7}{'other':>7}"
           f" | ref: {'estep':>7}{'expert':>7}{'gate':>7}{'nfev':>6}")
     for r in results:
+        if "skmoe_profile" not in r:
+            continue
         p = r["skmoe_profile"]
         it = p["iters"]
         ks = p["kernels"]
 
         def g(name, ks=ks, it=it):
-            return ks.get(name, {"s": 0.0})["s"] / it
+            return 1e3 * ks.get(name, {"s": 0.0})["s"] / it
 
         nh = ks.get("gate_objective+hessian", {"calls": 0})["calls"] / it
         q = r["reference_profile"]
         st = q["steps_s"]
         print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3} |        "
-              f"{g('gaussian_estep'):7.3f}{g('log_softmax_rows'):7.3f}"
-              f"{g('linear_expert_suffstats'):7.3f}{g('weighted_residual_ss'):7.3f}"
-              f"{g('gate_objective+hessian'):7.3f}{nh:6.1f}"
-              f"{g('gate_objective(line search)'):7.3f}{p['other_s'] / it:7.3f}"
-              f" |      {st['estep'] / it:7.3f}{st['experts'] / it:7.3f}"
-              f"{st['gate'] / it:7.3f}{np.mean(q['gate_nfev']):6.1f}")
+              f"{g('gaussian_estep'):7.1f}{g('log_softmax_rows'):7.1f}"
+              f"{g('linear_expert_suffstats'):7.1f}{g('weighted_residual_ss'):7.1f}"
+              f"{g('gate_objective+hessian'):7.1f}{nh:6.1f}"
+              f"{g('gate_objective(line search)'):7.1f}"
+              f"{g('cho_factor') + g('cho_solve'):7.1f}{1e3 * p['other_s'] / it:7.1f}"
+              f" |      {1e3 * st['estep'] / it:7.1f}{1e3 * st['experts'] / it:7.1f}"
+              f"{1e3 * st['gate'] / it:7.1f}{np.mean(q['gate_nfev']):6.1f}")
     print("  skmoe columns: gaussian_estep, log_softmax_rows, linear_expert_suffstats,"
           " weighted_residual_ss,\n  softmax_gate_objective with Hessian (and calls per"
-          " iteration), without Hessian (line search),\n  other = NumPy/Python outside"
-          " the kernels (X @ W.T logits, expert means, design matrix, Cholesky).")
+          " iteration), without Hessian (line search),\n  chol = scipy cho_factor +"
+          " cho_solve, other = NumPy/Python outside the kernels (X @ W.T logits,"
+          "\n  expert means, design matrix, lstsq, validation).")
 
 
 # --------------------------------------------------------------------------
@@ -598,6 +682,9 @@ def parse_args(argv=None):
                    help="iteration cap of the time-to-convergence runs")
     p.add_argument("--conv-repeats", type=int, default=1,
                    help="timed runs to convergence (median reported)")
+    p.add_argument("--converge-only", action="store_true",
+                   help="only the time-to-convergence runs (e.g. for n=1e6 after a "
+                        "--skip-converge-large grid)")
     p.add_argument("--skip-converge-large", action="store_true",
                    help="skip time-to-convergence for n >= --large-n")
     p.add_argument("--lbfgs-ftol", type=float, default=2.220446049250313e-09,
@@ -661,7 +748,8 @@ def main(argv=None):
                     results.append(rec)
                     print_row(rec)
     print_converge(results)
-    print_profiles(results)
+    if not args.converge_only:
+        print_profiles(results)
     wall = time.perf_counter() - t_all
     print(f"\nTotal benchmark wall time {wall:.1f} s")
     args.json.parent.mkdir(parents=True, exist_ok=True)
