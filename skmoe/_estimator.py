@@ -349,11 +349,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         n_samples, n_features = X.shape
         K = self.n_experts
         n_support = int(np.count_nonzero(sample_weight))
-        if n_samples < 2 or n_support < K:
+        n_components = K + self.n_shared_experts
+        if n_samples < 2 or n_support < n_components:
+            shared = (f" + n_shared_experts={self.n_shared_experts}"
+                      if self.n_shared_experts else "")
             raise ValueError(
                 f"n_samples={n_samples} (with {n_support} of non-zero weight) is "
-                f"too few for n_experts={K}: need at least max(2, n_experts) "
-                "samples of non-zero weight."
+                f"too few for n_experts={K}{shared}: need at least max(2, "
+                "n_experts + n_shared_experts) samples of non-zero weight."
             )
         gating, experts = self._resolve_families()
         check_compatible(self.solver, self.objective, gating, experts,

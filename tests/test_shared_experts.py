@@ -292,3 +292,11 @@ def test_recovers_the_shared_and_routed_experts(seed):
     assert err["shared_variance"].max() < 0.03
     assert err["gate_coef"].max() < 0.8
     assert est.log_likelihood_ >= truth.log_density(X, y).sum() - 1.0
+
+
+def test_too_few_samples_counts_shared_experts():
+    X = np.random.RandomState(0).standard_normal((3, 2))
+    # 3 samples suffice for 3 routed experts, not for 2 routed + 2 shared
+    with pytest.raises(ValueError, match=r"too few for n_experts=2 \+ "
+                                         r"n_shared_experts=2"):
+        MixtureOfExpertsRegressor(2, n_shared_experts=2).fit(X, X[:, 0])
