@@ -480,7 +480,8 @@ class MoEParams:
         ``variance``.
         """
         if not self.n_shared_experts:
-            return self.log_gates(X), self.expert_means(X), self.variance
+            return (self.log_gates(X), as_kernel_array(self.expert_means(X)),
+                    self.variance)
         lam = self.shared_weight
         with np.errstate(divide="ignore"):
             log_shared = np.log(lam) + np.log(self.shared_weights)

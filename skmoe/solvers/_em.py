@@ -1,19 +1,16 @@
 """Expectation-maximisation for the Gaussian mixture of experts."""
 
 import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.exceptions import ConvergenceWarning
 
 from .._kernels._gaussian import gaussian_estep
 from .._params import MoEParams
 from ..gating import GateLikelihood, resolve_gating
 from ..utils._arrays import as_kernel_array
-from ..utils._warnings import DegenerateFitWarning
-from ._init import Degenerate, initial_params, update_variances
+from ._init import Degenerate, best_restart, initial_params, update_variances
 
 
 @dataclass
@@ -42,12 +39,8 @@ class FitResult:
 
 
 def _estep(X, y, params):
-    if params.n_shared_experts:
-        # responsibilities over the K routed and S shared components
-        return gaussian_estep(*params._components(X), y)
-    log_gate = params.gating.log_weights(X, params)
-    means = params.experts.predict(X, params.expert_params)
-    return gaussian_estep(log_gate, as_kernel_array(means), params.variance, y)
+    # responsibilities over all components (the K routed and S shared ones)
+    return gaussian_estep(*params._components(X), y)
 
 
 def _log_normal(y, means, variance):
@@ -305,48 +298,29 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
     DegenerateFitWarning
         For every restart discarded because it produced non-finite values.
     """
-    best = None
     starts = [start] if start is not None else [init_params] * n_init
-    failures = []
-    for i, method in enumerate(starts):
-        label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
-        try:
-            if n_shared_experts and not isinstance(method, MoEParams):
-                params = shared_start(
-                    method, X, y, sample_weight, n_experts, gating, experts, rng,
-                    var_floor, n_shared_experts=n_shared_experts,
-                    shared_weight=shared_weight, shared_experts=shared_experts,
-                    max_iter=max_iter,
-                )
-            else:
-                params = initial_params(method, X, y, sample_weight, n_experts,
-                                        gating, experts, rng, var_floor,
-                                        n_shared_experts=n_shared_experts,
-                                        shared_weight=shared_weight,
-                                        shared_experts=shared_experts)
-            result = run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
-                            var_floor=var_floor, verbose=verbose, label=label)
-        except Degenerate as exc:
-            failures.append(str(exc))
-            warnings.warn(
-                f"EM restart {i + 1} of {len(starts)} degenerated ({exc}) and was "
-                "discarded.",
-                DegenerateFitWarning,
-                stacklevel=3,
+
+    def fit_one(method, label):
+        if n_shared_experts and not isinstance(method, MoEParams):
+            params = shared_start(
+                method, X, y, sample_weight, n_experts, gating, experts, rng,
+                var_floor, n_shared_experts=n_shared_experts,
+                shared_weight=shared_weight, shared_experts=shared_experts,
+                max_iter=max_iter,
             )
-            continue
-        if best is None or result.log_likelihood > best.log_likelihood:
-            best = result
-    if best is None:
-        raise ValueError(
-            f"All {len(starts)} EM restarts degenerated ({failures[0]}); try a "
-            "larger reg_var, fewer experts or a different init_params."
-        )
-    if not best.converged:
-        warnings.warn(
+        else:
+            params = initial_params(method, X, y, sample_weight, n_experts,
+                                    gating, experts, rng, var_floor,
+                                    n_shared_experts=n_shared_experts,
+                                    shared_weight=shared_weight,
+                                    shared_experts=shared_experts)
+        return run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
+                      var_floor=var_floor, verbose=verbose, label=label)
+
+    return best_restart(
+        starts, fit_one, name="EM",
+        not_converged=lambda best: (
             f"EM did not converge in max_iter={max_iter} iterations (tol={tol}); "
-            "increase max_iter or tol, or check the data scaling.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    return best
+            "increase max_iter or tol, or check the data scaling."
+        ),
+    )

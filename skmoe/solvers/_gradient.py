@@ -20,18 +20,15 @@ optimiser (so that its tolerances are relative, as EM's):
 """
 
 import time
-import warnings
 
 import numpy as np
 from scipy.optimize import Bounds, minimize
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from .._kernels._objectives import gaussian_loglik_grad, least_squares_grad
 from ..utils._arrays import as_kernel_array
-from ..utils._warnings import DegenerateFitWarning
 from ._em import FitResult, converged_rule
-from ._init import Degenerate, initial_params
+from ._init import Degenerate, best_restart, initial_params
 
 
 class FlatProblem:
@@ -318,41 +315,20 @@ def fit_gradient(X, y, sample_weight, *, solver, objective, n_experts, gating,
         raise ValueError("gradient solvers do not fit shared experts.")
     run = _RUNNERS[solver]
     likelihood = objective == "likelihood"
-    best = None
-    best_value = None
     starts = [start] if start is not None else [init_params] * n_init
-    failures = []
-    for i, method in enumerate(starts):
-        label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
-        try:
-            params = initial_params(method, X, y, sample_weight, n_experts, gating,
-                                    experts, rng, var_floor)
-            result = run(X, y, sample_weight, params, objective=objective,
-                         max_iter=max_iter, tol=tol, var_floor=var_floor,
-                         verbose=verbose, label=label)
-        except Degenerate as exc:
-            failures.append(str(exc))
-            warnings.warn(
-                f"{solver} restart {i + 1} of {len(starts)} degenerated ({exc}) "
-                "and was discarded.",
-                DegenerateFitWarning,
-                stacklevel=3,
-            )
-            continue
-        value = result.history[-1] if likelihood else -result.history[-1]
-        if best is None or value > best_value:
-            best, best_value = result, value
-    if best is None:
-        raise ValueError(
-            f"All {len(starts)} {solver} restarts degenerated ({failures[0]}); "
-            "try a larger reg_var, fewer experts or a different init_params."
-        )
-    if not best.converged:
-        warnings.warn(
+
+    def fit_one(method, label):
+        params = initial_params(method, X, y, sample_weight, n_experts, gating,
+                                experts, rng, var_floor)
+        return run(X, y, sample_weight, params, objective=objective,
+                   max_iter=max_iter, tol=tol, var_floor=var_floor,
+                   verbose=verbose, label=label)
+
+    return best_restart(
+        starts, fit_one, name=solver, maximize=likelihood,
+        not_converged=lambda best: (
             f"solver={solver!r} did not converge in max_iter={max_iter} "
             f"iterations (tol={tol}): {best.message}; increase max_iter or tol, "
-            "or check the data scaling.",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-    return best
+            "or check the data scaling."
+        ),
+    )

@@ -1,14 +1,75 @@
 """Starting parameters for the solvers."""
 
+import warnings
+
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 from .._params import MoEParams
 from ..utils._arrays import as_kernel_array
+from ..utils._warnings import DegenerateFitWarning
 
 
 class Degenerate(Exception):
     """A run produced non-finite values; its restart is discarded."""
+
+
+def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
+    """Run one fit per start and keep the one with the best final objective.
+
+    Shared by every solver: a restart that raises :class:`Degenerate` is
+    discarded with a :class:`~skmoe.DegenerateFitWarning`, all restarts
+    degenerating is a ``ValueError``, and a ``ConvergenceWarning`` is raised
+    only when the kept restart did not converge (GaussianMixture's rule).
+
+    Parameters
+    ----------
+    starts : list
+        One ``init_params`` value (or start) per restart.
+    fit_one : callable
+        ``fit_one(method, label) -> FitResult``; ``label`` prefixes verbose
+        lines when there are several restarts.
+    name : str
+        The solver's name in messages ("EM", "lbfgs", ...).
+    not_converged : callable
+        ``not_converged(result) -> str``, the warning text for the kept run.
+    maximize : bool, default=True
+        Whether the objective in ``result.history`` is maximised (a
+        log-likelihood) or minimised (a squared error).
+
+    Returns
+    -------
+    result : FitResult
+        The best restart.
+    """
+    best = best_value = None
+    failures = []
+    for i, method in enumerate(starts):
+        label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
+        try:
+            result = fit_one(method, label)
+        except Degenerate as exc:
+            failures.append(str(exc))
+            # stacklevel 4: best_restart, the solver, fit_moe, the estimator
+            warnings.warn(
+                f"{name} restart {i + 1} of {len(starts)} degenerated ({exc}) and "
+                "was discarded.",
+                DegenerateFitWarning,
+                stacklevel=4,
+            )
+            continue
+        value = result.history[-1] if maximize else -result.history[-1]
+        if best is None or value > best_value:
+            best, best_value = result, value
+    if best is None:
+        raise ValueError(
+            f"All {len(starts)} {name} restarts degenerated ({failures[0]}); try a "
+            "larger reg_var, fewer experts or a different init_params."
+        )
+    if not best.converged:
+        warnings.warn(not_converged(best), ConvergenceWarning, stacklevel=4)
+    return best
 
 
 def update_variances(y, means, R, old, var_floor):
