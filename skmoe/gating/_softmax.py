@@ -460,10 +460,7 @@ class SoftmaxGating(Gating):
             ``gate_extra`` for a learned temperature).
         """
         if self.activation is None:
-            fields = {
-                "gate_coef": params.gate_coef - params.gate_coef[-1],
-                "gate_intercept": params.gate_intercept - params.gate_intercept[-1],
-            }
+            fields = super().normalize(params)  # last expert's row zero
             if self.learn_temperature:
                 return _rescaled(fields["gate_coef"], fields["gate_intercept"],
                                  self._temperature(params), params.gate_extra)
