@@ -183,6 +183,28 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         """
         return None
 
+    def nonsmooth_reason(self, n_experts):
+        """Why the log-likelihood is not smooth in the gate, or None.
+
+        Standard errors from the observed information
+        (:func:`skmoe.inference.standard_errors`) need a log-likelihood that
+        is twice continuously differentiable in the free gate parameters
+        (:meth:`pack`); they are refused with a ``ValueError`` quoting this
+        reason otherwise. The default is None (a smooth gate).
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            A phrase that completes "the log-likelihood is not twice
+            differentiable because ...", or None.
+        """
+        return None
+
     def at_iteration(self, params, iteration, max_iter):
         """Scheduled change of the gate after an EM iteration's M-step.
 

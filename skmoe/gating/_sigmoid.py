@@ -397,6 +397,28 @@ class NormalizedSigmoidGating(Gating):
         return {"gate_coef": coef, "gate_intercept": intercept}
 
 
+    def nonsmooth_reason(self, n_experts):
+        """Why the log-likelihood is not smooth in the gate, or None.
+
+        A top-K gate (``top_k < n_experts``) selects its experts by the order
+        of the logits: the likelihood jumps where the selected set changes.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            The reason, or None for the dense gate.
+        """
+        if self._sparse(n_experts):
+            return (f"top_k={self.top_k} < n_experts={n_experts} selects experts "
+                    "by the order of the logits (the likelihood jumps where the "
+                    "selected set changes)")
+        return None
+
     def em_only_reason(self, n_experts):
         """Why only EM can fit this configuration, or None.
 
