@@ -132,6 +132,37 @@ def _loglik_grad(problem, theta):
     return -problem.W * g
 
 
+def _hessian(problem, theta, steps):
+    """Symmetrised central differences of the gradient of ``L``."""
+    p = theta.size
+    H = np.empty((p, p))
+    for j in range(p):
+        up, down = theta.copy(), theta.copy()
+        up[j] += steps[j]
+        down[j] -= steps[j]
+        h = up[j] - down[j]  # the step actually taken, after rounding
+        H[:, j] = (_loglik_grad(problem, up) - _loglik_grad(problem, down)) / h
+    return 0.5 * (H + H.T)
+
+
+def _steps(theta, hessian, total_weight):
+    """Steps ``h_j = eps**(1/3) * min(tau_j, max(|theta_j|, 1))``.
+
+    ``tau_j = sqrt(W / |H_jj|)`` is the change of ``theta_j`` that moves the
+    per-sample log-likelihood by about one, the parameter's natural unit
+    (it follows the units of ``X`` and ``y``). Without a first Hessian, or
+    where its diagonal is not negative, ``tau_j`` is infinite.
+    """
+    default = np.maximum(np.abs(theta), 1.0)
+    if hessian is None:
+        return _STEP * default
+    curv = -np.diag(hessian)
+    with np.errstate(divide="ignore"):
+        tau = np.where(curv > 0, np.sqrt(total_weight / np.where(curv > 0, curv, 1.0)),
+                       np.inf)
+    return _STEP * np.minimum(tau, default)
+
+
 def observed_information(params, X, y, sample_weight=None):
     """Observed information of a model: minus the Hessian of its log-likelihood.
 
@@ -140,8 +171,11 @@ def observed_information(params, X, y, sample_weight=None):
     experts, log-variances]`` (see the module docstring), by central
     differences of the analytic gradient (the gradient solvers' kernels and
     the families' ``grad``): column ``j`` is ``(grad L(theta + h_j e_j) -
-    grad L(theta - h_j e_j)) / (2 h_j)`` with ``h_j = eps**(1/3) *
-    max(|theta_j|, 1)``, then the matrix is symmetrised. The error is
+    grad L(theta - h_j e_j)) / (2 h_j)``, then the matrix is symmetrised.
+    The steps are ``h_j = eps**(1/3) * min(tau_j, max(|theta_j|, 1))`` with
+    ``tau_j = sqrt(W / |H_jj|)`` the natural unit of the parameter, from a
+    first pass with ``tau_j`` infinite (``W`` the total weight), so that the
+    result does not depend on the units of ``X`` and ``y``. The error is
     ``O(h^2)`` relative, about ``1e-10``.
 
     Parameters
@@ -169,39 +203,35 @@ def observed_information(params, X, y, sample_weight=None):
         :func:`standard_errors`).
     """
     _check_supported(params, "likelihood")
+    problem = _problem(params, X, y, sample_weight)
+    theta = problem.pack(params)
+    first = _hessian(problem, theta, _steps(theta, None, problem.W))
+    H = _hessian(problem, theta, _steps(theta, first, problem.W))
+    return theta, -H
+
+
+def _problem(params, X, y, sample_weight):
     X = params._check_X(X)
     y = as_kernel_array(np.asarray(y, dtype=np.float64).ravel())
     if sample_weight is None:
         sample_weight = np.ones(X.shape[0])
-    sample_weight = as_kernel_array(sample_weight)
-    problem = FlatProblem(X, y, sample_weight, params, "likelihood", 0.0)
-    theta = problem.pack(params)
-    p = theta.size
-    H = np.empty((p, p))
-    for j in range(p):
-        h = _STEP * max(abs(theta[j]), 1.0)
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        h = up[j] - down[j]  # the step actually taken, after rounding
-        H[:, j] = (_loglik_grad(problem, up) - _loglik_grad(problem, down)) / h
-    return theta, -0.5 * (H + H.T)
+    return FlatProblem(X, y, as_kernel_array(sample_weight), params,
+                       "likelihood", 0.0)
 
 
-def _field_jacobian(problem, theta):
+def _field_jacobian(problem, theta, steps):
     """Jacobian of the field vector in ``theta`` (central differences).
 
     The map is linear in the gate and expert blocks for the built-in families
-    (central differences are then exact up to round-off) and ``exp`` in the
-    log-variances (relative error ``h^2 / 6``, about ``1e-11``).
+    without a learned temperature (central differences are then exact up to
+    round-off); the variances are replaced by the exact delta method.
     """
     base = _field_vector(problem.unpack(theta))
     J = np.empty((base.size, theta.size))
     for j in range(theta.size):
-        h = _STEP * max(abs(theta[j]), 1.0)
         up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
+        up[j] += steps[j]
+        down[j] -= steps[j]
         J[:, j] = (_field_vector(problem.unpack(up))
                    - _field_vector(problem.unpack(down))) / (up[j] - down[j])
     return J
@@ -315,13 +345,15 @@ def standard_errors(estimator, X, y, sample_weight=None):
             "are unreliable.",
             SingularInformationWarning, stacklevel=2,
         )
-    problem = FlatProblem(X, y, sample_weight, params, "likelihood", 0.0)
-    J = _field_jacobian(problem, theta)
+    problem = _problem(params, X, y, sample_weight)
+    J = _field_jacobian(problem, theta,
+                        _steps(theta, -information, problem.W))
     field_var = np.einsum("ij,jk,ik->i", J, cov, J)
     se = np.sqrt(np.where(field_var >= 0, field_var, np.nan))
     n_var = params.n_experts
     log_var = np.diag(cov)[-n_var:]
     se_log = np.sqrt(np.where(log_var >= 0, log_var, np.nan))
+    se[-n_var:] = params.variance * se_log  # delta method, exactly
     return StandardErrors(
         params, se, se_log, method="observed_information",
         covariance=cov, information=information, condition_number=cond,
