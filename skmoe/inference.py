@@ -65,20 +65,25 @@ _BLOCKS = ("gate_coef", "gate_intercept", "expert_params", "variance")
 
 
 # --------------------------------------------------------------------- checks
-def _check_supported(params, objective):
-    """ValueError for a model whose observed information is not available."""
+def _check_likelihood_fit(params, objective, what):
+    """ValueError for a least-squares fit or shared experts."""
     if objective != "likelihood":
         raise ValueError(
-            f"standard errors need a maximum-likelihood fit; got objective="
-            f"{objective!r} (a least-squares fit has no likelihood to take the "
-            "information of). Fit with objective='likelihood'."
+            f"{what} need a maximum-likelihood fit; got objective={objective!r} "
+            "(a least-squares fit has no likelihood, nor a model to draw "
+            "from). Fit with objective='likelihood'."
         )
     if params.n_shared_experts:
         raise ValueError(
-            f"standard errors are not available with shared experts "
-            f"(n_shared_experts={params.n_shared_experts}): the parameter vector "
-            "holds the gate and the routed experts only."
+            f"{what} are not available with shared experts (n_shared_experts="
+            f"{params.n_shared_experts}): the parameter vector holds the gate "
+            "and the routed experts only."
         )
+
+
+def _check_supported(params, objective):
+    """ValueError for a model whose observed information is not available."""
+    _check_likelihood_fit(params, objective, "standard errors")
     for kind, family in (("gating", params.gating), ("experts", params.experts)):
         if not provides_grad(family):
             raise ValueError(
@@ -378,7 +383,12 @@ def _refit(estimator, X, y, sample_weight, method, seed):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         est.fit(X_b, y_b, sample_weight=w_b)
-    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    converged = True
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            converged = False  # counted, and reported once by the caller
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     fitted = est.params_
     est_index, true_index = match_experts(fitted, params)
     order = np.empty(params.n_experts, dtype=int)
@@ -418,7 +428,9 @@ def bootstrap_standard_errors(estimator, X, y, *, sample_weight=None, n_boot=200
         drawn with replacement.
     n_jobs : int, default=None
         Number of refits run in parallel by joblib (None: one, -1: all
-        cores).
+        cores). Warnings of the refits other than their
+        ``ConvergenceWarning`` are re-emitted in the worker (visible with
+        the sequential and threading backends).
     random_state : int, RandomState instance or None, default=None
         Seeds of the replicates (one seed per replicate is drawn first, so
         the result does not depend on ``n_jobs``). Pass an int for
@@ -436,6 +448,11 @@ def bootstrap_standard_errors(estimator, X, y, *, sample_weight=None, n_boot=200
     ValueError
         If ``method`` or ``n_boot`` is invalid, or for a least-squares fit
         (no model to draw from) or shared experts.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Once, when some refits did not converge (``n_not_converged``).
 
     Examples
     --------
@@ -457,17 +474,9 @@ def bootstrap_standard_errors(estimator, X, y, *, sample_weight=None, n_boot=200
         raise ValueError(f"n_boot must be an integer of at least 2; got {n_boot!r}.")
     check_is_fitted(estimator)
     params = estimator.params_
-    objective = getattr(estimator, "_fitted_objective", estimator.objective)
-    if objective != "likelihood":
-        raise ValueError(
-            f"bootstrap standard errors need a maximum-likelihood fit; got "
-            f"objective={objective!r}."
-        )
-    if params.n_shared_experts:
-        raise ValueError(
-            "bootstrap standard errors are not available with shared experts "
-            f"(n_shared_experts={params.n_shared_experts})."
-        )
+    _check_likelihood_fit(
+        params, getattr(estimator, "_fitted_objective", estimator.objective),
+        "bootstrap standard errors")
     X, y, sample_weight = _check_data(estimator, X, y, sample_weight)
     rng = check_random_state(random_state)
     seeds = rng.randint(np.iinfo(np.int32).max, size=n_boot)
@@ -482,6 +491,13 @@ def bootstrap_standard_errors(estimator, X, y, *, sample_weight=None, n_boot=200
     result = StandardErrors(params, se, se_log, method=f"{method}_bootstrap")
     result.replicates = replicates
     result.n_not_converged = int(sum(not ok for _, ok in out))
+    if result.n_not_converged:
+        warnings.warn(
+            f"{result.n_not_converged} of {n_boot} bootstrap refits did not "
+            f"converge in max_iter={estimator.max_iter} iterations; their "
+            "estimates are included. Increase max_iter or tol.",
+            ConvergenceWarning, stacklevel=2,
+        )
     return result
 
 

@@ -284,6 +284,9 @@ def test_unsupported_configurations_raise(kwargs, match):
         est.fit(X, y)
     with pytest.raises(ValueError, match=match):
         est.standard_errors(X, y)
+    if "top_k" not in match:  # the bootstrap only needs a likelihood model
+        with pytest.raises(ValueError, match=match):
+            bootstrap_standard_errors(est, X, y, n_boot=2)
 
 
 def test_top_k_equal_to_n_experts_is_smooth():
@@ -396,3 +399,13 @@ def test_standard_errors_follow_the_units_of_X(scale):
     assert_allclose(b.expert_params * [scale, 1.0], a.expert_params, rtol=1e-8)
     assert_allclose(b.gate_intercept, a.gate_intercept, rtol=1e-8)
     assert_allclose(b.variance, a.variance, rtol=1e-8)
+
+
+def test_bootstrap_reports_refits_that_did_not_converge():
+    X, y, _ = make_moe_regression(200, 1, 2, noise=0.3, random_state=0)
+    est = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    # one EM iteration per refit cannot meet tol=1e-12
+    est.set_params(max_iter=1, tol=1e-12)
+    with pytest.warns(ConvergenceWarning, match="3 of 3 bootstrap refits"):
+        boot = bootstrap_standard_errors(est, X, y, n_boot=3, random_state=0)
+    assert boot.n_not_converged == 3

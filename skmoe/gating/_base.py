@@ -700,6 +700,15 @@ def sparse_gate_m_step(gating, dense, X, R, params, likelihood=None, *,
     return gating.unpack(theta, params)
 
 
+def top_k_nonsmooth_reason(top_k, n_experts):
+    """The :meth:`Gating.nonsmooth_reason` of a top-K gate, or None if dense."""
+    if top_k is not None and top_k < n_experts:
+        return (f"top_k={top_k} < n_experts={n_experts} selects experts by the "
+                "order of the logits (the likelihood jumps where the selected "
+                "set changes)")
+    return None
+
+
 #: smoothing of an annealed top-K selection at the start of a fit (logit units)
 SMOOTHING_START = 2.0
 #: smoothing below which the annealed selection becomes the exact top-K

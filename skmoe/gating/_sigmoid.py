@@ -19,6 +19,7 @@ from ._base import (
     maximize_monotone,
     next_smoothing,
     sparse_gate_m_step,
+    top_k_nonsmooth_reason,
 )
 from ._softmax import _damped_cholesky
 
@@ -413,11 +414,7 @@ class NormalizedSigmoidGating(Gating):
         reason : str or None
             The reason, or None for the dense gate.
         """
-        if self._sparse(n_experts):
-            return (f"top_k={self.top_k} < n_experts={n_experts} selects experts "
-                    "by the order of the logits (the likelihood jumps where the "
-                    "selected set changes)")
-        return None
+        return top_k_nonsmooth_reason(self.top_k, n_experts)
 
     def em_only_reason(self, n_experts):
         """Why only EM can fit this configuration, or None.

@@ -24,6 +24,7 @@ from ._base import (
     maximize_monotone,
     next_smoothing,
     sparse_gate_m_step,
+    top_k_nonsmooth_reason,
 )
 
 
@@ -676,11 +677,7 @@ class SoftmaxGating(Gating):
         reason : str or None
             The reason, or None for the dense gate.
         """
-        if self.top_k is not None and self.top_k < n_experts:
-            return (f"top_k={self.top_k} < n_experts={n_experts} selects experts "
-                    "by the order of the logits (the likelihood jumps where the "
-                    "selected set changes)")
-        return None
+        return top_k_nonsmooth_reason(self.top_k, n_experts)
 
     def em_only_reason(self, n_experts):
         """Why only EM can fit this configuration, or None.
