@@ -305,6 +305,8 @@ def standard_errors(estimator, X, y, sample_weight=None):
 
     Warns
     -----
+    ConvergenceWarning
+        When the fit did not converge (``estimator.converged_`` is False).
     SingularInformationWarning
         When the information, scaled to unit diagonal, is not positive
         definite or has a condition number above ``1 / sqrt(eps)`` (about
@@ -338,6 +340,13 @@ def standard_errors(estimator, X, y, sample_weight=None):
     _check_supported(params, getattr(estimator, "_fitted_objective",
                                      estimator.objective))
     X, y, sample_weight = _check_data(estimator, X, y, sample_weight)
+    if not getattr(estimator, "converged_", True):
+        warnings.warn(
+            "the fit did not converge: the observed information is taken at a "
+            "point that may not be a maximum of the likelihood. Refit with a "
+            "larger max_iter.",
+            ConvergenceWarning, stacklevel=2,
+        )
     theta, information = observed_information(params, X, y, sample_weight)
     cov, cond, singular = _invert_information(information)
     if singular:

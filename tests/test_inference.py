@@ -409,3 +409,17 @@ def test_bootstrap_reports_refits_that_did_not_converge():
     with pytest.warns(ConvergenceWarning, match="3 of 3 bootstrap refits"):
         boot = bootstrap_standard_errors(est, X, y, n_boot=3, random_state=0)
     assert boot.n_not_converged == 3
+
+
+def test_warns_when_the_fit_did_not_converge():
+    X, y, _ = make_moe_regression(200, 1, 2, noise=0.3, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est = MixtureOfExpertsRegressor(2, max_iter=2, random_state=0).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.standard_errors(X, y)
+    messages = {w.category: str(w.message) for w in caught}
+    assert "did not converge" in messages[ConvergenceWarning]
+    # two EM iterations from a random start are not at a maximum: the
+    # information is not positive definite there either
+    assert SingularInformationWarning in messages
