@@ -14,7 +14,11 @@ from .gating import (
     NormalizedSigmoidGating,
     SoftmaxGating,
 )
-from .utils._warnings import DegenerateFitWarning, EmptyExpertWarning
+from .utils._warnings import (
+    DegenerateFitWarning,
+    EmptyExpertWarning,
+    SingularInformationWarning,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -31,6 +35,7 @@ __all__ = [
     "MoEParams",
     "NormalizedSigmoidGating",
     "PolynomialExperts",
+    "SingularInformationWarning",
     "SoftmaxGating",
     "__version__",
 ]

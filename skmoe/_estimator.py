@@ -709,3 +709,31 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self._check_density_defined("predict_interval")
         alpha = (1.0 - coverage) / 2.0
         return self.predict_quantiles(X, [alpha, 1.0 - alpha])
+
+    def standard_errors(self, X, y, sample_weight=None):
+        """Standard errors of ``params_`` from the observed information.
+
+        The inverse of minus the Hessian of the weighted log-likelihood at the
+        estimate, in the gate's identified parametrisation and the
+        log-variances, carried to the fields of ``params_`` by the delta
+        method; see :func:`skmoe.inference.standard_errors`, which this
+        calls. Pass the training data: estimators keep none.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training inputs.
+        y : array-like of shape (n_samples,)
+            The training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The training sample weights.
+
+        Returns
+        -------
+        result : skmoe.inference.StandardErrors
+            Standard errors in the shapes of ``params_``, with Wald
+            intervals (``confidence_intervals``) and a flat ``table``.
+        """
+        from .inference import standard_errors
+
+        return standard_errors(self, X, y, sample_weight=sample_weight)

@@ -183,6 +183,28 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         """
         return None
 
+    def nonsmooth_reason(self, n_experts):
+        """Why the log-likelihood is not smooth in the gate, or None.
+
+        Standard errors from the observed information
+        (:func:`skmoe.inference.standard_errors`) need a log-likelihood that
+        is twice continuously differentiable in the free gate parameters
+        (:meth:`pack`); they are refused with a ``ValueError`` quoting this
+        reason otherwise. The default is None (a smooth gate).
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            A phrase that completes "the log-likelihood is not twice
+            differentiable because ...", or None.
+        """
+        return None
+
     def at_iteration(self, params, iteration, max_iter):
         """Scheduled change of the gate after an EM iteration's M-step.
 
@@ -676,6 +698,15 @@ def sparse_gate_m_step(gating, dense, X, R, params, likelihood=None, *,
         theta, _ = maximize_monotone(fun, theta, max_iter=max_iter,
                                      grad_tol=1e-10 * scale)
     return gating.unpack(theta, params)
+
+
+def top_k_nonsmooth_reason(top_k, n_experts):
+    """The :meth:`Gating.nonsmooth_reason` of a top-K gate, or None if dense."""
+    if top_k is not None and top_k < n_experts:
+        return (f"top_k={top_k} < n_experts={n_experts} selects experts by the "
+                "order of the logits (the likelihood jumps where the selected "
+                "set changes)")
+    return None
 
 
 #: smoothing of an annealed top-K selection at the start of a fit (logit units)

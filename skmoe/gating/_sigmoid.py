@@ -19,6 +19,7 @@ from ._base import (
     maximize_monotone,
     next_smoothing,
     sparse_gate_m_step,
+    top_k_nonsmooth_reason,
 )
 from ._softmax import _damped_cholesky
 
@@ -396,6 +397,24 @@ class NormalizedSigmoidGating(Gating):
         )
         return {"gate_coef": coef, "gate_intercept": intercept}
 
+
+    def nonsmooth_reason(self, n_experts):
+        """Why the log-likelihood is not smooth in the gate, or None.
+
+        A top-K gate (``top_k < n_experts``) selects its experts by the order
+        of the logits: the likelihood jumps where the selected set changes.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            The reason, or None for the dense gate.
+        """
+        return top_k_nonsmooth_reason(self.top_k, n_experts)
 
     def em_only_reason(self, n_experts):
         """Why only EM can fit this configuration, or None.

@@ -11,3 +11,13 @@ class EmptyExpertWarning(UserWarning):
     Raised by ``MixtureOfExpertsRegressor.fit``; the experts concerned are
     marked in its ``empty_experts_`` attribute.
     """
+
+
+class SingularInformationWarning(UserWarning):
+    """The observed information of a fit is near-singular.
+
+    Raised by :func:`skmoe.inference.standard_errors` when the information
+    matrix scaled to unit diagonal is not positive definite or has a
+    condition number above ``1 / sqrt(eps)``: some parameters are (nearly)
+    not identified, and their standard errors are unreliable.
+    """
