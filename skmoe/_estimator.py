@@ -449,19 +449,17 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """``partial_fit`` exists only for configurations online EM supports.
 
         Invalid hyper-parameters return True so that ``partial_fit`` itself
-        reports them (``InvalidParameterError``); an unsupported valid
-        configuration raises an ``AttributeError`` naming the parameter.
+        reports them (``InvalidParameterError``); for an unsupported valid
+        configuration the ``ValueError`` of ``check_online``, naming the
+        parameter, becomes the cause of ``available_if``'s ``AttributeError``.
         """
         try:
             self._validate_params()
             gating, experts = self._resolve_families()
         except ValueError:
             return True
-        try:
-            check_online(self.objective, gating, experts, self.n_experts,
-                         self.n_shared_experts)
-        except ValueError as exc:
-            raise AttributeError(str(exc)) from exc
+        check_online(self.objective, gating, experts, self.n_experts,
+                     self.n_shared_experts)
         return True
 
     @available_if(_check_online)
@@ -501,8 +499,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         AttributeError
             On access, for a configuration online EM does not support (the
             method then does not exist, ``hasattr(est, "partial_fit")`` is
-            False, as for scikit-learn's parameter-dependent methods); the
-            message names the parameter: ``objective="least_squares"``,
+            False, as for scikit-learn's parameter-dependent methods). Its
+            cause is a ``ValueError`` naming the parameter:
+            ``objective="least_squares"``,
             ``n_shared_experts > 0``, a gate without
             :meth:`~skmoe.Gating.newton_terms` (only the dense
             :class:`~skmoe.SoftmaxGating` without ``activation``,
@@ -511,7 +510,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             :class:`~skmoe.FFNExperts`).
         ValueError
             If the batch has a different number of features than the first
-            one, or a total sample weight of zero.
+            one, or only zero sample weights.
 
         Notes
         -----
@@ -561,9 +560,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        if not sample_weight.sum() > 0:
-            raise ValueError("sample_weight of a partial_fit batch must not sum "
-                             "to zero.")
         X, y = as_kernel_array(X), as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
