@@ -5,18 +5,23 @@ import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import (
+    Experts,
     FFNExperts,
     HierarchicalSoftmaxGating,
-    LinearExperts,
     MixtureOfExpertsRegressor,
     NormalizedSigmoidGating,
-    PolynomialExperts,
     SoftmaxGating,
 )
 from skmoe._kernels._gaussian import gaussian_estep, weighted_residual_ss
 from skmoe.datasets import make_moe_regression
-from skmoe.solvers._online import step_size
+from skmoe.solvers._online import check_online, step_size
 from skmoe.utils._arrays import as_kernel_array
+
+from ._instances import experts_instances, gating_instances
+from .test_gating import _fd_check, _n_experts, _setup
+
+GATINGS = gating_instances()
+EXPERTS = experts_instances()
 
 
 def _chunks(n, size):
@@ -137,52 +142,51 @@ def test_single_batch_partial_fit_is_a_fixed_point_of_batch_em():
     assert online.params_.allclose(batch.params_, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("experts", [LinearExperts(), LinearExperts(False),
-                                     PolynomialExperts(degree=2)])
+@pytest.mark.parametrize("experts", EXPERTS, ids=repr)
 def test_online_m_step_equals_m_step(experts):
+    """Contract: statistics-based update == direct update, for every family."""
     rng = np.random.RandomState(0)
     X = rng.standard_normal((200, 2))
     y = X @ [1.0, -2.0] + rng.standard_normal(200)
     R = as_kernel_array(rng.uniform(size=(200, 3)))
+    if type(experts).online_statistics is Experts.online_statistics:
+        with pytest.raises(ValueError, match="online_statistics"):
+            check_online("likelihood", SoftmaxGating(), experts, 3, 0)
+        return
     old = np.zeros((3, experts.n_params(2)))
     stats = experts.online_statistics(X, y, R)
     new, rss, mass = experts.online_m_step(stats, old)
     want = experts.m_step(X, y, R, old)
-    # rtol 1e-10: the same normal equations; rss is recomputed from the
-    # statistics (cancellation of sums of order |y|^2 ~ 5 against rss ~ 1)
+    # the same normal equations solved by the same routine
     np.testing.assert_allclose(new, want, rtol=1e-12, atol=1e-13)
     means = as_kernel_array(experts.predict(X, want))
+    # rtol 1e-10: rss is recomputed from the statistics, a cancellation of
+    # sums of order |y|^2 ~ 5 against rss ~ 1
     np.testing.assert_allclose(rss, weighted_residual_ss(y, means, R), rtol=1e-10)
     np.testing.assert_allclose(mass, R.sum(axis=0), rtol=1e-14)
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.5])
-def test_softmax_newton_terms_match_finite_differences(temperature):
-    X, y, truth = make_moe_regression(300, 2, 3, random_state=0)
-    gating = SoftmaxGating(temperature=temperature)
-    params = truth.replace(gating=gating)
-    R = as_kernel_array(np.random.RandomState(1).dirichlet(np.ones(3), 300))
+@pytest.mark.parametrize("gating", GATINGS, ids=repr)
+def test_newton_terms_by_finite_differences(gating):
+    """Contract: every gate that online EM accepts has correct Newton terms."""
+    K = _n_experts(gating)
+    if gating.online_reason(K) is not None:
+        est = MixtureOfExpertsRegressor(K, gating=gating)
+        assert not hasattr(est, "partial_fit")
+        return
+    X, w, R, params = _setup(gating, n=80, K=K)
     theta = gating.pack(params)
 
-    def objective(th):
-        return gating.weighted_objective(X, R, params.replace(
-            **gating.unpack(th, params)))
-
-    def gradient(th):
-        return gating.newton_terms(X, R, params.replace(
-            **gating.unpack(th, params)))[0]
+    def at(th):
+        return params.replace(**gating.unpack(th, params))
 
     grad, neg_hess = gating.newton_terms(X, R, params)
-    h = 1e-5
-    eye = np.eye(theta.size)
-    fd_grad = np.array([(objective(theta + h * e) - objective(theta - h * e)) / (2 * h)
-                        for e in eye])
-    fd_hess = np.array([(gradient(theta + h * e) - gradient(theta - h * e)) / (2 * h)
-                        for e in eye])
-    # central differences: truncation O(h^2) = 1e-10 times third derivatives
-    # of order |R| = 300, round-off 1e-16 * |Q| / h ~ 1e-9
-    np.testing.assert_allclose(fd_grad, grad, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(-fd_hess, neg_hess, rtol=1e-6, atol=1e-6)
+    assert neg_hess.shape == (theta.size, theta.size)
+    # _fd_check: central differences, tolerance 1e-6 (see its docstring)
+    _fd_check(lambda th: gating.weighted_objective(X, R, at(th)), theta, grad)
+    for j in range(theta.size):
+        _fd_check(lambda th, j=j: gating.newton_terms(X, R, at(th))[0][j], theta,
+                  -neg_hess[j])
 
 
 @pytest.mark.parametrize("kwargs, name", [
