@@ -236,3 +236,17 @@ def test_fit_ends_the_stream_and_partial_fit_starts_a_new_one():
     fresh = MixtureOfExpertsRegressor(2, random_state=0).partial_fit(X[:200],
                                                                      y[:200])
     assert _params_equal(est.params_, fresh.params_)
+
+
+def test_integer_weights_equal_repeated_rows():
+    X, y, _ = make_moe_regression(600, 2, 2, random_state=4)
+    w = np.random.RandomState(0).randint(1, 3, 600).astype(float)
+    weighted = MixtureOfExpertsRegressor(2, random_state=0)
+    repeated = MixtureOfExpertsRegressor(2, random_state=0)
+    for sl in _chunks(600, 200):
+        weighted.partial_fit(X[sl], y[sl], sample_weight=w[sl])
+        idx = np.repeat(np.arange(sl.start, sl.stop), w[sl].astype(int))
+        repeated.partial_fit(X[idx], y[idx])
+    # every statistic is a weighted sum, so only the summation order differs
+    # (measured: 1e-13 relative at most, in the variances)
+    assert weighted.params_.allclose(repeated.params_, rtol=1e-10, atol=1e-12)
