@@ -250,3 +250,14 @@ def test_integer_weights_equal_repeated_rows():
     # every statistic is a weighted sum, so only the summation order differs
     # (measured: 1e-13 relative at most, in the variances)
     assert weighted.params_.allclose(repeated.params_, rtol=1e-10, atol=1e-12)
+
+
+def test_non_finite_step_is_rejected_and_the_model_kept():
+    X, y, _ = make_moe_regression(400, 2, 2, random_state=0)
+    est = MixtureOfExpertsRegressor(2, random_state=0).partial_fit(X[:200], y[:200])
+    params, state = est.params_, est._online_state
+    # y * 1e160 overflows y**2 in the statistics
+    with pytest.raises(ValueError, match="non-finite"):
+        est.partial_fit(X[200:], y[200:] * 1e160)
+    assert est.params_ is params and est._online_state is state
+    assert est.partial_fit(X[200:], y[200:]).n_batches_ == 2

@@ -42,6 +42,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from .._kernels._gaussian import gaussian_estep
 from ..experts import Experts
 from ..utils._arrays import as_kernel_array
+from ._em import _is_finite
 
 
 @dataclass
@@ -197,11 +198,18 @@ def online_em_step(state, X, y, sample_weight, *, learning_decay, learning_offse
     loglik : float
         Weighted mean log-likelihood of the batch at the parameters *before*
         the update (a prequential score of the stream).
+
+    Raises
+    ------
+    ValueError
+        If the update gives non-finite parameters (``state`` is unchanged).
     """
     t = state.n_batches + 1
     gamma = step_size(t, learning_decay, learning_offset)
-    expert_stats, hess, lin, loglik = batch_statistics(X, y, sample_weight,
-                                                       state.params)
+    # non-finite values are caught below, after the M-step
+    with np.errstate(all="ignore"):
+        expert_stats, hess, lin, loglik = batch_statistics(X, y, sample_weight,
+                                                           state.params)
 
     def mix(old, new):
         return (1.0 - gamma) * old + gamma * new
@@ -216,7 +224,18 @@ def online_em_step(state, X, y, sample_weight, *, learning_decay, learning_offse
         weight_seen=state.weight_seen + float(sample_weight.sum()),
         y_moments=state.y_moments,
     )
-    new_state.params = m_step_from_statistics(new_state, var_floor)
+    with np.errstate(all="ignore"):
+        finite = all(np.all(np.isfinite(a)) for a in (*new_state.expert_stats,
+                                                        new_state.gate_hess,
+                                                        new_state.gate_lin))
+        if finite:
+            new_state.params = m_step_from_statistics(new_state, var_floor)
+    if not (finite and _is_finite(new_state.params)):
+        raise ValueError(
+            f"The online EM step on batch {t} produced non-finite parameters; "
+            "the batch was not used and the model is unchanged. Check the "
+            "batch for extreme values, or scale the data."
+        )
     return new_state, loglik
 
 
@@ -345,11 +364,13 @@ def partial_fit_online(state, X, y, sample_weight, *, reg_var, learning_decay,
         var_floor = _var_floor(moments, reg_var)
         params = first_fit(X, y, sample_weight, var_floor)
         return start_online(params, X, y, sample_weight, var_floor), float("nan")
-    moments = update_y_moments(state.y_moments, state.weight_seen, y,
-                               sample_weight)
+    with np.errstate(all="ignore"):  # non-finite results are rejected below
+        moments = update_y_moments(state.y_moments, state.weight_seen, y,
+                                   sample_weight)
+        var_floor = _var_floor(moments, reg_var)
     new, loglik = online_em_step(
         state, X, y, sample_weight, learning_decay=learning_decay,
-        learning_offset=learning_offset, var_floor=_var_floor(moments, reg_var),
+        learning_offset=learning_offset, var_floor=var_floor,
     )
     new.y_moments = moments
     return new, loglik
