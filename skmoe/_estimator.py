@@ -161,7 +161,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         The fitted clone of ``experts``.
     n_iter_ : int
         Number of iterations of the kept restart (at least 1; with shared
-        experts, not counting the plain fit that gives the EM start).
+        experts, not counting the plain fit that gives the EM start). After
+        :meth:`partial_fit`: the number of batches of the stream, as
+        ``n_batches_``.
     converged_ : bool
         Whether the kept restart met the convergence rule.
     log_likelihood_ : float
