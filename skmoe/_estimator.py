@@ -5,12 +5,14 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 
 from ._params import MoEParams
 from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
 from .solvers import SOLVER_OBJECTIVES, check_compatible, fit_moe
 from .solvers._finish import finish_fit
+from .solvers._online import check_online, partial_fit_online
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
     Interval,
@@ -120,6 +122,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     shared_experts : {"linear"}, Experts or None, default=None
         Family of the shared experts; None uses the family of ``experts``.
         Cloned in ``fit``.
+    learning_decay : float, default=0.7
+        Exponent :math:`\\alpha \\in (0.5, 1]` of the step sizes
+        :math:`\\gamma_t = (t + t_0)^{-\\alpha}` of :meth:`partial_fit`
+        (online EM): the weight of batch ``t`` in the running averages of the
+        sufficient statistics. Values in (0.5, 1] satisfy the Robbins-Monro
+        conditions. Used by :meth:`partial_fit` only.
+    learning_offset : float, default=10.0
+        Offset :math:`t_0 \\geq 0` of the step sizes of :meth:`partial_fit`;
+        larger values down-weight the early batches less abruptly. With
+        ``learning_decay=1`` and ``learning_offset=0`` the running statistics
+        are the plain average of the batches' statistics. Used by
+        :meth:`partial_fit` only.
 
     Attributes
     ----------
@@ -147,7 +161,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         The fitted clone of ``experts``.
     n_iter_ : int
         Number of iterations of the kept restart (at least 1; with shared
-        experts, not counting the plain fit that gives the EM start).
+        experts, not counting the plain fit that gives the EM start). After
+        :meth:`partial_fit`: the number of batches of the stream, as
+        ``n_batches_``.
     converged_ : bool
         Whether the kept restart met the convergence rule.
     log_likelihood_ : float
@@ -163,6 +179,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         starts a top-K gate's fit). ``objective="least_squares"``: the total
         weighted squared error :math:`\\sum_i w_i (y_i - f(x_i))^2`,
         non-increasing.
+    n_batches_ : int
+        Number of batches seen by :meth:`partial_fit` since the stream
+        started. Only set by :meth:`partial_fit`.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -253,6 +272,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "n_shared_experts": [Interval(Integral, 0, None, closed="left")],
         "shared_weight": [Interval(Real, 0, 1, closed="neither")],
         "shared_experts": [None, StrOptions(set(EXPERTS)), Experts],
+        "learning_decay": [Interval(Real, 0.5, 1, closed="right")],
+        "learning_offset": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -274,6 +295,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         n_shared_experts=0,
         shared_weight=0.5,
         shared_experts=None,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_experts = n_experts
         self.gating = gating
@@ -291,6 +314,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.n_shared_experts = n_shared_experts
         self.shared_weight = shared_weight
         self.shared_experts = shared_experts
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ----------------------------------------------------------------- fit
     def _resolve_families(self):
@@ -418,6 +443,164 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         else:
             self.__dict__.pop("log_likelihood_", None)  # from an earlier fit
         self.history_ = result.history
+        self.__dict__.pop("_online_state", None)  # fit ends any stream
+        self.__dict__.pop("n_batches_", None)
+        return self
+
+    def _check_online(self):
+        """``partial_fit`` exists only for configurations online EM supports.
+
+        Invalid hyper-parameters return True so that ``partial_fit`` itself
+        reports them (``InvalidParameterError``); for an unsupported valid
+        configuration the ``ValueError`` of ``check_online``, naming the
+        parameter, becomes the cause of ``available_if``'s ``AttributeError``.
+        """
+        try:
+            self._validate_params()
+            gating, experts = self._resolve_families()
+        except ValueError:
+            return True
+        check_online(self.objective, gating, experts, self.n_experts,
+                     self.n_shared_experts)
+        return True
+
+    @available_if(_check_online)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one batch of data (online EM).
+
+        The first call starts a stream: it fits the batch by ``fit``'s
+        algorithm (``solver``, ``init_params``, ``n_init``, ``max_iter``,
+        ``tol``, ``random_state``) and takes that fit's sufficient statistics
+        as the running averages. Every later call is one step of online EM
+        [1]_: an E-step on the batch at the current parameters, running
+        averages of the statistics with weight :math:`\\gamma_t = (t +
+        t_0)^{-\\alpha}` (``learning_offset``, ``learning_decay``) for batch
+        ``t``, and the M-step from the averages. The experts' statistics are
+        exact (for linear experts: weighted Gram matrices, cross-products,
+        sums of squares); the softmax gate has none, so the running averages
+        hold its local quadratic (Newton) model, see Notes. Calling
+        :meth:`fit` ends the stream.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch of inputs (the same features in every call).
+        y : array-like of shape (n_samples,)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the batch's total weight must be positive.
+
+        Returns
+        -------
+        self : MixtureOfExpertsRegressor
+            The updated estimator.
+
+        Raises
+        ------
+        AttributeError
+            On access, for a configuration online EM does not support (the
+            method then does not exist, ``hasattr(est, "partial_fit")`` is
+            False, as for scikit-learn's parameter-dependent methods). Its
+            cause is a ``ValueError`` naming the parameter:
+            ``objective="least_squares"``,
+            ``n_shared_experts > 0``, a gate without
+            :meth:`~skmoe.Gating.newton_terms` (only the dense
+            :class:`~skmoe.SoftmaxGating` without ``activation``,
+            ``learn_temperature`` or ``schedule`` has them) or experts without
+            :meth:`~skmoe.Experts.online_statistics` (such as
+            :class:`~skmoe.FFNExperts`).
+        ValueError
+            If the batch has a different number of features than the first
+            one, or only zero sample weights.
+
+        Notes
+        -----
+        Online EM keeps, for every expert ``k``, running averages of the
+        per-unit-weight statistics :math:`\\sum_i w_i r_{ik} f_i f_i^\\top`,
+        :math:`\\sum_i w_i r_{ik} f_i y_i`, :math:`\\sum_i w_i r_{ik} y_i^2`
+        and :math:`\\sum_i w_i r_{ik}` (``f_i`` the design row); the experts
+        and variances are the closed-form maximisers given the averages. For
+        the gate, batch ``t`` contributes the gradient :math:`g_t` and
+        negative Hessian :math:`H_t` of :math:`\\sum_{ik} w_i r_{ik} \\log
+        g_k(x_i; \\theta)` at the current :math:`\\theta_t`; the running
+        averages :math:`\\bar H` of :math:`H_t` and :math:`\\bar v` of
+        :math:`g_t + H_t \\theta_t` give the new gate :math:`\\theta = \\bar
+        H^{-1} \\bar v`, the maximiser of the averaged quadratic models. At a
+        fixed point the averaged gradient vanishes, which is the stationarity
+        condition of the gate's EM update on the averaged statistics.
+
+        Fitted attributes after a call: ``params_`` (canonical order on the
+        current batch), ``empty_experts_`` (on the current batch),
+        ``gating_``, ``experts_``, ``n_batches_`` and ``n_iter_`` (both the
+        number of batches of the stream; the EM iterations of the first
+        batch's fit are not counted). ``converged_``, ``log_likelihood_`` and
+        ``history_`` describe a batch fit and are not set.
+
+        References
+        ----------
+        .. [1] Cappé, O. and Moulines, E. (2009). On-line
+           expectation-maximization algorithm for latent data models. Journal
+           of the Royal Statistical Society B 71(3), 593-613.
+           arXiv:0712.4273.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y, truth = make_moe_regression(2000, 2, 2, random_state=0)
+        >>> est = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+        >>> for start in range(0, 2000, 500):
+        ...     est = est.partial_fit(X[start:start + 500], y[start:start + 500])
+        >>> est.n_batches_
+        4
+        """
+        first = not hasattr(self, "_online_state")
+        X, y = validate_data(
+            self, X, y, y_numeric=True, dtype=np.float64, order="C", reset=first
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        X, y = as_kernel_array(X), as_kernel_array(y)
+        sample_weight = as_kernel_array(sample_weight)
+        K = self.n_experts
+        gating, experts = self._resolve_families()
+        gating.check_n_experts(K, X.shape[1])
+        check_online(self.objective, gating, experts, K, self.n_shared_experts)
+        if first and np.count_nonzero(sample_weight) < max(2, K):
+            raise ValueError(
+                f"The first partial_fit batch has {np.count_nonzero(sample_weight)} "
+                f"samples of non-zero weight, too few for n_experts={K}."
+            )
+
+        def first_fit(X, y, sample_weight, var_floor):
+            return fit_moe(
+                X, y, sample_weight, solver=self.solver, objective=self.objective,
+                n_experts=K, gating=gating, experts=experts,
+                init_params=self.init_params, n_init=self.n_init,
+                max_iter=self.max_iter, tol=self.tol, var_floor=var_floor,
+                rng=check_random_state(self.random_state), verbose=self.verbose,
+            ).params
+
+        state, loglik = partial_fit_online(
+            None if first else self._online_state, X, y, sample_weight,
+            reg_var=self.reg_var, learning_decay=self.learning_decay,
+            learning_offset=self.learning_offset, first_fit=first_fit,
+        )
+        if self.verbose:
+            print(f"batch {state.n_batches:6d}  mean log-lik before update "
+                  f"{loglik: .8e}")
+        self._online_state = state
+        self.gating_ = gating
+        self.experts_ = experts
+        self.params_, self.empty_experts_ = finish_fit(
+            state.params, X, y, sample_weight, "likelihood"
+        )
+        self.n_batches_ = self.n_iter_ = state.n_batches
+        self._fitted_objective = "likelihood"
+        for name in ("converged_", "log_likelihood_", "history_"):
+            self.__dict__.pop(name, None)
         return self
 
     def _check_density_defined(self, method):

@@ -178,6 +178,69 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
             "by EM only."
         )
 
+    def online_statistics(self, X, y, R):
+        """Sufficient statistics of the expert update, for online EM.
+
+        Arrays that are sums over the samples, so that a weighted average of
+        the statistics of several batches is the statistic of their union
+        (``partial_fit`` keeps such running averages). A family whose
+        update is not a function of additive statistics does not implement
+        this method and cannot be fitted by ``partial_fit``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Target values.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
+
+        Returns
+        -------
+        stats : tuple of ndarray
+            The statistics, in a layout that :meth:`online_m_step` reads.
+
+        Raises
+        ------
+        NotImplementedError
+            If the family has no additive sufficient statistics.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement online_statistics; it "
+            "cannot be fitted by partial_fit."
+        )
+
+    def online_m_step(self, stats, expert_params):
+        """Expert update from (averaged) :meth:`online_statistics`.
+
+        Parameters
+        ----------
+        stats : tuple of ndarray
+            Statistics in the layout of :meth:`online_statistics`.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Current parameters (kept for an expert without mass).
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            The maximiser of the weighted Gaussian log-likelihood given by
+            ``stats``, a new array.
+        rss : ndarray of shape (n_experts,)
+            The weighted residual sums of squares at the new parameters.
+        mass : ndarray of shape (n_experts,)
+            The total weighted responsibility of every expert.
+
+        Raises
+        ------
+        NotImplementedError
+            If the family has no additive sufficient statistics.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement online_m_step; it "
+            "cannot be fitted by partial_fit."
+        )
+
     def init(self, X, y, R, rng):
         """Starting expert parameters from starting responsibilities.
 

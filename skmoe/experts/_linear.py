@@ -174,20 +174,83 @@ class _LinearInFeatures(Experts):
         expert_params : ndarray of shape (n_experts, n_params)
             Parameters of every expert, one row per expert.
         """
+        gram, moment = self._suffstats(X, y, R)
+        return self._solve(gram, moment, R.sum(axis=0), expert_params)
+
+    def _suffstats(self, X, y, R):
+        """Weighted Gram matrices and moments of the design ``[phi(X), 1]``."""
         F = self._features(X)
-        m = F.shape[1]
         if self.fit_intercept:
             F = as_kernel_array(np.hstack([F, np.ones((F.shape[0], 1))]))
-        gram, moment = linear_expert_suffstats(F, y, R)
-        sums = R.sum(axis=0)
+        return linear_expert_suffstats(F, y, R)
+
+    def _solve(self, gram, moment, sums, expert_params):
+        """Weighted least squares from the statistics of :meth:`_suffstats`."""
         threshold = 1e-10 * sums.sum()
         if self.fit_intercept:
             return _solve_weighted_lstsq(gram, moment, sums, expert_params, threshold)
+        m = gram.shape[1]
         new = np.zeros_like(expert_params)
         new[:, :m] = _solve_weighted_lstsq(
             gram, moment, sums, expert_params[:, :m], threshold
         )
         return new
+
+    def online_statistics(self, X, y, R):
+        """Weighted Gram matrices, moments, sums of ``y**2`` and masses.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Target values.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
+
+        Returns
+        -------
+        stats : tuple of ndarray
+            ``gram`` of shape (n_experts, p, p), ``sum_i R_ik f_i f_i^T``;
+            ``moment`` of shape (n_experts, p), ``sum_i R_ik f_i y_i``;
+            ``yy`` of shape (n_experts,), ``sum_i R_ik y_i^2``; ``mass`` of
+            shape (n_experts,), ``sum_i R_ik``; ``f_i`` the design row
+            (``phi(x_i)`` and a 1 if ``fit_intercept``).
+        """
+        gram, moment = self._suffstats(X, y, R)
+        return gram, moment, R.T @ (y * y), R.sum(axis=0)
+
+    def online_m_step(self, stats, expert_params):
+        """Weighted least squares from averaged :meth:`online_statistics`.
+
+        The residual sum of squares of expert ``k`` at the solution
+        ``b_k`` is ``yy_k - 2 b_k^T moment_k + b_k^T gram_k b_k`` (clipped at
+        0 against round-off).
+
+        Parameters
+        ----------
+        stats : tuple of ndarray
+            ``(gram, moment, yy, mass)`` as returned by
+            :meth:`online_statistics`, or a weighted average of several.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Current parameters (kept for an expert without mass).
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            The weighted least-squares solution, a new array.
+        rss : ndarray of shape (n_experts,)
+            Weighted residual sums of squares at the solution.
+        mass : ndarray of shape (n_experts,)
+            Total weighted responsibility of every expert.
+        """
+        gram, moment, yy, mass = stats
+        new = self._solve(gram, moment, mass, expert_params)
+        p = gram.shape[1]
+        b = new[:, :p]
+        rss = (yy - 2.0 * np.einsum("kp,kp->k", b, moment)
+               + np.einsum("kp,kpq,kq->k", b, gram, b))
+        return new, np.maximum(rss, 0.0), mass.copy()
 
 
 class LinearExperts(_LinearInFeatures):

@@ -336,6 +336,64 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
             "by EM only."
         )
 
+    def newton_terms(self, X, R, params):
+        """Gradient and negative Hessian of the EM gate objective (online EM).
+
+        Of ``sum_ik R_ik log g_k(x_i)`` at ``params``, in the layout of
+        :meth:`pack`. ``partial_fit`` keeps running averages of the local
+        quadratic model these define (see
+        :func:`skmoe.solvers._online.online_em_step`); a family that does not
+        implement this method cannot be fitted by ``partial_fit``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
+        params : MoEParams
+            Model parameters (in the family's normalisation).
+
+        Returns
+        -------
+        grad : ndarray of shape (n_free_params,)
+            Gradient in the layout of :meth:`pack`.
+        neg_hess : ndarray of shape (n_free_params, n_free_params)
+            Negative Hessian (positive semi-definite for a concave objective).
+
+        Raises
+        ------
+        NotImplementedError
+            If the family provides no Hessian.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement newton_terms; it cannot "
+            "be fitted by partial_fit."
+        )
+
+    def online_reason(self, n_experts):
+        """Why ``partial_fit`` cannot fit this configuration, or None.
+
+        The default: None when the class implements :meth:`newton_terms`, a
+        reason otherwise. A family that implements it for some
+        configurations only overrides this method too.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            A phrase that completes "cannot be fitted by partial_fit
+            because ...", or None.
+        """
+        if type(self).newton_terms is Gating.newton_terms:
+            return (f"{type(self).__name__} does not implement newton_terms, the "
+                    "gate statistics of online EM")
+        return None
+
     def normalize(self, params):
         """Gate fields in the family's identifiability normalisation.
 

@@ -660,6 +660,68 @@ class SoftmaxGating(Gating):
                                      grad_tol=1e-10 * R.sum())
         return self.unpack(theta, params)
 
+    def newton_terms(self, X, R, params):
+        """Gradient and negative Hessian of the EM gate objective (online EM).
+
+        The dense gate without an activation, learned temperature or schedule
+        (see :meth:`online_reason`): with the fixed temperature ``tau`` the
+        logits are ``theta / tau``, so the terms of the Numba kernel in the
+        scaled gate are divided by ``tau`` and ``tau ** 2``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        grad : ndarray of shape (n_free_params,)
+            Gradient in the layout of :meth:`pack`.
+        neg_hess : ndarray of shape (n_free_params, n_free_params)
+            Negative Hessian, positive semi-definite.
+        """
+        norm = self.normalize(params)
+        tau = self._temperature(params)
+        _, grad, neg_hess = softmax_gate_objective(
+            X, as_kernel_array(norm["gate_coef"] / tau),
+            as_kernel_array(norm["gate_intercept"] / tau), R, True,
+        )
+        return grad / tau, neg_hess / tau**2
+
+    def online_reason(self, n_experts):
+        """Why ``partial_fit`` cannot fit this configuration, or None.
+
+        Online EM needs the concave dense objective: no ``activation``, no
+        ``top_k`` below ``n_experts``, no ``learn_temperature`` and no
+        ``schedule``.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            The reason, or None when ``partial_fit`` can fit it.
+        """
+        for name, value, off in (
+            ("activation", self.activation, None),
+            ("learn_temperature", self.learn_temperature, False),
+            ("schedule", self.schedule, None),
+        ):
+            if value != off:
+                return (f"{name}={value!r} is not supported by online EM (it "
+                        f"needs the concave dense softmax; use {name}={off!r})")
+        if self._sparse(n_experts):
+            return (f"top_k={self.top_k} is not supported by online EM (its "
+                    "objective is discontinuous in the gate; use top_k=None)")
+        return None
+
     # ----------------------------------------------------------- schedule
     def nonsmooth_reason(self, n_experts):
         """Why the log-likelihood is not smooth in the gate, or None.
