@@ -14,7 +14,11 @@ from .gating import (
     NormalizedSigmoidGating,
     SoftmaxGating,
 )
-from .utils._warnings import DegenerateFitWarning, EmptyExpertWarning
+from .utils._warnings import (
+    DegenerateFitWarning,
+    EmptyExpertWarning,
+    NonGaussianInputWarning,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -29,6 +33,7 @@ __all__ = [
     "LinearExperts",
     "MixtureOfExpertsRegressor",
     "MoEParams",
+    "NonGaussianInputWarning",
     "NormalizedSigmoidGating",
     "PolynomialExperts",
     "SoftmaxGating",

@@ -4,13 +4,19 @@ from ..experts import Experts
 from ..gating import Gating
 from ._em import fit_em
 from ._gradient import fit_gradient
+from ._tensor import check_moment_inputs, fit_tensor
 
 #: solver -> the objectives it optimises
 SOLVER_OBJECTIVES = {
     "em": ("likelihood",),
     "lbfgs": ("likelihood", "least_squares"),
     "gd": ("likelihood", "least_squares"),
+    "tensor": ("likelihood",),
 }
+
+#: solvers (and ``init_params`` values) that are moment methods for Gaussian
+#: inputs, checked by ``skmoe.solvers._tensor.check_moment_inputs``
+MOMENT_METHODS = ("tensor",)
 
 #: solvers that need the gradients (``grad``) of the gate and of the experts
 GRADIENT_SOLVERS = ("lbfgs", "gd")
@@ -111,7 +117,7 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
     sample_weight : ndarray of shape (n_samples,)
-    solver : {"em", "lbfgs", "gd"}
+    solver : {"em", "lbfgs", "gd", "tensor"}
     objective : {"likelihood", "least_squares"}
     **kwargs
         The keyword arguments of :func:`~skmoe.solvers.fit_em`.
@@ -125,6 +131,16 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
     """
     check_compatible(solver, objective, kwargs["gating"], kwargs["experts"],
                      kwargs["n_experts"], kwargs.get("n_shared_experts", 0))
+    init = kwargs.get("init_params")
+    moment = [("solver", solver)] if solver in MOMENT_METHODS else []
+    if kwargs.get("start") is None and isinstance(init, str) and init in MOMENT_METHODS:
+        moment.append(("init_params", init))
+    for parameter, method in moment:
+        check_moment_inputs(X, sample_weight, kwargs["n_experts"], kwargs["experts"],
+                            kwargs.get("n_shared_experts", 0), parameter=parameter,
+                            method=method)
+    if solver == "tensor":
+        return fit_tensor(X, y, sample_weight, **kwargs)
     if solver == "em":
         return fit_em(X, y, sample_weight, **kwargs)
     return fit_gradient(X, y, sample_weight, solver=solver, objective=objective,

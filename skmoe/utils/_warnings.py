@@ -11,3 +11,12 @@ class EmptyExpertWarning(UserWarning):
     Raised by ``MixtureOfExpertsRegressor.fit``; the experts concerned are
     marked in its ``empty_experts_`` attribute.
     """
+
+
+class NonGaussianInputWarning(UserWarning):
+    """The inputs are far from Gaussian for a moment method that assumes them.
+
+    Raised by ``solver="tensor"`` and ``init_params="tensor"`` of
+    :class:`~skmoe.MixtureOfExpertsRegressor` (see
+    :ref:`the user guide <tensor_method>` for the test used).
+    """
