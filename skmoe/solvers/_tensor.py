@@ -220,6 +220,21 @@ def warn_if_not_gaussian(Z, w, n_support, where):
         )
 
 
+def _power_iterations(T, theta, n_iter):
+    """``theta <- T(I, theta, theta) / ||.||`` until it moves less than 1e-13."""
+    for _ in range(n_iter):
+        new = T.reshape(T.shape[0], -1) @ np.outer(theta, theta).ravel()
+        norm = np.linalg.norm(new)
+        if norm == 0:
+            break
+        new /= norm
+        done = np.linalg.norm(new - theta) < 1e-13
+        theta = new
+        if done:
+            break
+    return theta
+
+
 def _power_decomposition(M3, rng, n_iter=POWER_ITER, n_restarts=POWER_RESTARTS):
     """Robust tensor power method with deflation (arXiv:1210.7559, Alg. 1).
 
@@ -234,20 +249,11 @@ def _power_decomposition(M3, rng, n_iter=POWER_ITER, n_restarts=POWER_RESTARTS):
         best, best_val = None, -np.inf
         starts = rng.standard_normal((n_restarts, K))
         for theta in starts:
-            theta = theta / np.linalg.norm(theta)
-            for _ in range(n_iter):
-                new = np.einsum("ijk,j,k->i", T, theta, theta)
-                norm = np.linalg.norm(new)
-                if norm == 0:
-                    break
-                theta = new / norm
+            theta = _power_iterations(T, theta / np.linalg.norm(theta), n_iter)
             val = np.einsum("ijk,i,j,k->", T, theta, theta, theta)
             if val > best_val:
                 best, best_val = theta, val
-        theta = best
-        for _ in range(n_iter):
-            new = np.einsum("ijk,j,k->i", T, theta, theta)
-            theta = new / np.linalg.norm(new)
+        theta = _power_iterations(T, best, n_iter)
         lam[i] = np.einsum("ijk,i,j,k->", T, theta, theta, theta)
         V[:, i] = theta
         T = T - lam[i] * np.einsum("i,j,k->ijk", theta, theta, theta)
