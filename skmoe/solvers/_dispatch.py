@@ -5,6 +5,7 @@ from ..gating import Gating
 from ._em import fit_em
 from ._gradient import fit_gradient
 from ._tensor import check_moment_inputs, fit_tensor
+from ._two_loss import fit_two_loss
 
 #: solver -> the objectives it optimises
 SOLVER_OBJECTIVES = {
@@ -12,14 +13,15 @@ SOLVER_OBJECTIVES = {
     "lbfgs": ("likelihood", "least_squares"),
     "gd": ("likelihood", "least_squares"),
     "tensor": ("likelihood",),
+    "two_loss": ("likelihood",),
 }
 
 #: solvers (and ``init_params`` values) that are moment methods for Gaussian
 #: inputs, checked by ``skmoe.solvers._tensor.check_moment_inputs``
-MOMENT_METHODS = ("tensor",)
+MOMENT_METHODS = ("tensor", "two_loss")
 
 #: solvers that need the gradients (``grad``) of the gate and of the experts
-GRADIENT_SOLVERS = ("lbfgs", "gd")
+GRADIENT_SOLVERS = ("lbfgs", "gd", "two_loss")
 
 
 def provides_grad(family):
@@ -117,7 +119,7 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
     sample_weight : ndarray of shape (n_samples,)
-    solver : {"em", "lbfgs", "gd", "tensor"}
+    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}
     objective : {"likelihood", "least_squares"}
     **kwargs
         The keyword arguments of :func:`~skmoe.solvers.fit_em`.
@@ -141,6 +143,8 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
                             method=method)
     if solver == "tensor":
         return fit_tensor(X, y, sample_weight, **kwargs)
+    if solver == "two_loss":
+        return fit_two_loss(X, y, sample_weight, **kwargs)
     if solver == "em":
         return fit_em(X, y, sample_weight, **kwargs)
     return fit_gradient(X, y, sample_weight, solver=solver, objective=objective,
