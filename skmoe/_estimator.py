@@ -56,7 +56,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Expert family: a registered name or an experts object such as
         :class:`~skmoe.LinearExperts`, :class:`~skmoe.PolynomialExperts` or
         :class:`~skmoe.FFNExperts`, cloned in ``fit``.
-    solver : {"em", "lbfgs", "gd", "tensor"}, default="em"
+    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}, default="em"
         Fitting algorithm. ``"em"``: expectation-maximisation (likelihood
         only), with the experts' and the gate's own updates (monotone).
         ``"lbfgs"``: :func:`scipy.optimize.minimize` with ``method="L-BFGS-B"``
@@ -71,7 +71,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         from moments of the whitened data, then EM on the gate, variances and
         expert scales/intercepts with the directions fixed (see
         :ref:`tensor_method`; needs ``n_experts <= n_features`` and enough
-        samples for third-order moments).
+        samples for third-order moments). ``"two_loss"``: two losses
+        minimised by gradient methods, after arXiv:1906.02777: a
+        landscape-designed loss (no spurious local minima) for the experts,
+        on the same moment tensor, then the conditional likelihood for the
+        gate and variances by L-BFGS-B with the experts fixed (same
+        requirements; the gate family must implement ``grad``).
     objective : {"likelihood", "least_squares"}, default="likelihood"
         ``"likelihood"``: maximum likelihood of the Gaussian mixture of
         experts. ``"least_squares"``: minimise the weighted squared error of

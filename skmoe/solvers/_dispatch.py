@@ -54,7 +54,7 @@ def check_compatible(solver, objective, gating, experts, n_experts=None,
 
     Parameters
     ----------
-    solver : {"em", "lbfgs", "gd"}
+    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}
         The fitting algorithm.
     objective : {"likelihood", "least_squares"}
         The objective.
