@@ -353,14 +353,37 @@ def tensor_experts(X, y, sample_weight, n_experts, rng, *, decomposition="power"
     """
     mom = moment_tensors(X, y, sample_weight, n_experts, where=where)
     lam, V = DECOMPOSITIONS[decomposition](mom["M3"], rng)
-    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
-        raise Degenerate("non-positive tensor eigenvalue")
-    # a_i (whitened inputs) = lam_i (W^T)^+ v_i / 3, (W^T)^+ = U diag(sqrt(s))
-    A = ((mom["U"] * np.sqrt(mom["s"])) @ V * lam / 3.0).T
-    coef = A @ mom["inv_sqrt"]
-    intercept = mom["y_mean"] - coef @ mom["mean"]
+    coef, intercept = unwhiten(mom, lam, V)
     proportions = 4.5 / lam**2
     return coef, intercept, proportions / proportions.sum()
+
+
+def unwhiten(mom, lam, V):
+    """Expert slopes and intercepts from a decomposition of the whitened tensor.
+
+    ``a_i = lam_i (W^T)^+ v_i / 3`` in whitened inputs, with ``(W^T)^+ = U
+    diag(sqrt(s))``, then mapped back to the original inputs; the intercepts
+    are all the weighted mean of ``y`` minus ``coef @ mean(X)``.
+
+    Parameters
+    ----------
+    mom : dict
+        The output of :func:`moment_tensors`.
+    lam : ndarray of shape (K,)
+        Weights of the decomposition (must be positive).
+    V : ndarray of shape (K, K)
+        Unit components, one per column.
+
+    Returns
+    -------
+    coef : ndarray of shape (K, n_features)
+    intercept : ndarray of shape (K,)
+    """
+    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
+        raise Degenerate("non-positive tensor eigenvalue")
+    A = ((mom["U"] * np.sqrt(mom["s"])) @ V * lam / 3.0).T
+    coef = A @ mom["inv_sqrt"]
+    return coef, mom["y_mean"] - coef @ mom["mean"]
 
 
 def direction_step(experts, directions):
@@ -401,6 +424,22 @@ def tensor_start(X, y, sample_weight, n_experts, gating, experts, rng, var_floor
     """
     coef, intercept, _ = tensor_experts(X, y, sample_weight, n_experts, rng,
                                         where=where)
+    return moment_start(X, y, sample_weight, coef, intercept, gating, experts, rng,
+                        var_floor)
+
+
+def moment_start(X, y, sample_weight, coef, intercept, gating, experts, rng,
+                 var_floor):
+    """``MoEParams`` with given linear experts, a random gate, pooled variances.
+
+    The variances are the residual variances of the experts weighted by the
+    random gate's weights (floored).
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    n_experts = coef.shape[0]
     d = X.shape[1]
     blocks = experts.param_blocks(d)
     expert_params = np.zeros((n_experts, experts.n_params(d)))
@@ -414,7 +453,7 @@ def tensor_start(X, y, sample_weight, n_experts, gating, experts, rng, var_floor
     means = as_kernel_array(experts.predict(X, expert_params))
     variance = update_variances(y, means, R, np.ones(n_experts), var_floor)
     if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
-        raise Degenerate("non-finite tensor estimate")
+        raise Degenerate("non-finite moment estimate of the experts")
     return params.replace(variance=variance)
 
 

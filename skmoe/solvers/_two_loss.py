@@ -29,10 +29,8 @@ log-likelihood by L-BFGS-B with the experts held fixed
 import numpy as np
 from scipy.optimize import minimize
 
-from .._params import MoEParams
-from ..utils._arrays import as_kernel_array
-from ._init import Degenerate, best_restart, initial_params, update_variances
-from ._tensor import moment_tensors
+from ._init import best_restart, initial_params
+from ._tensor import moment_start, moment_tensors, unwhiten
 
 #: L-BFGS iterations and gradient tolerance of the expert loss
 EXPERT_MAX_ITER = 500
@@ -112,26 +110,9 @@ def two_loss_start(X, y, sample_weight, n_experts, gating, experts, rng,
     mom = moment_tensors(X, y, sample_weight, n_experts,
                          where="solver='two_loss'")
     lam, V, _ = landscape_experts(mom["M3"], rng)
-    if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
-        raise Degenerate("non-positive tensor eigenvalue")
-    A = ((mom["U"] * np.sqrt(mom["s"])) @ V * lam / 3.0).T
-    coef = A @ mom["inv_sqrt"]
-    d = X.shape[1]
-    blocks = experts.param_blocks(d)
-    expert_params = np.zeros((n_experts, experts.n_params(d)))
-    expert_params[:, blocks["coef"]] = coef
-    intercept = mom["y_mean"] - coef @ mom["mean"]
-    expert_params[:, blocks["intercept"]] = intercept[:, None]
-    expert_params = experts.unpack(experts.pack(expert_params), n_experts, d)
-    params = MoEParams(expert_params=expert_params, variance=np.ones(n_experts),
-                       gating=gating, experts=experts,
-                       **gating.init(X, sample_weight, n_experts, rng))
-    R = as_kernel_array(np.exp(gating.log_weights(X, params)) * sample_weight[:, None])
-    means = as_kernel_array(experts.predict(X, expert_params))
-    variance = update_variances(y, means, R, np.ones(n_experts), var_floor)
-    if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
-        raise Degenerate("non-finite two-loss estimate")
-    return params.replace(variance=variance)
+    coef, intercept = unwhiten(mom, lam, V)
+    return moment_start(X, y, sample_weight, coef, intercept, gating, experts, rng,
+                        var_floor)
 
 
 def fit_two_loss(X, y, sample_weight, *, n_experts, gating, experts, init_params,
@@ -143,26 +124,8 @@ def fit_two_loss(X, y, sample_weight, *, n_experts, gating, experts, init_params
     new random gate; then L-BFGS-B maximises the conditional log-likelihood
     over the gate and the variances with the experts fixed. ``start`` (a
     warm start) replaces the first stage: its experts are held fixed.
-    ``init_params`` is not used.
-
-    Parameters
-    ----------
-    X, y, sample_weight : ndarray
-    n_experts : int
-    gating, experts : Gating, Experts
-    init_params : object
-        Ignored.
-    n_init, max_iter : int
-    tol, var_floor : float
-    rng : numpy.random.RandomState
-    verbose : int, default=0
-    start : MoEParams or None, default=None
-    n_shared_experts : int, default=0
-        Must be 0 (checked by ``check_moment_inputs``).
-    shared_weight : float, default=0.5
-        Unused.
-    shared_experts : Experts or None, default=None
-        Unused.
+    ``init_params`` is not used; the parameters are those of
+    ``skmoe.solvers._tensor.fit_tensor`` (the solvers' common signature).
 
     Returns
     -------
