@@ -241,3 +241,17 @@ def test_tensor_rejects_least_squares():
     with pytest.raises(ValueError, match="solver='tensor' cannot fit objective"):
         MixtureOfExpertsRegressor(2, solver="tensor",
                                   objective="least_squares").fit(X, y)
+
+
+def test_integer_weights_equal_repeated_rows():
+    # weighted moments: the estimate depends on the data through weighted
+    # sums only (round-off differences, then 1e-13-converged power
+    # iterations from the same random starts: rtol 1e-8)
+    n, d, K = 1500, 6, 2
+    X, y, _ = make_orthogonal_moe_regression(n, d, K, random_state=4)
+    w = np.random.RandomState(0).randint(1, 4, size=n).astype(float)
+    Xr, yr = np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int))
+    a = tensor_experts(X, y, w, K, np.random.RandomState(1))
+    b = tensor_experts(Xr, yr, np.ones(len(yr)), K, np.random.RandomState(1))
+    for got, want in zip(a, b):
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
