@@ -38,6 +38,14 @@ and ``lambda_i = 6 p_i (2 p_i)^{-3/2}``; decompose it (tensor power
 iterations with deflation and random restarts, Anandkumar et al. 2014,
 arXiv:1210.7559); then ``a_i = lambda_i (W^T)^+ v_i / 3`` and ``p_i = 9 /
 (2 lambda_i^2)``; un-whiten to the original inputs.
+
+Orthogonalised ALS (Sharan and Valiant 2017) is kept for comparison
+(``DECOMPOSITIONS``): on the same whitened tensors it reached a
+start-dependent result in 19 of 20 data sets (several fixed points when the
+empirical tensor is not exactly orthogonal), the power method in none, with
+equal median errors and similar times (tens of ms in NumPy for K <= 3;
+``benchmarks/bench_tensor_init.py --study decomposition``), so the power
+method is the default and no Numba kernel is used.
 """
 
 import warnings
