@@ -253,5 +253,5 @@ def test_integer_weights_equal_repeated_rows():
     Xr, yr = np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int))
     a = tensor_experts(X, y, w, K, np.random.RandomState(1))
     b = tensor_experts(Xr, yr, np.ones(len(yr)), K, np.random.RandomState(1))
-    for got, want in zip(a, b):
+    for got, want in zip(a, b, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
