@@ -17,6 +17,7 @@ from .gating import (
 from .utils._warnings import (
     DegenerateFitWarning,
     EmptyExpertWarning,
+    NonGaussianInputWarning,
     SingularInformationWarning,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "LinearExperts",
     "MixtureOfExpertsRegressor",
     "MoEParams",
+    "NonGaussianInputWarning",
     "NormalizedSigmoidGating",
     "PolynomialExperts",
     "SingularInformationWarning",

@@ -58,7 +58,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Expert family: a registered name or an experts object such as
         :class:`~skmoe.LinearExperts`, :class:`~skmoe.PolynomialExperts` or
         :class:`~skmoe.FFNExperts`, cloned in ``fit``.
-    solver : {"em", "lbfgs", "gd"}, default="em"
+    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}, default="em"
         Fitting algorithm. ``"em"``: expectation-maximisation (likelihood
         only), with the experts' and the gate's own updates (monotone).
         ``"lbfgs"``: :func:`scipy.optimize.minimize` with ``method="L-BFGS-B"``
@@ -68,6 +68,17 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         convergence-rate papers. The gradient solvers need families that
         implement ``grad``; an impossible combination raises a ``ValueError``
         naming the solver, the objective and the family before fitting.
+        ``"tensor"``: the cross-moment tensor method of arXiv:1802.07417 for
+        linear experts and (approximately) Gaussian inputs: expert directions
+        from moments of the whitened data, then EM on the gate, variances and
+        expert scales/intercepts with the directions fixed (see
+        :ref:`tensor_method`; needs ``n_experts <= n_features`` and enough
+        samples for third-order moments). ``"two_loss"``: two losses
+        minimised by gradient methods, after arXiv:1906.02777: a
+        landscape-designed loss (no spurious local minima) for the experts,
+        on the same moment tensor, then the conditional likelihood for the
+        gate and variances by L-BFGS-B with the experts fixed (same
+        requirements; the gate family must implement ``grad``).
     objective : {"likelihood", "least_squares"}, default="likelihood"
         ``"likelihood"``: maximum likelihood of the Gaussian mixture of
         experts. ``"least_squares"``: minimise the weighted squared error of
@@ -91,13 +102,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         objective is at most ``tol``).
     n_init : int, default=1
         Number of restarts; the one with the best objective is kept.
-    init_params : {"random", "kmeans"} or MoEParams, default="random"
+    init_params : {"random", "kmeans", "tensor"} or MoEParams, default="random"
         Starting point. ``"random"``: random gate hyperplanes through the data
         mean with experts fitted to that soft partition (it depends on the data
         only through weighted sums, so integer sample weights are equivalent to
         repeated rows). ``"kmeans"``: k-means clusters of the standardised
         ``(X, y)``. An :class:`~skmoe.MoEParams`: start from these parameters,
-        as the convergence-rate papers do.
+        as the convergence-rate papers do. ``"tensor"``: the fit of
+        ``solver="tensor"`` with 100 gate EM iterations (same requirements).
     random_state : int, RandomState instance or None, default=None
         Controls the random starting points. Pass an int for reproducible
         output across multiple function calls.
@@ -264,7 +276,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"random", "kmeans"}), MoEParams],
+        "init_params": [StrOptions({"random", "kmeans", "tensor"}), MoEParams],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "reg_var": [Interval(Real, 0, None, closed="left")],

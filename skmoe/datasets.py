@@ -260,3 +260,75 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     X, y = sample_moe_regression(truth, n_samples, x_distribution=x_distribution,
                                  objective=objective, random_state=rng)
     return X, y, truth
+
+
+def make_orthogonal_moe_regression(n_samples=1000, n_features=10, n_experts=3, *,
+                                   noise=0.1, gate_scale=3.0, random_state=None):
+    """Generate the Gaussian-input model of the tensor method's guarantee.
+
+    The setting of Makkuva et al., arXiv:1802.07417: standard normal inputs,
+    a softmax gate and linear experts without intercepts, with orthonormal
+    expert slopes ``a_k`` and gate slopes orthogonal to all of them, and one
+    noise variance. The slopes are the first ``n_experts`` columns of a
+    random orthogonal matrix; the ``n_experts - 1`` non-zero gate rows (the
+    last row is the zero reference) have norm ``gate_scale`` and random
+    directions in the span of the next ``n_experts - 1`` columns.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of rows.
+    n_features : int, default=10
+        Input dimension; at least ``2 * n_experts - 1``.
+    n_experts : int, default=3
+        Number of experts.
+    noise : float, default=0.1
+        Noise standard deviation of every expert.
+    gate_scale : float, default=3.0
+        Norm of the non-zero gate slopes.
+    random_state : int, RandomState instance or None, default=None
+        Controls the parameters and the draws. Pass an int for reproducible
+        output across multiple function calls.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Input samples.
+    y : ndarray of shape (n_samples,)
+        Target values.
+    true_params : MoEParams
+        The true model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe.datasets import make_orthogonal_moe_regression
+    >>> X, y, truth = make_orthogonal_moe_regression(50, 5, 3, random_state=0)
+    >>> coef = truth.expert_params[:, :5]
+    >>> bool(np.allclose(truth.gate_coef @ coef.T, 0.0))
+    True
+    """
+    n_samples = _check_positive_int("n_samples", n_samples)
+    K = _check_positive_int("n_experts", n_experts)
+    d = _check_positive_int("n_features", n_features)
+    if d < 2 * K - 1:
+        raise ValueError(
+            "make_orthogonal_moe_regression puts the expert slopes and the gate "
+            f"slopes in orthogonal subspaces: expected n_features >= 2 * n_experts "
+            f"- 1 = {2 * K - 1}, got n_features={d}."
+        )
+    rng = check_random_state(random_state)
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    coef = Q[:, :K].T
+    gate_coef = np.zeros((K, d))
+    if K > 1:
+        mix = rng.standard_normal((K - 1, K - 1))
+        mix /= np.linalg.norm(mix, axis=1, keepdims=True)
+        gate_coef[:-1] = gate_scale * mix @ Q[:, K:2 * K - 1].T
+    truth = MoEParams(
+        gate_coef=gate_coef, gate_intercept=np.zeros(K),
+        expert_params=np.hstack([coef, np.zeros((K, 1))]),
+        variance=np.full(K, float(noise) ** 2),
+    )
+    X, y = sample_moe_regression(truth, n_samples, random_state=rng)
+    return X, y, truth

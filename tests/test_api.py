@@ -88,7 +88,7 @@ def test_invalid_strings_are_named(data):
     with pytest.raises(ValueError, match="'experts' parameter"):
         MixtureOfExpertsRegressor(experts="quadratic").fit(X, y)
     with pytest.raises(ValueError, match="'init_params' parameter"):
-        MixtureOfExpertsRegressor(init_params="tensor").fit(X, y)
+        MixtureOfExpertsRegressor(init_params="spectral").fit(X, y)
 
 
 def test_prediction_methods_shapes(data):

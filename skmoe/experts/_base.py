@@ -22,6 +22,14 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
 
     _parameter_constraints: dict = {}
 
+    #: Whether the moment methods (``solver="tensor"``, ``init_params=
+    #: "tensor"``) can fit the family: True only for a family whose mean is
+    #: ``coef^T x + intercept`` with :meth:`param_blocks` ``"coef"`` (the
+    #: ``n_features`` slopes) and ``"intercept"``, and whose :meth:`m_step`
+    #: is exact weighted least squares, so that it can refit one expert on
+    #: the single feature ``u^T x`` (its direction ``u`` held fixed).
+    supports_moment_methods = False
+
     @abstractmethod
     def n_params(self, n_features):
         """Length of one expert's parameter row in ``expert_params``.

@@ -289,6 +289,7 @@ class LinearExperts(_LinearInFeatures):
     """
 
     _parameter_constraints: dict = {"fit_intercept": ["boolean"]}
+    supports_moment_methods = True
 
     def __init__(self, fit_intercept=True):
         self.fit_intercept = fit_intercept

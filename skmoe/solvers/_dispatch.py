@@ -4,16 +4,24 @@ from ..experts import Experts
 from ..gating import Gating
 from ._em import fit_em
 from ._gradient import fit_gradient
+from ._tensor import check_moment_inputs, fit_tensor
+from ._two_loss import fit_two_loss
 
 #: solver -> the objectives it optimises
 SOLVER_OBJECTIVES = {
     "em": ("likelihood",),
     "lbfgs": ("likelihood", "least_squares"),
     "gd": ("likelihood", "least_squares"),
+    "tensor": ("likelihood",),
+    "two_loss": ("likelihood",),
 }
 
+#: solvers (and ``init_params`` values) that are moment methods for Gaussian
+#: inputs, checked by ``skmoe.solvers._tensor.check_moment_inputs``
+MOMENT_METHODS = ("tensor", "two_loss")
+
 #: solvers that need the gradients (``grad``) of the gate and of the experts
-GRADIENT_SOLVERS = ("lbfgs", "gd")
+GRADIENT_SOLVERS = ("lbfgs", "gd", "two_loss")
 
 
 def provides_grad(family):
@@ -46,7 +54,7 @@ def check_compatible(solver, objective, gating, experts, n_experts=None,
 
     Parameters
     ----------
-    solver : {"em", "lbfgs", "gd"}
+    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}
         The fitting algorithm.
     objective : {"likelihood", "least_squares"}
         The objective.
@@ -111,7 +119,7 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
     sample_weight : ndarray of shape (n_samples,)
-    solver : {"em", "lbfgs", "gd"}
+    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}
     objective : {"likelihood", "least_squares"}
     **kwargs
         The keyword arguments of :func:`~skmoe.solvers.fit_em`.
@@ -125,6 +133,18 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
     """
     check_compatible(solver, objective, kwargs["gating"], kwargs["experts"],
                      kwargs["n_experts"], kwargs.get("n_shared_experts", 0))
+    init = kwargs.get("init_params")
+    moment = [("solver", solver)] if solver in MOMENT_METHODS else []
+    if kwargs.get("start") is None and isinstance(init, str) and init in MOMENT_METHODS:
+        moment.append(("init_params", init))
+    for parameter, method in moment:
+        check_moment_inputs(X, sample_weight, kwargs["n_experts"], kwargs["experts"],
+                            kwargs.get("n_shared_experts", 0), parameter=parameter,
+                            method=method)
+    if solver == "tensor":
+        return fit_tensor(X, y, sample_weight, **kwargs)
+    if solver == "two_loss":
+        return fit_two_loss(X, y, sample_weight, **kwargs)
     if solver == "em":
         return fit_em(X, y, sample_weight, **kwargs)
     return fit_gradient(X, y, sample_weight, solver=solver, objective=objective,

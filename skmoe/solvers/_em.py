@@ -88,12 +88,13 @@ def _shared_mstep(X, y, R_shared, params, var_floor):
                 shared_weights=weights)
 
 
-def _mstep(X, y, R, params, var_floor, sample_weight):
+def _mstep(X, y, R, params, var_floor, sample_weight, expert_step=None):
     K = params.n_experts
     shared = params.n_shared_experts
     R_routed = as_kernel_array(R[:, :K]) if shared else R
     experts = params.experts
-    expert_params = experts.m_step(X, y, R_routed, params.expert_params)
+    step = experts.m_step if expert_step is None else expert_step
+    expert_params = step(X, y, R_routed, params.expert_params)
     means = as_kernel_array(experts.predict(X, expert_params))
     variance = update_variances(y, means, R_routed, params.variance, var_floor)
     changes = dict(expert_params=expert_params, variance=variance)
@@ -133,8 +134,13 @@ def converged_rule(previous, current, total_weight, tol):
 
 
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
-           label=""):
+           label="", expert_step=None):
     """EM iterations from ``params`` (one restart).
+
+    ``expert_step`` (a callable with the signature of
+    :meth:`~skmoe.Experts.m_step`) replaces the experts' update, for solvers
+    that restrict the experts (the tensor method holds their directions
+    fixed); it must be an exact or generalised M-step to keep EM monotone.
 
     Each iteration is an M-step, the gate's scheduled change
     (:meth:`~skmoe.Gating.at_iteration`, usually none), then the E-step at the
@@ -161,7 +167,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         R = as_kernel_array(resp * sample_weight[:, None])
         try:
             with np.errstate(over="ignore", under="ignore"):
-                new_params = _mstep(X, y, R, params, var_floor, sample_weight)
+                new_params = _mstep(X, y, R, params, var_floor, sample_weight,
+                                    expert_step)
                 scheduled = new_params.gating.at_iteration(new_params, n_iter,
                                                            max_iter)
                 if scheduled:

@@ -76,13 +76,20 @@ class FlatProblem:
             expert_params=expert_params, variance=variance, **fields
         )
 
-    def bounds(self):
-        """L-BFGS-B bounds: only the log-variances are bounded (below)."""
+    def bounds(self, fixed_experts=None):
+        """L-BFGS-B bounds: only the log-variances are bounded (below).
+
+        ``fixed_experts`` (the expert block of ``theta``) holds the experts
+        fixed by equal lower and upper bounds (L-BFGS-B then keeps them).
+        """
         n = self.n_gate + self.n_expert
         lower = np.full(n + (self.K if self.likelihood else 0), -np.inf)
         if self.var_floor > 0:
             lower[n:] = np.log(self.var_floor)
-        return Bounds(lower, np.full(lower.size, np.inf))
+        upper = np.full(lower.size, np.inf)
+        if fixed_experts is not None:
+            lower[self.n_gate:n] = upper[self.n_gate:n] = fixed_experts
+        return Bounds(lower, upper)
 
     def project(self, theta):
         """Clip the log-variances to their bound (for gradient descent)."""
@@ -154,8 +161,12 @@ def _print_iteration(label, n_iter, objective_name, current, previous, t0):
 
 
 def run_lbfgs(X, y, sample_weight, params, *, objective, max_iter, tol, var_floor,
-              verbose=0, label=""):
+              verbose=0, label="", fixed_experts=False):
     """One L-BFGS-B run from ``params``.
+
+    ``fixed_experts=True`` holds the expert parameters at those of ``params``
+    (the gate and, for the likelihood, the variances are fitted), for
+    ``solver="two_loss"``.
 
     ``ftol = tol`` gives L-BFGS-B EM's stopping rule (a relative change of the
     objective of at most ``tol``, or of the per-sample objective when it is
@@ -202,7 +213,10 @@ def run_lbfgs(X, y, sample_weight, params, *, objective, max_iter, tol, var_floo
     with np.errstate(over="ignore", under="ignore"), \
             threadpool_limits(limits=1, user_api="blas"):
         res = minimize(
-            fun, theta0, jac=True, method="L-BFGS-B", bounds=problem.bounds(),
+            fun, theta0, jac=True, method="L-BFGS-B",
+            bounds=problem.bounds(
+                theta0[problem.n_gate:problem.n_gate + problem.n_expert]
+                if fixed_experts else None),
             callback=callback,
             options={"maxiter": max_iter, "ftol": tol, "gtol": tol,
                      "maxfun": max(15000, 20 * max_iter)},

@@ -111,7 +111,10 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
 
     Parameters
     ----------
-    method : {"random", "kmeans"} or MoEParams
+    method : {"random", "kmeans", "tensor"} or MoEParams
+        ``"tensor"``: the cross-moment tensor estimate of the experts
+        (arXiv:1802.07417), then EM on the gate with the experts' directions
+        fixed (``skmoe.solvers._tensor.tensor_init``).
         ``"random"``: a random gate partition (random hyperplanes through the
         weighted mean), experts fitted by weighted least squares to that soft
         partition. It depends on the data only through weighted sums, so it is
@@ -207,6 +210,10 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
         if not all(np.all(np.isfinite(v)) for v in arrays):
             raise Degenerate("non-finite starting gate")
         return params.replace(**gate)
+    if method == "tensor":
+        from ._tensor import tensor_init
+
+        return tensor_init(X, y, sample_weight, K, gating, experts, rng, var_floor)
     raise ValueError(  # pragma: no cover - guarded by _parameter_constraints
         f"init_params must be 'random', 'kmeans' or an MoEParams; got {method!r}."
     )

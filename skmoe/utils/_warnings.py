@@ -21,3 +21,12 @@ class SingularInformationWarning(UserWarning):
     condition number above ``1 / sqrt(eps)``: some parameters are (nearly)
     not identified, and their standard errors are unreliable.
     """
+
+
+class NonGaussianInputWarning(UserWarning):
+    """The inputs are far from Gaussian for a moment method that assumes them.
+
+    Raised by ``solver="tensor"`` and ``init_params="tensor"`` of
+    :class:`~skmoe.MixtureOfExpertsRegressor` (see
+    :ref:`the user guide <tensor_method>` for the test used).
+    """
