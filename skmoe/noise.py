@@ -142,7 +142,7 @@ class GaussianNoise(NoiseModel):
         return resp, loglik, None
 
     def log_pdf(self, y, means, variance, df):
-        """Component log-densities :math:`\\log \\mathcal{N}(y_i \\mid \\mu_{ik}, \\nu_k)`.
+        """Gaussian component log-densities, one column per expert.
 
         Parameters
         ----------
@@ -460,7 +460,7 @@ class StudentTNoise(NoiseModel):
                                as_kernel_array(df), y)
 
     def log_pdf(self, y, means, variance, df):
-        """Component log-densities :math:`\\log t(y_i \\mid \\mu_{ik}, \\sigma_k^2, \\nu_k)`.
+        """Student-t component log-densities, one column per expert.
 
         Parameters
         ----------

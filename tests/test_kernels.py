@@ -20,8 +20,8 @@ from skmoe._kernels._logspace import (
 )
 from skmoe._kernels._objectives import gaussian_loglik_grad, least_squares_grad
 from skmoe._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
-from skmoe._kernels._student_t import student_t_estep, student_t_logpdf
 from skmoe._kernels._softmax import softmax_gate_objective, topk_log_softmax_rows
+from skmoe._kernels._student_t import student_t_estep, student_t_logpdf
 
 from . import _reference as ref
 
@@ -86,7 +86,8 @@ def test_student_t_kernels(n, d, K):
     assert_allclose(student_t_logpdf(means, variances, df, y),
                     ref.student_t_logpdf(means, variances, df, y), rtol=RTOL)
     for got, want in zip(student_t_estep(log_gate, means, variances, df, y),
-                         ref.student_t_estep(log_gate, means, variances, df, y)):
+                         ref.student_t_estep(log_gate, means, variances, df, y),
+                         strict=True):
         assert_allclose(got, want, rtol=RTOL, atol=1e-15)
 
 
