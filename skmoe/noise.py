@@ -18,6 +18,8 @@ from sklearn.base import BaseEstimator
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import Interval
 
+__all__ = ["GaussianNoise", "StudentTNoise"]
+
 #: bounds of the degrees of freedom estimated by EM. At 1 (Cauchy) the t law
 #: already has no mean, and heavier tails add no robustness for regression
 #: (the location is then a median-like centre either way); above 200 the t and
@@ -484,7 +486,7 @@ class StudentTNoise(NoiseModel):
                                 as_kernel_array(df), as_kernel_array(y))
 
     def expert_weights(self, R, scale):
-        """Weights :math:`w_i \\tau_{ik} u_{ik}` of the experts' update.
+        """Multiply the responsibilities by the scale weights ``u``.
 
         Parameters
         ----------
