@@ -38,9 +38,10 @@ class FitResult:
 
 
 def _estep(X, y, params):
-    # responsibilities over all components (the K routed and S shared ones),
-    # log-likelihood and the noise model's latent scale weights (or None)
-    return params._posterior(X, y)
+    # responsibilities over all components (the K routed and S shared ones)
+    # and the log-likelihood; run_em also takes the noise model's latent
+    # scale weights from params._posterior
+    return params._posterior(X, y)[:2]
 
 
 def _log_normal(y, means, variance):
@@ -157,7 +158,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     W = float(sample_weight.sum())
     try:
         with np.errstate(over="ignore", under="ignore"):
-            resp, loglik, scale = _estep(X, y, params)
+            resp, loglik, scale = params._posterior(X, y)
     except (ValueError, FloatingPointError) as exc:  # pragma: no cover
         raise Degenerate(str(exc)) from exc
     current = float(sample_weight @ loglik)
@@ -177,7 +178,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
                     new_params = new_params.replace(**scheduled)
                 if not _is_finite(new_params):
                     raise Degenerate("non-finite parameters after an M-step")
-                resp, loglik, scale = _estep(X, y, new_params)
+                resp, loglik, scale = new_params._posterior(X, y)
         except ValueError as exc:
             raise Degenerate(str(exc)) from exc
         new = float(sample_weight @ loglik)
@@ -230,7 +231,7 @@ def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,
     # could cross): integer weights and repeated rows give the same start
     aux = run_em(X, y, sample_weight, start, max_iter=min(max_iter, 50), tol=0.0,
                  var_floor=var_floor)
-    resp = _estep(X, y, aux.params)[0]
+    resp, _ = _estep(X, y, aux.params)
     R = resp * sample_weight[:, None]
     w = sample_weight / sample_weight.sum()
     gates = np.exp(plain.log_weights(X, aux.params))
