@@ -113,7 +113,10 @@ def _mstep(X, y, R, params, var_floor, sample_weight, scale=None):
     if gating.em_needs_likelihood():
         # ECME: the gate update sees the experts updated above
         kwargs["likelihood"] = gate_likelihood(X, y, sample_weight, params)
-    return params.replace(**gating.m_step(X, R_routed, params, **kwargs))
+    params = params.replace(**gating.m_step(X, R_routed, params, **kwargs))
+    # ECME: noise parameters updated on the observed likelihood (if any)
+    return params.replace(**params.noise.observed_step(X, y, sample_weight,
+                                                       params))
 
 
 def _is_finite(params):
