@@ -540,14 +540,11 @@ class StudentTNoise(NoiseModel):
         df : ndarray of shape (K,)
             ``df``, unchanged.
         """
-        from ._kernels._gaussian import weighted_residual_ss
+        from .solvers._init import update_variances
 
-        mass = R.sum(axis=0)
-        empty = mass <= 1e-10 * mass.sum()
-        rss = weighted_residual_ss(y, means, as_kernel_array(R * scale))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            new_var = np.where(empty, variance, rss / np.where(empty, 1.0, mass))
-        return np.maximum(new_var, var_floor), df
+        # sum_i R_ik u_ik r_ik^2 / sum_i R_ik
+        return update_variances(y, means, as_kernel_array(R * scale), variance,
+                                var_floor, sums=R.sum(axis=0)), df
 
     def observed_step(self, X, y, sample_weight, params):
         """ECME step: each estimated :math:`\\nu_k` maximises the likelihood.

@@ -18,6 +18,11 @@ def gaussian_estep(log_gate, means, variances, y):
     return np.exp(a - loglik[:, None]), loglik
 
 
+def normalize_log_rows(A):
+    loglik = logsumexp(A, axis=1)
+    return np.exp(A - loglik[:, None]), loglik
+
+
 def student_t_logpdf(means, variances, df, y):
     z2 = (y[:, None] - means) ** 2 / variances
     return (gammaln((df + 1) / 2) - gammaln(df / 2)

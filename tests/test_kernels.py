@@ -15,6 +15,7 @@ from skmoe._kernels._gaussian import gaussian_estep, weighted_residual_ss
 from skmoe._kernels._linear import linear_expert_suffstats
 from skmoe._kernels._logspace import (
     log_softmax_rows,
+    normalize_log_rows_inplace,
     soft_topk_log_weights,
     soft_topk_vjp,
 )
@@ -89,6 +90,19 @@ def test_student_t_kernels(n, d, K):
                          ref.student_t_estep(log_gate, means, variances, df, y),
                          strict=True):
         assert_allclose(got, want, rtol=RTOL, atol=1e-15)
+
+
+@pytest.mark.parametrize("n, d, K", SHAPES)
+def test_normalize_log_rows_inplace(n, d, K):
+    A = np.random.RandomState(0).standard_normal((n, K)) * 30
+    if K > 1:
+        A[0, 0] = -np.inf  # a zero-weight component gives an exact zero
+    post, loglik = A.copy(), np.empty(n)
+    normalize_log_rows_inplace(post, loglik)
+    post_ref, loglik_ref = ref.normalize_log_rows(A)
+    assert_allclose(post, post_ref, rtol=RTOL, atol=1e-300)
+    assert_allclose(loglik, loglik_ref, rtol=RTOL)
+    assert K == 1 or post[0, 0] == 0.0
 
 
 def test_student_t_logpdf_matches_scipy():

@@ -5,6 +5,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._logspace import normalize_log_rows_inplace
+
 
 @njit(cache=True)
 def _log_norm(variances, df):
@@ -96,23 +98,11 @@ def student_t_estep(log_gate, means, variances, df, y):
     scale = np.empty((n, K))
     loglik = np.empty(n)
     for i in range(n):
-        m = -np.inf
         for k in range(K):
             r = y[i] - means[i, k]
             z2 = r * r / variances[k]
             scale[i, k] = (df[k] + 1.0) / (df[k] + z2)
-            a = log_gate[i, k] + log_norm[k] - 0.5 * (df[k] + 1.0) * np.log1p(
+            resp[i, k] = log_gate[i, k] + log_norm[k] - 0.5 * (df[k] + 1.0) * np.log1p(
                 z2 / df[k])
-            resp[i, k] = a
-            if a > m:
-                m = a
-        s = 0.0
-        for k in range(K):
-            e = np.exp(resp[i, k] - m)
-            resp[i, k] = e
-            s += e
-        loglik[i] = m + np.log(s)
-        inv = 1.0 / s
-        for k in range(K):
-            resp[i, k] *= inv
+    normalize_log_rows_inplace(resp, loglik)
     return resp, loglik, scale
