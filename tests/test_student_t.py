@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from scipy import optimize, stats
+from scipy.special import digamma
 
 from skmoe import MixtureOfExpertsRegressor, MoEParams
 from skmoe.datasets import add_outliers, make_moe_regression, sample_moe_regression
 from skmoe.metrics import parameter_error
-from skmoe.noise import DF_BOUNDS, StudentTNoise
+from skmoe.noise import DF_BOUNDS, DF_ECME_AFTER, StudentTNoise, _solve_df
 
 # Deliberately short fits (max_iter=50, 60 with tol=0) stop at max_iter.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -73,7 +74,8 @@ def test_observed_step_maximises_likelihood_in_df():
     X, y, truth = make_moe_regression(300, 2, 2, noise_df=3.0, random_state=0)
     start = truth.replace(noise_df=[20.0, 1.5])
     w = np.ones(300)
-    new = start.replace(**start.noise.observed_step(X, y, w, start))
+    new = start.replace(**start.noise.observed_step(X, y, w, start,
+                                                     DF_ECME_AFTER + 1))
 
     def loglik(df):
         return start.replace(noise_df=df).log_density(X, y).sum()
@@ -89,7 +91,22 @@ def test_observed_step_maximises_likelihood_in_df():
     assert loglik(new.noise_df) > loglik(start.noise_df)
     # fixed degrees of freedom are never touched
     fixed = start.replace(noise=StudentTNoise(df=20.0), noise_df=[20.0, 20.0])
-    assert fixed.noise.observed_step(X, y, w, fixed) == {}
+    assert fixed.noise.observed_step(X, y, w, fixed, DF_ECME_AFTER + 1) == {}
+    # nor are estimated ones during the ECM warm-up
+    assert start.noise.observed_step(X, y, w, start, DF_ECME_AFTER) == {}
+
+
+def test_solve_df_is_root_and_clipped():
+    # the ECM equation of the class docstring, solved to brentq's xtol 1e-12
+    for c, old in ((-1.05, 5.0), (-1.3, 3.0)):
+        nu = _solve_df(c, old)
+        assert DF_BOUNDS[0] < nu < DF_BOUNDS[1]
+        lhs = (np.log(nu / 2) - digamma(nu / 2) + 1 + c
+               + digamma((old + 1) / 2) - np.log((old + 1) / 2))
+        assert abs(lhs) < 1e-9
+    # roots outside the bounds: the bound (the concave objective's maximiser)
+    assert _solve_df(-1.0 - 1e-12, 1e6) == DF_BOUNDS[1]
+    assert _solve_df(-50.0, 1.0) == DF_BOUNDS[0]
 
 
 def _outlier_data(seed, n=500, K=2):
@@ -103,12 +120,13 @@ def test_em_monotone_student_t():
     est = MixtureOfExpertsRegressor(2, noise="student_t", max_iter=60, tol=0.0,
                                     random_state=0).fit(X, y)
     h = est.history_
-    # The CM-steps on the expected complete-data log-likelihood maximise it
-    # exactly (weighted least squares, closed-form scale) or increase it (the
-    # gate's damped Newton steps), and the df step increases the observed
-    # log-likelihood directly (ECME), so the log-likelihood never decreases;
-    # the slack is the round-off of a sum of n terms of size |L| / n,
-    # ~ 1e-12 |L|.
+    # 60 iterations: the ECM warm-up (20) and ECME after it. The CM-steps on
+    # the expected complete-data log-likelihood maximise it exactly (weighted
+    # least squares, closed-form scale, the df root of a concave 1-D problem)
+    # or increase it (the gate's damped Newton steps), and the ECME df step
+    # increases the observed log-likelihood directly, so the log-likelihood
+    # never decreases; the slack is the round-off of a sum of n terms of size
+    # |L| / n, ~ 1e-12 |L|.
     assert np.all(np.diff(h) >= -1e-12 * np.abs(h[:-1]))
     assert h[-1] - h[0] > 1.0
     assert np.all((est.params_.noise_df >= DF_BOUNDS[0])

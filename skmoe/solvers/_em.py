@@ -90,7 +90,7 @@ def _shared_mstep(X, y, R_shared, params, var_floor):
                 shared_weights=weights)
 
 
-def _mstep(X, y, R, params, var_floor, sample_weight, scale=None):
+def _mstep(X, y, R, params, var_floor, sample_weight, scale=None, n_iter=1):
     K = params.n_experts
     shared = params.n_shared_experts
     R_routed = as_kernel_array(R[:, :K]) if shared else R
@@ -116,7 +116,7 @@ def _mstep(X, y, R, params, var_floor, sample_weight, scale=None):
     params = params.replace(**gating.m_step(X, R_routed, params, **kwargs))
     # ECME: noise parameters updated on the observed likelihood (if any)
     return params.replace(**params.noise.observed_step(X, y, sample_weight,
-                                                       params))
+                                                       params, n_iter))
 
 
 def _is_finite(params):
@@ -174,7 +174,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         try:
             with np.errstate(over="ignore", under="ignore"):
                 new_params = _mstep(X, y, R, params, var_floor, sample_weight,
-                                    scale)
+                                    scale, n_iter)
                 scheduled = new_params.gating.at_iteration(new_params, n_iter,
                                                            max_iter)
                 if scheduled:
