@@ -21,9 +21,9 @@ from .utils._sklearn import Interval
 __all__ = ["GaussianNoise", "StudentTNoise"]
 
 #: bounds of the degrees of freedom estimated by EM. At 1 (Cauchy) the t law
-#: already has no mean, and heavier tails add no robustness for regression
-#: (the location is then a median-like centre either way); above 200 the t and
-#: the Gaussian log-densities differ by less than about ``(z**4 - 2 z**2 -
+#: already has no mean and gives a gross outlier the weight u = 2 / (1 + z**2),
+#: so heavier tails are not needed to down-weight outliers; above 200 the t
+#: and the Gaussian log-densities differ by less than about ``(z**4 - 2 z**2 -
 #: 1) / (4 nu)``, i.e. a few thousandths at |z| <= 2, and the profile
 #: likelihood in ``nu`` is flat, so the root is meaningless and slow to find.
 DF_BOUNDS = (1.0, 200.0)
@@ -46,6 +46,11 @@ class NoiseModel(BaseEstimator):
 
     Methods used by :mod:`skmoe.solvers._em` and :class:`~skmoe.MoEParams`;
     ``df`` is the container's ``noise_df`` (None for a model without it).
+    One EM iteration calls :meth:`expert_weights` (the experts' update
+    weights from the responsibilities ``R`` and the E-step's ``scale``),
+    :meth:`m_step` (variances and degrees of freedom), the gate's update,
+    :meth:`observed_step` (ECME changes) and :meth:`estep`. Every method must
+    not decrease the log-likelihood, so EM stays monotone.
     """
 
     #: name used in messages and by :func:`resolve_noise`
