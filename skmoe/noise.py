@@ -421,6 +421,11 @@ class StudentTNoise(NoiseModel):
             The objective; only ``"likelihood"`` has a noise model.
         n_shared_experts : int
             Shared experts are not supported.
+
+        Raises
+        ------
+        ValueError
+            Naming ``objective``, ``solver`` or ``n_shared_experts``.
         """
         if objective != "likelihood":
             raise ValueError(
