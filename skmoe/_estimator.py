@@ -10,6 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from ._params import MoEParams
 from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
+from .noise import DF_BOUNDS, DF_MAX_FIXED, NOISES, resolve_noise
 from .solvers import SOLVER_OBJECTIVES, check_compatible, fit_moe
 from .solvers._finish import finish_fit
 from .solvers._online import check_online, partial_fit_online
@@ -146,6 +147,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``learning_decay=1`` and ``learning_offset=0`` the running statistics
         are the plain average of the batches' statistics. Used by
         :meth:`partial_fit` only.
+    noise : {"gaussian", "student_t"}, default="gaussian"
+        Noise model of the experts. ``"student_t"``: the t mixture of experts
+        (Chamroukhi 2016, arXiv:1701.07429), robust to outliers and heavy
+        tails, fitted by EM with latent scale weights
+        (:class:`~skmoe.noise.StudentTNoise`); ``params_.variance`` then holds
+        the squared scales and ``params_.noise_df`` the degrees of freedom.
+        Only with ``solver="em"``, ``objective="likelihood"`` and no shared
+        experts (otherwise a ``ValueError`` before fitting).
+    noise_df : float or None, default=None
+        Degrees of freedom of ``noise="student_t"``: None estimates one per
+        expert (in ``[1, 200]``, counted by :meth:`bic`); a float in ``[1,
+        1e6]`` fixes them. Must be None with ``noise="gaussian"``.
 
     Attributes
     ----------
@@ -286,6 +299,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "shared_experts": [None, StrOptions(set(EXPERTS)), Experts],
         "learning_decay": [Interval(Real, 0.5, 1, closed="right")],
         "learning_offset": [Interval(Real, 0, None, closed="left")],
+        "noise": [StrOptions(set(NOISES))],
+        "noise_df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED,
+                                    closed="both")],
     }
 
     def __init__(
@@ -309,6 +325,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         shared_experts=None,
         learning_decay=0.7,
         learning_offset=10.0,
+        noise="gaussian",
+        noise_df=None,
     ):
         self.n_experts = n_experts
         self.gating = gating
@@ -328,6 +346,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.shared_experts = shared_experts
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.noise = noise
+        self.noise_df = noise_df
 
     # ----------------------------------------------------------------- fit
     def _resolve_families(self):
@@ -396,8 +416,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 "n_experts + n_shared_experts) samples of non-zero weight."
             )
         gating, experts = self._resolve_families()
+        noise = resolve_noise(self.noise, self.noise_df)
         check_compatible(self.solver, self.objective, gating, experts,
-                         self.n_experts, self.n_shared_experts)
+                         self.n_experts, self.n_shared_experts, noise)
         gating.check_n_experts(K, n_features)
         shared_experts = self._resolve_shared_experts()
         S = self.n_shared_experts
@@ -440,7 +461,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             max_iter=self.max_iter, tol=self.tol, var_floor=var_floor, rng=rng,
             verbose=self.verbose, start=start,
             n_shared_experts=S, shared_weight=self.shared_weight,
-            shared_experts=shared_experts,
+            shared_experts=shared_experts, noise=noise,
         )
         self.gating_ = gating
         self.experts_ = experts
@@ -473,7 +494,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         except ValueError:
             return True
         check_online(self.objective, gating, experts, self.n_experts,
-                     self.n_shared_experts)
+                     self.n_shared_experts, self.noise)
         return True
 
     @available_if(_check_online)
@@ -579,7 +600,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         K = self.n_experts
         gating, experts = self._resolve_families()
         gating.check_n_experts(K, X.shape[1])
-        check_online(self.objective, gating, experts, K, self.n_shared_experts)
+        check_online(self.objective, gating, experts, K, self.n_shared_experts,
+                     self.noise)
         if first and np.count_nonzero(sample_weight) < max(2, K):
             raise ValueError(
                 f"The first partial_fit batch has {np.count_nonzero(sample_weight)} "
@@ -830,11 +852,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
            likelihood. IEEE Transactions on Pattern Analysis and Machine
            Intelligence 22(7), 719-725.
         """
-        from ._kernels._gaussian import gaussian_estep
-
         X, y = self._check_Xy(X, y)
         self._check_density_defined("icl")
-        resp, loglik = gaussian_estep(*self.params_._components(X), y)
+        resp, loglik, _ = self.params_._posterior(X, y)
         positive = resp > 0
         entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
         n_params = self.params_.n_free_params()

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from numbers import Real
 
 import numpy as np
-from scipy.special import ndtr
 from sklearn.utils import check_random_state
 
 from .utils._arrays import as_kernel_array
@@ -77,6 +76,15 @@ class MoEParams:
         without shared experts).
     shared_experts : str or Experts, default=None
         Family of the shared experts; None uses ``experts``.
+    noise : {"gaussian", "student_t"} or NoiseModel, default="gaussian"
+        Noise model of the experts (:mod:`skmoe.noise`): Gaussian, or
+        Student-t (then ``variance`` holds the squared scales
+        :math:`\\sigma_k^2`, see :class:`~skmoe.noise.StudentTNoise`). Not
+        available with shared experts.
+    noise_df : array-like of shape (n_experts,), default=None
+        Degrees of freedom :math:`\\nu_k` of a Student-t noise (None with
+        Gaussian noise; for ``"student_t"``, None gives the noise model's
+        fixed ``df`` or 4).
 
     Attributes
     ----------
@@ -147,6 +155,8 @@ class MoEParams:
     shared_weights: object = None
     shared_weight: float = 0.5
     shared_experts: object = None
+    noise: object = "gaussian"
+    noise_df: object = None
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -190,6 +200,15 @@ class MoEParams:
                 raise ValueError(f"{name} must be finite.")
         self.gating.check_n_experts(K, d)
         self._set_shared(d)
+        from .noise import resolve_noise
+
+        set_(self, "noise", resolve_noise(self.noise))
+        set_(self, "noise_df", self.noise.check_df(self.noise_df, K))
+        if self.noise_df is not None and self.n_shared_experts:
+            raise ValueError(
+                f"noise={self.noise.name!r} does not support shared experts; "
+                f"got {self.n_shared_experts} shared experts."
+            )
 
     def _set_shared(self, d):
         """Validate and store the shared-expert fields."""
@@ -312,6 +331,8 @@ class MoEParams:
             experts=clone(self.experts),
             gate_extra={k: v.copy() for k, v in self.gate_extra.items()},
             **shared,
+            noise=clone(self.noise),
+            noise_df=None if self.noise_df is None else self.noise_df.copy(),
         )
 
     def permute(self, order, shared_order=None):
@@ -354,6 +375,7 @@ class MoEParams:
         return self.replace(
             expert_params=self.expert_params[order],
             variance=self.variance[order],
+            noise_df=None if self.noise_df is None else self.noise_df[order],
             **permuted,
         )
 
@@ -376,12 +398,16 @@ class MoEParams:
             return False
         if type(self.experts) is not type(other.experts):
             return False
+        if type(self.noise) is not type(other.noise):
+            return False
         pairs = [
             (self.gate_coef, other.gate_coef),
             (self.gate_intercept, other.gate_intercept),
             (self.expert_params, other.expert_params),
             (self.variance, other.variance),
         ]
+        if self.noise_df is not None:
+            pairs.append((self.noise_df, other.noise_df))
         if set(self.gate_extra) != set(other.gate_extra):
             return False
         pairs += [(self.gate_extra[k], other.gate_extra[k]) for k in self.gate_extra]
@@ -494,6 +520,14 @@ class MoEParams:
         variance = np.concatenate([self.variance, self.shared_variance])
         return as_kernel_array(log_w), as_kernel_array(means), variance
 
+    def _posterior(self, X, y):
+        """E-step of the noise model over all components.
+
+        Returns the responsibilities, the per-sample log-likelihood and the
+        noise model's latent scale weights (None for Gaussian noise).
+        """
+        return self.noise.estep(*self._components(X), self.noise_df, y)
+
     def component_weights(self, X):
         """Mixture weights of all components, routed then shared.
 
@@ -565,8 +599,6 @@ class MoEParams:
         log_density : ndarray of shape (n_samples,)
             Conditional log-density of every sample.
         """
-        from ._kernels._gaussian import gaussian_estep
-
         X = self._check_X(X)
         y = as_kernel_array(y).ravel()
         if y.shape[0] != X.shape[0]:
@@ -574,8 +606,7 @@ class MoEParams:
                 f"X and y must have the same number of rows; got {X.shape[0]} "
                 f"and {y.shape[0]}."
             )
-        _, loglik = gaussian_estep(*self._components(X), y)
-        return loglik
+        return self._posterior(X, y)[1]
 
     def cdf(self, X, y):
         """Conditional distribution function :math:`P(Y \\le y \\mid x)`.
@@ -599,7 +630,8 @@ class MoEParams:
         sd = np.sqrt(variance)
         yy = y.reshape(X.shape[0], -1, 1)
         z = (yy - means[:, None, :]) / sd
-        return np.sum(gates[:, None, :] * ndtr(z), axis=2).reshape(y.shape)
+        cdf = self.noise.cdf(z, self.noise_df)
+        return np.sum(gates[:, None, :] * cdf, axis=2).reshape(y.shape)
 
     def quantiles(self, X, q):
         """Conditional quantiles of the mixture, by bisection on :meth:`cdf`.
@@ -624,9 +656,15 @@ class MoEParams:
         _, means, variance = self._components(X)
         sd = np.sqrt(variance)
         # the mixture quantile lies between the extreme component quantiles
-        width = 40.0 * sd.max()
-        lo = np.repeat((means.min(axis=1) - width)[:, None], q_arr.size, axis=1)
-        hi = np.repeat((means.max(axis=1) + width)[:, None], q_arr.size, axis=1)
+        if self.noise_df is None:
+            width = 40.0 * sd.max()
+            lo = np.repeat((means.min(axis=1) - width)[:, None], q_arr.size, axis=1)
+            hi = np.repeat((means.max(axis=1) + width)[:, None], q_arr.size, axis=1)
+        else:  # heavy tails: the exact bracket min_k Q_k(q) <= Q(q) <= max_k Q_k(q)
+            z = self.noise.ppf(np.broadcast_to(q_arr[:, None], (q_arr.size, sd.size)),
+                               self.noise_df)
+            comp_q = means[:, None, :] + sd * z
+            lo, hi = comp_q.min(axis=2), comp_q.max(axis=2)
         target = np.broadcast_to(q_arr, (n, q_arr.size))
         # bisection halves the bracket: 80 halvings reach round-off
         for _ in range(80):
@@ -660,7 +698,7 @@ class MoEParams:
         u = rng.random_sample(X.shape[0])
         cum = np.cumsum(gates, axis=1)
         comp = np.minimum((u[:, None] > cum).sum(axis=1), gates.shape[1] - 1)
-        noise = rng.standard_normal(X.shape[0])
+        noise = self.noise.standard_draws(rng, comp, self.noise_df)
         rows = np.arange(X.shape[0])
         return means[rows, comp] + np.sqrt(variance[comp]) * noise
 
@@ -671,7 +709,8 @@ class MoEParams:
         -------
         n_params : int
             Gate parameters after the identifiability constraint, expert
-            parameters and variances; with ``S`` shared experts also their
+            parameters, variances and the estimated degrees of freedom of a
+            Student-t noise; with ``S`` shared experts also their
             parameters, their ``S`` variances and ``S - 1`` free weights
             (``shared_weight`` is a fixed hyper-parameter, not counted).
         """
@@ -680,6 +719,7 @@ class MoEParams:
             self.gating.n_free_params(d, K)
             + K * self.experts.n_free_params(d)
             + K
+            + self.noise.n_free_params(K)
         )
         S = self.n_shared_experts
         if S:
@@ -694,6 +734,9 @@ class MoEParams:
                 f"shared_weight={self.shared_weight!r}, "
                 f"shared_experts={self.shared_experts!r}"
             )
+        if self.noise_df is not None:
+            shared += f", noise={self.noise!r}"
+
         return (
             f"MoEParams(n_experts={self.n_experts}, n_features={self.n_features}, "
             f"gating={self.gating!r}, experts={self.experts!r}{shared})"

@@ -81,6 +81,11 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     rng = check_random_state(random_state)
     X = _draw_X(n_samples, params.n_features, x_distribution, rng)
     if objective == "least_squares":
+        if params.noise_df is not None:
+            raise ValueError(
+                "objective='least_squares' draws Gaussian noise; got params "
+                f"with noise={params.noise.name!r}."
+            )
         if not np.all(params.variance == params.variance[0]):
             raise ValueError(
                 "objective='least_squares' draws y = f(x) + noise with one "
@@ -98,7 +103,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                         noise=0.3, gate_scale=3.0, x_distribution="normal",
                         objective="likelihood", n_shared_experts=0,
                         shared_weight=0.5, shared_experts=None,
-                        random_state=None):
+                        noise_df=None, random_state=None):
     """Generate regression data from a random mixture of experts.
 
     The true model is drawn first, then ``(X, y)`` from it:
@@ -120,7 +125,8 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
       ``[-2, 2]``, and weights :math:`\\omega` from a Dirichlet(2, ..., 2)
       distribution (1 for a single shared expert), mixed with the routed part
       by ``shared_weight``;
-    - all noise variances ``noise ** 2``.
+    - all noise variances ``noise ** 2`` (squared scales of a Student-t
+      noise with ``noise_df`` degrees of freedom when ``noise_df`` is given).
 
     With ``objective="likelihood"`` the data follow the Gaussian mixture of
     experts; with ``objective="least_squares"`` they follow the regression
@@ -162,6 +168,11 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         Weight of the shared part, in the open interval (0, 1).
     shared_experts : str, Experts or None, default=None
         Family of the shared experts; None uses ``experts``.
+    noise_df : float or None, default=None
+        None: Gaussian expert noise. A float in ``[1, 1e6]``: Student-t
+        expert noise with these degrees of freedom and scale ``noise``
+        (the truth has ``noise="student_t"``; no shared experts). For gross
+        outliers see :func:`add_outliers`.
     random_state : int, RandomState instance or None, default=None
         Controls the true parameters and the data. Pass an int for
         reproducible output across multiple function calls.
@@ -249,6 +260,9 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                       shared_variance=np.full(S, float(noise) ** 2),
                       shared_weights=weights, shared_weight=float(shared_weight),
                       shared_experts=shared_experts)
+    heavy = {}
+    if noise_df is not None:
+        heavy = dict(noise="student_t", noise_df=np.full(K, noise_df, dtype=float))
     truth = MoEParams(
         expert_params=expert_params,
         variance=np.full(K, float(noise) ** 2),
@@ -256,6 +270,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         experts=experts,
         **gate_fields,
         **shared,
+        **heavy,
     )
     X, y = sample_moe_regression(truth, n_samples, x_distribution=x_distribution,
                                  objective=objective, random_state=rng)
@@ -332,3 +347,58 @@ def make_orthogonal_moe_regression(n_samples=1000, n_features=10, n_experts=3, *
     )
     X, y = sample_moe_regression(truth, n_samples, random_state=rng)
     return X, y, truth
+
+
+def add_outliers(y, fraction=0.05, *, magnitude=(10.0, 20.0), random_state=None):
+    """Contaminate targets with gross outliers (for robustness studies).
+
+    ``round(fraction * n)`` rows, drawn uniformly without replacement, get
+    ``y_i + s_i m_i sd(y)``: a random sign ``s_i``, a magnitude ``m_i``
+    uniform on ``magnitude`` and ``sd(y)`` the standard deviation of the
+    clean targets. The inputs are untouched, so the outliers are in ``y``
+    only (vertical outliers).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Clean targets.
+    fraction : float, default=0.05
+        Fraction of contaminated rows, in ``[0, 1]``.
+    magnitude : tuple of two floats, default=(10.0, 20.0)
+        Range of the shifts, in standard deviations of ``y``.
+    random_state : int, RandomState instance or None, default=None
+        Controls the rows, signs and magnitudes. Pass an int for
+        reproducible output across multiple function calls.
+
+    Returns
+    -------
+    y_contaminated : ndarray of shape (n_samples,)
+        A new array with the outliers.
+    is_outlier : ndarray of bool of shape (n_samples,)
+        True for the contaminated rows.
+
+    Examples
+    --------
+    >>> from skmoe.datasets import add_outliers, make_moe_regression
+    >>> X, y, truth = make_moe_regression(200, 2, 2, random_state=0)
+    >>> y_out, is_outlier = add_outliers(y, 0.05, random_state=0)
+    >>> int(is_outlier.sum())
+    10
+    """
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if not (isinstance(fraction, Real) and 0 <= fraction <= 1):
+        raise ValueError(f"fraction must be a float in [0, 1]; got {fraction!r}.")
+    low, high = magnitude
+    if not (0 <= low <= high):
+        raise ValueError(
+            f"magnitude must be (low, high) with 0 <= low <= high; got {magnitude!r}."
+        )
+    rng = check_random_state(random_state)
+    n = y.shape[0]
+    rows = rng.choice(n, int(round(fraction * n)), replace=False)
+    shift = rng.choice([-1.0, 1.0], rows.size) * rng.uniform(low, high, rows.size)
+    out = y.copy()
+    out[rows] += shift * y.std()
+    is_outlier = np.zeros(n, dtype=bool)
+    is_outlier[rows] = True
+    return out, is_outlier

@@ -84,6 +84,13 @@ def _check_likelihood_fit(params, objective, what):
 def _check_supported(params, objective):
     """ValueError for a model whose observed information is not available."""
     _check_likelihood_fit(params, objective, "standard errors")
+    if params.noise.name != "gaussian":
+        raise ValueError(
+            "standard errors from the observed information need "
+            f"noise='gaussian' (the gradient kernels are Gaussian); the fit has "
+            f"noise={params.noise.name!r}. Use bootstrap_standard_errors "
+            "instead."
+        )
     for kind, family in (("gating", params.gating), ("experts", params.experts)):
         if not provides_grad(family):
             raise ValueError(

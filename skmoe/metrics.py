@@ -665,6 +665,12 @@ def density_distance(estimated, true, X, *, metric="hellinger", n_grid=2001,
     0.0
     """
     _check_pair(estimated, true)
+    if estimated.noise_df is not None or true.noise_df is not None:
+        raise ValueError(
+            "density_distance integrates Gaussian components on a grid of "
+            "+-width standard deviations; models with noise='student_t' are not "
+            "supported (their tails reach beyond the grid)."
+        )
     if metric not in ("hellinger", "tv"):
         raise ValueError(f"metric must be 'hellinger' or 'tv'; got {metric!r}.")
     if not isinstance(n_grid, Integral) or isinstance(n_grid, bool) or n_grid < 3:

@@ -38,6 +38,8 @@ def small_instances():
     yield MixtureOfExpertsRegressor(gating=HierarchicalSoftmaxGating(n_groups=2),
                                     **common)
     yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
+    # the Student-t noise model (heavy tails)
+    yield MixtureOfExpertsRegressor(noise="student_t", **common)
 
 
 def expected_failed_checks(estimator):

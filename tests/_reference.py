@@ -1,7 +1,7 @@
 """Plain NumPy twins of every Numba kernel in ``skmoe._kernels``."""
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp
+from scipy.special import expit, gammaln, log_expit, logsumexp
 
 
 def log_softmax_rows(Z):
@@ -16,6 +16,25 @@ def gaussian_estep(log_gate, means, variances, y):
     )
     loglik = logsumexp(a, axis=1)
     return np.exp(a - loglik[:, None]), loglik
+
+
+def normalize_log_rows(A):
+    loglik = logsumexp(A, axis=1)
+    return np.exp(A - loglik[:, None]), loglik
+
+
+def student_t_logpdf(means, variances, df, y):
+    z2 = (y[:, None] - means) ** 2 / variances
+    return (gammaln((df + 1) / 2) - gammaln(df / 2)
+            - 0.5 * np.log(np.pi * df * variances)
+            - (df + 1) / 2 * np.log1p(z2 / df))
+
+
+def student_t_estep(log_gate, means, variances, df, y):
+    a = log_gate + student_t_logpdf(means, variances, df, y)
+    loglik = logsumexp(a, axis=1)
+    scale = (df + 1) / (df + (y[:, None] - means) ** 2 / variances)
+    return np.exp(a - loglik[:, None]), loglik, scale
 
 
 def weighted_residual_ss(y, means, R):

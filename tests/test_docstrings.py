@@ -11,6 +11,7 @@ import skmoe.datasets  # noqa: E402
 import skmoe.diagnostics  # noqa: E402
 import skmoe.metrics  # noqa: E402
 import skmoe.model_selection  # noqa: E402
+import skmoe.noise  # noqa: E402
 
 # Ignored numpydoc codes, as in scikit-learn's and skglm's docstring tests:
 IGNORED = {
@@ -30,7 +31,7 @@ STRICT = {"PR01"}
 
 def _public_objects():
     for module in (skmoe, skmoe.datasets, skmoe.metrics, skmoe.diagnostics,
-                   skmoe.model_selection):
+                   skmoe.model_selection, skmoe.noise):
         names = getattr(module, "__all__", None) or [
             n for n, o in vars(module).items()
             if not n.startswith("_") and inspect.isfunction(o)

@@ -3,6 +3,8 @@
 import numpy as np
 from numba import njit
 
+from ._logspace import normalize_log_rows_inplace
+
 
 @njit(cache=True)
 def gaussian_estep(log_gate, means, variances, y):
@@ -42,22 +44,10 @@ def gaussian_estep(log_gate, means, variances, y):
         log_norm[k] = -0.5 * np.log(2.0 * np.pi * variances[k])
         half_prec[k] = 0.5 / variances[k]
     for i in range(n):
-        m = -np.inf
         for k in range(K):
             r = y[i] - means[i, k]
-            a = log_gate[i, k] + log_norm[k] - r * r * half_prec[k]
-            resp[i, k] = a
-            if a > m:
-                m = a
-        s = 0.0
-        for k in range(K):
-            e = np.exp(resp[i, k] - m)
-            resp[i, k] = e
-            s += e
-        loglik[i] = m + np.log(s)
-        inv = 1.0 / s
-        for k in range(K):
-            resp[i, k] *= inv
+            resp[i, k] = log_gate[i, k] + log_norm[k] - r * r * half_prec[k]
+    normalize_log_rows_inplace(resp, loglik)
     return resp, loglik
 
 

@@ -21,6 +21,31 @@ def _descending_order(z, order):
 
 
 @njit(cache=True)
+def normalize_log_rows_inplace(A, out):
+    """Turn log joint densities into posteriors, row by row, in place.
+
+    ``out[i] = logsumexp(A[i])`` and ``A[i] = exp(A[i] - out[i])``. For the
+    E-step kernels, on the scratch arrays they own (never on a kernel's
+    input): ``-inf`` entries become exact zeros.
+    """
+    n, K = A.shape
+    for i in range(n):
+        m = -np.inf
+        for k in range(K):
+            if A[i, k] > m:
+                m = A[i, k]
+        s = 0.0
+        for k in range(K):
+            e = np.exp(A[i, k] - m)
+            A[i, k] = e
+            s += e
+        out[i] = m + np.log(s)
+        inv = 1.0 / s
+        for k in range(K):
+            A[i, k] *= inv
+
+
+@njit(cache=True)
 def log_softmax_rows(Z):
     """Row-wise log-softmax ``Z - logsumexp(Z, axis=1)``.
 

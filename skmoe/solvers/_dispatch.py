@@ -45,7 +45,7 @@ def provides_grad(family):
 
 
 def check_compatible(solver, objective, gating, experts, n_experts=None,
-                     n_shared_experts=0):
+                     n_shared_experts=0, noise=None):
     """Raise a ValueError if ``solver`` cannot fit ``objective`` with these families.
 
     Runs in Python before any kernel, so that an impossible combination gets
@@ -67,6 +67,9 @@ def check_compatible(solver, objective, gating, experts, n_experts=None,
         configuration is EM-only, :meth:`skmoe.Gating.em_only_reason`).
     n_shared_experts : int, default=0
         Number of shared experts; the gradient solvers fit routed experts only.
+    noise : NoiseModel or None, default=None
+        Noise model of the experts; it rejects what it cannot be fitted with
+        (:meth:`skmoe.noise.NoiseModel.check_compatible`).
 
     Raises
     ------
@@ -80,6 +83,8 @@ def check_compatible(solver, objective, gating, experts, n_experts=None,
         raise ValueError(
             f"solver must be one of {sorted(SOLVER_OBJECTIVES)}; got {solver!r}."
         )
+    if noise is not None:
+        noise.check_compatible(solver, objective, n_shared_experts)
     allowed = SOLVER_OBJECTIVES[solver]
     if objective not in allowed:
         others = sorted(s for s, objs in SOLVER_OBJECTIVES.items() if objective in objs)
@@ -131,8 +136,9 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
         squared error (least squares); ``log_likelihood`` is NaN for least
         squares.
     """
+    noise = kwargs.pop("noise", None)
     check_compatible(solver, objective, kwargs["gating"], kwargs["experts"],
-                     kwargs["n_experts"], kwargs.get("n_shared_experts", 0))
+                     kwargs["n_experts"], kwargs.get("n_shared_experts", 0), noise)
     init = kwargs.get("init_params")
     moment = [("solver", solver)] if solver in MOMENT_METHODS else []
     if kwargs.get("start") is None and isinstance(init, str) and init in MOMENT_METHODS:
@@ -146,6 +152,6 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
     if solver == "two_loss":
         return fit_two_loss(X, y, sample_weight, **kwargs)
     if solver == "em":
-        return fit_em(X, y, sample_weight, **kwargs)
+        return fit_em(X, y, sample_weight, noise=noise, **kwargs)
     return fit_gradient(X, y, sample_weight, solver=solver, objective=objective,
                         **kwargs)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from .._kernels._gaussian import gaussian_estep
 from .._params import MoEParams
 from ..gating import GateLikelihood, resolve_gating
 from ..utils._arrays import as_kernel_array
@@ -40,7 +39,9 @@ class FitResult:
 
 def _estep(X, y, params):
     # responsibilities over all components (the K routed and S shared ones)
-    return gaussian_estep(*params._components(X), y)
+    # and the log-likelihood; run_em also takes the noise model's latent
+    # scale weights from params._posterior
+    return params._posterior(X, y)[:2]
 
 
 def _log_normal(y, means, variance):
@@ -59,7 +60,8 @@ def gate_likelihood(X, y, sample_weight, params):
     -------
     likelihood : GateLikelihood
     """
-    log_routed = _log_normal(y, params.expert_means(X), params.variance)
+    log_routed = params.noise.log_pdf(y, as_kernel_array(params.expert_means(X)),
+                                      params.variance, params.noise_df)
     log_shared = None
     if params.n_shared_experts:
         lam = params.shared_weight
@@ -88,16 +90,22 @@ def _shared_mstep(X, y, R_shared, params, var_floor):
                 shared_weights=weights)
 
 
-def _mstep(X, y, R, params, var_floor, sample_weight, expert_step=None):
+def _mstep(X, y, R, params, var_floor, sample_weight, scale=None, n_iter=1,
+           expert_step=None):
     K = params.n_experts
     shared = params.n_shared_experts
     R_routed = as_kernel_array(R[:, :K]) if shared else R
     experts = params.experts
+    noise = params.noise
     step = experts.m_step if expert_step is None else expert_step
-    expert_params = step(X, y, R_routed, params.expert_params)
+    # the noise model's weights (R itself, or R times the t scale weights u)
+    expert_params = step(X, y, noise.expert_weights(R_routed, scale),
+                         params.expert_params)
     means = as_kernel_array(experts.predict(X, expert_params))
-    variance = update_variances(y, means, R_routed, params.variance, var_floor)
-    changes = dict(expert_params=expert_params, variance=variance)
+    variance, noise_df = noise.m_step(y, means, R_routed, scale, params.variance,
+                                      params.noise_df, var_floor)
+    changes = dict(expert_params=expert_params, variance=variance,
+                   noise_df=noise_df)
     if shared:
         changes.update(_shared_mstep(X, y, as_kernel_array(R[:, K:]), params,
                                      var_floor))
@@ -107,12 +115,17 @@ def _mstep(X, y, R, params, var_floor, sample_weight, expert_step=None):
     if gating.em_needs_likelihood():
         # ECME: the gate update sees the experts updated above
         kwargs["likelihood"] = gate_likelihood(X, y, sample_weight, params)
-    return params.replace(**gating.m_step(X, R_routed, params, **kwargs))
+    params = params.replace(**gating.m_step(X, R_routed, params, **kwargs))
+    # ECME: noise parameters updated on the observed likelihood (if any)
+    return params.replace(**params.noise.observed_step(X, y, sample_weight,
+                                                       params, n_iter))
 
 
 def _is_finite(params):
     arrays = [params.gate_coef, params.gate_intercept, params.expert_params,
               params.variance, *params.gate_extra.values()]
+    if params.noise_df is not None:
+        arrays.append(params.noise_df)
     if params.n_shared_experts:
         arrays += [params.shared_params, params.shared_variance,
                    params.shared_weights]
@@ -155,7 +168,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     W = float(sample_weight.sum())
     try:
         with np.errstate(over="ignore", under="ignore"):
-            resp, loglik = _estep(X, y, params)
+            resp, loglik, scale = params._posterior(X, y)
     except (ValueError, FloatingPointError) as exc:  # pragma: no cover
         raise Degenerate(str(exc)) from exc
     current = float(sample_weight @ loglik)
@@ -168,14 +181,14 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         try:
             with np.errstate(over="ignore", under="ignore"):
                 new_params = _mstep(X, y, R, params, var_floor, sample_weight,
-                                    expert_step)
+                                    scale, n_iter, expert_step)
                 scheduled = new_params.gating.at_iteration(new_params, n_iter,
                                                            max_iter)
                 if scheduled:
                     new_params = new_params.replace(**scheduled)
                 if not _is_finite(new_params):
                     raise Degenerate("non-finite parameters after an M-step")
-                resp, loglik = _estep(X, y, new_params)
+                resp, loglik, scale = new_params._posterior(X, y)
         except ValueError as exc:
             raise Degenerate(str(exc)) from exc
         new = float(sample_weight @ loglik)
@@ -265,7 +278,8 @@ def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,
 
 def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
            n_init, max_iter, tol, var_floor, rng, verbose=0, start=None,
-           n_shared_experts=0, shared_weight=0.5, shared_experts=None):
+           n_shared_experts=0, shared_weight=0.5, shared_experts=None,
+           noise=None):
     """Fit by EM with ``n_init`` restarts; keep the highest log-likelihood.
 
     Parameters
@@ -292,6 +306,10 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
         Weight of the shared part, in (0, 1).
     shared_experts : Experts or None, default=None
         Family of the shared experts; None uses ``experts``.
+    noise : NoiseModel or None, default=None
+        Noise model of the experts (:mod:`skmoe.noise`); None is Gaussian.
+        Every start is made Gaussian first, then given the noise model's
+        starting parameters (:meth:`~skmoe.noise.NoiseModel.start`).
 
     Returns
     -------
@@ -321,6 +339,9 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
                                     n_shared_experts=n_shared_experts,
                                     shared_weight=shared_weight,
                                     shared_experts=shared_experts)
+        if noise is not None:
+            params = noise.start(params, method if isinstance(method, MoEParams)
+                                 else None)
         return run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
                       var_floor=var_floor, verbose=verbose, label=label)
 

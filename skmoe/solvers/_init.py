@@ -72,12 +72,18 @@ def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
     return best
 
 
-def update_variances(y, means, R, old, var_floor):
-    """Weighted residual variances, floored; ``old`` kept for empty experts."""
+def update_variances(y, means, R, old, var_floor, sums=None):
+    """Weighted residual variances, floored; ``old`` kept for empty experts.
+
+    ``sum_i R_ik r_ik^2 / sums_k`` with ``sums`` the column sums of ``R`` by
+    default (a noise model may divide by other masses, e.g. the Student-t
+    scale update).
+    """
     from .._kernels._gaussian import weighted_residual_ss
 
     rss = weighted_residual_ss(y, means, R)
-    sums = R.sum(axis=0)
+    if sums is None:
+        sums = R.sum(axis=0)
     empty = sums <= 1e-10 * sums.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(empty, old, rss / np.where(empty, 1.0, sums))

@@ -292,7 +292,8 @@ def _var_floor(moments, reg_var):
     return reg_var * (var_y if var_y > 0 else 1.0)
 
 
-def check_online(objective, gating, experts, n_experts, n_shared_experts):
+def check_online(objective, gating, experts, n_experts, n_shared_experts,
+                 noise="gaussian"):
     """Raise a ValueError if ``partial_fit`` cannot fit this configuration.
 
     Parameters
@@ -302,6 +303,8 @@ def check_online(objective, gating, experts, n_experts, n_shared_experts):
     experts : Experts
     n_experts : int
     n_shared_experts : int
+    noise : str, default="gaussian"
+        The estimator's ``noise``; online EM keeps Gaussian statistics only.
 
     Raises
     ------
@@ -315,6 +318,12 @@ def check_online(objective, gating, experts, n_experts, n_shared_experts):
         raise ValueError(
             f"partial_fit maximises the likelihood (online EM); objective="
             f"{objective!r} is not supported. Use objective='likelihood'."
+        )
+    if noise != "gaussian":
+        raise ValueError(
+            f"partial_fit supports noise='gaussian' only (its running "
+            f"statistics are those of Gaussian experts); got noise={noise!r}. "
+            "Use fit for the t mixture of experts."
         )
     if n_shared_experts:
         raise ValueError(
