@@ -230,6 +230,21 @@ def test_noise_df_validation():
         _k1_params(df=0.5)
 
 
+def test_standard_errors_and_partial_fit_refuse_t_noise():
+    # the observed information and the online statistics are Gaussian-only:
+    # both say so by name instead of returning Gaussian answers for a t fit
+    X, y, _ = make_moe_regression(200, 1, 2, noise_df=3.0, random_state=0)
+    est = MixtureOfExpertsRegressor(2, noise="student_t", noise_df=3.0,
+                                    random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="noise='student_t'"):
+        est.standard_errors(X, y)
+    online = MixtureOfExpertsRegressor(2, noise="student_t")
+    assert not hasattr(online, "partial_fit")
+    with pytest.raises(AttributeError) as info:
+        online.partial_fit(X, y)
+    assert isinstance(info.value.__cause__, ValueError)
+    assert "noise='student_t'" in str(info.value.__cause__)
+
 
 def test_t_truth_df_and_interval_coverage():
     # data from a 2-expert t truth (nu = 3 for both experts), n = 2000.
