@@ -8,6 +8,7 @@ from scipy.special import logsumexp
 
 from .._kernels._gaussian import gaussian_estep
 from .._params import MoEParams
+from ..diagnostics import top_k_experts
 from ..gating import GateLikelihood, resolve_gating
 from ..utils._arrays import as_kernel_array
 from ._init import Degenerate, best_restart, initial_params, update_variances
@@ -29,6 +30,9 @@ class FitResult:
         Weighted total log-likelihood at ``params``.
     history : ndarray of shape (n_iter + 1,)
         Log-likelihood at the start and after each iteration.
+    routing : ndarray of shape (n_iter + 1, n_samples, k) or None
+        Top-k routing of the training rows at the start and after each
+        iteration (EM with ``record_routing_k``), else None.
     """
 
     params: object
@@ -36,6 +40,7 @@ class FitResult:
     converged: bool
     log_likelihood: float
     history: np.ndarray
+    routing: object = None
 
 
 def _estep(X, y, params):
@@ -132,15 +137,23 @@ def converged_rule(previous, current, total_weight, tol):
     return abs(current - previous) < tol * max(abs(previous), total_weight)
 
 
+def _routing_recorder(X, n_experts, k):
+    """``params -> (n_samples, k)`` top-k routing of ``X``, smallest int dtype."""
+    dtype = np.min_scalar_type(n_experts - 1)
+    return lambda params: top_k_experts(params.gates(X), k).astype(dtype)
+
+
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
-           label=""):
+           label="", record=None):
     """EM iterations from ``params`` (one restart).
 
     Each iteration is an M-step, the gate's scheduled change
     (:meth:`~skmoe.Gating.at_iteration`, usually none), then the E-step at the
     new parameters, so the recorded log-likelihood always belongs to the
     current parameters. Convergence is not declared on an iteration whose
-    schedule changed the model.
+    schedule changed the model. With ``record`` (a function of the
+    parameters), ``record(params)`` is kept at the start and after every
+    iteration and stacked in ``FitResult.routing``.
 
     Returns
     -------
@@ -154,6 +167,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         raise Degenerate(str(exc)) from exc
     current = float(sample_weight @ loglik)
     history = [current]
+    routing = None if record is None else [record(params)]
     converged = False
     n_iter = 0
     t0 = time.perf_counter()
@@ -176,6 +190,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
             raise Degenerate("non-finite log-likelihood")
         params = new_params
         history.append(new)
+        if record is not None:
+            routing.append(record(params))
         previous, current = current, new
         if verbose:
             print(
@@ -186,7 +202,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         if not scheduled and converged_rule(previous, current, W, tol):
             converged = True
             break
-    return FitResult(params, n_iter, converged, current, np.asarray(history))
+    return FitResult(params, n_iter, converged, current, np.asarray(history),
+                     None if record is None else np.stack(routing))
 
 
 def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,
@@ -258,7 +275,8 @@ def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,
 
 def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
            n_init, max_iter, tol, var_floor, rng, verbose=0, start=None,
-           n_shared_experts=0, shared_weight=0.5, shared_experts=None):
+           n_shared_experts=0, shared_weight=0.5, shared_experts=None,
+           record_routing_k=None):
     """Fit by EM with ``n_init`` restarts; keep the highest log-likelihood.
 
     Parameters
@@ -285,6 +303,11 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
         Weight of the shared part, in (0, 1).
     shared_experts : Experts or None, default=None
         Family of the shared experts; None uses ``experts``.
+    record_routing_k : int or None, default=None
+        If an int ``k``, every restart records the top-``k`` routed experts
+        of every training row (:func:`skmoe.diagnostics.top_k_experts` of
+        the routed gate) at its start and after every iteration, in
+        ``FitResult.routing``.
 
     Returns
     -------
@@ -315,7 +338,11 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
                                     shared_weight=shared_weight,
                                     shared_experts=shared_experts)
         return run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
-                      var_floor=var_floor, verbose=verbose, label=label)
+                      var_floor=var_floor, verbose=verbose, label=label,
+                      record=record)
+
+    record = (None if record_routing_k is None
+              else _routing_recorder(X, n_experts, record_routing_k))
 
     return best_restart(
         starts, fit_one, name="EM",
