@@ -816,16 +816,18 @@ def deepseek_report(study, experiment, *, n_boot=1000, random_state=0):
     -------
     report : str
         One line per loss: the exponent of the mean loss on ``log(n) / n``
-        with its bootstrap interval, the grid and the replications; the
+        with its bootstrap interval, the grid and the replications (reps);
+        the
         paper's exponent on the line of the experiment's Voronoi loss.
 
     Examples
     --------
-    >>> from skmoe.convergence import deepseek_report, deepseek_study
-    >>> study = deepseek_study("b", [100, 200], 2, n_jobs=1, random_state=0)
-    >>> print(deepseek_report(study, "b", n_boot=0))  # doctest: +ELLIPSIS
-    D2: exponent ... (paper 0.517); n 100..200 (2 sizes), 2 replications
-    regression: exponent ...
+    >>> import numpy as np
+    >>> from skmoe.convergence import SampleSizeStudy, deepseek_report
+    >>> rows = [{"n": n, "replication": r, "D2": np.sqrt(np.log(n) / n)}
+    ...         for n in (100, 1000) for r in range(2)]
+    >>> print(deepseek_report(SampleSizeStudy(rows, ["D2"]), "b", n_boot=0))
+    D2: 0.500 [nan, nan] on log(n)/n (paper 0.517); n 100..1000 (2 sizes) x 2 reps
     """
     _check_experiment(experiment)
     ns = sorted({row["n"] for row in study.table})
@@ -837,9 +839,9 @@ def deepseek_report(study, experiment, *, n_boot=1000, random_state=0):
         paper = (f" (paper {DEEPSEEK_REPORTED_RATES[experiment]})"
                  if loss == DEEPSEEK_LOSSES[experiment] else "")
         lines.append(
-            f"{loss}: exponent {r['slope']:.3f} [{r['ci_low']:.3f}, "
+            f"{loss}: {r['slope']:.3f} [{r['ci_low']:.3f}, "
             f"{r['ci_high']:.3f}] on log(n)/n{paper}; n {ns[0]}..{ns[-1]} "
-            f"({len(ns)} sizes), {reps} replications"
+            f"({len(ns)} sizes) x {reps} reps"
         )
     return "\n".join(lines)
 
