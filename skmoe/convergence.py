@@ -817,8 +817,7 @@ def deepseek_report(study, experiment, *, n_boot=1000, random_state=0):
     report : str
         One line per loss: the exponent of the mean loss on ``log(n) / n``
         with its bootstrap interval, the grid and the replications (reps);
-        the
-        paper's exponent on the line of the experiment's Voronoi loss.
+        the paper's exponent on the line of the experiment's Voronoi loss.
 
     Examples
     --------
