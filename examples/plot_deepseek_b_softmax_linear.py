@@ -21,7 +21,7 @@ Measured on ``n`` = 100, 316, ..., 31623 with 20 replications
 (``deepseek_study("b", ..., random_state=0)``): exponent 0.70 (95% bootstrap
 interval [0.65, 0.75]) for ``"D2"``, steeper than the paper's. The local
 exponent between neighbouring sizes falls from 0.89 to 0.44: at small ``n``
-the over-fitted cells, whose terms carry the :math:`\bar r` powers and
+the over-fitted cells, whose terms carry the :math:`\\bar r` powers and
 shrink fast, dominate the loss; at ``n = 31623`` it is mostly the mass term
 and the exactly fitted cell (power 1), which decay like :math:`n^{-1/2}`.
 """
