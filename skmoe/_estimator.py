@@ -12,7 +12,7 @@ from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
 from .noise import DF_BOUNDS, DF_MAX_FIXED, NOISES, resolve_noise
 from .solvers import SOLVER_OBJECTIVES, check_compatible, fit_moe
-from .solvers._finish import finish_fit
+from .solvers._finish import canonical_permutation, finish_fit
 from .solvers._online import check_online, partial_fit_online
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
@@ -159,6 +159,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Degrees of freedom of ``noise="student_t"``: None estimates one per
         expert (in ``[1, 200]``, counted by :meth:`bic`); a float in ``[1,
         1e6]`` fixes them. Must be None with ``noise="gaussian"``.
+    record_routing : bool, default=False
+        If True (EM only), keep the top-``routing_k`` routed experts of every
+        training row at the start and after every EM iteration of the kept
+        restart, in ``routing_history_`` (router diagnostics along EM,
+        :mod:`skmoe.diagnostics`). Memory: ``(n_iter_ + 1) * n_samples *
+        routing_k`` small integers (one byte each up to 256 experts), e.g.
+        200 MB for 1000 iterations on 100 000 rows with ``routing_k=2``;
+        every restart records, and the record of the kept one is stored.
+    routing_k : int, default=1
+        Size ``k`` of the recorded top-k sets, at most ``n_experts``: 1 is
+        the argmax of the gate; for a top-K gate use its ``top_k``. Ignored
+        unless ``record_routing=True``.
 
     Attributes
     ----------
@@ -207,6 +219,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     n_batches_ : int
         Number of batches seen by :meth:`partial_fit` since the stream
         started. Only set by :meth:`partial_fit`.
+    routing_history_ : ndarray of int of shape (`n_iter_` + 1, n_samples, \
+            routing_k)
+        Only with ``record_routing=True``: ``routing_history_[t, i]`` holds the
+        ``routing_k`` routed experts with the largest gate weights
+        :math:`g_k(x_i)` on training row ``i`` (rows of zero weight included)
+        at the start (``t = 0``) and after EM iteration ``t`` of the kept
+        restart, largest first, ties to the lower index
+        (:func:`skmoe.diagnostics.top_k_experts`), with the experts labelled
+        as in ``params_`` (canonical order). A routing table for
+        :func:`skmoe.diagnostics.router_saturation`,
+        :func:`~skmoe.diagnostics.router_change_rate` and (one checkpoint)
+        :func:`~skmoe.diagnostics.expert_utilization`.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -302,6 +326,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "noise": [StrOptions(set(NOISES))],
         "noise_df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED,
                                     closed="both")],
+        "record_routing": ["boolean"],
+        "routing_k": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -327,6 +353,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         learning_offset=10.0,
         noise="gaussian",
         noise_df=None,
+        record_routing=False,
+        routing_k=1,
     ):
         self.n_experts = n_experts
         self.gating = gating
@@ -348,6 +376,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.learning_offset = learning_offset
         self.noise = noise
         self.noise_df = noise_df
+        self.record_routing = record_routing
+        self.routing_k = routing_k
 
     # ----------------------------------------------------------------- fit
     def _resolve_families(self):
@@ -454,6 +484,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
+        routing = self._check_record_routing()
         result = fit_moe(
             X, y, sample_weight, solver=self.solver, objective=self.objective,
             n_experts=K, gating=gating, experts=experts,
@@ -461,7 +492,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             max_iter=self.max_iter, tol=self.tol, var_floor=var_floor, rng=rng,
             verbose=self.verbose, start=start,
             n_shared_experts=S, shared_weight=self.shared_weight,
-            shared_experts=shared_experts, noise=noise,
+            shared_experts=shared_experts, noise=noise, **routing,
         )
         self.gating_ = gating
         self.experts_ = experts
@@ -476,6 +507,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         else:
             self.__dict__.pop("log_likelihood_", None)  # from an earlier fit
         self.history_ = result.history
+        self.__dict__.pop("routing_history_", None)  # from an earlier fit
+        if result.routing is not None:
+            # solver labels -> the canonical labels of params_
+            order = canonical_permutation(result.params, X, sample_weight)
+            label = np.empty_like(order)
+            label[order] = np.arange(order.size)
+            self.routing_history_ = label.astype(result.routing.dtype)[
+                result.routing]
         self.__dict__.pop("_online_state", None)  # fit ends any stream
         self.__dict__.pop("n_batches_", None)
         return self
@@ -636,6 +675,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         for name in ("converged_", "log_likelihood_", "history_"):
             self.__dict__.pop(name, None)
         return self
+
+    def _check_record_routing(self):
+        """Solver keywords of ``record_routing``; ValueError if impossible."""
+        if not self.record_routing:
+            return {}
+        if self.solver != "em":
+            raise ValueError(
+                "record_routing=True records the routing along EM iterations; "
+                f"got solver={self.solver!r}. Use solver='em'."
+            )
+        if self.routing_k > self.n_experts:
+            raise ValueError(
+                f"routing_k={self.routing_k} must not exceed n_experts="
+                f"{self.n_experts}."
+            )
+        return {"record_routing_k": self.routing_k}
 
     def _check_density_defined(self, method):
         objective = getattr(self, "_fitted_objective", "likelihood")

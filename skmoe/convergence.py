@@ -511,3 +511,339 @@ class SampleSizeStudy:
             writer = csv.DictWriter(fh, fieldnames=header)
             writer.writeheader()
             writer.writerows(self.table)
+
+
+# --------------------------------------------------------------------------
+# The DeepSeekMoE paper's synthetic experiments (PAPERS.md section 5)
+# --------------------------------------------------------------------------
+#: exponents of the loss on ``log(n) / n`` reported by arXiv:2505.10860
+DEEPSEEK_REPORTED_RATES = {"a": 0.451, "b": 0.517, "c": 0.46, "d": 0.552}
+
+#: loss of each experiment (``"D4"`` needs a reference fit)
+DEEPSEEK_LOSSES = {"a": "D1", "b": "D2", "c": "D3", "d": "D4"}
+
+# routed-gate slopes of the truth whose gate depends on x: routed expert 1
+# (4 ReLU(-12 x) or 8 x + 2) favoured for x < 0, routed expert 2 for x > 0
+_X_DEPENDENT_SLOPES = (-5.0, 5.0)
+
+
+def _check_experiment(experiment):
+    if experiment not in DEEPSEEK_REPORTED_RATES:
+        raise ValueError(
+            "experiment must be one of 'a', 'b', 'c', 'd'; got "
+            f"{experiment!r}."
+        )
+
+
+def deepseek_truth(experiment, *, x_dependent_gate=False):
+    """True model of one of the DeepSeekMoE paper's synthetic experiments.
+
+    One shared and two routed experts with one input feature (the paper draws
+    ``X ~ Uniform[-3, 3]``: use ``x_distribution="uniform"``), shared weight
+    1/2 and ``omega* = 1`` (Nguyen et al., arXiv:2505.10860, section 5 of
+    PAPERS.md). ``tau`` and ``nu`` are variances.
+
+    ====  ===================  ==================  ============================  ====
+    exp   gate                 shared expert       routed experts                loss
+    ====  ===================  ==================  ============================  ====
+    a     softmax              -8 ReLU(6x), 0.25   4 ReLU(-12x), 4 ReLU(12x)     D1
+    b     softmax              2x, 0.2             8x + 2, -6x + 1               D2
+    c     normalized sigmoid   -8 ReLU(6x), 0.25   4 ReLU(-12x), 4 ReLU(12x)     D3
+    d     normalized sigmoid   -8 ReLU(6x), 0.25   8x + 2, -6x + 1               D4
+    ====  ===================  ==================  ============================  ====
+
+    Routed gate intercepts ``beta_0 = (-0.5, 0.5)``, routed variances
+    ``nu = 0.4``; gate slopes ``beta_1 = (5, 5)`` in (a), (b), (d) and
+    ``(0, 0)`` in (c) (the "sparse regime" of the normalized sigmoid gate,
+    in which every true slope is zero). ReLU experts are
+    :class:`~skmoe.FFNExperts` ``(activation="relu", fit_intercept=False)``
+    with zero hidden bias for the routed ones; linear experts are
+    :class:`~skmoe.LinearExperts`.
+
+    Parameters
+    ----------
+    experiment : {"a", "b", "c", "d"}
+        Which experiment.
+    x_dependent_gate : bool, default=False
+        In (a) and (b) both routed slopes are 5, so after the softmax's shift
+        normalisation the true gate does not depend on ``x``. True replaces
+        the slopes by ``(-5, 5)`` (routed expert 1 favoured for ``x < 0``,
+        routed expert 2 for ``x > 0``), a gate that does depend on ``x``.
+        Only for (a) and (b).
+
+    Returns
+    -------
+    truth : MoEParams
+        The true model.
+
+    See Also
+    --------
+    deepseek_estimator : The over-specified estimator fitted to it.
+
+    Examples
+    --------
+    >>> from skmoe.convergence import deepseek_truth
+    >>> truth = deepseek_truth("b")
+    >>> truth.n_experts, truth.n_shared_experts, truth.n_features
+    (2, 1, 1)
+    """
+    from .experts import FFNExperts
+    from .gating import NormalizedSigmoidGating, SoftmaxGating
+
+    _check_experiment(experiment)
+    if x_dependent_gate and experiment not in ("a", "b"):
+        raise ValueError(
+            "x_dependent_gate=True is defined for experiments 'a' and 'b' "
+            f"only; got experiment={experiment!r}."
+        )
+    relu = FFNExperts(activation="relu", fit_intercept=False)
+    relu_experts = experiment in ("a", "c")
+    if experiment == "b":
+        shared = dict(shared_params=[[2.0, 0.0]], shared_variance=[0.2],
+                      shared_experts="linear")
+    else:  # -8 ReLU(6x): [a, b, c, e]
+        shared = dict(shared_params=[[-8.0, 6.0, 0.0, 0.0]],
+                      shared_variance=[0.25], shared_experts=relu)
+    if relu_experts:
+        experts, expert_params = relu, [[4.0, -12.0, 0.0, 0.0],
+                                        [4.0, 12.0, 0.0, 0.0]]
+    else:
+        experts, expert_params = "linear", [[8.0, 2.0], [-6.0, 1.0]]
+    slopes = (0.0, 0.0) if experiment == "c" else (5.0, 5.0)
+    if x_dependent_gate:
+        slopes = _X_DEPENDENT_SLOPES
+    gating = SoftmaxGating() if experiment in ("a", "b") else NormalizedSigmoidGating()
+    params = MoEParams(
+        gate_coef=np.array(slopes)[:, None], gate_intercept=[-0.5, 0.5],
+        expert_params=expert_params, variance=[0.4, 0.4], gating=gating,
+        experts=experts, shared_weights=[1.0], shared_weight=0.5, **shared,
+    )
+    return params.replace(**params.gating.normalize(params))
+
+
+def deepseek_estimator(experiment, *, gating=None, max_iter=1000, tol=1e-6):
+    """The over-specified estimator of a DeepSeekMoE experiment.
+
+    Two shared and three routed experts (the truth has one and two), of the
+    truth's families and gate (:func:`deepseek_truth`), fitted by EM with
+    shared weight 1/2.
+
+    Parameters
+    ----------
+    experiment : {"a", "b", "c", "d"}
+        Which experiment.
+    gating : Gating, default=None
+        Gate of the fitted model; None uses the truth's family (for example
+        ``NormalizedSigmoidGating(top_k=2)`` fits a sparse top-2 gate in
+        experiment "c").
+    max_iter : int, default=1000
+        EM iterations at most (the paper's value).
+    tol : float, default=1e-6
+        EM tolerance (the paper's value).
+
+    Returns
+    -------
+    estimator : MixtureOfExpertsRegressor
+        Unfitted; start it near the truth with ``init_params``
+        (:func:`near_true_init`, as :func:`sample_size_study` does).
+
+    Examples
+    --------
+    >>> from skmoe.convergence import deepseek_estimator
+    >>> est = deepseek_estimator("a")
+    >>> est.n_experts, est.n_shared_experts
+    (3, 2)
+    """
+    from ._estimator import MixtureOfExpertsRegressor
+
+    truth = deepseek_truth(experiment)
+    return MixtureOfExpertsRegressor(
+        3, n_shared_experts=2, shared_weight=0.5,
+        gating=clone(truth.gating if gating is None else gating),
+        experts=clone(truth.experts), shared_experts=clone(truth.shared_experts),
+        max_iter=max_iter, tol=tol,
+    )
+
+
+class _ReferenceLoss:
+    """``voronoi_loss(estimated, true, kind="D4", reference=...)``, picklable."""
+
+    __name__ = "D4"
+
+    def __init__(self, reference):
+        self.reference = reference
+
+    def __call__(self, estimated, true):
+        return voronoi_loss(estimated, true, kind="D4", reference=self.reference)
+
+
+def deepseek_reference(experiment, n_samples=100_000, *, random_state=None):
+    """Large-sample fit standing in for the KL projection of loss D4.
+
+    In experiment (d) the truth's two routed atoms cannot be written with
+    three normalized sigmoid atoms at finite parameters, so the estimate
+    converges to the KL projection of the truth onto the over-specified
+    model rather than to the truth; :func:`~skmoe.metrics.voronoi_loss`
+    ``kind="D4"`` measures the distance to that projection, approximated
+    here (PAPERS.md section 4) by one fit of :func:`deepseek_estimator` on
+    ``n_samples`` draws started near the truth.
+
+    Parameters
+    ----------
+    experiment : {"a", "b", "c", "d"}
+        Which experiment (D4 is the loss of "d").
+    n_samples : int, default=100_000
+        Size of the reference sample.
+    random_state : int, RandomState instance or None, default=None
+        Controls the sample, the start and the fit. Pass an int for
+        reproducible output across multiple function calls.
+
+    Returns
+    -------
+    reference : MoEParams
+        The fitted parameters.
+
+    Examples
+    --------
+    >>> from skmoe.convergence import deepseek_reference
+    >>> deepseek_reference("b", 300, random_state=0).n_experts
+    3
+    """
+    rng = check_random_state(random_state)
+    truth = deepseek_truth(experiment)
+    X, y = sample_moe_regression(truth, n_samples, x_distribution="uniform",
+                                 random_state=rng)
+    est = deepseek_estimator(experiment).set_params(
+        init_params=near_true_init(truth, 3, n_shared_experts=2,
+                                   random_state=rng),
+        random_state=rng,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y).params_
+
+
+def deepseek_study(experiment, n_grid, n_replications, *, x_dependent_gate=False,
+                   reference=None, gating=None, max_iter=1000, tol=1e-6, n_jobs=-1,
+                   random_state=None, verbose=0):
+    """Run one of the DeepSeekMoE paper's convergence-rate experiments.
+
+    :func:`sample_size_study` of :func:`deepseek_estimator` on data from
+    :func:`deepseek_truth` with ``X ~ Uniform[-3, 3]``, every fit started
+    near the truth (``init="near_true"``), recording the experiment's
+    Voronoi loss (``"D1"``, ``"D2"``, ``"D3"`` or, for (d), ``"D4"`` against
+    ``reference``) and the regression distance. The paper's exponent of the
+    loss on ``log(n) / n`` is ``DEEPSEEK_REPORTED_RATES[experiment]``
+    (``study.rate(scale="log_n_over_n")`` measures ours). The paper's grid
+    is ``n`` from ``1e2`` to ``1e5`` with 40 replications, ``tol=1e-6`` and
+    ``max_iter=1000``.
+
+    Parameters
+    ----------
+    experiment : {"a", "b", "c", "d"}
+        Which experiment.
+    n_grid : sequence of int
+        Sample sizes.
+    n_replications : int
+        Replications per sample size.
+    x_dependent_gate : bool, default=False
+        Use the truth whose gate depends on ``x`` (experiments "a" and "b",
+        see :func:`deepseek_truth`).
+    reference : MoEParams, default=None
+        Reference model of ``"D4"``; None fits :func:`deepseek_reference`
+        (``n_samples=100_000``, seeded from ``random_state``). Only used by
+        experiment "d".
+    gating : Gating, default=None
+        Gate of the fitted model (:func:`deepseek_estimator`); None uses the
+        truth's family.
+    max_iter : int, default=1000
+        EM iterations at most.
+    tol : float, default=1e-6
+        EM tolerance.
+    n_jobs : int, default=-1
+        Number of joblib workers.
+    random_state : int, RandomState instance or None, default=None
+        Root of the seeds. Pass an int for reproducible output across
+        multiple function calls.
+    verbose : int, default=0
+        joblib progress messages when positive.
+
+    Returns
+    -------
+    study : SampleSizeStudy
+        Loss columns: the experiment's loss, then ``"regression"``.
+
+    Examples
+    --------
+    >>> from skmoe.convergence import deepseek_study
+    >>> study = deepseek_study("b", [100, 200], 2, n_jobs=1, random_state=0)
+    >>> study.losses
+    ['D2', 'regression']
+    """
+    _check_experiment(experiment)
+    truth = deepseek_truth(experiment, x_dependent_gate=x_dependent_gate)
+    kind = DEEPSEEK_LOSSES[experiment]
+    loss = kind
+    if kind == "D4":
+        if reference is None:
+            reference = deepseek_reference(experiment, random_state=random_state)
+        loss = _ReferenceLoss(reference)
+    return sample_size_study(
+        deepseek_estimator(experiment, gating=gating, max_iter=max_iter,
+                           tol=tol),
+        truth,
+        n_grid, n_replications, loss=[loss, "regression"], init="near_true",
+        x_distribution="uniform", n_jobs=n_jobs, random_state=random_state,
+        verbose=verbose,
+    )
+
+
+def deepseek_report(study, experiment, *, n_boot=1000, random_state=0):
+    """Measured exponents of a DeepSeekMoE study next to the paper's.
+
+    Parameters
+    ----------
+    study : SampleSizeStudy
+        Result of :func:`deepseek_study`.
+    experiment : {"a", "b", "c", "d"}
+        Which experiment (for the paper's exponent).
+    n_boot : int, default=1000
+        Bootstrap resamples of :meth:`SampleSizeStudy.rate`.
+    random_state : int, RandomState instance or None, default=0
+        Controls the resampling.
+
+    Returns
+    -------
+    report : str
+        One line per loss: the exponent of the mean loss on ``log(n) / n``
+        with its bootstrap interval, the grid and the replications (reps);
+        the paper's exponent on the line of the experiment's Voronoi loss.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe.convergence import SampleSizeStudy, deepseek_report
+    >>> rows = [{"n": n, "replication": r, "D2": np.sqrt(np.log(n) / n)}
+    ...         for n in (100, 1000) for r in range(2)]
+    >>> print(deepseek_report(SampleSizeStudy(rows, ["D2"]), "b", n_boot=0))
+    D2: 0.500 [nan, nan] on log(n)/n (paper 0.517); n 100..1000 (2 sizes) x 2 reps
+    """
+    _check_experiment(experiment)
+    ns = sorted({row["n"] for row in study.table})
+    reps = len(study.table) // len(ns)
+    lines = []
+    for loss in study.losses:
+        r = study.rate(loss, scale="log_n_over_n", n_boot=n_boot,
+                       random_state=random_state)
+        paper = (f" (paper {DEEPSEEK_REPORTED_RATES[experiment]})"
+                 if loss == DEEPSEEK_LOSSES[experiment] else "")
+        lines.append(
+            f"{loss}: {r['slope']:.3f} [{r['ci_low']:.3f}, "
+            f"{r['ci_high']:.3f}] on log(n)/n{paper}; n {ns[0]}..{ns[-1]} "
+            f"({len(ns)} sizes) x {reps} reps"
+        )
+    return "\n".join(lines)
+
+#: the paper's grid: ``n`` from ``1e2`` to ``1e5`` (7 sizes, half-decades)
+#: and 40 replications, as ``(n_grid, n_replications)``
+DEEPSEEK_FULL_GRID = ([100, 316, 1000, 3162, 10000, 31623, 100000], 40)

@@ -7,6 +7,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._params import MoEParams
+from ..diagnostics import top_k_experts
 from ..gating import GateLikelihood, resolve_gating
 from ..utils._arrays import as_kernel_array
 from ._init import Degenerate, best_restart, initial_params, update_variances
@@ -28,6 +29,9 @@ class FitResult:
         Weighted total log-likelihood at ``params``.
     history : ndarray of shape (n_iter + 1,)
         Log-likelihood at the start and after each iteration.
+    routing : ndarray of shape (n_iter + 1, n_samples, k) or None
+        Top-k routing of the training rows at the start and after each
+        iteration (EM with ``record_routing_k``), else None.
     """
 
     params: object
@@ -35,6 +39,7 @@ class FitResult:
     converged: bool
     log_likelihood: float
     history: np.ndarray
+    routing: object = None
 
 
 def _estep(X, y, params):
@@ -146,8 +151,14 @@ def converged_rule(previous, current, total_weight, tol):
     return abs(current - previous) < tol * max(abs(previous), total_weight)
 
 
+def _routing_recorder(X, n_experts, k):
+    """``params -> (n_samples, k)`` top-k routing of ``X``, smallest int dtype."""
+    dtype = np.min_scalar_type(n_experts - 1)
+    return lambda params: top_k_experts(params.gates(X), k).astype(dtype)
+
+
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
-           label="", expert_step=None):
+           label="", expert_step=None, record=None):
     """EM iterations from ``params`` (one restart).
 
     ``expert_step`` (a callable with the signature of
@@ -159,7 +170,9 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     (:meth:`~skmoe.Gating.at_iteration`, usually none), then the E-step at the
     new parameters, so the recorded log-likelihood always belongs to the
     current parameters. Convergence is not declared on an iteration whose
-    schedule changed the model.
+    schedule changed the model. With ``record`` (a function of the
+    parameters), ``record(params)`` is kept at the start and after every
+    iteration and stacked in ``FitResult.routing``.
 
     Returns
     -------
@@ -173,6 +186,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         raise Degenerate(str(exc)) from exc
     current = float(sample_weight @ loglik)
     history = [current]
+    routing = None if record is None else [record(params)]
     converged = False
     n_iter = 0
     t0 = time.perf_counter()
@@ -196,6 +210,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
             raise Degenerate("non-finite log-likelihood")
         params = new_params
         history.append(new)
+        if record is not None:
+            routing.append(record(params))
         previous, current = current, new
         if verbose:
             print(
@@ -206,7 +222,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         if not scheduled and converged_rule(previous, current, W, tol):
             converged = True
             break
-    return FitResult(params, n_iter, converged, current, np.asarray(history))
+    return FitResult(params, n_iter, converged, current, np.asarray(history),
+                     None if record is None else np.stack(routing))
 
 
 def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,
@@ -279,7 +296,7 @@ def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,
 def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
            n_init, max_iter, tol, var_floor, rng, verbose=0, start=None,
            n_shared_experts=0, shared_weight=0.5, shared_experts=None,
-           noise=None):
+           noise=None, record_routing_k=None):
     """Fit by EM with ``n_init`` restarts; keep the highest log-likelihood.
 
     Parameters
@@ -310,6 +327,11 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
         Noise model of the experts (:mod:`skmoe.noise`); None is Gaussian.
         Every start is made Gaussian first, then given the noise model's
         starting parameters (:meth:`~skmoe.noise.NoiseModel.start`).
+    record_routing_k : int or None, default=None
+        If an int ``k``, every restart records the top-``k`` routed experts
+        of every training row (:func:`skmoe.diagnostics.top_k_experts` of
+        the routed gate) at its start and after every iteration, in
+        ``FitResult.routing``.
 
     Returns
     -------
@@ -343,7 +365,11 @@ def fit_em(X, y, sample_weight, *, n_experts, gating, experts, init_params,
             params = noise.start(params, method if isinstance(method, MoEParams)
                                  else None)
         return run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
-                      var_floor=var_floor, verbose=verbose, label=label)
+                      var_floor=var_floor, verbose=verbose, label=label,
+                      record=record)
+
+    record = (None if record_routing_k is None
+              else _routing_recorder(X, n_experts, record_routing_k))
 
     return best_restart(
         starts, fit_one, name="EM",

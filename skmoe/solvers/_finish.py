@@ -11,6 +11,18 @@ from ..utils._warnings import EmptyExpertWarning
 EMPTY_FRACTION = 1e-3
 
 
+def canonical_permutation(params, X, sample_weight):
+    """The routed experts' canonical order (see :func:`canonical_order`).
+
+    Returns
+    -------
+    order : ndarray of int of shape (n_experts,)
+        Expert ``order[j]`` of ``params`` becomes expert ``j``.
+    """
+    mass = sample_weight @ params.gates(X) / sample_weight.sum()
+    return np.asarray(params.gating.canonical_order(mass))
+
+
 def canonical_order(params, X, sample_weight):
     """Relabel the experts in the canonical order.
 
@@ -37,8 +49,7 @@ def canonical_order(params, X, sample_weight):
         The relabelled parameters (``params`` itself when the order is
         already canonical).
     """
-    mass = sample_weight @ params.gates(X) / sample_weight.sum()
-    order = np.asarray(params.gating.canonical_order(mass))
+    order = canonical_permutation(params, X, sample_weight)
     shared_order = None
     if params.n_shared_experts:
         shared_order = np.argsort(-params.shared_weights, kind="stable")
