@@ -418,9 +418,9 @@ def _profiled_value(kind, estimated, true, t_slope):
     is at a breakpoint ``u = w*_j / m_j``.
     """
     cells, _ = _cells(estimated, true, estimated.gate_coef + t_slope)
-    w = np.exp(estimated.gate_intercept)
-    w_true = np.exp(true.gate_intercept)
-    log_u = [np.log(w_true[j]) - np.log(w[c].sum())
+    # in log space: softmax intercepts are defined up to a shift, and a fit
+    # may carry intercepts beyond exp's range (> 709) with a finite loss
+    log_u = [true.gate_intercept[j] - logsumexp(estimated.gate_intercept[c])
              for j, c in enumerate(cells) if c.size]
     return min(
         _voronoi_value(kind, estimated, true, t_slope, t0) for t0 in log_u

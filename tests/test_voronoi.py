@@ -111,6 +111,22 @@ def test_softmax_translation_and_split_atoms_are_free():
     assert voronoi_loss(split, truth) < 1e-12
 
 
+def test_softmax_intercepts_beyond_exp_range():
+    # softmax intercepts are defined up to a shift; a fit may carry them far
+    # beyond exp's range (exp(800) overflows). The loss is invariant to the
+    # shift, so it must equal the unshifted loss without an overflow warning
+    # (pyproject turns warnings into errors).
+    _, _, truth = make_moe_regression(10, 2, 3, random_state=0)
+    est = truth.replace(gate_coef=truth.gate_coef + [0.05, 0.0],
+                        expert_params=truth.expert_params + 0.02)
+    far = est.replace(gate_intercept=est.gate_intercept + 800.0)
+    for kind in ("D1", "D2"):
+        # the same candidate translations, shifted: equal to round-off of
+        # the shift (800 * eps relative to values of order 1)
+        assert voronoi_loss(far, truth, kind=kind) == pytest.approx(
+            voronoi_loss(est, truth, kind=kind), rel=1e-10)
+
+
 def test_softmax_loss_hand_computed_exact_cells():
     # one feature, two atoms; the estimate moves atom 0's expert slope by 0.1:
     # the best translation is 0 (any translation moves two exact atoms), so
