@@ -43,7 +43,6 @@ import time
 import warnings
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from skmoe import EmptyExpertWarning, MixtureOfExpertsRegressor
