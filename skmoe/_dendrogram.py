@@ -381,7 +381,7 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     >>> from skmoe.model_selection import mixing_measure_dendrogram
     >>> X, y, _ = make_moe_regression(500, 1, 2, random_state=0)
     >>> est = MixtureOfExpertsRegressor(n_experts=4, n_init=2, tol=1e-4,
-    ...                                 random_state=0).fit(X, y)
+    ...                                 random_state=2).fit(X, y)
     >>> tree = mixing_measure_dendrogram(est, X, y)
     >>> tree.n_experts_
     2
