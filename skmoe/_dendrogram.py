@@ -219,7 +219,8 @@ class MixingMeasureDendrogram:
         matplotlib is imported lazily. The dendrogram is drawn by
         :func:`scipy.cluster.hierarchy.dendrogram` from :attr:`linkage`
         (leaves labelled by input expert index); the selected level is
-        marked on both panels.
+        marked on both panels (on the dendrogram, by a cut halfway between
+        the merges entering and leaving it).
 
         Parameters
         ----------
@@ -242,8 +243,10 @@ class MixingMeasureDendrogram:
                    above_threshold_color="C0")
         K = int(self.levels[0])
         best = K - self.n_experts_  # level index of the selection
-        ax_tree.axhline(self.heights[best], color="C3", linestyle="--",
-                        label=f"chosen: K = {self.n_experts_}")
+        # cut between the merge entering the chosen level and the one leaving it
+        below = self.heights[best - 1] if best > 0 else 0.0
+        ax_tree.axhline(0.5 * (below + self.heights[best]), color="C3",
+                        linestyle="--", label=f"chosen: K = {self.n_experts_}")
         ax_tree.set_xlabel("expert of the over-specified fit")
         ax_tree.set_ylabel("merge height")
         ax_tree.legend()
