@@ -1,4 +1,4 @@
-"""Choosing the number of experts: BIC, ICL or cross-validation."""
+"""Choosing the number of experts: BIC, ICL, cross-validation or a dendrogram."""
 
 from numbers import Integral
 
@@ -8,7 +8,14 @@ from sklearn.base import clone
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array
 
-__all__ = ["NExpertsSelection", "select_n_experts"]
+from ._dendrogram import MixingMeasureDendrogram, mixing_measure_dendrogram
+
+__all__ = [
+    "MixingMeasureDendrogram",
+    "NExpertsSelection",
+    "mixing_measure_dendrogram",
+    "select_n_experts",
+]
 
 _CRITERIA = ("bic", "icl", "cv")
 
