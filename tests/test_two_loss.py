@@ -153,10 +153,14 @@ def test_scale_refit_corrects_wrong_norms():
     assert parameter_error(fixed.params, truth)["expert_coef"].max() > 0.25
 
 
-def test_two_loss_recovers_directions_with_enough_data():
+def test_two_loss_recovers_experts_with_enough_data():
+    # slope errors (direction and norm) measured 0.037 and 0.047 here; with
+    # the norms of the third-order weights held fixed (the first version) the
+    # larger was 0.185, so the bound 0.1 (about twice the measured error)
+    # checks that the likelihood stage corrects the norms
     X, y, truth = make_orthogonal_moe_regression(32000, 10, 2, random_state=1)
     est = MixtureOfExpertsRegressor(2, solver="two_loss", random_state=0).fit(X, y)
-    assert parameter_error(est.params_, truth)["expert_coef"].max() < 0.2
+    assert parameter_error(est.params_, truth)["expert_coef"].max() < 0.1
 
 
 def test_two_loss_bad_input():

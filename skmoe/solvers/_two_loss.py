@@ -4,10 +4,13 @@ In the spirit of Makkuva, Kannan, Oh and Viswanath, "Learning in gated neural
 networks" (AISTATS 2020, arXiv:1906.02777, P4 in PAPERS.md): two *distinct*
 losses minimised by gradient methods, one for the experts whose landscape
 has no spurious local minima, then the conditional likelihood for the gate
-with the experts fixed.
+with the experts' directions fixed.
 
-The expert loss used here is not the paper's (its text was not available to
-this implementation); it is derived from the third-order cross-moment of
+The expert loss used here is not the paper's: its text (the fourth-order
+expert loss and the exact form of its gate loss) could not be found in the
+stored copies searched for this implementation (only the abstract and first
+page were reachable), so nothing here is copied from it. The expert loss is
+derived from the third-order cross-moment of
 :mod:`skmoe.solvers._tensor` (verified there by Monte Carlo). After
 whitening, ``M3 = sum_l lam_l v_l^{(x)3}`` with orthonormal ``v_l``, so the
 fourth-order tensor ``T4[a, b, c, d] = sum_m M3[m, a, b] M3[m, c, d] =
