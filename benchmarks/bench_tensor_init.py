@@ -19,6 +19,11 @@ the paper's guarantee):
    ``solver="two_loss"``) on the same whitened tensors: how many distinct
    results 5 random starts give, the error against the truth, and the time
    per decomposition (alternated runs in one process).
+4. ``stage2``: the second stage of ``solver="two_loss"`` (L-BFGS-B on the
+   gate, variances, scales and intercepts with the directions fixed) against
+   EM over the same set (``fixed_direction_em``, as ``solver="tensor"``)
+   from the same start, and ``solver="tensor"``: whether the remaining error
+   comes from the second stage or from the directions.
 
 Run ``PYTHONPATH=$PWD python benchmarks/bench_tensor_init.py`` (all studies;
 ``--quick`` for a smoke run).
@@ -31,11 +36,17 @@ import warnings
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from skmoe import MixtureOfExpertsRegressor
+from skmoe import LinearExperts, MixtureOfExpertsRegressor, SoftmaxGating
 from skmoe.datasets import make_orthogonal_moe_regression
 from skmoe.metrics import parameter_error
-from skmoe.solvers._tensor import DECOMPOSITIONS, moment_tensors, tensor_experts
-from skmoe.solvers._two_loss import landscape_experts
+from skmoe.solvers._gradient import run_lbfgs
+from skmoe.solvers._tensor import (
+    DECOMPOSITIONS,
+    fixed_direction_em,
+    moment_tensors,
+    tensor_experts,
+)
+from skmoe.solvers._two_loss import direction_basis, landscape_experts, two_loss_start
 
 #: the decompositions compared: the two of the tensor method and the
 #: landscape-designed loss of solver="two_loss" (same whitened tensor)
@@ -128,12 +139,44 @@ def decomposition(n, n_seeds, n_starts=5, repeats=20):
             + f"; ratio power/orth_als {t['power'] / t['orth_als']:.1f}")
 
 
+def stage2(settings, n_seeds, threshold, tol=1e-4, max_iter=500):
+    for K, n, noise in settings:
+        errors = []
+        for seed in range(n_seeds):
+            X, y, truth = make_orthogonal_moe_regression(n, 10, K, noise=noise,
+                                                         random_state=seed)
+            w, var_floor = np.ones(n), 1e-6 * y.var()
+            start = two_loss_start(X, y, w, K, SoftmaxGating(), LinearExperts(),
+                                   np.random.RandomState(seed), var_floor)
+            basis = direction_basis(start.experts, start.expert_params, 10)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fits = [
+                    run_lbfgs(X, y, w, start, objective="likelihood",
+                              max_iter=max_iter, tol=tol, var_floor=var_floor,
+                              expert_basis=basis).params,
+                    fixed_direction_em(X, y, w, start, max_iter=max_iter, tol=tol,
+                                       var_floor=var_floor).params,
+                    MixtureOfExpertsRegressor(K, max_iter=max_iter, solver="tensor",
+                                              random_state=seed).fit(X, y).params_,
+                ]
+            errors.append([parameter_error(p, truth)["expert_coef"].max()
+                           for p in fits])
+        errors = np.array(errors)
+        for j, name in enumerate(["two_loss L-BFGS-B stage", "same start, EM",
+                                  "solver=tensor"]):
+            print(f"stage2 K={K} n={n} noise={noise} {name}: recovered "
+                  f"{int(np.sum(errors[:, j] < threshold))}/{n_seeds}, median "
+                  f"error {np.median(errors[:, j]):.3f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--threshold", type=float, default=0.25)
-    parser.add_argument("--study", choices=["rate", "em", "decomposition", "all"],
+    parser.add_argument("--study",
+                        choices=["rate", "em", "decomposition", "stage2", "all"],
                         default="all")
     args = parser.parse_args()
     seeds = 2 if args.quick else args.seeds
@@ -145,6 +188,8 @@ def main():
         em(settings[:1] if args.quick else settings, seeds, args.threshold)
     if args.study in ("decomposition", "all"):
         decomposition(4000, 2 if args.quick else 10)
+    if args.study in ("stage2", "all"):
+        stage2([(3, 4000, 0.5)], seeds, args.threshold)
 
 
 if __name__ == "__main__":

@@ -78,8 +78,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         minimised by gradient methods, after arXiv:1906.02777: a
         landscape-designed loss (no spurious local minima) for the experts,
         on the same moment tensor, then the conditional likelihood for the
-        gate and variances by L-BFGS-B with the experts fixed (same
-        requirements; the gate family must implement ``grad``).
+        gate, variances and expert scales/intercepts by L-BFGS-B with the
+        expert directions fixed (same requirements; the gate family must
+        implement ``grad``).
     objective : {"likelihood", "least_squares"}, default="likelihood"
         ``"likelihood"``: maximum likelihood of the Gaussian mixture of
         experts. ``"least_squares"``: minimise the weighted squared error of

@@ -44,9 +44,16 @@ class FlatProblem:
     objective : {"likelihood", "least_squares"}
     var_floor : float
         Lower bound of the variances.
+    expert_basis : ndarray of shape (n_expert_free, m) or None, default=None
+        Restricts the experts to an affine subspace: their free vector
+        (``Experts.pack``) is ``e0 + expert_basis @ phi`` with ``e0`` that of
+        ``template``, and ``theta`` holds the ``m`` coordinates ``phi`` in
+        place of the expert block (gradient ``expert_basis.T @ grad``). ``m =
+        0`` holds the experts fixed. ``None``: every expert parameter is free.
     """
 
-    def __init__(self, X, y, sample_weight, template, objective, var_floor):
+    def __init__(self, X, y, sample_weight, template, objective, var_floor,
+                 expert_basis=None):
         self.X, self.y, self.w = X, y, sample_weight
         self.W = float(sample_weight.sum())
         self.template = template
@@ -54,13 +61,20 @@ class FlatProblem:
         self.likelihood = objective == "likelihood"
         self.var_floor = var_floor
         self.n_gate = self.gating.pack(template).size
-        self.n_expert = self.experts.pack(template.expert_params).size
+        self.expert_offset = self.experts.pack(template.expert_params)
+        self.expert_basis = expert_basis
+        self.n_expert = (self.expert_offset.size if expert_basis is None
+                         else expert_basis.shape[1])
         self.K, self.d = template.n_experts, template.n_features
 
     # -------------------------------------------------------------- layout
     def pack(self, params):
         """``theta`` of ``params`` (variances clipped to the floor)."""
-        parts = [self.gating.pack(params), self.experts.pack(params.expert_params)]
+        expert = self.experts.pack(params.expert_params)
+        if self.expert_basis is not None:  # coordinates in the subspace
+            expert = np.linalg.lstsq(self.expert_basis, expert - self.expert_offset,
+                                     rcond=None)[0]
+        parts = [self.gating.pack(params), expert]
         if self.likelihood:
             parts.append(np.log(np.maximum(params.variance, self.var_floor)))
         return np.concatenate(parts)
@@ -69,27 +83,23 @@ class FlatProblem:
         """``MoEParams`` of ``theta``; raises ValueError on non-finite values."""
         g, e = self.n_gate, self.n_gate + self.n_expert
         fields = self.gating.unpack(theta[:g], self.template)
-        expert_params = self.experts.unpack(theta[g:e], self.K, self.d)
+        expert = theta[g:e]
+        if self.expert_basis is not None:
+            expert = self.expert_offset + self.expert_basis @ expert
+        expert_params = self.experts.unpack(expert, self.K, self.d)
         if variance is None:
             variance = np.exp(theta[e:]) if self.likelihood else self.template.variance
         return self.template.replace(
             expert_params=expert_params, variance=variance, **fields
         )
 
-    def bounds(self, fixed_experts=None):
-        """L-BFGS-B bounds: only the log-variances are bounded (below).
-
-        ``fixed_experts`` (the expert block of ``theta``) holds the experts
-        fixed by equal lower and upper bounds (L-BFGS-B then keeps them).
-        """
+    def bounds(self):
+        """L-BFGS-B bounds: only the log-variances are bounded (below)."""
         n = self.n_gate + self.n_expert
         lower = np.full(n + (self.K if self.likelihood else 0), -np.inf)
         if self.var_floor > 0:
             lower[n:] = np.log(self.var_floor)
-        upper = np.full(lower.size, np.inf)
-        if fixed_experts is not None:
-            lower[self.n_gate:n] = upper[self.n_gate:n] = fixed_experts
-        return Bounds(lower, upper)
+        return Bounds(lower, np.full(lower.size, np.inf))
 
     def project(self, theta):
         """Clip the log-variances to their bound (for gradient descent)."""
@@ -135,11 +145,10 @@ class FlatProblem:
             tail = []
         if not np.isfinite(value):
             raise ValueError("non-finite objective")
-        grad = np.concatenate([
-            self.gating.grad(X, params, d_gate),
-            self.experts.grad(X, params.expert_params, d_means),
-            *tail,
-        ])
+        d_expert = self.experts.grad(X, params.expert_params, d_means)
+        if self.expert_basis is not None:
+            d_expert = self.expert_basis.T @ d_expert
+        grad = np.concatenate([self.gating.grad(X, params, d_gate), d_expert, *tail])
         scale = sign / self.W
         return scale * value, scale * grad
 
@@ -161,12 +170,13 @@ def _print_iteration(label, n_iter, objective_name, current, previous, t0):
 
 
 def run_lbfgs(X, y, sample_weight, params, *, objective, max_iter, tol, var_floor,
-              verbose=0, label="", fixed_experts=False):
+              verbose=0, label="", expert_basis=None):
     """One L-BFGS-B run from ``params``.
 
-    ``fixed_experts=True`` holds the expert parameters at those of ``params``
-    (the gate and, for the likelihood, the variances are fitted), for
-    ``solver="two_loss"``.
+    ``expert_basis`` (see :class:`FlatProblem`) restricts the experts to an
+    affine subspace through those of ``params``: ``solver="two_loss"`` fits
+    the gate, the variances and each expert's scale along its fixed direction
+    and intercept. An array with no columns holds the experts fixed.
 
     ``ftol = tol`` gives L-BFGS-B EM's stopping rule (a relative change of the
     objective of at most ``tol``, or of the per-sample objective when it is
@@ -180,7 +190,8 @@ def run_lbfgs(X, y, sample_weight, params, *, objective, max_iter, tol, var_floo
         at the start and after every iteration; ``log_likelihood`` is ``L``,
         or NaN for least squares.
     """
-    problem = FlatProblem(X, y, sample_weight, params, objective, var_floor)
+    problem = FlatProblem(X, y, sample_weight, params, objective, var_floor,
+                          expert_basis)
     theta0 = problem.project(problem.pack(params))
     f0, _ = problem.value_and_grad(theta0)
     if not np.isfinite(f0):
@@ -214,9 +225,7 @@ def run_lbfgs(X, y, sample_weight, params, *, objective, max_iter, tol, var_floo
             threadpool_limits(limits=1, user_api="blas"):
         res = minimize(
             fun, theta0, jac=True, method="L-BFGS-B",
-            bounds=problem.bounds(
-                theta0[problem.n_gate:problem.n_gate + problem.n_expert]
-                if fixed_experts else None),
+            bounds=problem.bounds(),
             callback=callback,
             options={"maxiter": max_iter, "ftol": tol, "gtol": tol,
                      "maxfun": max(15000, 20 * max_iter)},

@@ -394,6 +394,18 @@ def unwhiten(mom, lam, V):
     return coef, mom["y_mean"] - coef @ mom["mean"]
 
 
+def expert_directions(experts, expert_params, n_features):
+    """The experts' slopes normalised to unit length (zero slopes kept).
+
+    Returns
+    -------
+    directions : ndarray of shape (n_experts, n_features)
+    """
+    coef = expert_params[:, experts.param_blocks(n_features)["coef"]]
+    norms = np.linalg.norm(coef, axis=1, keepdims=True)
+    return coef / np.where(norms > 0, norms, 1.0)
+
+
 def direction_step(experts, directions):
     """Expert update with every expert's slope held on a fixed direction.
 
@@ -479,9 +491,7 @@ def fixed_direction_em(X, y, sample_weight, params, *, max_iter, tol, var_floor,
     from ._em import run_em
 
     experts = params.experts
-    coef = params.expert_params[:, experts.param_blocks(X.shape[1])["coef"]]
-    norms = np.linalg.norm(coef, axis=1, keepdims=True)
-    directions = coef / np.where(norms > 0, norms, 1.0)
+    directions = expert_directions(experts, params.expert_params, X.shape[1])
     return run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
                   var_floor=var_floor, verbose=verbose, label=label,
                   expert_step=direction_step(experts, directions))

@@ -4,10 +4,13 @@ In the spirit of Makkuva, Kannan, Oh and Viswanath, "Learning in gated neural
 networks" (AISTATS 2020, arXiv:1906.02777, P4 in PAPERS.md): two *distinct*
 losses minimised by gradient methods, one for the experts whose landscape
 has no spurious local minima, then the conditional likelihood for the gate
-with the experts fixed.
+with the experts' directions fixed.
 
-The expert loss used here is not the paper's (its text was not available to
-this implementation); it is derived from the third-order cross-moment of
+The expert loss used here is not the paper's: its text (the fourth-order
+expert loss and the exact form of its gate loss) could not be found in the
+stored copies searched for this implementation (only the abstract and first
+page were reachable), so nothing here is copied from it. The expert loss is
+derived from the third-order cross-moment of
 :mod:`skmoe.solvers._tensor` (verified there by Monte Carlo). After
 whitening, ``M3 = sum_l lam_l v_l^{(x)3}`` with orthonormal ``v_l``, so the
 fourth-order tensor ``T4[a, b, c, d] = sum_m M3[m, a, b] M3[m, c, d] =
@@ -21,16 +24,26 @@ spheres are all global: ``b_i = +-v_pi(i)`` (``L = 0``). It is minimised by
 L-BFGS on the columns of ``B`` normalised to the sphere (the normalised
 parametrisation has the same critical points). The sign of each ``b_i``
 follows from ``M3(b_i, b_i, b_i) > 0``, and the slopes are un-whitened as in
-the tensor method. The gate and the variances then maximise the conditional
-log-likelihood by L-BFGS-B with the experts held fixed
-(``run_lbfgs(..., fixed_experts=True)``).
+the tensor method.
+
+Second loss: the conditional log-likelihood, maximised by L-BFGS-B over the
+gate, the variances and, for every expert, its scale ``s_k`` along the fixed
+direction ``u_k`` from the first loss and its intercept ``b_k`` (expert ``k``
+is ``s_k u_k^T x + b_k``; :func:`direction_basis`). The directions are what
+the landscape loss recovers well; the norms it gives come from third-order
+weights ``lam_i = M3(u_i, u_i, u_i)``, whose sampling error is large (slope
+norms off by up to 26% at n = 4000 in ``benchmarks/bench_tensor_init.py``),
+and holding them fixed, as a first version did, left the gate stage unable to
+correct them. The refit is the same restriction as ``solver="tensor"``'s EM
+(``fixed_direction_em``: directions fixed, scales and intercepts free), here
+by the gradient method on the same conditional likelihood.
 """
 
 import numpy as np
 from scipy.optimize import minimize
 
 from ._init import best_restart, initial_params
-from ._tensor import moment_start, moment_tensors, unwhiten
+from ._tensor import expert_directions, moment_start, moment_tensors, unwhiten
 
 #: L-BFGS iterations and gradient tolerance of the expert loss
 EXPERT_MAX_ITER = 500
@@ -115,6 +128,31 @@ def two_loss_start(X, y, sample_weight, n_experts, gating, experts, rng,
                         var_floor)
 
 
+def direction_basis(experts, expert_params, n_features):
+    """Basis of each expert's scale along its direction and its intercept.
+
+    Column ``2k`` moves expert ``k``'s slope along ``u_k`` (its slope
+    normalised), column ``2k + 1`` its intercept, in the layout of
+    ``experts.pack`` (which selects entries of the parameter rows, so it is
+    linear); columns that ``pack`` drops (no fitted intercept) are left out.
+    For :func:`skmoe.solvers._gradient.run_lbfgs`'s ``expert_basis``.
+
+    Returns
+    -------
+    basis : ndarray of shape (n_expert_free, m)
+    """
+    blocks = experts.param_blocks(n_features)
+    columns = []
+    for k, u in enumerate(expert_directions(experts, expert_params, n_features)):
+        for block, value in (("coef", u), ("intercept", 1.0)):
+            E = np.zeros_like(expert_params)
+            E[k, blocks[block]] = value
+            col = experts.pack(E)
+            if np.any(col):
+                columns.append(col)
+    return np.column_stack(columns)
+
+
 def fit_two_loss(X, y, sample_weight, *, n_experts, gating, experts, init_params,
                  n_init, max_iter, tol, var_floor, rng, verbose=0, start=None,
                  n_shared_experts=0, shared_weight=0.5, shared_experts=None):
@@ -122,9 +160,10 @@ def fit_two_loss(X, y, sample_weight, *, n_experts, gating, experts, init_params
 
     Each restart minimises the expert loss from a new random start and draws a
     new random gate; then L-BFGS-B maximises the conditional log-likelihood
-    over the gate and the variances with the experts fixed. ``start`` (a
-    warm start) replaces the first stage: its experts are held fixed.
-    ``init_params`` is not used; the parameters are those of
+    over the gate, the variances and each expert's scale along its direction
+    and intercept, the directions held fixed (:func:`direction_basis`).
+    ``start`` (a warm start) replaces the first stage: its directions are
+    held fixed. ``init_params`` is not used; the parameters are those of
     ``skmoe.solvers._tensor.fit_tensor`` (the solvers' common signature).
 
     Returns
@@ -134,6 +173,7 @@ def fit_two_loss(X, y, sample_weight, *, n_experts, gating, experts, init_params
     from ._gradient import run_lbfgs
 
     starts = [start] if start is not None else [None] * n_init
+    d = X.shape[1]
 
     def fit_one(method, label):
         if method is None:
@@ -144,7 +184,9 @@ def fit_two_loss(X, y, sample_weight, *, n_experts, gating, experts, init_params
                                     experts, rng, var_floor)
         return run_lbfgs(X, y, sample_weight, params, objective="likelihood",
                          max_iter=max_iter, tol=tol, var_floor=var_floor,
-                         verbose=verbose, label=label, fixed_experts=True)
+                         verbose=verbose, label=label,
+                         expert_basis=direction_basis(experts, params.expert_params,
+                                                      d))
 
     return best_restart(
         starts, fit_one, name="two_loss",
