@@ -37,7 +37,8 @@ import matplotlib.pyplot as plt
 
 from skmoe.convergence import DEEPSEEK_FULL_GRID, deepseek_report, deepseek_study
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
+parser = argparse.ArgumentParser(
+    description="DeepSeekMoE experiment (a), short or full grid")
 parser.add_argument("--full", action="store_true", help="the paper's grid")
 parser.add_argument("--x-dependent-gate", action="store_true")
 args, _ = parser.parse_known_args()

@@ -40,7 +40,8 @@ import matplotlib.pyplot as plt
 from skmoe import NormalizedSigmoidGating
 from skmoe.convergence import DEEPSEEK_FULL_GRID, deepseek_report, deepseek_study
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
+parser = argparse.ArgumentParser(
+    description="DeepSeekMoE experiment (c), short or full grid")
 parser.add_argument("--full", action="store_true", help="the paper's grid")
 parser.add_argument("--top-k", type=int, default=None)
 args, _ = parser.parse_known_args()

@@ -46,7 +46,8 @@ from skmoe.convergence import (
     deepseek_study,
 )
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
+parser = argparse.ArgumentParser(
+    description="DeepSeekMoE experiment (d), short or full grid")
 parser.add_argument("--full", action="store_true", help="the paper's grid")
 args, _ = parser.parse_known_args()
 
