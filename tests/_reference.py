@@ -44,7 +44,9 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     return value, grad, H
 
 
-def linear_expert_suffstats(F, y, R):
+def linear_expert_suffstats(F, y, R, add_intercept):
+    if add_intercept:
+        F = np.hstack([F, np.ones((F.shape[0], 1))])
     gram = np.einsum("ik,ia,ib->kab", R, F, F)
     moment = np.einsum("ik,ia,i->ka", R, F, y)
     return gram, moment

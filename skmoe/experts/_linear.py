@@ -174,11 +174,10 @@ class _LinearInFeatures(Experts):
         expert_params : ndarray of shape (n_experts, n_params)
             Parameters of every expert, one row per expert.
         """
-        F = self._features(X)
+        F = as_kernel_array(self._features(X))
         m = F.shape[1]
-        if self.fit_intercept:
-            F = as_kernel_array(np.hstack([F, np.ones((F.shape[0], 1))]))
-        gram, moment = linear_expert_suffstats(F, y, R)
+        # the intercept column is implicit: X is never copied
+        gram, moment = linear_expert_suffstats(F, y, R, bool(self.fit_intercept))
         sums = R.sum(axis=0)
         threshold = 1e-10 * sums.sum()
         if self.fit_intercept:
