@@ -20,6 +20,7 @@ from .utils._sklearn import (
     check_is_fitted,
     validate_data,
 )
+from .utils._threads import numba_threads
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
@@ -120,6 +121,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     shared_experts : {"linear"}, Experts or None, default=None
         Family of the shared experts; None uses the family of ``experts``.
         Cloned in ``fit``.
+    n_jobs : int or None, default=None
+        Number of Numba threads of the row-parallel kernels during ``fit`` and
+        ``predict``: None means 1 (unless in a :func:`joblib.parallel_config`
+        context), -1 all CPUs, as in scikit-learn. The previous Numba setting
+        is restored afterwards. Results are bit-identical for any value (rows
+        are reduced in a fixed number of chunks in a fixed order). BLAS
+        threads are not changed; limit them with ``threadpoolctl``.
 
     Attributes
     ----------
@@ -253,6 +261,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "n_shared_experts": [Interval(Integral, 0, None, closed="left")],
         "shared_weight": [Interval(Real, 0, 1, closed="neither")],
         "shared_experts": [None, StrOptions(set(EXPERTS)), Experts],
+        "n_jobs": [None, Integral],
     }
 
     def __init__(
@@ -274,6 +283,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         n_shared_experts=0,
         shared_weight=0.5,
         shared_experts=None,
+        n_jobs=None,
     ):
         self.n_experts = n_experts
         self.gating = gating
@@ -291,6 +301,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.n_shared_experts = n_shared_experts
         self.shared_weight = shared_weight
         self.shared_experts = shared_experts
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fit
     def _resolve_families(self):
@@ -396,20 +407,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
-        result = fit_moe(
-            X, y, sample_weight, solver=self.solver, objective=self.objective,
-            n_experts=K, gating=gating, experts=experts,
-            init_params=self.init_params, n_init=self.n_init,
-            max_iter=self.max_iter, tol=self.tol, var_floor=var_floor, rng=rng,
-            verbose=self.verbose, start=start,
-            n_shared_experts=S, shared_weight=self.shared_weight,
-            shared_experts=shared_experts,
-        )
+        with numba_threads(self.n_jobs):
+            result = fit_moe(
+                X, y, sample_weight, solver=self.solver, objective=self.objective,
+                n_experts=K, gating=gating, experts=experts,
+                init_params=self.init_params, n_init=self.n_init,
+                max_iter=self.max_iter, tol=self.tol, var_floor=var_floor,
+                rng=rng, verbose=self.verbose, start=start,
+                n_shared_experts=S, shared_weight=self.shared_weight,
+                shared_experts=shared_experts,
+            )
+            params, self.empty_experts_ = finish_fit(
+                result.params, X, y, sample_weight, self.objective
+            )
         self.gating_ = gating
         self.experts_ = experts
-        self.params_, self.empty_experts_ = finish_fit(
-            result.params, X, y, sample_weight, self.objective
-        )
+        self.params_ = params
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         self._fitted_objective = self.objective
@@ -450,7 +463,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Mixture mean for every sample.
         """
         X = self._check_X(X)
-        return self.params_.predict(X)
+        with numba_threads(self.n_jobs):
+            return self.params_.predict(X)
 
     def predict_gates(self, X):
         """Gating weights :math:`g_k(x)` of every routed expert.

@@ -494,6 +494,25 @@ class MoEParams:
         variance = np.concatenate([self.variance, self.shared_variance])
         return as_kernel_array(log_w), as_kernel_array(means), variance
 
+    def _posterior(self, X, y):
+        """Responsibilities and per-sample log-likelihood of all components.
+
+        The fused kernel when the gate is a plain linear softmax and the
+        experts are affine (no shared experts); otherwise the E-step kernel
+        on :meth:`_components`. Both compute the same quantities.
+        """
+        if not self.n_shared_experts:
+            gate = self.gating.linear_logits(self)
+            experts = self.experts.linear_means(self.expert_params)
+            if gate is not None and experts is not None:
+                from ._kernels._gaussian import gaussian_estep_linear
+
+                return gaussian_estep_linear(self._check_X(X), y, *gate, *experts,
+                                             self.variance)
+        from ._kernels._gaussian import gaussian_estep
+
+        return gaussian_estep(*self._components(X), y)
+
     def component_weights(self, X):
         """Mixture weights of all components, routed then shared.
 

@@ -18,6 +18,13 @@ def gaussian_estep(log_gate, means, variances, y):
     return np.exp(a - loglik[:, None]), loglik
 
 
+def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
+                          expert_intercept, variances):
+    log_gate = log_softmax_rows(X @ gate_coef.T + gate_intercept)
+    return gaussian_estep(log_gate, X @ expert_coef.T + expert_intercept,
+                          variances, y)
+
+
 def weighted_residual_ss(y, means, R):
     return np.sum(R * (y[:, None] - means) ** 2, axis=0)
 

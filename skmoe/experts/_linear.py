@@ -91,6 +91,28 @@ class _LinearInFeatures(Experts):
         means += expert_params[:, m]
         return means
 
+    def linear_means(self, expert_params):
+        """Slopes and intercepts when the feature map is the identity.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        linear : tuple of (ndarray, ndarray) or None
+            ``(coef, intercept)`` for :class:`LinearExperts`; None for a
+            non-trivial feature map.
+        """
+        if type(self)._features is not _LinearInFeatures._features:
+            return None
+        d = expert_params.shape[1] - int(self.fit_intercept)
+        coef = as_kernel_array(expert_params[:, :d])
+        if self.fit_intercept:
+            return coef, as_kernel_array(expert_params[:, d])
+        return coef, np.zeros(expert_params.shape[0])
+
     def pack(self, expert_params):
         """Free parameters: all coefficients, and the intercepts if fitted.
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from .._kernels._gaussian import gaussian_estep
 from .._params import MoEParams
 from ..gating import GateLikelihood, resolve_gating
 from ..utils._arrays import as_kernel_array
@@ -40,7 +39,7 @@ class FitResult:
 
 def _estep(X, y, params):
     # responsibilities over all components (the K routed and S shared ones)
-    return gaussian_estep(*params._components(X), y)
+    return params._posterior(X, y)
 
 
 def _log_normal(y, means, variance):
@@ -158,7 +157,11 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     n_iter = 0
     t0 = time.perf_counter()
     for n_iter in range(1, max_iter + 1):
-        R = as_kernel_array(resp * sample_weight[:, None])
+        # in place: the responsibilities are not used again (one (n, K) array
+        # fewer at the peak)
+        R = resp
+        R *= sample_weight[:, None]
+        del resp
         try:
             with np.errstate(over="ignore", under="ignore"):
                 new_params = _mstep(X, y, R, params, var_floor, sample_weight)
@@ -168,6 +171,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
                     new_params = new_params.replace(**scheduled)
                 if not _is_finite(new_params):
                     raise Degenerate("non-finite parameters after an M-step")
+                del R  # freed before the E-step allocates the next one
                 resp, loglik = _estep(X, y, new_params)
         except ValueError as exc:
             raise Degenerate(str(exc)) from exc
