@@ -257,7 +257,8 @@ def kernel_timers():
         return wrap(name, gate_obj)(X, coef, intercept, R, compute_hessian)
 
     targets = [
-        (em, "gaussian_estep"), (gs, "log_softmax_rows"),
+        (em, "gaussian_estep"), (kg, "gaussian_estep"),
+        (kg, "gaussian_estep_linear"), (gs, "log_softmax_rows"),
         (el, "linear_expert_suffstats"), (kg, "weighted_residual_ss"),
         (gs, "cho_factor"), (gs, "cho_solve"),
     ]
@@ -650,14 +651,16 @@ def print_profiles(results):
         q = r["reference_profile"]
         st = q["steps_s"]
         print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3} |        "
-              f"{g('gaussian_estep'):7.1f}{g('log_softmax_rows'):7.1f}"
+              f"{g('gaussian_estep') + g('gaussian_estep_linear'):7.1f}"
+              f"{g('log_softmax_rows'):7.1f}"
               f"{g('linear_expert_suffstats'):7.1f}{g('weighted_residual_ss'):7.1f}"
               f"{g('gate_objective+hessian'):7.1f}{nh:6.1f}"
               f"{g('gate_objective(line search)'):7.1f}"
               f"{g('cho_factor') + g('cho_solve'):7.1f}{1e3 * p['other_s'] / it:7.1f}"
               f" |      {1e3 * st['estep'] / it:7.1f}{1e3 * st['experts'] / it:7.1f}"
               f"{1e3 * st['gate'] / it:7.1f}{np.mean(q['gate_nfev']):6.1f}")
-    print("  skmoe columns: gaussian_estep, log_softmax_rows, linear_expert_suffstats,"
+    print("  skmoe columns: gaussian_estep (or the fused gaussian_estep_linear),"
+          " log_softmax_rows, linear_expert_suffstats,"
           " weighted_residual_ss,\n  softmax_gate_objective with Hessian (and calls per"
           " iteration), without Hessian (line search),\n  chol = scipy cho_factor +"
           " cho_solve, other = NumPy/Python outside the kernels (X @ W.T logits,"

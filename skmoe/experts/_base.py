@@ -82,9 +82,9 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        linear : tuple of (ndarray of shape (n_experts, n_features), ndarray \
-of shape (n_experts,)) or None
-            ``(coef, intercept)``, C-contiguous float64.
+        linear : tuple of two ndarray or None
+            ``(coef, intercept)``, C-contiguous float64, of shapes
+            (n_experts, n_features) and (n_experts,).
         """
         return None
 

@@ -137,9 +137,9 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        linear : tuple of (ndarray of shape (n_experts, n_features), ndarray \
-of shape (n_experts,)) or None
-            ``(coef, intercept)`` of the logits, C-contiguous float64.
+        linear : tuple of two ndarray or None
+            ``(coef, intercept)`` of the logits, C-contiguous float64, of shapes
+            (n_experts, n_features) and (n_experts,).
         """
         return None
 
