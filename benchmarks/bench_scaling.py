@@ -18,6 +18,10 @@ Two questions, for softmax-gated linear experts at d=10, K=4 by default:
    of at most ``2 x size(X) + size(responsibilities)``, i.e. an increment of
    at most ``size(X) + n K 8`` bytes over the data.
 
+3. The 2-thread speed-up: at ``--speedup-n`` (default 1e6), EM iterations
+   with 1 and 2 Numba threads (one BLAS thread), alternated ``--repeats``
+   times; medians.
+
 The EM runs with one Numba thread and one BLAS thread unless ``--threads``.
 Sizes are the command line's; the data are ``X ~ N(0, I)`` and ``y`` from a
 fixed random linear mixture of experts (seed 0), generated chunk-wise so the
@@ -26,8 +30,8 @@ generator's temporaries stay small.
 Usage::
 
     python benchmarks/bench_scaling.py                       # 1e4 .. 1e7 + memory
-    python benchmarks/bench_scaling.py --n 10000 100000 --no-memory
-    nice -n 10 python benchmarks/bench_scaling.py --n 10000000 --repeats 1
+    python benchmarks/bench_scaling.py --n 10000 100000 --no-memory --speedup-n 0
+    nice -n 10 python benchmarks/bench_scaling.py --repeats 3 --repeats-large 1
 
 Results are written as JSON to ``benchmarks/results/bench_scaling.json``.
 """
@@ -151,6 +155,23 @@ def peak_memory(n, d, K, iters):
     return rec
 
 
+def thread_speedup(n, d, K, iters, repeats):
+    """Seconds per EM iteration with 1 and 2 Numba threads, runs alternated."""
+    from skmoe.utils._threads import numba_threads
+
+    X, y = make_data(n, d, K)
+    params = start_params(X, y, K)
+    times = {1: [], 2: []}
+    for _ in range(repeats):
+        for n_threads in (1, 2):
+            with numba_threads(n_threads):
+                times[n_threads].append(
+                    time_iterations(X, y, params, iters, 1)[0])
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    return dict(n=n, runs=times, median_s_per_iter=med,
+                speedup=med[1] / med[2], loadavg=os.getloadavg()[0])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, nargs="+",
@@ -159,11 +180,15 @@ def main(argv=None):
     p.add_argument("--K", type=int, default=4)
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats-large", type=int, default=1,
+                   help="repeats for n >= 1e7 (heavy)")
     p.add_argument("--threads", type=int, default=1,
                    help="Numba and BLAS threads (default 1)")
     p.add_argument("--mem-n", type=int, default=10_000_000)
     p.add_argument("--mem-iters", type=int, default=3)
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--speedup-n", type=int, default=1_000_000,
+                   help="n of the 1 vs 2 Numba threads comparison (0: skip)")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = p.parse_args(argv)
 
@@ -183,7 +208,8 @@ def main(argv=None):
             X, y = make_data(n, args.d, args.K)
             params = start_params(X, y, args.K)
             time_iterations(X[:1000], y[:1000], params, 1, 1)  # compile
-            med, runs = time_iterations(X, y, params, args.iters, args.repeats)
+            repeats = args.repeats_large if n >= 10_000_000 else args.repeats
+            med, runs = time_iterations(X, y, params, args.iters, repeats)
             rows.append(dict(n=n, s_per_iter=med, runs=runs,
                              s_per_iter_per_1e6=med / n * 1e6,
                              loadavg=os.getloadavg()[0]))
@@ -201,6 +227,15 @@ def main(argv=None):
         fit = dict(intercept_s=a, s_per_1e6=b * 1e6, loglog_slope_top2=slope)
     else:
         fit = None
+    speedup = None
+    if args.speedup_n:
+        with threadpool_limits(1, user_api="blas"):
+            speedup = thread_speedup(args.speedup_n, args.d, args.K, args.iters,
+                                     args.repeats)
+        m = speedup["median_s_per_iter"]
+        print(f"n={args.speedup_n}: s/iter with 1 Numba thread {m[1]:.4f}, with 2 "
+              f"{m[2]:.4f}: speed-up {speedup['speedup']:.2f} (runs alternated, "
+              f"medians; load {speedup['loadavg']:.1f})", flush=True)
     mem = None
     if not args.no_memory:
         mem = peak_memory(args.mem_n, args.d, args.K, args.mem_iters)
@@ -212,7 +247,8 @@ def main(argv=None):
               f"{mem['target_increment_MB']:.0f} MB)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(dict(benchmark="bench_scaling", argv=sys.argv[1:],
-                                         rows=rows, fit=fit, memory=mem),
+                                         rows=rows, fit=fit, speedup=speedup,
+                                         memory=mem),
                                     indent=1))
     print(f"JSON written to {args.json}")
 

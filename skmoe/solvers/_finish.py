@@ -4,7 +4,6 @@ import warnings
 
 import numpy as np
 
-from .._kernels._gaussian import gaussian_estep
 from ..utils._warnings import EmptyExpertWarning
 
 #: an expert holding less than this fraction of the total sample weight is
@@ -85,7 +84,7 @@ def empty_experts(params, X, y, sample_weight, objective):
     """
     K = params.n_experts
     if objective == "likelihood":
-        resp, _ = gaussian_estep(*params._components(X), y)
+        resp, _ = params._posterior(X, y)
         weights = resp[:, :K]
     else:
         weights = params.gates(X)
