@@ -20,36 +20,19 @@ Usage::
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-DEFAULT_JSON = Path(__file__).parent / "results" / "bench_startup.json"
+# the fresh-process timing code is bench_em's (same directory)
+from bench_em import first_fit_subprocess
 
-_CODE = """
-import json, time, warnings
-t0 = time.perf_counter()
-import skmoe
-t1 = time.perf_counter()
-from skmoe.datasets import make_moe_regression
-X, y, _ = make_moe_regression(200, 2, 2, random_state=0)
-warnings.simplefilter("ignore")
-est = skmoe.MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0)
-t2 = time.perf_counter(); est.fit(X, y); t3 = time.perf_counter()
-est.fit(X, y); t4 = time.perf_counter()
-print(json.dumps({"import_s": t1 - t0, "first_fit_s": t3 - t2,
-                  "second_fit_s": t4 - t3}))
-"""
+DEFAULT_JSON = Path(__file__).parent / "results" / "bench_startup.json"
 
 
 def fresh_process(cache_dir):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
-    out = subprocess.run([sys.executable, "-c", _CODE], env=env,
-                         capture_output=True, text=True, check=True)
-    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    rec = first_fit_subprocess(cache_dir)
     rec["overhead_s"] = rec["first_fit_s"] - rec["second_fit_s"]
     return rec
 

@@ -1,5 +1,8 @@
 """Fixed row chunks for parallel kernels with thread-count-independent sums.
 
+Also the packed outer product shared by the kernels that accumulate
+symmetric matrices.
+
 A parallel kernel splits the rows into ``N_CHUNKS`` contiguous chunks, a
 number that does not depend on the Numba thread count; each ``prange``
 iteration reduces one chunk serially into its own slot of a per-chunk array,
@@ -19,3 +22,19 @@ N_CHUNKS = 16
 def chunk_bounds(n, c):
     """Rows ``start:stop`` of chunk ``c`` of ``n`` rows split into ``N_CHUNKS``."""
     return c * n // N_CHUNKS, (c + 1) * n // N_CHUNKS
+
+
+@njit(cache=True)
+def packed_outer(v, out):
+    """Write the upper triangle of ``v v^T`` row by row into ``out``.
+
+    ``out[t]`` for the ``t``-th pair ``a <= b`` is ``v[a] * v[b]``; ``out``
+    has ``p (p + 1) / 2`` entries for ``p = len(v)``.
+    """
+    p = v.shape[0]
+    t = 0
+    for a in range(p):
+        va = v[a]
+        for b in range(a, p):
+            out[t] = va * v[b]
+            t += 1

@@ -7,6 +7,25 @@ from ._chunks import N_CHUNKS, chunk_bounds
 
 
 @njit(cache=True)
+def _normalise_row(resp, i, m):
+    """Turn row ``i`` of log-joints (maximum ``m``) into responsibilities.
+
+    Writes ``exp(a_ik - logsumexp_k a_ik)`` in place and returns the
+    log-sum-exp.
+    """
+    K = resp.shape[1]
+    s = 0.0
+    for k in range(K):
+        e = np.exp(resp[i, k] - m)
+        resp[i, k] = e
+        s += e
+    inv = 1.0 / s
+    for k in range(K):
+        resp[i, k] *= inv
+    return m + np.log(s)
+
+
+@njit(cache=True)
 def gaussian_estep(log_gate, means, variances, y):
     """Posterior responsibilities and per-sample log-likelihood.
 
@@ -51,15 +70,7 @@ def gaussian_estep(log_gate, means, variances, y):
             resp[i, k] = a
             if a > m:
                 m = a
-        s = 0.0
-        for k in range(K):
-            e = np.exp(resp[i, k] - m)
-            resp[i, k] = e
-            s += e
-        loglik[i] = m + np.log(s)
-        inv = 1.0 / s
-        for k in range(K):
-            resp[i, k] *= inv
+        loglik[i] = _normalise_row(resp, i, m)
     return resp, loglik
 
 
@@ -160,13 +171,5 @@ def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
                 resp[i, k] = a
                 if a > m:
                     m = a
-            s = 0.0
-            for k in range(K):
-                e = np.exp(resp[i, k] - m)
-                resp[i, k] = e
-                s += e
-            loglik[i] = m + np.log(s)
-            inv = 1.0 / s
-            for k in range(K):
-                resp[i, k] *= inv
+            loglik[i] = _normalise_row(resp, i, m)
     return resp, loglik

@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import N_CHUNKS, chunk_bounds
+from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
 
 
 @njit(cache=True)
@@ -19,12 +19,7 @@ def _suffstat_rows(F, y, R, add_intercept, start, stop, packed, moment):
     for i in range(start, stop):
         for a in range(m):
             f[a] = F[i, a]
-        t = 0
-        for a in range(p):
-            fa = f[a]
-            for b in range(a, p):
-                outer[t] = fa * f[b]
-                t += 1
+        packed_outer(f, outer)
         yi = y[i]
         for k in range(K):
             r = R[i, k]

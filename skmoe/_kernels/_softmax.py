@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import N_CHUNKS, chunk_bounds
+from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
 
 
 @njit(cache=True)
@@ -85,12 +85,7 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
                 for l in range(k + 1, K - 1):
                     cq[q] = -wp * prob[l]
                     q += 1
-            t = 0
-            for a in range(p):
-                xa = xt[a]
-                for b in range(a, p):
-                    outer[t] = xa * xt[b]
-                    t += 1
+            packed_outer(xt, outer)
             for q in range(n_pair):
                 c = cq[q]
                 for t in range(n_tri):
