@@ -36,11 +36,17 @@ def _fit(gating, experts, **kw):
     return X, y, est.fit(X, y)
 
 
-@pytest.mark.parametrize("gating", [SoftmaxGating(), SoftmaxGating(temperature=0.5)])
-def test_fused_posterior_equals_general(gating):
-    X, y, est = _fit(gating, LinearExperts())
+@pytest.mark.parametrize("gating, experts", [
+    (SoftmaxGating(), LinearExperts()),
+    (SoftmaxGating(temperature=0.5), LinearExperts()),
+    (SoftmaxGating(), LinearExperts(fit_intercept=False)),
+])
+def test_fused_posterior_equals_general(gating, experts):
+    X, y, est = _fit(gating, experts)
     params = est.params_
     assert params.gating.linear_logits(params) is not None
+    coef, intercept = params.experts.linear_means(params.expert_params)
+    assert coef.shape == (3, X.shape[1]) and intercept.shape == (3,)
     resp, loglik = params._posterior(X, y)
     resp_ref, loglik_ref = gaussian_estep(*params._components(X), y)
     assert_allclose(resp, resp_ref, rtol=1e-12, atol=1e-15)

@@ -107,11 +107,10 @@ class _LinearInFeatures(Experts):
         """
         if type(self)._features is not _LinearInFeatures._features:
             return None
-        d = expert_params.shape[1] - int(self.fit_intercept)
-        coef = as_kernel_array(expert_params[:, :d])
-        if self.fit_intercept:
-            return coef, as_kernel_array(expert_params[:, d])
-        return coef, np.zeros(expert_params.shape[0])
+        # as in predict: slopes, then the intercept column (zero when not
+        # fitted)
+        return (as_kernel_array(expert_params[:, :-1]),
+                as_kernel_array(expert_params[:, -1]))
 
     def pack(self, expert_params):
         """Free parameters: all coefficients, and the intercepts if fitted.
