@@ -7,6 +7,18 @@ from ._chunks import N_CHUNKS, chunk_bounds
 
 
 @njit(cache=True)
+def _normal_constants(variances):
+    """``-log(2 pi nu_k) / 2`` and ``1 / (2 nu_k)`` for every expert."""
+    K = variances.shape[0]
+    log_norm = np.empty(K)
+    half_prec = np.empty(K)
+    for k in range(K):
+        log_norm[k] = -0.5 * np.log(2.0 * np.pi * variances[k])
+        half_prec[k] = 0.5 / variances[k]
+    return log_norm, half_prec
+
+
+@njit(cache=True)
 def _normalise_row(resp, i, m):
     """Turn row ``i`` of log-joints (maximum ``m``) into responsibilities.
 
@@ -57,11 +69,7 @@ def gaussian_estep(log_gate, means, variances, y):
     n, K = means.shape
     resp = np.empty((n, K))
     loglik = np.empty(n)
-    log_norm = np.empty(K)
-    half_prec = np.empty(K)
-    for k in range(K):
-        log_norm[k] = -0.5 * np.log(2.0 * np.pi * variances[k])
-        half_prec[k] = 0.5 / variances[k]
+    log_norm, half_prec = _normal_constants(variances)
     for i in range(n):
         m = -np.inf
         for k in range(K):
@@ -139,11 +147,7 @@ def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
     K = gate_coef.shape[0]
     resp = np.empty((n, K))
     loglik = np.empty(n)
-    log_norm = np.empty(K)
-    half_prec = np.empty(K)
-    for k in range(K):
-        log_norm[k] = -0.5 * np.log(2.0 * np.pi * variances[k])
-        half_prec[k] = 0.5 / variances[k]
+    log_norm, half_prec = _normal_constants(variances)
     for c in prange(N_CHUNKS):
         start, stop = chunk_bounds(n, c)
         z = np.empty(K)
