@@ -46,6 +46,7 @@ Usage::
     python benchmarks/bench_em.py --n 10000 --d 2 --K 2 4 --repeats 7
     python benchmarks/bench_em.py --skip-converge-large # no convergence at 1e6
     python benchmarks/bench_em.py --n 1000000 --converge-only --no-cold
+    python benchmarks/bench_em.py --n 1000000 --d 10 --K 4 --n-jobs 2  # 2 Numba threads
 
 Results are written as JSON to ``benchmarks/results/bench_em.json`` (or
 ``--json PATH``).
@@ -213,12 +214,16 @@ def arrays_to_params(arrays, d):
 # --------------------------------------------------------------------------
 # skmoe side
 # --------------------------------------------------------------------------
+#: Numba threads of skmoe's fits (``--n-jobs``; the estimator's ``n_jobs``)
+N_JOBS = [None]
+
+
 def skmoe_fit(X, y, K, start, max_iter, tol):
     from skmoe import MixtureOfExpertsRegressor
 
     est = MixtureOfExpertsRegressor(n_experts=K, init_params=start,
                                     max_iter=max_iter, tol=tol, reg_var=REG_VAR,
-                                    random_state=SEED)
+                                    random_state=SEED, n_jobs=N_JOBS[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y)
@@ -257,7 +262,8 @@ def kernel_timers():
         return wrap(name, gate_obj)(X, coef, intercept, R, compute_hessian)
 
     targets = [
-        (em, "gaussian_estep"), (gs, "log_softmax_rows"),
+        (em, "gaussian_estep"), (kg, "gaussian_estep"),
+        (kg, "gaussian_estep_linear"), (gs, "log_softmax_rows"),
         (el, "linear_expert_suffstats"), (kg, "weighted_residual_ss"),
         (gs, "cho_factor"), (gs, "cho_solve"),
     ]
@@ -650,14 +656,16 @@ def print_profiles(results):
         q = r["reference_profile"]
         st = q["steps_s"]
         print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3} |        "
-              f"{g('gaussian_estep'):7.1f}{g('log_softmax_rows'):7.1f}"
+              f"{g('gaussian_estep') + g('gaussian_estep_linear'):7.1f}"
+              f"{g('log_softmax_rows'):7.1f}"
               f"{g('linear_expert_suffstats'):7.1f}{g('weighted_residual_ss'):7.1f}"
               f"{g('gate_objective+hessian'):7.1f}{nh:6.1f}"
               f"{g('gate_objective(line search)'):7.1f}"
               f"{g('cho_factor') + g('cho_solve'):7.1f}{1e3 * p['other_s'] / it:7.1f}"
               f" |      {1e3 * st['estep'] / it:7.1f}{1e3 * st['experts'] / it:7.1f}"
               f"{1e3 * st['gate'] / it:7.1f}{np.mean(q['gate_nfev']):6.1f}")
-    print("  skmoe columns: gaussian_estep, log_softmax_rows, linear_expert_suffstats,"
+    print("  skmoe columns: gaussian_estep (or the fused gaussian_estep_linear),"
+          " log_softmax_rows, linear_expert_suffstats,"
           " weighted_residual_ss,\n  softmax_gate_objective with Hessian (and calls per"
           " iteration), without Hessian (line search),\n  chol = scipy cho_factor +"
           " cho_solve, other = NumPy/Python outside the kernels (X @ W.T logits,"
@@ -699,6 +707,9 @@ def parse_args(argv=None):
                         "0 leaves the default. skmoe's kernels are serial; two "
                         "OpenBLAS pools (numpy's and scipy's) on 2 busy cores "
                         "slow the reference down")
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="Numba threads of skmoe (the estimator's n_jobs; default "
+                        "None = 1)")
     p.add_argument("--no-cold", action="store_true",
                    help="skip the fresh-subprocess compile measurements")
     p.add_argument("--quick", action="store_true",
@@ -715,6 +726,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    N_JOBS[0] = args.n_jobs
     # first: the very first skmoe fit of this process
     compile_info = {"this process (existing on-disk cache)": first_fit_in_process()}
     if not args.no_cold:
@@ -731,7 +743,7 @@ def main(argv=None):
     print(f"\nGrid n={args.n} d={args.d} K={args.K}; repeats={args.repeats}, "
           f"iters={args.iters} (n>={args.large_n}: {args.iters_large}); seed={SEED}; "
           f"reference gate L-BFGS-B ftol={args.lbfgs_ftol:g} gtol={args.lbfgs_gtol:g};"
-          f" BLAS threads={args.blas_threads or 'default'}")
+          f" BLAS threads={args.blas_threads or 'default'}; skmoe n_jobs={args.n_jobs}")
     results = []
     print_row_header()
     t_all = time.perf_counter()

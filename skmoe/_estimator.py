@@ -23,6 +23,7 @@ from .utils._sklearn import (
     check_is_fitted,
     validate_data,
 )
+from .utils._threads import numba_threads
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
@@ -172,6 +173,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Size ``k`` of the recorded top-k sets, at most ``n_experts``: 1 is
         the argmax of the gate; for a top-K gate use its ``top_k``. Ignored
         unless ``record_routing=True``.
+    n_jobs : int or None, default=None
+        Number of Numba threads of the row-parallel kernels during ``fit`` and
+        ``predict``: None means 1 (unless in a :func:`joblib.parallel_config`
+        context), -1 all CPUs, as in scikit-learn. The previous Numba setting
+        is restored afterwards. Results are bit-identical for any value (rows
+        are reduced in a fixed number of chunks in a fixed order). BLAS
+        threads are not changed; limit them with ``threadpoolctl``.
 
     Attributes
     ----------
@@ -329,6 +337,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                                     closed="both")],
         "record_routing": ["boolean"],
         "routing_k": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [None, Integral],
     }
 
     def __init__(
@@ -356,6 +365,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         noise_df=None,
         record_routing=False,
         routing_k=1,
+        n_jobs=None,
     ):
         self.n_experts = n_experts
         self.gating = gating
@@ -379,6 +389,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.noise_df = noise_df
         self.record_routing = record_routing
         self.routing_k = routing_k
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fit
     def _resolve_families(self):
@@ -486,20 +497,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
         routing = self._check_record_routing()
-        result = fit_moe(
-            X, y, sample_weight, solver=self.solver, objective=self.objective,
-            n_experts=K, gating=gating, experts=experts,
-            init_params=self.init_params, n_init=self.n_init,
-            max_iter=self.max_iter, tol=self.tol, var_floor=var_floor, rng=rng,
-            verbose=self.verbose, start=start,
-            n_shared_experts=S, shared_weight=self.shared_weight,
-            shared_experts=shared_experts, noise=noise, **routing,
-        )
+        with numba_threads(self.n_jobs):
+            result = fit_moe(
+                X, y, sample_weight, solver=self.solver, objective=self.objective,
+                n_experts=K, gating=gating, experts=experts,
+                init_params=self.init_params, n_init=self.n_init,
+                max_iter=self.max_iter, tol=self.tol, var_floor=var_floor,
+                rng=rng, verbose=self.verbose, start=start,
+                n_shared_experts=S, shared_weight=self.shared_weight,
+                shared_experts=shared_experts, noise=noise, **routing,
+            )
+            params, self.empty_experts_ = finish_fit(
+                result.params, X, y, sample_weight, self.objective
+            )
         self.gating_ = gating
         self.experts_ = experts
-        self.params_, self.empty_experts_ = finish_fit(
-            result.params, X, y, sample_weight, self.objective
-        )
+        self.params_ = params
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         self._fitted_objective = self.objective
@@ -657,20 +670,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 rng=check_random_state(self.random_state), verbose=self.verbose,
             ).params
 
-        state, loglik = partial_fit_online(
-            None if first else self._online_state, X, y, sample_weight,
-            reg_var=self.reg_var, learning_decay=self.learning_decay,
-            learning_offset=self.learning_offset, first_fit=first_fit,
-        )
+        with numba_threads(self.n_jobs):
+            state, loglik = partial_fit_online(
+                None if first else self._online_state, X, y, sample_weight,
+                reg_var=self.reg_var, learning_decay=self.learning_decay,
+                learning_offset=self.learning_offset, first_fit=first_fit,
+            )
         if self.verbose:
             print(f"batch {state.n_batches:6d}  mean log-lik before update "
                   f"{loglik: .8e}")
         self._online_state = state
         self.gating_ = gating
         self.experts_ = experts
-        self.params_, self.empty_experts_ = finish_fit(
-            state.params, X, y, sample_weight, "likelihood"
-        )
+        with numba_threads(self.n_jobs):
+            self.params_, self.empty_experts_ = finish_fit(
+                state.params, X, y, sample_weight, "likelihood"
+            )
         self.n_batches_ = self.n_iter_ = state.n_batches
         self._fitted_objective = "likelihood"
         for name in ("converged_", "log_likelihood_", "history_"):
@@ -723,7 +738,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Mixture mean for every sample.
         """
         X = self._check_X(X)
-        return self.params_.predict(X)
+        with numba_threads(self.n_jobs):
+            return self.params_.predict(X)
 
     def predict_gates(self, X):
         """Gating weights :math:`g_k(x)` of every routed expert.

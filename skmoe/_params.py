@@ -524,8 +524,20 @@ class MoEParams:
         """E-step of the noise model over all components.
 
         Returns the responsibilities, the per-sample log-likelihood and the
-        noise model's latent scale weights (None for Gaussian noise).
+        noise model's latent scale weights (None for Gaussian noise). For
+        Gaussian noise with a plain linear softmax gate and affine experts (no
+        shared experts) the fused kernel computes the same quantities in one
+        pass over the data.
         """
+        if self.noise.name == "gaussian" and not self.n_shared_experts:
+            gate = self.gating.linear_logits(self)
+            experts = self.experts.linear_means(self.expert_params)
+            if gate is not None and experts is not None:
+                from ._kernels._gaussian import gaussian_estep_linear
+
+                resp, loglik = gaussian_estep_linear(
+                    self._check_X(X), y, *gate, *experts, self.variance)
+                return resp, loglik, None
         return self.noise.estep(*self._components(X), self.noise_df, y)
 
     def component_weights(self, X):

@@ -37,6 +37,13 @@ def student_t_estep(log_gate, means, variances, df, y):
     return np.exp(a - loglik[:, None]), loglik, scale
 
 
+def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
+                          expert_intercept, variances):
+    log_gate = log_softmax_rows(X @ gate_coef.T + gate_intercept)
+    return gaussian_estep(log_gate, X @ expert_coef.T + expert_intercept,
+                          variances, y)
+
+
 def weighted_residual_ss(y, means, R):
     return np.sum(R * (y[:, None] - means) ** 2, axis=0)
 
@@ -63,7 +70,9 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     return value, grad, H
 
 
-def linear_expert_suffstats(F, y, R):
+def linear_expert_suffstats(F, y, R, add_intercept):
+    if add_intercept:
+        F = np.hstack([F, np.ones((F.shape[0], 1))])
     gram = np.einsum("ik,ia,ib->kab", R, F, F)
     moment = np.einsum("ik,ia,i->ka", R, F, y)
     return gram, moment

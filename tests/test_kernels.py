@@ -11,7 +11,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 from skmoe._kernels._ffn import ffn_activation, ffn_nls, ffn_predict, ffn_vjp
-from skmoe._kernels._gaussian import gaussian_estep, weighted_residual_ss
+from skmoe._kernels._gaussian import (
+    gaussian_estep,
+    gaussian_estep_linear,
+    weighted_residual_ss,
+)
 from skmoe._kernels._linear import linear_expert_suffstats
 from skmoe._kernels._logspace import (
     log_softmax_rows,
@@ -65,6 +69,18 @@ def test_gaussian_estep(n, d, K):
     resp, loglik = gaussian_estep(log_gate, means, variances, y)
     resp_ref, loglik_ref = ref.gaussian_estep(log_gate, means, variances, y)
     assert_allclose(resp, resp_ref, rtol=RTOL, atol=1e-15)
+    assert_allclose(loglik, loglik_ref, rtol=RTOL)
+
+
+@pytest.mark.parametrize("n, d, K", SHAPES)
+def test_gaussian_estep_linear(n, d, K):
+    X, y, coef, intercept, R, means, variances = _data(n, d, K)
+    rng = np.random.RandomState(1)
+    B, c = rng.standard_normal((K, d)), rng.standard_normal(K)
+    resp, loglik = gaussian_estep_linear(X, y, coef, intercept, B, c, variances)
+    resp_ref, loglik_ref = ref.gaussian_estep_linear(X, y, coef, intercept, B, c,
+                                                     variances)
+    assert_allclose(resp, resp_ref, rtol=RTOL, atol=1e-14)
     assert_allclose(loglik, loglik_ref, rtol=RTOL)
 
 
@@ -136,11 +152,12 @@ def test_softmax_gate_objective(n, d, K, hessian):
 
 
 @pytest.mark.parametrize("n, d, K", SHAPES)
-def test_linear_expert_suffstats(n, d, K):
+@pytest.mark.parametrize("add_intercept", [True, False])
+def test_linear_expert_suffstats(n, d, K, add_intercept):
     X, y, coef, intercept, R, means, variances = _data(n, d, K)
-    F = np.ascontiguousarray(np.hstack([X, np.ones((n, 1))]))
-    for g, w in zip(linear_expert_suffstats(F, y, R),
-                    ref.linear_expert_suffstats(F, y, R), strict=True):
+    for g, w in zip(linear_expert_suffstats(X, y, R, add_intercept),
+                    ref.linear_expert_suffstats(X, y, R, add_intercept),
+                    strict=True):
         assert_allclose(g, w, rtol=RTOL, atol=1e-12)
 
 
@@ -150,9 +167,10 @@ def test_kernels_do_not_modify_inputs():
     before = [a.copy() for a in arrays]
     log_gate = log_softmax_rows(X @ coef.T + intercept)
     gaussian_estep(log_gate, means, variances, y)
+    gaussian_estep_linear(X, y, coef, intercept, coef, intercept, variances)
     weighted_residual_ss(y, means, R)
     softmax_gate_objective(X, coef, intercept, R, True)
-    linear_expert_suffstats(X, y, R)
+    linear_expert_suffstats(X, y, R, True)
     for a, b in zip(arrays, before, strict=True):
         assert np.array_equal(a, b)
 

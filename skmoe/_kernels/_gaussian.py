@@ -1,9 +1,22 @@
 """E-step and variance statistics of a Gaussian mixture of experts."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ._logspace import normalize_log_rows_inplace
+from ._chunks import N_CHUNKS, chunk_bounds
+from ._logspace import normalize_log_row_inplace
+
+
+@njit(cache=True)
+def _normal_constants(variances):
+    """``-log(2 pi nu_k) / 2`` and ``1 / (2 nu_k)`` for every expert."""
+    K = variances.shape[0]
+    log_norm = np.empty(K)
+    half_prec = np.empty(K)
+    for k in range(K):
+        log_norm[k] = -0.5 * np.log(2.0 * np.pi * variances[k])
+        half_prec[k] = 0.5 / variances[k]
+    return log_norm, half_prec
 
 
 @njit(cache=True)
@@ -38,16 +51,16 @@ def gaussian_estep(log_gate, means, variances, y):
     n, K = means.shape
     resp = np.empty((n, K))
     loglik = np.empty(n)
-    log_norm = np.empty(K)
-    half_prec = np.empty(K)
-    for k in range(K):
-        log_norm[k] = -0.5 * np.log(2.0 * np.pi * variances[k])
-        half_prec[k] = 0.5 / variances[k]
+    log_norm, half_prec = _normal_constants(variances)
     for i in range(n):
+        m = -np.inf
         for k in range(K):
             r = y[i] - means[i, k]
-            resp[i, k] = log_gate[i, k] + log_norm[k] - r * r * half_prec[k]
-    normalize_log_rows_inplace(resp, loglik)
+            a = log_gate[i, k] + log_norm[k] - r * r * half_prec[k]
+            resp[i, k] = a
+            if a > m:
+                m = a
+        loglik[i] = normalize_log_row_inplace(resp, i, m)
     return resp, loglik
 
 
@@ -76,3 +89,73 @@ def weighted_residual_ss(y, means, R):
                 e = y[i] - means[i, k]
                 out[k] += r * e * e
     return out
+
+
+@njit(cache=True, parallel=True)
+def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
+                          expert_intercept, variances):
+    """:func:`gaussian_estep` for a softmax gate and linear experts, fused.
+
+    Each row's logits ``z_ik = gate_coef_k . x_i + gate_intercept_k``, its
+    log-softmax, its expert means ``mu_ik = expert_coef_k . x_i +
+    expert_intercept_k``, the Gaussian log-densities, their log-sum-exp and
+    the responsibilities are computed in one pass over ``X``, without any
+    other ``(n, K)`` temporary.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float64, C-contiguous
+    y : ndarray of shape (n,), float64
+    gate_coef : ndarray of shape (K, d), float64, C-contiguous
+    gate_intercept : ndarray of shape (K,), float64
+    expert_coef : ndarray of shape (K, d), float64, C-contiguous
+    expert_intercept : ndarray of shape (K,), float64
+    variances : ndarray of shape (K,), float64
+        Strictly positive.
+
+    Returns
+    -------
+    resp : ndarray of shape (n, K)
+        Responsibilities; each row sums to one.
+    loglik : ndarray of shape (n,)
+        ``log p(y_i | x_i)``.
+
+    Notes
+    -----
+    Does not modify its inputs. Rows are independent (no reduction across
+    rows), so the parallel loop gives the same bits for any thread count.
+    """
+    n, d = X.shape
+    K = gate_coef.shape[0]
+    resp = np.empty((n, K))
+    loglik = np.empty(n)
+    log_norm, half_prec = _normal_constants(variances)
+    for c in prange(N_CHUNKS):
+        start, stop = chunk_bounds(n, c)
+        z = np.empty(K)
+        for i in range(start, stop):
+            # log-softmax of the gate logits
+            mz = -np.inf
+            for k in range(K):
+                s = gate_intercept[k]
+                for j in range(d):
+                    s += X[i, j] * gate_coef[k, j]
+                z[k] = s
+                if s > mz:
+                    mz = s
+            sz = 0.0
+            for k in range(K):
+                sz += np.exp(z[k] - mz)
+            lse_z = mz + np.log(sz)
+            m = -np.inf
+            for k in range(K):
+                mu = expert_intercept[k]
+                for j in range(d):
+                    mu += X[i, j] * expert_coef[k, j]
+                r = y[i] - mu
+                a = (z[k] - lse_z) + log_norm[k] - r * r * half_prec[k]
+                resp[i, k] = a
+                if a > m:
+                    m = a
+            loglik[i] = normalize_log_row_inplace(resp, i, m)
+    return resp, loglik

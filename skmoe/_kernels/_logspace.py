@@ -21,6 +21,25 @@ def _descending_order(z, order):
 
 
 @njit(cache=True)
+def normalize_log_row_inplace(A, i, m):
+    """Turn row ``i`` of log joint densities (maximum ``m``) into posteriors.
+
+    Writes ``exp(A[i, k] - logsumexp_k A[i, k])`` in place and returns the
+    log-sum-exp.
+    """
+    K = A.shape[1]
+    s = 0.0
+    for k in range(K):
+        e = np.exp(A[i, k] - m)
+        A[i, k] = e
+        s += e
+    inv = 1.0 / s
+    for k in range(K):
+        A[i, k] *= inv
+    return m + np.log(s)
+
+
+@njit(cache=True)
 def normalize_log_rows_inplace(A, out):
     """Turn log joint densities into posteriors, row by row, in place.
 
@@ -34,15 +53,7 @@ def normalize_log_rows_inplace(A, out):
         for k in range(K):
             if A[i, k] > m:
                 m = A[i, k]
-        s = 0.0
-        for k in range(K):
-            e = np.exp(A[i, k] - m)
-            A[i, k] = e
-            s += e
-        out[i] = m + np.log(s)
-        inv = 1.0 / s
-        for k in range(K):
-            A[i, k] *= inv
+        out[i] = normalize_log_row_inplace(A, i, m)
 
 
 @njit(cache=True)

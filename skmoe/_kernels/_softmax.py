@@ -1,7 +1,9 @@
 """Softmax gate: weighted multinomial log-likelihood, gradient and Hessian."""
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
 
 
 @njit(cache=True)
@@ -21,6 +23,77 @@ def _descending_order(z, order):
 
 
 @njit(cache=True)
+def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
+    """Add rows ``start:stop`` to ``grad`` and the packed Hessian ``A``.
+
+    ``A[q, t]`` holds pair ``q`` of expert blocks ``k <= l`` (row-major over
+    the upper triangle of the ``K - 1`` blocks) and entry ``t`` of the upper
+    triangle ``a <= b`` of the ``(d + 1) x (d + 1)`` block, so every row adds
+    ``c_q * xt_a * xt_b`` with one contiguous inner loop per pair. Returns the
+    rows' contribution to the objective.
+    """
+    d = X.shape[1]
+    K = coef.shape[0]
+    p = d + 1
+    n_pair = A.shape[0]
+    n_tri = A.shape[1]
+    value = 0.0
+    z = np.empty(K)
+    prob = np.empty(K)
+    xt = np.empty(p)
+    xt[d] = 1.0
+    cq = np.empty(max(n_pair, 1))
+    outer = np.empty(p * (p + 1) // 2)
+    for i in range(start, stop):
+        for j in range(d):
+            xt[j] = X[i, j]
+        mx = -np.inf
+        for k in range(K):
+            s = intercept[k]
+            for j in range(d):
+                s += xt[j] * coef[k, j]
+            z[k] = s
+            if s > mx:
+                mx = s
+        tot = 0.0
+        for k in range(K):
+            e = np.exp(z[k] - mx)
+            prob[k] = e
+            tot += e
+        lse = mx + np.log(tot)
+        inv = 1.0 / tot
+        wi = 0.0
+        for k in range(K):
+            prob[k] *= inv
+            r = R[i, k]
+            wi += r
+            if r != 0.0:
+                value += r * (z[k] - lse)
+        if wi == 0.0:
+            continue
+        for k in range(K - 1):
+            c = R[i, k] - wi * prob[k]
+            base = k * p
+            for j in range(p):
+                grad[base + j] += c * xt[j]
+        if compute_hessian:
+            q = 0
+            for k in range(K - 1):
+                wp = wi * prob[k]
+                cq[q] = wp * (1.0 - prob[k])
+                q += 1
+                for l in range(k + 1, K - 1):
+                    cq[q] = -wp * prob[l]
+                    q += 1
+            packed_outer(xt, outer)
+            for q in range(n_pair):
+                c = cq[q]
+                for t in range(n_tri):
+                    A[q, t] += c * outer[t]
+    return value
+
+
+@njit(cache=True, parallel=True)
 def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     """Weighted softmax log-likelihood ``Q = sum_ik R_ik log softmax_k(x_i)``.
 
@@ -51,82 +124,53 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
 
     Notes
     -----
-    Does not modify its inputs. Rows are reduced serially, in order.
+    Does not modify its inputs. Only the upper triangle of the Hessian is
+    accumulated, packed (see :func:`_gate_rows`). Rows are reduced in
+    ``N_CHUNKS`` fixed chunks in parallel, then the chunks serially in order,
+    so the result does not depend on the Numba thread count.
     """
     n, d = X.shape
     K = coef.shape[0]
     p = d + 1
     m = (K - 1) * p
-    grad = np.zeros(m)
-    if compute_hessian:
-        H = np.zeros((m, m))
-    else:
-        H = np.zeros((1, 1))
+    n_pair = (K - 1) * K // 2 if compute_hessian else 0
+    n_tri = p * (p + 1) // 2 if compute_hessian else 0
+    values = np.zeros(N_CHUNKS)
+    grads = np.zeros((N_CHUNKS, m))
+    packed = np.zeros((N_CHUNKS, n_pair, n_tri))
+    for c in prange(N_CHUNKS):
+        start, stop = chunk_bounds(n, c)
+        # per-chunk accumulators local to the thread (no false sharing)
+        g = np.zeros(m)
+        A = np.zeros((n_pair, n_tri))
+        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
+                               compute_hessian, g, A)
+        grads[c] = g
+        packed[c] = A
     value = 0.0
-    z = np.empty(K)
-    prob = np.empty(K)
-    xt = np.empty(p)
-    xt[d] = 1.0
-    for i in range(n):
-        for j in range(d):
-            xt[j] = X[i, j]
-        mx = -np.inf
-        for k in range(K):
-            s = intercept[k]
-            for j in range(d):
-                s += X[i, j] * coef[k, j]
-            z[k] = s
-            if s > mx:
-                mx = s
-        tot = 0.0
-        for k in range(K):
-            e = np.exp(z[k] - mx)
-            prob[k] = e
-            tot += e
-        lse = mx + np.log(tot)
-        inv = 1.0 / tot
-        wi = 0.0
-        for k in range(K):
-            prob[k] *= inv
-            r = R[i, k]
-            wi += r
-            if r != 0.0:
-                value += r * (z[k] - lse)
-        if wi == 0.0:
-            continue
-        for k in range(K - 1):
-            c = R[i, k] - wi * prob[k]
-            base = k * p
-            for j in range(p):
-                grad[base + j] += c * xt[j]
-        if compute_hessian:
-            for k in range(K - 1):
-                for l in range(k, K - 1):
-                    if k == l:
-                        c = wi * prob[k] * (1.0 - prob[k])
-                    else:
-                        c = -wi * prob[k] * prob[l]
-                    if c == 0.0:
-                        continue
-                    bk = k * p
-                    bl = l * p
-                    for a in range(p):
-                        ca = c * xt[a]
-                        for b in range(a, p):
-                            H[bk + a, bl + b] += ca * xt[b]
-    if compute_hessian:
-        # blocks are symmetric in (a, b): fill the lower half of each block,
-        # then mirror the upper block triangle
-        for k in range(K - 1):
-            for l in range(k, K - 1):
-                bk = k * p
-                bl = l * p
-                for a in range(p):
-                    for b in range(a + 1, p):
-                        H[bk + b, bl + a] = H[bk + a, bl + b]
-        for r_ in range(m):
-            for c_ in range(r_ + 1, m):
-                H[c_, r_] = H[r_, c_]
+    grad = np.zeros(m)
+    A = np.zeros((n_pair, n_tri))
+    for c in range(N_CHUNKS):
+        value += values[c]
+        grad += grads[c]
+        A += packed[c]
+    if not compute_hessian:
+        return value, grad, np.zeros((1, 1))
+    H = np.zeros((m, m))
+    q = 0
+    for k in range(K - 1):
+        for l in range(k, K - 1):
+            bk = k * p
+            bl = l * p
+            t = 0
+            for a in range(p):
+                for b in range(a, p):
+                    H[bk + a, bl + b] = A[q, t]
+                    H[bk + b, bl + a] = A[q, t]
+                    H[bl + b, bk + a] = A[q, t]
+                    H[bl + a, bk + b] = A[q, t]
+                    t += 1
+            q += 1
     return value, grad, H
 
 

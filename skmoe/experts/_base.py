@@ -75,6 +75,27 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
             For example ``{"coef": slice(0, d), "intercept": slice(d, d + 1)}``.
         """
 
+    def linear_means(self, expert_params):
+        """The experts as affine functions of ``X``, if they are.
+
+        Capability hook for fused kernels: when ``predict(X, expert_params)``
+        equals ``X @ coef.T + intercept`` for all ``X`` (up to round-off),
+        return those arrays; otherwise None (the default), and solvers use
+        :meth:`predict`.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        linear : tuple of two ndarray or None
+            ``(coef, intercept)``, C-contiguous float64, of shapes
+            (n_experts, n_features) and (n_experts,).
+        """
+        return None
+
     @abstractmethod
     def predict(self, X, expert_params):
         """Expert means.

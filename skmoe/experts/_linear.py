@@ -91,6 +91,27 @@ class _LinearInFeatures(Experts):
         means += expert_params[:, m]
         return means
 
+    def linear_means(self, expert_params):
+        """Slopes and intercepts when the feature map is the identity.
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        linear : tuple of (ndarray, ndarray) or None
+            ``(coef, intercept)`` for :class:`LinearExperts`; None for a
+            non-trivial feature map.
+        """
+        if type(self)._features is not _LinearInFeatures._features:
+            return None
+        # as in predict: slopes, then the intercept column (zero when not
+        # fitted)
+        return (as_kernel_array(expert_params[:, :-1]),
+                as_kernel_array(expert_params[:, -1]))
+
     def pack(self, expert_params):
         """Free parameters: all coefficients, and the intercepts if fitted.
 
@@ -179,10 +200,9 @@ class _LinearInFeatures(Experts):
 
     def _suffstats(self, X, y, R):
         """Weighted Gram matrices and moments of the design ``[phi(X), 1]``."""
-        F = self._features(X)
-        if self.fit_intercept:
-            F = as_kernel_array(np.hstack([F, np.ones((F.shape[0], 1))]))
-        return linear_expert_suffstats(F, y, R)
+        F = as_kernel_array(self._features(X))
+        # the intercept column is implicit: X is never copied
+        return linear_expert_suffstats(F, y, R, bool(self.fit_intercept))
 
     def _solve(self, gram, moment, sums, expert_params):
         """Weighted least squares from the statistics of :meth:`_suffstats`."""

@@ -122,6 +122,27 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
             ``log g_k(x_i)``; ``-inf`` where the gate is exactly zero.
         """
 
+    def linear_logits(self, params):
+        """The gate as a plain linear softmax, if it is one.
+
+        Capability hook for fused kernels: when ``log_weights(X, params)``
+        equals ``log_softmax(X @ coef.T + intercept)`` for all ``X`` (up to
+        round-off), return those arrays; otherwise None (the default), and
+        solvers use :meth:`log_weights`.
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        linear : tuple of two ndarray or None
+            ``(coef, intercept)`` of the logits, C-contiguous float64, of shapes
+            (n_experts, n_features) and (n_experts,).
+        """
+        return None
+
     @abstractmethod
     def m_step(self, X, R, params):
         """Gate update of (generalised) EM.

@@ -441,6 +441,26 @@ class SoftmaxGating(Gating):
             return topk_log_softmax_rows(Z, int(self.top_k))
         return log_softmax_rows(Z)
 
+    def linear_logits(self, params):
+        """The tempered logits' slopes and intercepts of a dense, plain gate.
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        linear : tuple of (ndarray, ndarray) or None
+            ``(gate_coef / tau, gate_intercept / tau)`` without activation
+            and top-K selection; None otherwise.
+        """
+        if self.activation is not None or self._sparse(params.n_experts):
+            return None
+        tau = self._temperature(params)
+        return (as_kernel_array(params.gate_coef / tau),
+                as_kernel_array(params.gate_intercept / tau))
+
     # ----------------------------------------------------- normalisation
     def normalize(self, params):
         """Gate fields in the family's identifiability normalisation.

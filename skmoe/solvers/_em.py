@@ -191,7 +191,11 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     n_iter = 0
     t0 = time.perf_counter()
     for n_iter in range(1, max_iter + 1):
-        R = as_kernel_array(resp * sample_weight[:, None])
+        # in place: the responsibilities are not used again (one (n, K) array
+        # fewer at the peak)
+        R = resp
+        R *= sample_weight[:, None]
+        del resp
         try:
             with np.errstate(over="ignore", under="ignore"):
                 new_params = _mstep(X, y, R, params, var_floor, sample_weight,
@@ -202,6 +206,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
                     new_params = new_params.replace(**scheduled)
                 if not _is_finite(new_params):
                     raise Degenerate("non-finite parameters after an M-step")
+                del R  # freed before the E-step allocates the next one
                 resp, loglik, scale = new_params._posterior(X, y)
         except ValueError as exc:
             raise Degenerate(str(exc)) from exc

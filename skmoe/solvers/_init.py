@@ -195,8 +195,9 @@ def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
             experts=experts,
             **gate_fields,
         )
-        gates = np.exp(gating.log_weights(X, probe))
-        R = as_kernel_array(gates * sample_weight[:, None])
+        # in place: the gates are not needed after R (one (n, K) array fewer)
+        R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
+        R *= sample_weight[:, None]
         return _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
                                       gate_fields)
     if method == "kmeans":
