@@ -47,7 +47,8 @@ def test_fused_posterior_equals_general(gating, experts):
     assert params.gating.linear_logits(params) is not None
     coef, intercept = params.experts.linear_means(params.expert_params)
     assert coef.shape == (3, X.shape[1]) and intercept.shape == (3,)
-    resp, loglik = params._posterior(X, y)
+    resp, loglik, scale = params._posterior(X, y)
+    assert scale is None  # Gaussian noise has no latent scales
     resp_ref, loglik_ref = gaussian_estep(*params._components(X), y)
     assert_allclose(resp, resp_ref, rtol=1e-12, atol=1e-15)
     assert_allclose(loglik, loglik_ref, rtol=1e-12)
