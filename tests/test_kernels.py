@@ -6,6 +6,9 @@ This file also runs with NUMBA_DISABLE_JIT=1 in CI, so the kernel bodies are
 exercised as plain Python.
 """
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -26,7 +29,11 @@ from skmoe._kernels._logspace import (
 from skmoe._kernels._objectives import gaussian_loglik_grad, least_squares_grad
 from skmoe._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
 from skmoe._kernels._softmax import softmax_gate_objective, topk_log_softmax_rows
-from skmoe._kernels._student_t import student_t_estep, student_t_logpdf
+from skmoe._kernels._student_t import (
+    lgamma_half_difference,
+    student_t_estep,
+    student_t_logpdf,
+)
 
 from . import _reference as ref
 
@@ -92,6 +99,18 @@ def test_gaussian_estep_zero_gate_gives_zero_responsibility():
     assert resp[0, 2] == 0.0 and resp[1, 0] == 0.0 and resp[1, 2] == 0.0
     assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-15)
     assert_allclose(loglik, -0.5 * np.log(2 * np.pi), rtol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 100, 999, 1000, 1001, 12345, 100000])
+def test_lgamma_half_difference_exact_at_integers(n):
+    # closed form: Gamma(n + 1/2) / Gamma(n) = n * C(2n, n) * sqrt(pi) / 4^n,
+    # a rational times sqrt(pi); float(Fraction) is correctly rounded, so the
+    # reference is exact to one rounding of the log (rtol 4 eps); covers both
+    # branches of the kernel (series from 1000 on)
+    exact = (math.log(float(Fraction(n * math.comb(2 * n, n), 4**n)))
+             + 0.5 * math.log(math.pi))
+    assert lgamma_half_difference(float(n)) == pytest.approx(exact, rel=1e-15)
+    assert ref.lgamma_half_difference(float(n)) == pytest.approx(exact, rel=1e-15)
 
 
 @pytest.mark.parametrize("n, d, K", SHAPES)
