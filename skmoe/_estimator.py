@@ -113,6 +113,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``(X, y)``. An :class:`~skmoe.MoEParams`: start from these parameters,
         as the convergence-rate papers do. ``"tensor"``: the fit of
         ``solver="tensor"`` with 100 gate EM iterations (same requirements).
+        ``solver="tensor"`` and ``"two_loss"`` start from their own moment
+        estimate and ignore the strings; an :class:`~skmoe.MoEParams` replaces
+        the moment estimate (its expert directions are then held fixed).
     random_state : int, RandomState instance or None, default=None
         Controls the random starting points. Pass an int for reproducible
         output across multiple function calls.
@@ -174,9 +177,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         the argmax of the gate; for a top-K gate use its ``top_k``. Ignored
         unless ``record_routing=True``.
     n_jobs : int or None, default=None
-        Number of Numba threads of the row-parallel kernels during ``fit`` and
-        ``predict``: None means 1 (unless in a :func:`joblib.parallel_config`
-        context), -1 all CPUs, as in scikit-learn. The previous Numba setting
+        Number of Numba threads of the row-parallel kernels during ``fit``,
+        ``partial_fit``, ``predict``, ``log_density``, ``bic``, ``aic``,
+        ``icl`` and ``standard_errors``: None means 1 (unless in a
+        :func:`joblib.parallel_config` context), -1 all CPUs, as in
+        scikit-learn. The previous Numba setting
         is restored afterwards. Results are bit-identical for any value (rows
         are reduced in a fixed number of chunks in a fixed order). BLAS
         threads are not changed; limit them with ``threadpoolctl``.
@@ -566,7 +571,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         exact (for linear experts: weighted Gram matrices, cross-products,
         sums of squares); the softmax gate has none, so the running averages
         hold its local quadratic (Newton) model, see Notes. Calling
-        :meth:`fit` ends the stream.
+        :meth:`fit` ends the stream, and a ``partial_fit`` after ``fit``
+        starts a new one from its batch (the fitted ``params_`` and
+        ``warm_start`` are not used).
 
         Parameters
         ----------
@@ -676,19 +683,20 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 reg_var=self.reg_var, learning_decay=self.learning_decay,
                 learning_offset=self.learning_offset, first_fit=first_fit,
             )
+            params, self.empty_experts_ = finish_fit(
+                state.params, X, y, sample_weight, "likelihood"
+            )
         if self.verbose:
             print(f"batch {state.n_batches:6d}  mean log-lik before update "
                   f"{loglik: .8e}")
         self._online_state = state
         self.gating_ = gating
         self.experts_ = experts
-        with numba_threads(self.n_jobs):
-            self.params_, self.empty_experts_ = finish_fit(
-                state.params, X, y, sample_weight, "likelihood"
-            )
+        self.params_ = params
         self.n_batches_ = self.n_iter_ = state.n_batches
         self._fitted_objective = "likelihood"
-        for name in ("converged_", "log_likelihood_", "history_"):
+        for name in ("converged_", "log_likelihood_", "history_",
+                     "routing_history_"):
             self.__dict__.pop(name, None)
         return self
 
@@ -844,7 +852,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X, y = self._check_Xy(X, y)
         self._check_density_defined("log_density")
-        return self.params_.log_density(X, y)
+        with numba_threads(self.n_jobs):
+            return self.params_.log_density(X, y)
 
     def bic(self, X, y):
         """Bayesian information criterion on ``(X, y)``; lower is better.
@@ -866,7 +875,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X, y = self._check_Xy(X, y)
         self._check_density_defined("bic")
-        loglik = self.params_.log_density(X, y).sum()
+        with numba_threads(self.n_jobs):
+            loglik = self.params_.log_density(X, y).sum()
         return float(-2.0 * loglik + self.params_.n_free_params() * np.log(X.shape[0]))
 
     def aic(self, X, y):
@@ -888,7 +898,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X, y = self._check_Xy(X, y)
         self._check_density_defined("aic")
-        loglik = self.params_.log_density(X, y).sum()
+        with numba_threads(self.n_jobs):
+            loglik = self.params_.log_density(X, y).sum()
         return float(-2.0 * loglik + 2.0 * self.params_.n_free_params())
 
     def icl(self, X, y):
@@ -926,7 +937,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X, y = self._check_Xy(X, y)
         self._check_density_defined("icl")
-        resp, loglik, _ = self.params_._posterior(X, y)
+        with numba_threads(self.n_jobs):
+            resp, loglik, _ = self.params_._posterior(X, y)
         positive = resp > 0
         entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
         n_params = self.params_.n_free_params()
@@ -1023,4 +1035,5 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         from .inference import standard_errors
 
-        return standard_errors(self, X, y, sample_weight=sample_weight)
+        with numba_threads(self.n_jobs):
+            return standard_errors(self, X, y, sample_weight=sample_weight)

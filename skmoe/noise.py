@@ -27,8 +27,10 @@ __all__ = ["GaussianNoise", "StudentTNoise"]
 #: 1) / (4 nu)``, i.e. a few thousandths at |z| <= 2, and the profile
 #: likelihood in ``nu`` is flat, so the root is meaningless and slow to find.
 DF_BOUNDS = (1.0, 200.0)
-#: largest fixed ``df`` accepted: ``lgamma`` differences lose about
-#: ``1e-16 * nu log nu`` absolute accuracy, 1e-9 at 1e6.
+#: largest fixed ``df`` accepted: beyond it the t model is the Gaussian one to
+#: about ``1e-6`` in log-density (the log-density kernel computes
+#: ``lgamma((nu + 1) / 2) - lgamma(nu / 2)`` without cancellation at any
+#: ``nu``, see ``_kernels._student_t.lgamma_half_difference``).
 DF_MAX_FIXED = 1e6
 #: starting degrees of freedom of an estimated ``df``: heavy tails, so that the
 #: first E-step already down-weights gross outliers (u = 5 / (4 + z**2), 0.05 at

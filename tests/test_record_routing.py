@@ -118,3 +118,14 @@ def test_impossible_requests_raise(params, match):
     est = MixtureOfExpertsRegressor(3, record_routing=True, **params)
     with pytest.raises(ValueError, match=match):
         est.fit(X, Y)
+
+
+def test_partial_fit_drops_the_routing_record_of_fit():
+    # the record belongs to fit's EM iterations; after partial_fit, params_
+    # and n_iter_ describe the stream, so a kept record would be stale
+    X, y, _ = make_moe_regression(300, 1, 2, random_state=0)
+    est = MixtureOfExpertsRegressor(2, record_routing=True, max_iter=8,
+                                    tol=0.0, random_state=0).fit(X, y)
+    assert est.routing_history_.shape == (est.n_iter_ + 1, 300, 1)
+    est.partial_fit(X[:100], y[:100])
+    assert not hasattr(est, "routing_history_")

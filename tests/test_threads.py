@@ -109,3 +109,34 @@ def test_n_jobs_restores_the_thread_count(monkeypatch):
             MixtureOfExpertsRegressor(2, random_state=0, n_jobs=-1).fit(X, y)
         assert seen[-1] == numba.config.NUMBA_NUM_THREADS
         assert numba.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("method", ["log_density", "bic", "aic", "icl",
+                                    "standard_errors"])
+def test_n_jobs_also_sets_threads_of_likelihood_methods(monkeypatch, method):
+    # these methods reach the row-parallel E-step / gate kernels, so they run
+    # with n_jobs threads (None -> 1), not Numba's process-wide default
+    X, y, _ = make_moe_regression(n_samples=200, n_features=1, n_experts=2,
+                                  random_state=0)
+    est = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    seen = []
+    import skmoe.inference as inference
+    from skmoe._params import MoEParams
+
+    # the likelihood methods go through MoEParams._posterior, the standard
+    # errors through the Hessian of the gradient kernels
+    owner, name = ((inference, "_hessian") if method == "standard_errors"
+                   else (MoEParams, "_posterior"))
+    real = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        seen.append(numba.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    before = numba.get_num_threads()
+    with numba_threads(-1):
+        getattr(est, method)(X, y)
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    assert seen and set(seen) == {1}
+    assert numba.get_num_threads() == before

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from .._kernels._gaussian import gaussian_estep
 from ..experts import Experts
 from ..utils._arrays import as_kernel_array
 from ._em import _is_finite
@@ -118,7 +117,7 @@ def batch_statistics(X, y, sample_weight, params):
         Weighted mean log-likelihood of the batch at ``params``.
     """
     with np.errstate(over="ignore", under="ignore"):
-        resp, loglik = gaussian_estep(*params._components(X), y)
+        resp, loglik = params._posterior(X, y)[:2]
     W = float(sample_weight.sum())
     R = as_kernel_array(resp * (sample_weight / W)[:, None])
     expert_stats = params.experts.online_statistics(X, y, R)
