@@ -12,6 +12,7 @@ from scipy.special import logsumexp
 from sklearn.utils import check_array
 
 from ._params import MoEParams
+from .utils._sklearn import check_is_fitted
 
 __all__ = ["MixingMeasureDendrogram", "mixing_measure_dendrogram"]
 
@@ -32,6 +33,12 @@ def _check_model(params):
         raise ValueError(
             "mixing_measure_dendrogram does not merge shared experts; got "
             f"n_shared_experts={params.n_shared_experts}."
+        )
+    if params.noise.name != "gaussian":
+        raise ValueError(
+            "mixing_measure_dendrogram merges Gaussian experts (the merge rule "
+            "of arXiv:2510.12744 defines no merged degrees of freedom); got "
+            f"noise={params.noise.name!r}."
         )
     if params.n_experts < 2:
         raise ValueError(
@@ -334,6 +341,14 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
 
     Notes
     -----
+    **Units.** The dissimilarity adds squared gate slopes (units of
+    ``1 / x``), squared expert intercepts (units of ``y``) and the norm of
+    the expert slopes and variance differences, as the paper's does: the
+    heights, and so the chosen ``K``, depend on the units of ``X`` and ``y``
+    (the likelihood term does not). Standardise ``X`` and ``y`` before the
+    over-specified fit; the comparison with BIC in the user guide used inputs
+    and targets of unit order.
+
     **Choices.** The paper's dissimilarity weighs each coordinate by its
     convergence rate in the over-specified model: the gate slope and the
     expert intercept (exponent :math:`\\bar r` in the Voronoi loss) are
@@ -391,6 +406,8 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     >>> tree.linkage.shape
     (3, 4)
     """
+    if not isinstance(estimator, MoEParams):
+        check_is_fitted(estimator)
     params = estimator if isinstance(estimator, MoEParams) else estimator.params_
     _check_model(params)
     if omega is not None and not (

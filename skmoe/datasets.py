@@ -98,6 +98,15 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     return X, y
 
 
+def _check_noise_and_gate_scale(noise, gate_scale):
+    if not (isinstance(noise, Real) and noise > 0):
+        raise ValueError(f"noise must be a positive float; got {noise!r}.")
+    if not (isinstance(gate_scale, Real) and gate_scale >= 0):
+        raise ValueError(
+            f"gate_scale must be a non-negative float; got {gate_scale!r}."
+        )
+
+
 def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                         gating="softmax", experts="linear", activation=None,
                         noise=0.3, gate_scale=3.0, x_distribution="normal",
@@ -201,12 +210,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     n_samples = _check_positive_int("n_samples", n_samples)
     n_features = _check_positive_int("n_features", n_features)
     K = _check_positive_int("n_experts", n_experts)
-    if not (isinstance(noise, Real) and noise > 0):
-        raise ValueError(f"noise must be a positive float; got {noise!r}.")
-    if not (isinstance(gate_scale, Real) and gate_scale >= 0):
-        raise ValueError(
-            f"gate_scale must be a non-negative float; got {gate_scale!r}."
-        )
+    _check_noise_and_gate_scale(noise, gate_scale)
     _check_objective(objective)
     S = _check_positive_int("n_shared_experts", n_shared_experts, minimum=0)
     if not (isinstance(shared_weight, Real) and 0 < shared_weight < 1):
@@ -326,6 +330,7 @@ def make_orthogonal_moe_regression(n_samples=1000, n_features=10, n_experts=3, *
     n_samples = _check_positive_int("n_samples", n_samples)
     K = _check_positive_int("n_experts", n_experts)
     d = _check_positive_int("n_features", n_features)
+    _check_noise_and_gate_scale(noise, gate_scale)
     if d < 2 * K - 1:
         raise ValueError(
             "make_orthogonal_moe_regression puts the expert slopes and the gate "

@@ -35,7 +35,7 @@ from joblib import Parallel, delayed
 from scipy.stats import norm
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import check_consistent_length, check_random_state
 
 from .metrics import match_experts
 from .solvers._dispatch import provides_grad
@@ -225,8 +225,9 @@ def observed_information(params, X, y, sample_weight=None):
 def _problem(params, X, y, sample_weight):
     X = params._check_X(X)
     y = as_kernel_array(np.asarray(y, dtype=np.float64).ravel())
-    if sample_weight is None:
-        sample_weight = np.ones(X.shape[0])
+    check_consistent_length(X, y)
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                         ensure_non_negative=True)
     return FlatProblem(X, y, as_kernel_array(sample_weight), params,
                        "likelihood", 0.0)
 
@@ -308,7 +309,9 @@ def standard_errors(estimator, X, y, sample_weight=None):
         experts (``n_shared_experts > 0``), a family without ``grad``, or a
         gate that says why its likelihood is not smooth
         (:meth:`skmoe.Gating.nonsmooth_reason`: a top-K gate with ``top_k <
-        n_experts``).
+        n_experts``), ``noise="student_t"`` (use
+        :func:`bootstrap_standard_errors`), or a fit by ``solver="tensor"``
+        or ``"two_loss"`` (not a maximum of the likelihood).
 
     Warns
     -----
@@ -344,6 +347,14 @@ def standard_errors(estimator, X, y, sample_weight=None):
     """
     check_is_fitted(estimator)
     params = estimator.params_
+    if estimator.solver in ("tensor", "two_loss"):
+        raise ValueError(
+            "standard errors from the observed information need a maximum-"
+            f"likelihood fit; solver={estimator.solver!r} holds the expert "
+            "directions at the moment estimate, which is not a maximum of the "
+            "likelihood. Refit with solver='em' (init_params='tensor' keeps "
+            "the moment start)."
+        )
     _check_supported(params, getattr(estimator, "_fitted_objective",
                                      estimator.objective))
     X, y, sample_weight = _check_data(estimator, X, y, sample_weight)

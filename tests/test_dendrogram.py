@@ -193,6 +193,24 @@ def test_rejects_unsupported_models(change, match):
         mixing_measure_dendrogram(params, X, y)
 
 
+def test_rejects_student_t_fits():
+    # the merge rule has no merged degrees of freedom: a clear refusal, not a
+    # shape error from MoEParams
+    X, y, _ = make_moe_regression(300, 1, 2, random_state=0)
+    est = MixtureOfExpertsRegressor(3, noise="student_t", noise_df=3.0,
+                                    random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="noise='student_t'"):
+        mixing_measure_dendrogram(est, X, y)
+
+
+def test_unfitted_estimator_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _data(_tiny())
+    with pytest.raises(NotFittedError):
+        mixing_measure_dendrogram(MixtureOfExpertsRegressor(3), X, y)
+
+
 def test_rejects_bad_arguments():
     params = _tiny()
     X, y = _data(params)

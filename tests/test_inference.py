@@ -423,3 +423,23 @@ def test_warns_when_the_fit_did_not_converge():
     # two EM iterations from a random start are not at a maximum: the
     # information is not positive definite there either
     assert SingularInformationWarning in messages
+
+
+def test_standard_errors_refuse_moment_solver_fits():
+    # a tensor / two-loss fit holds the expert directions at the moment
+    # estimate: not a maximum of the likelihood, so no observed information
+    from skmoe.datasets import make_orthogonal_moe_regression
+
+    X, y, _ = make_orthogonal_moe_regression(1000, 4, 2, noise=0.3,
+                                             random_state=0)
+    est = MixtureOfExpertsRegressor(2, solver="tensor", random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="solver='tensor'"):
+        est.standard_errors(X, y)
+
+
+def test_observed_information_checks_sample_weight():
+    X, y, truth = make_moe_regression(300, 1, 2, random_state=0)
+    with pytest.raises(ValueError, match="sample_weight"):
+        observed_information(truth, X, y, np.ones(299))
+    with pytest.raises(ValueError, match="Negative values"):
+        observed_information(truth, X, y, -np.ones(300))

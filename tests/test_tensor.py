@@ -255,3 +255,41 @@ def test_integer_weights_equal_repeated_rows():
     b = tensor_experts(Xr, yr, np.ones(len(yr)), K, np.random.RandomState(1))
     for got, want in zip(a, b, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["tensor", "two_loss"])
+def test_moment_solvers_start_from_a_given_model(solver):
+    # an MoEParams init_params replaces the moment estimate (it used to be
+    # ignored silently): from the truth, the refinement keeps the true
+    # directions, so the fit differs from the default one and matches the
+    # truth's slopes to the noise level
+    X, y, truth = make_orthogonal_moe_regression(2000, 4, 2, noise=0.3,
+                                                 random_state=0)
+    default = MixtureOfExpertsRegressor(2, solver=solver, random_state=0).fit(X, y)
+    given = MixtureOfExpertsRegressor(2, solver=solver, init_params=truth,
+                                      random_state=0).fit(X, y)
+    assert not np.allclose(default.params_.expert_params,
+                           given.params_.expert_params)
+    # directions held at the truth's: every fitted slope is parallel to its
+    # true slope (cosine 1 up to round-off)
+    order = match_true(given.params_, truth)
+    for k, j in enumerate(order):
+        a = given.params_.expert_params[k, :4]
+        b = truth.expert_params[j, :4]
+        assert abs(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b)) > 1 - 1e-12
+
+
+def match_true(estimated, truth):
+    from skmoe.metrics import match_experts
+
+    est_index, true_index = match_experts(estimated, truth)
+    order = np.empty(truth.n_experts, dtype=int)
+    order[est_index] = true_index
+    return order
+
+
+def test_orthogonal_generator_checks_noise_and_gate_scale():
+    with pytest.raises(ValueError, match="noise must be a positive float"):
+        make_orthogonal_moe_regression(100, 4, 2, noise=-1.0)
+    with pytest.raises(ValueError, match="gate_scale must be a non-negative"):
+        make_orthogonal_moe_regression(100, 4, 2, gate_scale=-2.0)

@@ -1,5 +1,6 @@
 """Which solver fits which objective and families, and the dispatch to it."""
 
+from .._params import MoEParams
 from ..experts import Experts
 from ..gating import Gating
 from ._em import fit_em
@@ -147,6 +148,11 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
         check_moment_inputs(X, sample_weight, kwargs["n_experts"], kwargs["experts"],
                             kwargs.get("n_shared_experts", 0), parameter=parameter,
                             method=method)
+    if (solver in MOMENT_METHODS and kwargs.get("start") is None
+            and isinstance(init, MoEParams)):
+        # a user-given model replaces the moment estimate as the start of the
+        # refinement (its expert directions are then held fixed)
+        kwargs["start"] = init
     if solver == "tensor":
         return fit_tensor(X, y, sample_weight, **kwargs)
     if solver == "two_loss":
