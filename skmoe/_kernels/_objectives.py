@@ -9,6 +9,8 @@ their own parameters (vector-Jacobian products ``Gating.grad`` and
 import numpy as np
 from numba import njit
 
+from ._gaussian import _normal_constants
+
 
 @njit(cache=True)
 def gaussian_loglik_grad(log_gate, means, variances, y, w):
@@ -52,12 +54,8 @@ def gaussian_loglik_grad(log_gate, means, variances, y, w):
     d_log_gate = np.zeros((n, K))
     d_means = np.zeros((n, K))
     d_var = np.zeros(K)
-    log_norm = np.empty(K)
-    half_prec = np.empty(K)
+    log_norm, half_prec = _normal_constants(variances)
     a = np.empty(K)
-    for k in range(K):
-        log_norm[k] = -0.5 * np.log(2.0 * np.pi * variances[k])
-        half_prec[k] = 0.5 / variances[k]
     value = 0.0
     for i in range(n):
         wi = w[i]
