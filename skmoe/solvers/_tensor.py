@@ -416,14 +416,20 @@ def direction_step(experts, directions):
     ``b_k``): an exact maximiser over that set, so EM stays monotone.
     """
     directions = np.asarray(directions, dtype=np.float64)
+    # the projections u_k^T x of the data the step is called on, computed once
+    # per data set: the directions are fixed, EM calls the step on the same X
+    cache = {"X": None, "T": None}
 
     def step(X, y, R, expert_params):
         d = X.shape[1]
         blocks = experts.param_blocks(d)
         coef, icpt = blocks["coef"], blocks["intercept"]
+        if cache["X"] is not X:
+            cache["X"] = X
+            cache["T"] = [as_kernel_array((X @ u)[:, None]) for u in directions]
         new = expert_params.copy()
         for k, u in enumerate(directions):
-            t = as_kernel_array((X @ u)[:, None])
+            t = cache["T"][k]
             old = np.array([[float(expert_params[k, coef] @ u),
                              expert_params[k, icpt][0]]])
             sk, bk = experts.m_step(t, y, as_kernel_array(R[:, [k]]), old)[0]
