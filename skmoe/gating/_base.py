@@ -779,13 +779,44 @@ def sparse_gate_m_step(gating, dense, X, R, params, likelihood=None, *,
     return gating.unpack(theta, params)
 
 
-def top_k_nonsmooth_reason(top_k, n_experts):
-    """The :meth:`Gating.nonsmooth_reason` of a top-K gate, or None if dense."""
-    if top_k is not None and top_k < n_experts:
-        return (f"top_k={top_k} < n_experts={n_experts} selects experts by the "
-                "order of the logits (the likelihood jumps where the selected "
-                "set changes)")
-    return None
+class _TopKGating(Gating):
+    """A gate with an optional top-K selection (``self.top_k``).
+
+    Holds what the softmax and normalized-sigmoid gates share about their
+    ``top_k``: whether it selects, the current smoothing of an annealed
+    selection, and why it makes the likelihood non-smooth.
+    """
+
+    def _sparse(self, n_experts):
+        return self.top_k is not None and self.top_k < n_experts
+
+    def _smoothing(self, params):
+        """Current smoothing of an annealed top-K selection (0: exact)."""
+        if not self._sparse(params.n_experts):
+            return 0.0
+        return float(params.gate_extra.get("top_k_smoothing", np.zeros(1))[0])
+
+    def nonsmooth_reason(self, n_experts):
+        """Why the log-likelihood is not smooth in the gate, or None.
+
+        A top-K gate (``top_k < n_experts``) selects its experts by the order
+        of the logits: the likelihood jumps where the selected set changes.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts of the model.
+
+        Returns
+        -------
+        reason : str or None
+            The reason, or None for the dense gate.
+        """
+        if self._sparse(n_experts):
+            return (f"top_k={self.top_k} < n_experts={n_experts} selects "
+                    "experts by the order of the logits (the likelihood jumps "
+                    "where the selected set changes)")
+        return None
 
 
 #: smoothing of an annealed top-K selection at the start of a fit (logit units)

@@ -12,19 +12,18 @@ from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._base import (
     SMOOTHING_START,
-    Gating,
     _random_directions,
+    _TopKGating,
     _weighted_moments,
     anneal_steps,
     maximize_monotone,
     next_smoothing,
     sparse_gate_m_step,
-    top_k_nonsmooth_reason,
 )
 from ._softmax import _damped_cholesky
 
 
-class NormalizedSigmoidGating(Gating):
+class NormalizedSigmoidGating(_TopKGating):
     """Normalized sigmoid gate, optionally over the top-K scores (DeepSeek-V3).
 
     With logits :math:`z_k(x) = \\beta_{1k}^\\top x + \\beta_{0k}` and
@@ -119,15 +118,6 @@ class NormalizedSigmoidGating(Gating):
     def __init__(self, top_k=None, *, anneal_iter=50):
         self.top_k = top_k
         self.anneal_iter = anneal_iter
-
-    def _sparse(self, n_experts):
-        return self.top_k is not None and self.top_k < n_experts
-
-    def _smoothing(self, params):
-        """Current smoothing of an annealed top-K selection (0: exact)."""
-        if not self._sparse(params.n_experts):
-            return 0.0
-        return float(params.gate_extra.get("top_k_smoothing", np.zeros(1))[0])
 
     def check_n_experts(self, n_experts, n_features):
         """Reject ``top_k > n_experts``.
@@ -396,25 +386,6 @@ class NormalizedSigmoidGating(Gating):
             self._newton_step_tol,
         )
         return {"gate_coef": coef, "gate_intercept": intercept}
-
-
-    def nonsmooth_reason(self, n_experts):
-        """Why the log-likelihood is not smooth in the gate, or None.
-
-        A top-K gate (``top_k < n_experts``) selects its experts by the order
-        of the logits: the likelihood jumps where the selected set changes.
-
-        Parameters
-        ----------
-        n_experts : int
-            Number of experts of the model.
-
-        Returns
-        -------
-        reason : str or None
-            The reason, or None for the dense gate.
-        """
-        return top_k_nonsmooth_reason(self.top_k, n_experts)
 
     def em_only_reason(self, n_experts):
         """Why only EM can fit this configuration, or None.

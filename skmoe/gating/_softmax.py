@@ -17,14 +17,13 @@ from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
 from ._base import (
     SMOOTHING_START,
-    Gating,
     _random_directions,
+    _TopKGating,
     _weighted_moments,
     anneal_steps,
     maximize_monotone,
     next_smoothing,
     sparse_gate_m_step,
-    top_k_nonsmooth_reason,
 )
 
 
@@ -60,7 +59,7 @@ def _rescaled(coef, intercept, tau, extra=None):
     }
 
 
-class SoftmaxGating(Gating):
+class SoftmaxGating(_TopKGating):
     """Softmax gate: temperature (fixed, learned or annealed), activation, top-K.
 
     With logits :math:`z_k(x) = \\beta_{1k}^\\top x + \\beta_{0k}`, an optional
@@ -242,15 +241,6 @@ class SoftmaxGating(Gating):
         self.activation = activation
 
     # ------------------------------------------------------------ helpers
-    def _sparse(self, n_experts):
-        return self.top_k is not None and self.top_k < n_experts
-
-    def _smoothing(self, params):
-        """Current smoothing of an annealed top-K selection (0: exact)."""
-        if not self._sparse(params.n_experts):
-            return 0.0
-        return float(params.gate_extra.get("top_k_smoothing", np.zeros(1))[0])
-
     def _stores_temperature(self):
         return bool(self.learn_temperature) or self.schedule is not None
 
@@ -743,24 +733,6 @@ class SoftmaxGating(Gating):
         return None
 
     # ----------------------------------------------------------- schedule
-    def nonsmooth_reason(self, n_experts):
-        """Why the log-likelihood is not smooth in the gate, or None.
-
-        A top-K gate (``top_k < n_experts``) selects its experts by the order
-        of the logits: the likelihood jumps where the selected set changes.
-
-        Parameters
-        ----------
-        n_experts : int
-            Number of experts of the model.
-
-        Returns
-        -------
-        reason : str or None
-            The reason, or None for the dense gate.
-        """
-        return top_k_nonsmooth_reason(self.top_k, n_experts)
-
     def em_only_reason(self, n_experts):
         """Why only EM can fit this configuration, or None.
 
