@@ -27,6 +27,12 @@ and both implementations run from it. Reported separately:
 - a breakdown of one skmoe run by kernel (runtime wrappers, skmoe unchanged)
   and of one reference run by step.
 
+The same skmoe EM also runs **unfused** (``run_em(fused=False)``: the
+families' own E-step and M-step kernels, six passes over the data per
+iteration instead of the fused loop's two), alternated with the other two:
+the ``un/fu`` column is the speed-up of the fused loop, and ``rel unf`` the
+largest relative difference of the two trajectories (round-off).
+
 Two diagnostics separate "different algorithm" from "different answer": the
 reference rerun with a tight L-BFGS-B (``ftol=1e-15, gtol=1e-12``), and skmoe
 rerun with its gate Newton loop uncapped (the class attribute
@@ -241,6 +247,7 @@ def kernel_timers():
     import skmoe.experts._linear as el
     import skmoe.gating._softmax as gs
     import skmoe.solvers._em as em
+    import skmoe.solvers._fused as fu
 
     stats = {}
 
@@ -266,10 +273,12 @@ def kernel_timers():
         (kg, "gaussian_estep_linear"), (gs, "log_softmax_rows"),
         (el, "linear_expert_suffstats"), (kg, "weighted_residual_ss"),
         (gs, "cho_factor"), (gs, "cho_solve"),
+        (fu, "fused_estep_statistics"), (fu, "fused_residuals"),
     ]
     patches = [(mod, name, wrap(name, getattr(mod, name)))
                for mod, name in targets if hasattr(mod, name)]
     patches.append((gs, "softmax_gate_objective", gate_objective))
+    patches.append((fu, "softmax_gate_objective", gate_objective))
     originals = [(mod, name, getattr(mod, name)) for mod, name, _ in patches]
     try:
         for mod, name, fn in patches:
@@ -278,6 +287,23 @@ def kernel_timers():
     finally:
         for mod, name, fn in originals:
             setattr(mod, name, fn)
+
+
+@contextlib.contextmanager
+def unfused():
+    """Run skmoe's EM by the families' own methods (``run_em(fused=False)``).
+
+    The baseline of the fused passes: the same steps, computed by the
+    separate E-step, expert, variance and gate kernels.
+    """
+    import skmoe.solvers._em as em
+
+    original = em.fused_plan
+    em.fused_plan = lambda *args: False
+    try:
+        yield
+    finally:
+        em.fused_plan = original
 
 
 @contextlib.contextmanager
@@ -479,17 +505,31 @@ def steady_state(rec, X, y, K, start, ref_start, var_floor, lbfgs, iters, args):
         hist = ReferenceEM(X, y, var_floor, lbfgs).run(ref_start, iters, 0.0)[0]
         return time.perf_counter() - t0, len(hist) - 1
 
-    sk_runs, ref_runs = [], []
+    def unfused_run():
+        with unfused():
+            return sk_run()
+
+    with unfused():
+        unfused_hist = np.asarray(skmoe_fit(X, y, K, start, iters, 0.0).history_)
+    mu = min(len(sk_hist), len(unfused_hist))
+    rec["max_rel_dL_unfused"] = float(
+        (np.abs(sk_hist[:mu] - unfused_hist[:mu]) / np.abs(unfused_hist[:mu])).max())
+
+    sk_runs, ref_runs, unfused_runs = [], [], []
     rec["loadavg_before"] = os.getloadavg()[0]
     for _ in range(args.repeats):
         sk_runs.append(sk_run())
         ref_runs.append(ref_run())
+        unfused_runs.append(unfused_run())
     rec["loadavg_after"] = os.getloadavg()[0]
     rec["skmoe_s_per_iter"] = float(np.median([t / k for t, k in sk_runs]))
     rec["reference_s_per_iter"] = float(np.median([t / k for t, k in ref_runs]))
+    rec["unfused_s_per_iter"] = float(np.median([t / k for t, k in unfused_runs]))
     rec["skmoe_runs"] = [{"s": t, "iters": k} for t, k in sk_runs]
     rec["reference_runs"] = [{"s": t, "iters": k} for t, k in ref_runs]
+    rec["unfused_runs"] = [{"s": t, "iters": k} for t, k in unfused_runs]
     rec["ratio_per_iter"] = rec["reference_s_per_iter"] / rec["skmoe_s_per_iter"]
+    rec["ratio_unfused"] = rec["unfused_s_per_iter"] / rec["skmoe_s_per_iter"]
 
     # breakdowns (separate, instrumented runs) ---------------------------
     with kernel_timers() as stats:
@@ -591,10 +631,14 @@ def print_row_header():
           " relative to |L|, tight ref = max|dL| against a reference whose L-BFGS-B"
           " runs\nto ftol=1e-15, gtol=1e-12; exact gt = max|dL| between that tight "
           "reference and skmoe with its\ngate Newton loop uncapped (diagnostic); "
-          "load = 1-min load average after the timed runs")
+          "load = 1-min load average after the timed runs;\nunfused = skmoe's "
+          "same EM computed by its separate kernels (run_em(fused=False)), "
+          "un/fu = its\ntime over the fused one's, rel unf = max relative "
+          "difference of the two trajectories")
     print(f"{'n':>5}{'d':>4}{'K':>3}{'it sk/ref':>10}{'skmoe s/it':>12}{'ref s/it':>11}"
           f"{'ref/sk':>8}{'max|dL| it<=3':>15}{'max|dL| all':>13}{'max rel':>10}"
-          f"{'tight ref':>11}{'exact gt':>10}{'load':>6}")
+          f"{'tight ref':>11}{'exact gt':>10}{'unfused':>9}{'un/fu':>7}"
+          f"{'rel unf':>9}{'load':>6}")
 
 
 def print_row(r):
@@ -607,7 +651,8 @@ def print_row(r):
           f"{r['ratio_per_iter']:8.2f}{r['max_abs_dL_first3']:15.3e}"
           f"{r['max_abs_dL']:13.3e}{r['max_rel_dL']:10.1e}"
           f"{r['max_abs_dL_tight']:11.2e}{r['max_abs_dL_exact_gate']:10.1e}"
-          f"{r['loadavg_after']:6.1f}", flush=True)
+          f"{r['unfused_s_per_iter']:9.4f}{r['ratio_unfused']:7.2f}"
+          f"{r['max_rel_dL_unfused']:9.1e}{r['loadavg_after']:6.1f}", flush=True)
 
 
 def print_converge(results):
@@ -639,7 +684,8 @@ def print_converge(results):
 def print_profiles(results):
     print("\nWhere the time goes (one instrumented run of `it` iterations each; "
           "milliseconds per iteration)")
-    print(f"{'n':>5}{'d':>4}{'K':>3} | skmoe: {'estep':>7}{'logsm':>7}{'suffst':>7}"
+    print(f"{'n':>5}{'d':>4}{'K':>3} | skmoe: {'passA':>7}{'passB':>7}{'estep':>7}"
+          f"{'logsm':>7}{'suffst':>7}"
           f"{'rss':>7}{'hess':>7}{'#H/it':>6}{'lsrch':>7}{'chol':>7}{'other':>7}"
           f" | ref: {'estep':>7}{'expert':>7}{'gate':>7}{'nfev':>6}")
     for r in results:
@@ -656,6 +702,7 @@ def print_profiles(results):
         q = r["reference_profile"]
         st = q["steps_s"]
         print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3} |        "
+              f"{g('fused_estep_statistics'):7.1f}{g('fused_residuals'):7.1f}"
               f"{g('gaussian_estep') + g('gaussian_estep_linear'):7.1f}"
               f"{g('log_softmax_rows'):7.1f}"
               f"{g('linear_expert_suffstats'):7.1f}{g('weighted_residual_ss'):7.1f}"
@@ -664,7 +711,11 @@ def print_profiles(results):
               f"{g('cho_factor') + g('cho_solve'):7.1f}{1e3 * p['other_s'] / it:7.1f}"
               f" |      {1e3 * st['estep'] / it:7.1f}{1e3 * st['experts'] / it:7.1f}"
               f"{1e3 * st['gate'] / it:7.1f}{np.mean(q['gate_nfev']):6.1f}")
-    print("  skmoe columns: gaussian_estep (or the fused gaussian_estep_linear),"
+    print("  skmoe columns: passA = fused_estep_statistics (E-step, all "
+          "statistics and the gate's line-search test),\n  passB = "
+          "fused_residuals (variances); lsrch also counts halved gate steps; "
+          "for models the fused\n  EM does not cover:\n"
+          "  gaussian_estep (or the fused gaussian_estep_linear),"
           " log_softmax_rows, linear_expert_suffstats,"
           " weighted_residual_ss,\n  softmax_gate_objective with Hessian (and calls per"
           " iteration), without Hessian (line search),\n  chol = scipy cho_factor +"

@@ -224,3 +224,22 @@ def soft_topk_vjp(G, A, Z, top_k, smoothing):
     dZ[rows, order[:, top_k - 1]] += 0.5 * dt
     dZ[rows, order[:, top_k]] += 0.5 * dt
     return dA, dZ
+
+
+def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
+                           expert_coef, expert_intercept, variances, previous=None):
+    resp, loglik = gaussian_estep_linear(X, y, gate_coef, gate_intercept,
+                                         expert_coef, expert_intercept, variances)
+    R = resp * sample_weight[:, None]
+    value, grad, neg_hess = softmax_gate_objective(X, gate_coef, gate_intercept,
+                                                   R, True)
+    gram, moment = linear_expert_suffstats(X, y, R, True)
+    trial = (0.0 if previous is None else
+             softmax_gate_objective(X, gate_coef, gate_intercept, previous,
+                                    False)[0])
+    return (sample_weight @ loglik, value, grad, neg_hess, gram, moment,
+            R.sum(axis=0), trial), R
+
+
+def fused_residuals(X, y, R, expert_coef, expert_intercept):
+    return weighted_residual_ss(y, X @ expert_coef.T + expert_intercept, R)

@@ -1,11 +1,15 @@
-"""The fused E-step path against the general one.
+"""The fused paths against the general ones.
 
-``MoEParams._posterior`` takes the fused kernel when the gate reports a
+``MoEParams._posterior`` takes the fused E-step kernel when the gate reports a
 linear softmax (:meth:`Gating.linear_logits`) and the experts affine means
 (:meth:`Experts.linear_means`); it must compute what the general path
 computes. Tolerances: rtol=1e-12 per call, as for the kernel twins (the two
 paths sum in different orders); whole EM trajectories compound that
 round-off over 20 iterations of a well-conditioned fit, rtol=1e-10.
+
+``run_em`` takes the fused EM loop (two passes per iteration,
+``skmoe/solvers/_fused.py``) when :func:`fused_plan` allows; it must take the
+same steps as the general loop (tolerances below).
 """
 
 import numpy as np
@@ -21,6 +25,9 @@ from skmoe import (
 from skmoe._kernels._gaussian import gaussian_estep
 from skmoe.datasets import make_moe_regression
 from skmoe.gating._softmax import SoftmaxGating as _Softmax
+from skmoe.solvers import _fused as fused_module
+from skmoe.solvers._em import run_em
+from skmoe.solvers._fused import fused_plan
 
 # deliberately short fits (fixed iteration counts, tol=0)
 pytestmark = pytest.mark.filterwarnings(
@@ -67,8 +74,162 @@ def test_hooks_decline_non_linear_models(gating, experts):
 
 
 def test_em_trajectory_same_with_and_without_fusion(monkeypatch):
-    _, _, fused = _fit(SoftmaxGating(), LinearExperts())
+    # the fused E-step of the unfused EM loop against the general E-step
+    X, y, _ = make_moe_regression(n_samples=300, n_features=2, n_experts=3,
+                                  random_state=0)
+    start = MixtureOfExpertsRegressor(3, max_iter=1, random_state=0).fit(X, y)
+    w = np.ones(X.shape[0])
+    fused = run_em(X, y, w, start.params_, max_iter=20, tol=0.0,
+                   var_floor=1e-8, fused=False)
     monkeypatch.setattr(_Softmax, "linear_logits", lambda self, params: None)
-    _, _, general = _fit(SoftmaxGating(), LinearExperts())
-    assert_allclose(fused.history_, general.history_, rtol=1e-10)
-    assert np.all(np.diff(fused.history_) >= -1e-9 * np.abs(fused.history_[1:]))
+    general = run_em(X, y, w, start.params_, max_iter=20, tol=0.0,
+                     var_floor=1e-8, fused=False)
+    assert_allclose(fused.history, general.history, rtol=1e-10)
+    assert np.all(np.diff(fused.history) >= -1e-9 * np.abs(fused.history[1:]))
+
+
+# ---------------------------------------------------------------- fused EM
+# ``run_em(fused=True)`` (two passes per iteration) against
+# ``run_em(fused=False)`` (the families' own E-step and M-step): the same
+# steps, summed in different orders. Over 40 iterations of these
+# well-conditioned fits the two trajectories agree to 1e-15..1e-14 (measured);
+# rtol=1e-11 leaves room for round-off growing through the iterations while
+# any difference of algorithm (a skipped or repeated step) moves L by far more.
+
+FUSED_CASES = {
+    "softmax": (3, SoftmaxGating(), LinearExperts()),
+    "temperature": (4, SoftmaxGating(temperature=0.5), LinearExperts()),
+    "no_intercept": (3, SoftmaxGating(), LinearExperts(fit_intercept=False)),
+    "learned_temperature": (3, SoftmaxGating(learn_temperature=True),
+                            LinearExperts()),
+    "schedule": (2, SoftmaxGating(schedule="geometric", anneal_iter=10),
+                 LinearExperts()),
+    "one_expert": (1, SoftmaxGating(), LinearExperts()),
+}
+
+
+def _start(K, gating, experts, n=1500, seed=1):
+    X, y, _ = make_moe_regression(n_samples=n, n_features=3,
+                                  n_experts=max(K, 2), random_state=seed)
+    est = MixtureOfExpertsRegressor(K, gating=gating, experts=experts,
+                                    max_iter=1, random_state=0).fit(X, y)
+    w = np.random.RandomState(0).random_sample(n) * 2
+    w[::7] = 0.0
+    return X, y, w, est.params_
+
+
+@pytest.mark.parametrize("case", list(FUSED_CASES))
+def test_fused_em_equals_unfused_em(case):
+    K, gating, experts = FUSED_CASES[case]
+    X, y, w, start = _start(K, gating, experts)
+    assert fused_plan(start, None, None)
+    runs = [run_em(X, y, w, start, max_iter=40, tol=0.0, var_floor=1e-6,
+                   fused=fused) for fused in (True, False)]
+    assert len(runs[0].history) == len(runs[1].history) == 41
+    assert_allclose(runs[0].history, runs[1].history, rtol=1e-11)
+    a, b = runs[0].params, runs[1].params
+    for name in ("expert_params", "variance", "gate_coef", "gate_intercept"):
+        assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-8,
+                        atol=1e-10, err_msg=name)
+    # EM is monotone (relative round-off of the total log-likelihood)
+    h = runs[0].history
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:]))
+
+
+@pytest.mark.parametrize("gating", [
+    SoftmaxGating(),
+    # the schedule moves the temperature after every M-step: the step is
+    # tested at once instead of in the next E-step pass
+    SoftmaxGating(schedule="geometric", initial_temperature=2.0, anneal_iter=10),
+])
+def test_fused_em_backtracking_line_search(monkeypatch, gating):
+    # a saturated gate: its Hessian vanishes where the responsibilities
+    # disagree with it, the first Newton step overshoots, and the line search
+    # halves it with the gate objective's own kernel
+    X, y, w, start = _start(3, gating, LinearExperts())
+    start = start.replace(gate_coef=start.gate_coef * 0 + np.array(
+        [[40.0, -30.0, 10.0], [-25.0, 35.0, 0.0], [0.0, 0.0, 0.0]]))
+    calls = []
+    original = fused_module.softmax_gate_objective
+
+    def counted(*args):
+        calls.append(args[-1])
+        return original(*args)
+
+    monkeypatch.setattr(fused_module, "softmax_gate_objective", counted)
+    fused = run_em(X, y, w, start, max_iter=5, tol=0.0, var_floor=1e-6,
+                   fused=True)
+    assert calls and not any(calls)  # halved steps, objective only
+    general = run_em(X, y, w, start, max_iter=5, tol=0.0, var_floor=1e-6,
+                     fused=False)
+    assert_allclose(fused.history, general.history, rtol=1e-11)
+    assert np.all(np.diff(fused.history) >= -1e-12 * np.abs(fused.history[1:]))
+
+
+@pytest.mark.parametrize("estimator, other", [
+    (dict(noise="student_t"), {}),
+    (dict(gating=SoftmaxGating(top_k=1)), {}),
+    (dict(gating=SoftmaxGating(activation="tanh")), {}),
+    (dict(gating="normalized_sigmoid"), {}),
+    (dict(gating="hierarchical_softmax", n_experts=4), {}),
+    (dict(experts=PolynomialExperts(degree=2)), {}),
+    (dict(n_shared_experts=1), {}),
+    ({}, dict(record=lambda params: None)),
+    ({}, dict(expert_step=lambda *args: None)),
+])
+def test_fused_plan_declines_what_it_does_not_compute(estimator, other):
+    X, y, _ = make_moe_regression(n_samples=300, n_features=2, n_experts=2,
+                                  random_state=0)
+    kw = dict(n_experts=2, max_iter=1, random_state=0)
+    kw.update(estimator)
+    params = MixtureOfExpertsRegressor(**kw).fit(X, y).params_
+    assert not fused_plan(params, other.get("expert_step"), other.get("record"))
+
+
+def test_estimator_fits_use_the_fused_em(monkeypatch):
+    X, y, _ = make_moe_regression(n_samples=300, n_features=2, n_experts=2,
+                                  random_state=0)
+    calls = []
+    original = fused_module.fused_estep_statistics
+
+    def counted(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(fused_module, "fused_estep_statistics", counted)
+    est = MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0)
+    est.fit(X, y)
+    # one E-step pass at the start and one per iteration, for each restart
+    assert len(calls) == est.n_init * 6
+
+
+class _OwnStepGating(SoftmaxGating):
+    """A subclass with its own gate update (here: the gate held fixed)."""
+
+    def m_step(self, X, R, params, *, likelihood=None):
+        return {"gate_coef": params.gate_coef, "gate_intercept": params.gate_intercept}
+
+
+class _OwnStepExperts(LinearExperts):
+    """A subclass with its own expert update (here: a halved step)."""
+
+    def m_step(self, X, y, R, expert_params):
+        return 0.5 * (expert_params + super().m_step(X, y, R, expert_params))
+
+
+@pytest.mark.parametrize("gating, experts", [
+    (_OwnStepGating(), LinearExperts()),
+    (SoftmaxGating(), _OwnStepExperts()),
+])
+def test_subclasses_with_their_own_m_step_are_not_fused(gating, experts):
+    X, y, w, start = _start(3, gating, experts)
+    assert not fused_plan(start, None, None)
+    # and run_em takes their steps: the fixed gate stays fixed, the halved
+    # expert step differs from the full one
+    res = run_em(X, y, w, start, max_iter=3, tol=0.0, var_floor=1e-6)
+    full = run_em(X, y, w, start.replace(gating=SoftmaxGating(),
+                                         experts=LinearExperts()),
+                  max_iter=3, tol=0.0, var_floor=1e-6)
+    assert not np.allclose(res.history, full.history, rtol=1e-6)
+    if isinstance(gating, _OwnStepGating):
+        assert_allclose(res.params.gate_coef, start.gate_coef, rtol=0, atol=0)

@@ -14,6 +14,11 @@ import pytest
 from numpy.testing import assert_allclose
 
 from skmoe._kernels._ffn import ffn_activation, ffn_nls, ffn_predict, ffn_vjp
+from skmoe._kernels._fused import (
+    _block_rows,
+    fused_estep_statistics,
+    fused_residuals,
+)
 from skmoe._kernels._gaussian import (
     gaussian_estep,
     gaussian_estep_linear,
@@ -178,6 +183,48 @@ def test_linear_expert_suffstats(n, d, K, add_intercept):
                     ref.linear_expert_suffstats(X, y, R, add_intercept),
                     strict=True):
         assert_allclose(g, w, rtol=RTOL, atol=1e-12)
+
+
+# (30, 4) has 35-row blocks (BLAS-size cap), so 2000 rows give every chunk
+# several blocks and a partial one
+FUSED_SHAPES = SHAPES + [(2000, 30, 4)]
+
+
+def test_fused_blocks_are_partial_in_the_large_shape():
+    n, d, K = FUSED_SHAPES[-1]
+    p = d + 1
+    B = _block_rows(K + K * (K - 1) // 2, p * (p + 1) // 2)
+    assert B * K * (K + 1) // 2 * p * (p + 1) // 2 <= 2**18
+    assert n // 16 > B and (n // 16) % B != 0
+
+
+@pytest.mark.parametrize("n, d, K", FUSED_SHAPES)
+@pytest.mark.parametrize("trial", [False, True])
+def test_fused_estep_statistics(n, d, K, trial):
+    X, y, coef, intercept, R, means, variances = _data(n, d, K)
+    rng = np.random.RandomState(1)
+    B, c = rng.standard_normal((K, d)), rng.standard_normal(K)
+    w = rng.random_sample(n) * 2
+    w[::3] = 0.0  # zero-weight rows contribute nothing
+    R[::5, 0] = 0.0
+    resp = R.copy() if trial else np.full((n, K), np.nan)
+    got = fused_estep_statistics(X, y, w, coef, intercept, B, c, variances, resp,
+                                 trial)
+    want, resp_ref = ref.fused_estep_statistics(X, y, w, coef, intercept, B, c,
+                                                variances, R if trial else None)
+    assert_allclose(resp, resp_ref, rtol=RTOL, atol=1e-14)
+    for g, v in zip(got, want, strict=True):
+        assert_allclose(g, v, rtol=RTOL, atol=1e-11)
+
+
+@pytest.mark.parametrize("n, d, K", FUSED_SHAPES)
+def test_fused_residuals(n, d, K):
+    X, y, coef, intercept, R, means, variances = _data(n, d, K)
+    rng = np.random.RandomState(1)
+    B, c = rng.standard_normal((K, d)), rng.standard_normal(K)
+    R[::4, 0] = 0.0
+    assert_allclose(fused_residuals(X, y, R, B, c),
+                    ref.fused_residuals(X, y, R, B, c), rtol=RTOL)
 
 
 def test_kernels_do_not_modify_inputs():

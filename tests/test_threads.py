@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from skmoe import MixtureOfExpertsRegressor
+from skmoe._kernels._fused import fused_estep_statistics, fused_residuals
 from skmoe._kernels._gaussian import gaussian_estep_linear
 from skmoe._kernels._linear import linear_expert_suffstats
 from skmoe._kernels._softmax import softmax_gate_objective
@@ -42,18 +43,27 @@ def _data(n=3001, d=3, K=4, seed=0):
 
 
 @two_threads
-@pytest.mark.parametrize("kernel", ["gate", "suffstats", "estep"])
+@pytest.mark.parametrize("kernel", ["gate", "suffstats", "estep", "fused_estep",
+                                    "fused_residuals"])
 def test_kernels_bit_identical_for_1_and_2_threads(kernel):
     X, y, coef, intercept, R = _data()
+    n, K = R.shape
+    w = R[:, 0].copy()
     fun, args = {
+        "fused_estep": (fused_estep_statistics,
+                        (X, y, w, coef - coef[-1], intercept - intercept[-1],
+                         coef[::-1].copy(), intercept, np.ones(K), R.copy(),
+                         True)),
+        "fused_residuals": (fused_residuals, (X, y, R, coef, intercept)),
         "gate": (softmax_gate_objective, (X, coef, intercept, R, True)),
         "suffstats": (linear_expert_suffstats, (X, y, R, True)),
         "estep": (gaussian_estep_linear,
                   (X, y, coef, intercept, coef[::-1].copy(), intercept,
                    np.ones(coef.shape[0]))),
     }[kernel]
-    one = _with_threads(1, fun, *args)
-    two = _with_threads(2, fun, *args)
+    # fresh copies: the fused E-step rewrites its responsibilities argument
+    one = _with_threads(1, fun, *[np.copy(a) for a in args])
+    two = _with_threads(2, fun, *[np.copy(a) for a in args])
     for a, b in zip(one, two, strict=True):
         assert np.array_equal(a, b)
 

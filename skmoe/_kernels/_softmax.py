@@ -156,6 +156,22 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
         A += packed[c]
     if not compute_hessian:
         return value, grad, np.zeros((1, 1))
+    return value, grad, hessian_from_packed(A, K, p)
+
+
+@njit(cache=True)
+def hessian_from_packed(A, K, p):
+    """The full symmetric matrix of the packed gate Hessian ``A``.
+
+    ``A[q, t]`` holds pair ``q`` of the free expert blocks ``k <= l`` (row-major
+    over the upper triangle of the ``K - 1`` blocks) and entry ``t`` of the
+    upper triangle ``a <= b`` of the ``p x p`` block (see :func:`_gate_rows`).
+
+    Returns
+    -------
+    H : ndarray of shape ((K - 1) * p, (K - 1) * p)
+    """
+    m = (K - 1) * p
     H = np.zeros((m, m))
     q = 0
     for k in range(K - 1):
@@ -171,7 +187,7 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
                     H[bl + a, bk + b] = A[q, t]
                     t += 1
             q += 1
-    return value, grad, H
+    return H
 
 
 @njit(cache=True)

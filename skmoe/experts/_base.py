@@ -96,6 +96,28 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         """
         return None
 
+    def linear_m_step(self):
+        """The M-step as a function of the affine design's statistics, if any.
+
+        Capability hook for the fused EM solver, which computes the weighted
+        statistics of the design ``f_i = [x_i, 1]`` in its E-step pass. A
+        family whose :meth:`m_step` is determined by them returns a function
+        ``step(gram, moment, mass, expert_params) -> expert_params`` that
+        returns what :meth:`m_step` returns for the same responsibilities,
+        with ``gram`` of shape (n_experts, n_features + 1, n_features + 1)
+        holding ``sum_i R_ik f_i f_i^T``, ``moment`` of shape
+        (n_experts, n_features + 1) holding ``sum_i R_ik f_i y_i`` and
+        ``mass`` of shape (n_experts,) holding ``sum_i R_ik``. The default
+        returns None (the solver calls :meth:`m_step`). Only consulted for
+        families whose :meth:`linear_means` is not None.
+
+        Returns
+        -------
+        step : callable or None
+            The update from the statistics, or None when there is none.
+        """
+        return None
+
     @abstractmethod
     def predict(self, X, expert_params):
         """Expert means.

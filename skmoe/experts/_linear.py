@@ -216,6 +216,31 @@ class _LinearInFeatures(Experts):
         )
         return new
 
+    def linear_m_step(self):
+        """Weighted least squares from the statistics of ``[x, 1]``.
+
+        The fused EM solver's expert update (see
+        :meth:`~skmoe.Experts.linear_m_step`); without ``fit_intercept`` the
+        intercept's row and column are dropped.
+
+        Returns
+        -------
+        step : callable or None
+            ``step(gram, moment, mass, expert_params) -> expert_params``, as
+            :meth:`m_step` computes them; None for a non-trivial feature map
+            or a subclass that overrides :meth:`m_step`.
+        """
+        if (type(self)._features is not _LinearInFeatures._features
+                or type(self).m_step is not _LinearInFeatures.m_step):
+            return None
+        return self._statistics_m_step
+
+    def _statistics_m_step(self, gram, moment, mass, expert_params):
+        if not self.fit_intercept:
+            gram = np.ascontiguousarray(gram[:, :-1, :-1])
+            moment = np.ascontiguousarray(moment[:, :-1])
+        return self._solve(gram, moment, mass, expert_params)
+
     def online_statistics(self, X, y, R):
         """Weighted Gram matrices, moments, sums of ``y**2`` and masses.
 

@@ -143,6 +143,53 @@ class Gating(BaseEstimator, metaclass=ABCMeta):
         """
         return None
 
+    def newton_gate(self, params):
+        """The gate on which :meth:`m_step` takes damped Newton steps, if any.
+
+        Capability hook for the fused EM solver: when :meth:`m_step` is the
+        damped Newton ascent of :class:`~skmoe.SoftmaxGating` (a single step,
+        exact Hessian, Armijo backtracking) on
+        ``sum_ik R_ik log_softmax(X @ coef.T + intercept)`` from some
+        ``(coef, intercept)`` (last row zero), followed by
+        :meth:`newton_gate_fields`, return that starting point; otherwise
+        None (the default), and the solver calls :meth:`m_step`.
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        gate : tuple of two ndarray or None
+            ``(coef, intercept)``, C-contiguous float64, of shapes
+            (n_experts, n_features) and (n_experts,), last row zero.
+        """
+        return None
+
+    def newton_gate_fields(self, coef, intercept, params):
+        """Gate fields of the Newton-improved gate of :meth:`newton_gate`.
+
+        Only called for families whose :meth:`newton_gate` is not None; the
+        default returns ``coef`` and ``intercept`` as they are.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_experts, n_features)
+            Improved slopes, in the parametrisation of :meth:`newton_gate`.
+        intercept : ndarray of shape (n_experts,)
+            Improved intercepts.
+        params : MoEParams
+            Parameters before the update.
+
+        Returns
+        -------
+        fields : dict
+            New ``gate_coef``, ``gate_intercept`` (and ``gate_extra``), as
+            :meth:`m_step` returns them.
+        """
+        return {"gate_coef": coef, "gate_intercept": intercept}
+
     @abstractmethod
     def m_step(self, X, R, params):
         """Gate update of (generalised) EM.

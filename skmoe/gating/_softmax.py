@@ -639,20 +639,10 @@ class SoftmaxGating(_TopKGating):
             dense = clone(self).set_params(top_k=None)
             return sparse_gate_m_step(self, dense, X, R, params, likelihood)
         if self.activation is None and not sparse:
-            norm = self.normalize(params)
-            if self.learn_temperature:
-                tau = float(norm["gate_extra"]["temperature"][0])
-            else:
-                tau = self._temperature(params)
-            # the objective depends on theta / tau only: optimise the scaled gate
-            coef = norm["gate_coef"] / tau
-            intercept = norm["gate_intercept"] / tau
             coef, intercept = newton_softmax_ascent(
-                X, R, coef, intercept, self._max_newton_iter
+                X, R, *self._scaled_gate(params), self._max_newton_iter
             )
-            if self.learn_temperature:
-                return _rescaled(coef, intercept, 1.0, params.gate_extra)
-            return {"gate_coef": coef * tau, "gate_intercept": intercept * tau}
+            return self.newton_gate_fields(coef, intercept, params)
         if K == 1:
             return self.normalize(params)
         # activation or smoothed top-K selection: not concave, L-BFGS ascent
@@ -669,6 +659,66 @@ class SoftmaxGating(_TopKGating):
                                      max_iter=self._max_ascent_iter,
                                      grad_tol=1e-10 * R.sum())
         return self.unpack(theta, params)
+
+    def newton_gate(self, params):
+        """The scaled gate on which :meth:`m_step` takes its Newton step.
+
+        Without an activation or top-K selection, :meth:`m_step` improves
+        the normalised gate divided by the temperature (the objective depends
+        on ``theta / tau`` only) by damped Newton steps.
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+
+        Returns
+        -------
+        gate : tuple of two ndarray or None
+            ``(coef / tau, intercept / tau)`` of the normalised gate (last row
+            zero); None with an activation or top-K selection, for a
+            subclass that overrides :meth:`m_step`, or when :meth:`m_step`
+            takes more than one Newton step.
+        """
+        if (self.activation is not None or self._sparse(params.n_experts)
+                or type(self).m_step is not SoftmaxGating.m_step
+                or self._max_newton_iter != 1):
+            return None
+        return self._scaled_gate(params)
+
+    def _scaled_gate(self, params):
+        """The normalised gate divided by the temperature (see m_step)."""
+        norm = self.normalize(params)
+        if self.learn_temperature:
+            tau = float(norm["gate_extra"]["temperature"][0])
+        else:
+            tau = self._temperature(params)
+        return (as_kernel_array(norm["gate_coef"] / tau),
+                as_kernel_array(norm["gate_intercept"] / tau))
+
+    def newton_gate_fields(self, coef, intercept, params):
+        """Gate fields of an improved scaled gate (see :meth:`newton_gate`).
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_experts, n_features)
+            Improved scaled slopes, last row zero.
+        intercept : ndarray of shape (n_experts,)
+            Improved scaled intercepts, last entry zero.
+        params : MoEParams
+            Parameters before the update (their temperature).
+
+        Returns
+        -------
+        fields : dict
+            ``gate_coef`` and ``gate_intercept`` times the temperature; with a
+            learned temperature, the gate renormalised with its new
+            temperature in ``gate_extra``.
+        """
+        if self.learn_temperature:
+            return _rescaled(coef, intercept, 1.0, params.gate_extra)
+        tau = self._temperature(params)
+        return {"gate_coef": coef * tau, "gate_intercept": intercept * tau}
 
     def newton_terms(self, X, R, params):
         """Gradient and negative Hessian of the EM gate objective (online EM).
@@ -839,14 +889,96 @@ def _damped_cholesky(neg_hess, eye):
     return None  # pragma: no cover
 
 
-def newton_softmax_ascent(X, R, coef, intercept, max_iter):
+class NewtonProposal:
+    """One damped Newton step of :func:`newton_softmax_ascent`, to be tested.
+
+    Built from the objective's value, gradient and negative Hessian at the
+    gate ``(coef, intercept)``; ``status`` says what the step needs:
+
+    - ``"stay"``: no ascent direction (or no factorisation), the gate is kept;
+    - ``"take"``: the predicted gain is below the objective's round-off, the
+      step is taken without evaluation (see :func:`newton_softmax_ascent`);
+    - ``"test"``: the full step must pass the Armijo test
+      :meth:`accepts`, else :meth:`backtrack` halves it.
+
+    ``coef`` and ``intercept`` are the full step's gate (the start, also in
+    ``start``, for ``"stay"``). The fused EM solver tests the full step in
+    its next E-step pass, where the trial gate's logits are computed anyway.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_experts, n_features)
+        Starting slopes (last row zero).
+    intercept : ndarray of shape (n_experts,)
+        Starting intercepts (last entry zero).
+    terms : tuple
+        ``(value, grad, neg_hess)`` of the objective at the start.
+    noise : float
+        Round-off bound of the objective.
+    """
+
+    def __init__(self, coef, intercept, terms, noise):
+        K, d = coef.shape
+        self.shape = (K, d)
+        self.value, grad, neg_hess = terms
+        self.theta = np.hstack([coef, intercept[:, None]])[:-1].ravel()
+        self.status = "stay"
+        self.start = (coef, intercept)
+        self.coef, self.intercept = coef, intercept
+        if K == 1:  # no free gate parameter
+            return
+        factor = _damped_cholesky(neg_hess, np.eye(neg_hess.shape[0]))
+        if factor is None:  # pragma: no cover - damping always succeeds
+            return
+        self.step = cho_solve(factor, grad)
+        self.slope = float(grad @ self.step)
+        if not self.slope > 0:
+            return
+        self.status = "take" if 0.5 * self.slope <= noise else "test"
+        self.coef, self.intercept = self.at(1.0)
+
+    def at(self, t):
+        """The gate at step length ``t``."""
+        return _unpack(self.theta + t * self.step, *self.shape)
+
+    def accepts(self, value, t=1.0):
+        """Armijo test of the objective ``value`` at step length ``t``."""
+        return value >= self.value + 1e-4 * t * self.slope
+
+    def backtrack(self, objective):
+        """Halve the rejected full step until :meth:`accepts`, at most 39 times.
+
+        Returns
+        -------
+        gate : tuple of (ndarray, ndarray) or None
+            The accepted gate, or None when no halving is accepted.
+        """
+        t = 1.0
+        for _ in range(39):
+            t *= 0.5
+            coef, intercept = self.at(t)
+            if self.accepts(objective(coef, intercept), t):
+                return coef, intercept
+        return None
+
+
+def objective_noise(value, n_samples):
+    """Round-off bound of ``value``, a sum of ``n_samples`` non-positive terms.
+
+    Each term summed with relative error eps, of total magnitude ``|value|``.
+    """
+    return n_samples * np.finfo(np.float64).eps * (abs(value) + 1.0)
+
+
+def newton_softmax_ascent(X, R, coef, intercept, max_iter, *, terms=None):
     """Damped Newton ascent of ``sum_ik R_ik log softmax_k(X coef^T + intercept)``.
 
     The last row of ``coef``/``intercept`` must be zero and stays zero. Each
     step solves ``(-H + lambda I) delta = g`` with the exact Hessian
     (``lambda`` is a tiny ridge that grows only until the Cholesky
-    factorisation succeeds) and backtracks until the Armijo condition holds,
-    so every evaluated step increases the objective.
+    factorisation succeeds) and backtracks until the Armijo condition holds
+    (at most 40 evaluations), so every evaluated step increases the
+    objective (see :class:`NewtonProposal`).
 
     Near the optimum the predicted gain of a Newton step, ``g^T delta / 2``,
     falls below the round-off of the objective itself (a sum over the
@@ -870,6 +1002,10 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
         Starting gate intercepts (last entry zero).
     max_iter : int
         Maximum number of Newton steps.
+    terms : tuple or None, default=None
+        ``(value, grad, neg_hess)`` of the objective at the start, as
+        :func:`~skmoe._kernels._softmax.softmax_gate_objective` returns them,
+        when the caller has computed them; None computes them.
 
     Returns
     -------
@@ -879,33 +1015,26 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
     K, d = coef.shape
     if K == 1:
         return coef, intercept
-    theta = np.hstack([coef, intercept[:, None]])[:-1].ravel()
-    value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
-    # bound on the round-off of the objective: n terms, each summed with
-    # relative error eps, of total magnitude |value| (every log-weight <= 0)
-    noise = X.shape[0] * np.finfo(np.float64).eps * (abs(value) + 1.0)
-    eye = np.eye(neg_hess.shape[0])
+
+    def objective(c, i):
+        return softmax_gate_objective(X, c, i, R, False)[0]
+
+    if terms is None:
+        terms = softmax_gate_objective(X, coef, intercept, R, True)
+    noise = objective_noise(terms[0], X.shape[0])
     for it in range(max_iter):
-        factor = _damped_cholesky(neg_hess, eye)
-        if factor is None:  # pragma: no cover - damping always succeeds
+        step = NewtonProposal(coef, intercept, terms, noise)
+        if step.status == "stay":
             break
-        step = cho_solve(factor, grad)
-        slope = float(grad @ step)
-        if not slope > 0:
-            break
-        if 0.5 * slope <= noise:
-            return _unpack(theta + step, K, d)
-        t = 1.0
-        for _ in range(40):
-            c_new, i_new = _unpack(theta + t * step, K, d)
-            v_new, _, _ = softmax_gate_objective(X, c_new, i_new, R, False)
-            if v_new >= value + 1e-4 * t * slope:
-                break
-            t *= 0.5
+        if step.status == "take":
+            return step.coef, step.intercept
+        if step.accepts(objective(step.coef, step.intercept)):
+            coef, intercept = step.coef, step.intercept
         else:
-            break
-        theta = theta + t * step
-        coef, intercept = c_new, i_new
+            halved = step.backtrack(objective)
+            if halved is None:
+                break
+            coef, intercept = halved
         if it + 1 < max_iter:
-            value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+            terms = softmax_gate_objective(X, coef, intercept, R, True)
     return coef, intercept

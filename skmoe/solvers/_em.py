@@ -10,6 +10,7 @@ from .._params import MoEParams
 from ..diagnostics import top_k_experts
 from ..gating import GateLikelihood, resolve_gating
 from ..utils._arrays import as_kernel_array
+from ._fused import FusedSteps, fused_plan
 from ._init import Degenerate, best_restart, initial_params, update_variances
 
 
@@ -157,8 +158,36 @@ def _routing_recorder(X, n_experts, k):
     return lambda params: top_k_experts(params.gates(X), k).astype(dtype)
 
 
+class _Steps:
+    """E- and M-steps of ``run_em`` by the families' own methods.
+
+    Holds the responsibilities and noise scale weights of the last E-step.
+    """
+
+    def __init__(self, X, y, sample_weight, var_floor, expert_step):
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.var_floor = var_floor
+        self.expert_step = expert_step
+        self.resp = self.scale = None
+
+    def e_step(self, params):
+        """E-step at ``params``; returns them and the weighted log-likelihood."""
+        self.resp, loglik, self.scale = params._posterior(self.X, self.y)
+        return params, float(self.sample_weight @ loglik)
+
+    def m_step(self, params, n_iter):
+        """M-step from the last E-step's responsibilities."""
+        # in place, and released before the next E-step allocates its own (one
+        # (n, K) array fewer at the peak)
+        R = self.resp
+        self.resp = None
+        R *= self.sample_weight[:, None]
+        return _mstep(self.X, self.y, R, params, self.var_floor,
+                      self.sample_weight, self.scale, n_iter, self.expert_step)
+
+
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
-           label="", expert_step=None, record=None):
+           label="", expert_step=None, record=None, fused=None):
     """EM iterations from ``params`` (one restart).
 
     ``expert_step`` (a callable with the signature of
@@ -174,43 +203,43 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     parameters), ``record(params)`` is kept at the start and after every
     iteration and stacked in ``FitResult.routing``.
 
+    ``fused`` chooses how the steps are computed: by the two passes of
+    :mod:`skmoe.solvers._fused` (True) or the families' own methods (False);
+    None (the default) fuses whenever :func:`~skmoe.solvers._fused.fused_plan`
+    allows. Both take the same steps.
+
     Returns
     -------
     result : FitResult
     """
+    if fused is None:
+        fused = fused_plan(params, expert_step, record)
+    steps = (FusedSteps(X, y, sample_weight, var_floor, max_iter) if fused
+             else _Steps(X, y, sample_weight, var_floor, expert_step))
     W = float(sample_weight.sum())
     try:
         with np.errstate(over="ignore", under="ignore"):
-            resp, loglik, scale = params._posterior(X, y)
+            params, current = steps.e_step(params)
     except (ValueError, FloatingPointError) as exc:  # pragma: no cover
         raise Degenerate(str(exc)) from exc
-    current = float(sample_weight @ loglik)
     history = [current]
     routing = None if record is None else [record(params)]
     converged = False
     n_iter = 0
     t0 = time.perf_counter()
     for n_iter in range(1, max_iter + 1):
-        # in place: the responsibilities are not used again (one (n, K) array
-        # fewer at the peak)
-        R = resp
-        R *= sample_weight[:, None]
-        del resp
         try:
             with np.errstate(over="ignore", under="ignore"):
-                new_params = _mstep(X, y, R, params, var_floor, sample_weight,
-                                    scale, n_iter, expert_step)
+                new_params = steps.m_step(params, n_iter)
                 scheduled = new_params.gating.at_iteration(new_params, n_iter,
                                                            max_iter)
                 if scheduled:
                     new_params = new_params.replace(**scheduled)
                 if not _is_finite(new_params):
                     raise Degenerate("non-finite parameters after an M-step")
-                del R  # freed before the E-step allocates the next one
-                resp, loglik, scale = new_params._posterior(X, y)
+                new_params, new = steps.e_step(new_params)
         except ValueError as exc:
             raise Degenerate(str(exc)) from exc
-        new = float(sample_weight @ loglik)
         if not np.isfinite(new):
             raise Degenerate("non-finite log-likelihood")
         params = new_params

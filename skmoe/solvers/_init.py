@@ -84,6 +84,14 @@ def update_variances(y, means, R, old, var_floor, sums=None):
     rss = weighted_residual_ss(y, means, R)
     if sums is None:
         sums = R.sum(axis=0)
+    return variances_from_rss(rss, sums, old, var_floor)
+
+
+def variances_from_rss(rss, sums, old, var_floor):
+    """``rss / sums`` floored at ``var_floor``; ``old`` kept for empty experts.
+
+    An expert is empty when its mass is at most ``1e-10`` of the total.
+    """
     empty = sums <= 1e-10 * sums.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         var = np.where(empty, old, rss / np.where(empty, 1.0, sums))
