@@ -513,7 +513,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 shared_experts=shared_experts, noise=noise, **routing,
             )
             params, self.empty_experts_ = finish_fit(
-                result.params, X, y, sample_weight, self.objective
+                result.params, X, y, sample_weight, self.objective, result.masses
             )
         self.gating_ = gating
         self.experts_ = experts

@@ -237,8 +237,10 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
     trial = (0.0 if previous is None else
              softmax_gate_objective(X, gate_coef, gate_intercept, previous,
                                     False)[0])
+    gate_mass = sample_weight @ np.exp(
+        log_softmax_rows(X @ gate_coef.T + gate_intercept))
     return (sample_weight @ loglik, value, grad, neg_hess, gram, moment,
-            R.sum(axis=0), trial), R
+            R.sum(axis=0), trial, gate_mass), R
 
 
 def fused_residuals(X, y, R, expert_coef, expert_intercept):

@@ -12,6 +12,8 @@ round-off over 20 iterations of a well-conditioned fit, rtol=1e-10.
 same steps as the general loop (tolerances below).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -27,7 +29,9 @@ from skmoe.datasets import make_moe_regression
 from skmoe.gating._softmax import SoftmaxGating as _Softmax
 from skmoe.solvers import _fused as fused_module
 from skmoe.solvers._em import run_em
+from skmoe.solvers._finish import canonical_permutation, finish_fit
 from skmoe.solvers._fused import fused_plan
+from skmoe.utils._warnings import EmptyExpertWarning
 
 # deliberately short fits (fixed iteration counts, tol=0)
 pytestmark = pytest.mark.filterwarnings(
@@ -233,3 +237,35 @@ def test_subclasses_with_their_own_m_step_are_not_fused(gating, experts):
     assert not np.allclose(res.history, full.history, rtol=1e-6)
     if isinstance(gating, _OwnStepGating):
         assert_allclose(res.params.gate_coef, start.gate_coef, rtol=0, atol=0)
+
+
+def test_fused_em_returns_the_masses_of_its_last_pass():
+    X, y, w, start = _start(3, SoftmaxGating(), LinearExperts())
+    res = run_em(X, y, w, start, max_iter=7, tol=0.0, var_floor=1e-6)
+    gate_mass, resp_mass = res.masses
+    params = res.params
+    # the kernel twins' tolerance (module docstring)
+    assert_allclose(gate_mass, w @ params.gates(X), rtol=1e-12)
+    assert_allclose(resp_mass, w @ params._posterior(X, y)[0], rtol=1e-12)
+    unfused = run_em(X, y, w, start, max_iter=7, tol=0.0, var_floor=1e-6,
+                     fused=False)
+    assert unfused.masses is None
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_finish_fit_with_the_masses_equals_finish_fit_without(empty):
+    X, y, w, start = _start(4, SoftmaxGating(), LinearExperts())
+    if empty:  # expert 1 gets no weight anywhere: flagged after the fit
+        start = start.replace(gate_intercept=start.gate_intercept
+                              + np.array([0.0, -60.0, 0.0, 0.0]))
+    res = run_em(X, y, w, start, max_iter=3, tol=0.0, var_floor=1e-6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a, empty_a = finish_fit(res.params, X, y, w, "likelihood", res.masses)
+        b, empty_b = finish_fit(res.params, X, y, w, "likelihood")
+    order = canonical_permutation(res.params, X, w)
+    assert not np.array_equal(order, np.arange(4))  # a real relabelling
+    assert np.array_equal(empty_a, empty_b) and empty_a.any() == empty
+    assert len([c for c in caught if c.category is EmptyExpertWarning]) == 2 * empty
+    for name in ("expert_params", "variance", "gate_coef", "gate_intercept"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name

@@ -61,7 +61,7 @@ def _stacked_linear(gate_coef, gate_intercept, expert_coef, expert_intercept):
 
 @njit(cache=True)
 def _estep_block(X, y, w, W, log_norm, half_prec, resp, trial, s, b, xT, outer,
-                 cT, mT, mass, sums):
+                 cT, mT, mass, gate_mass, sums):
     """E-step of rows ``s:s + b`` and their weights, for the block products.
 
     Writes ``resp[i, k] = w_i r_ik`` and, for block column ``r``: the design
@@ -70,7 +70,8 @@ def _estep_block(X, y, w, W, log_norm, half_prec, resp, trial, s, b, xT, outer,
     ``W_i p_k (delta_kl - p_l)`` with ``W_i = sum_k R_ik`` for the gate
     blocks ``k <= l < K - 1``); the weights of the moments ``mT[:, r]``
     (``R_ik y_i``, then the gate gradient's ``R_ik - W_i p_k``). Adds the
-    masses ``sum_i R_ik`` to ``mass``, the weighted log-likelihood to
+    masses ``sum_i R_ik`` to ``mass``, the gate masses ``sum_i w_i p_ik`` to
+    ``gate_mass``, the weighted log-likelihood to
     ``sums[0]`` and the gate objective ``sum_ik R_ik log p_ik`` to
     ``sums[1]``; with ``trial``, first adds ``sum_ik R'_ik log p_ik`` of the
     previous weights ``R'`` in ``resp`` to ``sums[2]``.
@@ -119,6 +120,8 @@ def _estep_block(X, y, w, W, log_norm, half_prec, resp, trial, s, b, xT, outer,
             joint[k] = e
             total += e
         wi = w[i]
+        for k in range(K):
+            gate_mass[k] += wi * prob[k]
         loglik += wi * (m + np.log(total))
         scale = wi / total
         # the gate's weight of the row is sum_k R_ik (w_i up to round-off), as
@@ -160,7 +163,7 @@ def _estep_block(X, y, w, W, log_norm, half_prec, resp, trial, s, b, xT, outer,
 
 @njit(cache=True)
 def _estep_chunk(X, y, w, W, log_norm, half_prec, resp, trial, start, stop,
-                 packed, moments, mass, sums):
+                 packed, moments, mass, gate_mass, sums):
     """Rows ``start:stop`` block by block, products added in block order."""
     d = X.shape[1]
     p = d + 1
@@ -175,7 +178,7 @@ def _estep_chunk(X, y, w, W, log_norm, half_prec, resp, trial, start, stop,
         cT = np.empty((n_weights, b))
         mT = np.empty((n_mom, b))
         _estep_block(X, y, w, W, log_norm, half_prec, resp, trial, s, b, xT, outer,
-                     cT, mT, mass, sums)
+                     cT, mT, mass, gate_mass, sums)
         packed += np.dot(cT, outer.T)
         moments += np.dot(mT, xT.T)
         s += b
@@ -229,6 +232,8 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
         ``sum_i R_ik``.
     trial_value : float
         ``sum_ik R'_ik log softmax_k(x_i)`` with ``trial``, else 0.
+    gate_mass : ndarray of shape (K,)
+        ``sum_i sample_weight[i] softmax_k(x_i)``.
 
     Notes
     -----
@@ -249,19 +254,23 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
     packs = np.zeros((N_CHUNKS, n_weights, n_tri))
     moms = np.zeros((N_CHUNKS, n_mom, p))
     masses = np.zeros((N_CHUNKS, K))
+    gate_masses = np.zeros((N_CHUNKS, K))
     sums = np.zeros((N_CHUNKS, 3))
     for c in prange(N_CHUNKS):
         start, stop = chunk_bounds(n, c)
         _estep_chunk(X, y, sample_weight, W, log_norm, half_prec, resp, trial,
-                     start, stop, packs[c], moms[c], masses[c], sums[c])
+                     start, stop, packs[c], moms[c], masses[c], gate_masses[c],
+                     sums[c])
     packed = np.zeros((n_weights, n_tri))
     mom = np.zeros((n_mom, p))
     mass = np.zeros(K)
+    gate_mass = np.zeros(K)
     total = np.zeros(3)
     for c in range(N_CHUNKS):
         packed += packs[c]
         mom += moms[c]
         mass += masses[c]
+        gate_mass += gate_masses[c]
         total += sums[c]
     gram = np.empty((K, p, p))
     for k in range(K):
@@ -277,7 +286,7 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
             grad[k * p + j] = mom[K + k, j]
     neg_hess = hessian_from_packed(packed[K:], K, p)
     return (total[0], total[1], grad, neg_hess, gram,
-            np.ascontiguousarray(mom[:K]), mass, total[2])
+            np.ascontiguousarray(mom[:K]), mass, total[2], gate_mass)
 
 
 @njit(cache=True)

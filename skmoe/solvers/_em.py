@@ -33,6 +33,12 @@ class FitResult:
     routing : ndarray of shape (n_iter + 1, n_samples, k) or None
         Top-k routing of the training rows at the start and after each
         iteration (EM with ``record_routing_k``), else None.
+    masses : tuple of two ndarray or None
+        The routed experts' gate and responsibility masses on the training
+        data at ``params``, ``sum_i w_i g_k(x_i)`` and ``sum_i w_i r_ik``,
+        when the solver's last E-step computed them (the fused EM), else None;
+        :func:`~skmoe.solvers._finish.finish_fit` then needs no pass of its
+        own.
     """
 
     params: object
@@ -41,6 +47,7 @@ class FitResult:
     log_likelihood: float
     history: np.ndarray
     routing: object = None
+    masses: object = None
 
 
 def _estep(X, y, params):
@@ -175,6 +182,10 @@ class _Steps:
         self.resp, loglik, self.scale = params._posterior(self.X, self.y)
         return params, float(self.sample_weight @ loglik)
 
+    def masses(self):
+        """None: the masses of the last E-step are not kept."""
+        return None
+
     def m_step(self, params, n_iter):
         """M-step from the last E-step's responsibilities."""
         # in place, and released before the next E-step allocates its own (one
@@ -257,7 +268,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
             converged = True
             break
     return FitResult(params, n_iter, converged, current, np.asarray(history),
-                     None if record is None else np.stack(routing))
+                     None if record is None else np.stack(routing),
+                     steps.masses())
 
 
 def shared_start(method, X, y, sample_weight, n_experts, gating, experts, rng,

@@ -11,19 +11,23 @@ from ..utils._warnings import EmptyExpertWarning
 EMPTY_FRACTION = 1e-3
 
 
-def canonical_permutation(params, X, sample_weight):
+def canonical_permutation(params, X, sample_weight, gate_mass=None):
     """The routed experts' canonical order (see :func:`canonical_order`).
+
+    ``gate_mass``, if given, is ``sum_i w_i g_k(x_i)`` already computed.
 
     Returns
     -------
     order : ndarray of int of shape (n_experts,)
         Expert ``order[j]`` of ``params`` becomes expert ``j``.
     """
-    mass = sample_weight @ params.gates(X) / sample_weight.sum()
+    if gate_mass is None:
+        gate_mass = sample_weight @ params.gates(X)
+    mass = gate_mass / sample_weight.sum()
     return np.asarray(params.gating.canonical_order(mass))
 
 
-def canonical_order(params, X, sample_weight):
+def canonical_order(params, X, sample_weight, gate_mass=None):
     """Relabel the experts in the canonical order.
 
     Routed experts: by decreasing average gating weight on the training
@@ -42,6 +46,8 @@ def canonical_order(params, X, sample_weight):
         Training inputs.
     sample_weight : ndarray of shape (n_samples,)
         Training sample weights.
+    gate_mass : ndarray of shape (n_experts,) or None, default=None
+        ``sum_i w_i g_k(x_i)`` if already computed.
 
     Returns
     -------
@@ -49,18 +55,24 @@ def canonical_order(params, X, sample_weight):
         The relabelled parameters (``params`` itself when the order is
         already canonical).
     """
-    order = canonical_permutation(params, X, sample_weight)
+    params, _ = _canonical(params, X, sample_weight, gate_mass)
+    return params
+
+
+def _canonical(params, X, sample_weight, gate_mass):
+    """:func:`canonical_order` and the permutation of the routed experts."""
+    order = canonical_permutation(params, X, sample_weight, gate_mass)
     shared_order = None
     if params.n_shared_experts:
         shared_order = np.argsort(-params.shared_weights, kind="stable")
         if np.array_equal(shared_order, np.arange(params.n_shared_experts)):
             shared_order = None
     if shared_order is None and np.array_equal(order, np.arange(params.n_experts)):
-        return params
-    return params.permute(order, shared_order=shared_order)
+        return params, order
+    return params.permute(order, shared_order=shared_order), order
 
 
-def empty_experts(params, X, y, sample_weight, objective):
+def empty_experts(params, X, y, sample_weight, objective, resp_mass=None):
     """Which routed experts ended the fit with (nearly) no responsibility.
 
     The mass of expert ``k`` is its total weighted responsibility
@@ -87,6 +99,9 @@ def empty_experts(params, X, y, sample_weight, objective):
         Training sample weights.
     objective : {"likelihood", "least_squares"}
         The fitted objective.
+    resp_mass : ndarray of shape (n_experts,) or None, default=None
+        The routed experts' masses ``sum_i w_i r_ik`` if already computed
+        (``objective="likelihood"``).
 
     Returns
     -------
@@ -94,19 +109,19 @@ def empty_experts(params, X, y, sample_weight, objective):
         True for the empty experts.
     """
     K = params.n_experts
-    if objective == "likelihood":
-        resp = params._posterior(X, y)[0]
-        weights = resp[:, :K]
+    if resp_mass is not None:
+        mass = resp_mass
+    elif objective == "likelihood":
+        mass = sample_weight @ params._posterior(X, y)[0][:, :K]
     else:
-        weights = params.gates(X)
-    mass = sample_weight @ weights
+        mass = sample_weight @ params.gates(X)
     total = sample_weight.sum()
     n = int(np.count_nonzero(sample_weight))
     threshold = max(EMPTY_FRACTION * total, total / n)
     return mass < threshold
 
 
-def finish_fit(params, X, y, sample_weight, objective):
+def finish_fit(params, X, y, sample_weight, objective, masses=None):
     """Canonical order, then the empty-expert check with its warning.
 
     Parameters
@@ -121,6 +136,10 @@ def finish_fit(params, X, y, sample_weight, objective):
         Training sample weights.
     objective : {"likelihood", "least_squares"}
         The fitted objective.
+    masses : tuple of two ndarray or None, default=None
+        The routed experts' gate and responsibility masses at ``params``
+        (:attr:`FitResult.masses <skmoe.solvers.FitResult>`), which spare the
+        passes over the data that compute them.
 
     Returns
     -------
@@ -129,8 +148,11 @@ def finish_fit(params, X, y, sample_weight, objective):
     empty : ndarray of bool of shape (n_experts,)
         :func:`empty_experts` of the relabelled parameters.
     """
-    params = canonical_order(params, X, sample_weight)
-    empty = empty_experts(params, X, y, sample_weight, objective)
+    gate_mass, resp_mass = (None, None) if masses is None else masses
+    params, order = _canonical(params, X, sample_weight, gate_mass)
+    if resp_mass is not None:
+        resp_mass = resp_mass[order]
+    empty = empty_experts(params, X, y, sample_weight, objective, resp_mass)
     if empty.any():
         warnings.warn(
             f"{int(empty.sum())} of {params.n_experts} experts ended the fit "

@@ -89,12 +89,13 @@ class FusedSteps:
             self.R = np.empty((self.X.shape[0], params.n_experts))
         gate = params.gating.newton_gate(params)
         experts = params.experts.linear_means(params.expert_params)
-        (loglik, value, grad, neg_hess, gram, moment, mass,
-         trial_value) = fused_estep_statistics(
+        (loglik, value, grad, neg_hess, gram, moment, mass, trial_value,
+         gate_mass) = fused_estep_statistics(
             self.X, self.y, self.sample_weight, *gate, *experts, params.variance,
             self.R, trial)
         return dict(loglik=float(loglik), gate=gate, terms=(value, grad, neg_hess),
-                    gram=gram, moment=moment, mass=mass, trial_value=trial_value)
+                    gram=gram, moment=moment, mass=mass, trial_value=trial_value,
+                    gate_mass=gate_mass)
 
     def _objective(self, coef, intercept):
         """The gate objective of the current responsibilities."""
@@ -121,6 +122,17 @@ class FusedSteps:
                 stats = self._pass(params, False)
         self.stats = stats
         return params, stats["loglik"]
+
+    def masses(self):
+        """Gate and responsibility masses of the last E-step pass.
+
+        Returns
+        -------
+        masses : tuple of two ndarray of shape (n_experts,)
+            ``sum_i w_i g_k(x_i)`` and ``sum_i w_i r_ik`` at the parameters of
+            the last :meth:`e_step` (see :func:`~skmoe.solvers._finish.finish_fit`).
+        """
+        return self.stats["gate_mass"], self.stats["mass"]
 
     def m_step(self, params, n_iter):
         """The M-step of ``run_em`` from the last E-step pass's statistics."""
