@@ -1,7 +1,7 @@
 """Fixed row chunks for parallel kernels with thread-count-independent sums.
 
-Also the packed outer product shared by the kernels that accumulate
-symmetric matrices.
+Also the packed outer product, and its unpacking, shared by the kernels that
+accumulate symmetric matrices.
 
 A parallel kernel splits the rows into ``N_CHUNKS`` contiguous chunks, a
 number that does not depend on the Numba thread count; each ``prange``
@@ -12,6 +12,7 @@ results are bit-identical whatever the thread count (a reduction variable
 inside ``prange`` would not be).
 """
 
+import numpy as np
 from numba import njit
 
 #: Number of row chunks of every parallel kernel (enough for 16 threads).
@@ -38,3 +39,22 @@ def packed_outer(v, out):
         for b in range(a, p):
             out[t] = va * v[b]
             t += 1
+
+
+@njit(cache=True)
+def symmetric_from_packed(packed, p):
+    """The full ``(m, p, p)`` matrices of ``m`` packed upper triangles.
+
+    ``packed[k, t]`` is entry ``t`` of the row-major upper triangle ``a <= b``
+    of matrix ``k`` (the layout of :func:`packed_outer`).
+    """
+    m = packed.shape[0]
+    full = np.empty((m, p, p))
+    for k in range(m):
+        t = 0
+        for a in range(p):
+            for b in range(a, p):
+                full[k, a, b] = packed[k, t]
+                full[k, b, a] = packed[k, t]
+                t += 1
+    return full

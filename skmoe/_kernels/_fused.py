@@ -28,7 +28,7 @@ deterministic routine.
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import N_CHUNKS, chunk_bounds
+from ._chunks import N_CHUNKS, chunk_bounds, symmetric_from_packed
 from ._gaussian import _normal_constants
 from ._softmax import hessian_from_packed
 
@@ -162,26 +162,39 @@ def _estep_block(X, y, w, W, log_norm, half_prec, resp, trial, s, b, xT, outer,
 
 
 @njit(cache=True)
-def _estep_chunk(X, y, w, W, log_norm, half_prec, resp, trial, start, stop,
-                 packed, moments, mass, gate_mass, sums):
-    """Rows ``start:stop`` block by block, products added in block order."""
-    d = X.shape[1]
-    p = d + 1
+def _estep_blocks(X, y, w, W, log_norm, half_prec, resp, trial, start, stop, b,
+                  packed, moments, mass, gate_mass, sums):
+    """Rows ``start:stop`` in blocks of ``b`` rows, products added in order.
+
+    The block buffers are allocated once; ``stop - start`` is a multiple of
+    ``b``. The block products allocate their small results (``np.dot`` has
+    no accumulating form in Numba): one per ``b`` rows.
+    """
+    p = X.shape[1] + 1
     n_weights, n_tri = packed.shape
-    n_mom = moments.shape[0]
-    B = _block_rows(n_weights, n_tri)
-    s = start
-    while s < stop:
-        b = min(B, stop - s)
-        xT = np.empty((p, b))
-        outer = np.empty((n_tri, b))
-        cT = np.empty((n_weights, b))
-        mT = np.empty((n_mom, b))
+    xT = np.empty((p, b))
+    outer = np.empty((n_tri, b))
+    cT = np.empty((n_weights, b))
+    mT = np.empty((moments.shape[0], b))
+    for s in range(start, stop, b):
         _estep_block(X, y, w, W, log_norm, half_prec, resp, trial, s, b, xT, outer,
                      cT, mT, mass, gate_mass, sums)
         packed += np.dot(cT, outer.T)
         moments += np.dot(mT, xT.T)
-        s += b
+
+
+@njit(cache=True)
+def _estep_chunk(X, y, w, W, log_norm, half_prec, resp, trial, start, stop,
+                 packed, moments, mass, gate_mass, sums):
+    """Rows ``start:stop``: full blocks, then the remainder as one block."""
+    B = _block_rows(packed.shape[0], packed.shape[1])
+    full = start + (stop - start) // B * B
+    if full > start:
+        _estep_blocks(X, y, w, W, log_norm, half_prec, resp, trial, start, full,
+                      B, packed, moments, mass, gate_mass, sums)
+    if stop > full:
+        _estep_blocks(X, y, w, W, log_norm, half_prec, resp, trial, full, stop,
+                      stop - full, packed, moments, mass, gate_mass, sums)
 
 
 @njit(cache=True, parallel=True)
@@ -272,14 +285,7 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
         mass += masses[c]
         gate_mass += gate_masses[c]
         total += sums[c]
-    gram = np.empty((K, p, p))
-    for k in range(K):
-        t = 0
-        for a in range(p):
-            for b in range(a, p):
-                gram[k, a, b] = packed[k, t]
-                gram[k, b, a] = packed[k, t]
-                t += 1
+    gram = symmetric_from_packed(packed[:K], p)
     grad = np.empty((K - 1) * p)
     for k in range(K - 1):
         for j in range(p):

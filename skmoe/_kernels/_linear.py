@@ -3,7 +3,7 @@
 import numpy as np
 from numba import njit, prange
 
-from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
+from ._chunks import N_CHUNKS, chunk_bounds, packed_outer, symmetric_from_packed
 
 
 @njit(cache=True)
@@ -78,12 +78,4 @@ def linear_expert_suffstats(F, y, R, add_intercept):
     for c in range(N_CHUNKS):
         packed += packs[c]
         moment += moments[c]
-    gram = np.empty((K, p, p))
-    for k in range(K):
-        t = 0
-        for a in range(p):
-            for b in range(a, p):
-                gram[k, a, b] = packed[k, t]
-                gram[k, b, a] = packed[k, t]
-                t += 1
-    return gram, moment
+    return symmetric_from_packed(packed, p), moment
