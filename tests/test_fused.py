@@ -26,7 +26,9 @@ from skmoe import (
 )
 from skmoe._kernels._gaussian import gaussian_estep
 from skmoe.datasets import make_moe_regression
+from skmoe.gating import _softmax as _softmax_module
 from skmoe.gating._softmax import SoftmaxGating as _Softmax
+from skmoe.solvers import _em as em_module
 from skmoe.solvers import _fused as fused_module
 from skmoe.solvers._em import run_em
 from skmoe.solvers._finish import canonical_permutation, finish_fit
@@ -269,3 +271,83 @@ def test_finish_fit_with_the_masses_equals_finish_fit_without(empty):
     assert len([c for c in caught if c.category is EmptyExpertWarning]) == 2 * empty
     for name in ("expert_params", "variance", "gate_coef", "gate_intercept"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+class _SharperGating(SoftmaxGating):
+    """Gate weights of its own (sharper), with the softmax's m_step."""
+
+    def log_weights(self, X, params):
+        from scipy.special import log_softmax
+
+        return log_softmax(2.0 * (X @ params.gate_coef.T + params.gate_intercept),
+                           axis=1)
+
+    def linear_logits(self, params):
+        return None
+
+
+def test_gates_with_their_own_weights_are_not_fused():
+    X, y, w, start = _start(3, _SharperGating(), LinearExperts())
+    assert not fused_plan(start, None, None)
+    res = run_em(X, y, w, start, max_iter=3, tol=0.0, var_floor=1e-6)
+    # the history belongs to the subclass's model, not the plain softmax
+    assert res.history[-1] == pytest.approx(w @ res.params.log_density(X, y),
+                                            rel=1e-12)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(noise="student_t"), dict(n_shared_experts=1),
+])
+def test_run_em_refuses_fused_true_where_it_cannot_fuse(kw):
+    X, y, _ = make_moe_regression(n_samples=300, n_features=2, n_experts=2,
+                                  random_state=0)
+    params = MixtureOfExpertsRegressor(2, max_iter=1, random_state=0,
+                                       **kw).fit(X, y).params_
+    with pytest.raises(ValueError, match="fused=True needs"):
+        run_em(X, y, np.ones(300), params, max_iter=2, tol=0.0, var_floor=1e-6,
+               fused=True)
+
+
+def test_fused_em_keeps_the_gate_when_no_halving_is_accepted(monkeypatch):
+    # NewtonProposal.backtrack returning None (every halving rejected; only
+    # reachable on pathological objectives, forced here): both loops keep
+    # the starting gate of that iteration
+    monkeypatch.setattr(_softmax_module.NewtonProposal, "backtrack",
+                        lambda self, objective: None)
+    X, y, w, start = _start(3, SoftmaxGating(), LinearExperts())
+    start = start.replace(gate_coef=np.array(
+        [[40.0, -30.0, 10.0], [-25.0, 35.0, 0.0], [0.0, 0.0, 0.0]]))
+    runs = [run_em(X, y, w, start, max_iter=4, tol=0.0, var_floor=1e-6,
+                   fused=fused) for fused in (True, False)]
+    assert_allclose(runs[0].history, runs[1].history, rtol=1e-11)
+    assert_allclose(runs[0].params.gate_coef, runs[1].params.gate_coef,
+                    rtol=1e-12, atol=1e-12)
+    # the first Newton step is rejected: after one iteration the gate has
+    # not moved (the normalisation round-trip changes no bit here)
+    first = run_em(X, y, w, start, max_iter=1, tol=0.0, var_floor=1e-6,
+                   fused=True)
+    assert np.array_equal(first.params.gate_coef, start.gate_coef)
+
+
+def test_fused_em_stops_when_unfused_em_stops():
+    X, y, w, start = _start(3, SoftmaxGating(), LinearExperts())
+    runs = [run_em(X, y, w, start, max_iter=500, tol=1e-8, var_floor=1e-6,
+                   fused=fused) for fused in (True, False)]
+    assert runs[0].converged and runs[1].converged
+    assert runs[0].n_iter == runs[1].n_iter
+    assert_allclose(runs[0].history, runs[1].history, rtol=1e-11)
+
+
+def test_estimator_with_restarts_same_fused_and_unfused(monkeypatch):
+    X, y, _ = make_moe_regression(n_samples=800, n_features=3, n_experts=3,
+                                  random_state=2)
+    kw = dict(n_init=3, max_iter=200, tol=1e-7, random_state=0)
+    fused = MixtureOfExpertsRegressor(3, **kw).fit(X, y)
+    monkeypatch.setattr(em_module, "fused_plan", lambda *args: False)
+    unfused = MixtureOfExpertsRegressor(3, **kw).fit(X, y)
+    assert fused.n_iter_ == unfused.n_iter_
+    assert_allclose(fused.history_, unfused.history_, rtol=1e-11)
+    assert np.array_equal(fused.empty_experts_, unfused.empty_experts_)
+    for name in ("expert_params", "variance", "gate_coef", "gate_intercept"):
+        assert_allclose(getattr(fused.params_, name),
+                        getattr(unfused.params_, name), rtol=1e-7, atol=1e-9)

@@ -185,7 +185,7 @@ def test_linear_expert_suffstats(n, d, K, add_intercept):
         assert_allclose(g, w, rtol=RTOL, atol=1e-12)
 
 
-# (30, 4) has 35-row blocks (BLAS-size cap), so 2000 rows give every chunk
+# (30, 4) has 52-row blocks (BLAS-size cap), so 2000 rows give every chunk
 # several blocks and a partial one
 FUSED_SHAPES = SHAPES + [(2000, 30, 4)]
 

@@ -44,9 +44,15 @@ def _data(n=3001, d=3, K=4, seed=0):
 
 @two_threads
 @pytest.mark.parametrize("kernel", ["gate", "suffstats", "estep", "fused_estep",
-                                    "fused_residuals"])
+                                    "fused_residuals", "fused_estep_wide"])
 def test_kernels_bit_identical_for_1_and_2_threads(kernel):
-    X, y, coef, intercept, R = _data()
+    if kernel == "fused_estep_wide":
+        # d=90, K=4: one row's block product exceeds 2**18 multiply-adds, so
+        # blocks have one row and OpenBLAS may use its own threads
+        X, y, coef, intercept, R = _data(n=400, d=90)
+        kernel = "fused_estep"
+    else:
+        X, y, coef, intercept, R = _data()
     n, K = R.shape
     w = R[:, 0].copy()
     fun, args = {

@@ -20,9 +20,13 @@ triangle of every row's outer product, times the rows' weights.
 
 Rows are split into ``N_CHUNKS`` fixed chunks (:mod:`._chunks`) and each chunk
 into fixed blocks, so sums do not depend on the Numba thread count. The block
-products are BLAS calls (``np.dot``) kept below OpenBLAS's threshold for
-threading (``rows * weights * entries <= 2**18``), so every call is a serial,
-deterministic routine.
+products are BLAS calls (``np.dot``) kept below the size from which OpenBLAS,
+built with its default ``GEMM_MULTITHREAD_THRESHOLD``, starts threads
+(``rows * weights * entries <= 2**18``), so that every call runs serially on
+the calling thread. A design so wide that one row exceeds it (``d >= 80`` for
+``K = 4``) gets one-row blocks, whose products OpenBLAS may thread: it splits
+them over output blocks, which does not change the bits, but neither that nor
+another BLAS library's behaviour is tested here.
 """
 
 import numpy as np
@@ -41,8 +45,8 @@ _MAX_BLOCK = 256
 
 @njit(cache=True)
 def _block_rows(n_weights, n_tri):
-    """Rows per block: as many as allowed, at least 8."""
-    return max(8, min(_MAX_BLOCK, _BLAS_SERIAL_SIZE // max(n_weights * n_tri, 1)))
+    """Rows per block: as many as allowed, at least 1."""
+    return max(1, min(_MAX_BLOCK, _BLAS_SERIAL_SIZE // max(n_weights * n_tri, 1)))
 
 
 @njit(cache=True)

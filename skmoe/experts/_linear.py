@@ -230,8 +230,10 @@ class _LinearInFeatures(Experts):
             :meth:`m_step` computes them; None for a non-trivial feature map
             or a subclass that overrides :meth:`m_step`.
         """
-        if (type(self)._features is not _LinearInFeatures._features
-                or type(self).m_step is not _LinearInFeatures.m_step):
+        cls = type(self)
+        if (cls._features is not _LinearInFeatures._features
+                or cls.m_step is not _LinearInFeatures.m_step
+                or cls._suffstats is not _LinearInFeatures._suffstats):
             return None
         return self._statistics_m_step
 

@@ -970,7 +970,7 @@ def objective_noise(value, n_samples):
     return n_samples * np.finfo(np.float64).eps * (abs(value) + 1.0)
 
 
-def newton_softmax_ascent(X, R, coef, intercept, max_iter, *, terms=None):
+def newton_softmax_ascent(X, R, coef, intercept, max_iter):
     """Damped Newton ascent of ``sum_ik R_ik log softmax_k(X coef^T + intercept)``.
 
     The last row of ``coef``/``intercept`` must be zero and stays zero. Each
@@ -1002,10 +1002,6 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter, *, terms=None):
         Starting gate intercepts (last entry zero).
     max_iter : int
         Maximum number of Newton steps.
-    terms : tuple or None, default=None
-        ``(value, grad, neg_hess)`` of the objective at the start, as
-        :func:`~skmoe._kernels._softmax.softmax_gate_objective` returns them,
-        when the caller has computed them; None computes them.
 
     Returns
     -------
@@ -1019,8 +1015,7 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter, *, terms=None):
     def objective(c, i):
         return softmax_gate_objective(X, c, i, R, False)[0]
 
-    if terms is None:
-        terms = softmax_gate_objective(X, coef, intercept, R, True)
+    terms = softmax_gate_objective(X, coef, intercept, R, True)
     noise = objective_noise(terms[0], X.shape[0])
     for it in range(max_iter):
         step = NewtonProposal(coef, intercept, terms, noise)

@@ -215,16 +215,26 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     iteration and stacked in ``FitResult.routing``.
 
     ``fused`` chooses how the steps are computed: by the two passes of
-    :mod:`skmoe.solvers._fused` (True) or the families' own methods (False);
-    None (the default) fuses whenever :func:`~skmoe.solvers._fused.fused_plan`
-    allows. Both take the same steps.
+    :mod:`skmoe.solvers._fused` (True; a ValueError when
+    :func:`~skmoe.solvers._fused.fused_plan` does not allow it) or the
+    families' own methods (False); None (the default) fuses whenever
+    ``fused_plan`` allows. Both run the same algorithm (equal to round-off).
 
     Returns
     -------
     result : FitResult
     """
+    allowed = fused_plan(params, expert_step, record)
     if fused is None:
-        fused = fused_plan(params, expert_step, record)
+        fused = allowed
+    elif fused and not allowed:
+        raise ValueError(
+            "fused=True needs Gaussian noise, no shared experts, a gate with "
+            "newton_gate and linear_logits, experts with linear_means and "
+            "linear_m_step, and no expert_step or record; got "
+            f"{params!r} with noise={params.noise.name!r}, "
+            f"expert_step={expert_step!r}, record={record!r}."
+        )
     steps = (FusedSteps(X, y, sample_weight, var_floor, max_iter) if fused
              else _Steps(X, y, sample_weight, var_floor, expert_step))
     W = float(sample_weight.sum())

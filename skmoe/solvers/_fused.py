@@ -1,7 +1,8 @@
 """Fused EM: two passes over the data per iteration, for the commonest model.
 
-For Gaussian noise, a gate whose update is a damped Newton step on the dense
-softmax objective (:meth:`~skmoe.Gating.newton_gate`) and affine experts whose
+For Gaussian noise, a linear softmax gate (:meth:`~skmoe.Gating.linear_logits`)
+whose update is a damped Newton step on the dense softmax objective
+(:meth:`~skmoe.Gating.newton_gate`) and affine experts whose
 update is determined by weighted normal equations
 (:meth:`~skmoe.Experts.linear_means`, :meth:`~skmoe.Experts.linear_m_step`),
 without shared experts, one EM iteration of :func:`~skmoe.solvers._em.run_em`
@@ -19,7 +20,9 @@ is the same computation with fewer passes over the data:
 
 The unfused loop makes six passes (E-step, weighting, experts' statistics,
 expert means, residuals, gate Hessian) plus one per line-search trial. Both
-loops take the same steps; their log-likelihoods agree to round-off (tested).
+loops run the same algorithm: their log-likelihoods agree to round-off
+(tested), and a decision (a line-search test, the stopping rule) can differ
+only when a value falls within round-off of its threshold.
 """
 
 import numpy as np
@@ -51,6 +54,7 @@ def fused_plan(params, expert_step, record):
         and record is None
         and params.noise.name == "gaussian"
         and not params.n_shared_experts
+        and params.gating.linear_logits(params) is not None
         and params.gating.newton_gate(params) is not None
         and params.experts.linear_means(params.expert_params) is not None
         and params.experts.linear_m_step() is not None
