@@ -47,9 +47,10 @@ def _data(n=3001, d=3, K=4, seed=0):
                                     "fused_residuals", "fused_estep_wide"])
 def test_kernels_bit_identical_for_1_and_2_threads(kernel):
     if kernel == "fused_estep_wide":
-        # d=90, K=4: one row's block product exceeds 2**18 multiply-adds, so
-        # blocks have one row and OpenBLAS may use its own threads
-        X, y, coef, intercept, R = _data(n=400, d=90)
+        # d=230, K=4: one row's block product (10 weights x 26796 packed
+        # entries) exceeds 2**18 multiply-adds, so blocks have one row and
+        # OpenBLAS may use its own threads
+        X, y, coef, intercept, R = _data(n=400, d=230)
         kernel = "fused_estep"
     else:
         X, y, coef, intercept, R = _data()

@@ -23,7 +23,7 @@ into fixed blocks, so sums do not depend on the Numba thread count. The block
 products are BLAS calls (``np.dot``) kept below the size from which OpenBLAS,
 built with its default ``GEMM_MULTITHREAD_THRESHOLD``, starts threads
 (``rows * weights * entries <= 2**18``), so that every call runs serially on
-the calling thread. A design so wide that one row exceeds it (``d >= 80`` for
+the calling thread. A design so wide that one row exceeds it (``d >= 228`` for
 ``K = 4``) gets one-row blocks, whose products OpenBLAS may thread: it splits
 them over output blocks, which does not change the bits, but neither that nor
 another BLAS library's behaviour is tested here.
@@ -50,16 +50,22 @@ def _block_rows(n_weights, n_tri):
 
 
 @njit(cache=True)
+def _by_input(coef, intercept, W, offset):
+    """Columns ``offset + k`` of ``W``: ``coef[k]`` by input, then ``intercept[k]``."""
+    K, d = coef.shape
+    for k in range(K):
+        for j in range(d):
+            W[j, offset + k] = coef[k, j]
+        W[d, offset + k] = intercept[k]
+
+
+@njit(cache=True)
 def _stacked_linear(gate_coef, gate_intercept, expert_coef, expert_intercept):
     """``W[j, k]``: gate slopes and intercepts then the experts', by input."""
     K, d = gate_coef.shape
     W = np.empty((d + 1, 2 * K))
-    for k in range(K):
-        for j in range(d):
-            W[j, k] = gate_coef[k, j]
-            W[j, K + k] = expert_coef[k, j]
-        W[d, k] = gate_intercept[k]
-        W[d, K + k] = expert_intercept[k]
+    _by_input(gate_coef, gate_intercept, W, 0)
+    _by_input(expert_coef, expert_intercept, W, K)
     return W
 
 
@@ -347,12 +353,8 @@ def fused_residuals(X, y, R, expert_coef, expert_intercept):
     """
     n = X.shape[0]
     K = R.shape[1]
-    d = X.shape[1]
-    W = np.empty((d + 1, K))
-    for k in range(K):
-        for j in range(d):
-            W[j, k] = expert_coef[k, j]
-        W[d, k] = expert_intercept[k]
+    W = np.empty((X.shape[1] + 1, K))
+    _by_input(expert_coef, expert_intercept, W, 0)
     rsss = np.zeros((N_CHUNKS, K))
     for c in prange(N_CHUNKS):
         start, stop = chunk_bounds(n, c)
