@@ -12,34 +12,27 @@ from scipy.special import logsumexp
 from sklearn.utils import check_array
 
 from ._params import MoEParams
+from .utils._abilities import Requirements, check_requirements
 from .utils._sklearn import check_is_fitted
 
 __all__ = ["MixingMeasureDendrogram", "mixing_measure_dendrogram"]
 
 
+#: what the dendrogram needs of a model: atoms whose weights multiply the
+#: softmax numerators (so that merging two atoms is defined) and Gaussian
+#: experts (the merge rule of arXiv:2510.12744 defines no merged degrees of
+#: freedom)
+DENDROGRAM = Requirements(
+    "mixing_measure_dendrogram", gating=("softmax_atoms",), noise=("gaussian",),
+    shared_experts=False,
+)
+
+
 def _check_model(params):
     """Reject models whose atoms the merge rule does not define."""
-    from .gating import SoftmaxGating
-
-    gating = params.gating
-    if not (isinstance(gating, SoftmaxGating) and gating.activation is None
-            and (gating.top_k is None or gating.top_k == params.n_experts)):
-        raise ValueError(
-            "mixing_measure_dendrogram needs a dense softmax gate without "
-            "activation (the weight of an atom is exp(gate intercept)); got "
-            f"{type(gating).__name__} with {gating.get_params()!r}."
-        )
-    if params.n_shared_experts:
-        raise ValueError(
-            "mixing_measure_dendrogram does not merge shared experts; got "
-            f"n_shared_experts={params.n_shared_experts}."
-        )
-    if params.noise.name != "gaussian":
-        raise ValueError(
-            "mixing_measure_dendrogram merges Gaussian experts (the merge rule "
-            "of arXiv:2510.12744 defines no merged degrees of freedom); got "
-            f"noise={params.noise.name!r}."
-        )
+    check_requirements(DENDROGRAM, gating=params.gating, noise=params.noise,
+                       n_experts=params.n_experts,
+                       n_shared_experts=params.n_shared_experts)
     if params.n_experts < 2:
         raise ValueError(
             "mixing_measure_dendrogram needs an over-specified model with at "

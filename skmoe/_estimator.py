@@ -3,7 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
@@ -11,7 +11,7 @@ from ._params import MoEParams
 from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
 from .noise import DF_BOUNDS, DF_MAX_FIXED, NOISES, resolve_noise
-from .solvers import SOLVER_OBJECTIVES, check_compatible, fit_moe
+from .solvers import SOLVER_OBJECTIVES, FitSpec, fit_moe
 from .solvers._finish import canonical_permutation, finish_fit
 from .solvers._online import check_online, partial_fit_online
 from .utils._arrays import as_kernel_array
@@ -397,30 +397,39 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fit
-    def _resolve_families(self):
-        gating = (
-            resolve_gating(self.gating)
-            if isinstance(self.gating, str)
-            else clone(self.gating)
-        )
-        experts = (
-            resolve_experts(self.experts)
-            if isinstance(self.experts, str)
-            else clone(self.experts)
-        )
-        gating._validate_params()
-        experts._validate_params()
-        return gating, experts
+    def _spec(self, var_floor=0.0, rng=None, start=None):
+        """The fit specification of the hyper-parameters (families resolved).
 
-    def _resolve_shared_experts(self):
-        if not self.n_shared_experts or self.shared_experts is None:
-            return None
-        if isinstance(self.shared_experts, str):
+        Every family is resolved (a registered name, or a clone of the given
+        object) and validated; the estimator's own parameters were validated
+        by ``_fit_context``.
+        """
+        S = self.n_shared_experts
+        shared = None
+        if S and self.shared_experts is not None:
             shared = resolve_experts(self.shared_experts)
-        else:
-            shared = clone(self.shared_experts)
-        shared._validate_params()
-        return shared
+        return FitSpec(
+            n_experts=self.n_experts,
+            gating=resolve_gating(self.gating),
+            experts=resolve_experts(self.experts),
+            noise=resolve_noise(self.noise, self.noise_df),
+            solver=self.solver,
+            objective=self.objective,
+            init_params=self.init_params,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            var_floor=var_floor,
+            rng=rng,
+            verbose=self.verbose,
+            start=start,
+            n_shared_experts=S,
+            shared_weight=self.shared_weight,
+            shared_experts=shared,
+            record_routing_k=self._check_record_routing(),
+            learning_decay=self.learning_decay,
+            learning_offset=self.learning_offset,
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -462,12 +471,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 f"too few for n_experts={K}{shared}: need at least max(2, "
                 "n_experts + n_shared_experts) samples of non-zero weight."
             )
-        gating, experts = self._resolve_families()
-        noise = resolve_noise(self.noise, self.noise_df)
-        check_compatible(self.solver, self.objective, gating, experts,
-                         self.n_experts, self.n_shared_experts, noise)
-        gating.check_n_experts(K, n_features)
-        shared_experts = self._resolve_shared_experts()
+        spec = self._spec()
+        spec.gating.check_n_experts(K, n_features)
         S = self.n_shared_experts
         if isinstance(self.init_params, MoEParams):
             init = self.init_params
@@ -482,7 +487,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"init_params must have n_shared_experts={S}; got "
                     f"{init.n_shared_experts}."
                 )
-        rng = check_random_state(self.random_state)
         w = sample_weight / sample_weight.sum()
         var_y = float(w @ (y - w @ y) ** 2)
         var_floor = self.reg_var * (var_y if var_y > 0 else 1.0)
@@ -501,20 +505,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
-        routing = self._check_record_routing()
+        spec = spec.replace(var_floor=var_floor,
+                            rng=check_random_state(self.random_state), start=start)
         with numba_threads(self.n_jobs):
-            result = fit_moe(
-                X, y, sample_weight, solver=self.solver, objective=self.objective,
-                n_experts=K, gating=gating, experts=experts,
-                init_params=self.init_params, n_init=self.n_init,
-                max_iter=self.max_iter, tol=self.tol, var_floor=var_floor,
-                rng=rng, verbose=self.verbose, start=start,
-                n_shared_experts=S, shared_weight=self.shared_weight,
-                shared_experts=shared_experts, noise=noise, **routing,
-            )
+            result = fit_moe(X, y, sample_weight, spec)
             params, self.empty_experts_ = finish_fit(
                 result.params, X, y, sample_weight, self.objective, result.masses
             )
+        gating, experts = spec.gating, spec.experts
         self.gating_ = gating
         self.experts_ = experts
         self.params_ = params
@@ -548,11 +546,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         try:
             self._validate_params()
-            gating, experts = self._resolve_families()
+            spec = self._spec()
         except ValueError:
             return True
-        check_online(self.objective, gating, experts, self.n_experts,
-                     self.n_shared_experts, self.noise)
+        check_online(spec)
         return True
 
     @available_if(_check_online)
@@ -658,10 +655,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         X, y = as_kernel_array(X), as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
-        gating, experts = self._resolve_families()
-        gating.check_n_experts(K, X.shape[1])
-        check_online(self.objective, gating, experts, K, self.n_shared_experts,
-                     self.noise)
+        spec = self._spec()
+        spec.gating.check_n_experts(K, X.shape[1])
+        check_online(spec)
         if first and np.count_nonzero(sample_weight) < max(2, K):
             raise ValueError(
                 f"The first partial_fit batch has {np.count_nonzero(sample_weight)} "
@@ -669,19 +665,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             )
 
         def first_fit(X, y, sample_weight, var_floor):
-            return fit_moe(
-                X, y, sample_weight, solver=self.solver, objective=self.objective,
-                n_experts=K, gating=gating, experts=experts,
-                init_params=self.init_params, n_init=self.n_init,
-                max_iter=self.max_iter, tol=self.tol, var_floor=var_floor,
-                rng=check_random_state(self.random_state), verbose=self.verbose,
-            ).params
+            return fit_moe(X, y, sample_weight, spec.replace(
+                var_floor=var_floor, rng=check_random_state(self.random_state),
+                record_routing_k=None)).params
 
         with numba_threads(self.n_jobs):
             state, loglik = partial_fit_online(
                 None if first else self._online_state, X, y, sample_weight,
-                reg_var=self.reg_var, learning_decay=self.learning_decay,
-                learning_offset=self.learning_offset, first_fit=first_fit,
+                reg_var=self.reg_var, learning_decay=spec.learning_decay,
+                learning_offset=spec.learning_offset, first_fit=first_fit,
             )
             params, self.empty_experts_ = finish_fit(
                 state.params, X, y, sample_weight, "likelihood"
@@ -690,8 +682,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             print(f"batch {state.n_batches:6d}  mean log-lik before update "
                   f"{loglik: .8e}")
         self._online_state = state
-        self.gating_ = gating
-        self.experts_ = experts
+        self.gating_ = spec.gating
+        self.experts_ = spec.experts
         self.params_ = params
         self.n_batches_ = self.n_iter_ = state.n_batches
         self._fitted_objective = "likelihood"
@@ -701,9 +693,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _check_record_routing(self):
-        """Solver keywords of ``record_routing``; ValueError if impossible."""
+        """``routing_k`` when routing is recorded, else None; ValueError if
+        impossible."""
         if not self.record_routing:
-            return {}
+            return None
         if self.solver != "em":
             raise ValueError(
                 "record_routing=True records the routing along EM iterations; "
@@ -714,7 +707,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 f"routing_k={self.routing_k} must not exceed n_experts="
                 f"{self.n_experts}."
             )
-        return {"record_routing_k": self.routing_k}
+        return self.routing_k
 
     def _check_density_defined(self, method):
         objective = getattr(self, "_fitted_objective", "likelihood")

@@ -7,20 +7,20 @@ from dataclasses import dataclass, field
 from numbers import Real
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils import check_random_state
 
+from .experts import Experts, resolve_experts
+from .gating import Gating, resolve_gating
+from .noise import NoiseModel, resolve_noise
 from .utils._arrays import as_kernel_array
 
 
 def _resolve_gating(gating):
-    from .gating import Gating, resolve_gating
-
     return gating if isinstance(gating, Gating) else resolve_gating(gating)
 
 
 def _resolve_experts(experts):
-    from .experts import Experts, resolve_experts
-
     return experts if isinstance(experts, Experts) else resolve_experts(experts)
 
 
@@ -200,15 +200,18 @@ class MoEParams:
                 raise ValueError(f"{name} must be finite.")
         self.gating.check_n_experts(K, d)
         self._set_shared(d)
-        from .noise import resolve_noise
-
-        set_(self, "noise", resolve_noise(self.noise))
+        noise = self.noise if isinstance(self.noise, NoiseModel) else (
+            resolve_noise(self.noise))
+        set_(self, "noise", noise)
         set_(self, "noise_df", self.noise.check_df(self.noise_df, K))
-        if self.noise_df is not None and self.n_shared_experts:
-            raise ValueError(
-                f"noise={self.noise.name!r} does not support shared experts; "
-                f"got {self.n_shared_experts} shared experts."
-            )
+        if self.n_shared_experts:
+            reason = self.noise.lacks("shared_experts")
+            if reason is not None:
+                raise ValueError(
+                    f"noise={self.noise.name!r} does not support shared "
+                    f"experts ({reason}); got {self.n_shared_experts} shared "
+                    "experts."
+                )
 
     def _set_shared(self, d):
         """Validate and store the shared-expert fields."""
@@ -271,6 +274,17 @@ class MoEParams:
         set_(self, "shared_weights", weights)
         set_(self, "shared_weight", float(lam))
 
+    def _all_finite(self):
+        """Whether every number of the model is finite (gate extras included)."""
+        arrays = [self.gate_coef, self.gate_intercept, self.expert_params,
+                  self.variance, *self.gate_extra.values()]
+        if self.noise_df is not None:
+            arrays.append(self.noise_df)
+        if self.n_shared_experts:
+            arrays += [self.shared_params, self.shared_variance,
+                       self.shared_weights]
+        return all(np.all(np.isfinite(a)) for a in arrays)
+
     # ------------------------------------------------------------------ shape
     @property
     def n_experts(self):
@@ -311,8 +325,6 @@ class MoEParams:
         params : MoEParams
             The copy.
         """
-        from sklearn.base import clone
-
         shared = {}
         if self.n_shared_experts:
             shared = dict(
@@ -524,21 +536,10 @@ class MoEParams:
         """E-step of the noise model over all components.
 
         Returns the responsibilities, the per-sample log-likelihood and the
-        noise model's latent scale weights (None for Gaussian noise). For
-        Gaussian noise with a plain linear softmax gate and affine experts (no
-        shared experts) the fused kernel computes the same quantities in one
-        pass over the data.
+        noise model's latent variables (None for Gaussian noise), computed by
+        :meth:`skmoe.noise.NoiseModel.posterior`.
         """
-        if self.noise.name == "gaussian" and not self.n_shared_experts:
-            gate = self.gating.linear_logits(self)
-            experts = self.experts.linear_means(self.expert_params)
-            if gate is not None and experts is not None:
-                from ._kernels._gaussian import gaussian_estep_linear
-
-                resp, loglik = gaussian_estep_linear(
-                    self._check_X(X), y, *gate, *experts, self.variance)
-                return resp, loglik, None
-        return self.noise.estep(*self._components(X), self.noise_df, y)
+        return self.noise.posterior(self._check_X(X), y, self)
 
     def component_weights(self, X):
         """Mixture weights of all components, routed then shared.

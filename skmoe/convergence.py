@@ -7,19 +7,22 @@ from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.special import expit, logit
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ._estimator import MixtureOfExpertsRegressor
 from ._params import MoEParams
 from .datasets import sample_moe_regression
+from .experts import FFNExperts
+from .gating import NormalizedSigmoidGating, SoftmaxGating
 from .metrics import (
     density_distance,
     parameter_error,
     regression_distance,
     voronoi_loss,
 )
+from .utils._abilities import Requirements, check_requirements
 
 _INITS = ("near_true", "random", "truth")
 _N_EVAL = 1000  # inputs drawn per task for "regression" and "hellinger"
@@ -63,11 +66,9 @@ def _named_losses(loss):
     return out
 
 
-def _split_weights(log_or_logit, counts, sigmoid):
-    """Gate intercepts giving each of ``counts`` copies an equal mass share."""
-    if sigmoid:
-        return logit(expit(log_or_logit) / counts)
-    return log_or_logit - np.log(counts)
+#: what a near-true start needs of the truth's gate: atoms whose weights
+#: can be split between the copies of a true expert
+NEAR_TRUE = Requirements("near_true_init", gating=("atoms",))
 
 
 def near_true_init(true_params, n_experts, *, n_shared_experts=0, gating=None,
@@ -117,8 +118,6 @@ def near_true_init(true_params, n_experts, *, n_shared_experts=0, gating=None,
     >>> near_true_init(truth, 3, random_state=0).n_experts
     3
     """
-    from .gating import NormalizedSigmoidGating
-
     rng = check_random_state(random_state)
     K_true = true_params.n_experts
     if n_experts < K_true:
@@ -126,7 +125,8 @@ def near_true_init(true_params, n_experts, *, n_shared_experts=0, gating=None,
             f"near-true starts need n_experts >= the true number {K_true}; got "
             f"n_experts={n_experts}."
         )
-    sigmoid = isinstance(true_params.gating, NormalizedSigmoidGating)
+    check_requirements(NEAR_TRUE, gating=true_params.gating,
+                       n_experts=true_params.n_experts)
     idx = np.concatenate([np.arange(K_true),
                           rng.randint(0, K_true, n_experts - K_true)])
     counts = np.bincount(idx, minlength=K_true)[idx]
@@ -137,8 +137,8 @@ def near_true_init(true_params, n_experts, *, n_shared_experts=0, gating=None,
 
     fields = dict(
         gate_coef=jitter(true_params.gate_coef[idx]),
-        gate_intercept=jitter(_split_weights(true_params.gate_intercept[idx],
-                                             counts, sigmoid)),
+        gate_intercept=jitter(true_params.gating.split_atoms(
+            true_params.gate_intercept[idx], counts)),
         expert_params=jitter(true_params.expert_params[idx]),
         variance=true_params.variance[idx]
         * np.exp(noise * rng.standard_normal(idx.size)),
@@ -587,9 +587,6 @@ def deepseek_truth(experiment, *, x_dependent_gate=False):
     >>> truth.n_experts, truth.n_shared_experts, truth.n_features
     (2, 1, 1)
     """
-    from .experts import FFNExperts
-    from .gating import NormalizedSigmoidGating, SoftmaxGating
-
     _check_experiment(experiment)
     if x_dependent_gate and experiment not in ("a", "b"):
         raise ValueError(
@@ -654,8 +651,6 @@ def deepseek_estimator(experiment, *, gating=None, max_iter=1000, tol=1e-6):
     >>> est.n_experts, est.n_shared_experts
     (3, 2)
     """
-    from ._estimator import MixtureOfExpertsRegressor
-
     truth = deepseek_truth(experiment)
     return MixtureOfExpertsRegressor(
         3, n_shared_experts=2, shared_weight=0.5,

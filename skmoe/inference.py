@@ -38,8 +38,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_consistent_length, check_random_state
 
 from .metrics import match_experts
-from .solvers._dispatch import provides_grad
 from .solvers._gradient import FlatProblem
+from .utils._abilities import Requirements, check_requirements
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import _check_sample_weight, check_is_fitted
 from .utils._warnings import SingularInformationWarning
@@ -81,28 +81,26 @@ def _check_likelihood_fit(params, objective, what):
         )
 
 
+#: what the observed information needs of a model: gradients of a smooth
+#: likelihood in every free parameter, the Gaussian gradient kernels, and one
+#: parameter vector (no shared experts)
+STANDARD_ERRORS = Requirements(
+    "standard errors from the observed information",
+    gating=("gradient", "smooth"),
+    experts=("gradient",),
+    noise=("gaussian",),
+    shared_experts=False,
+    hint="Use bootstrap_standard_errors instead.",
+)
+
+
 def _check_supported(params, objective):
     """ValueError for a model whose observed information is not available."""
     _check_likelihood_fit(params, objective, "standard errors")
-    if params.noise.name != "gaussian":
-        raise ValueError(
-            "standard errors from the observed information need "
-            f"noise='gaussian' (the gradient kernels are Gaussian); the fit has "
-            f"noise={params.noise.name!r}. Use bootstrap_standard_errors "
-            "instead."
-        )
-    for kind, family in (("gating", params.gating), ("experts", params.experts)):
-        if not provides_grad(family):
-            raise ValueError(
-                f"standard errors need the gradient of the {kind} family, and "
-                f"{type(family).__name__} does not implement grad."
-            )
-    reason = params.gating.nonsmooth_reason(params.n_experts)
-    if reason is not None:
-        raise ValueError(
-            f"standard errors are not available for {params.gating!r}: the "
-            f"log-likelihood is not twice differentiable because {reason}."
-        )
+    check_requirements(STANDARD_ERRORS, gating=params.gating,
+                       experts=params.experts, noise=params.noise,
+                       n_experts=params.n_experts,
+                       n_shared_experts=params.n_shared_experts)
 
 
 def _check_data(estimator, X, y, sample_weight):
@@ -114,20 +112,40 @@ def _check_data(estimator, X, y, sample_weight):
 
 
 # ----------------------------------------------------------- the information
+def _gate_blocks(params):
+    """The gate fields of ``params`` in the family's order (its param_blocks)."""
+    declared = params.gating.param_blocks(params.n_features, params.n_experts)
+    names = [n for n in declared
+             if not n.startswith("gate_extra.")
+             or n[len("gate_extra."):] in params.gate_extra]
+    return [(n, _get(params, n)) for n in names]
+
+
+def _get(params, name):
+    if name.startswith("gate_extra."):
+        return params.gate_extra[name[len("gate_extra."):]]
+    return getattr(params, name)
+
+
 def _field_vector(params):
     """The fields of ``params`` as one vector, in the order of :func:`_layout`."""
-    parts = [params.gate_coef.ravel(), params.gate_intercept.ravel()]
-    parts += [np.ravel(params.gate_extra[k]) for k in sorted(params.gate_extra)]
+    parts = [np.ravel(value) for _, value in _gate_blocks(params)]
     parts += [params.expert_params.ravel(), params.variance.ravel()]
     return np.concatenate(parts)
 
 
 def _layout(params):
-    """``(name, shape)`` of every block of :func:`_field_vector`."""
-    blocks = [("gate_coef", params.gate_coef.shape),
-              ("gate_intercept", params.gate_intercept.shape)]
-    blocks += [(f"gate_extra[{k!r}]", np.shape(params.gate_extra[k]))
-               for k in sorted(params.gate_extra)]
+    """``(name, shape)`` of every block of :func:`_field_vector`.
+
+    The gate's blocks and their order are the family's
+    (:meth:`skmoe.Gating.param_blocks`); extra fields are named
+    ``gate_extra['<key>']``.
+    """
+    blocks = []
+    for name, value in _gate_blocks(params):
+        if name.startswith("gate_extra."):
+            name = f"gate_extra[{name[len('gate_extra.'):]!r}]"
+        blocks.append((name, np.shape(value)))
     blocks += [("expert_params", params.expert_params.shape),
                ("variance", params.variance.shape)]
     return blocks

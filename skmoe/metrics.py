@@ -4,9 +4,10 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment, minimize
-from scipy.special import expit, logsumexp
+from scipy.special import logsumexp
 
 from ._params import MoEParams
+from .utils._abilities import Requirements, check_requirements
 
 
 def _check_pair(estimated, true):
@@ -176,32 +177,29 @@ def _shared_error(estimated, true):
 _KINDS = ("auto", "D1", "D2", "D3", "D4")
 
 
-def _gate_kind(params):
-    """``"softmax"`` (shift-invariant), ``"softmax_fixed"`` or ``"sigmoid"``."""
-    from .gating import NormalizedSigmoidGating, SoftmaxGating
+#: what the Voronoi losses need of a model's gate
+VORONOI = Requirements("voronoi_cells and voronoi_loss", gating=("atoms",))
 
+
+def _gate_kind(params):
+    """``"softmax"`` (shift-invariant), ``"softmax_fixed"`` or ``"sigmoid"``.
+
+    From the gate's declarations: its Voronoi family (``voronoi_family``)
+    and whether its slopes are defined up to a common translation.
+    """
     gating = params.gating
-    if isinstance(gating, NormalizedSigmoidGating):
+    check_requirements(VORONOI, gating=gating, n_experts=params.n_experts)
+    if gating.voronoi_family == "sigmoid":
         return "sigmoid"
-    if isinstance(gating, SoftmaxGating) and not gating.learn_temperature:
-        return "softmax" if gating.activation is None else "softmax_fixed"
-    raise ValueError(
-        "voronoi_cells and voronoi_loss support SoftmaxGating (fixed "
-        "temperature) and NormalizedSigmoidGating; got "
-        f"{type(gating).__name__} with its parameters {gating.get_params()!r}."
-    )
+    return "softmax" if gating.shift_invariant() else "softmax_fixed"
 
 
 def _is_linear(experts):
-    from .experts import LinearExperts
-
-    return isinstance(experts, LinearExperts)
+    return experts.lacks("linear") is None
 
 
 def _atom_weights(params, gate_intercept):
-    if _gate_kind(params) == "sigmoid":
-        return expit(gate_intercept)
-    return np.exp(gate_intercept)
+    return params.gating.atom_weights(gate_intercept)
 
 
 def _routed_locations(params, gate_coef):

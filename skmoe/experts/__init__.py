@@ -1,6 +1,9 @@
 """Expert families: the regression functions mixed by the gate."""
 
-from ._base import Experts
+from functools import partial
+
+from ..utils._families import resolve_family
+from ._base import Experts, LinearStatistics
 from ._ffn import FFNExperts
 from ._linear import LinearExperts
 from ._polynomial import PolynomialExperts
@@ -12,33 +15,18 @@ EXPERTS = {
     "ffn": FFNExperts,
 }
 
-
-def resolve_experts(experts):
-    """Return a new experts object from a registered name.
-
-    Parameters
-    ----------
-    experts : str
-        A key of :data:`EXPERTS`.
-
-    Returns
-    -------
-    experts : Experts
-    """
-    try:
-        return EXPERTS[experts]()
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"experts must be one of {sorted(EXPERTS)} or an Experts object; "
-            f"got {experts!r}."
-        ) from None
-
+#: ``resolve_experts(value)``: a validated experts object from a registered
+#: name or an Experts object (cloned), see
+#: :func:`skmoe.utils._families.resolve_family`
+resolve_experts = partial(resolve_family, "experts", registry=EXPERTS,
+                          base=Experts)
 
 __all__ = [
     "EXPERTS",
     "Experts",
     "FFNExperts",
     "LinearExperts",
+    "LinearStatistics",
     "PolynomialExperts",
     "resolve_experts",
 ]

@@ -1,12 +1,35 @@
 """The Experts interface shared by every expert family."""
 
 from abc import ABCMeta, abstractmethod
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..utils._abilities import Family
 
-class Experts(BaseEstimator, metaclass=ABCMeta):
+
+class LinearStatistics(NamedTuple):
+    """Sufficient statistics of K weighted least-squares fits on ``[phi(x), 1]``.
+
+    The statistics of experts that are linear in a feature map ``phi`` (for
+    the ability ``"linear"``, ``phi(x) = x``: the fused EM's kernel computes
+    them in its E-step pass).
+
+    Sums over the samples with the weights ``R``: ``gram[k] = sum_i R_ik f_i
+    f_i^T``, ``moment[k] = sum_i R_ik f_i y_i``, ``mass[k] = sum_i R_ik``
+    and ``yy[k] = sum_i R_ik y_i^2`` (None where no residual sum of squares
+    is needed), ``f_i = [phi(x_i), 1]`` (the intercept column always last,
+    also when the intercept is not fitted).
+    """
+
+    gram: np.ndarray
+    moment: np.ndarray
+    mass: np.ndarray
+    yy: object = None
+
+
+class Experts(Family, BaseEstimator, metaclass=ABCMeta):
     """Base class of expert families (the K regression functions ``h(x; eta_k)``).
 
     An experts object is a *parameter object*, like a gating object: it stores
@@ -14,21 +37,39 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
     ``MoEParams.expert_params`` (one row per expert, in the layout documented
     by the family and described by :meth:`param_blocks`).
 
+    **The contract.** A family implements :meth:`n_params`,
+    :meth:`param_blocks` and :meth:`predict`, and its EM update either as
+    :meth:`m_step` or through sufficient statistics (:meth:`statistics`,
+    :meth:`update`: then :meth:`m_step` is their composition). Optional
+    methods come with an *ability* declared in ``provides`` (see
+    :mod:`skmoe.utils._abilities`):
+
+    ============= ============================================ ======================
+    ability       methods                                      unlocks
+    ============= ============================================ ======================
+    "gradient"    :meth:`grad` (with :meth:`pack`,             gradient solvers,
+                  :meth:`unpack`)                              standard errors
+    "statistics"  :meth:`statistics`, :meth:`update`,          ``partial_fit``,
+                  :meth:`residual_ss`                          fused EM
+    "linear"      :meth:`linear_means` (affine means, exact    fused EM, moment
+                  weighted least squares on ``[x, 1]``, blocks methods, the D2
+                  ``"coef"`` and ``"intercept"``)              Voronoi loss
+    ============= ============================================ ======================
+
     Notes
     -----
     ``R`` denotes weighted responsibilities, ``R[i, k] = sample_weight[i] *
-    r_ik``. The noise variances are updated by the solver, not by the family.
+    r_ik``. The noise variances are updated by the noise model, not by the
+    family.
     """
 
     _parameter_constraints: dict = {}
 
-    #: Whether the moment methods (``solver="tensor"``, ``init_params=
-    #: "tensor"``) can fit the family: True only for a family whose mean is
-    #: ``coef^T x + intercept`` with :meth:`param_blocks` ``"coef"`` (the
-    #: ``n_features`` slopes) and ``"intercept"``, and whose :meth:`m_step`
-    #: is exact weighted least squares, so that it can refit one expert on
-    #: the single feature ``u^T x`` (its direction ``u`` held fixed).
-    supports_moment_methods = False
+    #: Whether the family is strongly identifiable in the sense of the
+    #: convergence-rate papers (PAPERS.md section 2): its parameters converge
+    #: at polynomial rates, and its Voronoi loss is D1 (False: D2 for linear
+    #: experts).
+    strongly_identifiable = False
 
     @abstractmethod
     def n_params(self, n_features):
@@ -76,12 +117,10 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         """
 
     def linear_means(self, expert_params):
-        """The experts as affine functions of ``X``, if they are.
+        """The experts as affine functions of ``X`` (ability ``"linear"``).
 
-        Capability hook for fused kernels: when ``predict(X, expert_params)``
-        equals ``X @ coef.T + intercept`` for all ``X`` (up to round-off),
-        return those arrays; otherwise None (the default), and solvers use
-        :meth:`predict`.
+        ``predict(X, expert_params)`` equals ``X @ coef.T + intercept`` for
+        all ``X`` (up to round-off).
 
         Parameters
         ----------
@@ -90,33 +129,17 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        linear : tuple of two ndarray or None
-            ``(coef, intercept)``, C-contiguous float64, of shapes
-            (n_experts, n_features) and (n_experts,).
+        coef, intercept : ndarray
+            C-contiguous float64, of shapes (n_experts, n_features) and
+            (n_experts,).
         """
-        return None
+        raise self._no("linear")
 
-    def linear_m_step(self):
-        """The M-step as a function of the affine design's statistics, if any.
-
-        Capability hook for the fused EM solver, which computes the weighted
-        statistics of the design ``f_i = [x_i, 1]`` in its E-step pass. A
-        family whose :meth:`m_step` is determined by them returns a function
-        ``step(gram, moment, mass, expert_params) -> expert_params`` that
-        returns what :meth:`m_step` returns for the same responsibilities,
-        with ``gram`` of shape (n_experts, n_features + 1, n_features + 1)
-        holding ``sum_i R_ik f_i f_i^T``, ``moment`` of shape
-        (n_experts, n_features + 1) holding ``sum_i R_ik f_i y_i`` and
-        ``mass`` of shape (n_experts,) holding ``sum_i R_ik``. The default
-        returns None (the solver calls :meth:`m_step`). Only consulted for
-        families whose :meth:`linear_means` is not None.
-
-        Returns
-        -------
-        step : callable or None
-            The update from the statistics, or None when there is none.
-        """
-        return None
+    def _no(self, ability):
+        return NotImplementedError(
+            f"{type(self).__name__} lacks the ability {ability!r}: "
+            f"{self.lacks(ability)}."
+        )
 
     @abstractmethod
     def predict(self, X, expert_params):
@@ -135,7 +158,6 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
             ``h(x_i; eta_k)``.
         """
 
-    @abstractmethod
     def m_step(self, X, y, R, expert_params):
         """Expert update of (generalised) EM.
 
@@ -159,7 +181,14 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         -------
         expert_params : ndarray of shape (n_experts, n_params)
             A new array.
+
+        Notes
+        -----
+        The default is ``update(statistics(X, y, R), expert_params)``, for
+        families with the ability ``"statistics"``; other families override
+        it.
         """
+        return self.update(self.statistics(X, y, R), expert_params)
 
     def pack(self, expert_params):
         """Free expert parameters as one vector (for gradient solvers).
@@ -219,24 +248,17 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         grad : ndarray
             Gradient in the layout of :meth:`pack`.
 
-        Raises
-        ------
-        NotImplementedError
-            If the family provides no gradient.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement grad; it can be fitted "
-            "by EM only."
-        )
+        raise self._no("gradient")
 
-    def online_statistics(self, X, y, R):
-        """Sufficient statistics of the expert update, for online EM.
+    def statistics(self, X, y, R):
+        """Sufficient statistics of the expert update (ability ``"statistics"``).
 
         Arrays that are sums over the samples, so that a weighted average of
-        the statistics of several batches is the statistic of their union
-        (``partial_fit`` keeps such running averages). A family whose
-        update is not a function of additive statistics does not implement
-        this method and cannot be fitted by ``partial_fit``.
+        the statistics of several batches is the statistic of their union.
+        Batch EM (:meth:`m_step`), the fused EM (whose kernel computes the
+        same sums in its E-step pass) and online EM (running averages) all
+        update the experts by :meth:`update` from them.
 
         Parameters
         ----------
@@ -250,25 +272,17 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         stats : tuple of ndarray
-            The statistics, in a layout that :meth:`online_m_step` reads.
-
-        Raises
-        ------
-        NotImplementedError
-            If the family has no additive sufficient statistics.
+            The family's statistics; their ``mass`` field is ``sum_i R_ik``.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement online_statistics; it "
-            "cannot be fitted by partial_fit."
-        )
+        raise self._no("statistics")
 
-    def online_m_step(self, stats, expert_params):
-        """Expert update from (averaged) :meth:`online_statistics`.
+    def update(self, stats, expert_params):
+        """The expert M-step from statistics (ability ``"statistics"``).
 
         Parameters
         ----------
         stats : tuple of ndarray
-            Statistics in the layout of :meth:`online_statistics`.
+            Statistics of :meth:`statistics`, or a weighted average of several.
         expert_params : ndarray of shape (n_experts, n_params)
             Current parameters (kept for an expert without mass).
 
@@ -277,20 +291,27 @@ class Experts(BaseEstimator, metaclass=ABCMeta):
         expert_params : ndarray of shape (n_experts, n_params)
             The maximiser of the weighted Gaussian log-likelihood given by
             ``stats``, a new array.
-        rss : ndarray of shape (n_experts,)
-            The weighted residual sums of squares at the new parameters.
-        mass : ndarray of shape (n_experts,)
-            The total weighted responsibility of every expert.
-
-        Raises
-        ------
-        NotImplementedError
-            If the family has no additive sufficient statistics.
         """
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement online_m_step; it "
-            "cannot be fitted by partial_fit."
-        )
+        raise self._no("statistics")
+
+    def residual_ss(self, stats, expert_params):
+        """Weighted residual sums of squares from statistics (``"statistics"``).
+
+        Online EM's variance update, which sees no data, only statistics.
+
+        Parameters
+        ----------
+        stats : tuple of ndarray
+            Statistics of :meth:`statistics`.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters at which the residuals are taken.
+
+        Returns
+        -------
+        rss : ndarray of shape (n_experts,)
+            ``sum_i R_ik (y_i - h(x_i; eta_k))^2``, non-negative.
+        """
+        raise self._no("statistics")
 
     def init(self, X, y, R, rng):
         """Starting expert parameters from starting responsibilities.

@@ -118,6 +118,11 @@ class FFNExperts(Experts):
     [[2.0, -1.0, 1.0, -0.5, 1.0]]
     """
 
+    #: abilities (see skmoe.utils._abilities): the update is
+    #: Levenberg-Marquardt steps on the data, not a function of statistics
+    provides = frozenset({"gradient"})
+    strongly_identifiable = True
+
     _parameter_constraints: dict = {
         "activation": [StrOptions(set(_ACTIVATIONS))],
         "fit_intercept": ["boolean"],

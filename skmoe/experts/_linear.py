@@ -4,7 +4,7 @@ import numpy as np
 
 from .._kernels._linear import linear_expert_suffstats
 from ..utils._arrays import as_kernel_array
-from ._base import Experts
+from ._base import Experts, LinearStatistics
 
 
 def _solve_weighted_lstsq(gram, moment, weight_sums, old, threshold):
@@ -27,10 +27,14 @@ class _LinearInFeatures(Experts):
     The shared numerics of :class:`LinearExperts` (``phi(x) = x``) and
     :class:`~skmoe.PolynomialExperts` (``phi`` the monomials of ``x``): the
     expert update is closed-form weighted least squares on the design
-    ``[phi(x), 1]``. A subclass has a ``fit_intercept`` hyper-parameter and
-    overrides :meth:`_features` and :meth:`_n_features_out`. An expert's row
-    holds the ``m`` coefficients of ``phi(x)`` followed by the intercept.
+    ``[phi(x), 1]``, from the :class:`LinearStatistics` of that design (the
+    ability ``"statistics"``). A subclass has a ``fit_intercept``
+    hyper-parameter and overrides :meth:`_features` and
+    :meth:`_n_features_out`. An expert's row holds the ``m`` coefficients of
+    ``phi(x)`` followed by the intercept.
     """
+
+    provides = frozenset({"gradient", "statistics"})
 
     def _features(self, X):
         """The feature map ``phi(X)``, a C-contiguous (n_samples, m) array."""
@@ -90,27 +94,6 @@ class _LinearInFeatures(Experts):
         means = F @ expert_params[:, :m].T
         means += expert_params[:, m]
         return means
-
-    def linear_means(self, expert_params):
-        """Slopes and intercepts when the feature map is the identity.
-
-        Parameters
-        ----------
-        expert_params : ndarray of shape (n_experts, n_params)
-            Parameters of every expert, one row per expert.
-
-        Returns
-        -------
-        linear : tuple of (ndarray, ndarray) or None
-            ``(coef, intercept)`` for :class:`LinearExperts`; None for a
-            non-trivial feature map.
-        """
-        if type(self)._features is not _LinearInFeatures._features:
-            return None
-        # as in predict: slopes, then the intercept column (zero when not
-        # fitted)
-        return (as_kernel_array(expert_params[:, :-1]),
-                as_kernel_array(expert_params[:, -1]))
 
     def pack(self, expert_params):
         """Free parameters: all coefficients, and the intercepts if fitted.
@@ -176,75 +159,11 @@ class _LinearInFeatures(Experts):
             return slopes.ravel()
         return np.hstack([slopes, G.sum(axis=0)[:, None]]).ravel()
 
-    def m_step(self, X, y, R, expert_params):
-        """Weighted least squares for each expert.
+    def statistics(self, X, y, R):
+        """Weighted Gram matrices, moments, masses and sums of ``y**2``.
 
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            Input samples.
-        y : ndarray of shape (n_samples,)
-            Target values.
-        R : ndarray of shape (n_samples, n_experts)
-            Weighted responsibilities ``sample_weight[i] * r_ik``.
-        expert_params : ndarray of shape (n_experts, n_params)
-            Parameters of every expert, one row per expert.
-
-        Returns
-        -------
-        expert_params : ndarray of shape (n_experts, n_params)
-            Parameters of every expert, one row per expert.
-        """
-        gram, moment = self._suffstats(X, y, R)
-        return self._solve(gram, moment, R.sum(axis=0), expert_params)
-
-    def _suffstats(self, X, y, R):
-        """Weighted Gram matrices and moments of the design ``[phi(X), 1]``."""
-        F = as_kernel_array(self._features(X))
-        # the intercept column is implicit: X is never copied
-        return linear_expert_suffstats(F, y, R, bool(self.fit_intercept))
-
-    def _solve(self, gram, moment, sums, expert_params):
-        """Weighted least squares from the statistics of :meth:`_suffstats`."""
-        threshold = 1e-10 * sums.sum()
-        if self.fit_intercept:
-            return _solve_weighted_lstsq(gram, moment, sums, expert_params, threshold)
-        m = gram.shape[1]
-        new = np.zeros_like(expert_params)
-        new[:, :m] = _solve_weighted_lstsq(
-            gram, moment, sums, expert_params[:, :m], threshold
-        )
-        return new
-
-    def linear_m_step(self):
-        """Weighted least squares from the statistics of ``[x, 1]``.
-
-        The fused EM solver's expert update (see
-        :meth:`~skmoe.Experts.linear_m_step`); without ``fit_intercept`` the
-        intercept's row and column are dropped.
-
-        Returns
-        -------
-        step : callable or None
-            ``step(gram, moment, mass, expert_params) -> expert_params``, as
-            :meth:`m_step` computes them; None for a non-trivial feature map
-            or a subclass that overrides :meth:`m_step`.
-        """
-        cls = type(self)
-        if (cls._features is not _LinearInFeatures._features
-                or cls.m_step is not _LinearInFeatures.m_step
-                or cls._suffstats is not _LinearInFeatures._suffstats):
-            return None
-        return self._statistics_m_step
-
-    def _statistics_m_step(self, gram, moment, mass, expert_params):
-        if not self.fit_intercept:
-            gram = np.ascontiguousarray(gram[:, :-1, :-1])
-            moment = np.ascontiguousarray(moment[:, :-1])
-        return self._solve(gram, moment, mass, expert_params)
-
-    def online_statistics(self, X, y, R):
-        """Weighted Gram matrices, moments, sums of ``y**2`` and masses.
+        One pass of a Numba kernel over the design ``[phi(X), 1]`` (the
+        intercept column is implicit: ``X`` is never copied).
 
         Parameters
         ----------
@@ -257,47 +176,72 @@ class _LinearInFeatures(Experts):
 
         Returns
         -------
-        stats : tuple of ndarray
-            ``gram`` of shape (n_experts, p, p), ``sum_i R_ik f_i f_i^T``;
-            ``moment`` of shape (n_experts, p), ``sum_i R_ik f_i y_i``;
-            ``yy`` of shape (n_experts,), ``sum_i R_ik y_i^2``; ``mass`` of
-            shape (n_experts,), ``sum_i R_ik``; ``f_i`` the design row
-            (``phi(x_i)`` and a 1 if ``fit_intercept``).
+        stats : LinearStatistics
+            ``gram`` of shape (n_experts, p, p), ``moment`` of shape
+            (n_experts, p), ``mass`` and ``yy`` of shape (n_experts,), with
+            ``p`` the number of features of ``phi`` plus one.
         """
-        gram, moment = self._suffstats(X, y, R)
-        return gram, moment, R.T @ (y * y), R.sum(axis=0)
+        F = as_kernel_array(self._features(X))
+        gram, moment = linear_expert_suffstats(F, y, R, True)
+        return LinearStatistics(gram, moment, R.sum(axis=0), R.T @ (y * y))
 
-    def online_m_step(self, stats, expert_params):
-        """Weighted least squares from averaged :meth:`online_statistics`.
+    def update(self, stats, expert_params):
+        """Weighted least squares for each expert from the statistics.
 
-        The residual sum of squares of expert ``k`` at the solution
-        ``b_k`` is ``yy_k - 2 b_k^T moment_k + b_k^T gram_k b_k`` (clipped at
-        0 against round-off).
+        Without ``fit_intercept`` the intercept's row and column are dropped
+        and the intercept stays zero. An expert whose mass is at most
+        ``1e-10`` of the total keeps its parameters; a singular system
+        (fewer effective samples than parameters) gets its minimum-norm
+        solution, still an exact maximiser.
 
         Parameters
         ----------
-        stats : tuple of ndarray
-            ``(gram, moment, yy, mass)`` as returned by
-            :meth:`online_statistics`, or a weighted average of several.
+        stats : LinearStatistics
+            Statistics of :meth:`statistics`, or a weighted average of
+            several batches' statistics.
         expert_params : ndarray of shape (n_experts, n_params)
-            Current parameters (kept for an expert without mass).
+            Current parameters.
 
         Returns
         -------
         expert_params : ndarray of shape (n_experts, n_params)
-            The weighted least-squares solution, a new array.
-        rss : ndarray of shape (n_experts,)
-            Weighted residual sums of squares at the solution.
-        mass : ndarray of shape (n_experts,)
-            Total weighted responsibility of every expert.
+            A new array.
         """
-        gram, moment, yy, mass = stats
-        new = self._solve(gram, moment, mass, expert_params)
-        p = gram.shape[1]
-        b = new[:, :p]
-        rss = (yy - 2.0 * np.einsum("kp,kp->k", b, moment)
-               + np.einsum("kp,kpq,kq->k", b, gram, b))
-        return new, np.maximum(rss, 0.0), mass.copy()
+        gram, moment, sums = stats.gram, stats.moment, stats.mass
+        threshold = 1e-10 * sums.sum()
+        if self.fit_intercept:
+            return _solve_weighted_lstsq(gram, moment, sums, expert_params,
+                                         threshold)
+        m = gram.shape[1] - 1
+        new = np.zeros_like(expert_params)
+        new[:, :m] = _solve_weighted_lstsq(
+            np.ascontiguousarray(gram[:, :m, :m]),
+            np.ascontiguousarray(moment[:, :m]), sums, expert_params[:, :m],
+            threshold,
+        )
+        return new
+
+    def residual_ss(self, stats, expert_params):
+        """Residual sums of squares ``yy - 2 b^T moment + b^T gram b``.
+
+        Clipped at 0 against round-off.
+
+        Parameters
+        ----------
+        stats : LinearStatistics
+            Statistics with ``yy``.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters at which the residuals are taken.
+
+        Returns
+        -------
+        rss : ndarray of shape (n_experts,)
+            Weighted residual sums of squares.
+        """
+        b = expert_params
+        rss = (stats.yy - 2.0 * np.einsum("kp,kp->k", b, stats.moment)
+               + np.einsum("kp,kpq,kq->k", b, stats.gram, b))
+        return np.maximum(rss, 0.0)
 
 
 class LinearExperts(_LinearInFeatures):
@@ -336,7 +280,7 @@ class LinearExperts(_LinearInFeatures):
     """
 
     _parameter_constraints: dict = {"fit_intercept": ["boolean"]}
-    supports_moment_methods = True
+    provides = frozenset({"gradient", "statistics", "linear"})
 
     def __init__(self, fit_intercept=True):
         self.fit_intercept = fit_intercept
@@ -358,3 +302,19 @@ class LinearExperts(_LinearInFeatures):
             "coef": slice(0, n_features),
             "intercept": slice(n_features, n_features + 1),
         }
+
+    def linear_means(self, expert_params):
+        """Slopes and intercepts of the experts (ability ``"linear"``).
+
+        Parameters
+        ----------
+        expert_params : ndarray of shape (n_experts, n_params)
+            Parameters of every expert, one row per expert.
+
+        Returns
+        -------
+        coef, intercept : ndarray
+            The slopes and the intercept column (zero when not fitted).
+        """
+        return (as_kernel_array(expert_params[:, :-1]),
+                as_kernel_array(expert_params[:, -1]))

@@ -1,6 +1,9 @@
 """Gating families: maps from inputs to expert weights on the simplex."""
 
-from ._base import GateLikelihood, Gating
+from functools import partial
+
+from ..utils._families import resolve_family
+from ._base import GateLikelihood, Gating, NewtonTerms
 from ._hierarchical import HierarchicalSoftmaxGating
 from ._sigmoid import NormalizedSigmoidGating
 from ._softmax import SoftmaxGating
@@ -12,33 +15,16 @@ GATINGS = {
     "hierarchical_softmax": HierarchicalSoftmaxGating,
 }
 
-
-def resolve_gating(gating):
-    """Return a new gating object from a registered name.
-
-    Parameters
-    ----------
-    gating : str
-        A key of :data:`GATINGS`.
-
-    Returns
-    -------
-    gating : Gating
-    """
-    try:
-        return GATINGS[gating]()
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"gating must be one of {sorted(GATINGS)} or a Gating object; "
-            f"got {gating!r}."
-        ) from None
-
+#: ``resolve_gating(value)``: a validated gating object from a registered name
+#: or a Gating object (cloned), see :func:`skmoe.utils._families.resolve_family`
+resolve_gating = partial(resolve_family, "gating", registry=GATINGS, base=Gating)
 
 __all__ = [
     "GATINGS",
     "GateLikelihood",
     "Gating",
     "HierarchicalSoftmaxGating",
+    "NewtonTerms",
     "NormalizedSigmoidGating",
     "SoftmaxGating",
     "resolve_gating",

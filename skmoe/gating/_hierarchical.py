@@ -8,7 +8,7 @@ from .._kernels._logspace import log_softmax_rows
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._base import Gating, _random_directions, _weighted_moments
-from ._softmax import newton_softmax_ascent
+from ._newton import newton_softmax_ascent
 
 
 class HierarchicalSoftmaxGating(Gating):
@@ -74,6 +74,9 @@ class HierarchicalSoftmaxGating(Gating):
     _parameter_constraints: dict = {
         "n_groups": [Interval(Integral, 1, None, closed="left")],
     }
+
+    #: abilities (see skmoe.utils._abilities)
+    provides = frozenset({"gradient", "smooth", "fixed_model"})
 
     #: Newton steps per softmax in one EM gate update (see SoftmaxGating)
     _max_newton_iter = 1
@@ -394,7 +397,29 @@ class HierarchicalSoftmaxGating(Gating):
         within = within.reshape(n_groups, m, d + 1)[:, :-1]
         return np.concatenate([group.ravel(), within.ravel()])
 
-    def m_step(self, X, R, params):
+    def param_blocks(self, n_features, n_experts):
+        """The expert rows and the group rows (in ``gate_extra``).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        blocks : dict of str to tuple
+            Field -> ``(shape, per_expert)``.
+        """
+        G, _ = self._sizes(n_experts)
+        return {
+            **super().param_blocks(n_features, n_experts),
+            "gate_extra.group_coef": ((G, n_features), False),
+            "gate_extra.group_intercept": ((G,), False),
+        }
+
+    def m_step(self, X, R, params, *, likelihood=None):
         """Damped Newton ascent of the group softmax and of each group's softmax.
 
         Parameters

@@ -4,23 +4,16 @@ from numbers import Integral
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
-from scipy.special import expit, log_expit
+from scipy.special import expit, log_expit, logit
 
 from .._kernels._logspace import soft_topk_log_weights, soft_topk_vjp
 from .._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
-from ._base import (
-    SMOOTHING_START,
-    _random_directions,
-    _TopKGating,
-    _weighted_moments,
-    anneal_steps,
-    maximize_monotone,
-    next_smoothing,
-    sparse_gate_m_step,
-)
-from ._softmax import _damped_cholesky
+from ._ascent import maximize_monotone, sparse_gate_m_step
+from ._base import _random_directions, _weighted_moments
+from ._newton import _damped_cholesky
+from ._topk import SMOOTHING_START, _TopKGating, anneal_steps, next_smoothing
 
 
 class NormalizedSigmoidGating(_TopKGating):
@@ -107,6 +100,9 @@ class NormalizedSigmoidGating(_TopKGating):
         "anneal_iter": [Interval(Integral, 0, None, closed="left")],
     }
 
+    #: abilities (see skmoe.utils._abilities)
+    provides = frozenset({"gradient", "smooth", "fixed_model", "atoms"})
+
     #: maximum evaluated Newton steps in one EM gate update
     _max_newton_iter = 3
     #: relative step size at which the gate update has converged
@@ -140,15 +136,61 @@ class NormalizedSigmoidGating(_TopKGating):
                 "(top_k=None is the dense gate)."
             )
 
-    def em_needs_likelihood(self):
-        """True for a top-K gate, whose update is an ECME step.
+    def _lacks(self, ability, n_experts):
+        """A top-K selection is not smooth; its annealed start not a fixed model."""
+        return self._lacks_topk(ability, n_experts)
+
+    voronoi_family = "sigmoid"
+
+    def atom_weights(self, gate_intercept):
+        """Atom weights ``sigmoid(beta_0k)`` (ability ``"atoms"``).
+
+        Parameters
+        ----------
+        gate_intercept : ndarray of shape (n_experts,)
+            Gate intercepts.
 
         Returns
         -------
-        needs : bool
-            Whether :meth:`m_step` needs the ``likelihood`` keyword.
+        weights : ndarray of shape (n_experts,)
         """
-        return self.top_k is not None
+        return expit(gate_intercept)
+
+    def split_atoms(self, gate_intercept, counts):
+        """Intercepts ``logit(sigmoid(beta_0k) / counts_k)`` (``"atoms"``).
+
+        Parameters
+        ----------
+        gate_intercept : ndarray of shape (n_experts,)
+            Gate intercepts.
+        counts : ndarray of int of shape (n_experts,)
+            Divisor of every atom weight.
+
+        Returns
+        -------
+        gate_intercept : ndarray of shape (n_experts,)
+        """
+        return logit(expit(gate_intercept) / counts)
+
+    def param_blocks(self, n_features, n_experts):
+        """The gate rows, and the top-K smoothing while a selection anneals.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        blocks : dict of str to tuple
+            Field -> ``(shape, per_expert)``.
+        """
+        blocks = super().param_blocks(n_features, n_experts)
+        if self.top_k is not None:
+            blocks["gate_extra.top_k_smoothing"] = ((1,), False)
+        return blocks
 
     def n_free_params(self, n_features, n_experts):
         """Number of free gate parameters: ``n_experts * (n_features + 1)``.
@@ -386,29 +428,6 @@ class NormalizedSigmoidGating(_TopKGating):
             self._newton_step_tol,
         )
         return {"gate_coef": coef, "gate_intercept": intercept}
-
-    def em_only_reason(self, n_experts):
-        """Why only EM can fit this configuration, or None.
-
-        The annealed top-K selection (``top_k < n_experts`` with
-        ``anneal_iter > 0``) runs over EM iterations; the exact top-K gate
-        (``anneal_iter=0``) and the dense gate are fine.
-
-        Parameters
-        ----------
-        n_experts : int
-            Number of experts of the model.
-
-        Returns
-        -------
-        reason : str or None
-            The reason, or None when gradient solvers can fit it.
-        """
-        if self._sparse(n_experts) and self.anneal_iter > 0:
-            return (f"top_k={self.top_k} starts from a smoothed selection "
-                    f"annealed over EM iterations (anneal_iter={self.anneal_iter}); "
-                    "set anneal_iter=0 to fit the exact top-K gate directly")
-        return None
 
     def at_iteration(self, params, iteration, max_iter):
         """One step of the top-K smoothing schedule (nothing when dense).

@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.special import expit
 from sklearn.base import clone
 
@@ -15,16 +14,11 @@ from .._kernels._logspace import (
 from .._kernels._softmax import softmax_gate_objective, topk_log_softmax_rows
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
-from ._base import (
-    SMOOTHING_START,
-    _random_directions,
-    _TopKGating,
-    _weighted_moments,
-    anneal_steps,
-    maximize_monotone,
-    next_smoothing,
-    sparse_gate_m_step,
-)
+from ._ascent import maximize_monotone, sparse_gate_m_step
+from ._base import NewtonTerms, _random_directions, _weighted_moments
+from ._newton import NewtonProposal, objective_noise
+from ._rows import ShiftInvariantRows
+from ._topk import SMOOTHING_START, _TopKGating, anneal_steps, next_smoothing
 
 
 def _activate(Z, activation):
@@ -59,7 +53,7 @@ def _rescaled(coef, intercept, tau, extra=None):
     }
 
 
-class SoftmaxGating(_TopKGating):
+class SoftmaxGating(ShiftInvariantRows, _TopKGating):
     """Softmax gate: temperature (fixed, learned or annealed), activation, top-K.
 
     With logits :math:`z_k(x) = \\beta_{1k}^\\top x + \\beta_{0k}`, an optional
@@ -221,11 +215,10 @@ class SoftmaxGating(_TopKGating):
         "activation": [None, StrOptions({"tanh", "sigmoid"})],
     }
 
-    #: Newton steps in one EM gate update. A generalised EM needs only an
-    #: increase; measured on 8 fits (n=20000, d in {2, 10}), 1, 2 and 10
-    #: steps gave the same EM iterations and log-likelihoods, and one step was
-    #: the fastest (1.90 s against 3.14 s for 10)
-    _max_newton_iter = 1
+    #: abilities (see skmoe.utils._abilities); _lacks lists the
+    #: configurations without some of them
+    provides = frozenset({"gradient", "smooth", "fixed_model", "statistics",
+                          "linear", "atoms", "softmax_atoms"})
     #: maximum L-BFGS steps of one gate update with an activation
     _max_ascent_iter = 5
 
@@ -288,15 +281,99 @@ class SoftmaxGating(_TopKGating):
                 "scheduled."
             )
 
-    def em_needs_likelihood(self):
-        """True for a top-K gate, whose update is an ECME step.
+    def _lacks(self, ability, n_experts):
+        """Configurations without some of the class's abilities.
+
+        A top-K selection (``top_k < n_experts``) is neither smooth nor
+        linear, and its annealed start (``anneal_iter > 0``) changes the model
+        over EM iterations, as a temperature ``schedule`` does; an activation
+        makes the logits non-linear; a learned temperature has no atoms of
+        the Voronoi losses (the scale of the gate is in the temperature).
+        """
+        if ability == "fixed_model" and self.schedule is not None:
+            return (f"schedule={self.schedule!r} anneals the temperature over "
+                    "EM iterations")
+        reason = self._lacks_topk(ability, n_experts)
+        if reason is not None:
+            return reason
+        sparse = (self._sparse(n_experts) if n_experts is not None
+                  else self.top_k is not None)
+        if ability in ("statistics", "linear", "softmax_atoms"):
+            if self.activation is not None:
+                return (f"activation={self.activation!r} makes the logits "
+                        "non-linear (the gate objective is not concave)")
+            if sparse:
+                return (f"top_k={self.top_k} selects experts (the objective is "
+                        "discontinuous in the gate)")
+        if ability == "atoms" and self.learn_temperature:
+            return ("learn_temperature=True moves the scale of the gate into "
+                    "the temperature, so exp(intercept) is not an atom weight")
+        return None
+
+    voronoi_family = "softmax"
+
+    def shift_invariant(self):
+        """True without an activation (a common shift of the logits cancels).
 
         Returns
         -------
-        needs : bool
-            Whether :meth:`m_step` needs the ``likelihood`` keyword.
+        invariant : bool
         """
-        return self.top_k is not None
+        return self.activation is None
+
+    def atom_weights(self, gate_intercept):
+        """Atom weights ``exp(beta_0k)`` (ability ``"atoms"``).
+
+        Parameters
+        ----------
+        gate_intercept : ndarray of shape (n_experts,)
+            Gate intercepts.
+
+        Returns
+        -------
+        weights : ndarray of shape (n_experts,)
+        """
+        return np.exp(gate_intercept)
+
+    def split_atoms(self, gate_intercept, counts):
+        """Intercepts ``beta_0k - log(counts_k)`` (ability ``"atoms"``).
+
+        Parameters
+        ----------
+        gate_intercept : ndarray of shape (n_experts,)
+            Gate intercepts.
+        counts : ndarray of int of shape (n_experts,)
+            Divisor of every atom weight.
+
+        Returns
+        -------
+        gate_intercept : ndarray of shape (n_experts,)
+        """
+        return gate_intercept - np.log(counts)
+
+    def param_blocks(self, n_features, n_experts):
+        """The gate rows, and the stored temperature and top-K smoothing.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        blocks : dict of str to tuple
+            Field -> ``(shape, per_expert)``; the extra fields are present
+            when learned or scheduled (the temperature) or while a top-K
+            selection anneals (the smoothing).
+        """
+        blocks = super().param_blocks(n_features, n_experts)
+        if self._stores_temperature():
+            blocks["gate_extra.temperature"] = ((1,), False)
+        if self.top_k is not None:
+            blocks["gate_extra.top_k_smoothing"] = ((1,), False)
+        return blocks
 
     def n_free_params(self, n_features, n_experts):
         """Number of free gate parameters.
@@ -432,7 +509,11 @@ class SoftmaxGating(_TopKGating):
         return log_softmax_rows(Z)
 
     def linear_logits(self, params):
-        """The tempered logits' slopes and intercepts of a dense, plain gate.
+        """The tempered logits of the normalised gate (ability ``"linear"``).
+
+        The gate objective depends on ``theta / tau`` only (see Notes):
+        this is the point at which :meth:`statistics` are computed and from
+        which :meth:`update` steps (last row zero).
 
         Parameters
         ----------
@@ -441,15 +522,16 @@ class SoftmaxGating(_TopKGating):
 
         Returns
         -------
-        linear : tuple of (ndarray, ndarray) or None
-            ``(gate_coef / tau, gate_intercept / tau)`` without activation
-            and top-K selection; None otherwise.
+        coef, intercept : ndarray
+            The normalised ``gate_coef / tau`` and ``gate_intercept / tau``.
         """
-        if self.activation is not None or self._sparse(params.n_experts):
-            return None
-        tau = self._temperature(params)
-        return (as_kernel_array(params.gate_coef / tau),
-                as_kernel_array(params.gate_intercept / tau))
+        norm = self.normalize(params)
+        if self.learn_temperature:
+            tau = float(norm["gate_extra"]["temperature"][0])
+        else:
+            tau = self._temperature(params)
+        return (as_kernel_array(norm["gate_coef"] / tau),
+                as_kernel_array(norm["gate_intercept"] / tau))
 
     # ----------------------------------------------------- normalisation
     def normalize(self, params):
@@ -639,10 +721,13 @@ class SoftmaxGating(_TopKGating):
             dense = clone(self).set_params(top_k=None)
             return sparse_gate_m_step(self, dense, X, R, params, likelihood)
         if self.activation is None and not sparse:
-            coef, intercept = newton_softmax_ascent(
-                X, R, *self._scaled_gate(params), self._max_newton_iter
-            )
-            return self.newton_gate_fields(coef, intercept, params)
+            if K == 1:  # no free parameter: the start, in its normalisation
+                return self.fields_from_newton(*self.linear_logits(params), params)
+            # one damped Newton step from the statistics (see update)
+            step = self.update(self.statistics(X, R, params), params)
+            gate = step.line_search(
+                lambda c, i: softmax_gate_objective(X, c, i, R, False)[0])
+            return step.fields(gate)
         if K == 1:
             return self.normalize(params)
         # activation or smoothed top-K selection: not concave, L-BFGS ascent
@@ -660,51 +745,65 @@ class SoftmaxGating(_TopKGating):
                                      grad_tol=1e-10 * R.sum())
         return self.unpack(theta, params)
 
-    def newton_gate(self, params):
-        """The scaled gate on which :meth:`m_step` takes its Newton step.
+    def statistics(self, X, R, params):
+        """Newton terms of the EM gate objective at :meth:`linear_logits`.
 
-        Without an activation or top-K selection, :meth:`m_step` improves
-        the normalised gate divided by the temperature (the objective depends
-        on ``theta / tau`` only) by damped Newton steps.
+        Ability ``"statistics"`` (dense gate without activation): the value,
+        gradient and negative Hessian of ``sum_ik R_ik log g_k(x_i)`` in the
+        free rows of the scaled gate, sums over the samples computed by a
+        Numba kernel.
 
         Parameters
         ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted responsibilities.
         params : MoEParams
             Model parameters.
 
         Returns
         -------
-        gate : tuple of two ndarray or None
-            ``(coef / tau, intercept / tau)`` of the normalised gate (last row
-            zero); None with an activation or top-K selection, for a
-            subclass that overrides :meth:`m_step`, or when :meth:`m_step`
-            takes more than one Newton step.
+        stats : NewtonTerms
+            The terms and the number of samples.
         """
-        if (self.activation is not None or self._sparse(params.n_experts)
-                or type(self).m_step is not SoftmaxGating.m_step
-                or self._max_newton_iter != 1):
-            return None
-        return self._scaled_gate(params)
+        coef, intercept = self.linear_logits(params)
+        value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+        return NewtonTerms.at_gate(value, grad, neg_hess, X.shape[0], coef,
+                                   intercept)
 
-    def _scaled_gate(self, params):
-        """The normalised gate divided by the temperature (see m_step)."""
-        norm = self.normalize(params)
-        if self.learn_temperature:
-            tau = float(norm["gate_extra"]["temperature"][0])
-        else:
-            tau = self._temperature(params)
-        return (as_kernel_array(norm["gate_coef"] / tau),
-                as_kernel_array(norm["gate_intercept"] / tau))
+    def update(self, stats, params):
+        """One damped Newton step from :meth:`statistics`, before its test.
 
-    def newton_gate_fields(self, coef, intercept, params):
-        """Gate fields of an improved scaled gate (see :meth:`newton_gate`).
+        Parameters
+        ----------
+        stats : NewtonTerms
+            Statistics at :meth:`linear_logits` (possibly averaged over
+            batches, as in online EM).
+        params : MoEParams
+            Model parameters (their linear logits are the start).
+
+        Returns
+        -------
+        step : NewtonProposal
+            The step; its ``fields`` method gives the gate fields
+            (:meth:`fields_from_newton`).
+        """
+        return NewtonProposal(
+            *self.linear_logits(params), stats,
+            objective_noise(stats.value, stats.n_samples),
+            lambda coef, intercept: self.fields_from_newton(coef, intercept,
+                                                            params))
+
+    def fields_from_newton(self, coef, intercept, params):
+        """Gate fields of a gate in the coordinates of :meth:`linear_logits`.
 
         Parameters
         ----------
         coef : ndarray of shape (n_experts, n_features)
-            Improved scaled slopes, last row zero.
+            Scaled slopes, last row zero.
         intercept : ndarray of shape (n_experts,)
-            Improved scaled intercepts, last entry zero.
+            Scaled intercepts, last entry zero.
         params : MoEParams
             Parameters before the update (their temperature).
 
@@ -720,95 +819,7 @@ class SoftmaxGating(_TopKGating):
         tau = self._temperature(params)
         return {"gate_coef": coef * tau, "gate_intercept": intercept * tau}
 
-    def newton_terms(self, X, R, params):
-        """Gradient and negative Hessian of the EM gate objective (online EM).
-
-        The dense gate without an activation, learned temperature or schedule
-        (see :meth:`online_reason`): with the fixed temperature ``tau`` the
-        logits are ``theta / tau``, so the terms of the Numba kernel in the
-        scaled gate are divided by ``tau`` and ``tau ** 2``.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-            Input samples.
-        R : ndarray of shape (n_samples, n_experts)
-            Weighted responsibilities.
-        params : MoEParams
-            Model parameters.
-
-        Returns
-        -------
-        grad : ndarray of shape (n_free_params,)
-            Gradient in the layout of :meth:`pack`.
-        neg_hess : ndarray of shape (n_free_params, n_free_params)
-            Negative Hessian, positive semi-definite.
-        """
-        norm = self.normalize(params)
-        tau = self._temperature(params)
-        _, grad, neg_hess = softmax_gate_objective(
-            X, as_kernel_array(norm["gate_coef"] / tau),
-            as_kernel_array(norm["gate_intercept"] / tau), R, True,
-        )
-        return grad / tau, neg_hess / tau**2
-
-    def online_reason(self, n_experts):
-        """Why ``partial_fit`` cannot fit this configuration, or None.
-
-        Online EM needs the concave dense objective: no ``activation``, no
-        ``top_k`` below ``n_experts``, no ``learn_temperature`` and no
-        ``schedule``.
-
-        Parameters
-        ----------
-        n_experts : int
-            Number of experts of the model.
-
-        Returns
-        -------
-        reason : str or None
-            The reason, or None when ``partial_fit`` can fit it.
-        """
-        for name, value, off in (
-            ("activation", self.activation, None),
-            ("learn_temperature", self.learn_temperature, False),
-            ("schedule", self.schedule, None),
-        ):
-            if value != off:
-                return (f"{name}={value!r} is not supported by online EM (it "
-                        f"needs the concave dense softmax; use {name}={off!r})")
-        if self._sparse(n_experts):
-            return (f"top_k={self.top_k} is not supported by online EM (its "
-                    "objective is discontinuous in the gate; use top_k=None)")
-        return None
-
     # ----------------------------------------------------------- schedule
-    def em_only_reason(self, n_experts):
-        """Why only EM can fit this configuration, or None.
-
-        A temperature ``schedule`` and the annealed top-K selection
-        (``top_k < n_experts`` with ``anneal_iter > 0``) run over EM
-        iterations; the exact top-K gate (``anneal_iter=0``) is fine.
-
-        Parameters
-        ----------
-        n_experts : int
-            Number of experts of the model.
-
-        Returns
-        -------
-        reason : str or None
-            The reason, or None when gradient solvers can fit it.
-        """
-        if self.schedule is not None:
-            return (f"schedule={self.schedule!r} anneals the temperature over "
-                    "EM iterations")
-        if self.top_k is not None and self.top_k < n_experts and self.anneal_iter > 0:
-            return (f"top_k={self.top_k} starts from a smoothed selection "
-                    f"annealed over EM iterations (anneal_iter={self.anneal_iter}); "
-                    "set anneal_iter=0 to fit the exact top-K gate directly")
-        return None
-
     def at_iteration(self, params, iteration, max_iter):
         """One step of the annealing schedules (nothing without one).
 
@@ -865,171 +876,3 @@ class SoftmaxGating(_TopKGating):
         ):
             new = target
         return float(new)
-
-
-
-def _unpack(theta, K, d):
-    full = np.zeros((K, d + 1))
-    full[:-1] = theta.reshape(K - 1, d + 1)
-    return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
-
-
-def _damped_cholesky(neg_hess, eye):
-    """Cholesky factor of ``neg_hess + lambda I`` with the smallest working ridge.
-
-    ``lambda`` starts at ``1e-12`` times the mean diagonal and grows tenfold
-    until the factorisation succeeds (it does once the ridge dominates).
-    """
-    lam = 1e-12 * max(np.trace(neg_hess) / neg_hess.shape[0], 1e-300)
-    for _ in range(400):
-        try:
-            return cho_factor(neg_hess + lam * eye)
-        except LinAlgError:
-            lam *= 10.0
-    return None  # pragma: no cover
-
-
-class NewtonProposal:
-    """One damped Newton step of :func:`newton_softmax_ascent`, to be tested.
-
-    Built from the objective's value, gradient and negative Hessian at the
-    gate ``(coef, intercept)``; ``status`` says what the step needs:
-
-    - ``"stay"``: no ascent direction (or no factorisation), the gate is kept;
-    - ``"take"``: the predicted gain is below the objective's round-off, the
-      step is taken without evaluation (see :func:`newton_softmax_ascent`);
-    - ``"test"``: the full step must pass the Armijo test
-      :meth:`accepts`, else :meth:`backtrack` halves it.
-
-    ``coef`` and ``intercept`` are the full step's gate (the start, also in
-    ``start``, for ``"stay"``). The fused EM solver tests the full step in
-    its next E-step pass, where the trial gate's logits are computed anyway.
-
-    Parameters
-    ----------
-    coef : ndarray of shape (n_experts, n_features)
-        Starting slopes (last row zero).
-    intercept : ndarray of shape (n_experts,)
-        Starting intercepts (last entry zero).
-    terms : tuple
-        ``(value, grad, neg_hess)`` of the objective at the start.
-    noise : float
-        Round-off bound of the objective.
-    """
-
-    def __init__(self, coef, intercept, terms, noise):
-        K, d = coef.shape
-        self.shape = (K, d)
-        self.value, grad, neg_hess = terms
-        self.theta = np.hstack([coef, intercept[:, None]])[:-1].ravel()
-        self.status = "stay"
-        self.start = (coef, intercept)
-        self.coef, self.intercept = coef, intercept
-        if K == 1:  # no free gate parameter
-            return
-        factor = _damped_cholesky(neg_hess, np.eye(neg_hess.shape[0]))
-        if factor is None:  # pragma: no cover - damping always succeeds
-            return
-        self.step = cho_solve(factor, grad)
-        self.slope = float(grad @ self.step)
-        if not self.slope > 0:
-            return
-        self.status = "take" if 0.5 * self.slope <= noise else "test"
-        self.coef, self.intercept = self.at(1.0)
-
-    def at(self, t):
-        """The gate at step length ``t``."""
-        return _unpack(self.theta + t * self.step, *self.shape)
-
-    def accepts(self, value, t=1.0):
-        """Armijo test of the objective ``value`` at step length ``t``."""
-        return value >= self.value + 1e-4 * t * self.slope
-
-    def backtrack(self, objective):
-        """Halve the rejected full step until :meth:`accepts`, at most 39 times.
-
-        Returns
-        -------
-        gate : tuple of (ndarray, ndarray) or None
-            The accepted gate, or None when no halving is accepted.
-        """
-        t = 1.0
-        for _ in range(39):
-            t *= 0.5
-            coef, intercept = self.at(t)
-            if self.accepts(objective(coef, intercept), t):
-                return coef, intercept
-        return None
-
-
-def objective_noise(value, n_samples):
-    """Round-off bound of ``value``, a sum of ``n_samples`` non-positive terms.
-
-    Each term summed with relative error eps, of total magnitude ``|value|``.
-    """
-    return n_samples * np.finfo(np.float64).eps * (abs(value) + 1.0)
-
-
-def newton_softmax_ascent(X, R, coef, intercept, max_iter):
-    """Damped Newton ascent of ``sum_ik R_ik log softmax_k(X coef^T + intercept)``.
-
-    The last row of ``coef``/``intercept`` must be zero and stays zero. Each
-    step solves ``(-H + lambda I) delta = g`` with the exact Hessian
-    (``lambda`` is a tiny ridge that grows only until the Cholesky
-    factorisation succeeds) and backtracks until the Armijo condition holds
-    (at most 40 evaluations), so every evaluated step increases the
-    objective (see :class:`NewtonProposal`).
-
-    Near the optimum the predicted gain of a Newton step, ``g^T delta / 2``,
-    falls below the round-off of the objective itself (a sum over the
-    samples); comparing two objective values is then a coin toss, and two runs
-    that differ only by round-off (for example integer weights and repeated
-    rows) could take different branches. Such a step is therefore taken
-    without evaluation and ends the loop: the objective is concave, so the
-    quadratic model that predicts a gain below round-off is exact to third
-    order. Every decision of the loop is thus made on differences far above
-    round-off, and the result is a continuous function of the data.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Input samples.
-    R : ndarray of shape (n_samples, n_experts)
-        Weighted responsibilities ``sample_weight[i] * r_ik``.
-    coef : ndarray of shape (n_experts, n_features)
-        Starting gate slopes (last row zero).
-    intercept : ndarray of shape (n_experts,)
-        Starting gate intercepts (last entry zero).
-    max_iter : int
-        Maximum number of Newton steps.
-
-    Returns
-    -------
-    coef, intercept : ndarray
-        The improved gate.
-    """
-    K, d = coef.shape
-    if K == 1:
-        return coef, intercept
-
-    def objective(c, i):
-        return softmax_gate_objective(X, c, i, R, False)[0]
-
-    terms = softmax_gate_objective(X, coef, intercept, R, True)
-    noise = objective_noise(terms[0], X.shape[0])
-    for it in range(max_iter):
-        step = NewtonProposal(coef, intercept, terms, noise)
-        if step.status == "stay":
-            break
-        if step.status == "take":
-            return step.coef, step.intercept
-        if step.accepts(objective(step.coef, step.intercept)):
-            coef, intercept = step.coef, step.intercept
-        else:
-            halved = step.backtrack(objective)
-            if halved is None:
-                break
-            coef, intercept = halved
-        if it + 1 < max_iter:
-            terms = softmax_gate_objective(X, coef, intercept, R, True)
-    return coef, intercept

@@ -1,134 +1,120 @@
-"""Which solver fits which objective and families, and the dispatch to it."""
+"""The solvers, what each requires of a model, and the dispatch to them."""
 
-from .._params import MoEParams
-from ..experts import Experts
-from ..gating import Gating
-from ._em import fit_em
-from ._gradient import fit_gradient
-from ._tensor import check_moment_inputs, fit_tensor
+from dataclasses import dataclass
+
+from ..utils._abilities import Requirements, check_requirements
+from ._em_solver import fit_em
+from ._gradient import fit_gradient, gradient_requirements
+from ._tensor import check_moment_inputs, fit_tensor, moment_requirements
 from ._two_loss import fit_two_loss
 
-#: solver -> the objectives it optimises
-SOLVER_OBJECTIVES = {
-    "em": ("likelihood",),
-    "lbfgs": ("likelihood", "least_squares"),
-    "gd": ("likelihood", "least_squares"),
-    "tensor": ("likelihood",),
-    "two_loss": ("likelihood",),
+
+@dataclass(frozen=True)
+class Solver:
+    """A fitting algorithm: its entry point, objectives and requirements.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(X, y, sample_weight, spec) -> FitResult``.
+    objectives : tuple of str
+        The objectives it optimises.
+    requires : Requirements
+        What it needs of the model's families.
+    """
+
+    fit: object
+    objectives: tuple
+    requires: Requirements
+
+
+#: name -> solver; ``solver="name"`` of the estimator
+SOLVERS = {
+    "em": Solver(fit_em, ("likelihood",), Requirements("solver='em'")),
+    "lbfgs": Solver(fit_gradient, ("likelihood", "least_squares"),
+                    gradient_requirements("lbfgs")),
+    "gd": Solver(fit_gradient, ("likelihood", "least_squares"),
+                 gradient_requirements("gd")),
+    "tensor": Solver(fit_tensor, ("likelihood",), moment_requirements("tensor")),
+    "two_loss": Solver(fit_two_loss, ("likelihood",),
+                       moment_requirements("two_loss")),
 }
 
-#: solvers (and ``init_params`` values) that are moment methods for Gaussian
-#: inputs, checked by ``skmoe.solvers._tensor.check_moment_inputs``
+#: solver -> the objectives it optimises
+SOLVER_OBJECTIVES = {name: solver.objectives for name, solver in SOLVERS.items()}
+
+#: models with shared experts need a noise model that supports them
+SHARED_EXPERTS = Requirements("n_shared_experts > 0", noise=("shared_experts",),
+                              hint="Use noise='gaussian'.")
+
+#: a least-squares fit has no noise model: it is the Gaussian one's mean
+LEAST_SQUARES = Requirements(
+    "objective='least_squares'", noise=("gaussian",),
+    hint="A least-squares fit estimates the regression function only (no "
+         "noise model); use noise='gaussian', or objective='likelihood'.",
+)
+
+#: solvers and ``init_params`` values that are moment methods
 MOMENT_METHODS = ("tensor", "two_loss")
 
-#: solvers that need the gradients (``grad``) of the gate and of the experts
-GRADIENT_SOLVERS = ("lbfgs", "gd", "two_loss")
 
+def check_spec(spec):
+    """Raise a ValueError if ``spec.solver`` cannot fit the model of ``spec``.
 
-def provides_grad(family):
-    """Whether a gating or experts object implements ``grad``.
-
-    A family provides a gradient when its class overrides ``Gating.grad`` or
-    ``Experts.grad`` (the base methods raise ``NotImplementedError``).
-
-    Parameters
-    ----------
-    family : Gating or Experts
-        The object to inspect.
-
-    Returns
-    -------
-    provides : bool
-        True if the class overrides the base ``grad``.
-    """
-    base = Gating if isinstance(family, Gating) else Experts
-    return type(family).grad is not base.grad
-
-
-def check_compatible(solver, objective, gating, experts, n_experts=None,
-                     n_shared_experts=0, noise=None):
-    """Raise a ValueError if ``solver`` cannot fit ``objective`` with these families.
-
-    Runs in Python before any kernel, so that an impossible combination gets
-    a message naming the solver, the objective and the family, not a Numba
-    error.
+    The one check of a fit's settings, before any data are touched: the
+    objective is one the solver optimises, and the model's families have the
+    abilities the solver requires (and those of shared experts and of the
+    least-squares objective).
 
     Parameters
     ----------
-    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}
-        The fitting algorithm.
-    objective : {"likelihood", "least_squares"}
-        The objective.
-    gating : Gating
-        The gating family.
-    experts : Experts
-        The expert family.
-    n_experts : int, default=None
-        Number of routed experts (needed to ask the gate whether its
-        configuration is EM-only, :meth:`skmoe.Gating.em_only_reason`).
-    n_shared_experts : int, default=0
-        Number of shared experts; the gradient solvers fit routed experts only.
-    noise : NoiseModel or None, default=None
-        Noise model of the experts; it rejects what it cannot be fitted with
-        (:meth:`skmoe.noise.NoiseModel.check_compatible`).
+    spec : FitSpec
+        The fit's settings.
 
     Raises
     ------
     ValueError
-        If ``solver`` does not optimise ``objective`` (``"em"`` maximises the
-        likelihood only), or if a gradient solver is paired with a family
-        that does not implement ``grad``, with a gate configuration that only
-        EM can fit, or with shared experts.
+        Naming the solver, the objective, or the family and the ability it
+        lacks.
     """
-    if solver not in SOLVER_OBJECTIVES:
+    if spec.solver not in SOLVERS:
         raise ValueError(
-            f"solver must be one of {sorted(SOLVER_OBJECTIVES)}; got {solver!r}."
+            f"solver must be one of {sorted(SOLVERS)}; got {spec.solver!r}."
         )
-    if noise is not None:
-        noise.check_compatible(solver, objective, n_shared_experts)
-    allowed = SOLVER_OBJECTIVES[solver]
-    if objective not in allowed:
-        others = sorted(s for s, objs in SOLVER_OBJECTIVES.items() if objective in objs)
+    solver = SOLVERS[spec.solver]
+    if spec.objective not in solver.objectives:
+        others = sorted(name for name, s in SOLVERS.items()
+                        if spec.objective in s.objectives)
         raise ValueError(
-            f"solver={solver!r} cannot fit objective={objective!r} (it supports "
-            f"{', '.join(repr(o) for o in allowed)}); use solver in {others} for "
-            f"objective={objective!r}."
+            f"solver={spec.solver!r} cannot fit objective={spec.objective!r} (it "
+            f"supports {', '.join(repr(o) for o in solver.objectives)}); use "
+            f"solver in {others} for objective={spec.objective!r}."
         )
-    if solver in GRADIENT_SOLVERS:
-        if n_shared_experts:
-            raise ValueError(
-                f"solver={solver!r} cannot fit shared experts (n_shared_experts="
-                f"{n_shared_experts}): its parameter vector holds the gate and the "
-                "routed experts only; use solver='em'."
-            )
-        reason = gating.em_only_reason(n_experts) if n_experts is not None else None
-        if reason is not None:
-            raise ValueError(
-                f"solver={solver!r} cannot fit {gating!r}: {reason}. Use "
-                "solver='em'."
-            )
-        for kind, family in (("gating", gating), ("experts", experts)):
-            if not provides_grad(family):
-                raise ValueError(
-                    f"solver={solver!r} with objective={objective!r} needs the "
-                    f"gradient of the {kind} family, and {type(family).__name__} "
-                    f"does not implement grad; use solver='em' with "
-                    f"{type(family).__name__}."
-                )
+    model = spec.model()
+    if spec.objective == "least_squares":
+        check_requirements(LEAST_SQUARES, **model)
+    if spec.n_shared_experts:
+        check_requirements(SHARED_EXPERTS, **model)
+    check_requirements(solver.requires, **model)
+    if (spec.start is None and isinstance(spec.init_params, str)
+            and spec.init_params in MOMENT_METHODS):
+        check_requirements(moment_requirements(spec.init_params, "init_params"),
+                           **model)
 
 
-def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
-    """Fit with ``solver`` after :func:`check_compatible`.
+def fit_moe(X, y, sample_weight, spec):
+    """Fit with ``spec.solver`` after :func:`check_spec`.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
+        Inputs (validated, C-contiguous float64).
     y : ndarray of shape (n_samples,)
+        Targets.
     sample_weight : ndarray of shape (n_samples,)
-    solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}
-    objective : {"likelihood", "least_squares"}
-    **kwargs
-        The keyword arguments of :func:`~skmoe.solvers.fit_em`.
+        Sample weights.
+    spec : FitSpec
+        The fit's settings.
 
     Returns
     -------
@@ -137,27 +123,12 @@ def fit_moe(X, y, sample_weight, *, solver, objective, **kwargs):
         squared error (least squares); ``log_likelihood`` is NaN for least
         squares.
     """
-    noise = kwargs.pop("noise", None)
-    check_compatible(solver, objective, kwargs["gating"], kwargs["experts"],
-                     kwargs["n_experts"], kwargs.get("n_shared_experts", 0), noise)
-    init = kwargs.get("init_params")
-    moment = [("solver", solver)] if solver in MOMENT_METHODS else []
-    if kwargs.get("start") is None and isinstance(init, str) and init in MOMENT_METHODS:
-        moment.append(("init_params", init))
+    check_spec(spec)
+    moment = [("solver", spec.solver)] if spec.solver in MOMENT_METHODS else []
+    if (spec.start is None and isinstance(spec.init_params, str)
+            and spec.init_params in MOMENT_METHODS):
+        moment.append(("init_params", spec.init_params))
     for parameter, method in moment:
-        check_moment_inputs(X, sample_weight, kwargs["n_experts"], kwargs["experts"],
-                            kwargs.get("n_shared_experts", 0), parameter=parameter,
+        check_moment_inputs(X, sample_weight, spec, parameter=parameter,
                             method=method)
-    if (solver in MOMENT_METHODS and kwargs.get("start") is None
-            and isinstance(init, MoEParams)):
-        # a user-given model replaces the moment estimate as the start of the
-        # refinement (its expert directions are then held fixed)
-        kwargs["start"] = init
-    if solver == "tensor":
-        return fit_tensor(X, y, sample_weight, **kwargs)
-    if solver == "two_loss":
-        return fit_two_loss(X, y, sample_weight, **kwargs)
-    if solver == "em":
-        return fit_em(X, y, sample_weight, noise=noise, **kwargs)
-    return fit_gradient(X, y, sample_weight, solver=solver, objective=objective,
-                        **kwargs)
+    return SOLVERS[spec.solver].fit(X, y, sample_weight, spec)

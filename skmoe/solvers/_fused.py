@@ -1,64 +1,50 @@
 """Fused EM: two passes over the data per iteration, for the commonest model.
 
-For Gaussian noise, a linear softmax gate (:meth:`~skmoe.Gating.linear_logits`)
-whose update is a damped Newton step on the dense softmax objective
-(:meth:`~skmoe.Gating.newton_gate`) and affine experts whose
-update is determined by weighted normal equations
-(:meth:`~skmoe.Experts.linear_means`, :meth:`~skmoe.Experts.linear_m_step`),
-without shared experts, one EM iteration of :func:`~skmoe.solvers._em.run_em`
-is the same computation with fewer passes over the data:
+For Gaussian noise, a gate and experts that are both ``"linear"`` and have
+``"statistics"`` (a linear softmax gate whose update is a damped Newton step
+from its Newton terms, affine experts whose update is weighted least squares
+from their normal equations), without shared experts, one EM iteration of
+:func:`~skmoe.solvers._em.run_em` is the same computation with fewer passes
+over the data:
 
 1. :func:`~skmoe._kernels._fused.fused_estep_statistics` at the current
-   parameters: responsibilities, log-likelihood, the experts' weighted normal
-   equations and the gate's objective, gradient and Hessian, in one pass,
-   which also tests the previous gate step (see :class:`FusedSteps`);
-2. the experts' weighted least squares from those statistics, and their
-   residuals at the new means in
-   :func:`~skmoe._kernels._fused.fused_residuals` (the variances);
-3. the gate's Newton step from the terms of step 1
-   (:class:`~skmoe.gating._softmax.NewtonProposal`).
+   parameters: responsibilities, log-likelihood, the experts' statistics
+   (weighted normal equations) and the gate's statistics (Newton terms), in
+   one pass, which also tests the previous gate step (see
+   :class:`FusedSteps`);
+2. the experts' :meth:`~skmoe.Experts.update` from those statistics, and
+   their residuals at the new means in
+   :func:`~skmoe._kernels._fused.fused_residuals` (the variances,
+   :func:`~skmoe.noise.variances_from_rss`);
+3. the gate's :meth:`~skmoe.Gating.update` from its statistics (a
+   :class:`~skmoe.gating._newton.NewtonProposal`).
 
-The unfused loop makes six passes (E-step, weighting, experts' statistics,
-expert means, residuals, gate Hessian) plus one per line-search trial. Both
-loops run the same algorithm: their log-likelihoods agree to round-off
-(tested), and a decision (a line-search test, the stopping rule) can differ
-only when a value falls within round-off of its threshold.
+These are the updates batch EM and online EM use, from the same statistics
+(the sufficient-statistics protocol of the families), so the three agree by
+construction. The unfused loop makes six passes (E-step, weighting, experts'
+statistics, expert means, residuals, gate Hessian) plus one per line-search
+trial. Both loops run the same algorithm: their log-likelihoods agree to
+round-off (tested), and a decision (a line-search test, the stopping rule)
+can differ only when a value falls within round-off of its threshold.
 """
 
 import numpy as np
 
 from .._kernels._fused import fused_estep_statistics, fused_residuals
 from .._kernels._softmax import softmax_gate_objective
-from ..gating._softmax import NewtonProposal, objective_noise
-from ._init import variances_from_rss
+from ..experts import LinearStatistics
+from ..gating import NewtonTerms
+from ..noise import variances_from_rss
+from ..utils._abilities import Requirements
 
-
-def fused_plan(params, expert_step, record):
-    """Whether :class:`FusedSteps` can compute ``run_em``'s iterations.
-
-    Parameters
-    ----------
-    params : MoEParams
-        Starting parameters.
-    expert_step : callable or None
-        ``run_em``'s replacement expert update (not fused).
-    record : callable or None
-        ``run_em``'s per-iteration recorder (not fused).
-
-    Returns
-    -------
-    fused : bool
-    """
-    return (
-        expert_step is None
-        and record is None
-        and params.noise.name == "gaussian"
-        and not params.n_shared_experts
-        and params.gating.linear_logits(params) is not None
-        and params.gating.newton_gate(params) is not None
-        and params.experts.linear_means(params.expert_params) is not None
-        and params.experts.linear_m_step() is not None
-    )
+#: what the fused EM needs of a model
+FUSED = Requirements(
+    "the fused EM",
+    gating=("linear", "statistics"),
+    experts=("linear", "statistics"),
+    noise=("gaussian",),
+    shared_experts=False,
+)
 
 
 class FusedSteps:
@@ -73,10 +59,10 @@ class FusedSteps:
     that gate anyway, so it also sums the objective of the previous
     responsibilities there, before overwriting them. In the rare case the
     test fails, the previous responsibilities are recomputed, the step is
-    halved on them exactly as :func:`newton_softmax_ascent` would, and the
-    E-step pass is made again. When the gate's schedule moves the model
-    after the M-step (:meth:`~skmoe.Gating.at_iteration`), the E-step pass
-    sees a different gate, so the step is tested at once instead.
+    halved on them exactly as batch EM's line search would, and the E-step
+    pass is made again. When the gate's schedule moves the model after the
+    M-step (:meth:`~skmoe.Gating.at_iteration`), the E-step pass sees a
+    different gate, so the step is tested at once instead.
     """
 
     def __init__(self, X, y, sample_weight, var_floor, max_iter):
@@ -91,24 +77,27 @@ class FusedSteps:
         """The E-step pass at ``params`` into ``self.R``; its statistics."""
         if self.R is None:
             self.R = np.empty((self.X.shape[0], params.n_experts))
-        gate = params.gating.newton_gate(params)
+        gate = params.gating.linear_logits(params)
         experts = params.experts.linear_means(params.expert_params)
         (loglik, value, grad, neg_hess, gram, moment, mass, trial_value,
          gate_mass) = fused_estep_statistics(
             self.X, self.y, self.sample_weight, *gate, *experts, params.variance,
             self.R, trial)
-        return dict(loglik=float(loglik), gate=gate, terms=(value, grad, neg_hess),
-                    gram=gram, moment=moment, mass=mass, trial_value=trial_value,
-                    gate_mass=gate_mass)
+        return dict(
+            loglik=float(loglik), trial_value=trial_value, gate_mass=gate_mass,
+            gate=NewtonTerms.at_gate(value, grad, neg_hess, self.X.shape[0],
+                                     *gate),
+            experts=LinearStatistics(gram, moment, mass),
+        )
 
     def _objective(self, coef, intercept):
         """The gate objective of the current responsibilities."""
         return softmax_gate_objective(self.X, coef, intercept, self.R, False)[0]
 
-    def _halved(self, step, before, params):
+    def _halved(self, step, params):
         """``params`` with the gate of ``step`` halved until accepted."""
         gate = step.backtrack(self._objective) or step.start
-        return params.replace(**before.gating.newton_gate_fields(*gate, before))
+        return params.replace(**step.fields(gate))
 
     def e_step(self, params):
         """E-step pass at ``params``; returns them and the log-likelihood.
@@ -122,7 +111,7 @@ class FusedSteps:
             step, before = pending
             if not step.accepts(stats["trial_value"]):
                 self._pass(before, False)  # the responsibilities of the M-step
-                params = self._halved(step, before, params)
+                params = self._halved(step, params)
                 stats = self._pass(params, False)
         self.stats = stats
         return params, stats["loglik"]
@@ -136,27 +125,25 @@ class FusedSteps:
             ``sum_i w_i g_k(x_i)`` and ``sum_i w_i r_ik`` at the parameters of
             the last :meth:`e_step` (see :func:`~skmoe.solvers._finish.finish_fit`).
         """
-        return self.stats["gate_mass"], self.stats["mass"]
+        return self.stats["gate_mass"], self.stats["experts"].mass
 
     def m_step(self, params, n_iter):
         """The M-step of ``run_em`` from the last E-step pass's statistics."""
         X, y, R, stats = self.X, self.y, self.R, self.stats
         experts, gating = params.experts, params.gating
-        expert_params = experts.linear_m_step()(stats["gram"], stats["moment"],
-                                                stats["mass"], params.expert_params)
+        expert_stats = stats["experts"]
+        expert_params = experts.update(expert_stats, params.expert_params)
         rss = fused_residuals(X, y, R, *experts.linear_means(expert_params))
-        variance = variances_from_rss(rss, stats["mass"], params.variance,
+        variance = variances_from_rss(rss, expert_stats.mass, params.variance,
                                       self.var_floor)
-        step = NewtonProposal(*stats["gate"], stats["terms"],
-                              objective_noise(stats["terms"][0], X.shape[0]))
-        new = params.replace(
-            expert_params=expert_params, variance=variance,
-            **gating.newton_gate_fields(step.coef, step.intercept, params))
+        step = gating.update(stats["gate"], params)
+        new = params.replace(expert_params=expert_params, variance=variance,
+                             **step.fields())
         if step.status == "test":
             if gating.at_iteration(new, n_iter, self.max_iter):
                 # the schedule changes the gate the next pass would see
                 if not step.accepts(self._objective(step.coef, step.intercept)):
-                    new = self._halved(step, params, new)
+                    new = self._halved(step, new)
             else:
                 self.pending = (step, params)
         return new.replace(**new.noise.observed_step(X, y, self.sample_weight,

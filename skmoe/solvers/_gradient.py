@@ -26,9 +26,33 @@ from scipy.optimize import Bounds, minimize
 from threadpoolctl import threadpool_limits
 
 from .._kernels._objectives import gaussian_loglik_grad, least_squares_grad
+from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
-from ._em import FitResult, converged_rule
-from ._init import Degenerate, best_restart, initial_params
+from ._init import initial_params
+from ._result import Degenerate, FitResult, best_restart, converged_rule
+
+
+def gradient_requirements(solver):
+    """What a gradient solver needs of a model.
+
+    Parameters
+    ----------
+    solver : {"lbfgs", "gd"}
+        The solver.
+
+    Returns
+    -------
+    requirements : Requirements
+        The gradients of the gate and the experts, a gate that does not
+        change over iterations, Gaussian noise (the gradient kernels are
+        Gaussian), no shared experts (the parameter vector holds the gate
+        and the routed experts only).
+    """
+    return Requirements(
+        f"solver={solver!r}", gating=("gradient", "fixed_model"),
+        experts=("gradient",), noise=("gaussian",), shared_experts=False,
+        hint="Use solver='em'.",
+    )
 
 
 class FlatProblem:
@@ -310,17 +334,20 @@ def run_gd(X, y, sample_weight, params, *, objective, max_iter, tol, var_floor,
 _RUNNERS = {"lbfgs": run_lbfgs, "gd": run_gd}
 
 
-def fit_gradient(X, y, sample_weight, *, solver, objective, n_experts, gating,
-                 experts, init_params, n_init, max_iter, tol, var_floor, rng,
-                 verbose=0, start=None, n_shared_experts=0, shared_weight=0.5,
-                 shared_experts=None):
-    """Fit by ``solver`` ("lbfgs" or "gd") with ``n_init`` restarts.
+def fit_gradient(X, y, sample_weight, spec):
+    """Fit by ``spec.solver`` ("lbfgs" or "gd") with ``spec.n_init`` restarts.
 
     The starting points are those of EM (``initial_params``). The restart
     with the best objective (highest log-likelihood, or smallest squared
-    error) is kept. The shared-expert arguments exist so that the dispatch
-    can pass EM's keywords; :func:`check_compatible` has already refused
-    ``n_shared_experts > 0``.
+    error) is kept.
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings (:func:`skmoe.solvers.fit_moe` has checked the
+        model against :func:`gradient_requirements`).
 
     Returns
     -------
@@ -334,24 +361,23 @@ def fit_gradient(X, y, sample_weight, *, solver, objective, n_experts, gating,
     DegenerateFitWarning
         For every restart discarded because it produced non-finite values.
     """
-    if n_shared_experts:  # pragma: no cover - refused by check_compatible
-        raise ValueError("gradient solvers do not fit shared experts.")
+    solver, objective = spec.solver, spec.objective
     run = _RUNNERS[solver]
     likelihood = objective == "likelihood"
-    starts = [start] if start is not None else [init_params] * n_init
+    starts = ([spec.start] if spec.start is not None
+              else [spec.init_params] * spec.n_init)
 
     def fit_one(method, label):
-        params = initial_params(method, X, y, sample_weight, n_experts, gating,
-                                experts, rng, var_floor)
+        params = initial_params(method, X, y, sample_weight, spec)
         return run(X, y, sample_weight, params, objective=objective,
-                   max_iter=max_iter, tol=tol, var_floor=var_floor,
-                   verbose=verbose, label=label)
+                   max_iter=spec.max_iter, tol=spec.tol, var_floor=spec.var_floor,
+                   verbose=spec.verbose, label=label)
 
     return best_restart(
         starts, fit_one, name=solver, maximize=likelihood,
         not_converged=lambda best: (
-            f"solver={solver!r} did not converge in max_iter={max_iter} "
-            f"iterations (tol={tol}): {best.message}; increase max_iter or tol, "
-            "or check the data scaling."
+            f"solver={solver!r} did not converge in max_iter={spec.max_iter} "
+            f"iterations (tol={spec.tol}): {best.message}; increase max_iter or "
+            "tol, or check the data scaling."
         ),
     )

@@ -1,234 +1,137 @@
-"""Starting parameters for the solvers."""
+"""Starting parameters of one restart, for every solver.
 
-import warnings
+:func:`initial_params` turns a start method (``init_params``) into starting
+parameters: a given :class:`~skmoe.MoEParams`, random gates or k-means
+(:mod:`skmoe.solvers._starts`), or the tensor method's estimate
+(:func:`skmoe.solvers._tensor.tensor_init`). Models with shared experts
+start from :func:`shared_start`.
+"""
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 
 from .._params import MoEParams
+from ..gating import SoftmaxGating
+from ..noise import update_variances
 from ..utils._arrays import as_kernel_array
-from ..utils._warnings import DegenerateFitWarning
+from ._em import _estep, run_em
+from ._result import Degenerate
+from ._starts import given_start, kmeans_start, random_start
+from ._tensor import tensor_init
 
 
-class Degenerate(Exception):
-    """A run produced non-finite values; its restart is discarded."""
-
-
-def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
-    """Run one fit per start and keep the one with the best final objective.
-
-    Shared by every solver: a restart that raises :class:`Degenerate` is
-    discarded with a :class:`~skmoe.DegenerateFitWarning`, all restarts
-    degenerating is a ``ValueError``, and a ``ConvergenceWarning`` is raised
-    only when the kept restart did not converge (GaussianMixture's rule).
-
-    Parameters
-    ----------
-    starts : list
-        One ``init_params`` value (or start) per restart.
-    fit_one : callable
-        ``fit_one(method, label) -> FitResult``; ``label`` prefixes verbose
-        lines when there are several restarts.
-    name : str
-        The solver's name in messages ("EM", "lbfgs", ...).
-    not_converged : callable
-        ``not_converged(result) -> str``, the warning text for the kept run.
-    maximize : bool, default=True
-        Whether the objective in ``result.history`` is maximised (a
-        log-likelihood) or minimised (a squared error).
-
-    Returns
-    -------
-    result : FitResult
-        The best restart.
-    """
-    best = best_value = None
-    failures = []
-    for i, method in enumerate(starts):
-        label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
-        try:
-            result = fit_one(method, label)
-        except Degenerate as exc:
-            failures.append(str(exc))
-            # stacklevel 4: best_restart, the solver, fit_moe, the estimator
-            warnings.warn(
-                f"{name} restart {i + 1} of {len(starts)} degenerated ({exc}) and "
-                "was discarded.",
-                DegenerateFitWarning,
-                stacklevel=4,
-            )
-            continue
-        value = result.history[-1] if maximize else -result.history[-1]
-        if best is None or value > best_value:
-            best, best_value = result, value
-    if best is None:
-        raise ValueError(
-            f"All {len(starts)} {name} restarts degenerated ({failures[0]}); try a "
-            "larger reg_var, fewer experts or a different init_params."
-        )
-    if not best.converged:
-        warnings.warn(not_converged(best), ConvergenceWarning, stacklevel=4)
-    return best
-
-
-def update_variances(y, means, R, old, var_floor, sums=None):
-    """Weighted residual variances, floored; ``old`` kept for empty experts.
-
-    ``sum_i R_ik r_ik^2 / sums_k`` with ``sums`` the column sums of ``R`` by
-    default (a noise model may divide by other masses, e.g. the Student-t
-    scale update).
-    """
-    from .._kernels._gaussian import weighted_residual_ss
-
-    rss = weighted_residual_ss(y, means, R)
-    if sums is None:
-        sums = R.sum(axis=0)
-    return variances_from_rss(rss, sums, old, var_floor)
-
-
-def variances_from_rss(rss, sums, old, var_floor):
-    """``rss / sums`` floored at ``var_floor``; ``old`` kept for empty experts.
-
-    An expert is empty when its mass is at most ``1e-10`` of the total.
-    """
-    empty = sums <= 1e-10 * sums.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(empty, old, rss / np.where(empty, 1.0, sums))
-    return np.maximum(var, var_floor)
-
-
-def _from_responsibilities(X, y, R, gating, experts, rng, var_floor, gate_fields):
-    """Experts, variances and gate fitted to given weighted responsibilities."""
-    K = R.shape[1]
-    expert_params = experts.init(X, y, R, rng)
-    means = experts.predict(X, expert_params)
-    variance = update_variances(y, means, R, np.ones(K), var_floor)
-    if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
-        raise Degenerate("non-finite starting parameters")
-    params = MoEParams(
-        gate_coef=gate_fields["gate_coef"],
-        gate_intercept=gate_fields["gate_intercept"],
-        expert_params=expert_params,
-        variance=variance,
-        gating=gating,
-        experts=experts,
-        gate_extra=gate_fields.get("gate_extra", {}),
-    )
-    return params
-
-
-def initial_params(method, X, y, sample_weight, n_experts, gating, experts, rng,
-                   var_floor, *, n_shared_experts=0, shared_weight=0.5,
-                   shared_experts=None):
-    """Starting parameters of one EM run.
+def initial_params(method, X, y, sample_weight, spec):
+    """Starting parameters of one run (the plain part of a shared model).
 
     Parameters
     ----------
     method : {"random", "kmeans", "tensor"} or MoEParams
         ``"tensor"``: the cross-moment tensor estimate of the experts
         (arXiv:1802.07417), then EM on the gate with the experts' directions
-        fixed (``skmoe.solvers._tensor.tensor_init``).
-        ``"random"``: a random gate partition (random hyperplanes through the
-        weighted mean), experts fitted by weighted least squares to that soft
-        partition. It depends on the data only through weighted sums, so it is
-        independent of row order, and integer sample weights give the same
-        start as repeated rows. ``"kmeans"``: k-means on the standardised
-        ``(X, y)``, experts and gate fitted to the hard clusters.
-        ``MoEParams``: the given parameters.
+        fixed (:func:`skmoe.solvers._tensor.tensor_init`). ``"random"``: a
+        random gate partition (random hyperplanes through the weighted mean),
+        experts fitted by weighted least squares to that soft partition; it
+        depends on the data only through weighted sums, so it is independent
+        of row order, and integer sample weights give the same start as
+        repeated rows. ``"kmeans"``: k-means on the standardised ``(X, y)``,
+        experts and gate fitted to the hard clusters. ``MoEParams``: the
+        given parameters.
     X, y, sample_weight : ndarray
-    n_experts : int
-    gating, experts : Gating, Experts
-    rng : numpy.random.RandomState
-    var_floor : float
-    n_shared_experts : int, default=0
-        A ``MoEParams`` start must have this many shared experts; random and
-        k-means starts of models with shared experts are built by
-        ``skmoe.solvers._em.shared_start`` (this function then builds the
-        plain part only).
-    shared_weight : float, default=0.5
-    shared_experts : Experts or None, default=None
+        The data.
+    spec : FitSpec
+        The fit's settings (families, sizes, random generator, variance
+        floor). Random and k-means starts of models with shared experts are
+        built by :func:`shared_start`; this function then builds the plain
+        part only.
 
     Returns
     -------
     params : MoEParams
     """
-    K = n_experts
-    d = X.shape[1]
     if isinstance(method, MoEParams):
-        if method.n_experts != K or method.n_features != d:
-            raise ValueError(
-                "init_params as MoEParams must have n_experts="
-                f"{K} and n_features={d}; got n_experts={method.n_experts} and "
-                f"n_features={method.n_features}."
-            )
-        q = experts.n_params(d)
-        if method.expert_params.shape[1] != q:
-            raise ValueError(
-                f"init_params.expert_params must have {q} columns for "
-                f"{type(experts).__name__}; got {method.expert_params.shape[1]}."
-            )
-        if method.n_shared_experts != n_shared_experts:
-            raise ValueError(
-                f"init_params must have n_shared_experts={n_shared_experts}; got "
-                f"{method.n_shared_experts}."
-            )
-        shared = {}
-        if n_shared_experts:
-            shared = dict(
-                shared_params=method.shared_params.copy(),
-                shared_variance=np.maximum(method.shared_variance, var_floor),
-                shared_weights=method.shared_weights.copy(),
-                shared_weight=shared_weight,
-                shared_experts=(
-                    experts if shared_experts is None else shared_experts
-                ),
-            )
-        return MoEParams(
-            gate_coef=method.gate_coef.copy(),
-            gate_intercept=method.gate_intercept.copy(),
-            expert_params=method.expert_params.copy(),
-            variance=np.maximum(method.variance, var_floor),
-            gating=gating,
-            experts=experts,
-            gate_extra={k: v.copy() for k, v in method.gate_extra.items()},
-            **shared,
-        )
+        return given_start(method, spec, X.shape[1])
     if method == "random":
-        gate_fields = gating.init(X, sample_weight, K, rng)
-        probe = MoEParams(
-            expert_params=np.zeros((K, experts.n_params(d))),
-            variance=np.ones(K),
-            gating=gating,
-            experts=experts,
-            **gate_fields,
-        )
-        # in place: the gates are not needed after R (one (n, K) array fewer)
-        R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
-        R *= sample_weight[:, None]
-        return _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
-                                      gate_fields)
+        return random_start(X, y, sample_weight, spec)
     if method == "kmeans":
-        Z = np.hstack([X, y[:, None]])
-        Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
-        labels = KMeans(
-            n_clusters=K, n_init=1, random_state=rng.randint(np.iinfo(np.int32).max)
-        ).fit(Z, sample_weight=sample_weight).labels_
-        R = np.zeros((X.shape[0], K))
-        R[np.arange(X.shape[0]), labels] = sample_weight
-        R = as_kernel_array(R)
-        zero_gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
-        params = _from_responsibilities(X, y, R, gating, experts, rng, var_floor,
-                                        zero_gate)
-        gate = gating.m_step(X, R, params)
-        arrays = [v for k, v in gate.items() if k != "gate_extra"]
-        if not all(np.all(np.isfinite(v)) for v in arrays):
-            raise Degenerate("non-finite starting gate")
-        return params.replace(**gate)
+        return kmeans_start(X, y, sample_weight, spec)
     if method == "tensor":
-        from ._tensor import tensor_init
-
-        return tensor_init(X, y, sample_weight, K, gating, experts, rng, var_floor)
+        return tensor_init(X, y, sample_weight, spec)
     raise ValueError(  # pragma: no cover - guarded by _parameter_constraints
-        f"init_params must be 'random', 'kmeans' or an MoEParams; got {method!r}."
+        "init_params must be 'random', 'kmeans', 'tensor' or an MoEParams; got "
+        f"{method!r}."
     )
+
+
+def shared_start(method, X, y, sample_weight, spec):
+    """Starting parameters of a model with shared experts.
+
+    EM cannot exchange the roles of a shared and a routed expert, so a start
+    that puts a shared expert where a routed one should be stays wrong (in
+    measurements, 1 restart in 5 recovered the truth from random partitions).
+    The start is therefore found by a plain mixture: a softmax-gated model
+    with ``n_experts + n_shared_experts`` experts of the routed family is
+    fitted by ``min(max_iter, 50)`` EM iterations from ``method``; the
+    ``n_shared_experts`` experts whose gates vary least over the data
+    (smallest weighted coefficient of variation) become the shared experts,
+    the others the routed ones. Each family is then initialised (its
+    ``init``) from its columns of that fit's responsibilities, with variances
+    and ``omega`` from the same responsibilities, and the gate is a random
+    start improved by one update on the routed responsibilities. This
+    recovered the truth in all 24 fits of 8 generated data sets where random
+    starts failed in most.
+
+    Parameters
+    ----------
+    method : {"random", "kmeans", "tensor"}
+        The start of the auxiliary plain fit.
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    K, S = spec.n_experts, spec.n_shared_experts
+    rng, var_floor = spec.rng, spec.var_floor
+    gating, experts, family = spec.gating, spec.experts, spec.shared_family
+    plain = SoftmaxGating()
+    start = initial_params(method, X, y, sample_weight,
+                           spec.replace(n_experts=K + S, gating=plain,
+                                        n_shared_experts=0))
+    # a fixed number of iterations (no stopping rule whose threshold round-off
+    # could cross): integer weights and repeated rows give the same start
+    aux = run_em(X, y, sample_weight, start, max_iter=min(spec.max_iter, 50),
+                 tol=0.0, var_floor=var_floor)
+    resp, _ = _estep(X, y, aux.params)
+    R = resp * sample_weight[:, None]
+    w = sample_weight / sample_weight.sum()
+    gates = np.exp(plain.log_weights(X, aux.params))
+    mean = w @ gates
+    spread = np.sqrt(w @ (gates - mean) ** 2) / np.maximum(mean, 1e-300)
+    shared = np.sort(np.argsort(spread, kind="stable")[:S])
+    routed = np.setdiff1d(np.arange(K + S), shared)
+    R_routed = as_kernel_array(R[:, routed])
+    R_shared = as_kernel_array(R[:, shared])
+    expert_params = experts.init(X, y, R_routed, rng)
+    shared_params = family.init(X, y, R_shared, rng)
+    variance = update_variances(
+        y, as_kernel_array(experts.predict(X, expert_params)), R_routed,
+        np.ones(K), var_floor,
+    )
+    shared_variance = update_variances(
+        y, as_kernel_array(family.predict(X, shared_params)), R_shared,
+        np.ones(S), var_floor,
+    )
+    mass = R_shared.sum(axis=0)
+    params = MoEParams(
+        expert_params=expert_params, variance=variance, gating=gating,
+        experts=experts, shared_params=shared_params,
+        shared_variance=shared_variance,
+        shared_weights=mass / mass.sum() if mass.sum() > 0 else np.full(S, 1 / S),
+        shared_weight=spec.shared_weight, shared_experts=family,
+        **gating.init(X, sample_weight, K, rng),
+    )
+    if not params._all_finite():
+        raise Degenerate("non-finite starting parameters with shared experts")
+    return params.replace(**gating.m_step(X, R_routed, params))

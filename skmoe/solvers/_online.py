@@ -11,18 +11,23 @@ averaged into the running statistic
 (``S_1 = s_1``), and the M-step maps ``S_t`` to new parameters.
 
 - Experts: the families' additive sufficient statistics
-  (:meth:`~skmoe.Experts.online_statistics`; for linear experts the weighted
-  Gram matrices, cross-products, sums of ``y**2`` and masses), so the expert
-  and variance updates are the exact EM maximisers of the averaged
-  expected complete-data log-likelihood.
+  (:meth:`~skmoe.Experts.statistics`; for linear experts the weighted
+  Gram matrices, cross-products, masses and sums of ``y**2``), and the
+  families' own :meth:`~skmoe.Experts.update` from them, so the expert and
+  variance updates are the exact EM maximisers of the averaged expected
+  complete-data log-likelihood (the same update batch EM and the fused EM
+  make from the statistics of one pass).
 - Gate: the softmax M-step has no closed form and no finite statistic. Each
   batch contributes the local quadratic (Newton) model of its gate objective
   ``q_t(theta) = sum_ik R_ik log g_k(x_i; theta)`` at the current ``theta_t``:
-  with ``g_t`` and ``H_t`` its gradient and negative Hessian
-  (:meth:`~skmoe.Gating.newton_terms`), ``q_t(theta) ~ const + (g_t + H_t
-  theta_t)^T theta - theta^T H_t theta / 2``. The running averages of
-  ``H_t`` and ``g_t + H_t theta_t`` define the averaged quadratic model, and
-  the gate M-step maximises it: ``theta = Hbar^{-1} vbar``. At a fixed point
+  with ``g_t`` and ``H_t`` its gradient and negative Hessian (the gate's
+  :meth:`~skmoe.Gating.statistics`, a :class:`~skmoe.gating.NewtonTerms`),
+  ``q_t(theta) ~ const + (g_t + H_t theta_t)^T theta - theta^T H_t theta /
+  2``. The running averages of ``H_t`` and ``g_t + H_t theta_t`` define the
+  averaged quadratic model, and the gate M-step maximises it: ``theta =
+  Hbar^{-1} vbar``, which is the gate's own Newton step
+  (:meth:`~skmoe.Gating.update`) from the averaged model's gradient ``vbar -
+  Hbar theta_t`` at the current gate, taken in full. At a fixed point
   ``theta_t = theta`` this is ``mean(g_t) = 0``: the averaged gradient of the
   gate objective vanishes, the stationarity condition of the exact EM gate
   M-step on the averaged statistics, so the iteration has the fixed points of
@@ -37,11 +42,21 @@ statistics.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from ..experts import Experts
+from ..gating import NewtonTerms
+from ..noise import variances_from_rss
+from ..utils._abilities import Requirements, check_requirements
 from ..utils._arrays import as_kernel_array
-from ._em import _is_finite
+
+#: what online EM needs of a model
+ONLINE = Requirements(
+    "partial_fit (online EM)",
+    gating=("statistics", "fixed_model"),
+    experts=("statistics",),
+    noise=("gaussian",),
+    shared_experts=False,
+    hint="Use fit.",
+)
 
 
 @dataclass
@@ -58,6 +73,9 @@ class OnlineState:
         Running average of the gate's negative Hessians (per unit weight).
     gate_lin : ndarray of shape (m,)
         Running average of ``g_t + H_t theta_t`` (per unit weight).
+    gate_theta : ndarray of shape (m,)
+        The gate's free coordinates ``theta_t`` at ``params`` (where the last
+        batch's statistics were taken).
     n_batches : int
         Number of batches averaged in.
     weight_seen : float
@@ -71,6 +89,7 @@ class OnlineState:
     expert_stats: tuple
     gate_hess: np.ndarray
     gate_lin: np.ndarray
+    gate_theta: np.ndarray
     n_batches: int
     weight_seen: float
     y_moments: np.ndarray
@@ -111,8 +130,9 @@ def batch_statistics(X, y, sample_weight, params):
     Returns
     -------
     expert_stats : tuple of ndarray
-    gate_hess : ndarray
-    gate_lin : ndarray
+        The experts' :meth:`~skmoe.Experts.statistics`.
+    gate : NewtonTerms
+        The gate's :meth:`~skmoe.Gating.statistics`.
     loglik : float
         Weighted mean log-likelihood of the batch at ``params``.
     """
@@ -120,33 +140,19 @@ def batch_statistics(X, y, sample_weight, params):
         resp, loglik = params._posterior(X, y)[:2]
     W = float(sample_weight.sum())
     R = as_kernel_array(resp * (sample_weight / W)[:, None])
-    expert_stats = params.experts.online_statistics(X, y, R)
-    grad, neg_hess = params.gating.newton_terms(X, R, params)
-    theta = params.gating.pack(params)
-    return (expert_stats, neg_hess, grad + neg_hess @ theta,
-            float(sample_weight @ loglik) / W)
-
-
-def _solve_psd(A, b):
-    """``A^{-1} b`` for a positive semi-definite ``A``, with a minimal ridge.
-
-    The ridge starts at ``1e-12`` of the mean diagonal and grows tenfold until
-    the Cholesky factorisation succeeds.
-    """
-    if b.size == 0:
-        return b.copy()
-    eye = np.eye(A.shape[0])
-    lam = 1e-12 * max(np.trace(A) / A.shape[0], 1e-300)
-    for _ in range(400):
-        try:
-            return cho_solve(cho_factor(A + lam * eye), b)
-        except LinAlgError:
-            lam *= 10.0
-    raise ValueError("the averaged gate Hessian is not finite")  # pragma: no cover
+    expert_stats = params.experts.statistics(X, y, R)
+    gate = params.gating.statistics(X, R, params)
+    return expert_stats, gate, float(sample_weight @ loglik) / W
 
 
 def m_step_from_statistics(state, var_floor):
     """Parameters maximising the averaged statistics of ``state``.
+
+    The experts' :meth:`~skmoe.Experts.update` and
+    :meth:`~skmoe.Experts.residual_ss` from the averaged statistics, the
+    variances by :func:`~skmoe.noise.variances_from_rss`, and the gate's full
+    Newton step (:meth:`~skmoe.Gating.update`) to the maximiser of the
+    averaged quadratic model.
 
     Parameters
     ----------
@@ -159,16 +165,15 @@ def m_step_from_statistics(state, var_floor):
     params : MoEParams
     """
     params = state.params
-    expert_params, rss, mass = params.experts.online_m_step(
-        state.expert_stats, params.expert_params
-    )
-    empty = mass <= 1e-10 * mass.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        variance = np.where(empty, params.variance,
-                            rss / np.where(empty, 1.0, mass))
-    variance = np.maximum(variance, var_floor)
-    theta = _solve_psd(state.gate_hess, state.gate_lin)
-    gate = params.gating.unpack(theta, params)
+    experts, gating = params.experts, params.gating
+    stats = state.expert_stats
+    expert_params = experts.update(stats, params.expert_params)
+    rss = experts.residual_ss(stats, expert_params)
+    variance = variances_from_rss(rss, stats.mass, params.variance, var_floor)
+    theta = state.gate_theta
+    model = NewtonTerms(0.0, state.gate_lin - state.gate_hess @ theta,
+                        state.gate_hess, 0, theta)
+    gate = gating.update(model, params).fields()
     new = params.replace(expert_params=expert_params, variance=variance, **gate)
     return new.replace(**new.gating.normalize(new))
 
@@ -207,18 +212,20 @@ def online_em_step(state, X, y, sample_weight, *, learning_decay, learning_offse
     gamma = step_size(t, learning_decay, learning_offset)
     # non-finite values are caught below, after the M-step
     with np.errstate(all="ignore"):
-        expert_stats, hess, lin, loglik = batch_statistics(X, y, sample_weight,
-                                                           state.params)
+        expert_stats, gate, loglik = batch_statistics(X, y, sample_weight,
+                                                      state.params)
 
     def mix(old, new):
         return (1.0 - gamma) * old + gamma * new
 
     new_state = OnlineState(
         params=state.params,
-        expert_stats=tuple(mix(a, b) for a, b in zip(state.expert_stats,
-                                                     expert_stats, strict=True)),
-        gate_hess=mix(state.gate_hess, hess),
-        gate_lin=mix(state.gate_lin, lin),
+        expert_stats=type(expert_stats)(*(
+            mix(a, b) for a, b in zip(state.expert_stats, expert_stats,
+                                      strict=True))),
+        gate_hess=mix(state.gate_hess, gate.neg_hess),
+        gate_lin=mix(state.gate_lin, gate.grad + gate.neg_hess @ gate.theta),
+        gate_theta=gate.theta,
         n_batches=t,
         weight_seen=state.weight_seen + float(sample_weight.sum()),
         y_moments=state.y_moments,
@@ -229,7 +236,7 @@ def online_em_step(state, X, y, sample_weight, *, learning_decay, learning_offse
                                                         new_state.gate_lin))
         if finite:
             new_state.params = m_step_from_statistics(new_state, var_floor)
-    if not (finite and _is_finite(new_state.params)):
+    if not (finite and new_state.params._all_finite()):
         raise ValueError(
             f"The online EM step on batch {t} produced non-finite parameters; "
             "the batch was not used and the model is unchanged. Check the "
@@ -256,9 +263,11 @@ def start_online(params, X, y, sample_weight, var_floor):
     -------
     state : OnlineState
     """
-    expert_stats, hess, lin, _ = batch_statistics(X, y, sample_weight, params)
-    state = OnlineState(params=params, expert_stats=expert_stats, gate_hess=hess,
-                        gate_lin=lin, n_batches=1,
+    expert_stats, gate, _ = batch_statistics(X, y, sample_weight, params)
+    state = OnlineState(params=params, expert_stats=expert_stats,
+                        gate_hess=gate.neg_hess,
+                        gate_lin=gate.grad + gate.neg_hess @ gate.theta,
+                        gate_theta=gate.theta, n_batches=1,
                         weight_seen=float(sample_weight.sum()),
                         y_moments=update_y_moments(np.zeros(2), 0.0, y,
                                                    sample_weight))
@@ -291,53 +300,28 @@ def _var_floor(moments, reg_var):
     return reg_var * (var_y if var_y > 0 else 1.0)
 
 
-def check_online(objective, gating, experts, n_experts, n_shared_experts,
-                 noise="gaussian"):
+def check_online(spec):
     """Raise a ValueError if ``partial_fit`` cannot fit this configuration.
 
     Parameters
     ----------
-    objective : {"likelihood", "least_squares"}
-    gating : Gating
-    experts : Experts
-    n_experts : int
-    n_shared_experts : int
-    noise : str, default="gaussian"
-        The estimator's ``noise``; online EM keeps Gaussian statistics only.
+    spec : FitSpec
+        The fit's settings.
 
     Raises
     ------
     ValueError
-        Naming the parameter: online EM maximises the likelihood, has no
-        statistics for shared experts, and needs a gate with
-        :meth:`~skmoe.Gating.newton_terms` and experts with
-        :meth:`~skmoe.Experts.online_statistics`.
+        Naming the parameter: online EM maximises the likelihood and needs
+        the model's abilities of :data:`ONLINE` (additive statistics of the
+        gate and the experts, a gate that does not change over iterations,
+        Gaussian noise, no shared experts).
     """
-    if objective != "likelihood":
+    if spec.objective != "likelihood":
         raise ValueError(
             f"partial_fit maximises the likelihood (online EM); objective="
-            f"{objective!r} is not supported. Use objective='likelihood'."
+            f"{spec.objective!r} is not supported. Use objective='likelihood'."
         )
-    if noise != "gaussian":
-        raise ValueError(
-            f"partial_fit supports noise='gaussian' only (its running "
-            f"statistics are those of Gaussian experts); got noise={noise!r}. "
-            "Use fit for the t mixture of experts."
-        )
-    if n_shared_experts:
-        raise ValueError(
-            f"partial_fit does not support shared experts (n_shared_experts="
-            f"{n_shared_experts}); use fit, or n_shared_experts=0."
-        )
-    reason = gating.online_reason(n_experts)
-    if reason is not None:
-        raise ValueError(f"partial_fit cannot fit gating={gating!r}: {reason}.")
-    if type(experts).online_statistics is Experts.online_statistics:
-        raise ValueError(
-            f"partial_fit cannot fit experts={experts!r}: "
-            f"{type(experts).__name__} has no additive sufficient statistics "
-            "(online_statistics); use fit."
-        )
+    check_requirements(ONLINE, **spec.model())
 
 
 def partial_fit_online(state, X, y, sample_weight, *, reg_var, learning_decay,

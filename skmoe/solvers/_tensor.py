@@ -54,9 +54,13 @@ from math import comb
 import numpy as np
 
 from .._params import MoEParams
+from ..noise import update_variances
+from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
 from ..utils._warnings import NonGaussianInputWarning
-from ._init import Degenerate, best_restart, initial_params, update_variances
+from ._em import run_em
+from ._result import Degenerate, best_restart
+from ._starts import given_start
 
 #: iterations of one tensor power run, and random restarts per component
 POWER_ITER = 100
@@ -92,19 +96,45 @@ def min_samples(n_features):
     return max(n_features + 2, comb(n_features + 2, 3))
 
 
-def check_moment_inputs(X, sample_weight, n_experts, experts, n_shared_experts,
-                        *, parameter, method):
+def moment_requirements(method, parameter="solver"):
+    """What the moment method ``method`` needs of a model.
+
+    Parameters
+    ----------
+    method : {"tensor", "two_loss"}
+        The method.
+    parameter : {"solver", "init_params"}, default="solver"
+        The parameter that selected it, named in messages.
+
+    Returns
+    -------
+    requirements : Requirements
+        Linear experts (the label transforms are derived for experts linear
+        in x) and no shared experts; as a solver, Gaussian noise (its
+        refinement is Gaussian EM, or L-BFGS-B for ``"two_loss"``, which
+        also needs the gate's gradient). As a start (``init_params``) it
+        only estimates the experts.
+    """
+    gating = ("gradient", "fixed_model") if method == "two_loss" else ()
+    noise = ("gaussian",) if parameter == "solver" else ()
+    return Requirements(
+        f"{parameter}={method!r}", gating=gating, experts=("linear",),
+        noise=noise, shared_experts=False, hint="Use solver='em' for this model.",
+    )
+
+
+def check_moment_inputs(X, sample_weight, spec, *, parameter, method):
     """Raise a ValueError if the moment method cannot run on these inputs.
 
-    Runs before any kernel.
+    Runs before any kernel, after :func:`skmoe.solvers.check_spec` has
+    checked the model against :func:`moment_requirements`.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,)
-    n_experts : int
-    experts : Experts
-    n_shared_experts : int
+    spec : FitSpec
+        The fit's settings.
     parameter : str
         The parameter that selected the method (``"solver"`` or
         ``"init_params"``), named in the messages.
@@ -114,23 +144,12 @@ def check_moment_inputs(X, sample_weight, n_experts, experts, n_shared_experts,
     Raises
     ------
     ValueError
-        For an expert family without ``supports_moment_methods``, shared
-        experts, ``n_experts > n_features`` (the whitening keeps ``K``
-        directions of ``R^d``) or fewer samples than :func:`min_samples`.
+        For ``n_experts > n_features`` (the whitening keeps ``K`` directions of
+        ``R^d``) or fewer samples than :func:`min_samples`.
     """
     where = f"{parameter}={method!r}"
+    n_experts = spec.n_experts
     n_samples, d = X.shape
-    if not experts.supports_moment_methods:
-        raise ValueError(
-            f"{where} needs experts linear in x (LinearExperts): its label "
-            f"transforms are derived for linear experts only; got experts="
-            f"{experts!r}. Use solver='em' for this family."
-        )
-    if n_shared_experts:
-        raise ValueError(
-            f"{where} cannot fit shared experts; expected n_shared_experts=0, "
-            f"got n_shared_experts={n_shared_experts}."
-        )
     if n_experts > d:
         raise ValueError(
             f"{where} recovers at most n_features linearly independent expert "
@@ -440,22 +459,19 @@ def direction_step(experts, directions):
     return step
 
 
-def tensor_start(X, y, sample_weight, n_experts, gating, experts, rng, var_floor,
-                 *, where="solver='tensor'"):
+def tensor_start(X, y, sample_weight, spec, *, where="solver='tensor'"):
     """Starting parameters: tensor experts, random gate, pooled variances.
 
     Returns
     -------
     params : MoEParams
     """
-    coef, intercept, _ = tensor_experts(X, y, sample_weight, n_experts, rng,
-                                        where=where)
-    return moment_start(X, y, sample_weight, coef, intercept, gating, experts, rng,
-                        var_floor)
+    coef, intercept, _ = tensor_experts(X, y, sample_weight, spec.n_experts,
+                                        spec.rng, where=where)
+    return moment_start(X, y, sample_weight, coef, intercept, spec)
 
 
-def moment_start(X, y, sample_weight, coef, intercept, gating, experts, rng,
-                 var_floor):
+def moment_start(X, y, sample_weight, coef, intercept, spec):
     """``MoEParams`` with given linear experts, a random gate, pooled variances.
 
     The variances are the residual variances of the experts weighted by the
@@ -467,12 +483,13 @@ def moment_start(X, y, sample_weight, coef, intercept, gating, experts, rng,
     """
     n_experts = coef.shape[0]
     d = X.shape[1]
+    gating, experts, var_floor = spec.gating, spec.experts, spec.var_floor
     blocks = experts.param_blocks(d)
     expert_params = np.zeros((n_experts, experts.n_params(d)))
     expert_params[:, blocks["coef"]] = coef
     expert_params[:, blocks["intercept"]] = intercept[:, None]
     expert_params = experts.unpack(experts.pack(expert_params), n_experts, d)
-    gate_fields = gating.init(X, sample_weight, n_experts, rng)
+    gate_fields = gating.init(X, sample_weight, n_experts, spec.rng)
     params = MoEParams(expert_params=expert_params, variance=np.ones(n_experts),
                        gating=gating, experts=experts, **gate_fields)
     R = as_kernel_array(np.exp(gating.log_weights(X, params)) * sample_weight[:, None])
@@ -494,8 +511,6 @@ def fixed_direction_em(X, y, sample_weight, params, *, max_iter, tol, var_floor,
     -------
     result : FitResult
     """
-    from ._em import run_em
-
     experts = params.experts
     directions = expert_directions(experts, params.expert_params, X.shape[1])
     return run_em(X, y, sample_weight, params, max_iter=max_iter, tol=tol,
@@ -503,7 +518,7 @@ def fixed_direction_em(X, y, sample_weight, params, *, max_iter, tol, var_floor,
                   expert_step=direction_step(experts, directions))
 
 
-def tensor_init(X, y, sample_weight, n_experts, gating, experts, rng, var_floor):
+def tensor_init(X, y, sample_weight, spec):
     """The ``init_params="tensor"`` start: tensor experts, then gate EM.
 
     ``INIT_GATE_ITER`` iterations of :func:`fixed_direction_em` (a fixed
@@ -514,65 +529,62 @@ def tensor_init(X, y, sample_weight, n_experts, gating, experts, rng, var_floor)
     -------
     params : MoEParams
     """
-    start = tensor_start(X, y, sample_weight, n_experts, gating, experts, rng,
-                         var_floor, where="init_params='tensor'")
+    start = tensor_start(X, y, sample_weight, spec, where="init_params='tensor'")
     return fixed_direction_em(X, y, sample_weight, start, max_iter=INIT_GATE_ITER,
-                              tol=0.0, var_floor=var_floor).params
+                              tol=0.0, var_floor=spec.var_floor).params
 
 
-def fit_tensor(X, y, sample_weight, *, n_experts, gating, experts, init_params,
-               n_init, max_iter, tol, var_floor, rng, verbose=0, start=None,
-               n_shared_experts=0, shared_weight=0.5, shared_experts=None):
+def fit_tensor(X, y, sample_weight, spec):
     """Fit by the tensor method: moment experts, then EM with them fixed.
 
     Each of the ``n_init`` restarts draws new random restarts of the tensor
     power method and a new random gate; the restart with the highest
     log-likelihood is kept. The expert directions stay those of the tensor
     estimate; EM fits the gate, the variances and each expert's scale along
-    its direction and intercept (:func:`fixed_direction_em`). ``start`` (a
-    warm start) replaces the tensor estimate: its directions are held fixed.
-    ``init_params`` is not used (the tensor estimate is the start).
+    its direction and intercept (:func:`fixed_direction_em`). A start given
+    in ``spec.start`` (a warm start) or as an ``MoEParams`` in
+    ``spec.init_params`` replaces the tensor estimate: its directions are
+    held fixed. The strings of ``init_params`` are not used (the tensor
+    estimate is the start).
 
     Parameters
     ----------
     X, y, sample_weight : ndarray
-    n_experts : int
-    gating, experts : Gating, Experts
-    init_params : object
-        Ignored.
-    n_init, max_iter : int
-    tol, var_floor : float
-    rng : numpy.random.RandomState
-    verbose : int, default=0
-    start : MoEParams or None, default=None
-    n_shared_experts : int, default=0
-        Must be 0 (checked by :func:`check_moment_inputs`).
-    shared_weight : float, default=0.5
-        Unused.
-    shared_experts : Experts or None, default=None
-        Unused.
+        The data.
+    spec : FitSpec
+        The fit's settings.
 
     Returns
     -------
     result : FitResult
     """
-    starts = [start] if start is not None else [None] * n_init
+    start = _moment_method_start(spec)
+    starts = [start] if start is not None else [None] * spec.n_init
 
     def fit_one(method, label):
         if method is None:
-            params = tensor_start(X, y, sample_weight, n_experts, gating, experts,
-                                  rng, var_floor)
+            params = tensor_start(X, y, sample_weight, spec)
         else:
-            params = initial_params(method, X, y, sample_weight, n_experts, gating,
-                                    experts, rng, var_floor)
-        return fixed_direction_em(X, y, sample_weight, params, max_iter=max_iter,
-                                  tol=tol, var_floor=var_floor, verbose=verbose,
+            params = given_start(method, spec, X.shape[1])
+        return fixed_direction_em(X, y, sample_weight, params,
+                                  max_iter=spec.max_iter, tol=spec.tol,
+                                  var_floor=spec.var_floor, verbose=spec.verbose,
                                   label=label)
 
     return best_restart(
         starts, fit_one, name="tensor",
         not_converged=lambda best: (
             f"The gate EM of solver='tensor' did not converge in max_iter="
-            f"{max_iter} iterations (tol={tol}); increase max_iter or tol."
+            f"{spec.max_iter} iterations (tol={spec.tol}); increase max_iter or "
+            "tol."
         ),
     )
+
+
+def _moment_method_start(spec):
+    """A warm start, or a user-given model, which replaces the moment estimate."""
+    if spec.start is not None:
+        return spec.start
+    if isinstance(spec.init_params, MoEParams):
+        return spec.init_params
+    return None

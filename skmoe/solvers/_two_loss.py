@@ -42,8 +42,16 @@ by the gradient method on the same conditional likelihood.
 import numpy as np
 from scipy.optimize import minimize
 
-from ._init import best_restart, initial_params
-from ._tensor import expert_directions, moment_start, moment_tensors, unwhiten
+from ._gradient import run_lbfgs
+from ._result import best_restart
+from ._starts import given_start
+from ._tensor import (
+    _moment_method_start,
+    expert_directions,
+    moment_start,
+    moment_tensors,
+    unwhiten,
+)
 
 #: L-BFGS iterations and gradient tolerance of the expert loss
 EXPERT_MAX_ITER = 500
@@ -112,20 +120,18 @@ def landscape_experts(M3, rng):
     return np.abs(lam), U, float(res.fun)
 
 
-def two_loss_start(X, y, sample_weight, n_experts, gating, experts, rng,
-                   var_floor):
+def two_loss_start(X, y, sample_weight, spec):
     """Experts from the landscape loss, a random gate, pooled variances.
 
     Returns
     -------
     params : MoEParams
     """
-    mom = moment_tensors(X, y, sample_weight, n_experts,
+    mom = moment_tensors(X, y, sample_weight, spec.n_experts,
                          where="solver='two_loss'")
-    lam, V, _ = landscape_experts(mom["M3"], rng)
+    lam, V, _ = landscape_experts(mom["M3"], spec.rng)
     coef, intercept = unwhiten(mom, lam, V)
-    return moment_start(X, y, sample_weight, coef, intercept, gating, experts, rng,
-                        var_floor)
+    return moment_start(X, y, sample_weight, coef, intercept, spec)
 
 
 def direction_basis(experts, expert_params, n_features):
@@ -153,45 +159,49 @@ def direction_basis(experts, expert_params, n_features):
     return np.column_stack(columns)
 
 
-def fit_two_loss(X, y, sample_weight, *, n_experts, gating, experts, init_params,
-                 n_init, max_iter, tol, var_floor, rng, verbose=0, start=None,
-                 n_shared_experts=0, shared_weight=0.5, shared_experts=None):
+def fit_two_loss(X, y, sample_weight, spec):
     """Fit by the two-loss method; keep the restart with the best likelihood.
 
     Each restart minimises the expert loss from a new random start and draws a
     new random gate; then L-BFGS-B maximises the conditional log-likelihood
     over the gate, the variances and each expert's scale along its direction
-    and intercept, the directions held fixed (:func:`direction_basis`).
-    ``start`` (a warm start) replaces the first stage: its directions are
-    held fixed. ``init_params`` is not used; the parameters are those of
-    ``skmoe.solvers._tensor.fit_tensor`` (the solvers' common signature).
+    and intercept, the directions held fixed (:func:`direction_basis`). A
+    start given in ``spec.start`` (a warm start) or as an ``MoEParams`` in
+    ``spec.init_params`` replaces the first stage: its directions are held
+    fixed. The strings of ``init_params`` are not used.
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
 
     Returns
     -------
     result : FitResult
     """
-    from ._gradient import run_lbfgs
-
-    starts = [start] if start is not None else [None] * n_init
+    start = _moment_method_start(spec)
+    starts = [start] if start is not None else [None] * spec.n_init
     d = X.shape[1]
 
     def fit_one(method, label):
         if method is None:
-            params = two_loss_start(X, y, sample_weight, n_experts, gating,
-                                    experts, rng, var_floor)
+            params = two_loss_start(X, y, sample_weight, spec)
         else:
-            params = initial_params(method, X, y, sample_weight, n_experts, gating,
-                                    experts, rng, var_floor)
+            params = given_start(method, spec, d)
         return run_lbfgs(X, y, sample_weight, params, objective="likelihood",
-                         max_iter=max_iter, tol=tol, var_floor=var_floor,
-                         verbose=verbose, label=label,
-                         expert_basis=direction_basis(experts, params.expert_params,
-                                                      d))
+                         max_iter=spec.max_iter, tol=spec.tol,
+                         var_floor=spec.var_floor, verbose=spec.verbose,
+                         label=label,
+                         expert_basis=direction_basis(spec.experts,
+                                                      params.expert_params, d))
 
     return best_restart(
         starts, fit_one, name="two_loss",
         not_converged=lambda best: (
             f"The gate fit of solver='two_loss' did not converge in max_iter="
-            f"{max_iter} iterations (tol={tol}); increase max_iter or tol."
+            f"{spec.max_iter} iterations (tol={spec.tol}); increase max_iter or "
+            "tol."
         ),
     )

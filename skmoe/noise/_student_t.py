@@ -1,24 +1,15 @@
-"""Noise models of the experts: Gaussian and Student-t.
-
-A noise model is the law of :math:`y - h(x; \\eta_k)` given expert ``k``.
-The EM solver talks to it through a small interface (E-step, the weights the
-expert update uses, the variance and degrees-of-freedom update, the
-observed-data log-densities), so EM stays the same loop for every model;
-:class:`~skmoe.MoEParams` uses it for densities, distribution functions and
-draws.
-"""
+"""Student-t expert noise: the t mixture of experts."""
 
 from numbers import Real
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
-from scipy.special import digamma, gammaln, logsumexp, ndtr, ndtri, stdtr, stdtrit
-from sklearn.base import BaseEstimator
+from scipy.special import digamma, gammaln, logsumexp, stdtr, stdtrit
 
-from .utils._arrays import as_kernel_array
-from .utils._sklearn import Interval
-
-__all__ = ["GaussianNoise", "StudentTNoise"]
+from .._kernels._student_t import student_t_estep, student_t_logpdf
+from ..utils._arrays import as_kernel_array
+from ..utils._sklearn import Interval
+from ._base import NoiseModel, update_variances
 
 #: bounds of the degrees of freedom estimated by EM. At 1 (Cauchy) the t law
 #: already has no mean and gives a gross outlier the weight u = 2 / (1 + z**2),
@@ -41,227 +32,6 @@ DF_START = 4.0
 #: EM iterations with the ECM update of df only, before the ECME step joins
 #: (see StudentTNoise): the experts separate first, then df converges fast.
 DF_ECME_AFTER = 20
-
-
-class NoiseModel(BaseEstimator):
-    """Interface of a noise model (for developers).
-
-    Methods used by :mod:`skmoe.solvers._em` and :class:`~skmoe.MoEParams`;
-    ``df`` is the container's ``noise_df`` (None for a model without it).
-    One EM iteration calls :meth:`expert_weights` (the experts' update
-    weights from the responsibilities ``R`` and the E-step's ``scale``),
-    :meth:`m_step` (variances and degrees of freedom), the gate's update,
-    :meth:`observed_step` (ECME changes) and :meth:`estep`. Every method must
-    not decrease the log-likelihood, so EM stays monotone.
-    """
-
-    #: name used in messages and by :func:`resolve_noise`
-    name = ""
-
-    def n_free_params(self, n_experts):
-        """Free noise parameters besides the variances (for BIC/AIC)."""
-        return 0
-
-    def check_df(self, df, n_experts):
-        """Validate the container's ``noise_df``; return the stored value."""
-        if df is not None:
-            raise ValueError(
-                f"noise_df must be None with noise={self.name!r}; got {df!r}."
-            )
-        return None
-
-    def check_compatible(self, solver, objective, n_shared_experts):
-        """Raise a ValueError for combinations the model cannot fit."""
-
-    def start(self, params, previous=None):
-        """Starting noise parameters added to ``params`` (EM start)."""
-        return params
-
-    def estep(self, log_w, means, variance, df, y):
-        """Responsibilities, per-sample log-likelihood and scale weights."""
-        raise NotImplementedError
-
-    def log_pdf(self, y, means, variance, df):
-        """Component log-densities, shape (n, K)."""
-        raise NotImplementedError
-
-    def expert_weights(self, R, scale):
-        """Weights of the experts' weighted least-squares update."""
-        return R
-
-    def observed_step(self, X, y, sample_weight, params, n_iter):
-        """Changes of ``params`` that increase the observed log-likelihood."""
-        return {}
-
-    def m_step(self, y, means, R, scale, variance, df, var_floor):
-        """Updated ``(variance, df)`` given the new expert means."""
-        raise NotImplementedError
-
-    def cdf(self, z, df):
-        """Standardised distribution function, ``z`` of shape (..., K)."""
-        raise NotImplementedError
-
-    def ppf(self, q, df):
-        """Standardised quantile function, ``q`` of shape (..., K)."""
-        raise NotImplementedError
-
-    def standard_draws(self, rng, comp, df):
-        """Standardised noise for samples from components ``comp``."""
-        raise NotImplementedError
-
-
-class GaussianNoise(NoiseModel):
-    """Gaussian expert noise, :math:`y \\mid k \\sim \\mathcal{N}(h_k(x), \\nu_k)`.
-
-    The default noise model of :class:`~skmoe.MixtureOfExpertsRegressor`
-    (``noise="gaussian"``). It has no parameter besides the variances.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skmoe.noise import GaussianNoise
-    >>> GaussianNoise().cdf(np.array([0.0]), None)
-    array([0.5])
-    """
-
-    name = "gaussian"
-    _parameter_constraints: dict = {}
-
-    def estep(self, log_w, means, variance, df, y):
-        """E-step: responsibilities and log-likelihood (no scale weights).
-
-        Parameters
-        ----------
-        log_w : ndarray of shape (n, K)
-            Log mixture weights.
-        means : ndarray of shape (n, K)
-            Expert means.
-        variance : ndarray of shape (K,)
-            Variances.
-        df : None
-            Unused.
-        y : ndarray of shape (n,)
-            Targets.
-
-        Returns
-        -------
-        resp : ndarray of shape (n, K)
-            Responsibilities.
-        loglik : ndarray of shape (n,)
-            Per-sample log-likelihood.
-        scale : None
-            No latent scale.
-        """
-        from ._kernels._gaussian import gaussian_estep
-
-        resp, loglik = gaussian_estep(log_w, means, as_kernel_array(variance), y)
-        return resp, loglik, None
-
-    def log_pdf(self, y, means, variance, df):
-        """Gaussian component log-densities, one column per expert.
-
-        Parameters
-        ----------
-        y : ndarray of shape (n,)
-            Targets.
-        means : ndarray of shape (n, K)
-            Expert means.
-        variance : ndarray of shape (K,)
-            Variances.
-        df : None
-            Unused.
-
-        Returns
-        -------
-        logpdf : ndarray of shape (n, K)
-            Log-densities.
-        """
-        return (-0.5 * np.log(2.0 * np.pi * variance)
-                - 0.5 * (y[:, None] - means) ** 2 / variance)
-
-    def m_step(self, y, means, R, scale, variance, df, var_floor):
-        """Weighted mean squared residuals, floored.
-
-        Parameters
-        ----------
-        y : ndarray of shape (n,)
-            Targets.
-        means : ndarray of shape (n, K)
-            Updated expert means.
-        R : ndarray of shape (n, K)
-            Sample weight times responsibility.
-        scale : None
-            Unused.
-        variance : ndarray of shape (K,)
-            Current variances (kept for empty experts).
-        df : None
-            Unused.
-        var_floor : float
-            Lower bound of the variances.
-
-        Returns
-        -------
-        variance : ndarray of shape (K,)
-            Updated variances.
-        df : None
-            No degrees of freedom.
-        """
-        from .solvers._init import update_variances
-
-        return update_variances(y, means, R, variance, var_floor), None
-
-    def cdf(self, z, df):
-        """Standard normal distribution function.
-
-        Parameters
-        ----------
-        z : ndarray
-            Standardised values.
-        df : None
-            Unused.
-
-        Returns
-        -------
-        cdf : ndarray
-            :math:`\\Phi(z)`.
-        """
-        return ndtr(z)
-
-    def ppf(self, q, df):
-        """Standard normal quantile function.
-
-        Parameters
-        ----------
-        q : ndarray
-            Probabilities.
-        df : None
-            Unused.
-
-        Returns
-        -------
-        z : ndarray
-            :math:`\\Phi^{-1}(q)`.
-        """
-        return ndtri(q)
-
-    def standard_draws(self, rng, comp, df):
-        """Standard normal draws, one per sample.
-
-        Parameters
-        ----------
-        rng : numpy.random.RandomState
-            Random generator.
-        comp : ndarray of int of shape (n,)
-            Component of each sample (unused).
-        df : None
-            Unused.
-
-        Returns
-        -------
-        noise : ndarray of shape (n,)
-            Standard normal draws.
-        """
-        return rng.standard_normal(comp.shape[0])
 
 
 class StudentTNoise(NoiseModel):
@@ -358,6 +128,9 @@ class StudentTNoise(NoiseModel):
     """
 
     name = "student_t"
+    # no "gaussian" (the gradient kernels, online statistics, fused EM and
+    # dendrogram are Gaussian) and no "shared_experts"
+    provides = frozenset()
     _parameter_constraints: dict = {
         "df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED, closed="both")],
     }
@@ -412,40 +185,6 @@ class StudentTNoise(NoiseModel):
             )
         return df
 
-    def check_compatible(self, solver, objective, n_shared_experts):
-        """Raise a ValueError for what the t model does not fit.
-
-        Parameters
-        ----------
-        solver : str
-            The solver; only ``"em"`` fits the t model.
-        objective : str
-            The objective; only ``"likelihood"`` has a noise model.
-        n_shared_experts : int
-            Shared experts are not supported.
-
-        Raises
-        ------
-        ValueError
-            Naming ``objective``, ``solver`` or ``n_shared_experts``.
-        """
-        if objective != "likelihood":
-            raise ValueError(
-                f"noise={self.name!r} needs objective='likelihood'; got "
-                f"objective={objective!r} (a least-squares fit has no noise "
-                "model)."
-            )
-        if solver != "em":
-            raise ValueError(
-                f"noise={self.name!r} is fitted by EM only; got solver="
-                f"{solver!r}. Use solver='em'."
-            )
-        if n_shared_experts:
-            raise ValueError(
-                f"noise={self.name!r} does not support shared experts; got "
-                f"n_shared_experts={n_shared_experts}."
-            )
-
     def start(self, params, previous=None):
         """Add starting degrees of freedom to Gaussian starting parameters.
 
@@ -496,8 +235,6 @@ class StudentTNoise(NoiseModel):
         scale : ndarray of shape (n, K)
             :math:`u_{ik}`.
         """
-        from ._kernels._student_t import student_t_estep
-
         return student_t_estep(log_w, means, as_kernel_array(variance),
                                as_kernel_array(df), y)
 
@@ -520,19 +257,17 @@ class StudentTNoise(NoiseModel):
         logpdf : ndarray of shape (n, K)
             Log-densities.
         """
-        from ._kernels._student_t import student_t_logpdf
-
         return student_t_logpdf(as_kernel_array(means), as_kernel_array(variance),
                                 as_kernel_array(df), as_kernel_array(y))
 
-    def expert_weights(self, R, scale):
+    def expert_weights(self, R, latent):
         """Multiply the responsibilities by the scale weights ``u``.
 
         Parameters
         ----------
         R : ndarray of shape (n, K)
             Sample weight times responsibility.
-        scale : ndarray of shape (n, K)
+        latent : ndarray of shape (n, K)
             Scale weights :math:`u_{ik}`.
 
         Returns
@@ -540,9 +275,9 @@ class StudentTNoise(NoiseModel):
         weights : ndarray of shape (n, K)
             Their product.
         """
-        return as_kernel_array(R * scale)
+        return as_kernel_array(R * latent)
 
-    def m_step(self, y, means, R, scale, variance, df, var_floor):
+    def m_step(self, y, means, R, latent, variance, df, var_floor):
         """Squared scales (CM-step); the degrees of freedom are unchanged.
 
         Parameters
@@ -553,8 +288,8 @@ class StudentTNoise(NoiseModel):
             Updated expert locations.
         R : ndarray of shape (n, K)
             Sample weight times responsibility.
-        scale : ndarray of shape (n, K)
-            Scale weights of the E-step.
+        latent : ndarray of shape (n, K)
+            Scale weights :math:`u_{ik}` of the E-step.
         variance : ndarray of shape (K,)
             Current squared scales (kept for empty experts).
         df : ndarray of shape (K,)
@@ -569,8 +304,7 @@ class StudentTNoise(NoiseModel):
         df : ndarray of shape (K,)
             ``df``, unchanged.
         """
-        from .solvers._init import update_variances
-
+        scale = latent
         mass = R.sum(axis=0)
         # sum_i R_ik u_ik r_ik^2 / sum_i R_ik
         new_var = update_variances(y, means, as_kernel_array(R * scale), variance,
@@ -717,38 +451,22 @@ def _solve_df(mean_log_u_minus_u, df_old):
     return brentq(_df_equation, lo, hi, args=(c,), xtol=1e-12, rtol=1e-14)
 
 
-NOISES = {"gaussian": GaussianNoise, "student_t": StudentTNoise}
+def _df_equation(nu, c):
+    return np.log(0.5 * nu) - digamma(0.5 * nu) + 1.0 + c
 
 
-def resolve_noise(noise, noise_df=None):
-    """The noise model object for a name (and the estimator's ``noise_df``).
+def _solve_df(mean_log_u_minus_u, df_old):
+    """Root of the ECM degrees-of-freedom equation, clipped to DF_BOUNDS.
 
-    Parameters
-    ----------
-    noise : {"gaussian", "student_t"} or NoiseModel
-        A name or a noise model (returned as is).
-    noise_df : float or None, default=None
-        Degrees of freedom of ``"student_t"`` (None: estimated). Must be None
-        for ``"gaussian"``.
-
-    Returns
-    -------
-    noise : NoiseModel
-        The validated noise model.
+    ``log(nu/2) - psi(nu/2)`` decreases from +inf to 0, so the left side of
+    the equation decreases in ``nu``: a root below (above) the bounds gives
+    the lower (upper) bound, which maximises the concave objective there.
     """
-    if isinstance(noise, NoiseModel):
-        return noise
-    if noise not in NOISES:
-        raise ValueError(
-            f"noise must be one of {sorted(NOISES)}; got {noise!r}."
-        )
-    if noise == "gaussian":
-        if noise_df is not None:
-            raise ValueError(
-                f"noise_df is only used with noise='student_t'; got noise_df="
-                f"{noise_df!r} with noise='gaussian'."
-            )
-        return GaussianNoise()
-    model = StudentTNoise(df=noise_df)
-    model._validate_params()
-    return model
+    c = (mean_log_u_minus_u + digamma(0.5 * (df_old + 1.0))
+         - np.log(0.5 * (df_old + 1.0)))
+    lo, hi = DF_BOUNDS
+    if _df_equation(lo, c) <= 0.0:
+        return lo
+    if _df_equation(hi, c) >= 0.0:
+        return hi
+    return brentq(_df_equation, lo, hi, args=(c,), xtol=1e-12, rtol=1e-14)

@@ -1,0 +1,228 @@
+"""Damped Newton steps on the weighted softmax objective.
+
+The gate update of :class:`~skmoe.SoftmaxGating` (dense, plain logits) and of
+each level of :class:`~skmoe.HierarchicalSoftmaxGating`: one damped Newton
+step with an Armijo line search on ``sum_ik R_ik log softmax_k(X coef^T +
+intercept)`` (last row zero). :class:`NewtonProposal` is that step before its
+line-search test; batch EM (:func:`newton_softmax_ascent`), the fused EM and
+online EM all build it from the same statistics (the objective's value,
+gradient and negative Hessian).
+"""
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+from .._kernels._softmax import softmax_gate_objective
+from ._base import free_rows
+
+
+def _unpack(theta, K, d):
+    full = np.zeros((K, d + 1))
+    full[:-1] = theta.reshape(K - 1, d + 1)
+    return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
+
+
+def _damped_cholesky(neg_hess, eye):
+    """Cholesky factor of ``neg_hess + lambda I`` with the smallest working ridge.
+
+    ``lambda`` starts at ``1e-12`` times the mean diagonal and grows tenfold
+    until the factorisation succeeds (it does once the ridge dominates).
+    """
+    lam = 1e-12 * max(np.trace(neg_hess) / neg_hess.shape[0], 1e-300)
+    for _ in range(400):
+        try:
+            return cho_factor(neg_hess + lam * eye)
+        except LinAlgError:
+            lam *= 10.0
+    return None  # pragma: no cover
+
+
+class NewtonProposal:
+    """One damped Newton step of :func:`newton_softmax_ascent`, to be tested.
+
+    Built from the objective's value, gradient and negative Hessian at the
+    gate ``(coef, intercept)``; ``status`` says what the step needs:
+
+    - ``"stay"``: no ascent direction (or no factorisation), the gate is kept;
+    - ``"take"``: the predicted gain is below the objective's round-off, the
+      step is taken without evaluation (see :func:`newton_softmax_ascent`);
+    - ``"test"``: the full step must pass the Armijo test
+      :meth:`accepts`, else :meth:`backtrack` halves it.
+
+    ``coef`` and ``intercept`` are the full step's gate (the start, also in
+    ``start``, for ``"stay"``). The fused EM solver tests the full step in
+    its next E-step pass, where the trial gate's logits are computed anyway.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_experts, n_features)
+        Starting slopes (last row zero).
+    intercept : ndarray of shape (n_experts,)
+        Starting intercepts (last entry zero).
+    terms : tuple
+        ``(value, grad, neg_hess)`` of the objective at the start.
+    noise : float
+        Round-off bound of the objective.
+    to_fields : callable or None, default=None
+        ``to_fields(coef, intercept) -> dict``, the gate fields of a gate in
+        these coordinates (see :meth:`fields`).
+    """
+
+    def __init__(self, coef, intercept, terms, noise, to_fields=None):
+        K, d = coef.shape
+        self.shape = (K, d)
+        self.value, grad, neg_hess = terms[:3]
+        self.theta = free_rows(coef, intercept)
+        self.status = "stay"
+        self.to_fields = to_fields
+        self.start = (coef, intercept)
+        self.coef, self.intercept = coef, intercept
+        if K == 1:  # no free gate parameter
+            return
+        factor = _damped_cholesky(neg_hess, np.eye(neg_hess.shape[0]))
+        if factor is None:  # pragma: no cover - damping always succeeds
+            return
+        self.step = cho_solve(factor, grad)
+        self.slope = float(grad @ self.step)
+        if not self.slope > 0:
+            return
+        self.status = "take" if 0.5 * self.slope <= noise else "test"
+        self.coef, self.intercept = self.at(1.0)
+
+    def fields(self, gate=None):
+        """Gate fields of ``gate`` (default: the full step's gate).
+
+        Parameters
+        ----------
+        gate : tuple of (ndarray, ndarray) or None, default=None
+            ``(coef, intercept)`` in the step's coordinates.
+
+        Returns
+        -------
+        fields : dict
+            The family's gate fields.
+        """
+        coef, intercept = (self.coef, self.intercept) if gate is None else gate
+        return self.to_fields(coef, intercept)
+
+    def at(self, t):
+        """The gate at step length ``t``."""
+        return _unpack(self.theta + t * self.step, *self.shape)
+
+    def accepts(self, value, t=1.0):
+        """Armijo test of the objective ``value`` at step length ``t``."""
+        return value >= self.value + 1e-4 * t * self.slope
+
+    def line_search(self, objective):
+        """The gate this step leads to: accepted, halved, or the start.
+
+        ``"stay"`` keeps the start, ``"take"`` the full step without
+        evaluation; ``"test"`` evaluates ``objective`` at the full step and
+        backtracks when the Armijo test fails, keeping the start when no
+        halving is accepted.
+
+        Parameters
+        ----------
+        objective : callable
+            ``objective(coef, intercept) -> float``.
+
+        Returns
+        -------
+        coef, intercept : ndarray
+            The gate after the step.
+        """
+        if self.status == "stay":
+            return self.start
+        if self.status == "take" or self.accepts(objective(self.coef, self.intercept)):
+            return self.coef, self.intercept
+        halved = self.backtrack(objective)
+        return self.start if halved is None else halved
+
+    def backtrack(self, objective):
+        """Halve the rejected full step until :meth:`accepts`, at most 39 times.
+
+        Returns
+        -------
+        gate : tuple of (ndarray, ndarray) or None
+            The accepted gate, or None when no halving is accepted.
+        """
+        t = 1.0
+        for _ in range(39):
+            t *= 0.5
+            coef, intercept = self.at(t)
+            if self.accepts(objective(coef, intercept), t):
+                return coef, intercept
+        return None
+
+
+def objective_noise(value, n_samples):
+    """Round-off bound of ``value``, a sum of ``n_samples`` non-positive terms.
+
+    Each term summed with relative error eps, of total magnitude ``|value|``.
+    """
+    return n_samples * np.finfo(np.float64).eps * (abs(value) + 1.0)
+
+
+def newton_softmax_ascent(X, R, coef, intercept, max_iter):
+    """Damped Newton ascent of ``sum_ik R_ik log softmax_k(X coef^T + intercept)``.
+
+    The last row of ``coef``/``intercept`` must be zero and stays zero. Each
+    step solves ``(-H + lambda I) delta = g`` with the exact Hessian
+    (``lambda`` is a tiny ridge that grows only until the Cholesky
+    factorisation succeeds) and backtracks until the Armijo condition holds
+    (at most 40 evaluations), so every evaluated step increases the
+    objective (see :class:`NewtonProposal`).
+
+    Near the optimum the predicted gain of a Newton step, ``g^T delta / 2``,
+    falls below the round-off of the objective itself (a sum over the
+    samples); comparing two objective values is then a coin toss, and two runs
+    that differ only by round-off (for example integer weights and repeated
+    rows) could take different branches. Such a step is therefore taken
+    without evaluation and ends the loop: the objective is concave, so the
+    quadratic model that predicts a gain below round-off is exact to third
+    order. Every decision of the loop is thus made on differences far above
+    round-off, and the result is a continuous function of the data.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Input samples.
+    R : ndarray of shape (n_samples, n_experts)
+        Weighted responsibilities ``sample_weight[i] * r_ik``.
+    coef : ndarray of shape (n_experts, n_features)
+        Starting gate slopes (last row zero).
+    intercept : ndarray of shape (n_experts,)
+        Starting gate intercepts (last entry zero).
+    max_iter : int
+        Maximum number of Newton steps.
+
+    Returns
+    -------
+    coef, intercept : ndarray
+        The improved gate.
+    """
+    K, d = coef.shape
+    if K == 1:
+        return coef, intercept
+
+    def objective(c, i):
+        return softmax_gate_objective(X, c, i, R, False)[0]
+
+    terms = softmax_gate_objective(X, coef, intercept, R, True)
+    noise = objective_noise(terms[0], X.shape[0])
+    for it in range(max_iter):
+        step = NewtonProposal(coef, intercept, terms, noise)
+        if step.status == "stay":
+            break
+        if step.status == "take":
+            return step.coef, step.intercept
+        if step.accepts(objective(step.coef, step.intercept)):
+            coef, intercept = step.coef, step.intercept
+        else:
+            halved = step.backtrack(objective)
+            if halved is None:
+                break
+            coef, intercept = halved
+        if it + 1 < max_iter:
+            terms = softmax_gate_objective(X, coef, intercept, R, True)
+    return coef, intercept

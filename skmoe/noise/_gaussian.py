@@ -1,0 +1,198 @@
+"""Gaussian expert noise."""
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from .._kernels._gaussian import gaussian_estep, gaussian_estep_linear
+from ..utils._arrays import as_kernel_array
+from ._base import NoiseModel, update_variances
+
+
+class GaussianNoise(NoiseModel):
+    """Gaussian expert noise, :math:`y \\mid k \\sim \\mathcal{N}(h_k(x), \\nu_k)`.
+
+    The default noise model of :class:`~skmoe.MixtureOfExpertsRegressor`
+    (``noise="gaussian"``). It has no parameter besides the variances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe.noise import GaussianNoise
+    >>> GaussianNoise().cdf(np.array([0.0]), None)
+    array([0.5])
+    """
+
+    name = "gaussian"
+    provides = frozenset({"gaussian", "shared_experts"})
+    _parameter_constraints: dict = {}
+
+    def posterior(self, X, y, params):
+        """E-step over all components; one fused pass for linear models.
+
+        When the gate has linear softmax logits and the experts are affine
+        (both declare the ability ``"linear"``) and there are no shared
+        experts, one kernel computes the logits, the expert means, the
+        responsibilities and the log-likelihood in a single pass over the
+        data; otherwise :meth:`estep` on the components.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Inputs.
+        y : ndarray of shape (n_samples,)
+            Targets.
+        params : MoEParams
+            The model.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Responsibilities.
+        loglik : ndarray of shape (n_samples,)
+            Per-sample log-likelihood.
+        latent : None
+            Gaussian noise has no latent variable.
+        """
+        K = params.n_experts
+        if (not params.n_shared_experts
+                and params.gating.lacks("linear", K) is None
+                and params.experts.lacks("linear", K) is None):
+            resp, loglik = gaussian_estep_linear(
+                X, y, *params.gating.linear_logits(params),
+                *params.experts.linear_means(params.expert_params),
+                params.variance)
+            return resp, loglik, None
+        return super().posterior(X, y, params)
+
+    def estep(self, log_w, means, variance, df, y):
+        """E-step: responsibilities and log-likelihood (no scale weights).
+
+        Parameters
+        ----------
+        log_w : ndarray of shape (n, K)
+            Log mixture weights.
+        means : ndarray of shape (n, K)
+            Expert means.
+        variance : ndarray of shape (K,)
+            Variances.
+        df : None
+            Unused.
+        y : ndarray of shape (n,)
+            Targets.
+
+        Returns
+        -------
+        resp : ndarray of shape (n, K)
+            Responsibilities.
+        loglik : ndarray of shape (n,)
+            Per-sample log-likelihood.
+        scale : None
+            No latent scale.
+        """
+        resp, loglik = gaussian_estep(log_w, means, as_kernel_array(variance), y)
+        return resp, loglik, None
+
+    def log_pdf(self, y, means, variance, df):
+        """Gaussian component log-densities, one column per expert.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n,)
+            Targets.
+        means : ndarray of shape (n, K)
+            Expert means.
+        variance : ndarray of shape (K,)
+            Variances.
+        df : None
+            Unused.
+
+        Returns
+        -------
+        logpdf : ndarray of shape (n, K)
+            Log-densities.
+        """
+        return (-0.5 * np.log(2.0 * np.pi * variance)
+                - 0.5 * (y[:, None] - means) ** 2 / variance)
+
+    def m_step(self, y, means, R, latent, variance, df, var_floor):
+        """Weighted mean squared residuals, floored.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n,)
+            Targets.
+        means : ndarray of shape (n, K)
+            Updated expert means.
+        R : ndarray of shape (n, K)
+            Sample weight times responsibility.
+        latent : None
+            Unused.
+        variance : ndarray of shape (K,)
+            Current variances (kept for empty experts).
+        df : None
+            Unused.
+        var_floor : float
+            Lower bound of the variances.
+
+        Returns
+        -------
+        variance : ndarray of shape (K,)
+            Updated variances.
+        df : None
+            No degrees of freedom.
+        """
+        return update_variances(y, means, R, variance, var_floor), None
+
+    def cdf(self, z, df):
+        """Standard normal distribution function.
+
+        Parameters
+        ----------
+        z : ndarray
+            Standardised values.
+        df : None
+            Unused.
+
+        Returns
+        -------
+        cdf : ndarray
+            :math:`\\Phi(z)`.
+        """
+        return ndtr(z)
+
+    def ppf(self, q, df):
+        """Standard normal quantile function.
+
+        Parameters
+        ----------
+        q : ndarray
+            Probabilities.
+        df : None
+            Unused.
+
+        Returns
+        -------
+        z : ndarray
+            :math:`\\Phi^{-1}(q)`.
+        """
+        return ndtri(q)
+
+    def standard_draws(self, rng, comp, df):
+        """Standard normal draws, one per sample.
+
+        Parameters
+        ----------
+        rng : numpy.random.RandomState
+            Random generator.
+        comp : ndarray of int of shape (n,)
+            Component of each sample (unused).
+        df : None
+            Unused.
+
+        Returns
+        -------
+        noise : ndarray of shape (n,)
+            Standard normal draws.
+        """
+        return rng.standard_normal(comp.shape[0])
+

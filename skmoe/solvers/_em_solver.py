@@ -1,0 +1,68 @@
+"""The EM solver: restarts of the EM loop from the starts of ``init_params``."""
+
+from .._params import MoEParams
+from ._em import _routing_recorder, run_em
+from ._init import initial_params, shared_start
+from ._result import best_restart
+
+
+def fit_em(X, y, sample_weight, spec):
+    """Fit by EM with ``spec.n_init`` restarts; keep the highest log-likelihood.
+
+    Every restart starts from ``spec.init_params`` (random and k-means
+    starts of models with shared experts by
+    :func:`~skmoe.solvers._init.shared_start`), made a start of the noise
+    model (:meth:`~skmoe.noise.NoiseModel.start`), and runs
+    :func:`~skmoe.solvers._em.run_em`. A warm start (``spec.start``) is one
+    run from those parameters. With ``spec.record_routing_k = k``, every
+    restart records the top-``k`` routed experts of every training row
+    (:func:`skmoe.diagnostics.top_k_experts` of the routed gate) at its start
+    and after every iteration, in ``FitResult.routing``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs.
+    y : ndarray of shape (n_samples,)
+        Targets.
+    sample_weight : ndarray of shape (n_samples,)
+        Sample weights.
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    result : FitResult
+        The best restart.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the best restart did not converge.
+    DegenerateFitWarning
+        For every restart discarded because it produced non-finite values.
+    """
+    starts = ([spec.start] if spec.start is not None
+              else [spec.init_params] * spec.n_init)
+    record = (None if spec.record_routing_k is None
+              else _routing_recorder(X, spec.n_experts, spec.record_routing_k))
+
+    def fit_one(method, label):
+        given = isinstance(method, MoEParams)
+        if spec.n_shared_experts and not given:
+            params = shared_start(method, X, y, sample_weight, spec)
+        else:
+            params = initial_params(method, X, y, sample_weight, spec)
+        params = spec.noise.start(params, method if given else None)
+        return run_em(X, y, sample_weight, params, max_iter=spec.max_iter,
+                      tol=spec.tol, var_floor=spec.var_floor,
+                      verbose=spec.verbose, label=label, record=record)
+
+    return best_restart(
+        starts, fit_one, name="EM",
+        not_converged=lambda best: (
+            f"EM did not converge in max_iter={spec.max_iter} iterations "
+            f"(tol={spec.tol}); increase max_iter or tol, or check the data "
+            "scaling."
+        ),
+    )

@@ -1,0 +1,170 @@
+"""Starting parameters from data alone: a given model, random gates, k-means."""
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from .._params import MoEParams
+from ..noise import update_variances
+from ..utils._arrays import as_kernel_array
+from ._result import Degenerate
+
+
+def given_start(method, spec, n_features):
+    """A copy of a user-given ``MoEParams`` with the spec's families.
+
+    Parameters
+    ----------
+    method : MoEParams
+        The given start.
+    spec : FitSpec
+        The fit's settings (families, sizes, variance floor).
+    n_features : int
+        Number of features of the data.
+
+    Returns
+    -------
+    params : MoEParams
+        Variances floored at ``spec.var_floor``.
+    """
+    K, d = spec.n_experts, n_features
+    experts = spec.experts
+    if method.n_experts != K or method.n_features != d:
+        raise ValueError(
+            "init_params as MoEParams must have n_experts="
+            f"{K} and n_features={d}; got n_experts={method.n_experts} and "
+            f"n_features={method.n_features}."
+        )
+    q = experts.n_params(d)
+    if method.expert_params.shape[1] != q:
+        raise ValueError(
+            f"init_params.expert_params must have {q} columns for "
+            f"{type(experts).__name__}; got {method.expert_params.shape[1]}."
+        )
+    if method.n_shared_experts != spec.n_shared_experts:
+        raise ValueError(
+            f"init_params must have n_shared_experts={spec.n_shared_experts}; "
+            f"got {method.n_shared_experts}."
+        )
+    shared = {}
+    if spec.n_shared_experts:
+        shared = dict(
+            shared_params=method.shared_params.copy(),
+            shared_variance=np.maximum(method.shared_variance, spec.var_floor),
+            shared_weights=method.shared_weights.copy(),
+            shared_weight=spec.shared_weight,
+            shared_experts=spec.shared_family,
+        )
+    return MoEParams(
+        gate_coef=method.gate_coef.copy(),
+        gate_intercept=method.gate_intercept.copy(),
+        expert_params=method.expert_params.copy(),
+        variance=np.maximum(method.variance, spec.var_floor),
+        gating=spec.gating,
+        experts=experts,
+        gate_extra={k: v.copy() for k, v in method.gate_extra.items()},
+        **shared,
+    )
+
+
+def from_responsibilities(X, y, R, spec, gate_fields):
+    """Experts and variances fitted to given weighted responsibilities.
+
+    Parameters
+    ----------
+    X, y : ndarray
+        The data.
+    R : ndarray of shape (n_samples, n_experts)
+        Weighted starting responsibilities.
+    spec : FitSpec
+        The fit's settings.
+    gate_fields : dict
+        The starting gate.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    experts = spec.experts
+    K = R.shape[1]
+    expert_params = experts.init(X, y, R, spec.rng)
+    means = experts.predict(X, expert_params)
+    variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
+    if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
+        raise Degenerate("non-finite starting parameters")
+    return MoEParams(
+        gate_coef=gate_fields["gate_coef"],
+        gate_intercept=gate_fields["gate_intercept"],
+        expert_params=expert_params,
+        variance=variance,
+        gating=spec.gating,
+        experts=experts,
+        gate_extra=gate_fields.get("gate_extra", {}),
+    )
+
+
+def random_start(X, y, sample_weight, spec):
+    """A random gate partition, experts fitted to it by weighted least squares.
+
+    The gate is the family's :meth:`~skmoe.Gating.init` (random hyperplanes
+    through the weighted mean); it depends on the data only through weighted
+    sums, so it is independent of row order, and integer sample weights give
+    the same start as repeated rows.
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    K, d = spec.n_experts, X.shape[1]
+    gating, experts = spec.gating, spec.experts
+    gate_fields = gating.init(X, sample_weight, K, spec.rng)
+    probe = MoEParams(
+        expert_params=np.zeros((K, experts.n_params(d))),
+        variance=np.ones(K),
+        gating=gating,
+        experts=experts,
+        **gate_fields,
+    )
+    # in place: the gates are not needed after R (one (n, K) array fewer)
+    R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
+    R *= sample_weight[:, None]
+    return from_responsibilities(X, y, R, spec, gate_fields)
+
+
+def kmeans_start(X, y, sample_weight, spec):
+    """k-means on the standardised ``(X, y)``; experts and gate fit the clusters.
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    K, d = spec.n_experts, X.shape[1]
+    Z = np.hstack([X, y[:, None]])
+    Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
+    labels = KMeans(
+        n_clusters=K, n_init=1,
+        random_state=spec.rng.randint(np.iinfo(np.int32).max),
+    ).fit(Z, sample_weight=sample_weight).labels_
+    R = np.zeros((X.shape[0], K))
+    R[np.arange(X.shape[0]), labels] = sample_weight
+    R = as_kernel_array(R)
+    zero_gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
+    params = from_responsibilities(X, y, R, spec, zero_gate)
+    gate = spec.gating.m_step(X, R, params)
+    arrays = [v for k, v in gate.items() if k != "gate_extra"]
+    if not all(np.all(np.isfinite(v)) for v in arrays):
+        raise Degenerate("non-finite starting gate")
+    return params.replace(**gate)
