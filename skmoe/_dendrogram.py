@@ -8,6 +8,7 @@ softmax-gated Gaussian mixture of experts.
 from numbers import Real
 
 import numpy as np
+from scipy.cluster import hierarchy
 from scipy.special import logsumexp
 from sklearn.utils import check_array
 
@@ -234,12 +235,11 @@ class MixingMeasureDendrogram:
             The axes drawn on.
         """
         import matplotlib.pyplot as plt
-        from scipy.cluster.hierarchy import dendrogram
 
         if axes is None:
             _, axes = plt.subplots(1, 2, figsize=(10, 4))
         ax_tree, ax_crit = axes
-        dendrogram(self.linkage, ax=ax_tree, color_threshold=0,
+        hierarchy.dendrogram(self.linkage, ax=ax_tree, color_threshold=0,
                    above_threshold_color="C0")
         K = int(self.levels[0])
         best = K - self.n_experts_  # level index of the selection

@@ -24,6 +24,7 @@ experts (their order within a row does not matter).
 import numpy as np
 
 from ._params import MoEParams
+from .metrics import match_experts
 
 
 def _check_table(routing):
@@ -253,8 +254,6 @@ def routing_table(models, X, k):
     >>> router_saturation(table).tolist()   # relabelling does not count
     [1.0, 1.0]
     """
-    from .metrics import match_experts
-
     models = list(models)
     if not models or not all(isinstance(m, MoEParams) for m in models):
         raise ValueError("models must be a non-empty sequence of MoEParams.")

@@ -9,12 +9,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 from skmoe import (
     EmptyExpertWarning,
     HierarchicalSoftmaxGating,
+    LinearExperts,
     MixtureOfExpertsRegressor,
     MoEParams,
     SoftmaxGating,
 )
 from skmoe.datasets import make_moe_regression
-from skmoe.solvers import fit_moe
+from skmoe.solvers import FitSpec, fit_moe
 from skmoe.solvers._finish import canonical_order, empty_experts
 
 
@@ -27,12 +28,10 @@ def _raw_fit(X, y, K, seed):
     """The solver's result before the estimator relabels it."""
     w = np.ones(len(y))
     var_y = float(np.var(y))
-    return fit_moe(
-        X, y, w, solver="em", objective="likelihood", n_experts=K,
-        gating=SoftmaxGating(), experts=MixtureOfExpertsRegressor()
-        ._resolve_families()[1], init_params="random", n_init=1, max_iter=300,
-        tol=1e-6, var_floor=1e-6 * var_y, rng=np.random.RandomState(seed),
-    ).params
+    return fit_moe(X, y, w, FitSpec(
+        K, SoftmaxGating(), LinearExperts(), max_iter=300, tol=1e-6,
+        var_floor=1e-6 * var_y, rng=np.random.RandomState(seed),
+    )).params
 
 
 def test_params_sorted_by_gating_mass(data3):

@@ -181,8 +181,8 @@ def test_plot():
 @pytest.mark.parametrize(
     "change, match",
     [
-        (dict(gating=SoftmaxGating(activation="tanh")), "dense softmax"),
-        (dict(gating=SoftmaxGating(top_k=2)), "dense softmax"),
+        (dict(gating=SoftmaxGating(activation="tanh")), "'softmax_atoms'"),
+        (dict(gating=SoftmaxGating(top_k=2)), "'softmax_atoms'"),
         (dict(shared_params=[[0.0, 1.0]], shared_variance=[0.1]), "shared"),
     ],
 )

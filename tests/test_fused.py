@@ -1,15 +1,16 @@
 """The fused paths against the general ones.
 
-``MoEParams._posterior`` takes the fused E-step kernel when the gate reports a
-linear softmax (:meth:`Gating.linear_logits`) and the experts affine means
-(:meth:`Experts.linear_means`); it must compute what the general path
+``MoEParams._posterior`` takes the fused E-step kernel when the gate and the
+experts declare the ability ``"linear"`` (:meth:`Gating.linear_logits`,
+:meth:`Experts.linear_means`); it must compute what the general path
 computes. Tolerances: rtol=1e-12 per call, as for the kernel twins (the two
 paths sum in different orders); whole EM trajectories compound that
 round-off over 20 iterations of a well-conditioned fit, rtol=1e-10.
 
 ``run_em`` takes the fused EM loop (two passes per iteration,
-``skmoe/solvers/_fused.py``) when :func:`fused_plan` allows; it must take the
-same steps as the general loop (tolerances below).
+``skmoe/solvers/_fused.py``) when the model has the abilities it requires
+(``skmoe.solvers._fused.FUSED``); it must take the same steps as the general
+loop (tolerances below).
 """
 
 import warnings
@@ -17,6 +18,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy.special import log_softmax
 
 from skmoe import (
     LinearExperts,
@@ -26,13 +28,12 @@ from skmoe import (
 )
 from skmoe._kernels._gaussian import gaussian_estep
 from skmoe.datasets import make_moe_regression
-from skmoe.gating import _softmax as _softmax_module
+from skmoe.gating import _newton as _newton_module
 from skmoe.gating._softmax import SoftmaxGating as _Softmax
 from skmoe.solvers import _em as em_module
 from skmoe.solvers import _fused as fused_module
-from skmoe.solvers._em import run_em
+from skmoe.solvers._em import _fusable, run_em
 from skmoe.solvers._finish import canonical_permutation, finish_fit
-from skmoe.solvers._fused import fused_plan
 from skmoe.utils._warnings import EmptyExpertWarning
 
 # deliberately short fits (fixed iteration counts, tol=0)
@@ -57,7 +58,7 @@ def _fit(gating, experts, **kw):
 def test_fused_posterior_equals_general(gating, experts):
     X, y, est = _fit(gating, experts)
     params = est.params_
-    assert params.gating.linear_logits(params) is not None
+    assert params.gating.lacks("linear", 3) is None
     coef, intercept = params.experts.linear_means(params.expert_params)
     assert coef.shape == (3, X.shape[1]) and intercept.shape == (3,)
     resp, loglik, scale = params._posterior(X, y)
@@ -72,11 +73,11 @@ def test_fused_posterior_equals_general(gating, experts):
     (SoftmaxGating(activation="tanh"), LinearExperts()),
     (SoftmaxGating(), PolynomialExperts(degree=2)),
 ])
-def test_hooks_decline_non_linear_models(gating, experts):
+def test_non_linear_models_lack_the_ability(gating, experts):
     X, y, est = _fit(gating, experts)
     params = est.params_
-    assert (params.gating.linear_logits(params) is None
-            or params.experts.linear_means(params.expert_params) is None)
+    assert (params.gating.lacks("linear", 3) is not None
+            or params.experts.lacks("linear") is not None)
 
 
 def test_em_trajectory_same_with_and_without_fusion(monkeypatch):
@@ -87,7 +88,7 @@ def test_em_trajectory_same_with_and_without_fusion(monkeypatch):
     w = np.ones(X.shape[0])
     fused = run_em(X, y, w, start.params_, max_iter=20, tol=0.0,
                    var_floor=1e-8, fused=False)
-    monkeypatch.setattr(_Softmax, "linear_logits", lambda self, params: None)
+    monkeypatch.setattr(_Softmax, "provides", _Softmax.provides - {"linear"})
     general = run_em(X, y, w, start.params_, max_iter=20, tol=0.0,
                      var_floor=1e-8, fused=False)
     assert_allclose(fused.history, general.history, rtol=1e-10)
@@ -128,7 +129,7 @@ def _start(K, gating, experts, n=1500, seed=1):
 def test_fused_em_equals_unfused_em(case):
     K, gating, experts = FUSED_CASES[case]
     X, y, w, start = _start(K, gating, experts)
-    assert fused_plan(start, None, None)
+    assert _fusable(start) is None
     runs = [run_em(X, y, w, start, max_iter=40, tol=0.0, var_floor=1e-6,
                    fused=fused) for fused in (True, False)]
     assert len(runs[0].history) == len(runs[1].history) == 41
@@ -183,13 +184,19 @@ def test_fused_em_backtracking_line_search(monkeypatch, gating):
     ({}, dict(record=lambda params: None)),
     ({}, dict(expert_step=lambda *args: None)),
 ])
-def test_fused_plan_declines_what_it_does_not_compute(estimator, other):
+def test_fused_em_declines_what_it_does_not_compute(estimator, other):
     X, y, _ = make_moe_regression(n_samples=300, n_features=2, n_experts=2,
                                   random_state=0)
     kw = dict(n_experts=2, max_iter=1, random_state=0)
     kw.update(estimator)
     params = MixtureOfExpertsRegressor(**kw).fit(X, y).params_
-    assert not fused_plan(params, other.get("expert_step"), other.get("record"))
+    if other:  # a model the fused EM covers, with a hook it does not have
+        assert _fusable(params) is None
+        with pytest.raises(ValueError, match="no expert_step or record"):
+            run_em(X, y, np.ones(300), params, max_iter=1, tol=0.0,
+                   var_floor=1e-6, fused=True, **other)
+    else:
+        assert _fusable(params) is not None
 
 
 def test_estimator_fits_use_the_fused_em(monkeypatch):
@@ -210,7 +217,13 @@ def test_estimator_fits_use_the_fused_em(monkeypatch):
 
 
 class _OwnStepGating(SoftmaxGating):
-    """A subclass with its own gate update (here: the gate held fixed)."""
+    """A subclass with its own gate update (here: the gate held fixed).
+
+    Its update is not the softmax's update from statistics, so it declares
+    that it lacks the ability.
+    """
+
+    provides = SoftmaxGating.provides - {"statistics"}
 
     def m_step(self, X, R, params, *, likelihood=None):
         return {"gate_coef": params.gate_coef, "gate_intercept": params.gate_intercept}
@@ -218,6 +231,8 @@ class _OwnStepGating(SoftmaxGating):
 
 class _OwnStepExperts(LinearExperts):
     """A subclass with its own expert update (here: a halved step)."""
+
+    provides = LinearExperts.provides - {"statistics"}
 
     def m_step(self, X, y, R, expert_params):
         return 0.5 * (expert_params + super().m_step(X, y, R, expert_params))
@@ -229,7 +244,7 @@ class _OwnStepExperts(LinearExperts):
 ])
 def test_subclasses_with_their_own_m_step_are_not_fused(gating, experts):
     X, y, w, start = _start(3, gating, experts)
-    assert not fused_plan(start, None, None)
+    assert _fusable(start) is not None
     # and run_em takes their steps: the fixed gate stays fixed, the halved
     # expert step differs from the full one
     res = run_em(X, y, w, start, max_iter=3, tol=0.0, var_floor=1e-6)
@@ -274,21 +289,22 @@ def test_finish_fit_with_the_masses_equals_finish_fit_without(empty):
 
 
 class _SharperGating(SoftmaxGating):
-    """Gate weights of its own (sharper), with the softmax's m_step."""
+    """Gate weights of its own (sharper), with the softmax's m_step.
+
+    Its logits are not the linear logits of the softmax: it declares that it
+    lacks the ability (and the statistics taken at them).
+    """
+
+    provides = SoftmaxGating.provides - {"linear", "statistics"}
 
     def log_weights(self, X, params):
-        from scipy.special import log_softmax
-
         return log_softmax(2.0 * (X @ params.gate_coef.T + params.gate_intercept),
                            axis=1)
-
-    def linear_logits(self, params):
-        return None
 
 
 def test_gates_with_their_own_weights_are_not_fused():
     X, y, w, start = _start(3, _SharperGating(), LinearExperts())
-    assert not fused_plan(start, None, None)
+    assert _fusable(start) is not None
     res = run_em(X, y, w, start, max_iter=3, tol=0.0, var_floor=1e-6)
     # the history belongs to the subclass's model, not the plain softmax
     assert res.history[-1] == pytest.approx(w @ res.params.log_density(X, y),
@@ -303,7 +319,7 @@ def test_run_em_refuses_fused_true_where_it_cannot_fuse(kw):
                                   random_state=0)
     params = MixtureOfExpertsRegressor(2, max_iter=1, random_state=0,
                                        **kw).fit(X, y).params_
-    with pytest.raises(ValueError, match="fused=True needs"):
+    with pytest.raises(ValueError, match="the fused EM (needs|does not support)"):
         run_em(X, y, np.ones(300), params, max_iter=2, tol=0.0, var_floor=1e-6,
                fused=True)
 
@@ -312,7 +328,7 @@ def test_fused_em_keeps_the_gate_when_no_halving_is_accepted(monkeypatch):
     # NewtonProposal.backtrack returning None (every halving rejected; only
     # reachable on pathological objectives, forced here): both loops keep
     # the starting gate of that iteration
-    monkeypatch.setattr(_softmax_module.NewtonProposal, "backtrack",
+    monkeypatch.setattr(_newton_module.NewtonProposal, "backtrack",
                         lambda self, objective: None)
     X, y, w, start = _start(3, SoftmaxGating(), LinearExperts())
     start = start.replace(gate_coef=np.array(
@@ -343,7 +359,7 @@ def test_estimator_with_restarts_same_fused_and_unfused(monkeypatch):
                                   random_state=2)
     kw = dict(n_init=3, max_iter=200, tol=1e-7, random_state=0)
     fused = MixtureOfExpertsRegressor(3, **kw).fit(X, y)
-    monkeypatch.setattr(em_module, "fused_plan", lambda *args: False)
+    monkeypatch.setattr(em_module, "_fusable", lambda params: "not fused")
     unfused = MixtureOfExpertsRegressor(3, **kw).fit(X, y)
     assert fused.n_iter_ == unfused.n_iter_
     assert_allclose(fused.history_, unfused.history_, rtol=1e-11)

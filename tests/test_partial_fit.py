@@ -5,7 +5,6 @@ import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmoe import (
-    Experts,
     FFNExperts,
     HierarchicalSoftmaxGating,
     MixtureOfExpertsRegressor,
@@ -14,6 +13,7 @@ from skmoe import (
 )
 from skmoe._kernels._gaussian import gaussian_estep, weighted_residual_ss
 from skmoe.datasets import make_moe_regression
+from skmoe.solvers import FitSpec
 from skmoe.solvers._online import check_online, step_size
 from skmoe.utils._arrays import as_kernel_array
 
@@ -79,13 +79,16 @@ def test_reproducible_for_fixed_random_state():
 
 
 def _numpy_batch_stats(X, y, w, params):
-    """NumPy twin of the per-unit-weight statistics of one batch."""
+    """NumPy twin of the per-unit-weight statistics of one batch.
+
+    In the order of :class:`skmoe.experts.LinearStatistics`.
+    """
     resp, _ = gaussian_estep(*params._components(X), y)
     R = resp * (w / w.sum())[:, None]
     F = np.hstack([X, np.ones((X.shape[0], 1))])
     gram = np.einsum("ik,ia,ib->kab", R, F, F)
     moment = np.einsum("ik,ia->ka", R, F * y[:, None])
-    return gram, moment, R.T @ y**2, R.sum(axis=0)
+    return gram, moment, R.sum(axis=0), R.T @ y**2
 
 
 def test_running_statistics_are_the_weighted_average_of_batch_statistics():
@@ -115,7 +118,7 @@ def test_running_statistics_are_the_weighted_average_of_batch_statistics():
         seen += w[sl].sum()
         # sanity of the running statistics: convex combinations of batch
         # statistics per unit weight
-        gram, moment, yy, mass = state.expert_stats
+        gram, moment, mass, yy = state.expert_stats
         assert state.n_batches == t and est.n_batches_ == t
         np.testing.assert_allclose(state.weight_seen, seen, rtol=1e-15)
         np.testing.assert_allclose(mass.sum(), 1.0, rtol=1e-13)
@@ -143,61 +146,83 @@ def test_single_batch_partial_fit_is_a_fixed_point_of_batch_em():
 
 
 @pytest.mark.parametrize("experts", EXPERTS, ids=repr)
-def test_online_m_step_equals_m_step(experts):
+def test_update_from_statistics_equals_m_step(experts):
     """Contract: statistics-based update == direct update, for every family."""
     rng = np.random.RandomState(0)
     X = rng.standard_normal((200, 2))
     y = X @ [1.0, -2.0] + rng.standard_normal(200)
     R = as_kernel_array(rng.uniform(size=(200, 3)))
-    if type(experts).online_statistics is Experts.online_statistics:
-        with pytest.raises(ValueError, match="online_statistics"):
-            check_online("likelihood", SoftmaxGating(), experts, 3, 0)
+    if experts.lacks("statistics") is not None:
+        with pytest.raises(ValueError, match="'statistics'"):
+            check_online(FitSpec(3, SoftmaxGating(), experts))
         return
     old = np.zeros((3, experts.n_params(2)))
-    stats = experts.online_statistics(X, y, R)
-    new, rss, mass = experts.online_m_step(stats, old)
+    stats = experts.statistics(X, y, R)
+    new = experts.update(stats, old)
     want = experts.m_step(X, y, R, old)
     # the same normal equations solved by the same routine
     np.testing.assert_allclose(new, want, rtol=1e-12, atol=1e-13)
     means = as_kernel_array(experts.predict(X, want))
     # rtol 1e-10: rss is recomputed from the statistics, a cancellation of
     # sums of order |y|^2 ~ 5 against rss ~ 1
-    np.testing.assert_allclose(rss, weighted_residual_ss(y, means, R), rtol=1e-10)
-    np.testing.assert_allclose(mass, R.sum(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(experts.residual_ss(stats, new),
+                               weighted_residual_ss(y, means, R), rtol=1e-10)
+    np.testing.assert_allclose(stats.mass, R.sum(axis=0), rtol=1e-14)
+
+
+def _rows(theta, K, d):
+    """The gate ``(coef, intercept)`` of free rows (last row zero)."""
+    full = np.zeros((K, d + 1))
+    full[:-1] = theta.reshape(K - 1, d + 1)
+    return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
 
 
 @pytest.mark.parametrize("gating", GATINGS, ids=repr)
-def test_newton_terms_by_finite_differences(gating):
-    """Contract: every gate that online EM accepts has correct Newton terms."""
+def test_gate_statistics_by_finite_differences(gating):
+    """Contract: every gate that online EM accepts has correct statistics.
+
+    The Newton terms are the gradient and negative Hessian of the gate
+    objective in the coordinates of the gate's update (its ``theta``, mapped
+    to gate fields by the update's ``fields``).
+    """
     K = _n_experts(gating)
-    if gating.online_reason(K) is not None:
+    spec = FitSpec(K, gating, FFNExperts())
+    if gating.lacks("statistics", K) or gating.lacks("fixed_model", K):
         est = MixtureOfExpertsRegressor(K, gating=gating)
         assert not hasattr(est, "partial_fit")
+        with pytest.raises(ValueError, match="partial_fit"):
+            check_online(spec)
         return
     X, w, R, params = _setup(gating, n=80, K=K)
-    theta = gating.pack(params)
+    stats = gating.statistics(X, R, params)
+    step = gating.update(stats, params)
+    d = X.shape[1]
 
-    def at(th):
-        return params.replace(**gating.unpack(th, params))
+    def objective(th):
+        fields = step.fields(_rows(th, K, d))
+        return gating.weighted_objective(X, R, params.replace(**fields))
 
-    grad, neg_hess = gating.newton_terms(X, R, params)
-    assert neg_hess.shape == (theta.size, theta.size)
+    def grad_at(th):
+        fields = step.fields(_rows(th, K, d))
+        return gating.statistics(X, R, params.replace(**fields)).grad
+
+    theta = stats.theta
+    assert stats.neg_hess.shape == (theta.size, theta.size)
+    assert stats.value == pytest.approx(objective(theta), rel=1e-12)
     # _fd_check: central differences, tolerance 1e-6 (see its docstring)
-    _fd_check(lambda th: gating.weighted_objective(X, R, at(th)), theta, grad)
+    _fd_check(objective, theta, stats.grad)
     for j in range(theta.size):
-        _fd_check(lambda th, j=j: gating.newton_terms(X, R, at(th))[0][j], theta,
-                  -neg_hess[j])
+        _fd_check(lambda th, j=j: grad_at(th)[j], theta, -stats.neg_hess[j])
 
 
 @pytest.mark.parametrize("kwargs, name", [
     (dict(experts=FFNExperts()), "experts="),
     (dict(gating=SoftmaxGating(top_k=1)), "top_k=1"),
     (dict(gating=SoftmaxGating(activation="tanh")), "activation='tanh'"),
-    (dict(gating=SoftmaxGating(learn_temperature=True)), "learn_temperature"),
     (dict(gating=SoftmaxGating(schedule="linear")), "schedule='linear'"),
-    (dict(gating=NormalizedSigmoidGating()), "newton_terms"),
+    (dict(gating=NormalizedSigmoidGating()), "'statistics'"),
     (dict(gating=HierarchicalSoftmaxGating(n_groups=2), n_experts=4),
-     "newton_terms"),
+     "'statistics'"),
     (dict(n_shared_experts=1), "n_shared_experts=1"),
     (dict(objective="least_squares", solver="lbfgs"), "objective='least_squares'"),
 ])
@@ -261,3 +286,18 @@ def test_non_finite_step_is_rejected_and_the_model_kept():
         est.partial_fit(X[200:], y[200:] * 1e160)
     assert est.params_ is params and est._online_state is state
     assert est.partial_fit(X[200:], y[200:]).n_batches_ == 2
+
+
+def test_learned_temperature_streams_like_the_plain_softmax():
+    # a learned temperature only reparametrises the plain softmax (its scale
+    # moves into the temperature): online EM in the logits' coordinates takes
+    # the same steps, so the gates agree to round-off (1e-9: three batches of
+    # Newton steps on renormalised rows)
+    X, y, _ = make_moe_regression(3000, 2, 2, random_state=3)
+    plain = _stream(MixtureOfExpertsRegressor(2, random_state=0), X, y, 1000)
+    learned = _stream(MixtureOfExpertsRegressor(
+        2, gating=SoftmaxGating(learn_temperature=True), random_state=0), X, y, 1000)
+    np.testing.assert_allclose(learned.predict_gates(X), plain.predict_gates(X),
+                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(learned.params_.expert_params,
+                               plain.params_.expert_params, rtol=1e-9, atol=1e-12)

@@ -9,7 +9,8 @@ from scipy.special import digamma
 from skmoe import MixtureOfExpertsRegressor, MoEParams
 from skmoe.datasets import add_outliers, make_moe_regression, sample_moe_regression
 from skmoe.metrics import parameter_error
-from skmoe.noise import DF_BOUNDS, DF_ECME_AFTER, StudentTNoise, _solve_df
+from skmoe.noise import DF_BOUNDS, StudentTNoise
+from skmoe.noise._student_t import DF_ECME_AFTER, _solve_df
 
 # Deliberately short fits (max_iter=50, 60 with tol=0) stop at max_iter.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

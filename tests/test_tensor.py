@@ -15,6 +15,7 @@ from skmoe import (
 )
 from skmoe.datasets import make_orthogonal_moe_regression
 from skmoe.metrics import parameter_error
+from skmoe.solvers import FitSpec
 from skmoe.solvers._tensor import (
     DECOMPOSITIONS,
     fixed_direction_em,
@@ -146,7 +147,8 @@ def test_fixed_direction_em_is_monotone_and_keeps_directions():
     X, y, _ = make_orthogonal_moe_regression(n, d, K, noise=0.3, random_state=1)
     sw = np.ones(n)
     rng = np.random.RandomState(0)
-    start = tensor_start(X, y, sw, K, start_gating(), start_experts(), rng, 1e-6)
+    start = tensor_start(X, y, sw, FitSpec(K, start_gating(), start_experts(),
+                                           rng=rng, var_floor=1e-6))
     result = fixed_direction_em(X, y, sw, start, max_iter=30, tol=0.0,
                                 var_floor=1e-6)
     # exact M-steps: the log-likelihood never decreases (round-off slack
@@ -200,13 +202,16 @@ def test_tensor_init_recovers_where_random_em_fails():
 SEED_RANDOM_FAILS = 8  # failures at seeds 8, 10, 12 of 0-19
 
 
+_NEEDS_LINEAR = "solver='tensor' needs experts with the ability 'linear'"
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(experts=FFNExperts()), "solver='tensor' needs experts linear"),
-        (dict(experts=PolynomialExperts()), "solver='tensor' needs experts linear"),
+        (dict(experts=FFNExperts()), _NEEDS_LINEAR),
+        (dict(experts=PolynomialExperts()), _NEEDS_LINEAR),
         (dict(n_experts=4), "expected n_experts <= n_features=3, got n_experts=4"),
-        (dict(n_shared_experts=1), "expected n_shared_experts=0"),
+        (dict(n_shared_experts=1), "does not support shared experts"),
     ],
 )
 def test_bad_input_raises_before_fitting(kwargs, match):

@@ -6,6 +6,7 @@ import pytest
 from skmoe import FFNExperts, MixtureOfExpertsRegressor
 from skmoe.datasets import make_orthogonal_moe_regression
 from skmoe.metrics import parameter_error
+from skmoe.solvers import FitSpec
 from skmoe.solvers._gradient import FlatProblem, run_lbfgs
 from skmoe.solvers._two_loss import (
     direction_basis,
@@ -69,8 +70,9 @@ def _start(n=3000, d=6, K=2, noise=0.3, seed=0):
     X, y, truth = make_orthogonal_moe_regression(n, d, K, noise=noise,
                                                  random_state=seed)
     var_floor = 1e-6 * y.var()
-    start = two_loss_start(X, y, np.ones(n), K, SoftmaxGating(), LinearExperts(),
-                           np.random.RandomState(0), var_floor)
+    start = two_loss_start(X, y, np.ones(n), FitSpec(
+        K, SoftmaxGating(), LinearExperts(), rng=np.random.RandomState(0),
+        var_floor=var_floor))
     return X, y, truth, start, var_floor
 
 
@@ -140,8 +142,9 @@ def test_scale_refit_corrects_wrong_norms():
     var_floor = 1e-6 * y.var()
     wrong = truth.expert_params.copy()
     wrong[:, :d] *= np.array([[1.3], [0.75]])
-    start = two_loss_start(X, y, np.ones(n), K, SoftmaxGating(), LinearExperts(),
-                           np.random.RandomState(0), var_floor)
+    start = two_loss_start(X, y, np.ones(n), FitSpec(
+        K, SoftmaxGating(), LinearExperts(), rng=np.random.RandomState(0),
+        var_floor=var_floor))
     start = start.replace(expert_params=wrong)
     refit = run_lbfgs(X, y, np.ones(n), start, objective="likelihood",
                       max_iter=500, tol=1e-10, var_floor=var_floor,
@@ -165,7 +168,8 @@ def test_two_loss_recovers_experts_with_enough_data():
 
 def test_two_loss_bad_input():
     X, y, _ = make_orthogonal_moe_regression(200, 3, 2, random_state=0)
-    with pytest.raises(ValueError, match="solver='two_loss' needs experts linear"):
+    with pytest.raises(ValueError,
+                       match="solver='two_loss' needs experts with the ability"):
         MixtureOfExpertsRegressor(2, solver="two_loss", experts=FFNExperts()).fit(X, y)
     with pytest.raises(ValueError, match="expected n_experts <= n_features=3"):
         MixtureOfExpertsRegressor(4, solver="two_loss").fit(X, y)

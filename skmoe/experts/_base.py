@@ -129,9 +129,10 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        coef, intercept : ndarray
-            C-contiguous float64, of shapes (n_experts, n_features) and
-            (n_experts,).
+        coef : ndarray of shape (n_experts, n_features)
+            Slopes, C-contiguous float64.
+        intercept : ndarray of shape (n_experts,)
+            Intercepts.
         """
         raise self._no("linear")
 
@@ -247,7 +248,6 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
         -------
         grad : ndarray
             Gradient in the layout of :meth:`pack`.
-
         """
         raise self._no("gradient")
 

@@ -304,7 +304,7 @@ class LinearExperts(_LinearInFeatures):
         }
 
     def linear_means(self, expert_params):
-        """Slopes and intercepts of the experts (ability ``"linear"``).
+        """Return the slopes and intercepts of the experts (ability ``"linear"``).
 
         Parameters
         ----------
@@ -313,8 +313,10 @@ class LinearExperts(_LinearInFeatures):
 
         Returns
         -------
-        coef, intercept : ndarray
-            The slopes and the intercept column (zero when not fitted).
+        coef : ndarray of shape (n_experts, n_features)
+            The slopes.
+        intercept : ndarray of shape (n_experts,)
+            The intercept column (zero when not fitted).
         """
         return (as_kernel_array(expert_params[:, :-1]),
                 as_kernel_array(expert_params[:, -1]))

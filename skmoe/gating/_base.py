@@ -515,9 +515,10 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        coef, intercept : ndarray
-            C-contiguous float64, of shapes (n_experts, n_features) and
-            (n_experts,).
+        coef : ndarray of shape (n_experts, n_features)
+            Slopes of the logits, C-contiguous float64.
+        intercept : ndarray of shape (n_experts,)
+            Intercepts of the logits.
         """
         raise self._no("linear")
 
@@ -527,7 +528,7 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
     voronoi_family = None
 
     def shift_invariant(self):
-        """Whether a common shift of all gate rows leaves the gate unchanged.
+        """Tell whether a common shift of all gate rows leaves the gate unchanged.
 
         True for the softmax of linear logits: the Voronoi losses then
         compare slopes up to a common translation (see
@@ -536,6 +537,7 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         invariant : bool
+            True if the gate is invariant to a common shift of its rows.
         """
         return False
 
@@ -556,7 +558,7 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
         raise self._no("atoms")
 
     def split_atoms(self, gate_intercept, counts):
-        """Intercepts whose atom weights are divided by ``counts`` (``"atoms"``).
+        """Divide every atom weight by ``counts`` (ability ``"atoms"``).
 
         The near-true start of an over-specified model gives ``m`` copies of
         a true expert ``1 / m`` of its weight each.

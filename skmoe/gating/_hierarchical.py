@@ -430,6 +430,8 @@ class HierarchicalSoftmaxGating(Gating):
             Weighted responsibilities.
         params : MoEParams
             Current parameters (the starting point).
+        likelihood : GateLikelihood or None, default=None
+            Not used (the update is monotone in the EM surrogate).
 
         Returns
         -------

@@ -143,7 +143,7 @@ class NormalizedSigmoidGating(_TopKGating):
     voronoi_family = "sigmoid"
 
     def atom_weights(self, gate_intercept):
-        """Atom weights ``sigmoid(beta_0k)`` (ability ``"atoms"``).
+        """Compute the atom weights ``sigmoid(beta_0k)`` (ability ``"atoms"``).
 
         Parameters
         ----------
@@ -153,11 +153,12 @@ class NormalizedSigmoidGating(_TopKGating):
         Returns
         -------
         weights : ndarray of shape (n_experts,)
+            The atom weights.
         """
         return expit(gate_intercept)
 
     def split_atoms(self, gate_intercept, counts):
-        """Intercepts ``logit(sigmoid(beta_0k) / counts_k)`` (``"atoms"``).
+        """Divide the atom weights: ``logit(sigmoid(beta_0k) / counts_k)``.
 
         Parameters
         ----------
@@ -169,6 +170,7 @@ class NormalizedSigmoidGating(_TopKGating):
         Returns
         -------
         gate_intercept : ndarray of shape (n_experts,)
+            The intercepts of the divided atom weights.
         """
         return logit(expit(gate_intercept) / counts)
 

@@ -313,16 +313,17 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
     voronoi_family = "softmax"
 
     def shift_invariant(self):
-        """True without an activation (a common shift of the logits cancels).
+        """Tell whether a common shift of the rows cancels (no activation).
 
         Returns
         -------
         invariant : bool
+            True without an activation.
         """
         return self.activation is None
 
     def atom_weights(self, gate_intercept):
-        """Atom weights ``exp(beta_0k)`` (ability ``"atoms"``).
+        """Compute the atom weights ``exp(beta_0k)`` (ability ``"atoms"``).
 
         Parameters
         ----------
@@ -332,11 +333,12 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         Returns
         -------
         weights : ndarray of shape (n_experts,)
+            The atom weights.
         """
         return np.exp(gate_intercept)
 
     def split_atoms(self, gate_intercept, counts):
-        """Intercepts ``beta_0k - log(counts_k)`` (ability ``"atoms"``).
+        """Divide the atom weights: ``beta_0k - log(counts_k)`` (``"atoms"``).
 
         Parameters
         ----------
@@ -348,6 +350,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         Returns
         -------
         gate_intercept : ndarray of shape (n_experts,)
+            The intercepts of the divided atom weights.
         """
         return gate_intercept - np.log(counts)
 
@@ -522,8 +525,10 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
 
         Returns
         -------
-        coef, intercept : ndarray
-            The normalised ``gate_coef / tau`` and ``gate_intercept / tau``.
+        coef : ndarray of shape (n_experts, n_features)
+            The normalised ``gate_coef / tau`` (last row zero).
+        intercept : ndarray of shape (n_experts,)
+            The normalised ``gate_intercept / tau`` (last entry zero).
         """
         norm = self.normalize(params)
         if self.learn_temperature:

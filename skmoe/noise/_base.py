@@ -36,6 +36,10 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
     #: the noise model's name in messages and in ``NOISES``
     name = ""
 
+    def _spelling(self):
+        """The estimator's spelling, ``'name'`` (for messages)."""
+        return repr(self.name)
+
     def n_free_params(self, n_experts):
         """Free noise parameters besides the variances (for BIC/AIC).
 
@@ -131,7 +135,12 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
 
         Returns
         -------
-        resp, loglik, latent : ndarray, ndarray, ndarray or None
+        resp : ndarray of shape (n, K)
+            Responsibilities.
+        loglik : ndarray of shape (n,)
+            Per-sample log-likelihood.
+        latent : ndarray or None
+            Latent variables of the noise model (None for Gaussian noise).
         """
 
     @abstractmethod
@@ -152,10 +161,11 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         logpdf : ndarray of shape (n, K)
+            Component log-densities.
         """
 
     def expert_weights(self, R, latent):
-        """Weights of the experts' weighted least-squares update.
+        """Compute the weights of the experts' weighted least-squares update.
 
         Parameters
         ----------
@@ -195,11 +205,13 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         variance : ndarray of shape (K,)
+            Updated variances, floored.
         df : ndarray or None
+            Updated degrees of freedom (None without them).
         """
 
     def observed_step(self, X, y, sample_weight, params, n_iter):
-        """Changes of ``params`` that increase the observed log-likelihood.
+        """Change ``params`` to increase the observed log-likelihood (ECME).
 
         Parameters
         ----------
@@ -231,6 +243,7 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         cdf : ndarray
+            The distribution function at ``z``.
         """
 
     @abstractmethod
@@ -247,6 +260,7 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         z : ndarray
+            The quantiles.
         """
 
     @abstractmethod
@@ -265,6 +279,7 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         noise : ndarray of shape (n,)
+            Standardised draws.
         """
 
 
@@ -293,6 +308,7 @@ def update_variances(y, means, R, old, var_floor, sums=None):
     Returns
     -------
     variance : ndarray of shape (K,)
+        The updated variances.
     """
     rss = weighted_residual_ss(y, means, R)
     if sums is None:
@@ -321,6 +337,7 @@ def variances_from_rss(rss, sums, old, var_floor):
     Returns
     -------
     variance : ndarray of shape (K,)
+        The updated variances.
     """
     empty = sums <= 1e-10 * sums.sum()
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -80,6 +80,10 @@ class Family:
         """Why this configuration lacks an ability its class provides, or None."""
         return None
 
+    def _spelling(self):
+        """How a user wrote this family (for messages): its repr by default."""
+        return repr(self)
+
     def lacks(self, ability, n_experts=None):
         """Why the family does not provide ``ability``, or None if it does.
 
@@ -168,7 +172,7 @@ def missing(requirements, *, gating=None, experts=None, noise=None, n_experts=No
             if reason is not None:
                 return (f"{requirements.consumer} needs {role} with the ability "
                         f"{ability!r} (used for: {ABILITIES[ability][1]}); "
-                        f"{role}={family!r} lacks it: {reason}.{hint}")
+                        f"{role}={family._spelling()} lacks it: {reason}.{hint}")
     return None
 
 
