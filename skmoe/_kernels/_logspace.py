@@ -5,7 +5,7 @@ from numba import njit
 
 
 @njit(cache=True)
-def _descending_order(z, order):
+def descending_order(z, order):
     """Write into ``order`` the indices of ``z`` by decreasing value.
 
     A stable insertion sort (ties keep the lower index first), with no
@@ -57,6 +57,50 @@ def normalize_log_rows_inplace(A, out):
 
 
 @njit(cache=True)
+def log_normalize_row(scores, keep, out):
+    """``out[k] = scores[k] - logsumexp(scores[keep])`` where kept, else -inf.
+
+    The per-row log-normalisation of every gate kernel (the softmax, its
+    top-K form, the normalized sigmoid over its log-sigmoid scores): the
+    maximum of the kept entries is subtracted before exponentiating.
+    ``scores`` may hold ``-inf`` (an excluded expert); at least one kept
+    entry must be finite. Writes ``out`` only.
+    """
+    K = scores.shape[0]
+    m = -np.inf
+    for k in range(K):
+        if keep[k] and scores[k] > m:
+            m = scores[k]
+    s = 0.0
+    for k in range(K):
+        if keep[k]:
+            s += np.exp(scores[k] - m)
+    lse = m + np.log(s)
+    for k in range(K):
+        if keep[k]:
+            out[k] = scores[k] - lse
+        else:
+            out[k] = -np.inf
+
+
+@njit(cache=True)
+def top_k_mask(z, top_k, order, keep):
+    """``keep[k]`` for the ``top_k`` largest entries of ``z`` (ties: lower index).
+
+    ``order`` is scratch space of ``len(z)`` integers; with ``top_k`` at
+    least ``len(z)`` every entry is kept.
+    """
+    K = z.shape[0]
+    if top_k >= K:
+        keep[:] = True
+        return
+    descending_order(z, order)
+    keep[:] = False
+    for j in range(top_k):
+        keep[order[j]] = True
+
+
+@njit(cache=True)
 def log_softmax_rows(Z):
     """Row-wise log-softmax ``Z - logsumexp(Z, axis=1)``.
 
@@ -74,22 +118,14 @@ def log_softmax_rows(Z):
     """
     n, K = Z.shape
     out = np.empty((n, K))
+    keep = np.ones(K, dtype=np.bool_)
     for i in range(n):
-        m = -np.inf
-        for k in range(K):
-            if Z[i, k] > m:
-                m = Z[i, k]
-        s = 0.0
-        for k in range(K):
-            s += np.exp(Z[i, k] - m)
-        lse = m + np.log(s)
-        for k in range(K):
-            out[i, k] = Z[i, k] - lse
+        log_normalize_row(Z[i], keep, out[i])
     return out
 
 
 @njit(cache=True)
-def _log_sigmoid(x):
+def log_sigmoid(x):
     """``log(1 / (1 + exp(-x)))`` without overflow."""
     if x >= 0.0:
         return -np.log1p(np.exp(-x))
@@ -125,11 +161,11 @@ def soft_topk_log_weights(A, Z, top_k, smoothing):
     out = np.empty((n, K))
     order = np.empty(K, dtype=np.int64)
     for i in range(n):
-        _descending_order(Z[i], order)
+        descending_order(Z[i], order)
         t = 0.5 * (Z[i, order[top_k - 1]] + Z[i, order[top_k]])
         m = -np.inf
         for k in range(K):
-            b = A[i, k] + _log_sigmoid((Z[i, k] - t) / smoothing)
+            b = A[i, k] + log_sigmoid((Z[i, k] - t) / smoothing)
             out[i, k] = b
             if b > m:
                 m = b
@@ -171,13 +207,13 @@ def soft_topk_vjp(G, A, Z, top_k, smoothing):
     u = np.empty(K)
     order = np.empty(K, dtype=np.int64)
     for i in range(n):
-        _descending_order(Z[i], order)
+        descending_order(Z[i], order)
         t = 0.5 * (Z[i, order[top_k - 1]] + Z[i, order[top_k]])
         m = -np.inf
         sum_g = 0.0
         for k in range(K):
             u[k] = (Z[i, k] - t) / smoothing
-            b[k] = A[i, k] + _log_sigmoid(u[k])
+            b[k] = A[i, k] + log_sigmoid(u[k])
             if b[k] > m:
                 m = b[k]
             sum_g += G[i, k]
@@ -189,7 +225,7 @@ def soft_topk_vjp(G, A, Z, top_k, smoothing):
         for k in range(K):
             d = G[i, k] - b[k] / s * sum_g
             dA[i, k] = d
-            dz = d * np.exp(_log_sigmoid(-u[k])) / smoothing
+            dz = d * np.exp(log_sigmoid(-u[k])) / smoothing
             dZ[i, k] = dz
             dt -= dz
         dZ[i, order[top_k - 1]] += 0.5 * dt

@@ -3,29 +3,7 @@
 import numpy as np
 from numba import njit
 
-
-@njit(cache=True)
-def _descending_order(z, order):
-    """Write into ``order`` the indices of ``z`` by decreasing value.
-
-    A stable insertion sort (ties keep the lower index first), with no
-    allocation: rows have a handful of experts.
-    """
-    K = z.shape[0]
-    for k in range(K):
-        j = k
-        while j > 0 and z[order[j - 1]] < z[k]:
-            order[j] = order[j - 1]
-            j -= 1
-        order[j] = k
-
-
-@njit(cache=True)
-def _log_sigmoid(z):
-    """``log(1 / (1 + exp(-z)))`` without overflow."""
-    if z >= 0.0:
-        return -np.log1p(np.exp(-z))
-    return z - np.log1p(np.exp(z))
+from ._logspace import log_normalize_row, log_sigmoid, top_k_mask
 
 
 @njit(cache=True)
@@ -54,26 +32,10 @@ def sigmoid_log_weights(Z, top_k):
     logs = np.empty(K)
     order = np.empty(K, dtype=np.int64)
     for i in range(n):
-        if top_k < K:
-            _descending_order(Z[i], order)
-            keep[:] = False
-            for j in range(top_k):
-                keep[order[j]] = True
-        m = -np.inf
+        top_k_mask(Z[i], top_k, order, keep)
         for k in range(K):
-            logs[k] = _log_sigmoid(Z[i, k])
-            if keep[k] and logs[k] > m:
-                m = logs[k]
-        s = 0.0
-        for k in range(K):
-            if keep[k]:
-                s += np.exp(logs[k] - m)
-        lse = m + np.log(s)
-        for k in range(K):
-            if keep[k]:
-                out[i, k] = logs[k] - lse
-            else:
-                out[i, k] = -np.inf
+            logs[k] = log_sigmoid(Z[i, k])
+        log_normalize_row(logs, keep, out[i])
     return out
 
 
@@ -144,9 +106,9 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
             z = intercept[k]
             for j in range(d):
                 z += X[i, j] * coef[k, j]
-            logs[k] = _log_sigmoid(z)
+            logs[k] = log_sigmoid(z)
             s[k] = np.exp(logs[k])
-            c[k] = np.exp(_log_sigmoid(-z))
+            c[k] = np.exp(log_sigmoid(-z))
             if logs[k] > mx:
                 mx = logs[k]
         tot = 0.0

@@ -4,22 +4,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
-
-
-@njit(cache=True)
-def _descending_order(z, order):
-    """Write into ``order`` the indices of ``z`` by decreasing value.
-
-    A stable insertion sort (ties keep the lower index first), with no
-    allocation: rows have a handful of experts.
-    """
-    K = z.shape[0]
-    for k in range(K):
-        j = k
-        while j > 0 and z[order[j - 1]] < z[k]:
-            order[j] = order[j - 1]
-            j -= 1
-        order[j] = k
+from ._logspace import log_normalize_row, top_k_mask
 
 
 @njit(cache=True)
@@ -215,19 +200,6 @@ def topk_log_softmax_rows(Z, top_k):
     keep = np.empty(K, dtype=np.bool_)
     order = np.empty(K, dtype=np.int64)
     for i in range(n):
-        _descending_order(Z[i], order)
-        keep[:] = False
-        for j in range(top_k):
-            keep[order[j]] = True
-        m = Z[i, order[0]]
-        s = 0.0
-        for k in range(K):
-            if keep[k]:
-                s += np.exp(Z[i, k] - m)
-        lse = m + np.log(s)
-        for k in range(K):
-            if keep[k]:
-                out[i, k] = Z[i, k] - lse
-            else:
-                out[i, k] = -np.inf
+        top_k_mask(Z[i], top_k, order, keep)
+        log_normalize_row(Z[i], keep, out[i])
     return out
