@@ -1,4 +1,26 @@
-"""Softmax gating: temperature (fixed, learned or annealed), activation, top-K."""
+"""Softmax gating: temperature (fixed, learned or annealed), activation, top-K.
+
+:class:`SoftmaxGating` is composed of three parts, each of which owns the
+numerics of one of its variants (no method branches on the others):
+
+- the **logit map**, :class:`_LinearLogits` (no activation: the rows are
+  defined up to a common shift, the last one is the zero reference) or
+  :class:`_ActivatedLogits` (``tanh``/``sigmoid`` of the linear logits: every
+  row is free). It owns the parametrisation (``normalize``, ``pack``,
+  ``unpack``, the free-parameter count) and the chain rule from the logits to
+  it, including a learned temperature (the scale of the rows for linear
+  logits, an extra free parameter for activated ones);
+- the **temperature**, :class:`_Temperature`: fixed, learned or scheduled
+  (dense-to-sparse), its value, where it is stored and its schedule;
+- the **selection**, :class:`_Dense` or :class:`_TopK`: the log-weights of
+  the tempered logits, their vector-Jacobian product, the annealed smoothing
+  of a top-K selection and its schedule.
+
+The public class keeps one hyper-parameter per variant (so ``GridSearchCV``
+searches ``gating__top_k``, ``gating__activation``, ...), builds its parts
+from them (:meth:`SoftmaxGating._parts`) and combines them; only the EM
+update chooses between three algorithms by the parts' properties.
+"""
 
 from numbers import Integral, Real
 
@@ -53,7 +75,333 @@ def _rescaled(coef, intercept, tau, extra=None):
     }
 
 
-class SoftmaxGating(ShiftInvariantRows, _TopKGating):
+def _rows(coef, intercept):
+    return np.hstack([coef, intercept[:, None]])
+
+
+# ------------------------------------------------------------- temperature
+class _Temperature:
+    """Fixed, learned or scheduled temperature of a softmax gate.
+
+    ``value`` is ``temperature`` unless the gate stores its current value in
+    ``gate_extra["temperature"]`` (learned or scheduled); a schedule starts at
+    ``initial_temperature`` and moves towards ``temperature`` after every
+    EM iteration (:meth:`step`).
+    """
+
+    def __init__(self, gating):
+        self.target = float(gating.temperature)
+        self.learned = bool(gating.learn_temperature)
+        self.schedule = gating.schedule
+        self.initial = float(gating.initial_temperature)
+        self.anneal_iter = gating.anneal_iter
+        self.stored = self.learned or self.schedule is not None
+
+    def value(self, params):
+        """The temperature of ``params``."""
+        if self.stored:
+            extra = params.gate_extra.get("temperature")
+            if extra is not None:
+                return float(extra[0])
+        return self.target
+
+    def start(self):
+        """The temperature of a fit's start."""
+        if self.schedule is not None and self.anneal_iter > 0:
+            return self.initial
+        return self.target
+
+    def lacks(self, ability):
+        if ability == "fixed_model" and self.schedule is not None:
+            return (f"schedule={self.schedule!r} anneals the temperature over "
+                    "EM iterations")
+        return None
+
+    def step(self, tau, n_steps):
+        """The scheduled temperature after ``tau`` (``tau`` without schedule)."""
+        if self.schedule is None or tau == self.target:
+            return tau
+        target, start = self.target, self.initial
+        toward = 1.0 if target > tau else -1.0
+        if self.schedule == "geometric":
+            step = abs(np.log(start / target)) / n_steps
+            new = tau * np.exp(toward * step)
+        else:
+            step = abs(start - target) / n_steps
+            new = tau + toward * step
+        # snap to the target at the end (and when the start equals it)
+        if step == 0 or (new - target) * (tau - target) <= 0 or (
+            abs(new - target) <= 1e-9 * target
+        ):
+            new = target
+        return float(new)
+
+
+# -------------------------------------------------------------- logit maps
+class _LinearLogits:
+    """Logits ``(X coef^T + intercept) / tau``, defined up to a common shift.
+
+    The last expert's row is the zero reference; the free parameters are the
+    other rows. With a learned temperature the scale of the rows moves into
+    the temperature (:func:`_rescaled`) and the free parameters are the
+    scaled rows.
+    """
+
+    shift_invariant = True
+
+    def __init__(self, temperature):
+        self.temperature = temperature
+
+    def n_free(self, n_features, n_experts):
+        return (n_experts - 1) * (n_features + 1)
+
+    def start_rows(self, coef):
+        coef[-1] = 0.0
+        return coef
+
+    def draw(self, gating, n_features, n_experts, gate_scale, rng):
+        return ShiftInvariantRows.random_params(gating, n_features, n_experts,
+                                                gate_scale, rng)
+
+    def with_temperature(self, fields, tau):
+        if self.temperature.learned:
+            return _rescaled(fields["gate_coef"], fields["gate_intercept"], tau)
+        if self.temperature.stored:
+            fields["gate_extra"] = {"temperature": np.array([float(tau)])}
+        return fields
+
+    def logits(self, X, params):
+        Z = X @ params.gate_coef.T
+        Z += params.gate_intercept
+        tau = self.temperature.value(params)
+        if tau != 1.0:
+            Z /= tau
+        return Z
+
+    def normalize(self, gating, params):
+        fields = ShiftInvariantRows.normalize(gating, params)  # last row zero
+        if self.temperature.learned:
+            return _rescaled(fields["gate_coef"], fields["gate_intercept"],
+                             self.temperature.value(params), params.gate_extra)
+        return fields
+
+    def pack(self, gating, params):
+        theta = ShiftInvariantRows.pack(gating, params)
+        if self.temperature.learned:
+            theta = theta / self.temperature.value(params.replace(
+                **gating.normalize(params)))
+        return theta
+
+    def unpack(self, gating, theta, params):
+        fields = ShiftInvariantRows.unpack(gating, theta, params)
+        if self.temperature.learned:
+            return _rescaled(fields["gate_coef"], fields["gate_intercept"], 1.0,
+                             params.gate_extra)
+        return fields
+
+    def to_logits(self, gating, params):
+        """The normalised rows divided by the temperature (the logits' rows)."""
+        norm = self.normalize(gating, params)
+        if self.temperature.learned:
+            tau = float(norm["gate_extra"]["temperature"][0])
+        else:
+            tau = self.temperature.value(params)
+        return (as_kernel_array(norm["gate_coef"] / tau),
+                as_kernel_array(norm["gate_intercept"] / tau))
+
+    def from_logits(self, coef, intercept, params):
+        """Gate fields of logits' rows: times the temperature, or renormalised
+        with a new learned temperature."""
+        if self.temperature.learned:
+            return _rescaled(coef, intercept, 1.0, params.gate_extra)
+        tau = self.temperature.value(params)
+        return {"gate_coef": coef * tau, "gate_intercept": intercept * tau}
+
+    def grad(self, X, params, L, dL):
+        """Gradient in the free rows from ``dL`` (the gradient in the logits)."""
+        if not self.temperature.learned:
+            dL /= self.temperature.value(params)
+        full = np.hstack([dL.T @ X, dL.sum(axis=0)[:, None]])
+        return full[:-1].ravel()
+
+    def lacks(self, ability, learned):
+        if ability == "atoms" and learned:
+            return ("learn_temperature=True moves the scale of the gate into "
+                    "the temperature, so exp(intercept) is not an atom weight")
+        return None
+
+
+class _ActivatedLogits:
+    """Logits ``act(X coef^T + intercept) / tau``: bounded, every row free.
+
+    A learned temperature is an extra free parameter, ``log(tau)``.
+    """
+
+    shift_invariant = False
+
+    def __init__(self, temperature, activation):
+        self.temperature = temperature
+        self.activation = activation
+
+    def n_free(self, n_features, n_experts):
+        if n_experts == 1:
+            return 0
+        return n_experts * (n_features + 1) + int(self.temperature.learned)
+
+    def start_rows(self, coef):
+        return coef
+
+    def draw(self, gating, n_features, n_experts, gate_scale, rng):
+        coef = _random_directions(rng, n_experts, n_features) * gate_scale
+        intercept = 0.5 * rng.standard_normal(n_experts)
+        return {"gate_coef": coef, "gate_intercept": intercept}
+
+    def with_temperature(self, fields, tau):
+        if self.temperature.stored:
+            fields["gate_extra"] = {"temperature": np.array([float(tau)])}
+        return fields
+
+    def _activated(self, X, params):
+        Z = X @ params.gate_coef.T
+        Z += params.gate_intercept
+        return _activate(Z, self.activation)
+
+    def logits(self, X, params):
+        Z = self._activated(X, params)[0]
+        tau = self.temperature.value(params)
+        if tau != 1.0:
+            Z /= tau
+        return Z
+
+    def normalize(self, gating, params):
+        if params.n_experts == 1:
+            return {"gate_coef": np.zeros_like(params.gate_coef),
+                    "gate_intercept": np.zeros_like(params.gate_intercept)}
+        return {"gate_coef": params.gate_coef.copy(),
+                "gate_intercept": params.gate_intercept.copy()}
+
+    def pack(self, gating, params):
+        if params.n_experts == 1:
+            return np.zeros(0)
+        full = _rows(params.gate_coef, params.gate_intercept).ravel()
+        if self.temperature.learned:
+            full = np.append(full, np.log(self.temperature.value(params)))
+        return full
+
+    def unpack(self, gating, theta, params):
+        K, d = params.n_experts, params.n_features
+        theta = np.asarray(theta, dtype=np.float64)
+        if K == 1:
+            return gating.normalize(params)
+        full = theta[: K * (d + 1)].reshape(K, d + 1)
+        fields = {"gate_coef": np.ascontiguousarray(full[:, :d]),
+                  "gate_intercept": np.ascontiguousarray(full[:, d])}
+        if self.temperature.learned:
+            fields["gate_extra"] = {**params.gate_extra,
+                                    "temperature": np.exp(theta[-1:])}
+        return fields
+
+    def grad(self, X, params, L, dL):
+        """Gradient in all rows (and ``log tau``) through the activation."""
+        if params.n_experts == 1:
+            return np.zeros(0)
+        tau = self.temperature.value(params)
+        dZ = dL * self._activated(X, params)[1] / tau
+        full = np.hstack([dZ.T @ X, dZ.sum(axis=0)[:, None]]).ravel()
+        if self.temperature.learned:
+            full = np.append(full, -np.sum(dL * L))
+        return full
+
+    def lacks(self, ability, learned):
+        if ability in ("statistics", "linear", "softmax_atoms"):
+            return (f"activation={self.activation!r} makes the logits "
+                    "non-linear (the gate objective is not concave)")
+        return None
+
+
+# --------------------------------------------------------------- selections
+class _Dense:
+    """All experts: the log-softmax of the tempered logits."""
+
+    sparse = False
+
+    def log_weights(self, L, params):
+        return log_softmax_rows(L)
+
+    def dlogits(self, L, G, params):
+        g = np.exp(self.log_weights(L, params))
+        return G - g * G.sum(axis=1, keepdims=True)
+
+    def start_extra(self):
+        return {}
+
+    def exact(self, params):
+        return False
+
+    def step(self, extra, n_steps):
+        return False
+
+    def lacks(self, ability):
+        return None
+
+
+class _TopK:
+    """The ``top_k`` largest logits, first through an annealed smoothed mask.
+
+    The smoothing is stored in ``gate_extra["top_k_smoothing"]``: positive
+    while the selection anneals (a smooth mask), 0 for the exact top-K gate.
+    """
+
+    sparse = True
+
+    def __init__(self, gating):
+        self.gating = gating
+        self.top_k = int(gating.top_k)
+        self.anneal_iter = gating.anneal_iter
+
+    def _smoothing(self, params):
+        return float(params.gate_extra.get("top_k_smoothing", np.zeros(1))[0])
+
+    def exact(self, params):
+        return self._smoothing(params) == 0
+
+    def log_weights(self, L, params):
+        smoothing = self._smoothing(params)
+        if smoothing > 0:
+            return soft_topk_log_weights(L, L, self.top_k, smoothing)
+        return topk_log_softmax_rows(L, self.top_k)
+
+    def dlogits(self, L, G, params):
+        smoothing = self._smoothing(params)
+        if smoothing > 0:
+            L = as_kernel_array(L)
+            d_scores, d_rank = soft_topk_vjp(as_kernel_array(G), L, L, self.top_k,
+                                             smoothing)
+            return d_scores + d_rank
+        g = np.exp(self.log_weights(L, params))
+        return G - g * G.sum(axis=1, keepdims=True)
+
+    def start_extra(self):
+        if self.anneal_iter > 0:
+            return {"top_k_smoothing": np.array([SMOOTHING_START])}
+        return {}
+
+    def step(self, extra, n_steps):
+        """Advance the smoothing in ``extra`` (in place); True if it moved."""
+        smoothing = float(extra.get("top_k_smoothing", np.zeros(1))[0])
+        if smoothing <= 0:
+            return False
+        extra["top_k_smoothing"] = np.array([next_smoothing(smoothing, n_steps)])
+        return True
+
+    def lacks(self, ability):
+        if ability in ("statistics", "linear", "softmax_atoms"):
+            return (f"top_k={self.top_k} selects experts (the objective is "
+                    "discontinuous in the gate)")
+        return None
+
+
+class SoftmaxGating(_TopKGating):
     """Softmax gate: temperature (fixed, learned or annealed), activation, top-K.
 
     With logits :math:`z_k(x) = \\beta_{1k}^\\top x + \\beta_{0k}`, an optional
@@ -233,25 +581,20 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         self.anneal_iter = anneal_iter
         self.activation = activation
 
-    # ------------------------------------------------------------ helpers
-    def _stores_temperature(self):
-        return bool(self.learn_temperature) or self.schedule is not None
+    # ---------------------------------------------------------------- parts
+    def _parts(self, n_experts):
+        """The logit map, temperature and selection of this configuration."""
+        temperature = _Temperature(self)
+        if self.activation is None:
+            logits = _LinearLogits(temperature)
+        else:
+            logits = _ActivatedLogits(temperature, self.activation)
+        selection = _TopK(self) if self._sparse(n_experts) else _Dense()
+        return logits, temperature, selection
 
     def _temperature(self, params):
         """The temperature of ``params`` (stored when learned or scheduled)."""
-        if self._stores_temperature():
-            extra = params.gate_extra.get("temperature")
-            if extra is not None:
-                return float(extra[0])
-        return float(self.temperature)
-
-    def _with_temperature(self, fields, tau):
-        """Add the stored temperature to gate fields (normalised if learned)."""
-        if self.activation is None and self.learn_temperature:
-            return _rescaled(fields["gate_coef"], fields["gate_intercept"], tau)
-        if self._stores_temperature():
-            fields["gate_extra"] = {"temperature": np.array([float(tau)])}
-        return fields
+        return _Temperature(self).value(params)
 
     def check_n_experts(self, n_experts, n_features):
         """Reject ``top_k > n_experts`` and a learned temperature with a schedule.
@@ -282,7 +625,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
             )
 
     def _lacks(self, ability, n_experts):
-        """Configurations without some of the class's abilities.
+        """Configurations without some of the class's abilities, by part.
 
         A top-K selection (``top_k < n_experts``) is neither smooth nor
         linear, and its annealed start (``anneal_iter > 0``) changes the model
@@ -290,26 +633,14 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         makes the logits non-linear; a learned temperature has no atoms of
         the Voronoi losses (the scale of the gate is in the temperature).
         """
-        if ability == "fixed_model" and self.schedule is not None:
-            return (f"schedule={self.schedule!r} anneals the temperature over "
-                    "EM iterations")
-        reason = self._lacks_topk(ability, n_experts)
-        if reason is not None:
-            return reason
-        sparse = (self._sparse(n_experts) if n_experts is not None
-                  else self.top_k is not None)
-        if ability in ("statistics", "linear", "softmax_atoms"):
-            if self.activation is not None:
-                return (f"activation={self.activation!r} makes the logits "
-                        "non-linear (the gate objective is not concave)")
-            if sparse:
-                return (f"top_k={self.top_k} selects experts (the objective is "
-                        "discontinuous in the gate)")
-        if ability == "atoms" and self.learn_temperature:
-            return ("learn_temperature=True moves the scale of the gate into "
-                    "the temperature, so exp(intercept) is not an atom weight")
-        return None
+        logits, temperature, selection = self._parts(
+            n_experts if n_experts is not None else np.inf)
+        return (temperature.lacks(ability)
+                or self._lacks_topk(ability, n_experts)
+                or selection.lacks(ability)
+                or logits.lacks(ability, temperature.learned))
 
+    # ------------------------------------------------------------- atoms
     voronoi_family = "softmax"
 
     def shift_invariant(self):
@@ -354,6 +685,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         """
         return gate_intercept - np.log(counts)
 
+    # -------------------------------------------------------------- sizes
     def param_blocks(self, n_features, n_experts):
         """The gate rows, and the stored temperature and top-K smoothing.
 
@@ -372,7 +704,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
             selection anneals (the smoothing).
         """
         blocks = super().param_blocks(n_features, n_experts)
-        if self._stores_temperature():
+        if _Temperature(self).stored:
             blocks["gate_extra.temperature"] = ((1,), False)
         if self.top_k is not None:
             blocks["gate_extra.top_k_smoothing"] = ((1,), False)
@@ -398,11 +730,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         n_params : int
             The number of parameters.
         """
-        if self.activation is None:
-            return (n_experts - 1) * (n_features + 1)
-        if n_experts == 1:
-            return 0
-        return n_experts * (n_features + 1) + int(bool(self.learn_temperature))
+        return self._parts(n_experts)[0].n_free(n_features, n_experts)
 
     # --------------------------------------------------------------- init
     def init(self, X, sample_weight, n_experts, rng):
@@ -411,7 +739,8 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         Slopes are standard normal divided by the weighted standard deviation
         of each feature, so the starting partition does not depend on the
         units of ``X``, on the row order or on the number of rows. A schedule
-        starts at ``initial_temperature``.
+        starts at ``initial_temperature``; a top-K selection at its largest
+        smoothing.
 
         Parameters
         ----------
@@ -430,27 +759,22 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
             ``gate_coef``, ``gate_intercept`` (and ``gate_extra`` when the
             temperature is learned or scheduled).
         """
+        logits, temperature, selection = self._parts(n_experts)
         mean, std = _weighted_moments(X, sample_weight)
-        coef = rng.standard_normal((n_experts, X.shape[1])) / std
-        if self.activation is None:
-            coef[-1] = 0.0
+        coef = logits.start_rows(rng.standard_normal((n_experts, X.shape[1])) / std)
         intercept = -(coef @ mean)
-        fields = {"gate_coef": coef, "gate_intercept": intercept}
-        start = self.temperature
-        if self.schedule is not None and self.anneal_iter > 0:
-            start = self.initial_temperature
-        fields = self._with_temperature(fields, start)
-        if self._sparse(n_experts) and self.anneal_iter > 0:
-            extra = dict(fields.get("gate_extra", {}))
-            extra["top_k_smoothing"] = np.array([SMOOTHING_START])
-            fields["gate_extra"] = extra
+        fields = logits.with_temperature(
+            {"gate_coef": coef, "gate_intercept": intercept}, temperature.start())
+        start = selection.start_extra()
+        if start:
+            fields["gate_extra"] = {**fields.get("gate_extra", {}), **start}
         return fields
 
     def random_params(self, n_features, n_experts, gate_scale, rng):
         """A random true gate (see :meth:`Gating.random_params`).
 
-        Without an activation the draw is the default one (last row zero);
-        with an activation all rows are drawn. The true temperature is
+        Without an activation the last row is zero (the reference); with an
+        activation all rows are drawn. The true temperature is
         ``temperature`` (the end of a schedule).
 
         Parameters
@@ -469,24 +793,11 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         fields : dict
             Gate fields in the family's normalisation.
         """
-        if self.activation is None:
-            fields = super().random_params(n_features, n_experts, gate_scale, rng)
-        else:
-            coef = _random_directions(rng, n_experts, n_features) * gate_scale
-            intercept = 0.5 * rng.standard_normal(n_experts)
-            fields = {"gate_coef": coef, "gate_intercept": intercept}
-        return self._with_temperature(fields, self.temperature)
+        logits, temperature, _ = self._parts(n_experts)
+        fields = logits.draw(self, n_features, n_experts, gate_scale, rng)
+        return logits.with_temperature(fields, temperature.target)
 
     # ------------------------------------------------------------ weights
-    def _logits(self, X, coef, intercept, tau):
-        Z = X @ coef.T
-        Z += intercept
-        if self.activation is not None:
-            Z = _activate(Z, self.activation)[0]
-        if tau != 1.0:
-            Z /= tau
-        return Z
-
     def log_weights(self, X, params):
         """Log softmax of the (activated, tempered) logits, top-K if asked.
 
@@ -502,14 +813,8 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         log_weights : ndarray of shape (n_samples, n_experts)
             Log gating weights; ``-inf`` where a gate is exactly zero.
         """
-        Z = self._logits(X, params.gate_coef, params.gate_intercept,
-                         self._temperature(params))
-        if self._sparse(Z.shape[1]):
-            smoothing = self._smoothing(params)
-            if smoothing > 0:
-                return soft_topk_log_weights(Z, Z, int(self.top_k), smoothing)
-            return topk_log_softmax_rows(Z, int(self.top_k))
-        return log_softmax_rows(Z)
+        logits, _, selection = self._parts(params.n_experts)
+        return selection.log_weights(logits.logits(X, params), params)
 
     def linear_logits(self, params):
         """The tempered logits of the normalised gate (ability ``"linear"``).
@@ -530,15 +835,9 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         intercept : ndarray of shape (n_experts,)
             The normalised ``gate_intercept / tau`` (last entry zero).
         """
-        norm = self.normalize(params)
-        if self.learn_temperature:
-            tau = float(norm["gate_extra"]["temperature"][0])
-        else:
-            tau = self._temperature(params)
-        return (as_kernel_array(norm["gate_coef"] / tau),
-                as_kernel_array(norm["gate_intercept"] / tau))
+        return self._parts(params.n_experts)[0].to_logits(self, params)
 
-    # ----------------------------------------------------- normalisation
+    # ----------------------------------------------------- parametrisation
     def normalize(self, params):
         """Gate fields in the family's identifiability normalisation.
 
@@ -557,17 +856,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
             Normalised ``gate_coef`` and ``gate_intercept`` (and
             ``gate_extra`` for a learned temperature).
         """
-        if self.activation is None:
-            fields = super().normalize(params)  # last expert's row zero
-            if self.learn_temperature:
-                return _rescaled(fields["gate_coef"], fields["gate_intercept"],
-                                 self._temperature(params), params.gate_extra)
-            return fields
-        if params.n_experts == 1:
-            return {"gate_coef": np.zeros_like(params.gate_coef),
-                    "gate_intercept": np.zeros_like(params.gate_intercept)}
-        return {"gate_coef": params.gate_coef.copy(),
-                "gate_intercept": params.gate_intercept.copy()}
+        return self._parts(params.n_experts)[0].normalize(self, params)
 
     def pack(self, params):
         """Free gate parameters as one vector.
@@ -587,18 +876,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         theta : ndarray of shape (n_free_params,)
             The free parameters.
         """
-        if self.activation is None:
-            theta = super().pack(params)
-            if self.learn_temperature:
-                theta = theta / self._temperature(params.replace(
-                    **self.normalize(params)))
-            return theta
-        if params.n_experts == 1:
-            return np.zeros(0)
-        full = np.hstack([params.gate_coef, params.gate_intercept[:, None]]).ravel()
-        if self.learn_temperature:
-            full = np.append(full, np.log(self._temperature(params)))
-        return full
+        return self._parts(params.n_experts)[0].pack(self, params)
 
     def unpack(self, theta, params):
         """Gate fields from a free-parameter vector; inverse of :meth:`pack`.
@@ -616,32 +894,15 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
             ``gate_coef`` and ``gate_intercept`` (and ``gate_extra`` when the
             temperature is learned).
         """
-        K, d = params.n_experts, params.n_features
-        theta = np.asarray(theta, dtype=np.float64)
-        if self.activation is None:
-            fields = super().unpack(theta, params)
-            if self.learn_temperature:
-                return _rescaled(fields["gate_coef"], fields["gate_intercept"], 1.0,
-                                 params.gate_extra)
-            return fields
-        if K == 1:
-            return self.normalize(params)
-        full = theta[: K * (d + 1)].reshape(K, d + 1)
-        fields = {"gate_coef": np.ascontiguousarray(full[:, :d]),
-                  "gate_intercept": np.ascontiguousarray(full[:, d])}
-        if self.learn_temperature:
-            fields["gate_extra"] = {**params.gate_extra,
-                                    "temperature": np.exp(theta[-1:])}
-        return fields
+        return self._parts(params.n_experts)[0].unpack(self, theta, params)
 
-    # ----------------------------------------------------------- gradient
     def grad(self, X, params, G):
         """Gradient of ``sum_ik G_ik log g_k(x_i)`` in the free parameters.
 
-        With logits ``L = act(X coef^T + intercept) / tau``, ``dL_ij = G_ij -
-        g_ij sum_k G_ik``; the chain rule through the activation and the
-        temperature gives the rest. Without an activation the last expert's
-        row (the fixed reference) is not free.
+        With tempered logits ``L``, the selection gives the gradient in
+        ``L`` (``G - g sum_k G_k`` for the dense gate) and the logit map
+        carries it to the free parameters (through the temperature, the
+        activation and, for linear logits, without the fixed last row).
 
         Parameters
         ----------
@@ -657,51 +918,20 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         grad : ndarray of shape (n_free_params,)
             Gradient in the layout of :meth:`pack`.
         """
-        K = params.n_experts
-        smoothing = self._smoothing(params)
-        if self.activation is None:
-            if smoothing > 0:
-                Z = self._logits(X, params.gate_coef, params.gate_intercept,
-                                 self._temperature(params))
-                dz = self._smoothed_dlogits(Z, G, smoothing)
-            else:
-                g = np.exp(self.log_weights(X, params))
-                dz = G - g * G.sum(axis=1, keepdims=True)
-            if not self.learn_temperature:
-                dz /= self._temperature(params)
-            full = np.hstack([dz.T @ X, dz.sum(axis=0)[:, None]])
-            return full[:-1].ravel()
-        if K == 1:
-            return np.zeros(0)
-        tau = self._temperature(params)
-        Z = X @ params.gate_coef.T + params.gate_intercept
-        A, dA = _activate(Z, self.activation)
-        L = np.ascontiguousarray(A / tau)
-        if smoothing > 0:
-            dL = self._smoothed_dlogits(L, G, smoothing)
-        else:
-            if self._sparse(K):
-                log_w = topk_log_softmax_rows(L, int(self.top_k))
-            else:
-                log_w = log_softmax_rows(L)
-            g = np.exp(log_w)
-            dL = G - g * G.sum(axis=1, keepdims=True)
-        dZ = dL * dA / tau
-        full = np.hstack([dZ.T @ X, dZ.sum(axis=0)[:, None]]).ravel()
-        if self.learn_temperature:
-            full = np.append(full, -np.sum(dL * L))
-        return full
-
-    def _smoothed_dlogits(self, L, G, smoothing):
-        """Gradient in the logits of the smoothed top-K log-weights."""
-        L = as_kernel_array(L)
-        d_scores, d_rank = soft_topk_vjp(as_kernel_array(G), L, L, int(self.top_k),
-                                         smoothing)
-        return d_scores + d_rank
+        logits, _, selection = self._parts(params.n_experts)
+        L = as_kernel_array(logits.logits(X, params))
+        return logits.grad(X, params, L, selection.dlogits(L, G, params))
 
     # ------------------------------------------------------------- update
     def m_step(self, X, R, params, *, likelihood=None):
         """Gate update of (generalised) EM; see the class Notes.
+
+        One of three updates, by the parts: the exact top-K selection takes
+        the ECME step of :func:`~skmoe.gating._ascent.sparse_gate_m_step`;
+        linear logits with all experts take one damped Newton step from
+        :meth:`statistics` (:meth:`update`); an activation or an annealing
+        top-K selection (a non-concave objective) takes monotone L-BFGS
+        steps (:func:`~skmoe.gating._ascent.maximize_monotone`).
 
         Parameters
         ----------
@@ -721,11 +951,11 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
             New ``gate_coef`` and ``gate_intercept`` (and ``gate_extra``).
         """
         K = params.n_experts
-        sparse = self._sparse(K)
-        if sparse and self._smoothing(params) == 0:
+        logits, _, selection = self._parts(K)
+        if selection.exact(params):
             dense = clone(self).set_params(top_k=None)
             return sparse_gate_m_step(self, dense, X, R, params, likelihood)
-        if self.activation is None and not sparse:
+        if logits.shift_invariant and not selection.sparse:
             if K == 1:  # no free parameter: the start, in its normalisation
                 return self.fields_from_newton(*self.linear_logits(params), params)
             # one damped Newton step from the statistics (see update)
@@ -819,10 +1049,7 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
             learned temperature, the gate renormalised with its new
             temperature in ``gate_extra``.
         """
-        if self.learn_temperature:
-            return _rescaled(coef, intercept, 1.0, params.gate_extra)
-        tau = self._temperature(params)
-        return {"gate_coef": coef * tau, "gate_intercept": intercept * tau}
+        return self._parts(params.n_experts)[0].from_logits(coef, intercept, params)
 
     # ----------------------------------------------------------- schedule
     def at_iteration(self, params, iteration, max_iter):
@@ -848,36 +1075,14 @@ class SoftmaxGating(ShiftInvariantRows, _TopKGating):
         fields : dict
             The new ``gate_extra`` while the temperature moves, else empty.
         """
+        _, temperature, selection = self._parts(params.n_experts)
         n_steps = anneal_steps(self.anneal_iter, max_iter)
         extra = dict(params.gate_extra)
-        changed = False
-        smoothing = self._smoothing(params)
-        if smoothing > 0:
-            extra["top_k_smoothing"] = np.array([next_smoothing(smoothing, n_steps)])
-            changed = True
-        if self.schedule is not None:
-            tau = self._temperature(params)
-            new = self._next_temperature(tau, n_steps)
+        changed = selection.step(extra, n_steps)
+        if temperature.schedule is not None:
+            tau = temperature.value(params)
+            new = temperature.step(tau, n_steps)
             if new != tau:
                 extra["temperature"] = np.array([new])
                 changed = True
         return {"gate_extra": extra} if changed else {}
-
-    def _next_temperature(self, tau, n_steps):
-        target = float(self.temperature)
-        if tau == target:
-            return tau
-        start = float(self.initial_temperature)
-        toward = 1.0 if target > tau else -1.0
-        if self.schedule == "geometric":
-            step = abs(np.log(start / target)) / n_steps
-            new = tau * np.exp(toward * step)
-        else:
-            step = abs(start - target) / n_steps
-            new = tau + toward * step
-        # snap to the target at the end (and when the start equals it)
-        if step == 0 or (new - target) * (tau - target) <= 0 or (
-            abs(new - target) <= 1e-9 * target
-        ):
-            new = target
-        return float(new)
