@@ -44,17 +44,22 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
     methods come with an *ability* declared in ``provides`` (see
     :mod:`skmoe.utils._abilities`):
 
-    ============= ============================================ ======================
-    ability       methods                                      unlocks
-    ============= ============================================ ======================
-    "gradient"    :meth:`grad` (with :meth:`pack`,             gradient solvers,
-                  :meth:`unpack`)                              standard errors
-    "statistics"  :meth:`statistics`, :meth:`update`,          ``partial_fit``,
-                  :meth:`residual_ss`                          fused EM
-    "linear"      :meth:`linear_means` (affine means, exact    fused EM, moment
-                  weighted least squares on ``[x, 1]``, blocks methods, the D2
-                  ``"coef"`` and ``"intercept"``)              Voronoi loss
-    ============= ============================================ ======================
+    .. list-table::
+       :header-rows: 1
+
+       * - ability
+         - methods
+         - unlocks
+       * - ``"gradient"``
+         - :meth:`grad` (with :meth:`pack`, :meth:`unpack`)
+         - gradient solvers, standard errors
+       * - ``"statistics"``
+         - :meth:`statistics`, :meth:`update`, :meth:`residual_ss`
+         - ``partial_fit``, fused EM
+       * - ``"linear"``
+         - :meth:`linear_means` (affine means, exact weighted least squares
+           on ``[x, 1]``, blocks ``"coef"`` and ``"intercept"``)
+         - fused EM, moment methods, the D2 Voronoi loss
 
     Notes
     -----
