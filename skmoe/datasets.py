@@ -6,8 +6,29 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._params import MoEParams
+from ._real_data import (
+    load_co2,
+    load_mcycle,
+    load_mehta,
+    load_npreg,
+    load_patent,
+    load_tonedata,
+)
 from .experts import Experts, resolve_experts
 from .gating import Gating, resolve_gating
+
+__all__ = [
+    "add_outliers",
+    "load_co2",
+    "load_mcycle",
+    "load_mehta",
+    "load_npreg",
+    "load_patent",
+    "load_tonedata",
+    "make_moe_regression",
+    "make_orthogonal_moe_regression",
+    "sample_moe_regression",
+]
 
 
 def _check_positive_int(name, value, minimum=1):

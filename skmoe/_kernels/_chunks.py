@@ -13,7 +13,8 @@ inside ``prange`` would not be).
 """
 
 import numpy as np
-from numba import njit
+
+from ..utils._numba_cache import njit
 
 #: Number of row chunks of every parallel kernel (enough for 16 threads).
 N_CHUNKS = 16

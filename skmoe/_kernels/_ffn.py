@@ -17,7 +17,8 @@ code  activation  act(z)                             act'(z)
 import math
 
 import numpy as np
-from numba import njit
+
+from ..utils._numba_cache import njit
 
 SIGMOID, TANH, RELU, GELU = 0, 1, 2, 3
 

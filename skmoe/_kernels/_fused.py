@@ -30,8 +30,9 @@ another BLAS library's behaviour is tested here.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ..utils._numba_cache import njit
 from ._chunks import N_CHUNKS, chunk_bounds, symmetric_from_packed
 from ._gaussian import _normal_constants
 from ._softmax import hessian_from_packed

@@ -1,8 +1,9 @@
 """E-step and variance statistics of a Gaussian mixture of experts."""
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ..utils._numba_cache import njit
 from ._chunks import N_CHUNKS, chunk_bounds
 from ._logspace import normalize_log_row_inplace
 

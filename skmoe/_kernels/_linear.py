@@ -1,8 +1,9 @@
 """Linear experts: weighted least-squares sufficient statistics for K experts."""
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ..utils._numba_cache import njit
 from ._chunks import N_CHUNKS, chunk_bounds, packed_outer, symmetric_from_packed
 
 

@@ -1,7 +1,8 @@
 """Log-space row operations shared by gating families."""
 
 import numpy as np
-from numba import njit
+
+from ..utils._numba_cache import njit
 
 
 @njit(cache=True)

@@ -7,8 +7,8 @@ their own parameters (vector-Jacobian products ``Gating.grad`` and
 """
 
 import numpy as np
-from numba import njit
 
+from ..utils._numba_cache import njit
 from ._gaussian import _normal_constants
 
 

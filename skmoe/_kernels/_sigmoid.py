@@ -1,7 +1,8 @@
 """Normalized sigmoid gate: log-weights, weighted objective, gradient, Hessian."""
 
 import numpy as np
-from numba import njit
+
+from ..utils._numba_cache import njit
 
 from ._logspace import log_normalize_row, log_sigmoid, top_k_mask
 

@@ -1,8 +1,9 @@
 """Softmax gate: weighted multinomial log-likelihood, gradient and Hessian."""
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from ..utils._numba_cache import njit
 from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
 from ._logspace import log_normalize_row, top_k_mask
 

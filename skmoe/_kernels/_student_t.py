@@ -3,8 +3,8 @@
 import math
 
 import numpy as np
-from numba import njit
 
+from ..utils._numba_cache import njit
 from ._logspace import normalize_log_rows_inplace
 
 #: from this x on, ``lgamma(x + 1/2) - lgamma(x)`` is taken from its
