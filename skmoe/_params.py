@@ -44,8 +44,11 @@ class MoEParams:
 
     Parameters
     ----------
-    gate_coef : array-like of shape (n_experts, n_features)
-        Gate slopes :math:`\\beta_{1k}`, one row per expert.
+    gate_coef : array-like of shape (n_experts, n_gate_features)
+        Gate slopes :math:`\\beta_{1k}`, one row per expert and one column per
+        feature the gate reads: all ``n_features`` of them, unless the gate
+        is a :class:`~skmoe.gating.ColumnGating` (``gate_features`` of the
+        estimator), which knows ``n_features``.
     gate_intercept : array-like of shape (n_experts,)
         Gate intercepts :math:`\\beta_{0k}`.
     expert_params : array-like of shape (n_experts, n_expert_params)
@@ -168,9 +171,20 @@ class MoEParams:
                 "gate_coef must be a 2-D array of shape (n_experts, n_features); "
                 f"got shape {gate_coef.shape}."
             )
-        K, d = gate_coef.shape
+        K, width = gate_coef.shape
         if K < 1:
             raise ValueError("gate_coef must have at least one row (one expert).")
+        # the gate knows the width of the data (all of gate_coef's columns,
+        # or the columns of X it selects)
+        d = int(self.gating.n_inputs(width))
+        set_(self, "_n_features", d)
+        expected = self.gating.param_blocks(d, K)["gate_coef"][0]
+        if gate_coef.shape != tuple(expected):
+            raise ValueError(
+                f"gate_coef must have shape {tuple(expected)} for n_experts={K}, "
+                f"n_features={d} and {type(self.gating).__name__}; got shape "
+                f"{gate_coef.shape}."
+            )
         checks = {
             "gate_intercept": (as_kernel_array(self.gate_intercept), (K,)),
             "expert_params": (
@@ -293,8 +307,13 @@ class MoEParams:
 
     @property
     def n_features(self):
-        """Number of input features."""
-        return self.gate_coef.shape[1]
+        """Number of input features (columns of ``X``).
+
+        ``gate_coef``'s width, unless the gate reads a selection of the
+        columns (:class:`~skmoe.gating.ColumnGating`: one ``gate_coef``
+        column per selected feature).
+        """
+        return self._n_features
 
     @property
     def n_shared_experts(self):

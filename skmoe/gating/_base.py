@@ -135,6 +135,42 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             If the combination is impossible (for example ``top_k > n_experts``).
         """
 
+    def n_inputs(self, gate_width):
+        """Number of input features of a model whose ``gate_coef`` has this width.
+
+        :class:`~skmoe.MoEParams` takes its ``n_features`` from here. The
+        default, for a gate that reads every feature, is ``gate_width``; a
+        gate on a selection of the columns
+        (:class:`~skmoe.gating.ColumnGating`) knows the width of the data.
+
+        Parameters
+        ----------
+        gate_width : int
+            Number of columns of ``gate_coef``.
+
+        Returns
+        -------
+        n_features : int
+            The number of columns of ``X``.
+        """
+        return gate_width
+
+    def input_columns(self, n_features):
+        """The columns of ``X`` the gate reads (all of them by default).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of columns of ``X``.
+
+        Returns
+        -------
+        columns : ndarray of int
+            Indices into the columns of ``X``, in the order of the columns of
+            ``gate_coef``.
+        """
+        return np.arange(n_features)
+
     @abstractmethod
     def n_free_params(self, n_features, n_experts):
         """Number of free gate parameters after identifiability constraints.

@@ -102,6 +102,36 @@ def from_responsibilities(X, y, R, spec, gate_fields):
     )
 
 
+def _response_partition(X, y, sample_weight, spec):
+    """Random soft partition by hyperplanes in the experts' standardised (x, y).
+
+    The start of a gate that reads no column of ``X`` (covariate-free
+    weights): its start weights are the same on every row, so experts fitted
+    to them would all be equal. The rows are split instead by ``K`` random
+    directions through the weighted mean of the experts' columns and ``y``
+    (each standardised by its weighted standard deviation), a softmax of
+    the projections; like the random gate, it depends on the data only
+    through weighted sums.
+
+    Returns
+    -------
+    R : ndarray of shape (n_samples, n_experts)
+        Weighted responsibilities.
+    """
+    K = spec.n_experts
+    columns = spec.experts.input_columns(X.shape[1]).astype(np.intp)
+    Z = np.hstack([X[:, columns], y[:, None]])
+    w = sample_weight / sample_weight.sum()
+    mean = w @ Z
+    std = np.sqrt(np.maximum(w @ (Z - mean) ** 2, 0.0))
+    std = np.where(std > 1e-12 * (1.0 + np.abs(mean)), std, 1.0)
+    logits = ((Z - mean) / std) @ spec.rng.standard_normal((K, Z.shape[1])).T
+    logits -= logits.max(axis=1, keepdims=True)
+    R = np.exp(logits)
+    R *= (sample_weight / R.sum(axis=1))[:, None]
+    return as_kernel_array(R)
+
+
 def random_start(X, y, sample_weight, spec):
     """A random gate partition, experts fitted to it by weighted least squares.
 
@@ -124,6 +154,11 @@ def random_start(X, y, sample_weight, spec):
     K, d = spec.n_experts, X.shape[1]
     gating, experts = spec.gating, spec.experts
     gate_fields = gating.init(X, sample_weight, K, spec.rng)
+    if gating.input_columns(d).size == 0:
+        # covariate-free weights: the gate partitions nothing, so the rows are
+        # partitioned in the experts' (x, y) instead
+        R = _response_partition(X, y, sample_weight, spec)
+        return from_responsibilities(X, y, R, spec, gate_fields)
     probe = MoEParams(
         expert_params=np.zeros((K, experts.n_params(d))),
         variance=np.ones(K),
@@ -140,6 +175,10 @@ def random_start(X, y, sample_weight, spec):
 def kmeans_start(X, y, sample_weight, spec):
     """k-means on the standardised ``(X, y)``; experts and gate fit the clusters.
 
+    Only the columns of ``X`` the gate or the experts read enter the
+    clustering (:meth:`~skmoe.Gating.input_columns`), so columns outside a
+    ``gate_features`` / ``expert_features`` selection change nothing.
+
     Parameters
     ----------
     X, y, sample_weight : ndarray
@@ -152,7 +191,8 @@ def kmeans_start(X, y, sample_weight, spec):
     params : MoEParams
     """
     K, d = spec.n_experts, X.shape[1]
-    Z = np.hstack([X, y[:, None]])
+    used = np.union1d(spec.gating.input_columns(d), spec.experts.input_columns(d))
+    Z = np.hstack([X[:, used.astype(np.intp)], y[:, None]])
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
     labels = KMeans(
         n_clusters=K, n_init=1,
@@ -161,7 +201,8 @@ def kmeans_start(X, y, sample_weight, spec):
     R = np.zeros((X.shape[0], K))
     R[np.arange(X.shape[0]), labels] = sample_weight
     R = as_kernel_array(R)
-    zero_gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
+    gate_shape = spec.gating.param_blocks(d, K)["gate_coef"][0]
+    zero_gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K)}
     params = from_responsibilities(X, y, R, spec, zero_gate)
     gate = spec.gating.m_step(X, R, params)
     arrays = [v for k, v in gate.items() if k != "gate_extra"]
