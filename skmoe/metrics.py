@@ -131,8 +131,9 @@ def parameter_error(estimated, true):
     out = {"est_index": est_index, "true_index": true_index}
     if estimated.n_experts == true.n_experts:
         diff = _centered_gate(estimated)[est_index] - _centered_gate(true)[true_index]
-        out["gate_coef"] = np.linalg.norm(diff[:, :d], axis=1)
-        out["gate_intercept"] = np.abs(diff[:, d])
+        m = true.gate_coef.shape[1]  # one column per feature the gate reads
+        out["gate_coef"] = np.linalg.norm(diff[:, :m], axis=1)
+        out["gate_intercept"] = np.abs(diff[:, m])
     est_experts, true_experts = _canonical_experts(estimated), _canonical_experts(true)
     for name, block in true.experts.param_blocks(d).items():
         diff = est_experts[est_index, block] - true_experts[true_index, block]

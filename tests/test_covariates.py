@@ -449,3 +449,18 @@ def test_moeparams_takes_n_features_from_the_gate():
         params.replace(expert_params=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="X must have shape"):
         params.predict(np.zeros((1, 1)))
+
+
+def test_parameter_error_reads_the_gate_width():
+    from skmoe.metrics import parameter_error
+
+    X, y = _data()
+    est = MixtureOfExpertsRegressor(2, gate_features=["z"], expert_features=["x"],
+                                    random_state=0).fit(X, y)
+    p = est.params_
+    moved = p.replace(gate_intercept=p.gate_intercept + [0.5, 0.0])
+    err = parameter_error(moved.permute([1, 0]), p)
+    # only the intercepts moved: the one gate slope per expert is unchanged
+    assert_allclose(err["gate_coef"], 0.0, atol=1e-12)
+    assert_allclose(err["gate_intercept"], 0.25, rtol=1e-12)
+    assert_allclose(err["expert_coef"], 0.0, atol=1e-12)
