@@ -15,6 +15,7 @@ __version__ = "0.1.0.dev0"
 _PUBLIC = {
     "MixtureOfExpertsRegressor": "._estimator",
     "MoEParams": "._params",
+    "MoESummary": "._summary",
     "Experts": ".experts",
     "FFNExperts": ".experts",
     "LinearExperts": ".experts",

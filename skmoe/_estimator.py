@@ -944,6 +944,111 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("y must not contain NaN or infinity.")
         return X, y
 
+    def predict_membership(self, X, y):
+        """Posterior probability of every component given ``x`` and ``y``.
+
+        :math:`p(z_i = k \\mid x_i, y_i) = g_k(x_i)\\, p_k(y_i \\mid x_i) /
+        \\sum_j g_j(x_i)\\, p_j(y_i \\mid x_i)`, the responsibilities of the
+        E-step (flexmix's ``posterior``). The columns are the routed experts,
+        then the shared experts if any, as in
+        :meth:`predict_component_weights`: a shared expert is a component of
+        the mixture like the routed ones, and leaving it out would make the
+        rows sum to less than one. For Student-t noise the posterior of the t
+        mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            Target values.
+
+        Returns
+        -------
+        membership : ndarray of shape (n_samples, n_experts + n_shared_experts)
+            Rows are non-negative and sum to one.
+        """
+        X, y = self._check_Xy(X, y)
+        self._check_density_defined("predict_membership")
+        with numba_threads(self.n_jobs):
+            return self.params_._posterior(X, y)[0]
+
+    def predict_cluster(self, X, y):
+        """Hard assignment of every sample to its most probable component.
+
+        The argmax of :meth:`predict_membership` (flexmix's ``clusters``,
+        numbered from 0 like the columns of ``params_``; ties go to the lower
+        index). Shared experts are numbered after the routed ones.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            Target values.
+
+        Returns
+        -------
+        labels : ndarray of int of shape (n_samples,)
+            Component indices in ``[0, n_experts + n_shared_experts)``.
+        """
+        return np.argmax(self.predict_membership(X, y), axis=1)
+
+    def summary(self, X, y, sample_weight=None):
+        """The fitted model's report: parameters with standard errors, sizes, fit.
+
+        Like R's ``summary(flexmix)`` and ``parameters()``: the experts'
+        priors (mean mixture weight) and sizes (hard assignments,
+        :meth:`predict_cluster`), every gate and expert coefficient named by
+        feature (``feature_names_in_``, or ``x0, x1, ...``) with its standard
+        error from the observed information, Wald ``z`` and two-sided ``p``
+        value, the variances with their standard errors, and the
+        log-likelihood, degrees of freedom, AIC, BIC, ICL, ``n``, iterations
+        and convergence. Where a number is not defined, a note says why (the
+        gate's reference expert, Student-t noise, a top-K gate, shared
+        experts, a least-squares fit).
+
+        Pass the training data: the standard errors are a sum over it (see
+        :meth:`standard_errors`), and so are the sizes, the priors and ICL;
+        scikit-learn estimators keep no training data (a fitted estimator
+        stays small, and pickling it stores no data). The report says when
+        the log-likelihood of the data given is not the fit's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training inputs.
+        y : array-like of shape (n_samples,)
+            The training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The training sample weights (frequency weights: sizes are sums of
+            weights, ``n`` in BIC the total weight).
+
+        Returns
+        -------
+        summary : MoESummary
+            Printable (``print(summary)``), shown as HTML in a notebook;
+            ``summary.to_frame()`` gives the coefficient table,
+            ``to_frame("components")`` and ``to_frame("statistics")`` the
+            others.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y, _ = make_moe_regression(500, 1, 2, noise=0.2, random_state=0)
+        >>> est = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+        >>> report = est.summary(X, y)
+        >>> frame = report.to_frame()
+        >>> list(frame.columns)
+        ['estimate', 'std_error', 'z', 'p_value', 'note']
+        >>> frame.loc[(1, "gate", "x0"), "note"]
+        'reference'
+        """
+        from ._summary import summarize
+
+        return summarize(self, X, y, sample_weight=sample_weight)
+
     def log_density(self, X, y):
         """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.
 
