@@ -3,7 +3,6 @@
 import numpy as np
 
 from ..utils._numba_cache import njit
-
 from ._logspace import log_normalize_row, log_sigmoid, top_k_mask
 
 
