@@ -903,8 +903,9 @@ class MoEParams:
                            for c in columns)] for label, values in grid.items()]
         noise = self.noise.name if hasattr(self.noise, "name") else repr(self.noise)
         title = (f"MoEParams: {self.n_experts} experts"
-                 + (f" + {self.n_shared_experts} shared" if self.n_shared_experts
-                    else "")
+                 + (f" + {self.n_shared_experts} shared (shared_weight="
+                    f"{self.shared_weight:g}, shared_experts="
+                    f"{self.shared_experts!r})" if self.n_shared_experts else "")
                  + f", {self.n_features} features; gating={self.gating!r}, "
                  f"experts={self.experts!r}, noise={noise}")
         return title, header, table, general
