@@ -30,7 +30,8 @@ from .utils._text import (
 from .utils._threads import numba_threads
 from .utils._warnings import SingularInformationWarning
 
-#: fields whose entries get a Wald test of zero (coefficients); the others
+#: fields whose entries get a Wald test of zero (coefficients, and a gate
+#: family's extra ``..._coef`` / ``..._intercept`` rows); the others
 #: (variances, degrees of freedom, a temperature) get a standard error only
 _TESTED = ("gate_coef", "gate_intercept", "expert_params")
 
@@ -375,7 +376,8 @@ def summarize(estimator, X, y, sample_weight=None):
                 entry["std_error"] = np.nan
                 entry["note"] = "; ".join(filter(None, ["reference",
                                                         entry["note"]]))
-            elif row["field"] in _TESTED:
+            elif row["field"] in _TESTED or row["field"].endswith(
+                    ("_coef", "_intercept")):  # a gate family's extra rows
                 entry["z"] = row["value"] / s
                 entry["p_value"] = float(2.0 * norm.sf(abs(entry["z"])))
             else:

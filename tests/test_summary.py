@@ -10,7 +10,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import norm
 from sklearn.exceptions import ConvergenceWarning
 
-from skmoe import EmptyExpertWarning, MixtureOfExpertsRegressor, SoftmaxGating
+from skmoe import (
+    EmptyExpertWarning,
+    HierarchicalSoftmaxGating,
+    MixtureOfExpertsRegressor,
+    SoftmaxGating,
+)
 from skmoe._summary import MoESummary
 from skmoe.datasets import load_tonedata, make_moe_regression
 
@@ -239,3 +244,22 @@ def test_membership_needs_a_density():
     with pytest.raises(ValueError, match="one value per row"):
         MixtureOfExpertsRegressor(2, random_state=0).fit(X, y).predict_cluster(
             X, y[:-1])
+
+
+def test_gate_extra_rows_and_online_fits():
+    X, y, _ = make_moe_regression(600, 1, 4, noise=0.3, random_state=0)
+    est = MixtureOfExpertsRegressor(4, gating=HierarchicalSoftmaxGating(n_groups=2),
+                                    random_state=0).fit(X, y)
+    frame = est.summary(X, y).to_frame()
+    # the group rows of the hierarchical gate are coefficients: tested, the
+    # reference group's row fixed
+    group = frame.loc[("all", "gate", "group_coef[0] x0")]
+    assert np.isfinite(group["z"]) and np.isfinite(group["p_value"])
+    assert frame.loc[("all", "gate", "group_coef[1] x0"), "note"] == "reference"
+    online = MixtureOfExpertsRegressor(2, random_state=0)
+    for start in range(0, 600, 200):
+        online.partial_fit(X[start:start + 200], y[start:start + 200])
+    s = online.summary(X, y)
+    assert s.statistics["converged"] is None and s.statistics["n_iter"] == 3
+    assert str(s).splitlines()[2] == "online EM (partial_fit): 3 batches"
+    assert "data" not in s.notes  # an online fit has no log_likelihood_
