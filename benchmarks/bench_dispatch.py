@@ -4,7 +4,8 @@ Two questions, for the design of a compiled EM iteration:
 
 1. **Dispatch.** What does one call of an ``@njit`` function cost from
    Python, as a function of the number of array arguments ``k`` (and with
-   scalar arguments, or a tuple of new arrays returned)? This says how many
+   scalar arguments, or new arrays returned: every returned array is boxed
+   with a ``_numba_unpickle`` call for its dtype)? This says how many
    kernel calls per iteration a small fit can afford: at n = 150 the minimal
    compiled iteration of ``bench_small_fits.py`` costs about 15-25 us.
 2. **Parallel regions.** What does a ``parallel=True`` kernel pay per call
@@ -74,6 +75,17 @@ def _bool_arg(x, flag):
     return x[0] if flag else 0.0
 
 
+@njit
+def _one_array_out(x):
+    return np.empty(3)
+
+
+@njit
+def _into(x, out):
+    out[0] = x[0]
+    return 1.0
+
+
 def per_call(fn, args, calls, repeats):
     ts = []
     for _ in range(repeats):
@@ -118,6 +130,13 @@ def bench_dispatch(args):
     _tuple_out(x, 3)
     rows.append(("njit returning 4 new arrays + 2 floats",
                  per_call(_tuple_out, (x, 3), calls, reps)))
+    _one_array_out(x)
+    rows.append(("njit returning 1 new array",
+                 per_call(_one_array_out, (x,), calls, reps)))
+    out = np.empty(3)
+    _into(x, out)
+    rows.append(("njit writing into an out array, returning a float",
+                 per_call(_into, (x, out), calls, reps)))
     return rows
 
 
