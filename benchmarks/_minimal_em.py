@@ -137,6 +137,20 @@ def _damped_solve(A, b, x, ridge0):
 
 
 @njit(cache=CACHE)
+def _copy(src, dst):
+    """``dst[...] = src`` for C-contiguous arrays of the same size.
+
+    An explicit loop: an array-slice assignment would make Numba compile its
+    shape-mismatch error message (its string helpers, seconds of compile
+    time; see bench_compile.py).
+    """
+    s = src.reshape(src.size)
+    t = dst.reshape(dst.size)
+    for i in range(s.shape[0]):
+        t[i] = s[i]
+
+
+@njit(cache=CACHE)
 def _symmetrize(A):
     m = A.shape[0]
     for a in range(m):
@@ -361,8 +375,8 @@ def _newton_softmax_step(X, R, c0, coef, intercept, value, grad, neg):
         v = _softmax_objective(X, R, c0, coef, intercept, False, grad, neg)
         if v >= value + 1e-4 * t * slope:
             return
-    coef[:, :] = c0_
-    intercept[:] = i0_
+    _copy(c0_, coef)
+    _copy(i0_, intercept)
 
 
 # --------------------------------------------------------------------------
@@ -477,7 +491,7 @@ def step_softmax_lif(X, F, y, w, gc, gb, B, var, var_floor, R, Rold, gram, momen
     gb0 = gb.copy()
     if status != 0:
         _set_gate(gc0, gb0, step, 1.0, gc, gb)
-    Rold[:, :] = R
+    _copy(R, Rold)
     _estep_softmax_lif(X, F, y, w, gc, gb, B, var, R, Rold, status == 2, gram,
                        moment, mass, ggrad, gneg, out)
     if status == 2 and not out[2] >= value + 1e-4 * slope:
@@ -492,8 +506,8 @@ def step_softmax_lif(X, F, y, w, gc, gb, B, var, var_floor, R, Rold, gram, momen
                 ok = True
                 break
         if not ok:
-            gc[:, :] = gc0
-            gb[:] = gb0
+            _copy(gc0, gc)
+            _copy(gb0, gb)
         _estep_softmax_lif(X, F, y, w, gc, gb, B, var, R, Rold, False, gram,
                            moment, mass, ggrad, gneg, out)
     return out[0]
@@ -821,8 +835,10 @@ def _hier_gate_step(X, R, gc, gb, g2c, g2b):
         b = np.ascontiguousarray(gb[g * m:(g + 1) * m])
         v = _softmax_objective(X, R, g * m, c, b, True, grad, neg)
         _newton_softmax_step(X, R, g * m, c, b, v, grad, neg)
-        gc[g * m:(g + 1) * m] = c
-        gb[g * m:(g + 1) * m] = b
+        for k in range(m):
+            for j in range(d):
+                gc[g * m + k, j] = c[k, j]
+            gb[g * m + k] = b[k]
 
 
 @njit(cache=CACHE)
@@ -954,6 +970,28 @@ def _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad):
 
 
 @njit(cache=CACHE)
+def _dot(a, b):
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[i] * b[i]
+    return s
+
+
+@njit(cache=CACHE)
+def _axpy(alpha, x, y):
+    for i in range(x.shape[0]):
+        y[i] += alpha * x[i]
+
+
+@njit(cache=CACHE)
+def _max_abs(a):
+    m = 0.0
+    for i in range(a.shape[0]):
+        m = max(m, abs(a[i]))
+    return m
+
+
+@njit(cache=CACHE)
 def _lbfgs_topk(X, w, gc, gb, top_k, logp, max_iter, memory, step_tol, grad_tol):
     """skmoe's maximize_monotone on the observed log-likelihood (fixed logp)."""
     d = X.shape[1]
@@ -972,37 +1010,44 @@ def _lbfgs_topk(X, w, gc, gb, top_k, logp, max_iter, memory, step_tol, grad_tol)
     S = np.zeros((memory, q))
     Y = np.zeros((memory, q))
     alphas = np.zeros(memory)
+    st = np.empty(q)
+    yv = np.empty(q)
     n_pairs = 0
     value = _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad)
     if not np.isfinite(value):
         return
     for _ in range(max_iter):
-        if np.max(np.abs(grad)) <= grad_tol:
+        if _max_abs(grad) <= grad_tol:
             break
-        direc[:] = grad
+        _copy(grad, direc)
         for r in range(n_pairs - 1, -1, -1):
-            al = (S[r] @ direc) / (Y[r] @ S[r])
+            al = _dot(S[r], direc) / _dot(Y[r], S[r])
             alphas[r] = al
-            direc -= al * Y[r]
+            _axpy(-al, Y[r], direc)
         if n_pairs:
-            direc *= (S[n_pairs - 1] @ Y[n_pairs - 1]) / (Y[n_pairs - 1]
-                                                          @ Y[n_pairs - 1])
+            scale = (_dot(S[n_pairs - 1], Y[n_pairs - 1])
+                     / _dot(Y[n_pairs - 1], Y[n_pairs - 1]))
         else:
-            direc /= max(np.max(np.abs(direc)), 1.0)
+            scale = 1.0 / max(_max_abs(direc), 1.0)
+        for a in range(q):
+            direc[a] *= scale
         for r in range(n_pairs):
-            be = (Y[r] @ direc) / (Y[r] @ S[r])
-            direc += (alphas[r] - be) * S[r]
-        slope = grad @ direc
+            be = _dot(Y[r], direc) / _dot(Y[r], S[r])
+            _axpy(alphas[r] - be, S[r], direc)
+        slope = _dot(grad, direc)
         if not slope > 0:
-            direc[:] = grad / max(np.max(np.abs(grad)), 1.0)
-            slope = grad @ direc
+            scale = 1.0 / max(_max_abs(grad), 1.0)
+            for a in range(q):
+                direc[a] = grad[a] * scale
+            slope = _dot(grad, direc)
             n_pairs = 0
         if not slope > 0:
             break
         t = 1.0
         ok = False
         for _ in range(40):
-            new[:] = theta + t * direc
+            for a in range(q):
+                new[a] = theta[a] + t * direc[a]
             v_new = _topk_value_grad(X, w, new, top_k, logp, gc, gb, g_new)
             if v_new >= value + 1e-4 * t * slope:
                 ok = True
@@ -1010,21 +1055,22 @@ def _lbfgs_topk(X, w, gc, gb, top_k, logp, max_iter, memory, step_tol, grad_tol)
             t *= 0.5
         if not ok:
             break
-        st = new - theta
-        yv = grad - g_new
-        if yv @ st > 1e-12 * np.sqrt((yv @ yv) * (st @ st)):
+        for a in range(q):
+            st[a] = new[a] - theta[a]
+            yv[a] = grad[a] - g_new[a]
+        if _dot(yv, st) > 1e-12 * np.sqrt(_dot(yv, yv) * _dot(st, st)):
             if n_pairs == memory:
                 for r in range(memory - 1):
-                    S[r] = S[r + 1]
-                    Y[r] = Y[r + 1]
+                    _copy(S[r + 1], S[r])
+                    _copy(Y[r + 1], Y[r])
                 n_pairs -= 1
-            S[n_pairs] = st
-            Y[n_pairs] = yv
+            _copy(st, S[n_pairs])
+            _copy(yv, Y[n_pairs])
             n_pairs += 1
-        theta[:] = new
+        _copy(new, theta)
         value = v_new
-        grad[:] = g_new
-        if np.max(np.abs(st)) <= step_tol * (1.0 + np.max(np.abs(theta))):
+        _copy(g_new, grad)
+        if _max_abs(st) <= step_tol * (1.0 + _max_abs(theta)):
             break
     for k in range(K - 1):
         for j in range(d):
@@ -1206,10 +1252,10 @@ def _lm_update(X, y, R, P, code, mass, sse):
             _ffn_nls(X, y, R, trial, code, sse_t, jte_t, jtj_t)
             for k in range(K):
                 if trying[k] and np.isfinite(sse_t[k]) and sse_t[k] <= sse[k]:
-                    P[k] = trial[k]
+                    _copy(trial[k], P[k])
                     sse[k] = sse_t[k]
-                    jte[k] = jte_t[k]
-                    jtj[k] = jtj_t[k]
+                    _copy(jte_t[k], jte[k])
+                    _copy(jtj_t[k], jtj[k])
                     accepted[k] = True
                     lam[k] = max(lam[k] / 10.0, 1e-15)
                     trying[k] = False
