@@ -3,6 +3,8 @@
 import numpy as np
 from numba import njit
 
+from ._logspace import log_normalize_row
+
 
 @njit(cache=True)
 def _descending_order(z, order):
@@ -39,7 +41,9 @@ def sigmoid_log_weights(Z, top_k):
     Parameters
     ----------
     Z : ndarray of shape (n, K), float64, C-contiguous
-        Finite logits.
+        Logits; a row whose kept logits are all ``-inf`` (every sigmoid 0)
+        is uniform over them, the limit of the weights (see
+        :func:`~skmoe._kernels._logspace.log_normalize_row`).
     top_k : int
         Number of kept entries per row, ``1 <= top_k <= K`` (``K``: dense).
 
@@ -59,21 +63,9 @@ def sigmoid_log_weights(Z, top_k):
             keep[:] = False
             for j in range(top_k):
                 keep[order[j]] = True
-        m = -np.inf
         for k in range(K):
             logs[k] = _log_sigmoid(Z[i, k])
-            if keep[k] and logs[k] > m:
-                m = logs[k]
-        s = 0.0
-        for k in range(K):
-            if keep[k]:
-                s += np.exp(logs[k] - m)
-        lse = m + np.log(s)
-        for k in range(K):
-            if keep[k]:
-                out[i, k] = logs[k] - lse
-            else:
-                out[i, k] = -np.inf
+        log_normalize_row(logs, keep, out[i])
     return out
 
 

@@ -4,6 +4,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
+from ._logspace import log_normalize_row
 
 
 @njit(cache=True)
@@ -201,7 +202,8 @@ def topk_log_softmax_rows(Z, top_k):
     Parameters
     ----------
     Z : ndarray of shape (n, K), float64, C-contiguous
-        Finite logits.
+        Logits; infinite ones get the limit of the weights (see
+        :func:`~skmoe._kernels._logspace.log_normalize_row`).
     top_k : int
         Number of kept entries per row, ``1 <= top_k <= K``.
 
@@ -219,15 +221,5 @@ def topk_log_softmax_rows(Z, top_k):
         keep[:] = False
         for j in range(top_k):
             keep[order[j]] = True
-        m = Z[i, order[0]]
-        s = 0.0
-        for k in range(K):
-            if keep[k]:
-                s += np.exp(Z[i, k] - m)
-        lse = m + np.log(s)
-        for k in range(K):
-            if keep[k]:
-                out[i, k] = Z[i, k] - lse
-            else:
-                out[i, k] = -np.inf
+        log_normalize_row(Z[i], keep, out[i])
     return out

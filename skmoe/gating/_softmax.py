@@ -399,12 +399,15 @@ class SoftmaxGating(_TopKGating):
 
     # ------------------------------------------------------------ weights
     def _logits(self, X, coef, intercept, tau):
-        Z = X @ coef.T
-        Z += intercept
-        if self.activation is not None:
-            Z = _activate(Z, self.activation)[0]
-        if tau != 1.0:
-            Z /= tau
+        # logits beyond float64's range are +-inf: the kernels give the
+        # gate's limit there (see log_weights)
+        with np.errstate(over="ignore"):
+            Z = X @ coef.T
+            Z += intercept
+            if self.activation is not None:
+                Z = _activate(Z, self.activation)[0]
+            if tau != 1.0:
+                Z /= tau
         return Z
 
     def log_weights(self, X, params):
@@ -420,7 +423,9 @@ class SoftmaxGating(_TopKGating):
         Returns
         -------
         log_weights : ndarray of shape (n_samples, n_experts)
-            Log gating weights; ``-inf`` where a gate is exactly zero.
+            Log gating weights; ``-inf`` where a gate is exactly zero. Logits
+            beyond float64's range (``+-inf``) give the limit of the weights:
+            the largest logits share the weight equally.
         """
         Z = self._logits(X, params.gate_coef, params.gate_intercept,
                          self._temperature(params))

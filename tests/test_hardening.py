@@ -1,0 +1,184 @@
+"""Regression tests of issue 15: clear errors, no NaN, monotone EM (groups 1-8).
+
+One test (or parametrised family) per reproducer of the issue, each asserting
+the right behaviour, not only the absence of the old symptom.
+"""
+
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from skmoe import (
+    HierarchicalSoftmaxGating,
+    MixtureOfExpertsRegressor,
+    NormalizedSigmoidGating,
+    SoftmaxGating,
+)
+from skmoe.datasets import make_moe_regression, make_orthogonal_moe_regression
+
+M = MixtureOfExpertsRegressor
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning",
+    "ignore::skmoe.EmptyExpertWarning",
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = make_moe_regression(150, 3, 3, random_state=0)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return M(3, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def ortho():
+    X, y, _ = make_orthogonal_moe_regression(300, 3, 2, random_state=7)
+    return X, y
+
+
+# ------------------------------------------------- group 2: -inf, never NaN
+GATINGS_2 = [
+    ("softmax", SoftmaxGating(), 3),
+    ("softmax-top1", SoftmaxGating(top_k=1, anneal_iter=0), 3),
+    ("softmax-sigmoid-activation", SoftmaxGating(activation="sigmoid"), 3),
+    ("softmax-learned-temperature", SoftmaxGating(learn_temperature=True), 3),
+    ("normalized-sigmoid", NormalizedSigmoidGating(), 3),
+    ("normalized-sigmoid-top2", NormalizedSigmoidGating(top_k=2, anneal_iter=0), 3),
+    ("hierarchical", HierarchicalSoftmaxGating(n_groups=2), 4),
+]
+
+
+@pytest.fixture(scope="module", params=GATINGS_2, ids=[g[0] for g in GATINGS_2])
+def gate_fit(request, data):
+    _, gating, K = request.param
+    X, y = data
+    return M(K, gating=gating, max_iter=30, random_state=0).fit(X, y)
+
+
+def test_log_density_is_minus_inf_far_from_the_data(gate_fit, data):
+    # issue 15, group 2: (y - mean)^2 overflows, every joint log-density of
+    # the row is -inf, so is its log-likelihood (it was NaN)
+    X, y = data
+    assert np.array_equal(gate_fit.log_density(X[:2], y[:2] + 1e160),
+                          [-np.inf, -np.inf])
+    assert np.array_equal(gate_fit.log_density(X[:2] * 1e160, y[:2]),
+                          [-np.inf, -np.inf])
+    assert gate_fit.bic(X * 1e200, y) == np.inf
+    assert gate_fit.aic(X * 1e200, y) == np.inf
+    assert gate_fit.icl(X * 1e200, y) == np.inf
+
+
+def test_gates_are_defined_for_infinite_logits(gate_fit, data):
+    # slopes of 1e308 on the first feature: logits of +-inf on most rows
+    # (all experts' logits -inf on some); the gate is still a point of the
+    # simplex (the limit of the weights as the slopes grow), never NaN
+    X, _ = data
+    p = gate_fit.params_
+    K = p.n_experts
+    big = np.zeros_like(p.gate_coef)
+    big[:-1, 0] = 1e308 * np.where(np.arange(K - 1) % 2, -1.0, 1.0)
+    extra = dict(p.gate_extra)
+    if "group_coef" in extra:
+        extra["group_coef"] = np.zeros_like(extra["group_coef"])
+        extra["group_coef"][0, 0] = -1e308
+    if isinstance(p.gating, NormalizedSigmoidGating):
+        big[-1, 0] = -1e308  # every logit -inf on some rows
+    q = p.replace(gate_coef=big, gate_extra=extra)
+    gates = q.gates(X)
+    assert np.all(np.isfinite(gates)) and np.all(gates >= 0)
+    assert_allclose(gates.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_estep_row_of_minus_inf_gets_its_gate_weights():
+    from skmoe._kernels._gaussian import gaussian_estep
+
+    with np.errstate(divide="ignore"):
+        log_gate = np.log(np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]]))
+    means = np.zeros((2, 3))
+    y = np.array([1e160, 0.0])
+    resp, loglik = gaussian_estep(log_gate, means, np.ones(3), y)
+    assert loglik[0] == -np.inf and np.isfinite(loglik[1])
+    assert_allclose(resp[0], [0.5, 0.5, 0.0])
+
+
+def test_log_softmax_of_infinite_logits():
+    from skmoe._kernels._logspace import log_softmax_rows
+
+    Z = np.array([[np.inf, 1.0, np.inf], [-np.inf, -np.inf, 0.0],
+                  [1.0, 2.0, -np.inf]])
+    out = np.exp(log_softmax_rows(Z))
+    assert_allclose(out[0], [0.5, 0.0, 0.5])
+    assert_allclose(out[1], [0.0, 0.0, 1.0])
+    assert np.all(np.isfinite(out)) and out[2, 2] == 0.0
+
+
+def _infinite_logits():
+    return np.array([[np.inf, 1.0, np.inf, -np.inf],
+                     [-np.inf, -np.inf, -np.inf, -np.inf],
+                     [1.0, 2.0, -np.inf, 0.5],
+                     [np.inf, -np.inf, 3.0, 2.0],
+                     [-np.inf, 0.0, -np.inf, -1.0]])
+
+
+def test_gate_kernels_match_their_twins_on_infinite_logits():
+    from skmoe._kernels._logspace import log_softmax_rows, soft_topk_log_weights
+    from skmoe._kernels._sigmoid import sigmoid_log_weights
+    from skmoe._kernels._softmax import topk_log_softmax_rows
+
+    from . import _reference as ref
+
+    Z = _infinite_logits()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pairs = [(log_softmax_rows(Z), ref.log_softmax_rows(Z))]
+        for k in (1, 2, 4):
+            pairs.append((topk_log_softmax_rows(Z, k), ref.topk_log_softmax_rows(Z, k)))
+            pairs.append((sigmoid_log_weights(Z, k), ref.sigmoid_log_weights(Z, k)))
+        for k in (1, 2):
+            pairs.append((soft_topk_log_weights(Z, Z, k, 0.5),
+                          ref.soft_topk_log_weights(Z, Z, k, 0.5)))
+    for got, want in pairs:
+        assert not np.isnan(got).any()
+        assert_allclose(np.exp(got).sum(axis=1), 1.0, rtol=1e-12)
+        assert_allclose(got, want, rtol=1e-12)
+
+
+def test_estep_kernels_match_their_twins_on_overflowing_rows():
+    from skmoe._kernels._gaussian import gaussian_estep, gaussian_estep_linear
+    from skmoe._kernels._student_t import student_t_estep
+
+    from . import _reference as ref
+
+    rng = np.random.RandomState(0)
+    n, d, K = 6, 2, 3
+    X = rng.standard_normal((n, d))
+    X[:2] *= 1e300  # logits and means of +-inf on two rows
+    y = rng.standard_normal(n)
+    y[2] = 1e200  # (y - mean)^2 overflows on a third row
+    coef, intercept = rng.standard_normal((K, d)), rng.standard_normal(K)
+    coef[-1], intercept[-1] = 0.0, 0.0
+    B, c = rng.standard_normal((K, d)), rng.standard_normal(K)
+    v = rng.random_sample(K) + 0.1
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_gate = ref.log_softmax_rows(X @ coef.T + intercept)
+        means = X @ B.T + c
+    for got, want in [
+        (gaussian_estep(log_gate, means, v, y),
+         ref.gaussian_estep(log_gate, means, v, y)),
+        (gaussian_estep_linear(X, y, coef, intercept, B, c, v),
+         ref.gaussian_estep_linear(X, y, coef, intercept, B, c, v)),
+        (student_t_estep(log_gate, means, v, np.array([1.0, 5.0, 50.0]), y),
+         ref.student_t_estep(log_gate, means, v, np.array([1.0, 5.0, 50.0]), y)),
+    ]:
+        resp, loglik = got[0], got[1]
+        assert np.isneginf(loglik[:3]).all() and np.isfinite(loglik[3:]).all()
+        assert not np.isnan(resp).any()
+        assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+        assert_allclose(resp, want[0], rtol=1e-12, atol=1e-300)
+        assert_allclose(loglik, want[1], rtol=1e-12)
