@@ -17,6 +17,8 @@ from skmoe import (
 )
 from skmoe.datasets import make_moe_regression, make_orthogonal_moe_regression
 
+from .conftest import assert_non_decreasing
+
 M = MixtureOfExpertsRegressor
 
 pytestmark = pytest.mark.filterwarnings(
@@ -182,3 +184,43 @@ def test_estep_kernels_match_their_twins_on_overflowing_rows():
         assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
         assert_allclose(resp, want[0], rtol=1e-12, atol=1e-300)
         assert_allclose(loglik, want[1], rtol=1e-12)
+
+
+# ------------------------------------------- group 1: EM history is monotone
+def test_hierarchical_gate_with_saturated_group_is_monotone():
+    # issue 15, group 1: a group's softmax separates its rows perfectly (its
+    # objective is -1e-23), the Newton step's predicted gain is below
+    # round-off but the step moves a slope by 1.2e5; taken without a test it
+    # dropped the log-likelihood from -154.27 to -289.16
+    X, y, _ = make_moe_regression(150, 4, 4, random_state=258689)
+    est = M(4, gating=HierarchicalSoftmaxGating(n_groups=2),
+            random_state=667).fit(X, y)
+    assert_non_decreasing(est.history_)
+
+
+def test_newton_step_below_round_off_never_decreases_the_objective():
+    # the unit behind group 1: two rows carry the curvature of a saturated
+    # softmax (objective -2.5e-29), a third row of weight 1e-30 is on the
+    # wrong side in a direction no other row constrains: the damped Newton
+    # step (predicted gain ~1e-30, below round-off) moves the slopes by ~8e3
+    # and lowers the objective to -3.4e4. It must be refused.
+    from skmoe._kernels._softmax import softmax_gate_objective
+    from skmoe.gating._softmax import (
+        NewtonProposal,
+        newton_softmax_ascent,
+        objective_noise,
+    )
+
+    X = np.array([[1.0, 0.0], [-1.0, 0.0], [0.5, 1.0], [1.6, 1.0]])
+    R = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1e-30], [1.0, 0.0]])
+    coef, intercept = np.array([[50.0, 0.0], [0.0, 0.0]]), np.zeros(2)
+    terms = softmax_gate_objective(X, coef, intercept, R, True)
+    noise = objective_noise(terms[0], 4)
+    step = NewtonProposal(coef, intercept, terms, noise)
+    assert step.status == "take"
+    full = softmax_gate_objective(X, step.coef, step.intercept, R, False)[0]
+    assert full < -1e4  # the untested step of the old code
+    assert not step.accepts(full) and step.backtrack(None) is None
+    c, i = newton_softmax_ascent(X, R, coef, intercept, 1)
+    after = softmax_gate_objective(X, c, i, R, False)[0]
+    assert after >= terms[0] - noise
