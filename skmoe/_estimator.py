@@ -24,6 +24,7 @@ from .utils._sklearn import (
     validate_data,
 )
 from .utils._threads import numba_threads
+from .utils._validation import check_data_scale
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
@@ -288,6 +289,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     :meth:`predict_component_weights` gives the weights of all ``K + S``
     components.
 
+    **Scale of the data.** ``fit`` and :meth:`partial_fit` refuse, with a
+    ``ValueError`` naming ``X``, ``y`` or ``sample_weight``, data whose
+    magnitudes leave the range ``[2**-256, 2**256]`` in which the solvers'
+    weighted sums of squares neither overflow nor lose precision (the
+    largest ``|x_ij|`` of every column, the largest ``|y_i|``, the total
+    sample weight; for polynomial experts of degree ``D`` the columns of
+    ``X`` within ``[2**(-256/D), 2**(256/D)]``). Data inside the range are
+    fitted unchanged; rescale data beyond it (the parameters follow the
+    units). See :ref:`the user guide <data_scale>`.
+
     ``predict`` returns the mixture mean :math:`E[y \\mid x]`; ``score`` is
     the :math:`R^2` of that mean. The conditional log-density is
     :meth:`log_density` (it is not called ``score_samples`` because
@@ -440,6 +451,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         -------
         self : MixtureOfExpertsRegressor
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid data, naming the input; in particular for data
+            beyond float64's comfortable range: a column of ``X``, ``y`` or
+            the total sample weight of magnitude outside ``[2**-256,
+            2**256]`` (about ``[8.6e-78, 1.2e77]``; for polynomial experts of
+            degree ``D`` every column of ``X`` within ``[2**(-256/D),
+            2**(256/D)]``), see :ref:`the user guide <data_scale>`.
         """
         X, y = validate_data(
             self, X, y, y_numeric=True, dtype=np.float64, order="C"
@@ -468,6 +489,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                          self.n_experts, self.n_shared_experts, noise)
         gating.check_n_experts(K, n_features)
         shared_experts = self._resolve_shared_experts()
+        check_data_scale(X, y, sample_weight, experts, shared_experts)
         S = self.n_shared_experts
         if isinstance(self.init_params, MoEParams):
             init = self.init_params
@@ -605,7 +627,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             :class:`~skmoe.FFNExperts`).
         ValueError
             If the batch has a different number of features than the first
-            one, or only zero sample weights.
+            one, or only zero sample weights, or data beyond float64's
+            comfortable range (as in :meth:`fit`).
 
         Notes
         -----
@@ -659,6 +682,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
         gating, experts = self._resolve_families()
+        check_data_scale(X, y, sample_weight, experts)
         gating.check_n_experts(K, X.shape[1])
         check_online(self.objective, gating, experts, K, self.n_shared_experts,
                      self.noise)

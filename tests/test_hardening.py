@@ -224,3 +224,51 @@ def test_newton_step_below_round_off_never_decreases_the_objective():
     c, i = newton_softmax_ascent(X, R, coef, intercept, 1)
     after = softmax_gate_objective(X, c, i, R, False)[0]
     assert after >= terms[0] - noise
+
+
+# --------------------------- group 4 and the scale decision: refusal by name
+@pytest.mark.parametrize("kwargs, factor", [
+    ({}, 1e160),
+    ({}, 1e300),
+    ({"gating": "normalized_sigmoid"}, 1e160),
+    ({"noise": "student_t"}, 1e160),
+    ({"solver": "lbfgs"}, 1e160),
+    ({"solver": "gd"}, 1e300),
+    ({"experts": "polynomial"}, 1e100),
+    ({"experts": "ffn"}, 1e300),
+], ids=repr)
+def test_X_beyond_the_range_is_refused_by_name(data, kwargs, factor):
+    # issue 15, groups 4 and 5: LinAlgError ("SVD did not converge") from the
+    # experts' least squares, or "array must not contain infs or NaNs"
+    X, y = data
+    with pytest.raises(ValueError, match=r"^X has a column of scale .* outside"):
+        M(3, random_state=0, **kwargs).fit(X * factor, y)
+
+
+@pytest.mark.parametrize("factor", [1e160, 1e-160])
+def test_y_beyond_the_range_is_refused_by_name(data, factor):
+    # issue 15, group 5: "All 1 EM restarts degenerated (non-finite starting
+    # parameters)"
+    X, y = data
+    with pytest.raises(ValueError, match=r"^y has scale .* outside"):
+        M(3).fit(X, y * factor)
+
+
+def test_partial_fit_refuses_scale_by_name(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"^X has a column of scale"):
+        M(3).partial_fit(X * 1e200, y)
+
+
+def test_sample_weight_beyond_the_range_is_refused_by_name(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"^sample_weight"):
+        M(3).fit(X, y, sample_weight=np.full(X.shape[0], 1e300))
+
+
+def test_scale_inside_the_range_is_fitted(data):
+    # far from 1 but inside the range: fitted, monotone
+    X, y = data
+    a = M(3, random_state=0, max_iter=20).fit(X * 1e50, y * 1e-50)
+    assert np.all(np.isfinite(a.history_))
+    assert_non_decreasing(a.history_)
