@@ -272,3 +272,85 @@ def test_scale_inside_the_range_is_fitted(data):
     a = M(3, random_state=0, max_iter=20).fit(X * 1e50, y * 1e-50)
     assert np.all(np.isfinite(a.history_))
     assert_non_decreasing(a.history_)
+
+
+# ------------------------------------------ group 3: tensor method at scale
+def test_tensor_solver_refuses_y_beyond_the_range_by_name(ortho):
+    X, y = ortho
+    for factor in (1e150, 1e-150):
+        with pytest.raises(ValueError, match=r"^y .*scale"):
+            M(2, solver="tensor").fit(X, y * factor)
+
+
+def test_tensor_solver_refuses_X_beyond_the_range_by_name(ortho):
+    X, y = ortho
+    with pytest.raises(ValueError, match=r"^X .*scale"):
+        M(2, solver="tensor").fit(X * 1e300, y)
+
+
+@pytest.mark.parametrize("factor", [1e150, 1e-150, 1e200])
+def test_tensor_moments_are_equivariant_in_the_scale_of_y(ortho, factor):
+    # issue 15, group 3: the cubes of y overflowed (NaN tensor, best=None in
+    # _power_decomposition: TypeError) or underflowed (zero tensor:
+    # "non-positive tensor eigenvalue"); the estimate scales with y
+    from skmoe.solvers._tensor import tensor_experts
+
+    X, y = ortho
+    w = np.ones(X.shape[0])
+    coef, icpt, prop = tensor_experts(X, y, w, 2, np.random.RandomState(0))
+    coef_s, icpt_s, prop_s = tensor_experts(X, y * factor, w, 2,
+                                            np.random.RandomState(0))
+    # the scaled computation differs from the plain one by the rounding of
+    # y * factor and of the power of two applied to it: 1e-12 relative
+    assert_allclose(coef_s / factor, coef, rtol=1e-9)
+    assert_allclose(icpt_s / factor, icpt, rtol=1e-9, atol=1e-12)
+    assert_allclose(prop_s, prop, rtol=1e-9)
+
+
+def test_power_decomposition_of_a_non_finite_tensor_is_degenerate():
+    from skmoe.solvers._init import Degenerate
+    from skmoe.solvers._tensor import _power_decomposition
+
+    M3 = np.full((2, 2, 2), np.nan)
+    with pytest.raises(Degenerate, match="not finite"):
+        _power_decomposition(M3, np.random.RandomState(0))
+
+
+@pytest.mark.parametrize("factor", [1e300, 1e-200])
+def test_whitening_is_equivariant_in_the_scale_of_X(ortho, factor):
+    # issue 15, group 3: the covariance of X * 1e300 overflowed (LinAlgError)
+    from skmoe.solvers._tensor import tensor_experts
+
+    X, y = ortho
+    w = np.ones(X.shape[0])
+    coef, icpt, _ = tensor_experts(X, y, w, 2, np.random.RandomState(0))
+    coef_s, icpt_s, _ = tensor_experts(X * factor, y, w, 2,
+                                       np.random.RandomState(0))
+    assert_allclose(coef_s * factor, coef, rtol=1e-9)
+    assert_allclose(icpt_s, icpt, rtol=1e-9)
+
+
+def test_tensor_solver_whitening_check_does_not_depend_on_feature_scale(ortho):
+    # issue 15, group 3: a full-rank X with feature scales 1e-8, 1, 1e8 was
+    # refused as "a constant or collinear feature". The moment estimate is
+    # that of the unscaled data in other units; the EM refinement that
+    # follows is fitted (its gate update is not scale-free, see the report)
+    from skmoe.solvers._tensor import tensor_experts
+
+    X, y = ortho
+    s = np.array([1e-8, 1.0, 1e8])
+    w = np.ones(X.shape[0])
+    coef, icpt, _ = tensor_experts(X, y, w, 2, np.random.RandomState(0))
+    coef_s, icpt_s, _ = tensor_experts(X * s, y, w, 2, np.random.RandomState(0))
+    assert_allclose(coef_s * s, coef, rtol=1e-9)
+    assert_allclose(icpt_s, icpt, rtol=1e-9)
+    est = M(2, solver="tensor", random_state=0).fit(X * s, y)
+    assert np.all(np.isfinite(est.params_.expert_params))
+    assert_non_decreasing(est.history_)
+
+
+def test_whitening_still_refuses_collinear_features(ortho):
+    X, y = ortho
+    Xc = np.hstack([X, X[:, :1] * 1e8])
+    with pytest.raises(ValueError, match="collinear"):
+        M(2, solver="tensor").fit(Xc, y)
