@@ -18,13 +18,16 @@ from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
     Interval,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
     check_is_fitted,
-    validate_data,
 )
 from .utils._threads import numba_threads
-from .utils._validation import check_data_scale
+from .utils._validation import (
+    check_data_scale,
+    check_sample_weight,
+    check_target,
+    validate_Xy,
+)
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
@@ -462,12 +465,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             degree ``D`` every column of ``X`` within ``[2**(-256/D),
             2**(256/D)]``), see :ref:`the user guide <data_scale>`.
         """
-        X, y = validate_data(
-            self, X, y, y_numeric=True, dtype=np.float64, order="C"
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C")
+        sample_weight = check_sample_weight(sample_weight, X)
         X = as_kernel_array(X)
         y = as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
@@ -672,12 +671,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         4
         """
         first = not hasattr(self, "_online_state")
-        X, y = validate_data(
-            self, X, y, y_numeric=True, dtype=np.float64, order="C", reset=first
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C",
+                           reset=first)
+        sample_weight = check_sample_weight(sample_weight, X)
         X, y = as_kernel_array(X), as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
@@ -753,7 +749,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------- predict
     def _check_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        X = validate_Xy(self, X, reset=False, dtype=np.float64, order="C")
         return as_kernel_array(X)
 
     def predict(self, X):
@@ -849,15 +845,34 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
     def _check_Xy(self, X, y):
         X = self._check_X(X)
-        y = as_kernel_array(np.asarray(y, dtype=np.float64).ravel())
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"y must have one value per row of X ({X.shape[0]}); got "
-                f"{y.shape[0]}."
-            )
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y must not contain NaN or infinity.")
-        return X, y
+        return X, check_target(y, X.shape[0])
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination :math:`R^2` of :meth:`predict`.
+
+        As :meth:`sklearn.base.RegressorMixin.score`, with ``y`` checked
+        first (a ``ValueError`` naming ``y`` for values that are not finite
+        real numbers).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            :math:`R^2` of ``predict(X)`` with respect to ``y``.
+        """
+        from sklearn.metrics import r2_score
+
+        y_pred = self.predict(X)
+        y = check_target(y, y_pred.shape[0])
+        return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def log_density(self, X, y):
         """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.

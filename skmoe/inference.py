@@ -42,6 +42,7 @@ from .solvers._dispatch import provides_grad
 from .solvers._gradient import FlatProblem
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import _check_sample_weight, check_is_fitted
+from .utils._validation import check_sample_weight
 from .utils._warnings import SingularInformationWarning
 
 __all__ = [
@@ -108,8 +109,7 @@ def _check_supported(params, objective):
 def _check_data(estimator, X, y, sample_weight):
     check_is_fitted(estimator)
     X, y = estimator._check_Xy(X, y)
-    sample_weight = as_kernel_array(_check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True))
+    sample_weight = as_kernel_array(check_sample_weight(sample_weight, X))
     return X, y, sample_weight
 
 

@@ -354,3 +354,46 @@ def test_whitening_still_refuses_collinear_features(ortho):
     Xc = np.hstack([X, X[:, :1] * 1e8])
     with pytest.raises(ValueError, match="collinear"):
         M(2, solver="tensor").fit(Xc, y)
+
+
+# ------------------------------------ group 5: errors that name the input
+@pytest.mark.parametrize("bad_y, match", [
+    (np.array(["a"] * 150), r"^y must .*numbers"),
+    (np.ones(150) + 1j, r"^y must .*real numbers"),
+])
+def test_fit_errors_name_y(data, bad_y, match):
+    X, _ = data
+    with pytest.raises(ValueError, match=match):
+        M(3).fit(X, bad_y)
+
+
+@pytest.mark.parametrize("method", ["bic", "aic", "icl", "log_density", "score"])
+def test_methods_with_y_name_y(fitted, data, method):
+    X, y = data
+    with pytest.raises(ValueError, match=r"^y must .*numbers"):
+        getattr(fitted, method)(X, np.array(["a"] * 150))
+    y_nan = y.copy()
+    y_nan[0] = np.nan
+    with pytest.raises(ValueError, match=r"^y must not contain NaN"):
+        getattr(fitted, method)(X, y_nan)
+
+
+@pytest.mark.parametrize("bad_X, match", [
+    (np.array([["a"] * 3] * 150), r"^X must .*numbers.*could not convert"),
+    (np.ones((150, 3)) + 1j, r"^X must .*real numbers.*Complex data not supported"),
+    ([[1.0, 2.0, 3.0]] * 149 + [[1.0]], r"^X must .*inhomogeneous"),
+])
+def test_fit_and_predict_errors_name_X(fitted, data, bad_X, match):
+    _, y = data
+    with pytest.raises(ValueError, match=match):
+        M(3).fit(bad_X, y)
+    with pytest.raises(ValueError, match=match):
+        fitted.predict(bad_X)
+
+
+def test_predict_quantiles_names_q(fitted, data):
+    X, _ = data
+    with pytest.raises(ValueError, match=r"^q must .*probabilities.*'median'"):
+        fitted.predict_quantiles(X, "median")
+    with pytest.raises(ValueError, match=r"^q must"):
+        fitted.predict_quantiles(X, [0.5, 1.5])

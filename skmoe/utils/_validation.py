@@ -102,3 +102,217 @@ def check_data_scale(X, y, sample_weight, experts, shared_experts=None):
             "overflow nor lose precision. Rescale sample_weight, for example "
             "to sum to the number of samples."
         )
+
+
+#: what ``X``, ``y`` and ``sample_weight`` must be, for the messages
+_EXPECTED = {
+    "X": "a 2-D array-like of real numbers of shape (n_samples, n_features)",
+    "y": "a 1-D array-like of real numbers of shape (n_samples,)",
+    "sample_weight": "None, a number or a 1-D array-like of non-negative real "
+                     "numbers of shape (n_samples,)",
+    "X and y": "array-likes with one row of X per value of y",
+}
+
+
+def _received(value):
+    """A short description of ``value`` for a message (no array dump)."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None:
+        of_dtype = "" if dtype is None else f" and dtype {dtype}"
+        return f"a {type(value).__name__} of shape {tuple(shape)}{of_dtype}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _is_real_array(value):
+    """Whether ``value`` converts to a float64 array (any shape), cheaply."""
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind == "c":
+            return False
+        arr.astype(np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _named(exc, name, value):
+    """``exc`` again, its message prefixed with the input it is about.
+
+    The original message is kept (without the array dumps scikit-learn
+    appends after a newline), so the scikit-learn common checks, which match
+    parts of it, still recognise it.
+    """
+    import re
+
+    # lines of an array's repr: "array=[...", "[[1.0 2.0]", " 3.0 nan]."
+    dump = re.compile(r"^\s*(\[|array=)|^[\s\d.eEnaifj+\-\[\](),]*$")
+    text = "\n".join(line for line in str(exc).splitlines()
+                     if not dump.match(line))
+    received = ("X and y of different lengths" if name == "X and y"
+                else _received(value))
+    return type(exc)(f"{name} must be {_EXPECTED[name]}; got {received}: {text}")
+
+
+def validate_Xy(estimator, X, y="no_validation", **kwargs):
+    """``validate_data(estimator, X, y, **kwargs)`` with errors naming the input.
+
+    scikit-learn's messages that do not name the input they are about (a
+    string or complex value, a ragged list, inconsistent lengths) get the
+    name (``X``, ``y`` or ``X and y``), what was expected and what was
+    received in front; messages that already name it (``Input X contains
+    NaN``, ``X has 2 features, but ...``) are kept as they are. The one place
+    where the estimator's data conversion errors are reworded.
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor
+        The estimator (``n_features_in_`` and ``feature_names_in_``).
+    X : array-like
+        Inputs.
+    y : array-like or "no_validation", default="no_validation"
+        Targets, or no targets.
+    **kwargs : dict
+        Passed to :func:`sklearn.utils.validation.validate_data`.
+
+    Returns
+    -------
+    out : ndarray or tuple of ndarray
+        As :func:`~sklearn.utils.validation.validate_data`.
+    """
+    import re
+
+    from ._sklearn import validate_data
+
+    try:
+        out = validate_data(estimator, X, y, **kwargs)
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if re.search(r"\b(X|y)\b", message) or "feature names" in message:
+            raise
+        if "inconsistent numbers of samples" in message:
+            name, value = "X and y", (X, y)
+        elif isinstance(y, str) or y is None or _is_real_array(y):
+            name, value = "X", X
+        else:
+            name, value = "y", y
+        raise _named(exc, name, value) from exc
+    if isinstance(y, str) and y == "no_validation":
+        return out
+    # y_numeric converts object arrays only: strings and complex values of y
+    # pass validate_data
+    if out[1].dtype.kind == "c" or not _is_real_array(out[1]):
+        try:
+            out[1].astype(np.float64)
+            problem = "complex values are not supported"
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+        raise ValueError(f"y must be {_EXPECTED['y']}; got {_received(y)}: "
+                         f"{problem}")
+    return out
+
+
+def check_sample_weight(sample_weight, X):
+    """``_check_sample_weight`` (non-negative, float64) with errors naming it.
+
+    Parameters
+    ----------
+    sample_weight : array-like, float or None
+        The weights.
+    X : ndarray of shape (n_samples, n_features)
+        The validated inputs.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,)
+    """
+    from ._sklearn import _check_sample_weight
+
+    try:
+        return _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                    ensure_non_negative=True)
+    except (TypeError, ValueError) as exc:
+        if "sample_weight" in str(exc):
+            raise
+        raise _named(exc, "sample_weight", sample_weight) from exc
+
+
+def check_target(y, n_samples):
+    """``y`` of a method that evaluates a fitted model, as a float64 vector.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+        Targets.
+    n_samples : int
+        The number of rows of the validated ``X``.
+
+    Returns
+    -------
+    y : ndarray of shape (n_samples,)
+        C-contiguous, writeable float64.
+
+    Raises
+    ------
+    ValueError
+        Naming ``y``: not real numbers (strings, complex values, a ragged
+        sequence), not one value per row of ``X``, or NaN or infinite values.
+    """
+    from ._arrays import as_kernel_array
+
+    expected = f"a 1-D array-like of {n_samples} real numbers (one per row of X)"
+    try:
+        arr = np.asarray(y)
+        if arr.dtype.kind == "c":
+            raise ValueError("complex values are not supported")
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"y must be {expected}; got {_received(y)} ({exc})."
+        ) from None
+    arr = as_kernel_array(arr.ravel())
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"y must have one value per row of X ({n_samples}); got "
+            f"{arr.shape[0]}."
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, count = int(np.flatnonzero(bad)[0]), int(bad.sum())
+        raise ValueError(
+            f"y must not contain NaN or infinity; got {count} non-finite "
+            f"value{'s' if count > 1 else ''} (the first, y[{i}], is "
+            f"{float(arr[i])})."
+        )
+    return arr
+
+
+def check_probabilities(q):
+    """Probabilities ``q`` of ``predict_quantiles`` as a 1-D float64 array.
+
+    Parameters
+    ----------
+    q : float or array-like of shape (n_quantiles,)
+        Probabilities in the open interval (0, 1).
+
+    Returns
+    -------
+    q : ndarray of shape (n_quantiles,)
+
+    Raises
+    ------
+    ValueError
+        Naming ``q``: not numbers, not 1-D, or outside (0, 1).
+    """
+    try:
+        arr = np.atleast_1d(np.asarray(q, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise ValueError(
+            "q must be a probability in (0, 1) or a 1-D array-like of "
+            f"probabilities; got {q!r}."
+        ) from None
+    if arr.ndim != 1 or np.any(~((arr > 0) & (arr < 1))):
+        raise ValueError(f"q must hold probabilities in (0, 1); got {q!r}.")
+    return arr
