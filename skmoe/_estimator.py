@@ -26,6 +26,7 @@ from .utils._validation import (
     check_data_scale,
     check_sample_weight,
     check_target,
+    check_warm_start,
     validate_Xy,
 )
 
@@ -125,7 +126,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         output across multiple function calls.
     warm_start : bool, default=False
         If True and the estimator is already fitted, ``fit`` continues from
-        ``params_`` (one run, ``n_init`` ignored).
+        ``params_`` (one run, ``n_init`` ignored). The gating and expert
+        families must be those of the previous fit (same classes and
+        parameter layouts; other hyper-parameters may change), otherwise a
+        ``ValueError`` says so.
     reg_var : float, default=1e-6
         Variance floor, relative to the weighted variance of ``y``: every
         expert variance is kept at least ``reg_var * Var(y)``, which bounds the
@@ -522,6 +526,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
+            check_warm_start(start, gating, experts, shared_experts)
         routing = self._check_record_routing()
         with numba_threads(self.n_jobs):
             result = fit_moe(

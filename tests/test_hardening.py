@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from skmoe import (
+    FFNExperts,
     HierarchicalSoftmaxGating,
     MixtureOfExpertsRegressor,
     NormalizedSigmoidGating,
@@ -397,3 +398,26 @@ def test_predict_quantiles_names_q(fitted, data):
         fitted.predict_quantiles(X, "median")
     with pytest.raises(ValueError, match=r"^q must"):
         fitted.predict_quantiles(X, [0.5, 1.5])
+
+
+# ------------------------------ group 6: warm start with a changed family
+@pytest.mark.parametrize("change, name", [
+    ({"experts": "polynomial"}, "experts"),
+    ({"experts": FFNExperts()}, "experts"),
+    ({"gating": "normalized_sigmoid"}, "gating"),
+    ({"gating": HierarchicalSoftmaxGating(n_groups=3)}, "gating"),
+])
+def test_warm_start_with_another_family_says_so(data, change, name):
+    X, y = data
+    est = M(3, warm_start=True, max_iter=5, random_state=0).fit(X, y)
+    est.set_params(**change)
+    with pytest.raises(ValueError, match=rf"warm_start=True .*{name}") as info:
+        est.fit(X, y)
+    assert "init_params" not in str(info.value)
+    assert "warm_start=False" in str(info.value)
+
+
+def test_warm_start_with_the_same_family_still_continues(data):
+    X, y = data
+    est = M(3, warm_start=True, max_iter=5, random_state=0).fit(X, y)
+    est.set_params(experts="linear").fit(X, y)

@@ -316,3 +316,58 @@ def check_probabilities(q):
     if arr.ndim != 1 or np.any(~((arr > 0) & (arr < 1))):
         raise ValueError(f"q must hold probabilities in (0, 1); got {q!r}.")
     return arr
+
+
+def check_warm_start(previous, gating, experts, shared_experts=None):
+    """Refuse a warm start from a fit of another gating or expert family.
+
+    ``warm_start=True`` continues from ``previous`` (the last ``params_``);
+    its fields only mean something to families of the same class and the
+    same parameter layout. Other hyper-parameters of the same family (a new
+    temperature, ``anneal_iter``...) may change.
+
+    Parameters
+    ----------
+    previous : MoEParams
+        The previous fit's ``params_``.
+    gating : Gating
+        The gating family of this fit.
+    experts : Experts
+        The expert family of this fit.
+    shared_experts : Experts or None, default=None
+        The shared experts' family of this fit (None: that of ``experts``).
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter (``gating``, ``experts`` or ``shared_experts``),
+        the previous family and the new one.
+    """
+    d, K = previous.n_features, previous.n_experts
+    families = [("gating", previous.gating, gating),
+                ("experts", previous.experts, experts)]
+    if previous.n_shared_experts:
+        families.append(("shared_experts", previous.shared_experts,
+                         experts if shared_experts is None else shared_experts))
+    for name, old, new in families:
+        problem = None
+        if type(old) is not type(new):
+            problem = "another family"
+        elif name != "gating" and old.n_params(d) != new.n_params(d):
+            problem = (f"another parameter layout: {new.n_params(d)} parameters "
+                       f"per expert instead of {old.n_params(d)}")
+        elif name == "gating":
+            template = new.random_params(d, K, 1.0, np.random.RandomState(0))
+            extra = template.get("gate_extra", {})
+            changed = sorted(k for k in extra if k in previous.gate_extra and
+                             np.shape(extra[k]) != np.shape(previous.gate_extra[k]))
+            if changed:
+                problem = (f"another parameter layout: gate_extra[{changed[0]!r}] "
+                           f"of shape {np.shape(extra[changed[0]])} instead of "
+                           f"{np.shape(previous.gate_extra[changed[0]])}")
+        if problem is not None:
+            raise ValueError(
+                f"warm_start=True continues from the previous fit's params_, "
+                f"whose {name} is {old!r}; got {name}={new!r} ({problem}). Set "
+                "warm_start=False to fit it from a fresh start."
+            )
