@@ -180,6 +180,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         routing_k`` small integers (one byte each up to 256 experts), e.g.
         200 MB for 1000 iterations on 100 000 rows with ``routing_k=2``;
         every restart records, and the record of the kept one is stored.
+        :meth:`partial_fit` records nothing, but refuses the values ``fit``
+        refuses (``solver`` other than ``"em"``, ``routing_k >
+        n_experts``).
     routing_k : int, default=1
         Size ``k`` of the recorded top-k sets, at most ``n_experts``: 1 is
         the argmax of the gate; for a top-K gate use its ``top_k``. Ignored
@@ -687,6 +690,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         gating.check_n_experts(K, X.shape[1])
         check_online(self.objective, gating, experts, K, self.n_shared_experts,
                      self.noise)
+        self._check_record_routing()  # the same rules as fit (nothing recorded)
         if first and np.count_nonzero(sample_weight) < max(2, K):
             raise ValueError(
                 f"The first partial_fit batch has {np.count_nonzero(sample_weight)} "

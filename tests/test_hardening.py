@@ -421,3 +421,12 @@ def test_warm_start_with_the_same_family_still_continues(data):
     X, y = data
     est = M(3, warm_start=True, max_iter=5, random_state=0).fit(X, y)
     est.set_params(experts="linear").fit(X, y)
+
+
+# --------------------------- group 7: partial_fit checks routing like fit
+def test_partial_fit_refuses_routing_k_above_n_experts(data):
+    X, y = data
+    with pytest.raises(ValueError, match="routing_k=4 must not exceed n_experts=3"):
+        M(3, record_routing=True, routing_k=4).partial_fit(X, y)
+    with pytest.raises(ValueError, match="routing_k=4 must not exceed n_experts=3"):
+        M(3, record_routing=True, routing_k=4).fit(X, y)
