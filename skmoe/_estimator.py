@@ -28,6 +28,7 @@ from .utils._validation import (
     check_target,
     check_warm_start,
     validate_Xy,
+    variance_floor,
 )
 
 
@@ -134,6 +135,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Variance floor, relative to the weighted variance of ``y``: every
         expert variance is kept at least ``reg_var * Var(y)``, which bounds the
         likelihood and prevents a component from collapsing onto a few points.
+        For a ``y`` constant to float64's precision (its computed variance is
+        round-off) the floor is ``reg_var`` times the mean of ``y**2`` (times 1
+        for ``y = 0``).
     verbose : int, default=0
         If positive, print one line per iteration (iteration, log-likelihood,
         change, elapsed seconds).
@@ -511,9 +515,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"{init.n_shared_experts}."
                 )
         rng = check_random_state(self.random_state)
-        w = sample_weight / sample_weight.sum()
-        var_y = float(w @ (y - w @ y) ** 2)
-        var_floor = self.reg_var * (var_y if var_y > 0 else 1.0)
+        var_floor = variance_floor(y, sample_weight, self.reg_var)
         start = None
         if self.warm_start and hasattr(self, "params_"):
             start = self.params_

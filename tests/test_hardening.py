@@ -4,6 +4,7 @@ One test (or parametrised family) per reproducer of the issue, each asserting
 the right behaviour, not only the absence of the old symptom.
 """
 
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from skmoe import (
     HierarchicalSoftmaxGating,
     MixtureOfExpertsRegressor,
     NormalizedSigmoidGating,
+    SingularInformationWarning,
     SoftmaxGating,
 )
 from skmoe.datasets import make_moe_regression, make_orthogonal_moe_regression
@@ -430,3 +432,39 @@ def test_partial_fit_refuses_routing_k_above_n_experts(data):
         M(3, record_routing=True, routing_k=4).partial_fit(X, y)
     with pytest.raises(ValueError, match="routing_k=4 must not exceed n_experts=3"):
         M(3, record_routing=True, routing_k=4).fit(X, y)
+
+
+# ----------------------------------- group 8: inference on degenerate fits
+@pytest.mark.parametrize("value", [1e5, 0.1, 3.7, 0.0])
+def test_constant_y_fit_has_its_variance_floor(data, value):
+    # issue 15, group 8: Var(y) of a constant y is round-off (1e-31 for
+    # y = 0.1), so the floor reg_var * Var(y) did not apply
+    X, _ = data
+    y = np.full(X.shape[0], value)
+    est = M(3, random_state=0).fit(X, y)
+    floor = 1e-6 * (value**2 if value else 1.0)
+    assert_allclose(est.params_.variance, floor, rtol=1e-12)
+
+
+def test_observed_information_of_constant_y_warns_not_runtime(data):
+    from skmoe.inference import observed_information
+
+    X, _ = data
+    y = np.full(X.shape[0], 1e5)
+    est = M(3, random_state=0).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, info = observed_information(est.params_, X, y)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    if np.isnan(info).any():
+        assert [w for w in caught
+                if issubclass(w.category, SingularInformationWarning)]
+
+
+@pytest.mark.parametrize("value", [1e5, 0.1, 3.7, 0.0])
+def test_constant_y_partial_fit_has_its_variance_floor(data, value):
+    X, _ = data
+    y = np.full(X.shape[0], value)
+    est = M(3, random_state=0).partial_fit(X[:75], y[:75]).partial_fit(X[75:], y[75:])
+    floor = 1e-6 * (value**2 if value else 1.0)
+    assert_allclose(est.params_.variance, floor, rtol=1e-12)

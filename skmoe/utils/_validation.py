@@ -371,3 +371,40 @@ def check_warm_start(previous, gating, experts, shared_experts=None):
                 f"whose {name} is {old!r}; got {name}={new!r} ({problem}). Set "
                 "warm_start=False to fit it from a fresh start."
             )
+
+
+def variance_floor(y, sample_weight, reg_var):
+    """The variance floor of ``fit``: ``reg_var`` times the scale of ``y``.
+
+    The scale is the weighted variance of ``y``. When that variance is at
+    or below the round-off of its own computation, ``(n eps max|y|)**2``
+    (``n`` samples of non-zero weight: the weighted mean of ``n`` values
+    carries an error up to ``n eps max|y|``), ``y`` is constant to float64's
+    precision and its computed variance is noise (``1e-31`` for ``y = 0.1``,
+    which let the variances collapse to that and the observed information
+    overflow); the scale is then the weighted mean of ``y**2``, or 1 when
+    ``y`` is zero.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Targets.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights with a positive sum.
+    reg_var : float
+        The estimator's ``reg_var``.
+
+    Returns
+    -------
+    var_floor : float
+        The absolute lower bound of the expert variances.
+    """
+    w = sample_weight / sample_weight.sum()
+    var_y = float(w @ (y - w @ y) ** 2)
+    support = sample_weight > 0
+    n = int(np.count_nonzero(support))
+    largest = float(np.abs(y[support]).max())
+    if var_y <= (n * np.finfo(np.float64).eps * largest) ** 2:
+        mean_square = float(w @ y**2)
+        var_y = mean_square if mean_square > 0 else 1.0
+    return reg_var * var_y
