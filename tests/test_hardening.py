@@ -468,3 +468,23 @@ def test_constant_y_partial_fit_has_its_variance_floor(data, value):
     est = M(3, random_state=0).partial_fit(X[:75], y[:75]).partial_fit(X[75:], y[75:])
     floor = 1e-6 * (value**2 if value else 1.0)
     assert_allclose(est.params_.variance, floor, rtol=1e-12)
+
+
+def test_observed_information_below_resolution_is_nan_with_reason(data):
+    # variances of 1e-20 (reg_var=1e-30) at y = 1e5: the natural unit of the
+    # expert intercepts (~1e-10 / sqrt(n)) is below the round-off of their
+    # value 1e5 (1.5e-11); central differences took steps of 0 (0/0: a bare
+    # RuntimeWarning and NaN, as the constant-y fit did)
+    from skmoe.inference import observed_information
+
+    X, _ = data
+    y = np.full(X.shape[0], 1e5)
+    est = M(3, reg_var=1e-30, random_state=0).fit(X, y)
+    params = est.params_
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, info = observed_information(params, X, y)
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert np.isnan(info).any()
+    assert [w for w in caught if issubclass(w.category, SingularInformationWarning)
+            and "round-off" in str(w.message)]

@@ -19,7 +19,10 @@ class SingularInformationWarning(UserWarning):
     Raised by :func:`skmoe.inference.standard_errors` when the information
     matrix scaled to unit diagonal is not positive definite or has a
     condition number above ``1 / sqrt(eps)``: some parameters are (nearly)
-    not identified, and their standard errors are unreliable.
+    not identified, and their standard errors are unreliable. Also raised by
+    :func:`skmoe.inference.observed_information` when the curvature of a
+    parameter is below float64's resolution (its rows and columns are then
+    NaN): the only case in which the information holds NaN.
     """
 
 
