@@ -488,3 +488,19 @@ def test_observed_information_below_resolution_is_nan_with_reason(data):
     assert np.isnan(info).any()
     assert [w for w in caught if issubclass(w.category, SingularInformationWarning)
             and "round-off" in str(w.message)]
+
+
+def test_select_n_experts_with_a_moeparams_start(data):
+    from skmoe.model_selection import select_n_experts
+
+    X, y = data
+    start = M(3, random_state=0).fit(X, y).params_
+    est = M(3, init_params=start, random_state=0)
+    with pytest.warns(UserWarning, match=r"init_params.*n_experts=3.*K=2"):
+        result = select_n_experts(est, X, y, n_experts=[2, 3])
+    assert result.table["n_experts"].tolist() == [2, 3]
+    # the candidate with the start's K starts from it
+    direct = M(3, init_params=start, random_state=0).fit(X, y)
+    assert result.estimators[1].log_likelihood_ == direct.log_likelihood_
+    # a single candidate equal to the start's K: no warning (error filter)
+    select_n_experts(est, X, y, n_experts=[3])
