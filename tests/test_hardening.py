@@ -11,6 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from skmoe import (
+    DegenerateFitWarning,
     FFNExperts,
     HierarchicalSoftmaxGating,
     MixtureOfExpertsRegressor,
@@ -441,7 +442,8 @@ def test_constant_y_fit_has_its_variance_floor(data, value):
     # y = 0.1), so the floor reg_var * Var(y) did not apply
     X, _ = data
     y = np.full(X.shape[0], value)
-    est = M(3, random_state=0).fit(X, y)
+    with pytest.warns(DegenerateFitWarning, match="coincide"):  # all at y
+        est = M(3, random_state=0).fit(X, y)
     floor = 1e-6 * (value**2 if value else 1.0)
     assert_allclose(est.params_.variance, floor, rtol=1e-12)
 
@@ -451,7 +453,8 @@ def test_observed_information_of_constant_y_warns_not_runtime(data):
 
     X, _ = data
     y = np.full(X.shape[0], 1e5)
-    est = M(3, random_state=0).fit(X, y)
+    with pytest.warns(DegenerateFitWarning, match="coincide"):
+        est = M(3, random_state=0).fit(X, y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _, info = observed_information(est.params_, X, y)
@@ -465,7 +468,9 @@ def test_observed_information_of_constant_y_warns_not_runtime(data):
 def test_constant_y_partial_fit_has_its_variance_floor(data, value):
     X, _ = data
     y = np.full(X.shape[0], value)
-    est = M(3, random_state=0).partial_fit(X[:75], y[:75]).partial_fit(X[75:], y[75:])
+    with pytest.warns(DegenerateFitWarning, match="coincide"):
+        est = M(3, random_state=0).partial_fit(X[:75], y[:75])
+        est.partial_fit(X[75:], y[75:])
     floor = 1e-6 * (value**2 if value else 1.0)
     assert_allclose(est.params_.variance, floor, rtol=1e-12)
 
@@ -504,3 +509,30 @@ def test_select_n_experts_with_a_moeparams_start(data):
     assert result.estimators[1].log_likelihood_ == direct.log_likelihood_
     # a single candidate equal to the start's K: no warning (error filter)
     select_n_experts(est, X, y, n_experts=[3])
+
+
+def test_coinciding_experts_warn():
+    # issue 15, group 8: a 6-row CSV fitted exactly by one line gave two
+    # identical experts (variance at the floor) and "converged: True"
+    X = np.arange(6.0)[:, None]
+    y = 2.0 * np.arange(6.0) + 1.0
+    with pytest.warns(DegenerateFitWarning, match="experts 0 and 1 coincide"):
+        M(2, n_init=3, random_state=0).fit(X, y)
+
+
+def test_distinct_experts_do_not_warn(data):
+    # filterwarnings=error: an over-specified but distinct fit does not warn
+    X, y = data
+    M(4, random_state=0, max_iter=100).fit(X, y)
+
+
+def test_cli_prints_the_coincidence_warning(tmp_path, capsys):
+    from skmoe.__main__ import main
+
+    path = tmp_path / "line.csv"
+    rows = "\n".join(f"{x},{2 * x + 1}" for x in range(6))
+    path.write_text("x,y\n" + rows + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DegenerateFitWarning)  # not "error"
+        assert main(["fit", str(path), "--target", "y", "--n-experts", "2"]) == 0
+    assert "warning: experts 0 and 1 coincide" in capsys.readouterr().out

@@ -2,7 +2,13 @@
 
 
 class DegenerateFitWarning(UserWarning):
-    """An EM restart degenerated (non-finite values) and was discarded."""
+    """A restart or the kept fit is degenerate.
+
+    Raised when a restart produced non-finite values and was discarded, and
+    when the kept fit has two routed experts whose conditional densities
+    coincide on the training data (``skmoe.solvers._finish.COINCIDE_KL``):
+    more experts than the data support, or a symmetric start EM stayed at.
+    """
 
 
 class EmptyExpertWarning(UserWarning):
