@@ -269,8 +269,11 @@ class NormalizedSigmoidGating(_TopKGating):
         return {"gate_coef": coef, "gate_intercept": intercept}
 
     def _logits(self, X, params):
-        Z = X @ params.gate_coef.T
-        Z += params.gate_intercept
+        # logits beyond float64's range are +-inf: the kernels give the
+        # gate's limit there (see log_weights)
+        with np.errstate(over="ignore"):
+            Z = X @ params.gate_coef.T
+            Z += params.gate_intercept
         return Z
 
     def log_weights(self, X, params):
@@ -286,7 +289,9 @@ class NormalizedSigmoidGating(_TopKGating):
         Returns
         -------
         log_weights : ndarray of shape (n_samples, n_experts)
-            Log gating weights; ``-inf`` where a gate is exactly zero.
+            Log gating weights; ``-inf`` where a gate is exactly zero. Logits
+            of ``-inf`` on every kept expert (beyond float64's range) give
+            equal weights, the limit of the normalized sigmoids.
         """
         Z = self._logits(X, params)
         K = Z.shape[1]
