@@ -105,4 +105,5 @@ def experts_instances():
         FFNExperts(activation="sigmoid"),
         FFNExperts(activation="relu"),
         FFNExperts(activation="gelu", fit_intercept=False),
+        FFNExperts(activation="relu", fit_intercept=False, fit_bias=False),
     ]
