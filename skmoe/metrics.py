@@ -219,7 +219,10 @@ def _is_linear(experts):
 def _atom_weights(params, gate_intercept):
     if _gate_kind(params) == "sigmoid":
         return expit(gate_intercept)
-    return np.exp(gate_intercept)
+    # a candidate softmax translation may give an atom an infinite weight (an
+    # infinite loss, discarded by the minimisation over translations)
+    with np.errstate(over="ignore"):
+        return np.exp(gate_intercept)
 
 
 def _expert_rows(experts, rows, parametrization):
@@ -354,6 +357,8 @@ def _routed_part(kind, estimated, target, est_coef, est_int, parametrization):
     d = target.n_features
     cells = _routed_cells(estimated, target, est_coef, parametrization)
     w = _atom_weights(estimated, est_int)
+    if not np.all(np.isfinite(w)):
+        return np.inf
     w_target = _atom_weights(target, target.gate_intercept)
     E = _expert_rows(estimated.experts, estimated.expert_params, parametrization)
     T = _expert_rows(target.experts, target.expert_params, parametrization)
