@@ -379,6 +379,8 @@ def _reproduce(args):
             except ValueError as exc:
                 raise CLIError(f"{name}: {str(exc).splitlines()[0]}") from None
             study.to_csv(path)
+        if args.plot:
+            study.save(args.out, name, scale=PAPER_STUDIES[name][2])
         row = _summary_row(name, study, args.n_boot, args.random_state)
         rows.append(row)
         print(f"{name}: {row['loss']} exponent {_fmt_num(row.get('exponent'))} "
@@ -386,18 +388,6 @@ def _reproduce(args):
               f" (paper {row['paper'] or '-'}), n >= 1e3: "
               f"{_fmt_num(row.get('exponent_n1000'))}; {row['converged']} "
               f"converged; {row['wall_seconds']} s", flush=True)
-        if args.plot:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            fig, ax = plt.subplots(figsize=(5, 3.6))
-            study.plot(ax=ax, scale=PAPER_STUDIES[name][2])
-            ax.set_title(PAPER_STUDIES[name][0], fontsize=8)
-            fig.tight_layout()
-            fig.savefig(os.path.join(args.out, f"{name}.png"), dpi=110)
-            plt.close(fig)
     with open(os.path.join(args.out, "summary.csv"), "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=_SUMMARY_FIELDS, restval="")
         writer.writeheader()

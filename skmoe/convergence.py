@@ -860,6 +860,45 @@ class SampleSizeStudy:
         ax.legend()
         return ax
 
+    def save(self, directory, name, *, scale="log_n", loss=None):
+        """Write ``<name>.csv`` and ``<name>.png`` (the :meth:`plot`) in a directory.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Destination directory (created if needed).
+        name : str
+            Stem of the two files.
+        scale : {"log_n", "log_n_over_n"}, default="log_n"
+            Scale of the fitted line of the plot.
+        loss : str, default=None
+            Loss column of the plot; None is the first.
+
+        Returns
+        -------
+        paths : tuple of str
+            The CSV and PNG paths.
+        """
+        import os
+
+        try:  # a figure without pyplot: no backend or global state touched
+            from matplotlib.figure import Figure
+        except ImportError as exc:  # pragma: no cover - depends on the env
+            raise ImportError(
+                "SampleSizeStudy.save needs matplotlib: pip install matplotlib"
+            ) from exc
+        os.makedirs(directory, exist_ok=True)
+        csv_path = os.path.join(directory, f"{name}.csv")
+        png_path = os.path.join(directory, f"{name}.png")
+        self.to_csv(csv_path)
+        fig = Figure(figsize=(5, 3.6))
+        ax = fig.subplots()
+        self.plot(ax=ax, loss=loss, scale=scale)
+        ax.set_title(f"{name} (start: {self.init})", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(png_path, dpi=110)
+        return csv_path, png_path
+
     def _header(self):
         extra = [k for k in _CSV_TAIL if self.table and k in self.table[0]]
         return [*_CSV_FIXED, *self.losses, *extra]

@@ -276,3 +276,12 @@ def test_bootstrap_interval_is_scipys_stratified_percentile_interval():
     single = SampleSizeStudy([row for row in study.table
                               if row["replication"] == 0], ["loss"])
     assert np.isnan(single.rate(n_boot=100)["ci_low"])
+
+
+def test_save_writes_csv_and_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    study = _study(lambda n: n**-0.5)
+    csv_path, png_path = study.save(tmp_path / "out", "s", scale="log_n")
+    assert SampleSizeStudy.read_csv(csv_path).table == study.table
+    with open(png_path, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"

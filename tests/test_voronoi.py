@@ -409,3 +409,35 @@ def test_d3_empty_cell_has_no_mass_term_and_exact_cell_is_unweighted():
     # and weights the over-fitted terms: 0.5 + 0.5 + 0.5 * 0.02
     assert voronoi_loss(est, _truth_sigmoid(), kind="D1") == pytest.approx(
         1.01, abs=1e-12)
+
+
+def test_d3_has_a_flat_direction_when_the_pinned_cell_is_over_fitted():
+    # experiment (c) under A.2: constant scores s*_1 = exp(-0.5) / 2 and
+    # s*_2 = sigmoid(0) = 1/2. A fit with two atoms on the pinned true atom
+    # (one of them pinned, s = 1/2, the other s_1) and one atom on true atom
+    # 1 (s_0) has the truth's density whenever s_0 / (s_0 + s_1 + 1/2) =
+    # s*_1 / (s*_1 + 1/2), i.e. s_0 = exp(-0.5) (s_1 + 1/2), for every s_1:
+    # D3 is not zero along that line, so it cannot be bounded by the
+    # distance between densities there (measured fits drift along it).
+    from skmoe.convergence import deepseek_truth
+
+    truth = deepseek_truth("c")
+    s1 = 0.2
+    s0 = np.exp(-0.5) * (s1 + 0.5)
+    est = MoEParams(
+        np.zeros((3, 1)), logit([s0, s1, 0.5]),
+        truth.expert_params[[0, 1, 1]], truth.variance[[0, 1, 1]],
+        gating=truth.gating, experts=truth.experts,
+        shared_params=truth.shared_params, shared_variance=truth.shared_variance,
+        shared_weights=truth.shared_weights, shared_experts=truth.shared_experts,
+    )
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (200, 1))
+    y = truth.sample_y(X, random_state=1)
+    np.testing.assert_allclose(est.log_density(X, y), truth.log_density(X, y),
+                               rtol=1e-12)
+    # D3: the over-fitted pinned cell's mass |s_1 + 1/2 - 1/2| = s_1, plus
+    # the exact cell's unweighted |d beta_0|; every location is exact
+    expected = s1 + abs(logit(s0) - logit(np.exp(-0.5) / 2))
+    assert voronoi_loss(est, truth, kind="D3") == pytest.approx(expected,
+                                                                rel=1e-12)
