@@ -359,8 +359,17 @@ def _reproduce(args):
     except OSError as exc:
         raise CLIError(f"cannot create {args.out!r}: {exc.strerror or exc}") \
             from None
-    print(f"skmoe reproduce: {len(names)} studies, n in {grid}, {reps} "
-          f"replications, n_jobs={args.n_jobs}, output in {args.out}")
+    summary_path = os.path.join(args.out, "summary.csv")
+    previous = {}
+    if args.summarize_only:
+        print(f"skmoe reproduce: summarizing {len(names)} studies from the CSV "
+              f"files in {args.out}")
+        if os.path.exists(summary_path):  # keep the wall times measured
+            with open(summary_path, newline="") as fh:
+                previous = {r["study"]: r for r in csv.DictReader(fh)}
+    else:
+        print(f"skmoe reproduce: {len(names)} studies, n in {grid}, {reps} "
+              f"replications, n_jobs={args.n_jobs}, output in {args.out}")
     t0 = time.perf_counter()
     rows = []
     for name in names:
@@ -382,13 +391,15 @@ def _reproduce(args):
         if args.plot:
             study.save(args.out, name, scale=PAPER_STUDIES[name][2])
         row = _summary_row(name, study, args.n_boot, args.random_state)
+        if name in previous and row["wall_seconds"] == "":
+            row["wall_seconds"] = previous[name]["wall_seconds"]
         rows.append(row)
         print(f"{name}: {row['loss']} exponent {_fmt_num(row.get('exponent'))} "
               f"[{_fmt_num(row.get('ci_low'))}, {_fmt_num(row.get('ci_high'))}]"
               f" (paper {row['paper'] or '-'}), n >= 1e3: "
               f"{_fmt_num(row.get('exponent_n1000'))}; {row['converged']} "
               f"converged; {row['wall_seconds']} s", flush=True)
-    with open(os.path.join(args.out, "summary.csv"), "w", newline="") as fh:
+    with open(summary_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=_SUMMARY_FIELDS, restval="")
         writer.writeheader()
         writer.writerows(rows)
