@@ -45,7 +45,7 @@ from skmoe.convergence import (
     deepseek_study,
 )
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[2])
+parser = argparse.ArgumentParser(description="DeepSeekMoE experiment (a)")
 parser.add_argument("--full", action="store_true", help="the paper's grid")
 parser.add_argument("--x-dependent-gate", action="store_true")
 parser.add_argument("--init", default="near_true_authors")

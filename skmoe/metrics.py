@@ -582,8 +582,9 @@ def voronoi_loss(estimated, true, kind="auto", reference=None, *,
         (:meth:`skmoe.Experts.canonicalize`: ``|eta_1| = 1`` for ReLU, ``a >=
         0`` for tanh), a package choice that makes parameters describing the
         same expert function equal, but changes the loss and its measured
-        exponent (0.74 instead of 0.55 for experiment (a) of [1]_ on the same
-        fits, PAPERS.md section 4). With ``"raw"``, parameters that describe
+        exponent (0.726 instead of 0.569 for experiment (a) of [1]_ on the
+        same fits, see the documentation page "Reproducing the papers").
+        With ``"raw"``, parameters that describe
         the same function differently (the positive rescaling of a ReLU
         expert, the sign flip of a tanh expert) are at a positive distance.
 
