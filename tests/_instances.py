@@ -88,6 +88,8 @@ def gating_instances():
         SoftmaxGating(top_k=2, activation="tanh", learn_temperature=True),
         NormalizedSigmoidGating(top_k=2),
         NormalizedSigmoidGating(top_k=1),
+        NormalizedSigmoidGating(pin_last=False),
+        NormalizedSigmoidGating(top_k=2, pin_last=False),
         HierarchicalSoftmaxGating(n_groups=1),
         HierarchicalSoftmaxGating(n_groups=3),
     ]
@@ -103,4 +105,5 @@ def experts_instances():
         FFNExperts(activation="sigmoid"),
         FFNExperts(activation="relu"),
         FFNExperts(activation="gelu", fit_intercept=False),
+        FFNExperts(activation="relu", fit_intercept=False, fit_bias=False),
     ]

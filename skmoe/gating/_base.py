@@ -325,6 +325,23 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             moved["gate_extra"] = extra
         return self.normalize(params.replace(**moved))
 
+    def convention(self):
+        """The family's identifiability convention, in words.
+
+        What :meth:`normalize` holds fixed, for example ``"last row at
+        zero"`` (the softmax of linear logits, the pinned normalized sigmoid)
+        or ``"all rows free"``. Studies check that a truth follows the
+        fitted family's convention and the Voronoi loss D4 that its reference
+        does (:mod:`skmoe.convergence`, :mod:`skmoe.metrics`). The default is
+        None (no convention to check).
+
+        Returns
+        -------
+        convention : str or None
+            The convention.
+        """
+        return None
+
     def canonical_order(self, mass):
         """Order of the experts in a fitted model, from their gating mass.
 

@@ -401,6 +401,16 @@ class HierarchicalSoftmaxGating(Gating):
         within = within.reshape(n_groups, m, d + 1)[:, :-1]
         return np.concatenate([group.ravel(), within.ravel()])
 
+    def convention(self):
+        """The last group's row and each group's last expert row at zero.
+
+        Returns
+        -------
+        convention : str
+            ``"last row of each softmax at zero"``.
+        """
+        return "last row of each softmax at zero"
+
     def param_blocks(self, n_features, n_experts):
         """The expert rows and the group rows (in ``gate_extra``).
 

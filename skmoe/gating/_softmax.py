@@ -647,6 +647,16 @@ class SoftmaxGating(_TopKGating):
     # ------------------------------------------------------------- atoms
     voronoi_family = "softmax"
 
+    def convention(self):
+        """The last row at zero without an activation, else all rows free.
+
+        Returns
+        -------
+        convention : str
+            ``"last row at zero"`` or ``"all rows free"``.
+        """
+        return "last row at zero" if self.activation is None else "all rows free"
+
     def shift_invariant(self):
         """Tell whether a common shift of the rows cancels (no activation).
 
