@@ -15,9 +15,13 @@ from ._newton import newton_softmax_ascent
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
-#: Newton decrement (squared, dimensionless) at which the moment matching of
-#: :meth:`GaussianGating.normalize` has converged: the moments then agree to
-#: about 1e-12 standard deviations
+#: weight of the log-determinant barrier of the normalisation (see
+#: GaussianGating.normalize): a prior worth 1e-6 of the total sample weight
+#: that keeps every expert's covariance finite; it moves the matched moments by
+#: about 1e-6 of the covariances
+_BARRIER = 1e-6
+#: Newton decrement (squared, dimensionless) at which the normalisation has
+#: converged: the moment equations then hold to about 1e-12 standard deviations
 _MATCH_TOL = 1e-24
 #: a representative whose decrement is below this is already normalised (the
 #: round-off of recomputing its moments from the stored fields is ~1e-26)
@@ -111,14 +115,183 @@ class _Rep:
     """One Gaussian representative of a gate: centres, precisions, log-weights.
 
     ``log_norm`` is the unnormalised log-mass ``log int exp(logit_k)`` of
-    every expert, ``log_partition`` its log-sum-exp, and ``log_prior`` the
-    normalised log-weights ``log pi_k``.
+    every expert, ``log_partition`` its log-sum-exp, ``log_prior`` the
+    normalised log-weights ``log pi_k`` and ``half_logdet`` the half
+    log-determinants of the precisions.
     """
 
-    def __init__(self, centres, precision, covariance, log_norm):
+    def __init__(self, centres, precision, covariance, log_norm, half_logdet=None):
         self.centres, self.precision, self.covariance = centres, precision, covariance
         self.log_partition = float(logsumexp(log_norm))
         self.log_prior = log_norm - self.log_partition
+        self.half_logdet = half_logdet
+
+
+class _Frame:
+    """Coordinates ``z = A^-1 (x - m)`` whitened by the reference moments.
+
+    ``A`` is the Cholesky factor of the reference covariance (``"full"``),
+    its diagonal square roots (``"diag"``) or the root of its mean variance
+    (``"spherical"``), so that the covariance structure is kept. The normal
+    form is equivariant under this map, and in ``z`` the logit coefficients
+    are of order one, so Newton's method works to round-off even when the
+    inputs are far from the origin for their spread (a constant feature).
+    ``target`` is ``E[T(z)]`` of the reference moments in ``z``.
+    """
+
+    def __init__(self, extra, quad):
+        d = quad.d
+        self.mean, V = extra["x_mean"], extra["x_covariance"]
+        if quad.kind == "full":
+            A = np.linalg.cholesky(V)  # LinAlgError (a ValueError) if not PD
+        elif quad.kind == "diag":
+            A = np.diag(np.sqrt(np.diag(V)))
+        else:
+            A = np.sqrt(np.trace(V) / d) * np.eye(d)
+        self.A, self.A_inv = A, np.linalg.inv(A)
+        S = self.A_inv @ V @ self.A_inv.T
+        second = np.einsum("jab,ba->j", quad.basis, S)
+        self.target = np.concatenate([np.zeros(d), -0.5 * second])
+
+    def inputs(self, X):
+        """Whitened inputs ``z``."""
+        return (X - self.mean) @ self.A_inv.T
+
+    def to_z(self, rep):
+        """A representative in ``z`` (the weights do not change)."""
+        A, A_inv = self.A, self.A_inv
+        cov = None if rep.covariance is None else A_inv @ rep.covariance @ A_inv.T
+        return _Rep((rep.centres - self.mean) @ A_inv.T, A.T @ rep.precision @ A,
+                    cov, rep.log_prior)
+
+    def to_x(self, rep):
+        """A representative in ``x``."""
+        A, A_inv = self.A, self.A_inv
+        return _Rep(rep.centres @ A.T + self.mean, A_inv.T @ rep.precision @ A_inv,
+                    None, rep.log_prior)
+
+
+def _logits(rep, quad):
+    """Rows ``[b_k, theta_k]`` and intercepts ``alpha_k`` of the logits."""
+    P, c = rep.precision, rep.centres
+    b = np.einsum("kab,kb->ka", P, c)
+    half_logdet = 0.5 * np.linalg.slogdet(P)[1]
+    alpha = (rep.log_prior + half_logdet - 0.5 * quad.d * _LOG_2PI
+             - 0.5 * np.einsum("ka,ka->k", b, c))
+    return np.hstack([b, quad.coefs(P)]), alpha
+
+
+def _from_logits(W, alpha, quad):
+    """The representative of logit rows ``W`` and intercepts ``alpha``.
+
+    Raises ValueError when a precision is not positive definite.
+    """
+    d = quad.d
+    P = quad.matrices(W[:, d:])
+    L = np.linalg.cholesky(P)  # LinAlgError (a ValueError) if not PD
+    b = W[:, :d]
+    u = np.linalg.solve(L, b[:, :, None])[:, :, 0]  # L^-1 b
+    c = np.linalg.solve(np.swapaxes(L, 1, 2), u[:, :, None])[:, :, 0]
+    half_logdet = np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+    log_norm = (alpha + 0.5 * d * _LOG_2PI - half_logdet
+                + 0.5 * np.einsum("ka,ka->k", u, u))
+    if not np.all(np.isfinite(log_norm)) or not np.all(np.isfinite(c)):
+        raise ValueError("non-finite Gaussian gate")
+    return _Rep(c, P, np.linalg.inv(P), log_norm, half_logdet)
+
+
+def _moments(rep, quad):
+    """Mean and covariance of ``T(x) = (x, -x^T E_j x / 2)`` under the mixture.
+
+    Per expert (a Gaussian with mean ``c`` and covariance ``G``):
+    ``Cov(x, x) = G``, ``Cov(x, T_j) = -G E_j c`` and ``Cov(T_i, T_j) =
+    tr(E_i G E_j G) / 2 + c^T E_i G E_j c``; the mixture adds the covariance
+    of the experts' means.
+    """
+    E = quad.basis
+    pi = np.exp(rep.log_prior)
+    c, G = rep.centres, rep.covariance
+    v = np.einsum("jab,kb->kja", E, c)  # E_j c_k
+    mu_s = -0.5 * (np.einsum("jab,kba->kj", E, G) + np.einsum("ka,kja->kj", c, v))
+    mu = np.hstack([c, mu_s])
+    M = np.einsum("jab,kbc->kjac", E, G)  # E_j G_k
+    ss = (0.5 * np.einsum("kiab,kjba->kij", M, M)
+          + np.einsum("kia,kab,kjb->kij", v, G, v))
+    xs = -np.einsum("kab,kjb->kaj", G, v)
+    within = np.block([[G, xs], [np.swapaxes(xs, 1, 2), ss]])
+    mean = pi @ mu
+    dev = mu - mean
+    cov = np.einsum("k,kab->ab", pi, within) + (dev * pi[:, None]).T @ dev
+    return mean, cov
+
+
+def _decrement(rep, target, quad):
+    """Newton step and decrement of the normal form's objective at ``rep``.
+
+    The gradient of ``F`` (see :func:`_match`) is ``target - E[T]`` plus the
+    barrier's ``eps sum_k tr(E_j Gamma_k)``; minus its Hessian is ``Cov(T)``
+    plus ``eps sum_k tr(E_i Gamma_k E_j Gamma_k)``.
+    """
+    mean, cov = _moments(rep, quad)
+    d = quad.d
+    E, G = quad.basis, rep.covariance
+    g = target - mean
+    g[d:] += _BARRIER * np.einsum("jab,kba->j", E, G)
+    M = np.einsum("jab,kbc->kjac", E, G)
+    cov[d:, d:] += _BARRIER * np.einsum("kiab,kjba->ij", M, M)
+    step = np.linalg.solve(cov, g)
+    return step, float(g @ step)
+
+
+def _objective(eta, rep, target):
+    """``F(eta)`` of :func:`_match` at the representative ``rep`` of ``eta``."""
+    return (float(eta @ target) - rep.log_partition
+            + 2.0 * _BARRIER * float(np.sum(rep.half_logdet)))
+
+
+def _match(W, alpha, target, quad):
+    """The normal form of the gate of logit rows ``W`` and intercepts ``alpha``.
+
+    Damped Newton ascent of the concave ``F(eta) = eta . target - log Z(eta)
+    + eps sum_k log det P_k(eta)`` over the common tilt ``eta = (l, s)`` added
+    to every logit row; ``Z`` is the mass of the tilted mixture and ``eps``
+    the barrier weight. Raises ValueError if it fails (non-finite input).
+    """
+    d = quad.d
+    eta = np.zeros(d + quad.q)
+    # start where every precision has eigenvalues >= 1 (the whitened target
+    # mixture has covariance I): from a nearly singular precision the moments
+    # of T would be lost in round-off
+    lam = float(np.min(np.linalg.eigvalsh(quad.matrices(W[:, d:]))))
+    if lam < 1.0:
+        eta[d:] = quad.coefs((1.0 - lam) * np.eye(d)[None])[0]
+    rep = _from_logits(W + eta, alpha, quad)
+    previous = np.inf
+    for _ in range(200):
+        step, dec = _decrement(rep, target, quad)
+        if not (dec >= 0 and np.isfinite(dec)):
+            break  # Cov(T) lost to round-off: not a solution
+        if dec <= _MATCH_TOL or (dec <= 1e-14 and dec > 0.25 * previous):
+            return rep  # converged, or at the round-off floor
+        previous = dec
+        value = _objective(eta, rep, target)
+        t = 1.0
+        for _ in range(60):
+            new_eta = eta + t * step
+            try:
+                new = _from_logits(W + new_eta, alpha, quad)
+            except ValueError:
+                t *= 0.5
+                continue
+            # close to the solution the gain is below the round-off of F
+            if dec <= 1e-8 or (_objective(new_eta, new, target)
+                               >= value + 1e-4 * t * dec):
+                break
+            t *= 0.5
+        else:
+            break
+        eta, rep = new_eta, new
+    raise ValueError("the Gaussian gate could not be normalised")
 
 
 def _weighted_mean_cov(X, w):
@@ -127,6 +300,16 @@ def _weighted_mean_cov(X, w):
     mean = (w @ X) / W
     Xc = X - mean
     return mean, (Xc * w[:, None]).T @ Xc / W
+
+
+def _structured_precision(V, quad):
+    """Precision of a covariance restricted to the covariance structure."""
+    if quad.kind == "full":
+        return np.linalg.inv(V)
+    diag = np.diag(V)
+    if quad.kind == "spherical":
+        diag = np.full(quad.d, diag.mean())
+    return np.diag(1.0 / diag)
 
 
 class GaussianGating(Gating):
@@ -189,15 +372,20 @@ class GaussianGating(Gating):
     with ``q`` = ``d (d + 1) / 2``, ``d`` or 1 for full, diagonal or
     spherical covariances. Of all the Gaussian parameters that give one
     gate, skmoe reports the one whose Gaussian mixture of the inputs,
-    :math:`\\sum_k \\pi_k \\mathcal{N}(x \\mid c_k, \\Gamma_k)`, has the
-    first two moments of the training inputs (``x_mean``, ``x_covariance``;
-    the second moments projected on the covariance structure): among them
-    it is the one of highest joint likelihood of the inputs, because the
-    tilts :math:`(l, S)` form an exponential family whose maximum-likelihood
-    equations are these moment equations. It is unique (the family is
-    regular) and is found by Newton's method. This is what
-    :meth:`normalize` computes; :meth:`pack` gives the identified
-    differences and :meth:`unpack` the normalised fields. A true gate from
+    :math:`\\sum_k \\pi_k \\mathcal{N}(x \\mid c_k, \\Gamma_k)`, best fits the
+    first two moments of the training inputs (``x_mean``, ``x_covariance``):
+    the tilts :math:`(l, S)` form an exponential family, and the reported
+    tilt maximises its log-likelihood at these moments plus a weak barrier
+    :math:`10^{-6} \\sum_k \\log\\det \\Gamma_k^{-1}` (a prior worth
+    :math:`10^{-6}` of the sample), so the mixture's mean and covariance
+    (projected on the covariance structure) are those of the inputs to
+    about :math:`10^{-6}` relative. Without the barrier an expert that
+    dominates only far from the data (a logit difference with a negative
+    quadratic part and a negligible weight) would get an infinitely wide
+    Gaussian. The maximiser is unique (the objective is strictly concave)
+    and is found by Newton's method; it is what :meth:`normalize`
+    computes, :meth:`pack` gives the identified differences and
+    :meth:`unpack` the normalised fields. A true gate from
     :meth:`random_params` is normalised with the moments of standard normal
     inputs (mean 0, covariance identity), those of
     :func:`~skmoe.datasets.make_moe_regression`'s default inputs; to compare
@@ -328,126 +516,34 @@ class GaussianGating(Gating):
     def _rep(self, params):
         """The representative stored in ``params`` (identity precisions if absent)."""
         K, d = params.n_experts, params.n_features
-        quad = self._quad(d)
         chol = params.gate_extra.get("precision_cholesky")
-        if chol is None:
-            U = np.broadcast_to(np.eye(d), (K, d, d))
-        else:
-            U = quad.dense_chol(chol)
+        U = (np.broadcast_to(np.eye(d), (K, d, d)) if chol is None
+             else self._quad(d).dense_chol(chol))
         P = U @ np.swapaxes(U, 1, 2)
         # the log-mass of pi_k N(x | c_k, Gamma_k) is log pi_k
         return _Rep(params.gate_coef, P, np.linalg.inv(P), params.gate_intercept)
 
-    def _logits(self, rep, quad):
-        """Rows ``[b_k, theta_k]`` and intercepts ``alpha_k`` of the logits."""
-        P, c = rep.precision, rep.centres
-        b = np.einsum("kab,kb->ka", P, c)
-        half_logdet = 0.5 * np.linalg.slogdet(P)[1]
-        alpha = (rep.log_prior + half_logdet - 0.5 * quad.d * _LOG_2PI
-                 - 0.5 * np.einsum("ka,ka->k", b, c))
-        return np.hstack([b, quad.coefs(P)]), alpha
-
-    def _from_logits(self, W, alpha, quad):
-        """The representative of logit rows ``W`` and intercepts ``alpha``.
-
-        Raises ValueError when a precision is not positive definite.
-        """
-        d = quad.d
-        P = quad.matrices(W[:, d:])
-        L = np.linalg.cholesky(P)  # LinAlgError (a ValueError) if not PD
-        b = W[:, :d]
-        z = np.linalg.solve(L, b[:, :, None])[:, :, 0]  # L^-1 b
-        c = np.linalg.solve(np.swapaxes(L, 1, 2), z[:, :, None])[:, :, 0]
-        half_logdet = np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
-        log_norm = (alpha + 0.5 * d * _LOG_2PI - half_logdet
-                    + 0.5 * np.einsum("ka,ka->k", z, z))
-        if not np.all(np.isfinite(log_norm)) or not np.all(np.isfinite(c)):
-            raise ValueError("non-finite Gaussian gate")
-        cov = np.linalg.inv(P)
-        return _Rep(c, P, cov, log_norm)
-
-    def _moments(self, rep, quad):
-        """Mean and covariance of ``T(x) = (x, -x^T E_j x / 2)`` under the mixture.
-
-        Per expert (a Gaussian with mean ``c`` and covariance ``G``):
-        ``Cov(x, x) = G``, ``Cov(x, T_j) = -G E_j c`` and ``Cov(T_i, T_j) =
-        tr(E_i G E_j G) / 2 + c^T E_i G E_j c``; the mixture adds the
-        covariance of the experts' means.
-        """
-        E = quad.basis
+    def _reference(self, params, rep):
+        """The reference moments of ``params`` (its own mixture's if absent)."""
+        extra = params.gate_extra
+        if "x_mean" in extra and "x_covariance" in extra:
+            return {"x_mean": extra["x_mean"], "x_covariance": extra["x_covariance"]}
         pi = np.exp(rep.log_prior)
-        c, G = rep.centres, rep.covariance
-        v = np.einsum("jab,kb->kja", E, c)  # E_j c_k
-        mu_s = -0.5 * (np.einsum("jab,kba->kj", E, G)
-                       + np.einsum("ka,kja->kj", c, v))
-        mu = np.hstack([c, mu_s])
-        M = np.einsum("jab,kbc->kjac", E, G)  # E_j G_k
-        ss = (0.5 * np.einsum("kiab,kjba->kij", M, M)
-              + np.einsum("kia,kab,kjb->kij", v, G, v))
-        xs = -np.einsum("kab,kjb->kaj", G, v)
-        within = np.block([[G, xs], [np.swapaxes(xs, 1, 2), ss]])
-        mean = pi @ mu
-        dev = mu - mean
-        cov = np.einsum("k,kab->ab", pi, within) + (dev * pi[:, None]).T @ dev
-        return mean, cov
+        mean = pi @ rep.centres
+        dev = rep.centres - mean
+        cov = np.einsum("k,kab->ab", pi, rep.covariance) + (dev * pi[:, None]).T @ dev
+        return {"x_mean": mean, "x_covariance": cov}
 
-    def _target(self, extra, quad):
-        """``E[T(x)]`` of the reference moments."""
-        m, V = extra["x_mean"], extra["x_covariance"]
-        second = np.einsum("jab,ba->j", quad.basis, V + np.outer(m, m))
-        return np.concatenate([m, -0.5 * second])
+    def _setting(self, params):
+        """Structure, stored representative, reference moments and frame."""
+        quad = self._quad(params.n_features)
+        rep = self._rep(params)
+        extra = {**params.gate_extra, **self._reference(params, rep)}
+        return quad, rep, extra, _Frame(extra, quad)
 
-    def _decrement(self, rep, target, quad):
-        """Newton step and decrement of the moment equations at ``rep``."""
-        mean, cov = self._moments(rep, quad)
-        g = target - mean
-        step = np.linalg.solve(cov, g)
-        return step, float(g @ step)
-
-    def _match(self, W, alpha, target, quad):
-        """The representative of a gate whose mixture has the target moments.
-
-        Damped Newton ascent of the concave ``F(eta) = eta . target -
-        log Z(eta)`` over the common tilt ``eta = (l, s)`` added to every
-        logit row (see the class Notes).
-        """
-        d = quad.d
-        eta = np.zeros(d + quad.q)
-        P = quad.matrices(W[:, d:])
-        lam = float(np.min(np.linalg.eigvalsh(P)))
-        if not lam > 0:  # a common shift of the precisions makes all PD
-            scale = float(np.max(np.abs(np.linalg.eigvalsh(P))))
-            eta[d:] = quad.coefs((2.0 * -lam + 1e-3 * scale + 1e-300)
-                                 * np.eye(d)[None])[0]
-        rep = self._from_logits(W + eta, alpha, quad)
-        previous = np.inf
-        for _ in range(100):
-            step, dec = self._decrement(rep, target, quad)
-            if dec <= _MATCH_TOL or (dec <= 1e-14 and dec > 0.25 * previous):
-                return rep  # converged, or at the round-off floor
-            previous = dec
-            value = float(eta @ target) - rep.log_partition
-            t = 1.0
-            for _ in range(60):
-                new_eta = eta + t * step
-                try:
-                    new = self._from_logits(W + new_eta, alpha, quad)
-                except ValueError:
-                    t *= 0.5
-                    continue
-                # close to the solution the gain is below the round-off of F
-                if dec <= 1e-8 or (float(new_eta @ target) - new.log_partition
-                                   >= value + 1e-4 * t * dec):
-                    break
-                t *= 0.5
-            else:
-                raise ValueError("the Gaussian gate could not be normalised")
-            eta, rep = new_eta, new
-        if dec > 1e-12:
-            raise ValueError("the Gaussian gate could not be normalised")
-        return rep
-
-    def _fields(self, rep, extra, quad):
+    def _normal_fields(self, W, alpha, extra, frame, quad):
+        """Fields of the normal form of whitened logits ``W``, ``alpha``."""
+        rep = frame.to_x(_match(W, alpha, frame.target, quad))
         return {
             "gate_coef": as_kernel_array(rep.centres),
             "gate_intercept": as_kernel_array(rep.log_prior),
@@ -455,21 +551,11 @@ class GaussianGating(Gating):
                            "precision_cholesky": quad.stored_chol(rep.precision)},
         }
 
-    def _reference(self, params, rep=None):
-        """The reference moments of ``params`` (its own mixture's if absent)."""
-        extra = params.gate_extra
-        if "x_mean" in extra and "x_covariance" in extra:
-            return {"x_mean": extra["x_mean"], "x_covariance": extra["x_covariance"]}
-        rep = self._rep(params) if rep is None else rep
-        pi = np.exp(rep.log_prior)
-        mean = pi @ rep.centres
-        dev = rep.centres - mean
-        cov = np.einsum("k,kab->ab", pi, rep.covariance) + (dev * pi[:, None]).T @ dev
-        return {"x_mean": mean, "x_covariance": cov}
-
-    def _normalized(self, W, alpha, extra, quad):
-        rep = self._match(W, alpha, self._target(extra, quad), quad)
-        return self._fields(rep, extra, quad)
+    def _normalized(self, rep, extra, quad):
+        """Fields of the normal form of a representative in ``x``."""
+        frame = _Frame(extra, quad)
+        return self._normal_fields(*_logits(frame.to_z(rep), quad), extra, frame,
+                                   quad)
 
     # ----------------------------------------------------------- the model
     def init(self, X, sample_weight, n_experts, rng):
@@ -505,19 +591,9 @@ class GaussianGating(Gating):
         V = V + self.reg_covar * np.eye(d)
         std = np.sqrt(np.diag(V))
         centres = mean + std * rng.standard_normal((K, d))
-        P = np.repeat(self._structured_precision(V, quad)[None], K, axis=0)
-        rep_fields = self._logits(_Rep(centres, P, None, np.zeros(K)), quad)
-        return self._normalized(*rep_fields, {"x_mean": mean, "x_covariance": V},
-                                quad)
-
-    def _structured_precision(self, V, quad):
-        """Precision of a covariance restricted to the covariance structure."""
-        if quad.kind == "full":
-            return np.linalg.inv(V)
-        diag = np.diag(V)
-        if quad.kind == "spherical":
-            diag = np.full(quad.d, diag.mean())
-        return np.diag(1.0 / diag)
+        P = np.repeat(_structured_precision(V, quad)[None], K, axis=0)
+        return self._normalized(_Rep(centres, P, None, np.zeros(K)),
+                                {"x_mean": mean, "x_covariance": V}, quad)
 
     def random_params(self, n_features, n_experts, gate_scale, rng):
         """A random true gate: spread centres, covariances of size ``1/gate_scale``.
@@ -571,7 +647,7 @@ class GaussianGating(Gating):
         log_prior = 0.3 * rng.standard_normal(K)
         rep = _Rep(best, np.linalg.inv(cov), None, log_prior)
         extra = {"x_mean": np.zeros(d), "x_covariance": np.eye(d)}
-        return self._normalized(*self._logits(rep, quad), extra, quad)
+        return self._normalized(rep, extra, quad)
 
     def log_weights(self, X, params):
         """Log Gaussian gate weights, from the kernel's log-densities.
@@ -600,13 +676,13 @@ class GaussianGating(Gating):
     def normalize(self, params):
         """Gate fields whose mixture of the inputs has the reference moments.
 
-        See the class Notes: a common quadratic tilt of the logits is chosen
-        so that :math:`\\sum_k \\pi_k \\mathcal{N}(c_k, \\Gamma_k)` has mean
-        ``x_mean`` and covariance ``x_covariance`` (projected on the
-        covariance structure), and the log-weights sum to one. A gate
-        already in this normalisation is returned unchanged; without
-        reference moments in ``params``, the reference is its own mixture's
-        (so nothing moves).
+        See the class Notes: the common quadratic tilt of the logits is
+        chosen so that :math:`\\sum_k \\pi_k \\mathcal{N}(c_k, \\Gamma_k)` has
+        mean ``x_mean`` and covariance ``x_covariance`` (projected on the
+        covariance structure, up to the weak barrier), and the log-weights
+        have a log-sum-exp of 0. A gate already in this normalisation is
+        returned unchanged; without reference moments in ``params``, the
+        reference is its own mixture's.
 
         Parameters
         ----------
@@ -618,11 +694,9 @@ class GaussianGating(Gating):
         fields : dict
             ``gate_coef``, ``gate_intercept`` and ``gate_extra``.
         """
-        quad = self._quad(params.n_features)
-        rep = self._rep(params)
-        extra = {**params.gate_extra, **self._reference(params, rep)}
-        target = self._target(extra, quad)
-        if self._decrement(rep, target, quad)[1] <= _MATCHED:
+        quad, rep, extra, frame = self._setting(params)
+        z_rep = frame.to_z(rep)
+        if _decrement(z_rep, frame.target, quad)[1] <= _MATCHED:
             log_prior = params.gate_intercept
             if abs(logsumexp(log_prior)) > 1e-13:
                 log_prior = rep.log_prior
@@ -632,16 +706,20 @@ class GaussianGating(Gating):
             return {"gate_coef": params.gate_coef.copy(),
                     "gate_intercept": log_prior.copy(),
                     "gate_extra": {**extra, "precision_cholesky": chol.copy()}}
-        return self._normalized(*self._logits(rep, quad), extra, quad)
+        return self._normal_fields(*_logits(z_rep, quad), extra, frame, quad)
 
     def pack(self, params):
         """Identified differences of the logit coefficients, rows ``0 .. K-2``.
 
         Row ``k`` is ``[b_k - b_K, theta_k - theta_K, alpha_k - alpha_K]``
-        for the logits ``alpha_k + b_k^T x - x^T P_k x / 2`` (``theta_k`` the
-        ``q`` free entries of the precision ``P_k``, ``b_k = P_k c_k``),
-        the layout of :func:`skmoe._kernels._softmax.softmax_gate_objective`
-        on the features ``[x, -x^T E_j x / 2]``.
+        for the logits ``alpha_k + b_k^T z - z^T P_k z / 2`` in the inputs
+        ``z = A^-1 (x - x_mean)`` whitened by the reference moments
+        (``A A^T = x_covariance``, restricted to the covariance structure;
+        ``theta_k`` the ``q`` free entries of the precision ``P_k``, ``b_k =
+        P_k c_k``): the layout of
+        :func:`skmoe._kernels._softmax.softmax_gate_objective` on the
+        features ``[z, -z^T E_j z / 2]``. The whitening makes the
+        coordinates unit-free and well scaled.
 
         Parameters
         ----------
@@ -653,8 +731,8 @@ class GaussianGating(Gating):
         theta : ndarray of shape (n_free_params,)
             The free parameters (empty for one expert).
         """
-        quad = self._quad(params.n_features)
-        W, alpha = self._logits(self._rep(params), quad)
+        quad, rep, _, frame = self._setting(params)
+        W, alpha = _logits(frame.to_z(rep), quad)
         return free_rows(W - W[-1], alpha - alpha[-1])
 
     def unpack(self, theta, params):
@@ -686,22 +764,20 @@ class GaussianGating(Gating):
         K, d = params.n_experts, params.n_features
         if K == 1 or not np.any(theta - self.pack(params)):
             return self.normalize(params)
-        quad = self._quad(d)
-        rep = self._rep(params)
-        W, alpha = self._logits(rep, quad)
+        quad, rep, extra, frame = self._setting(params)
+        W, alpha = _logits(frame.to_z(rep), quad)
         full = theta.reshape(K - 1, d + quad.q + 1)
         W = np.vstack([W[-1] + full[:, :-1], W[-1:]])
         alpha = np.append(alpha[-1] + full[:, -1], alpha[-1])
-        extra = {**params.gate_extra, **self._reference(params, rep)}
-        return self._normalized(W, alpha, extra, quad)
+        return self._normal_fields(W, alpha, extra, frame, quad)
 
     # ------------------------------------------------------------ gradient
     def grad(self, X, params, G):
         """Gradient of ``sum_ik G_ik log g_k(x_i)`` in the free parameters.
 
-        ``dL/dlogit_ik = G_ik - g_ik sum_j G_ij``, times the features ``[x,
-        -x^T E_j x / 2, 1]`` of the rows ``0 .. K-2`` (layout of
-        :meth:`pack`).
+        ``dL/dlogit_ik = G_ik - g_ik sum_j G_ij``, times the features ``[z,
+        -z^T E_j z / 2, 1]`` of the whitened inputs, for the rows ``0 ..
+        K-2`` (layout of :meth:`pack`).
 
         Parameters
         ----------
@@ -717,9 +793,10 @@ class GaussianGating(Gating):
         grad : ndarray of shape (n_free_params,)
             Gradient in the layout of :meth:`pack`.
         """
+        quad, _, _, frame = self._setting(params)
         g = np.exp(self.log_weights(X, params))
         dz = G - g * G.sum(axis=1, keepdims=True)
-        F = self._quad(params.n_features).features(X)
+        F = quad.features(frame.inputs(X))
         full = np.hstack([dz.T @ F, dz.sum(axis=0)[:, None]])
         return full[:-1].ravel()
 
@@ -735,7 +812,7 @@ class GaussianGating(Gating):
         for k in range(K):
             Xc = X - centres[k]
             V = (Xc * R[:, k:k + 1]).T @ Xc / nk[k] + self.reg_covar * np.eye(d)
-            P[k] = self._structured_precision(V, quad)
+            P[k] = _structured_precision(V, quad)
         return _Rep(centres, P, None, np.log(nk / nk.sum()))
 
     def m_step(self, X, R, params, *, likelihood=None):
@@ -767,22 +844,23 @@ class GaussianGating(Gating):
         if "x_mean" not in extra or "x_covariance" not in extra:
             mean, V = _weighted_mean_cov(X, R.sum(axis=1))
             extra.update(x_mean=mean, x_covariance=V + self.reg_covar * np.eye(d))
-        W, alpha = self._logits(self._rep(params), quad)
-        if K == 1:
-            return self._normalized(W, alpha, extra, quad)
-        F = quad.features(X)
+        frame = _Frame(extra, quad)
 
-        def to_rows(W, alpha):
+        def rows(rep):  # whitened logit rows, the last one the reference zero
+            W, alpha = _logits(frame.to_z(rep), quad)
             return as_kernel_array(W - W[-1]), as_kernel_array(alpha - alpha[-1])
 
-        coef, intercept = to_rows(W, alpha)
+        coef, intercept = rows(self._rep(params))
+        if K == 1:
+            return self._normal_fields(coef, intercept, extra, frame, quad)
+        F = quad.features(frame.inputs(X))
         if self.joint_proposal:
             value = softmax_gate_objective(F, coef, intercept, R, False)[0]
-            c1, i1 = to_rows(*self._logits(self._joint_update(X, R, quad), quad))
+            c1, i1 = rows(self._joint_update(X, R, quad))
             proposed = softmax_gate_objective(F, c1, i1, R, False)[0]
             # a relative margin far above round-off keeps a converged gate fixed
             if proposed > value + 1e-12 * max(abs(value), 1.0):
                 coef, intercept = c1, i1
         coef, intercept = newton_softmax_ascent(F, R, coef, intercept,
                                                 self._max_newton_iter)
-        return self._normalized(coef, intercept, extra, quad)
+        return self._normal_fields(coef, intercept, extra, frame, quad)
