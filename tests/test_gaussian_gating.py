@@ -62,6 +62,14 @@ def _objective(gating, X, R, params):
     return gating.weighted_objective(X, R, params)
 
 
+def _fit(gating, n, d, K, seed, **kwargs):
+    """Data from the family, a fit of ``K`` experts, its monotone history."""
+    X, y, truth = make_moe_regression(n, d, K, gating=gating, random_state=seed)
+    est = MixtureOfExpertsRegressor(K, gating=gating, **kwargs).fit(X, y)
+    assert_non_decreasing(est.history_)
+    return X, y, truth, est
+
+
 # ------------------------------------------------------------------ kernel
 @pytest.mark.parametrize("n, d, K", [(1, 1, 1), (7, 1, 2), (50, 3, 3), (200, 4, 5)])
 def test_kernel_matches_its_twin_and_scipy(n, d, K):
@@ -330,11 +338,8 @@ def test_the_joint_update_alone_can_decrease_the_conditional_objective():
 
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_em_is_monotone(covariance_type):
-    gating = GaussianGating(covariance_type)
-    X, y, _ = make_moe_regression(500, 2, 3, gating=gating, random_state=1)
-    est = MixtureOfExpertsRegressor(3, gating=gating, max_iter=80,
-                                    random_state=0).fit(X, y)
-    assert_non_decreasing(est.history_)
+    est = _fit(GaussianGating(covariance_type), 500, 2, 3, seed=1, max_iter=80,
+               random_state=0)[3]
     assert est.history_[-1] > est.history_[0]
 
 
@@ -373,8 +378,7 @@ MEASURED = {
 @pytest.mark.parametrize("seed", [0, 1])
 def test_recovery(covariance_type, seed):
     gating = GaussianGating(covariance_type)
-    X, y, truth = make_moe_regression(5000, 2, 3, gating=gating, random_state=seed)
-    est = MixtureOfExpertsRegressor(3, gating=gating, random_state=seed).fit(X, y)
+    X, y, truth, est = _fit(gating, 5000, 2, 3, seed=seed, random_state=seed)
     p = est.params_
     err = parameter_error(p, truth)
     ei, ti = err["est_index"], err["true_index"]
@@ -414,10 +418,7 @@ def test_one_expert_is_weighted_least_squares(covariance_type):
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_one_feature(covariance_type):
     gating = GaussianGating(covariance_type)
-    X, y, truth = make_moe_regression(2000, 1, 2, gating=gating, random_state=0)
-    est = MixtureOfExpertsRegressor(2, gating=gating, n_init=2,
-                                    random_state=0).fit(X, y)
-    assert_non_decreasing(est.history_)
+    X, y, truth, est = _fit(gating, 2000, 1, 2, seed=0, n_init=2, random_state=0)
     # all three structures are the same model in one dimension
     assert gating.n_free_params(1, 2) == 3
     assert est.log_likelihood_ > truth.log_density(X, y).sum() - 1.0
