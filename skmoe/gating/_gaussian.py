@@ -249,33 +249,46 @@ def _objective(eta, rep, target):
             + 2.0 * _BARRIER * float(np.sum(rep.half_logdet)))
 
 
-def _match(W, alpha, target, quad):
-    """The normal form of the gate of logit rows ``W`` and intercepts ``alpha``.
+def _max_step(step_s, rep, quad):
+    """Largest step length (at most 1) that changes no precision by over half.
 
-    Damped Newton ascent of the concave ``F(eta) = eta . target - log Z(eta)
-    + eps sum_k log det P_k(eta)`` over the common tilt ``eta = (l, s)`` added
-    to every logit row; ``Z`` is the mass of the tilted mixture and ``eps``
-    the barrier weight. Raises ValueError if it fails (non-finite input).
+    The relative change of ``P_k`` along the step is the spectral radius of
+    ``L_k^-1 dS L_k^-T`` (``P_k = L_k L_k^T``); bounding it by 1/2 keeps every
+    iterate well inside the domain, where the moments of ``T`` are accurate
+    (a long Newton step from far away can land on a nearly singular
+    precision, whose moments are lost in round-off).
+    """
+    dS = np.einsum("j,jab->ab", step_s, quad.basis)
+    L = np.linalg.cholesky(rep.precision)
+    M = np.linalg.solve(L, np.linalg.solve(L, np.broadcast_to(dS, L.shape))
+                        .swapaxes(1, 2))
+    radius = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (M + M.swapaxes(1, 2))))))
+    return min(1.0, 0.5 / radius) if radius > 0 else 1.0
+
+
+def _newton(W, alpha, target, quad, eta, max_iter):
+    """Damped Newton ascent of ``F`` from the tilt ``eta``; None if it fails.
+
+    Returns ``(eta, rep)`` once the decrement is below :data:`_MATCH_TOL` (or
+    stalls at round-off below 1e-14); None when the start is not in the
+    domain, the moments are lost in round-off, no step is accepted or
+    ``max_iter`` steps do not converge.
     """
     d = quad.d
-    eta = np.zeros(d + quad.q)
-    # start where every precision has eigenvalues >= 1 (the whitened target
-    # mixture has covariance I): from a nearly singular precision the moments
-    # of T would be lost in round-off
-    lam = float(np.min(np.linalg.eigvalsh(quad.matrices(W[:, d:]))))
-    if lam < 1.0:
-        eta[d:] = quad.coefs((1.0 - lam) * np.eye(d)[None])[0]
-    rep = _from_logits(W + eta, alpha, quad)
+    try:
+        rep = _from_logits(W + eta, alpha, quad)
+    except ValueError:
+        return None
     previous = np.inf
-    for _ in range(200):
+    for _ in range(max_iter):
         step, dec = _decrement(rep, target, quad)
         if not (dec >= 0 and np.isfinite(dec)):
-            break  # Cov(T) lost to round-off: not a solution
+            return None  # Cov(T) lost to round-off: not a solution
         if dec <= _MATCH_TOL or (dec <= 1e-14 and dec > 0.25 * previous):
-            return rep  # converged, or at the round-off floor
+            return eta, rep  # converged, or at the round-off floor
         previous = dec
         value = _objective(eta, rep, target)
-        t = 1.0
+        t = _max_step(step[d:], rep, quad)
         for _ in range(60):
             new_eta = eta + t * step
             try:
@@ -289,9 +302,80 @@ def _match(W, alpha, target, quad):
                 break
             t *= 0.5
         else:
-            break
+            return None
         eta, rep = new_eta, new
-    raise ValueError("the Gaussian gate could not be normalised")
+    return None
+
+
+def _symmetric_start(W, quad):
+    """A tilt with ``P_k = D_k + sum_j (-D_j)_+ + I`` and centred linear terms.
+
+    ``D_k`` are the precisions minus their mean and ``(.)_+`` the positive
+    part: every ``P_k >= (D_k)_+ + I`` is positive definite with eigenvalues
+    at least 1 (the whitened target mixture has covariance I), an expert is
+    narrow where its precision exceeds the others' and wide where it falls
+    short, and the start does not depend on the labels.
+    """
+    d = quad.d
+    P = quad.matrices(W[:, d:])
+    start = _negative_parts(P - P.mean(axis=0)) + np.eye(d) - P.mean(axis=0)
+    return np.concatenate([-W[:, :d].mean(axis=0), quad.coefs(start[None])[0]])
+
+
+def _negative_parts(D):
+    """``sum_k (-D_k)_+`` of symmetric matrices ``D`` (K, d, d).
+
+    Adding it to every ``P_k`` turns precisions ``P_k`` and changes ``D_k``
+    into ``P_k + D_k + sum_j (-D_j)_+ >= P_k + (D_k)_+``, positive definite.
+    """
+    lam, vec = np.linalg.eigh(-D)
+    return np.einsum("kab,kb,kcb->ac", vec, np.maximum(lam, 0.0), vec)
+
+
+def _match(W, alpha, target, quad):
+    """The normal form of the gate of logit rows ``W`` and intercepts ``alpha``.
+
+    Maximises the concave ``F(eta) = eta . target - log Z(eta) + eps sum_k
+    log det P_k(eta)`` over the common tilt ``eta = (l, s)`` added to every
+    logit row (``Z`` the mass of the tilted mixture, ``eps`` the barrier
+    weight) by damped Newton steps that change no precision by more than
+    half (:func:`_max_step`), from, in turn: the representative ``W`` itself
+    (callers pass rows relative to the current normal form, so this is a
+    warm start), :func:`_symmetric_start`, and a continuation in the gate's
+    sharpness ``tau``: the rows ``mean + tau (W - mean)`` from ``tau = 0``
+    (every expert equal, the solution in one step) to 1, each solved from
+    the previous one, the increment halved when Newton fails. Raises
+    ValueError if all fail (non-finite input).
+    """
+    d = quad.d
+    for eta in (np.zeros(d + quad.q), _symmetric_start(W, quad)):
+        found = _newton(W, alpha, target, quad, eta, 50)
+        if found is not None:
+            return found[1]
+    W_mean, alpha_mean = W.mean(axis=0), alpha.mean()
+
+    def at(tau):
+        return W_mean + tau * (W - W_mean), alpha_mean + tau * (alpha - alpha_mean)
+
+    eta = np.concatenate([-W_mean[:d], quad.coefs(np.eye(d)[None])[0] - W_mean[d:]])
+    found = _newton(*at(0.0), target, quad, eta, 50)
+    spread = quad.matrices(W[:, d:] - W_mean[d:])
+    tau, increment = 0.0, 0.25
+    while found is not None and tau < 1.0:
+        new_tau = min(1.0, tau + increment)
+        # predictor: the previous tilt plus what keeps every precision PD
+        shift = _negative_parts((new_tau - tau) * spread)
+        start = found[0] + np.concatenate([np.zeros(d), quad.coefs(shift[None])[0]])
+        trial = _newton(*at(new_tau), target, quad, start, 50)
+        if trial is None:
+            increment *= 0.5
+            if increment < 1e-6:
+                break
+            continue
+        found, tau, increment = trial, new_tau, min(2.0 * increment, 1.0)
+    if found is None or tau < 1.0:
+        raise ValueError("the Gaussian gate could not be normalised")
+    return found[1]
 
 
 def _weighted_mean_cov(X, w):
@@ -845,14 +929,19 @@ class GaussianGating(Gating):
             mean, V = _weighted_mean_cov(X, R.sum(axis=1))
             extra.update(x_mean=mean, x_covariance=V + self.reg_covar * np.eye(d))
         frame = _Frame(extra, quad)
+        # whitened logit rows relative to the current gate's last row (the
+        # reference zero of the Newton step), added back before the normal
+        # form, which then starts from the current one
+        W0, alpha0 = _logits(frame.to_z(self._rep(params)), quad)
+        if K == 1:
+            return self._normal_fields(W0, alpha0, extra, frame, quad)
 
-        def rows(rep):  # whitened logit rows, the last one the reference zero
+        def rows(rep):
             W, alpha = _logits(frame.to_z(rep), quad)
             return as_kernel_array(W - W[-1]), as_kernel_array(alpha - alpha[-1])
 
-        coef, intercept = rows(self._rep(params))
-        if K == 1:
-            return self._normal_fields(coef, intercept, extra, frame, quad)
+        coef = as_kernel_array(W0 - W0[-1])
+        intercept = as_kernel_array(alpha0 - alpha0[-1])
         F = quad.features(frame.inputs(X))
         if self.joint_proposal:
             value = softmax_gate_objective(F, coef, intercept, R, False)[0]
@@ -863,4 +952,5 @@ class GaussianGating(Gating):
                 coef, intercept = c1, i1
         coef, intercept = newton_softmax_ascent(F, R, coef, intercept,
                                                 self._max_newton_iter)
-        return self._normal_fields(coef, intercept, extra, frame, quad)
+        return self._normal_fields(coef + W0[-1], intercept + alpha0[-1], extra,
+                                   frame, quad)
