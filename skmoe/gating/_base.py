@@ -72,21 +72,21 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
     *ability* declared in ``provides`` (see :mod:`skmoe.utils._abilities`);
     consumers check abilities, never classes:
 
-    ============== =========================================== ======================
-    ability        methods                                     unlocks
-    ============== =========================================== ======================
-    "gradient"     :meth:`grad`                                gradient solvers,
-                                                               standard errors
-    "smooth"       (a declaration)                             standard errors
-    "fixed_model"  (a declaration: no :meth:`at_iteration`     gradient solvers,
-                   schedule)                                   ``partial_fit``
-    "statistics"   :meth:`statistics`, :meth:`update`          ``partial_fit``,
-                                                               fused EM
-    "linear"       :meth:`linear_logits`                       fused EM
-    "atoms"        :meth:`atom_weights`, :meth:`split_atoms`,  Voronoi losses,
-                   ``voronoi_family``                          near-true starts
-    "softmax_atoms" (atom weights are ``exp(intercept)``)      dendrogram
-    ============== =========================================== ======================
+    =============== =========================================== ======================
+    ability         methods                                     unlocks
+    =============== =========================================== ======================
+    "gradient"      :meth:`grad`                                gradient solvers,
+                                                                standard errors
+    "smooth"        (a declaration)                             standard errors
+    "fixed_model"   (a declaration: no :meth:`at_iteration`     gradient solvers,
+                    schedule)                                   ``partial_fit``
+    "statistics"    :meth:`statistics`, :meth:`update`          ``partial_fit``,
+                                                                fused EM
+    "linear"        :meth:`linear_logits`                       fused EM
+    "atoms"         :meth:`atom_weights`, :meth:`split_atoms`,  Voronoi losses,
+                    ``voronoi_family``                          near-true starts
+    "softmax_atoms" (atom weights are ``exp(intercept)``)       dendrogram
+    =============== =========================================== ======================
 
     A configuration that lacks an ability its class provides (a top-K gate
     is not smooth) says why in ``_lacks(ability, n_experts)``.

@@ -793,7 +793,7 @@ class GaussianGating(Gating):
         return self._normal_fields(*_logits(z_rep, quad), extra, frame, quad)
 
     def pack(self, params):
-        """Identified differences of the logit coefficients, rows ``0 .. K-2``.
+        """Identified differences of the logit coefficients (all rows but the last).
 
         Row ``k`` is ``[b_k - b_K, theta_k - theta_K, alpha_k - alpha_K]``
         for the logits ``alpha_k + b_k^T z - z^T P_k z / 2`` in the inputs
