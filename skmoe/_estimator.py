@@ -55,11 +55,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     ----------
     n_experts : int, default=3
         Number of experts ``K``.
-    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
-            Gating, default="softmax"
-        Gating family: a registered name or a gating object such as
-        :class:`~skmoe.SoftmaxGating`, :class:`~skmoe.NormalizedSigmoidGating`
-        or :class:`~skmoe.HierarchicalSoftmaxGating`. The object is cloned in
+    gating : str or Gating, default="softmax"
+        Gating family: a name registered in :data:`skmoe.gating.GATINGS`
+        (``"softmax"``, ``"normalized_sigmoid"``, ``"hierarchical_softmax"``,
+        ``"gaussian"``, ...) or a gating object such as
+        :class:`~skmoe.SoftmaxGating`. The object is cloned in
         ``fit`` and never modified. To tune its hyper-parameters in a grid
         search (nested keys such as ``gating__temperature``) pass an object,
         not a string.

@@ -2,6 +2,7 @@
 
 from skmoe import (
     FFNExperts,
+    GaussianGating,
     HierarchicalSoftmaxGating,
     LinearExperts,
     MixtureOfExpertsRegressor,
@@ -37,6 +38,7 @@ def small_instances():
                                     n_experts=3, max_iter=30, random_state=0)
     yield MixtureOfExpertsRegressor(gating=HierarchicalSoftmaxGating(n_groups=2),
                                     **common)
+    yield MixtureOfExpertsRegressor(gating=GaussianGating(), **common)
     yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
     # the Student-t noise model (heavy tails)
     yield MixtureOfExpertsRegressor(noise="student_t", **common)
@@ -92,6 +94,8 @@ def gating_instances():
         NormalizedSigmoidGating(top_k=2, pin_last=False),
         HierarchicalSoftmaxGating(n_groups=1),
         HierarchicalSoftmaxGating(n_groups=3),
+        GaussianGating(covariance_type="diag"),
+        GaussianGating(covariance_type="spherical", joint_proposal=False),
     ]
 
 

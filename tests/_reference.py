@@ -282,3 +282,10 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
 
 def fused_residuals(X, y, R, expert_coef, expert_intercept):
     return weighted_residual_ss(y, X @ expert_coef.T + expert_intercept, R)
+
+
+def gaussian_log_densities(X, centres, prec_chol):
+    U = np.triu(prec_chol)
+    Y = np.einsum("nka,kab->nkb", X[:, None, :] - centres[None], U)
+    half_logdet = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
+    return half_logdet - 0.5 * X.shape[1] * np.log(2 * np.pi) - 0.5 * (Y**2).sum(axis=2)

@@ -319,10 +319,9 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             if name.startswith("gate_extra."):
                 key = name[len("gate_extra."):]
                 extra[key] = extra[key][order]
+                moved["gate_extra"] = extra
             else:
                 moved[name] = getattr(params, name)[order]
-        if extra != params.gate_extra:
-            moved["gate_extra"] = extra
         return self.normalize(params.replace(**moved))
 
     def convention(self):
