@@ -22,6 +22,7 @@ _PUBLIC = {
     "PolynomialExperts": ".experts",
     "GateLikelihood": ".gating",
     "Gating": ".gating",
+    "GaussianGating": ".gating",
     "HierarchicalSoftmaxGating": ".gating",
     "NormalizedSigmoidGating": ".gating",
     "SoftmaxGating": ".gating",

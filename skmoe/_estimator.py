@@ -4,6 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
@@ -18,12 +19,18 @@ from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
     Interval,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
     check_is_fitted,
-    validate_data,
 )
 from .utils._threads import numba_threads
+from .utils._validation import (
+    check_data_scale,
+    check_sample_weight,
+    check_target,
+    check_warm_start,
+    validate_Xy,
+    variance_floor,
+)
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
@@ -48,11 +55,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     ----------
     n_experts : int, default=3
         Number of experts ``K``.
-    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
-            Gating, default="softmax"
-        Gating family: a registered name or a gating object such as
-        :class:`~skmoe.SoftmaxGating`, :class:`~skmoe.NormalizedSigmoidGating`
-        or :class:`~skmoe.HierarchicalSoftmaxGating`. The object is cloned in
+    gating : str or Gating, default="softmax"
+        Gating family: a name registered in :data:`skmoe.gating.GATINGS`
+        (``"softmax"``, ``"normalized_sigmoid"``, ``"hierarchical_softmax"``,
+        ``"gaussian"``, ...) or a gating object such as
+        :class:`~skmoe.SoftmaxGating`. The object is cloned in
         ``fit`` and never modified. To tune its hyper-parameters in a grid
         search (nested keys such as ``gating__temperature``) pass an object,
         not a string.
@@ -143,11 +150,17 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         output across multiple function calls.
     warm_start : bool, default=False
         If True and the estimator is already fitted, ``fit`` continues from
-        ``params_`` (one run, ``n_init`` ignored).
+        ``params_`` (one run, ``n_init`` ignored). The gating and expert
+        families must be those of the previous fit (same classes and
+        parameter layouts; other hyper-parameters may change), otherwise a
+        ``ValueError`` says so.
     reg_var : float, default=1e-6
         Variance floor, relative to the weighted variance of ``y``: every
         expert variance is kept at least ``reg_var * Var(y)``, which bounds the
         likelihood and prevents a component from collapsing onto a few points.
+        For a ``y`` constant to float64's precision (its computed variance is
+        round-off) the floor is ``reg_var`` times the mean of ``y**2`` (times 1
+        for ``y = 0``).
     verbose : int, default=0
         If positive, print one line per iteration (iteration, log-likelihood,
         change, elapsed seconds).
@@ -194,6 +207,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         routing_k`` small integers (one byte each up to 256 experts), e.g.
         200 MB for 1000 iterations on 100 000 rows with ``routing_k=2``;
         every restart records, and the record of the kept one is stored.
+        :meth:`partial_fit` records nothing, but refuses the values ``fit``
+        refuses (``solver`` other than ``"em"``, ``routing_k >
+        n_experts``).
     routing_k : int, default=1
         Size ``k`` of the recorded top-k sets, at most ``n_experts``: 1 is
         the argmax of the gate; for a top-K gate use its ``top_k``. Ignored
@@ -309,6 +325,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     returning the routed gate :math:`g(x)` (rows sum to one);
     :meth:`predict_component_weights` gives the weights of all ``K + S``
     components.
+
+    **Scale of the data.** ``fit`` and :meth:`partial_fit` refuse, with a
+    ``ValueError`` naming ``X``, ``y`` or ``sample_weight``, data whose
+    magnitudes leave the range ``[2**-256, 2**256]`` in which the solvers'
+    weighted sums of squares neither overflow nor lose precision (the
+    largest ``|x_ij|`` of every column, the largest ``|y_i|``, the total
+    sample weight; for polynomial experts of degree ``D`` the columns of
+    ``X`` within ``[2**(-256/D), 2**(256/D)]``). Data inside the range are
+    fitted unchanged; rescale data beyond it (the parameters follow the
+    units). See :ref:`the user guide <data_scale>`.
 
     ``predict`` returns the mixture mean :math:`E[y \\mid x]`; ``score`` is
     the :math:`R^2` of that mean. The conditional log-density is
@@ -555,13 +581,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         -------
         self : MixtureOfExpertsRegressor
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid data, naming the input; in particular for data
+            beyond float64's comfortable range: a column of ``X``, ``y`` or
+            the total sample weight of magnitude outside ``[2**-256,
+            2**256]`` (about ``[8.6e-78, 1.2e77]``; for polynomial experts of
+            degree ``D`` every column of ``X`` within ``[2**(-256/D),
+            2**(256/D)]``), see :ref:`the user guide <data_scale>`.
         """
-        X, y = validate_data(
-            self, X, y, y_numeric=True, dtype=np.float64, order="C"
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C")
+        sample_weight = check_sample_weight(sample_weight, X)
         X = as_kernel_array(X)
         y = as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
@@ -579,6 +611,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             )
         spec = self._spec(n_features=n_features)
         spec.gating.check_n_experts(K, n_features)
+        check_data_scale(X, y, sample_weight, spec.experts,
+                         spec.shared_experts if self.n_shared_experts else None)
         S = self.n_shared_experts
         if isinstance(self.init_params, MoEParams):
             init = self.init_params
@@ -593,9 +627,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"init_params must have n_shared_experts={S}; got "
                     f"{init.n_shared_experts}."
                 )
-        w = sample_weight / sample_weight.sum()
-        var_y = float(w @ (y - w @ y) ** 2)
-        var_floor = self.reg_var * (var_y if var_y > 0 else 1.0)
+        var_floor = variance_floor(y, sample_weight, self.reg_var)
         start = None
         if self.warm_start and hasattr(self, "params_"):
             start = self.params_
@@ -621,6 +653,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                         f"the previous fit; the {role} read columns "
                         f"{before.tolist()} before and {now.tolist()} now."
                     )
+            check_warm_start(start, spec.gating, spec.experts,
+                             spec.shared_experts if S else None)
         spec = spec.replace(var_floor=var_floor,
                             rng=check_random_state(self.random_state), start=start)
         with numba_threads(self.n_jobs):
@@ -718,7 +752,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             :class:`~skmoe.FFNExperts`).
         ValueError
             If the batch has a different number of features than the first
-            one, or only zero sample weights.
+            one, or only zero sample weights, or data beyond float64's
+            comfortable range (as in :meth:`fit`).
 
         Notes
         -----
@@ -762,16 +797,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         4
         """
         first = not hasattr(self, "_online_state")
-        X, y = validate_data(
-            self, X, y, y_numeric=True, dtype=np.float64, order="C", reset=first
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C",
+                           reset=first)
+        sample_weight = check_sample_weight(sample_weight, X)
         X, y = as_kernel_array(X), as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
+        # with the record_routing checks of fit
         spec = self._spec(n_features=X.shape[1])
+        check_data_scale(X, y, sample_weight, spec.experts)
         spec.gating.check_n_experts(K, X.shape[1])
         check_online(spec)
         if first and np.count_nonzero(sample_weight) < max(2, K):
@@ -838,7 +872,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------- predict
     def _check_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        X = validate_Xy(self, X, reset=False, dtype=np.float64, order="C")
         return as_kernel_array(X)
 
     def predict(self, X):
@@ -934,15 +968,32 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
     def _check_Xy(self, X, y):
         X = self._check_X(X)
-        y = as_kernel_array(np.asarray(y, dtype=np.float64).ravel())
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"y must have one value per row of X ({X.shape[0]}); got "
-                f"{y.shape[0]}."
-            )
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y must not contain NaN or infinity.")
-        return X, y
+        return X, check_target(y, X.shape[0])
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination :math:`R^2` of :meth:`predict`.
+
+        As :meth:`sklearn.base.RegressorMixin.score`, with ``y`` checked
+        first (a ``ValueError`` naming ``y`` for values that are not finite
+        real numbers).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            :math:`R^2` of ``predict(X)`` with respect to ``y``.
+        """
+        y_pred = self.predict(X)
+        y = check_target(y, y_pred.shape[0])
+        return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def predict_membership(self, X, y):
         """Posterior probability of every component given ``x`` and ``y``.

@@ -16,6 +16,7 @@ from .gating import Gating, resolve_gating
 from .noise import NoiseModel, resolve_noise
 from .utils._arrays import as_kernel_array
 from .utils._text import format_number, html_table, labelled_frame, text_table
+from .utils._validation import check_probabilities
 
 
 def _resolve_gating(gating):
@@ -694,9 +695,7 @@ class MoEParams:
             Accurate to ``1e-10`` times the spread of the mixture.
         """
         X = self._check_X(X)
-        q_arr = np.atleast_1d(np.asarray(q, dtype=np.float64))
-        if q_arr.ndim != 1 or np.any(~((q_arr > 0) & (q_arr < 1))):
-            raise ValueError(f"q must hold probabilities in (0, 1); got {q!r}.")
+        q_arr = check_probabilities(q)
         n = X.shape[0]
         _, means, variance = self._components(X)
         sd = np.sqrt(variance)

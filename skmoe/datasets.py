@@ -172,9 +172,9 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         Number of input features.
     n_experts : int, default=3
         Number of experts of the true model.
-    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
-            Gating, default="softmax"
-        Gating family of the truth.
+    gating : str or Gating, default="softmax"
+        Gating family of the truth: a name registered in
+        :data:`skmoe.gating.GATINGS` or a gating object.
     experts : {"linear", "polynomial", "ffn"} or Experts, default="linear"
         Expert family of the truth.
     activation : {"tanh", "sigmoid", "relu", "gelu"}, default=None

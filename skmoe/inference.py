@@ -43,6 +43,7 @@ from .utils._abilities import Requirements, check_requirements
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import _check_sample_weight, check_is_fitted
 from .utils._text import labelled_frame
+from .utils._validation import check_sample_weight
 from .utils._warnings import SingularInformationWarning
 
 __all__ = [
@@ -107,8 +108,7 @@ def _check_supported(params, objective):
 def _check_data(estimator, X, y, sample_weight):
     check_is_fitted(estimator)
     X, y = estimator._check_Xy(X, y)
-    sample_weight = as_kernel_array(_check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True))
+    sample_weight = as_kernel_array(check_sample_weight(sample_weight, X))
     return X, y, sample_weight
 
 
@@ -232,12 +232,42 @@ def observed_information(params, X, y, sample_weight=None):
     ValueError
         For a model without a smooth likelihood or gradient (see
         :func:`standard_errors`).
+
+    Warns
+    -----
+    SingularInformationWarning
+        When the step of a parameter is below two spacings of its value
+        (``2 * numpy.spacing(theta_j)``): its natural unit ``tau_j`` is below
+        the round-off of ``theta_j``, central differences cannot resolve its
+        curvature, and its row and column of the information are NaN. This
+        happens only for variances tiny relative to the scale of the other
+        parameters (a fit with ``reg_var=0``, or a hand-made model); it is
+        the only case in which the result holds NaN.
     """
     _check_supported(params, "likelihood")
     problem = _problem(params, X, y, sample_weight)
     theta = problem.pack(params)
     first = _hessian(problem, theta, _steps(theta, None, problem.W))
-    H = _hessian(problem, theta, _steps(theta, first, problem.W))
+    steps = _steps(theta, first, problem.W)
+    # a step below two spacings of theta_j rounds to (nearly) nothing: the
+    # parameter's natural unit is below the round-off of its value
+    floor = 2.0 * np.spacing(np.abs(theta))
+    unresolved = ~(steps >= floor)
+    H = _hessian(problem, theta, np.maximum(steps, floor))
+    if unresolved.any():
+        H[unresolved, :] = np.nan
+        H[:, unresolved] = np.nan
+        warnings.warn(
+            f"the observed information is not defined in float64 for "
+            f"{int(unresolved.sum())} of {theta.size} free parameters (indices "
+            f"{np.flatnonzero(unresolved).tolist()} of theta): the change of "
+            "each that moves the log-likelihood by one per sample is below "
+            "the round-off of its value, so central differences cannot "
+            "resolve its curvature (a variance tiny relative to the scale of "
+            "the parameters, e.g. a fit with reg_var=0); their rows and "
+            "columns are NaN.",
+            SingularInformationWarning, stacklevel=2,
+        )
     return theta, -H
 
 

@@ -137,6 +137,16 @@ class ColumnExperts(ColumnSelection, Experts):
         self._width(len(feature_names))
         return self.experts.param_names([feature_names[j] for j in self._cols()])
 
+    def design_degree(self):
+        """The wrapped family's degree in ``x`` (for the data-scale check).
+
+        Returns
+        -------
+        degree : int
+            The degree.
+        """
+        return self.experts.design_degree()
+
     def predict(self, X, expert_params):
         """The wrapped family's means on ``X[:, columns]``.
 

@@ -139,6 +139,16 @@ class PolynomialExperts(_LinearInFeatures):
                 for name, p in zip(feature_names, row, strict=True) if p))
         return names + ["(Intercept)"]
 
+    def design_degree(self):
+        """The ``degree`` of the monomials (for the data-scale check).
+
+        Returns
+        -------
+        degree : int
+            ``degree``.
+        """
+        return int(self.degree)
+
     def param_blocks(self, n_features):
         """Name the blocks ``coef``, ``degree2``, ..., and ``intercept``.
 

@@ -5,6 +5,7 @@ from functools import partial
 from ..utils._families import resolve_family
 from ._base import GateLikelihood, Gating, NewtonTerms
 from ._columns import ColumnGating
+from ._gaussian import GaussianGating
 from ._hierarchical import HierarchicalSoftmaxGating
 from ._sigmoid import NormalizedSigmoidGating
 from ._softmax import SoftmaxGating
@@ -14,6 +15,7 @@ GATINGS = {
     "softmax": SoftmaxGating,
     "normalized_sigmoid": NormalizedSigmoidGating,
     "hierarchical_softmax": HierarchicalSoftmaxGating,
+    "gaussian": GaussianGating,
 }
 
 #: ``resolve_gating(value)``: a validated gating object from a registered name
@@ -24,6 +26,7 @@ __all__ = [
     "ColumnGating",
     "GATINGS",
     "GateLikelihood",
+    "GaussianGating",
     "Gating",
     "HierarchicalSoftmaxGating",
     "NewtonTerms",

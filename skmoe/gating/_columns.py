@@ -313,6 +313,16 @@ class ColumnGating(ColumnSelection, Gating):
         """
         return self.gating.permute(self._view(params), order)
 
+    def convention(self):
+        """The wrapped family's identifiability convention.
+
+        Returns
+        -------
+        convention : str or None
+            The convention.
+        """
+        return self.gating.convention()
+
     def canonical_order(self, mass):
         """The wrapped family's canonical order.
 
