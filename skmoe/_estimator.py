@@ -443,13 +443,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights are equivalent to repeating
-            rows.
+            rows. For ``noise="binomial"``: the number of trials of each row
+            (positive whole numbers; ``y`` is then the proportion of
+            successes), each row counting once.
 
         Returns
         -------
         self : MixtureOfExpertsRegressor
             The fitted estimator.
         """
+        # the response family's own checks first (a y of the wrong shape, a
+        # negative count): the error names y and the family
+        resolve_noise(self.noise, self.noise_df).check_y(y, sample_weight)
         X, y = validate_data(
             self, X, y, y_numeric=True, dtype=np.float64, order="C"
         )
@@ -527,7 +532,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.__dict__.pop("routing_history_", None)  # from an earlier fit
         if result.routing is not None:
             # solver labels -> the canonical labels of params_
-            order = canonical_permutation(result.params, X, sample_weight)
+            order = canonical_permutation(
+                result.params, X, result.params.noise.row_weights(sample_weight))
             label = np.empty_like(order)
             label[order] = np.arange(order.size)
             self.routing_history_ = label.astype(result.routing.dtype)[
@@ -816,8 +822,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         X = self._check_X(X)
         return self.params_.expert_means(X)
 
-    def _check_Xy(self, X, y):
+    def _check_Xy(self, X, y, sample_weight=None):
+        """Validated ``X``, ``y`` and weights (None when not given).
+
+        ``y`` and the weights also pass the noise model's
+        :meth:`~skmoe.noise.NoiseModel.check_y` (counts, proportions and
+        trials of a GLM family).
+        """
         X = self._check_X(X)
+        self.params_.noise.check_y(y, sample_weight)
         y = as_kernel_array(np.asarray(y, dtype=np.float64).ravel())
         if y.shape[0] != X.shape[0]:
             raise ValueError(
@@ -826,10 +839,33 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             )
         if not np.all(np.isfinite(y)):
             raise ValueError("y must not contain NaN or infinity.")
-        return X, y
+        if sample_weight is not None:
+            sample_weight = as_kernel_array(_check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True))
+        return X, y, sample_weight
 
-    def log_density(self, X, y):
+    def _loglik_and_size(self, X, y, sample_weight, method):
+        """Total log-likelihood, responsibilities and number of observations.
+
+        With weights: :math:`\\sum_i v_i \\log p(y_i \\mid x_i)` and
+        :math:`n = \\sum_i v_i`, ``v`` the noise model's row weights
+        (the frequency weights; ones for binomial trials).
+        """
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
+        self._check_density_defined(method)
+        with numba_threads(self.n_jobs):
+            resp, loglik, _ = self.params_._posterior(X, y, sample_weight)
+        if sample_weight is None:
+            return float(loglik.sum()), resp, None, X.shape[0]
+        rows = self.params_.noise.row_weights(sample_weight)
+        return float(rows @ loglik), resp, rows, float(rows.sum())
+
+    def log_density(self, X, y, sample_weight=None):
         """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.
+
+        For ``noise="poisson"`` and ``"binomial"`` the log-probability of the
+        count or proportion, normalising terms included (:math:`-\\log y!`,
+        the log binomial coefficient), as R's ``dpois`` and ``dbinom``.
 
         Parameters
         ----------
@@ -837,22 +873,27 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). The other noise models' densities do not depend on it.
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
             Conditional log-density of every sample.
         """
-        X, y = self._check_Xy(X, y)
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
         self._check_density_defined("log_density")
         with numba_threads(self.n_jobs):
-            return self.params_.log_density(X, y)
+            return self.params_.log_density(X, y, sample_weight)
 
-    def bic(self, X, y):
+    def bic(self, X, y, sample_weight=None):
         """Bayesian information criterion on ``(X, y)``; lower is better.
 
         ``-2 log L + n_params log n``, with ``n_params`` the free parameters
-        (gate after the identifiability constraint, experts, variances).
+        (gate after the identifiability constraint, experts, the noise
+        model's parameters: variances, estimated degrees of freedom; none for
+        ``noise="poisson"`` and ``"binomial"``).
 
         Parameters
         ----------
@@ -860,19 +901,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights: :math:`\\log L = \\sum_i w_i \\log p(y_i
+            \\mid x_i)` and :math:`n = \\sum_i w_i`. For
+            ``noise="binomial"``, the number of trials of each row (each row
+            counts once). None: every row once.
 
         Returns
         -------
         bic : float
             The criterion value.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("bic")
-        with numba_threads(self.n_jobs):
-            loglik = self.params_.log_density(X, y).sum()
-        return float(-2.0 * loglik + self.params_.n_free_params() * np.log(X.shape[0]))
+        loglik, _, _, n = self._loglik_and_size(X, y, sample_weight, "bic")
+        return float(-2.0 * loglik + self.params_.n_free_params() * np.log(n))
 
-    def aic(self, X, y):
+    def aic(self, X, y, sample_weight=None):
         """Akaike information criterion on ``(X, y)``; lower is better.
 
         ``-2 log L + 2 n_params``.
@@ -883,19 +926,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`bic`.
 
         Returns
         -------
         aic : float
             The criterion value.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("aic")
-        with numba_threads(self.n_jobs):
-            loglik = self.params_.log_density(X, y).sum()
+        loglik, _, _, _ = self._loglik_and_size(X, y, sample_weight, "aic")
         return float(-2.0 * loglik + 2.0 * self.params_.n_free_params())
 
-    def icl(self, X, y):
+    def icl(self, X, y, sample_weight=None):
         """Integrated completed likelihood (ICL-BIC) on ``(X, y)``; lower is better.
 
         .. math::
@@ -915,6 +957,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`bic` (the entropy is weighted alike).
 
         Returns
         -------
@@ -928,17 +972,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
            likelihood. IEEE Transactions on Pattern Analysis and Machine
            Intelligence 22(7), 719-725.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("icl")
-        with numba_threads(self.n_jobs):
-            resp, loglik, _ = self.params_._posterior(X, y)
+        loglik, resp, rows, n = self._loglik_and_size(X, y, sample_weight, "icl")
         positive = resp > 0
-        entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
+        if rows is None:
+            entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
+        else:
+            terms = np.where(positive, resp * np.log(np.where(positive, resp, 1.0)),
+                             0.0)
+            entropy = -float(rows @ terms.sum(axis=1))
         n_params = self.params_.n_free_params()
-        return float(-2.0 * loglik.sum() + n_params * np.log(X.shape[0])
-                     + 2.0 * entropy)
+        return float(-2.0 * loglik + n_params * np.log(n) + 2.0 * entropy)
 
-    def sample_y(self, X, random_state=None):
+    def sample_y(self, X, random_state=None, sample_weight=None):
         """Draw one target per row from the fitted :math:`p(y \\mid x)`.
 
         Parameters
@@ -948,6 +993,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         random_state : int, RandomState instance or None, default=None
             Controls the draws. Pass an int for reproducible output across
             multiple function calls.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one); the draws are proportions of successes. Unused by the
+            other noise models.
 
         Returns
         -------
@@ -956,12 +1005,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self._check_density_defined("sample_y")
-        return self.params_.sample_y(X, random_state=random_state)
+        return self.params_.sample_y(X, random_state=random_state,
+                                     sample_weight=sample_weight)
 
-    def predict_quantiles(self, X, q):
+    def predict_quantiles(self, X, q, sample_weight=None):
         """Compute quantiles of the fitted distribution :math:`p(y \\mid x)`.
 
-        The mixture distribution function is inverted by bisection.
+        The mixture distribution function is inverted by bisection; for
+        ``noise="poisson"`` and ``"binomial"`` the quantiles are the
+        smallest counts (proportions ``j / a`` of ``a`` trials) whose mixture
+        distribution function reaches ``q``.
 
         Parameters
         ----------
@@ -969,6 +1022,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         q : float or array-like of shape (n_quantiles,)
             Probabilities in (0, 1).
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
 
         Returns
         -------
@@ -977,9 +1033,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self._check_density_defined("predict_quantiles")
-        return self.params_.quantiles(X, q)
+        return self.params_.quantiles(X, q, sample_weight=sample_weight)
 
-    def predict_interval(self, X, coverage=0.9):
+    def predict_interval(self, X, coverage=0.9, sample_weight=None):
         """Central prediction interval of the fitted :math:`p(y \\mid x)`.
 
         Parameters
@@ -988,19 +1044,25 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         coverage : float, default=0.9
             Probability mass inside the interval, in (0, 1).
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
 
         Returns
         -------
         interval : ndarray of shape (n_samples, 2)
             Lower and upper bounds, the ``(1 - coverage) / 2`` and
-            ``(1 + coverage) / 2`` quantiles.
+            ``(1 + coverage) / 2`` quantiles. For a discrete law (counts,
+            proportions) the interval holds at least ``coverage`` of the
+            mass when its ends are included.
         """
         if not (isinstance(coverage, Real) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a float in (0, 1); got {coverage!r}.")
         check_is_fitted(self)
         self._check_density_defined("predict_interval")
         alpha = (1.0 - coverage) / 2.0
-        return self.predict_quantiles(X, [alpha, 1.0 - alpha])
+        return self.predict_quantiles(X, [alpha, 1.0 - alpha],
+                                      sample_weight=sample_weight)
 
     def standard_errors(self, X, y, sample_weight=None):
         """Standard errors of ``params_`` from the observed information.
