@@ -209,8 +209,8 @@ class BinomialNoise(_GLMNoise):
         """
         trials = self._check_trials(sample_weight, y.shape[0])[:, None, None]
         k = np.floor(trials * y + 1e-9)
-        inside = np.clip(k, 0.0, trials)
-        cdf = bdtr(inside, trials, self.mean(means))
+        inside = np.clip(k, 0.0, trials).astype(np.int64)
+        cdf = bdtr(inside, trials.astype(np.int64), self.mean(means))
         return np.where(k < 0, 0.0, np.where(k >= trials, 1.0, cdf))
 
     def lattice(self, sample_weight, n_samples):
