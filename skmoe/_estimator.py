@@ -152,18 +152,29 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``learning_decay=1`` and ``learning_offset=0`` the running statistics
         are the plain average of the batches' statistics. Used by
         :meth:`partial_fit` only.
-    noise : {"gaussian", "student_t"}, default="gaussian"
-        Noise model of the experts. ``"student_t"``: the t mixture of experts
-        (Chamroukhi 2016, arXiv:1701.07429), robust to outliers and heavy
-        tails, fitted by EM with latent scale weights
-        (:class:`~skmoe.noise.StudentTNoise`); ``params_.variance`` then holds
-        the squared scales and ``params_.noise_df`` the degrees of freedom.
-        Only with ``solver="em"``, ``objective="likelihood"`` and no shared
-        experts (otherwise a ``ValueError`` before fitting).
+    noise : {"gaussian", "student_t", "poisson", "binomial"}, \
+            default="gaussian"
+        Noise model of the experts (the law of ``y`` given an expert).
+        ``"student_t"``: the t mixture of experts (Chamroukhi 2016,
+        arXiv:1701.07429), robust to outliers and heavy tails, fitted by EM
+        with latent scale weights (:class:`~skmoe.noise.StudentTNoise`);
+        ``params_.variance`` then holds the squared scales and
+        ``params_.noise_df`` the degrees of freedom. Only with
+        ``solver="em"``, ``objective="likelihood"`` and no shared experts
+        (otherwise a ``ValueError`` before fitting). ``"poisson"`` and
+        ``"binomial"``: GLM experts for counts (log link) and proportions
+        (logit link; ``sample_weight`` is then the number of trials of each
+        row), fitted by EM with an IRLS update of the experts; the experts'
+        outputs are the linear predictors, ``predict`` is the mixture mean
+        and ``params_.variance`` is held at 1 (no variance parameter). With
+        ``solver="em"``, ``"lbfgs"`` or ``"gd"`` and
+        ``objective="likelihood"``, without shared experts (see
+        :class:`~skmoe.noise.PoissonNoise`,
+        :class:`~skmoe.noise.BinomialNoise` and the user guide).
     noise_df : float or None, default=None
         Degrees of freedom of ``noise="student_t"``: None estimates one per
         expert (in ``[1, 200]``, counted by :meth:`bic`); a float in ``[1,
-        1e6]`` fixes them. Must be None with ``noise="gaussian"``.
+        1e6]`` fixes them. Must be None with the other noise models.
     record_routing : bool, default=False
         If True (EM only), keep the top-``routing_k`` routed experts of every
         training row at the start and after every EM iteration of the kept
@@ -732,7 +743,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return as_kernel_array(X)
 
     def predict(self, X):
-        """Mixture mean :math:`E[y \\mid x] = \\sum_k g_k(x) h(x; \\eta_k)`.
+        """Mixture mean :math:`E[y \\mid x] = \\sum_k g_k(x) \\mu_k(x)`.
+
+        :math:`\\mu_k(x)` is expert ``k``'s mean (:meth:`predict_experts`):
+        its output :math:`h(x; \\eta_k)` for Gaussian and Student-t noise,
+        :math:`e^{h}` for Poisson counts, :math:`1 / (1 + e^{-h})` for
+        binomial proportions.
 
         Parameters
         ----------
@@ -807,7 +823,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return self.params_.component_means(X)
 
     def predict_experts(self, X):
-        """Mean of every routed expert, :math:`h(x; \\eta_k)`.
+        """Mean of every routed expert, :math:`E[y \\mid x, k]`.
+
+        The experts' outputs :math:`h(x; \\eta_k)` for Gaussian and
+        Student-t noise; for ``noise="poisson"`` and ``"binomial"`` the
+        means :math:`g^{-1}(h(x; \\eta_k))` (counts, success
+        probabilities), whose linear predictors are
+        ``params_.expert_predictors(X)``.
 
         Parameters
         ----------
@@ -817,7 +839,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts)
-            Expert means ``h(x_i; eta_k)``.
+            Expert means.
         """
         X = self._check_X(X)
         return self.params_.expert_means(X)
