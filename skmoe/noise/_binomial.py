@@ -214,7 +214,7 @@ class BinomialNoise(_GLMNoise):
         return np.where(k < 0, 0.0, np.where(k >= trials, 1.0, cdf))
 
     def lattice(self, sample_weight, n_samples):
-        """Proportions ``j / a`` of ``a`` trials, ``0 <= j <= a``.
+        """Return the lattice of proportions ``j / a`` of ``a`` trials.
 
         Parameters
         ----------
@@ -234,7 +234,7 @@ class BinomialNoise(_GLMNoise):
         return 1.0 / trials, trials
 
     def draw(self, rng, comp, means, variance, df, sample_weight=None):
-        """Proportions of successes drawn from each row's component.
+        """Draw proportions of successes from each row's component.
 
         Parameters
         ----------

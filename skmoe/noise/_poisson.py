@@ -138,7 +138,7 @@ class PoissonNoise(_GLMNoise):
         return np.where(k < 0, 0.0, cdf)
 
     def lattice(self, sample_weight, n_samples):
-        """Counts: step 1, unbounded.
+        """Return the lattice of counts: step 1, unbounded.
 
         Parameters
         ----------
@@ -157,7 +157,7 @@ class PoissonNoise(_GLMNoise):
         return np.ones(n_samples), None
 
     def draw(self, rng, comp, means, variance, df, sample_weight=None):
-        """Poisson counts with the means of each row's component.
+        """Draw Poisson counts with the means of each row's component.
 
         Parameters
         ----------
