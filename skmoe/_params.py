@@ -15,6 +15,10 @@ from .gating import Gating, resolve_gating
 from .noise import NoiseModel, resolve_noise
 from .utils._arrays import as_kernel_array
 
+#: largest lattice index of a discrete quantile: 2**53, the last integer up
+#: to which every integer is a float
+_LATTICE_CAP = 2.0 ** 53
+
 
 def _resolve_gating(gating):
     return gating if isinstance(gating, Gating) else resolve_gating(gating)
@@ -786,24 +790,26 @@ class MoEParams:
         """
         n = X.shape[0]
         step, top = self.noise.lattice(sample_weight, n)
+        # the largest index searched: the lattice's top, and at most 2**53
+        # (above it floats no longer hold every integer)
+        cap = np.full(n, _LATTICE_CAP) if top is None else np.minimum(top,
+                                                                      _LATTICE_CAP)
         target = np.broadcast_to(q, (n, q.size))
-        mean = self.expert_means(X).max(axis=1) / step
+        with np.errstate(invalid="ignore"):
+            mean = np.nan_to_num(self.expert_means(X).max(axis=1) / step,
+                                 nan=_LATTICE_CAP, posinf=_LATTICE_CAP)
         lo = np.full((n, q.size), -1.0)
-        hi = np.repeat(np.ceil(np.minimum(mean, np.inf if top is None else top)
-                               )[:, None], q.size, axis=1)
+        hi = np.repeat(np.ceil(np.minimum(mean, cap))[:, None], q.size, axis=1)
 
         def reaches(j):
             return self.cdf(X, j * step[:, None], sample_weight) >= target
 
-        for _ in range(1100):  # doubling: 2**1100 exceeds every float
-            ok = reaches(hi)
+        for _ in range(60):  # doubling from 0 reaches 2**53 in 54 steps
+            ok = reaches(hi) | (hi >= cap[:, None])
             if ok.all():
                 break
             lo = np.where(ok, lo, hi)
-            grown = 2.0 * hi + 1.0
-            if top is not None:
-                grown = np.minimum(grown, top[:, None])
-            hi = np.where(ok, hi, grown)
+            hi = np.where(ok, hi, np.minimum(2.0 * hi + 1.0, cap[:, None]))
         while np.any(hi - lo > 1):
             mid = np.floor(0.5 * (lo + hi))
             ok = reaches(mid)
