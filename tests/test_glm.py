@@ -234,6 +234,42 @@ def test_irls_step_never_lowers_the_expected_complete_loglik(noise):
         assert np.all(q(new) > q(start) + 1e-3)  # and it moves
 
 
+@pytest.mark.parametrize("noise, start", [
+    ("poisson", [[0.0, -10.0]]),   # mu = 4.5e-5: z = eta + (y - mu) / mu ~ 1e5
+    ("binomial", [[-30.0, 0.0]]),  # saturated wrong way: mu (1 - mu) ~ 1e-13
+])
+def test_step_halving_rescues_an_overshooting_irls_step(noise, start):
+    # from these starts the full IRLS (Newton) step overshoots so far that the
+    # expected complete-data log-likelihood collapses (exp overflows); the
+    # halved steps must still raise it, and EM from there must stay monotone
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, 1))
+    y = (rng.poisson(np.exp(1.0 + 0.5 * X[:, 0])).astype(float) if noise == "poisson"
+         else (X[:, 0] + 0.5 * rng.standard_normal(200) > 0).astype(float))
+    model = PoissonNoise() if noise == "poisson" else BinomialNoise()
+    experts = MoEParams(gate_coef=[[0.0]], gate_intercept=[0.0],
+                        expert_params=start, noise=noise).experts
+    R = np.ones((200, 1))
+    start = np.array(start)
+
+    def q(params):
+        return float((R * model.log_pdf(y, experts.predict(X, params), np.ones(1),
+                                        None)).sum())
+
+    z, w = model._working(y, experts.predict(X, start), np.ones(200))
+    overshoot = experts.m_step(X, np.ascontiguousarray(z[:, 0]), R * w, start)
+    with np.errstate(over="ignore"):
+        assert not q(overshoot) >= q(start)  # the full step lowers Q (or NaN)
+    new = model.expert_step(experts, X, y, R, None, start)
+    assert q(new) > q(start)
+    est = MixtureOfExpertsRegressor(1, noise=noise, max_iter=30, tol=0.0,
+                                    init_params=MoEParams(
+                                        gate_coef=[[0.0]], gate_intercept=[0.0],
+                                        expert_params=start, noise=noise)).fit(X, y)
+    h = est.history_
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[:-1]))
+
+
 @pytest.mark.parametrize("noise", FAMILIES)
 @pytest.mark.parametrize("gating", [
     SoftmaxGating(), NormalizedSigmoidGating(), HierarchicalSoftmaxGating(n_groups=2),
