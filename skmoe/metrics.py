@@ -181,6 +181,14 @@ _PARAMETRIZATIONS = ("raw", "canonical")
 #: what the Voronoi losses need of a model's gate
 VORONOI = Requirements("voronoi_cells and voronoi_loss", gating=("atoms",))
 
+#: density_distance integrates Gaussian densities on a grid of standard
+#: deviations
+DENSITY_DISTANCE = Requirements(
+    "density_distance", noise=("gaussian",),
+    hint="It integrates Gaussian densities on a grid of +-width standard "
+         "deviations.",
+)
+
 
 def _gate_kind(params):
     """``"softmax"`` (shift-invariant), ``"softmax_fixed"`` or ``"sigmoid"``.
@@ -777,12 +785,11 @@ def density_distance(estimated, true, X, *, metric="hellinger", n_grid=2001,
     0.0
     """
     _check_pair(estimated, true)
-    if estimated.noise_df is not None or true.noise_df is not None:
-        raise ValueError(
-            "density_distance integrates Gaussian components on a grid of "
-            "+-width standard deviations; models with noise='student_t' are not "
-            "supported (their tails reach beyond the grid)."
-        )
+    for params in (estimated, true):
+        # Gaussian components on a grid of +-width standard deviations: the
+        # tails of a t law reach beyond it, a discrete law has no density
+        check_requirements(DENSITY_DISTANCE, noise=params.noise,
+                           n_experts=params.n_experts)
     if metric not in ("hellinger", "tv"):
         raise ValueError(f"metric must be 'hellinger' or 'tv'; got {metric!r}.")
     if not isinstance(n_grid, Integral) or isinstance(n_grid, bool) or n_grid < 3:

@@ -66,29 +66,40 @@ def given_start(method, spec, n_features):
     )
 
 
-def from_responsibilities(X, y, R, spec, gate_fields):
+def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     """Experts and variances fitted to given weighted responsibilities.
+
+    The experts start from the noise model's
+    :meth:`~skmoe.noise.NoiseModel.init_experts` (the experts' own start for
+    Gaussian and Student-t noise, on the working response of a GLM family);
+    the variances are the weighted residual variances, or ones for a law
+    without variance.
 
     Parameters
     ----------
     X, y : ndarray
         The data.
     R : ndarray of shape (n_samples, n_experts)
-        Weighted starting responsibilities.
+        Row weight times starting responsibility.
     spec : FitSpec
         The fit's settings.
     gate_fields : dict
         The starting gate.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        The data's weights (for the noise model).
 
     Returns
     -------
     params : MoEParams
     """
-    experts = spec.experts
+    experts, noise = spec.experts, spec.noise
     K = R.shape[1]
-    expert_params = experts.init(X, y, R, spec.rng)
-    means = experts.predict(X, expert_params)
-    variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
+    expert_params = noise.init_experts(experts, X, y, R, spec.rng, sample_weight)
+    if noise.has_variance:
+        means = experts.predict(X, expert_params)
+        variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
+    else:
+        variance = np.ones(K)
     if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
         raise Degenerate("non-finite starting parameters")
     return MoEParams(
@@ -123,7 +134,8 @@ def random_start(X, y, sample_weight, spec):
     """
     K, d = spec.n_experts, X.shape[1]
     gating, experts = spec.gating, spec.experts
-    gate_fields = gating.init(X, sample_weight, K, spec.rng)
+    rows = spec.noise.row_weights(sample_weight)
+    gate_fields = gating.init(X, rows, K, spec.rng)
     probe = MoEParams(
         expert_params=np.zeros((K, experts.n_params(d))),
         variance=np.ones(K),
@@ -133,8 +145,8 @@ def random_start(X, y, sample_weight, spec):
     )
     # in place: the gates are not needed after R (one (n, K) array fewer)
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
-    R *= sample_weight[:, None]
-    return from_responsibilities(X, y, R, spec, gate_fields)
+    R *= rows[:, None]
+    return from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
 
 
 def kmeans_start(X, y, sample_weight, spec):
@@ -152,17 +164,18 @@ def kmeans_start(X, y, sample_weight, spec):
     params : MoEParams
     """
     K, d = spec.n_experts, X.shape[1]
+    rows = spec.noise.row_weights(sample_weight)
     Z = np.hstack([X, y[:, None]])
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
     labels = KMeans(
         n_clusters=K, n_init=1,
         random_state=spec.rng.randint(np.iinfo(np.int32).max),
-    ).fit(Z, sample_weight=sample_weight).labels_
+    ).fit(Z, sample_weight=rows).labels_
     R = np.zeros((X.shape[0], K))
-    R[np.arange(X.shape[0]), labels] = sample_weight
+    R[np.arange(X.shape[0]), labels] = rows
     R = as_kernel_array(R)
     zero_gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
-    params = from_responsibilities(X, y, R, spec, zero_gate)
+    params = from_responsibilities(X, y, R, spec, zero_gate, sample_weight)
     gate = spec.gating.m_step(X, R, params)
     arrays = [v for k, v in gate.items() if k != "gate_extra"]
     if not all(np.all(np.isfinite(v)) for v in arrays):
