@@ -187,18 +187,29 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``learning_decay=1`` and ``learning_offset=0`` the running statistics
         are the plain average of the batches' statistics. Used by
         :meth:`partial_fit` only.
-    noise : {"gaussian", "student_t"}, default="gaussian"
-        Noise model of the experts. ``"student_t"``: the t mixture of experts
-        (Chamroukhi 2016, arXiv:1701.07429), robust to outliers and heavy
-        tails, fitted by EM with latent scale weights
-        (:class:`~skmoe.noise.StudentTNoise`); ``params_.variance`` then holds
-        the squared scales and ``params_.noise_df`` the degrees of freedom.
-        Only with ``solver="em"``, ``objective="likelihood"`` and no shared
-        experts (otherwise a ``ValueError`` before fitting).
+    noise : {"gaussian", "student_t", "poisson", "binomial"}, \
+            default="gaussian"
+        Noise model of the experts (the law of ``y`` given an expert).
+        ``"student_t"``: the t mixture of experts (Chamroukhi 2016,
+        arXiv:1701.07429), robust to outliers and heavy tails, fitted by EM
+        with latent scale weights (:class:`~skmoe.noise.StudentTNoise`);
+        ``params_.variance`` then holds the squared scales and
+        ``params_.noise_df`` the degrees of freedom. Only with
+        ``solver="em"``, ``objective="likelihood"`` and no shared experts
+        (otherwise a ``ValueError`` before fitting). ``"poisson"`` and
+        ``"binomial"``: GLM experts for counts (log link) and proportions
+        (logit link; ``sample_weight`` is then the number of trials of each
+        row), fitted by EM with an IRLS update of the experts; the experts'
+        outputs are the linear predictors, ``predict`` is the mixture mean
+        and ``params_.variance`` is held at 1 (no variance parameter). With
+        ``solver="em"``, ``"lbfgs"`` or ``"gd"`` and
+        ``objective="likelihood"``, without shared experts (see
+        :class:`~skmoe.noise.PoissonNoise`,
+        :class:`~skmoe.noise.BinomialNoise` and the user guide).
     noise_df : float or None, default=None
         Degrees of freedom of ``noise="student_t"``: None estimates one per
         expert (in ``[1, 200]``, counted by :meth:`bic`); a float in ``[1,
-        1e6]`` fixes them. Must be None with ``noise="gaussian"``.
+        1e6]`` fixes them. Must be None with the other noise models.
     record_routing : bool, default=False
         If True (EM only), keep the top-``routing_k`` routed experts of every
         training row at the start and after every EM iteration of the kept
@@ -575,7 +586,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights are equivalent to repeating
-            rows.
+            rows. For ``noise="binomial"``: the number of trials of each row
+            (positive whole numbers; ``y`` is then the proportion of
+            successes), each row counting once.
 
         Returns
         -------
@@ -592,6 +605,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             degree ``D`` every column of ``X`` within ``[2**(-256/D),
             2**(256/D)]``), see :ref:`the user guide <data_scale>`.
         """
+        # the response family's own checks first (a y of the wrong shape, a
+        # negative count): the error names y and the family
+        resolve_noise(self.noise, self.noise_df).check_y(y, sample_weight)
         X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C")
         sample_weight = check_sample_weight(sample_weight, X)
         X = as_kernel_array(X)
@@ -677,7 +693,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.__dict__.pop("routing_history_", None)  # from an earlier fit
         if result.routing is not None:
             # solver labels -> the canonical labels of params_
-            order = canonical_permutation(result.params, X, sample_weight)
+            order = canonical_permutation(
+                result.params, X, result.params.noise.row_weights(sample_weight))
             label = np.empty_like(order)
             label[order] = np.arange(order.size)
             self.routing_history_ = label.astype(result.routing.dtype)[
@@ -876,7 +893,12 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return as_kernel_array(X)
 
     def predict(self, X):
-        """Mixture mean :math:`E[y \\mid x] = \\sum_k g_k(x) h(x; \\eta_k)`.
+        """Mixture mean :math:`E[y \\mid x] = \\sum_k g_k(x) \\mu_k(x)`.
+
+        :math:`\\mu_k(x)` is expert ``k``'s mean (:meth:`predict_experts`):
+        its output :math:`h(x; \\eta_k)` for Gaussian and Student-t noise,
+        :math:`e^{h}` for Poisson counts, :math:`1 / (1 + e^{-h})` for
+        binomial proportions.
 
         Parameters
         ----------
@@ -951,7 +973,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return self.params_.component_means(X)
 
     def predict_experts(self, X):
-        """Mean of every routed expert, :math:`h(x; \\eta_k)`.
+        """Mean of every routed expert, :math:`E[y \\mid x, k]`.
+
+        The experts' outputs :math:`h(x; \\eta_k)` for Gaussian and
+        Student-t noise; for ``noise="poisson"`` and ``"binomial"`` the
+        means :math:`g^{-1}(h(x; \\eta_k))` (counts, success
+        probabilities), whose linear predictors are
+        ``params_.expert_predictors(X)``.
 
         Parameters
         ----------
@@ -961,14 +989,24 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts)
-            Expert means ``h(x_i; eta_k)``.
+            Expert means.
         """
         X = self._check_X(X)
         return self.params_.expert_means(X)
 
-    def _check_Xy(self, X, y):
+    def _check_Xy(self, X, y, sample_weight=None):
+        """Validated ``X``, ``y`` and weights (None when not given).
+
+        ``y`` and the weights also pass the noise model's
+        :meth:`~skmoe.noise.NoiseModel.check_y` (counts, proportions and
+        trials of a GLM family).
+        """
         X = self._check_X(X)
-        return X, check_target(y, X.shape[0])
+        self.params_.noise.check_y(y, sample_weight)
+        y = check_target(y, X.shape[0])
+        if sample_weight is not None:
+            sample_weight = as_kernel_array(check_sample_weight(sample_weight, X))
+        return X, y, sample_weight
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination :math:`R^2` of :meth:`predict`.
@@ -995,7 +1033,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         y = check_target(y, y_pred.shape[0])
         return r2_score(y, y_pred, sample_weight=sample_weight)
 
-    def predict_membership(self, X, y):
+    def predict_membership(self, X, y, sample_weight=None):
         """Posterior probability of every component given ``x`` and ``y``.
 
         :math:`p(z_i = k \\mid x_i, y_i) = g_k(x_i)\\, p_k(y_i \\mid x_i) /
@@ -1013,18 +1051,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
 
         Returns
         -------
         membership : ndarray of shape (n_samples, n_experts + n_shared_experts)
             Rows are non-negative and sum to one.
         """
-        X, y = self._check_Xy(X, y)
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
         self._check_density_defined("predict_membership")
         with numba_threads(self.n_jobs):
-            return self.params_._posterior(X, y)[0]
+            return self.params_._posterior(X, y, sample_weight)[0]
 
-    def predict_cluster(self, X, y):
+    def predict_cluster(self, X, y, sample_weight=None):
         """Hard assignment of every sample to its most probable component.
 
         The argmax of :meth:`predict_membership` (flexmix's ``clusters``,
@@ -1037,13 +1078,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row.
 
         Returns
         -------
         labels : ndarray of int of shape (n_samples,)
             Component indices in ``[0, n_experts + n_shared_experts)``.
         """
-        return np.argmax(self.predict_membership(X, y), axis=1)
+        return np.argmax(self.predict_membership(X, y, sample_weight), axis=1)
 
     def summary(self, X, y, sample_weight=None):
         """The fitted model's report: parameters with standard errors, sizes, fit.
@@ -1073,7 +1116,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             The training targets.
         sample_weight : array-like of shape (n_samples,), default=None
             The training sample weights (frequency weights: sizes are sums of
-            weights, ``n`` in BIC the total weight).
+            weights, ``n`` in BIC the total weight, as :meth:`bic`; for
+            ``noise="binomial"`` the numbers of trials).
 
         Returns
         -------
@@ -1100,8 +1144,28 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         return summarize(self, X, y, sample_weight=sample_weight)
 
-    def log_density(self, X, y):
+    def _loglik_and_size(self, X, y, sample_weight, method):
+        """Total log-likelihood, responsibilities and number of observations.
+
+        With weights: :math:`\\sum_i v_i \\log p(y_i \\mid x_i)` and
+        :math:`n = \\sum_i v_i`, ``v`` the noise model's row weights
+        (the frequency weights; ones for binomial trials).
+        """
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
+        self._check_density_defined(method)
+        with numba_threads(self.n_jobs):
+            resp, loglik, _ = self.params_._posterior(X, y, sample_weight)
+        if sample_weight is None:
+            return float(loglik.sum()), resp, None, X.shape[0]
+        rows = self.params_.noise.row_weights(sample_weight)
+        return float(rows @ loglik), resp, rows, float(rows.sum())
+
+    def log_density(self, X, y, sample_weight=None):
         """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.
+
+        For ``noise="poisson"`` and ``"binomial"`` the log-probability of the
+        count or proportion, normalising terms included (:math:`-\\log y!`,
+        the log binomial coefficient), as R's ``dpois`` and ``dbinom``.
 
         Parameters
         ----------
@@ -1109,22 +1173,27 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). The other noise models' densities do not depend on it.
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
             Conditional log-density of every sample.
         """
-        X, y = self._check_Xy(X, y)
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
         self._check_density_defined("log_density")
         with numba_threads(self.n_jobs):
-            return self.params_.log_density(X, y)
+            return self.params_.log_density(X, y, sample_weight)
 
-    def bic(self, X, y):
+    def bic(self, X, y, sample_weight=None):
         """Bayesian information criterion on ``(X, y)``; lower is better.
 
         ``-2 log L + n_params log n``, with ``n_params`` the free parameters
-        (gate after the identifiability constraint, experts, variances).
+        (gate after the identifiability constraint, experts, the noise
+        model's parameters: variances, estimated degrees of freedom; none for
+        ``noise="poisson"`` and ``"binomial"``).
 
         Parameters
         ----------
@@ -1132,19 +1201,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights: :math:`\\log L = \\sum_i w_i \\log p(y_i
+            \\mid x_i)` and :math:`n = \\sum_i w_i`. For
+            ``noise="binomial"``, the number of trials of each row (each row
+            counts once). None: every row once.
 
         Returns
         -------
         bic : float
             The criterion value.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("bic")
-        with numba_threads(self.n_jobs):
-            loglik = self.params_.log_density(X, y).sum()
-        return float(-2.0 * loglik + self.params_.n_free_params() * np.log(X.shape[0]))
+        loglik, _, _, n = self._loglik_and_size(X, y, sample_weight, "bic")
+        return float(-2.0 * loglik + self.params_.n_free_params() * np.log(n))
 
-    def aic(self, X, y):
+    def aic(self, X, y, sample_weight=None):
         """Akaike information criterion on ``(X, y)``; lower is better.
 
         ``-2 log L + 2 n_params``.
@@ -1155,19 +1226,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`bic`.
 
         Returns
         -------
         aic : float
             The criterion value.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("aic")
-        with numba_threads(self.n_jobs):
-            loglik = self.params_.log_density(X, y).sum()
+        loglik, _, _, _ = self._loglik_and_size(X, y, sample_weight, "aic")
         return float(-2.0 * loglik + 2.0 * self.params_.n_free_params())
 
-    def icl(self, X, y):
+    def icl(self, X, y, sample_weight=None):
         """Integrated completed likelihood (ICL-BIC) on ``(X, y)``; lower is better.
 
         .. math::
@@ -1187,6 +1257,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`bic` (the entropy is weighted alike).
 
         Returns
         -------
@@ -1200,17 +1272,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
            likelihood. IEEE Transactions on Pattern Analysis and Machine
            Intelligence 22(7), 719-725.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("icl")
-        with numba_threads(self.n_jobs):
-            resp, loglik, _ = self.params_._posterior(X, y)
+        loglik, resp, rows, n = self._loglik_and_size(X, y, sample_weight, "icl")
         positive = resp > 0
-        entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
+        if rows is None:
+            entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
+        else:
+            terms = np.where(positive, resp * np.log(np.where(positive, resp, 1.0)),
+                             0.0)
+            entropy = -float(rows @ terms.sum(axis=1))
         n_params = self.params_.n_free_params()
-        return float(-2.0 * loglik.sum() + n_params * np.log(X.shape[0])
-                     + 2.0 * entropy)
+        return float(-2.0 * loglik + n_params * np.log(n) + 2.0 * entropy)
 
-    def sample_y(self, X, random_state=None):
+    def sample_y(self, X, random_state=None, sample_weight=None):
         """Draw one target per row from the fitted :math:`p(y \\mid x)`.
 
         Parameters
@@ -1220,6 +1293,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         random_state : int, RandomState instance or None, default=None
             Controls the draws. Pass an int for reproducible output across
             multiple function calls.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one); the draws are proportions of successes. Unused by the
+            other noise models.
 
         Returns
         -------
@@ -1228,12 +1305,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self._check_density_defined("sample_y")
-        return self.params_.sample_y(X, random_state=random_state)
+        return self.params_.sample_y(X, random_state=random_state,
+                                     sample_weight=sample_weight)
 
-    def predict_quantiles(self, X, q):
+    def predict_quantiles(self, X, q, sample_weight=None):
         """Compute quantiles of the fitted distribution :math:`p(y \\mid x)`.
 
-        The mixture distribution function is inverted by bisection.
+        The mixture distribution function is inverted by bisection; for
+        ``noise="poisson"`` and ``"binomial"`` the quantiles are the
+        smallest counts (proportions ``j / a`` of ``a`` trials) whose mixture
+        distribution function reaches ``q``.
 
         Parameters
         ----------
@@ -1241,6 +1322,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         q : float or array-like of shape (n_quantiles,)
             Probabilities in (0, 1).
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
 
         Returns
         -------
@@ -1249,9 +1333,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self._check_density_defined("predict_quantiles")
-        return self.params_.quantiles(X, q)
+        return self.params_.quantiles(X, q, sample_weight=sample_weight)
 
-    def predict_interval(self, X, coverage=0.9):
+    def predict_interval(self, X, coverage=0.9, sample_weight=None):
         """Central prediction interval of the fitted :math:`p(y \\mid x)`.
 
         Parameters
@@ -1260,19 +1344,25 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         coverage : float, default=0.9
             Probability mass inside the interval, in (0, 1).
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
 
         Returns
         -------
         interval : ndarray of shape (n_samples, 2)
             Lower and upper bounds, the ``(1 - coverage) / 2`` and
-            ``(1 + coverage) / 2`` quantiles.
+            ``(1 + coverage) / 2`` quantiles. For a discrete law (counts,
+            proportions) the interval holds at least ``coverage`` of the
+            mass when its ends are included.
         """
         if not (isinstance(coverage, Real) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a float in (0, 1); got {coverage!r}.")
         check_is_fitted(self)
         self._check_density_defined("predict_interval")
         alpha = (1.0 - coverage) / 2.0
-        return self.predict_quantiles(X, [alpha, 1.0 - alpha])
+        return self.predict_quantiles(X, [alpha, 1.0 - alpha],
+                                      sample_weight=sample_weight)
 
     def standard_errors(self, X, y, sample_weight=None):
         """Standard errors of ``params_`` from the observed information.

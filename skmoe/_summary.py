@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._params import _by_expert
 from .inference import standard_errors
-from .utils._sklearn import _check_sample_weight, check_is_fitted
+from .utils._sklearn import check_is_fitted
 from .utils._text import (
     format_number,
     format_p_value,
@@ -30,10 +30,11 @@ from .utils._text import (
 from .utils._threads import numba_threads
 from .utils._warnings import SingularInformationWarning
 
-#: fields whose entries get a Wald test of zero (coefficients, and a gate
-#: family's extra ``..._coef`` / ``..._intercept`` rows); the others
-#: (variances, degrees of freedom, a temperature) get a standard error only
-_TESTED = ("gate_coef", "gate_intercept", "expert_params")
+#: expert fields whose entries get a Wald test of zero; the gate family says
+#: which of its fields do (Gating.summary_fields); the others (variances,
+#: degrees of freedom, a temperature, a Gaussian gate's centres) get a
+#: standard error only
+_TESTED = ("expert_params", "shared_params")
 
 #: the notes of the coefficient table, by key
 _NOTES = {
@@ -47,6 +48,17 @@ _NOTES = {
         "positive and 0 is not a value to test; its standard error is the "
         "delta method's from the log-variance (see "
         "StandardErrors.confidence_intervals for a positive interval)"),
+    "gate no test": (
+        "no Wald test: not a coefficient of the gate's logits (a Gaussian "
+        "gate's centre, log-weight or precision factor), so a test of zero "
+        "has no meaning; only differences between the experts' logits are "
+        "identified, and the standard error is the delta method's for the "
+        "representative the gate family reports (GaussianGating: the one "
+        "whose input mixture matches the inputs' first two moments)"),
+    "fixed": (
+        "not a free parameter (no standard error): held fixed by the gate "
+        "family, such as the Gaussian gate's reference moments of the "
+        "training inputs (x_mean, x_covariance)"),
 }
 
 
@@ -297,30 +309,29 @@ def summarize(estimator, X, y, sample_weight=None):
         The report.
     """
     check_is_fitted(estimator)
-    X_given, y_given = X, y
-    X, y = estimator._check_Xy(X, y)
-    w = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                             ensure_non_negative=True)
+    X_given, y_given, w_given = X, y, sample_weight
+    X, y, sample_weight = estimator._check_Xy(X, y, sample_weight)
     params = estimator.params_
     names = params._feature_names(getattr(estimator, "feature_names_in_", None))
     objective = getattr(estimator, "_fitted_objective", estimator.objective)
     likelihood = objective == "likelihood"
     notes = {}
+    # the rows' frequency weights (the noise model's: ones for binomial trials)
+    w = (np.ones(X.shape[0]) if sample_weight is None
+         else params.noise.row_weights(sample_weight))
     n, W = X.shape[0], float(w.sum())
     with numba_threads(estimator.n_jobs):
         weights = params.component_weights(X)
-        if likelihood:
-            resp, loglik_i, _ = params._posterior(X, y)
-        else:
-            resp = weights  # no posterior without a density: sizes by the gate
     df = params.n_free_params()
     statistics = {"n": n, "weight": W}
     if likelihood:
-        loglik = float(w @ loglik_i)
+        # the estimator's own sums (those of bic, aic and icl)
+        loglik, resp, _, size = estimator._loglik_and_size(X_given, y_given,
+                                                           w_given, "summary")
         positive = resp > 0
-        entropy = -float(np.sum((w[:, None] * resp)[positive]
-                                * np.log(resp[positive])))
-        bic = -2.0 * loglik + df * np.log(W)
+        terms = np.where(positive, resp * np.log(np.where(positive, resp, 1.0)), 0.0)
+        entropy = -float(w @ terms.sum(axis=1))
+        bic = -2.0 * loglik + df * np.log(size)
         statistics.update(log_likelihood=loglik, df=df,
                           aic=-2.0 * loglik + 2.0 * df, bic=bic,
                           icl=bic + 2.0 * entropy)
@@ -334,6 +345,7 @@ def summarize(estimator, X, y, sample_weight=None):
                 "are those of the data given."
             )
     else:
+        resp = weights  # no posterior without a density: sizes by the gate
         residual = y - params.predict(X)
         sse = float(w @ residual**2)
         mean = float(w @ y) / W
@@ -356,14 +368,17 @@ def summarize(estimator, X, y, sample_weight=None):
                        size=float(w[hard == j].sum()))
                   for j, e in enumerate(experts)]
 
-    se = (_standard_errors(estimator, X_given, y_given, w, notes) if likelihood
-          else None)
-    rows = params._labels(names)
+    se = (_standard_errors(estimator, X_given, y_given, w_given, notes)
+          if likelihood else None)
+    rows = params._labels(names, fixed_variance=True)
     se_values = np.full(len(rows), np.nan)
     if se is not None:
         se_values[:se._se.size] = se._se
+    gate_fields = params.gating.summary_fields(params.n_features, params.n_experts)
     coefficients = []
     for row, s in zip(rows, se_values, strict=True):
+        if row["field"] == "variance" and not params.noise.has_variance:
+            continue  # held at 1 by a law without variance
         entry = dict(expert=row["expert"], block=row["block"], term=row["term"],
                      estimate=row["value"], std_error=s, z=np.nan,
                      p_value=np.nan, note="")
@@ -372,16 +387,18 @@ def summarize(estimator, X, y, sample_weight=None):
         elif "unreliable" in notes:
             entry["note"] = "unreliable"
         if se is not None and np.isfinite(s):
+            gate_test = gate_fields.get(row["field"], (None, None))[1]
+            tested = row["field"] in _TESTED or bool(gate_test)
             if s == 0:
                 entry["std_error"] = np.nan
-                entry["note"] = "; ".join(filter(None, ["reference",
-                                                        entry["note"]]))
-            elif row["field"] in _TESTED or row["field"].endswith(
-                    ("_coef", "_intercept")):  # a gate family's extra rows
+                entry["note"] = "; ".join(filter(None, [
+                    "reference" if tested else "fixed", entry["note"]]))
+            elif tested:
                 entry["z"] = row["value"] / s
                 entry["p_value"] = float(2.0 * norm.sf(abs(entry["z"])))
             else:
-                entry["note"] = "; ".join(filter(None, [entry["note"], "no test"]))
+                reason = "no test" if gate_test is None else "gate no test"
+                entry["note"] = "; ".join(filter(None, [entry["note"], reason]))
         coefficients.append(entry)
     coefficients = _by_expert(coefficients)
     used = {k: text for k, text in _NOTES.items()

@@ -24,7 +24,9 @@ parameters (:meth:`skmoe.Experts.pack`) and the log-variances
 the delta method through the map from ``theta`` to the fields
 (:meth:`skmoe.Gating.unpack`, :meth:`skmoe.Experts.unpack`, ``exp``): an entry
 fixed by the normalisation (the reference row) has standard error 0, and the
-variance has ``se(nu_k) = nu_k se(s_k)``.
+variance has ``se(nu_k) = nu_k se(s_k)``. A law without variance (the Poisson
+and binomial response families) has no log-variances in ``theta``: its
+``variance`` is held at 1, with standard error 0.
 """
 
 import warnings
@@ -84,13 +86,14 @@ def _check_likelihood_fit(params, objective, what):
 
 
 #: what the observed information needs of a model: gradients of a smooth
-#: likelihood in every free parameter, the Gaussian gradient kernels, and one
-#: parameter vector (no shared experts)
+#: likelihood in every free parameter (the gate's, the experts' and the noise
+#: model's log-likelihood gradient), and one parameter vector (no shared
+#: experts)
 STANDARD_ERRORS = Requirements(
     "standard errors from the observed information",
     gating=("gradient", "smooth"),
     experts=("gradient",),
-    noise=("gaussian",),
+    noise=("gradient",),
     shared_experts=False,
     hint="Use bootstrap_standard_errors instead.",
 )
@@ -107,9 +110,10 @@ def _check_supported(params, objective):
 
 def _check_data(estimator, X, y, sample_weight):
     check_is_fitted(estimator)
-    X, y = estimator._check_Xy(X, y)
-    sample_weight = as_kernel_array(check_sample_weight(sample_weight, X))
-    return X, y, sample_weight
+    X, y, given = estimator._check_Xy(X, y, sample_weight)
+    if given is None:
+        given = as_kernel_array(check_sample_weight(None, X))
+    return X, y, given
 
 
 # ----------------------------------------------------------- the information
@@ -432,9 +436,12 @@ def standard_errors(estimator, X, y, sample_weight=None):
     field_var = np.einsum("ij,jk,ik->i", J, cov, J)
     se = np.sqrt(np.where(field_var >= 0, field_var, np.nan))
     n_var = params.n_experts
-    log_var = np.diag(cov)[-n_var:]
-    se_log = np.sqrt(np.where(log_var >= 0, log_var, np.nan))
-    se[-n_var:] = params.variance * se_log  # delta method, exactly
+    if problem.free_variance:
+        log_var = np.diag(cov)[-n_var:]
+        se_log = np.sqrt(np.where(log_var >= 0, log_var, np.nan))
+        se[-n_var:] = params.variance * se_log  # delta method, exactly
+    else:  # a law without variance: held at 1, standard error 0
+        se_log = np.zeros(n_var)
     return StandardErrors(
         params, se, se_log, method="observed_information",
         covariance=cov, information=information, condition_number=cond,
@@ -448,7 +455,8 @@ def _refit(estimator, X, y, sample_weight, method, seed):
     params = estimator.params_
     rng = np.random.RandomState(seed)
     if method == "parametric":
-        y_b = params.sample_y(X, random_state=rng)
+        # the weights are the binomial trials of the draws (ignored otherwise)
+        y_b = params.sample_y(X, random_state=rng, sample_weight=sample_weight)
         X_b, w_b = X, sample_weight
     else:
         rows = rng.randint(X.shape[0], size=X.shape[0])
@@ -723,7 +731,8 @@ class StandardErrors:
 
     def _labels(self):
         """The labels of the field vector (:meth:`MoEParams._labels`)."""
-        return self.params._labels(self.feature_names)[:self._estimate.size]
+        labels = self.params._labels(self.feature_names, fixed_variance=True)
+        return labels[:self._estimate.size]
 
     def table(self, level=0.95):
         """All parameters in one flat table, named by feature.

@@ -147,3 +147,19 @@ def test_repr_shows_the_parameters(truth):
     assert frame.loc[(1, "gate", "b"), "value"] == truth.gate_coef[1, 1]
     assert frame.loc[(2, "noise", "variance"), "value"] == truth.variance[2]
     assert list(frame.index.get_level_values("expert")[:6]) == [0] * 6
+
+
+def test_extra_gate_fields_are_checked_against_the_family():
+    # the family declares its extra fields and their shapes (param_blocks)
+    from skmoe import HierarchicalSoftmaxGating
+
+    gating = HierarchicalSoftmaxGating(n_groups=2)
+    fields = gating.random_params(3, 4, 1.0, np.random.RandomState(0))
+    ok = MoEParams(expert_params=np.zeros((4, 4)), variance=np.ones(4),
+                   gating=gating, **fields)
+    assert ok.gate_extra["group_coef"].shape == (2, 3)
+    bad = {**fields["gate_extra"], "group_coef": np.zeros((3, 3))}
+    with pytest.raises(ValueError, match=r"gate_extra\['group_coef'\] must have "
+                                         r"shape \(2, 3\)"):
+        MoEParams(expert_params=np.zeros((4, 4)), variance=np.ones(4),
+                  gating=gating, **{**fields, "gate_extra": bad})

@@ -1,7 +1,8 @@
 """Gaussian gate: log-densities of the inputs under every expert's Gaussian."""
 
 import numpy as np
-from numba import njit
+
+from ..utils._numba_cache import njit
 
 
 @njit(cache=True)

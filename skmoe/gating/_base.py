@@ -214,6 +214,36 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             "gate_intercept": ((n_experts,), True),
         }
 
+    def summary_fields(self, n_features, n_experts):
+        """How a summary labels the gate fields and whether it tests them.
+
+        A Wald test of zero is meaningful for a coefficient of the logits
+        (zero: the covariate does not move the gate) and not for, say, a
+        centre, a log-weight or a precision. The default tests
+        ``gate_coef``, ``gate_intercept`` and every extra field whose name
+        ends in ``_coef`` or ``_intercept``, and labels them by feature
+        name and ``"(Intercept)"``.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        fields : dict of str to tuple
+            Field (as in :meth:`param_blocks`) -> ``(label, wald)``:
+            ``label`` is None (the default names) or the name of the field,
+            put before the feature name of a ``gate_coef`` entry and used as
+            the term of a ``gate_intercept`` entry; ``wald`` is True when a
+            Wald test of zero is meaningful for the field's entries.
+        """
+        return {name: (None, name in ("gate_coef", "gate_intercept")
+                       or name.endswith(("_coef", "_intercept")))
+                for name in self.param_blocks(n_features, n_experts)}
+
     # ----------------------------------------------------------- the model
     @abstractmethod
     def init(self, X, sample_weight, n_experts, rng):

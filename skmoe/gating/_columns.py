@@ -189,6 +189,23 @@ class ColumnGating(ColumnSelection, Gating):
         """
         return self.gating.param_blocks(self._width(n_features), n_experts)
 
+    def summary_fields(self, n_features, n_experts):
+        """The wrapped family's labels and tests on the selected columns.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        fields : dict of str to tuple
+            Field -> ``(label, wald)``.
+        """
+        return self.gating.summary_fields(self._width(n_features), n_experts)
+
     def init(self, X, sample_weight, n_experts, rng):
         """The wrapped family's start on the selected columns.
 

@@ -174,14 +174,15 @@ def empty_experts(params, X, y, sample_weight, objective, resp_mass=None):
         True for the empty experts.
     """
     K = params.n_experts
+    rows = params.noise.row_weights(sample_weight)
     if resp_mass is not None:
         mass = resp_mass
     elif objective == "likelihood":
-        mass = sample_weight @ params._posterior(X, y)[0][:, :K]
+        mass = rows @ params._posterior(X, y, sample_weight)[0][:, :K]
     else:
-        mass = sample_weight @ params.gates(X)
-    total = sample_weight.sum()
-    n = int(np.count_nonzero(sample_weight))
+        mass = rows @ params.gates(X)
+    total = rows.sum()
+    n = int(np.count_nonzero(rows))
     threshold = max(EMPTY_FRACTION * total, total / n)
     return mass < threshold
 
@@ -218,7 +219,8 @@ def finish_fit(params, X, y, sample_weight, objective, masses=None):
         :func:`empty_experts` of the relabelled parameters.
     """
     gate_mass, resp_mass = (None, None) if masses is None else masses
-    params, order = _canonical(params, X, sample_weight, gate_mass)
+    params, order = _canonical(params, X, params.noise.row_weights(sample_weight),
+                               gate_mass)
     if resp_mass is not None:
         resp_mass = resp_mass[order]
     empty = empty_experts(params, X, y, sample_weight, objective, resp_mass)

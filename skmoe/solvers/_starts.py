@@ -66,29 +66,40 @@ def given_start(method, spec, n_features):
     )
 
 
-def from_responsibilities(X, y, R, spec, gate_fields):
+def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     """Experts and variances fitted to given weighted responsibilities.
+
+    The experts start from the noise model's
+    :meth:`~skmoe.noise.NoiseModel.init_experts` (the experts' own start for
+    Gaussian and Student-t noise, on the working response of a GLM family);
+    the variances are the weighted residual variances, or ones for a law
+    without variance.
 
     Parameters
     ----------
     X, y : ndarray
         The data.
     R : ndarray of shape (n_samples, n_experts)
-        Weighted starting responsibilities.
+        Row weight times starting responsibility.
     spec : FitSpec
         The fit's settings.
     gate_fields : dict
         The starting gate.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        The data's weights (for the noise model).
 
     Returns
     -------
     params : MoEParams
     """
-    experts = spec.experts
+    experts, noise = spec.experts, spec.noise
     K = R.shape[1]
-    expert_params = experts.init(X, y, R, spec.rng)
-    means = experts.predict(X, expert_params)
-    variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
+    expert_params = noise.init_experts(experts, X, y, R, spec.rng, sample_weight)
+    if noise.has_variance:
+        means = experts.predict(X, expert_params)
+        variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
+    else:
+        variance = np.ones(K)
     if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
         raise Degenerate("non-finite starting parameters")
     return MoEParams(
@@ -102,7 +113,7 @@ def from_responsibilities(X, y, R, spec, gate_fields):
     )
 
 
-def _response_partition(X, y, sample_weight, spec):
+def _response_partition(X, y, rows, spec):
     """Random soft partition by hyperplanes in the experts' standardised (x, y).
 
     The start of a gate that reads no column of ``X`` (covariate-free
@@ -113,22 +124,31 @@ def _response_partition(X, y, sample_weight, spec):
     the projections; like the random gate, it depends on the data only
     through weighted sums.
 
+    Parameters
+    ----------
+    X, y : ndarray
+        The data.
+    rows : ndarray of shape (n_samples,)
+        The row weights (the noise model's ``row_weights``).
+    spec : FitSpec
+        The fit's settings.
+
     Returns
     -------
     R : ndarray of shape (n_samples, n_experts)
-        Weighted responsibilities.
+        Row weight times starting responsibility.
     """
     K = spec.n_experts
     columns = spec.experts.input_columns(X.shape[1]).astype(np.intp)
     Z = np.hstack([X[:, columns], y[:, None]])
-    w = sample_weight / sample_weight.sum()
+    w = rows / rows.sum()
     mean = w @ Z
     std = np.sqrt(np.maximum(w @ (Z - mean) ** 2, 0.0))
     std = np.where(std > 1e-12 * (1.0 + np.abs(mean)), std, 1.0)
     logits = ((Z - mean) / std) @ spec.rng.standard_normal((K, Z.shape[1])).T
     logits -= logits.max(axis=1, keepdims=True)
     R = np.exp(logits)
-    R *= (sample_weight / R.sum(axis=1))[:, None]
+    R *= (rows / R.sum(axis=1))[:, None]
     return as_kernel_array(R)
 
 
@@ -153,12 +173,13 @@ def random_start(X, y, sample_weight, spec):
     """
     K, d = spec.n_experts, X.shape[1]
     gating, experts = spec.gating, spec.experts
-    gate_fields = gating.init(X, sample_weight, K, spec.rng)
+    rows = spec.noise.row_weights(sample_weight)
+    gate_fields = gating.init(X, rows, K, spec.rng)
     if gating.input_columns(d).size == 0:
         # covariate-free weights: the gate partitions nothing, so the rows are
         # partitioned in the experts' (x, y) instead
-        R = _response_partition(X, y, sample_weight, spec)
-        return from_responsibilities(X, y, R, spec, gate_fields)
+        R = _response_partition(X, y, rows, spec)
+        return from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
     probe = MoEParams(
         expert_params=np.zeros((K, experts.n_params(d))),
         variance=np.ones(K),
@@ -168,8 +189,8 @@ def random_start(X, y, sample_weight, spec):
     )
     # in place: the gates are not needed after R (one (n, K) array fewer)
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
-    R *= sample_weight[:, None]
-    return from_responsibilities(X, y, R, spec, gate_fields)
+    R *= rows[:, None]
+    return from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
 
 
 def kmeans_start(X, y, sample_weight, spec):
@@ -191,19 +212,20 @@ def kmeans_start(X, y, sample_weight, spec):
     params : MoEParams
     """
     K, d = spec.n_experts, X.shape[1]
+    rows = spec.noise.row_weights(sample_weight)
     used = np.union1d(spec.gating.input_columns(d), spec.experts.input_columns(d))
     Z = np.hstack([X[:, used.astype(np.intp)], y[:, None]])
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
     labels = KMeans(
         n_clusters=K, n_init=1,
         random_state=spec.rng.randint(np.iinfo(np.int32).max),
-    ).fit(Z, sample_weight=sample_weight).labels_
+    ).fit(Z, sample_weight=rows).labels_
     R = np.zeros((X.shape[0], K))
-    R[np.arange(X.shape[0]), labels] = sample_weight
+    R[np.arange(X.shape[0]), labels] = rows
     R = as_kernel_array(R)
     gate_shape = spec.gating.param_blocks(d, K)["gate_coef"][0]
     zero_gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K)}
-    params = from_responsibilities(X, y, R, spec, zero_gate)
+    params = from_responsibilities(X, y, R, spec, zero_gate, sample_weight)
     gate = spec.gating.m_step(X, R, params)
     arrays = [v for k, v in gate.items() if k != "gate_extra"]
     if not all(np.all(np.isfinite(v)) for v in arrays):
