@@ -263,3 +263,49 @@ def test_gate_extra_rows_and_online_fits():
     assert s.statistics["converged"] is None and s.statistics["n_iter"] == 3
     assert str(s).splitlines()[2] == "online EM (partial_fit): 3 batches"
     assert "data" not in s.notes  # an online fit has no log_likelihood_
+
+
+def test_glm_summary_has_no_variance_and_tests_the_coefficients():
+    # Poisson experts on patent (gate on RDS, experts on lgRD): no variance
+    # rows (the law has none), df = 3 x 2 expert + 2 x 2 gate = 10, and
+    # every free coefficient Wald-tested with its standard error from
+    # skmoe.inference (z = estimate / SE exactly, p = 2 sf(|z|)).
+    from skmoe.datasets import load_patent
+
+    X, y = load_patent(return_X_y=True, as_frame=True)
+    est = MixtureOfExpertsRegressor(3, noise="poisson", gate_features=["RDS"],
+                                    expert_features=["lgRD"], init_params="kmeans",
+                                    n_init=5, random_state=0).fit(X, y)
+    s = est.summary(X, y)
+    frame = s.to_frame()
+    assert "noise" not in frame.index.get_level_values("block")
+    assert s.statistics["df"] == 10
+    se = est.standard_errors(X, y)
+    for k in range(3):
+        row = frame.loc[(k, "expert", "lgRD")]
+        assert row["std_error"] == se.expert_params[k, 0]
+        assert_allclose(row["z"], est.params_.expert_params[k, 0] / row["std_error"],
+                        rtol=1e-15)
+        assert_allclose(row["p_value"], 2 * norm.sf(abs(row["z"])), rtol=1e-12)
+    assert frame.loc[(0, "gate", "RDS"), "std_error"] > 0
+    assert frame.loc[(2, "gate", "RDS"), "note"] == "reference"
+    assert s.title.endswith("softmax gate on RDS; linear experts on lgRD; "
+                            "poisson noise")
+
+
+def test_gaussian_gate_fields_are_not_wald_tested():
+    # a Gaussian gate's centres, log-weights and precision factors are those
+    # of the reported representative: standard errors, no test of zero; its
+    # reference input moments are not parameters (no standard error)
+    est, X, y = _tonedata_fit(gating="gaussian")
+    frame = est.summary(X, y).to_frame()
+    for k in (0, 1):
+        for term in ("centre stretchratio", "log weight",
+                     "precision_cholesky[0, 0]"):
+            row = frame.loc[(k, "gate", term)]
+            assert row["std_error"] > 0 and np.isnan(row["z"]), term
+            assert np.isnan(row["p_value"]) and row["note"] == "gate no test"
+        assert np.isfinite(frame.loc[(k, "expert", "stretchratio"), "z"])
+    for term in ("x_mean", "x_covariance[0, 0]"):
+        row = frame.loc[("all", "gate", term)]
+        assert np.isnan(row["std_error"]) and row["note"] == "fixed"
