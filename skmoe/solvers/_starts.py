@@ -190,7 +190,23 @@ def random_start(X, y, sample_weight, spec):
     # in place: the gates are not needed after R (one (n, K) array fewer)
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
     R *= rows[:, None]
-    return from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
+    params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
+    if _coincide(params.expert_params):
+        # the gate's partition does not separate the experts: when the
+        # experts can fit every level the gate distinguishes (a binary
+        # covariate in both, e.g. flexmix's Mehta data), all experts fit the
+        # same weighted means, and EM stays at that symmetric point. The
+        # experts start from a partition in their (x, y) instead.
+        R = _response_partition(X, y, rows, spec)
+        params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
+    return params
+
+
+def _coincide(expert_params):
+    """Tell whether all experts' starting parameters agree to round-off."""
+    spread = np.ptp(expert_params, axis=0)
+    scale = 1.0 + np.max(np.abs(expert_params), axis=0)
+    return expert_params.shape[0] > 1 and bool(np.all(spread <= 1e-8 * scale))
 
 
 def kmeans_start(X, y, sample_weight, spec):
