@@ -191,12 +191,15 @@ def random_start(X, y, sample_weight, spec):
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
     R *= rows[:, None]
     params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
-    if _coincide(params.expert_params):
+    n_params = params.expert_params.shape[1]
+    if n_params < np.count_nonzero(rows) and _coincide(params.expert_params):
         # the gate's partition does not separate the experts: when the
         # experts can fit every level the gate distinguishes (a binary
         # covariate in both, e.g. flexmix's Mehta data), all experts fit the
         # same weighted means, and EM stays at that symmetric point. The
-        # experts start from a partition in their (x, y) instead.
+        # experts start from a partition in their (x, y) instead. (Experts
+        # with a parameter per row fit every partition exactly: no partition
+        # separates them, and the start is kept.)
         R = _response_partition(X, y, rows, spec)
         params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
     return params
