@@ -17,6 +17,7 @@ from .gating import (
 from .utils._warnings import (
     DegenerateFitWarning,
     EmptyExpertWarning,
+    MultipleOptimaWarning,
     NonGaussianInputWarning,
     SingularInformationWarning,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "LinearExperts",
     "MixtureOfExpertsRegressor",
     "MoEParams",
+    "MultipleOptimaWarning",
     "NonGaussianInputWarning",
     "NormalizedSigmoidGating",
     "PolynomialExperts",
