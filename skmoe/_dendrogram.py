@@ -324,8 +324,8 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     sum of theirs, :math:`e^{\\beta_{0i} + \\beta_{1i}^\\top \\bar x} +
     e^{\\beta_{0j} + \\beta_{1j}^\\top \\bar x}`, until one atom remains.
     With the height :math:`h^{(\\kappa)}` of the merge that leaves the level
-    of :math:`\\kappa` atoms and the mean log-likelihood :math:`\\bar\\ell_n^{(\\kappa)}` of that level's model,
-    the number of experts minimises the dendrogram selection criterion [1]_
+    of :math:`\\kappa` atoms and the mean log-likelihood
+    :math:`\\bar\\ell_n^{(\\kappa)}` of that level's model, the number of experts minimises the dendrogram selection criterion [1]_
 
     .. math::
 
