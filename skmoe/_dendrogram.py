@@ -325,7 +325,8 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     e^{\\beta_{0j} + \\beta_{1j}^\\top \\bar x}`, until one atom remains.
     With the height :math:`h^{(\\kappa)}` of the merge that leaves the level
     of :math:`\\kappa` atoms and the mean log-likelihood
-    :math:`\\bar\\ell_n^{(\\kappa)}` of that level's model, the number of experts minimises the dendrogram selection criterion [1]_
+    :math:`\\bar\\ell_n^{(\\kappa)}` of that level's model, the number of
+    experts minimises the dendrogram selection criterion [1]_
 
     .. math::
 
