@@ -10,6 +10,7 @@ from .experts import Experts, FFNExperts, LinearExperts, PolynomialExperts
 from .gating import (
     GateLikelihood,
     Gating,
+    GaussianGating,
     HierarchicalSoftmaxGating,
     NormalizedSigmoidGating,
     SoftmaxGating,
@@ -30,6 +31,7 @@ __all__ = [
     "Experts",
     "FFNExperts",
     "GateLikelihood",
+    "GaussianGating",
     "Gating",
     "HierarchicalSoftmaxGating",
     "LinearExperts",

@@ -1,4 +1,5 @@
-"""Command line: ``skmoe demo``, ``skmoe fit DATA.csv --target Y``, ``skmoe rates``."""
+"""Command line: ``skmoe demo``, ``skmoe fit DATA.csv --target Y``, ``skmoe rates``,
+``skmoe reproduce``."""
 
 import argparse
 import csv
@@ -252,6 +253,163 @@ def _rates(args):
     return 0
 
 
+_SUMMARY_FIELDS = (
+    "study", "description", "loss", "scale", "paper", "n_min", "n_max",
+    "n_sizes", "replications", "start", "exponent", "ci_low", "ci_high",
+    "ols_low", "ols_high", "exponent_n1000", "ci_low_n1000", "ci_high_n1000",
+    "converged", "wall_seconds",
+)
+
+
+def _exponents(study, scale, n_boot, seed):
+    """Slopes of one study's first loss: all n, and n >= 1000 when possible.
+
+    On ``log(log n / n)`` (the DeepSeekMoE paper's exponents) or on ``log n``
+    (``scale``), with the bootstrap and the OLS intervals of
+    :meth:`SampleSizeStudy.rate`.
+    """
+    loss = study.losses[0]
+    out = {}
+    r = study.rate(loss, scale=scale, n_boot=n_boot, random_state=seed)
+    o = study.rate(loss, scale=scale, interval="ols")
+    out.update(exponent=r["slope"], ci_low=r["ci_low"], ci_high=r["ci_high"],
+               ols_low=o["ci_low"], ols_high=o["ci_high"])
+    ns = sorted({row["n"] for row in study.table})
+    if sum(n >= 1000 for n in ns) >= 2:
+        r = study.rate(loss, scale=scale, n_boot=n_boot, random_state=seed,
+                       n_min=1000)
+        out.update(exponent_n1000=r["slope"], ci_low_n1000=r["ci_low"],
+                   ci_high_n1000=r["ci_high"])
+    else:
+        out.update(exponent_n1000=np.nan, ci_low_n1000=np.nan,
+                   ci_high_n1000=np.nan)
+    return out
+
+
+def _summary_row(name, study, n_boot, seed):
+    from .convergence import PAPER_STUDIES
+
+    description, paper, scale = PAPER_STUDIES[name]
+    ns = sorted({row["n"] for row in study.table})
+    conv = [row["converged"] for row in study.table]
+    row = dict(study=name, description=description, loss=study.losses[0],
+               scale=scale, paper="" if paper is None else paper,
+               n_min=ns[0], n_max=ns[-1], n_sizes=len(ns),
+               replications=len(study.table) // len(ns), start=study.init,
+               converged=f"{sum(conv)}/{len(conv)}",
+               wall_seconds=("" if study.wall_seconds is None
+                             else round(study.wall_seconds, 1)))
+    try:
+        row.update(_exponents(study, scale, n_boot, seed))
+    except ValueError as exc:
+        print(f"{name}: no exponent ({exc})")
+    return row
+
+
+def _fmt_num(v, digits=3):
+    if isinstance(v, str):
+        return v
+    return "nan" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _summary_rst(rows):
+    """An RST list-table of the summary (for the docs page)."""
+    header = ["study", "loss", "paper", "exponent (95% CI), all n",
+              "OLS 95% CI, all n", "exponent (95% CI), n >= 1e3", "grid",
+              "start", "converged", "wall (s)"]
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    cells = [header]
+    for r in rows:
+        f = {k: _fmt_num(r.get(k, np.nan)) for k in _SUMMARY_FIELDS}
+        cells.append([
+            r["study"], r["loss"], str(r["paper"]),
+            f"{f['exponent']} [{f['ci_low']}, {f['ci_high']}]",
+            f"[{f['ols_low']}, {f['ols_high']}]",
+            f"{f['exponent_n1000']} [{f['ci_low_n1000']}, {f['ci_high_n1000']}]",
+            f"{r['n_min']}..{r['n_max']} ({r['n_sizes']}) x {r['replications']}",
+            str(r["start"]), r["converged"], str(r["wall_seconds"]),
+        ])
+    for row in cells:
+        lines.append("   * - " + row[0])
+        lines.extend(f"     - {c}" for c in row[1:])
+    return "\n".join(lines) + "\n"
+
+
+def _reproduce(args):
+    import os
+
+    from .convergence import (
+        DEEPSEEK_FULL_GRID,
+        PAPER_STUDIES,
+        SHORT_GRID,
+        SampleSizeStudy,
+        paper_study,
+    )
+
+    names = args.only or list(PAPER_STUDIES)
+    unknown = [n for n in names if n not in PAPER_STUDIES]
+    if unknown:
+        raise CLIError(f"unknown studies {unknown}; choose among "
+                       f"{sorted(PAPER_STUDIES)}.")
+    grid, reps = DEEPSEEK_FULL_GRID if args.full else SHORT_GRID
+    grid = args.n_grid or grid
+    reps = args.replications or reps
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create {args.out!r}: {exc.strerror or exc}") \
+            from None
+    summary_path = os.path.join(args.out, "summary.csv")
+    previous = {}
+    if args.summarize_only:
+        print(f"skmoe reproduce: summarizing {len(names)} studies from the CSV "
+              f"files in {args.out}")
+        if os.path.exists(summary_path):  # keep the wall times measured
+            with open(summary_path, newline="") as fh:
+                previous = {r["study"]: r for r in csv.DictReader(fh)}
+    else:
+        print(f"skmoe reproduce: {len(names)} studies, n in {grid}, {reps} "
+              f"replications, n_jobs={args.n_jobs}, output in {args.out}")
+    t0 = time.perf_counter()
+    rows = []
+    for name in names:
+        path = os.path.join(args.out, f"{name}.csv")
+        if args.summarize_only:
+            if not os.path.exists(path):
+                raise CLIError(f"--summarize-only: {path!r} does not exist.")
+            study = SampleSizeStudy.read_csv(path)
+        else:
+            try:
+                study = paper_study(name, grid, reps, init=args.init,
+                                    n_jobs=args.n_jobs,
+                                    random_state=args.random_state,
+                                    verbose=args.verbose,
+                                    reference_n=args.reference_n)
+            except ValueError as exc:
+                raise CLIError(f"{name}: {str(exc).splitlines()[0]}") from None
+            study.to_csv(path)
+        if args.plot:
+            study.save(args.out, name, scale=PAPER_STUDIES[name][2])
+        row = _summary_row(name, study, args.n_boot, args.random_state)
+        if name in previous and row["wall_seconds"] == "":
+            row["wall_seconds"] = previous[name]["wall_seconds"]
+        rows.append(row)
+        print(f"{name}: {row['loss']} exponent {_fmt_num(row.get('exponent'))} "
+              f"[{_fmt_num(row.get('ci_low'))}, {_fmt_num(row.get('ci_high'))}]"
+              f" (paper {row['paper'] or '-'}), n >= 1e3: "
+              f"{_fmt_num(row.get('exponent_n1000'))}; {row['converged']} "
+              f"converged; {row['wall_seconds']} s", flush=True)
+    with open(summary_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=_SUMMARY_FIELDS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(os.path.join(args.out, "summary.rst"), "w") as fh:
+        fh.write(_summary_rst(rows))
+    print(f"summary written to {os.path.join(args.out, 'summary.csv')} and "
+          f"summary.rst; total wall time {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def build_parser():
     """The ``skmoe`` argument parser.
 
@@ -304,7 +462,8 @@ def build_parser():
                        help="voronoi, D1, D2, D3, parameter_error, regression, "
                        "hellinger")
     rates.add_argument("--init", default="near_true",
-                       choices=["near_true", "random", "truth"])
+                       choices=["near_true", "near_true_authors", "random",
+                                "truth"])
     rates.add_argument("--x-distribution", default="uniform",
                        choices=["uniform", "normal"])
     rates.add_argument("--max-iter", type=int, default=1000)
@@ -314,6 +473,41 @@ def build_parser():
     rates.add_argument("--plot", metavar="PLOT.png",
                        help="write the log-log plot (needs matplotlib)")
     rates.set_defaults(func=_rates)
+
+    repro = sub.add_parser(
+        "reproduce",
+        help="the studies of the docs page 'Reproducing the papers': CSV, PNG "
+        "and a summary table of exponents",
+    )
+    repro.add_argument("--full", action="store_true",
+                       help="the paper's grid: n from 1e2 to 1e5 (13 sizes), 40 "
+                       "replications (default: a short grid)")
+    repro.add_argument("--only", nargs="+", metavar="STUDY",
+                       help="a, a_x, b, b_x, c, d, d_x, exact_softmax, ls_ffn, "
+                       "ls_linear (default: all)")
+    repro.add_argument("--n-grid", type=int, nargs="+",
+                       help="sample sizes (overrides the grid)")
+    repro.add_argument("--replications", type=int,
+                       help="replications per size (overrides the grid)")
+    repro.add_argument("--init", default=None,
+                       choices=["near_true", "near_true_authors", "random",
+                                "truth"],
+                       help="start of the fits (default: each study's own)")
+    repro.add_argument("--reference-n", type=int, default=None,
+                       help="sample size of the D4 reference fit (default: 10 "
+                       "x the largest n, at least 1e5)")
+    repro.add_argument("--n-boot", type=int, default=1000,
+                       help="bootstrap resamples of the intervals")
+    repro.add_argument("--n-jobs", type=int, default=-1)
+    repro.add_argument("--random-state", type=int, default=0)
+    repro.add_argument("--verbose", type=int, default=0)
+    repro.add_argument("--out", default="skmoe-reproduce", metavar="DIR",
+                       help="directory of the CSV, PNG and summary files")
+    repro.add_argument("--no-plot", dest="plot", action="store_false",
+                       help="write no PNG")
+    repro.add_argument("--summarize-only", action="store_true",
+                       help="recompute the summary from the CSV files in DIR")
+    repro.set_defaults(func=_reproduce)
     return parser
 
 

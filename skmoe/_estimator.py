@@ -4,6 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
@@ -18,12 +19,18 @@ from .utils._arrays import as_kernel_array
 from .utils._sklearn import (
     Interval,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
     check_is_fitted,
-    validate_data,
 )
 from .utils._threads import numba_threads
+from .utils._validation import (
+    check_data_scale,
+    check_sample_weight,
+    check_target,
+    check_warm_start,
+    validate_Xy,
+    variance_floor,
+)
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
@@ -48,11 +55,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     ----------
     n_experts : int, default=3
         Number of experts ``K``.
-    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
-            Gating, default="softmax"
-        Gating family: a registered name or a gating object such as
-        :class:`~skmoe.SoftmaxGating`, :class:`~skmoe.NormalizedSigmoidGating`
-        or :class:`~skmoe.HierarchicalSoftmaxGating`. The object is cloned in
+    gating : str or Gating, default="softmax"
+        Gating family: a name registered in :data:`skmoe.gating.GATINGS`
+        (``"softmax"``, ``"normalized_sigmoid"``, ``"hierarchical_softmax"``,
+        ``"gaussian"``, ...) or a gating object such as
+        :class:`~skmoe.SoftmaxGating`. The object is cloned in
         ``fit`` and never modified. To tune its hyper-parameters in a grid
         search (nested keys such as ``gating__temperature``) pass an object,
         not a string.
@@ -141,11 +148,17 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         output across multiple function calls.
     warm_start : bool, default=False
         If True and the estimator is already fitted, ``fit`` continues from
-        ``params_`` (one run, ``n_init`` ignored).
+        ``params_`` (one run, ``n_init`` ignored). The gating and expert
+        families must be those of the previous fit (same classes and
+        parameter layouts; other hyper-parameters may change), otherwise a
+        ``ValueError`` says so.
     reg_var : float, default=1e-6
         Variance floor, relative to the weighted variance of ``y``: every
         expert variance is kept at least ``reg_var * Var(y)``, which bounds the
         likelihood and prevents a component from collapsing onto a few points.
+        For a ``y`` constant to float64's precision (its computed variance is
+        round-off) the floor is ``reg_var`` times the mean of ``y**2`` (times 1
+        for ``y = 0``).
     verbose : int, default=0
         If positive, print one line per iteration (iteration, log-likelihood,
         change, elapsed seconds).
@@ -172,18 +185,29 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``learning_decay=1`` and ``learning_offset=0`` the running statistics
         are the plain average of the batches' statistics. Used by
         :meth:`partial_fit` only.
-    noise : {"gaussian", "student_t"}, default="gaussian"
-        Noise model of the experts. ``"student_t"``: the t mixture of experts
-        (Chamroukhi 2016, arXiv:1701.07429), robust to outliers and heavy
-        tails, fitted by EM with latent scale weights
-        (:class:`~skmoe.noise.StudentTNoise`); ``params_.variance`` then holds
-        the squared scales and ``params_.noise_df`` the degrees of freedom.
-        Only with ``solver="em"``, ``objective="likelihood"`` and no shared
-        experts (otherwise a ``ValueError`` before fitting).
+    noise : {"gaussian", "student_t", "poisson", "binomial"}, \
+            default="gaussian"
+        Noise model of the experts (the law of ``y`` given an expert).
+        ``"student_t"``: the t mixture of experts (Chamroukhi 2016,
+        arXiv:1701.07429), robust to outliers and heavy tails, fitted by EM
+        with latent scale weights (:class:`~skmoe.noise.StudentTNoise`);
+        ``params_.variance`` then holds the squared scales and
+        ``params_.noise_df`` the degrees of freedom. Only with
+        ``solver="em"``, ``objective="likelihood"`` and no shared experts
+        (otherwise a ``ValueError`` before fitting). ``"poisson"`` and
+        ``"binomial"``: GLM experts for counts (log link) and proportions
+        (logit link; ``sample_weight`` is then the number of trials of each
+        row), fitted by EM with an IRLS update of the experts; the experts'
+        outputs are the linear predictors, ``predict`` is the mixture mean
+        and ``params_.variance`` is held at 1 (no variance parameter). With
+        ``solver="em"``, ``"lbfgs"`` or ``"gd"`` and
+        ``objective="likelihood"``, without shared experts (see
+        :class:`~skmoe.noise.PoissonNoise`,
+        :class:`~skmoe.noise.BinomialNoise` and the user guide).
     noise_df : float or None, default=None
         Degrees of freedom of ``noise="student_t"``: None estimates one per
         expert (in ``[1, 200]``, counted by :meth:`bic`); a float in ``[1,
-        1e6]`` fixes them. Must be None with ``noise="gaussian"``.
+        1e6]`` fixes them. Must be None with the other noise models.
     record_routing : bool, default=False
         If True (EM only), keep the top-``routing_k`` routed experts of every
         training row at the start and after every EM iteration of the kept
@@ -192,6 +216,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         routing_k`` small integers (one byte each up to 256 experts), e.g.
         200 MB for 1000 iterations on 100 000 rows with ``routing_k=2``;
         every restart records, and the record of the kept one is stored.
+        :meth:`partial_fit` records nothing, but refuses the values ``fit``
+        refuses (``solver`` other than ``"em"``, ``routing_k >
+        n_experts``).
     routing_k : int, default=1
         Size ``k`` of the recorded top-k sets, at most ``n_experts``: 1 is
         the argmax of the gate; for a top-K gate use its ``top_k``. Ignored
@@ -307,6 +334,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     returning the routed gate :math:`g(x)` (rows sum to one);
     :meth:`predict_component_weights` gives the weights of all ``K + S``
     components.
+
+    **Scale of the data.** ``fit`` and :meth:`partial_fit` refuse, with a
+    ``ValueError`` naming ``X``, ``y`` or ``sample_weight``, data whose
+    magnitudes leave the range ``[2**-256, 2**256]`` in which the solvers'
+    weighted sums of squares neither overflow nor lose precision (the
+    largest ``|x_ij|`` of every column, the largest ``|y_i|``, the total
+    sample weight; for polynomial experts of degree ``D`` the columns of
+    ``X`` within ``[2**(-256/D), 2**(256/D)]``). Data inside the range are
+    fitted unchanged; rescale data beyond it (the parameters follow the
+    units). See :ref:`the user guide <data_scale>`.
 
     ``predict`` returns the mixture mean :math:`E[y \\mid x]`; ``score`` is
     the :math:`R^2` of that mean. The conditional log-density is
@@ -464,19 +501,30 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; integer weights are equivalent to repeating
-            rows.
+            rows. For ``noise="binomial"``: the number of trials of each row
+            (positive whole numbers; ``y`` is then the proportion of
+            successes), each row counting once.
 
         Returns
         -------
         self : MixtureOfExpertsRegressor
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid data, naming the input; in particular for data
+            beyond float64's comfortable range: a column of ``X``, ``y`` or
+            the total sample weight of magnitude outside ``[2**-256,
+            2**256]`` (about ``[8.6e-78, 1.2e77]``; for polynomial experts of
+            degree ``D`` every column of ``X`` within ``[2**(-256/D),
+            2**(256/D)]``), see :ref:`the user guide <data_scale>`.
         """
-        X, y = validate_data(
-            self, X, y, y_numeric=True, dtype=np.float64, order="C"
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        # the response family's own checks first (a y of the wrong shape, a
+        # negative count): the error names y and the family
+        resolve_noise(self.noise, self.noise_df).check_y(y, sample_weight)
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C")
+        sample_weight = check_sample_weight(sample_weight, X)
         X = as_kernel_array(X)
         y = as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
@@ -494,6 +542,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             )
         spec = self._spec()
         spec.gating.check_n_experts(K, n_features)
+        check_data_scale(X, y, sample_weight, spec.experts,
+                         spec.shared_experts if self.n_shared_experts else None)
         S = self.n_shared_experts
         if isinstance(self.init_params, MoEParams):
             init = self.init_params
@@ -508,9 +558,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"init_params must have n_shared_experts={S}; got "
                     f"{init.n_shared_experts}."
                 )
-        w = sample_weight / sample_weight.sum()
-        var_y = float(w @ (y - w @ y) ** 2)
-        var_floor = self.reg_var * (var_y if var_y > 0 else 1.0)
+        var_floor = variance_floor(y, sample_weight, self.reg_var)
         start = None
         if self.warm_start and hasattr(self, "params_"):
             start = self.params_
@@ -526,6 +574,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
+            check_warm_start(start, spec.gating, spec.experts,
+                             spec.shared_experts if S else None)
         spec = spec.replace(var_floor=var_floor,
                             rng=check_random_state(self.random_state), start=start)
         with numba_threads(self.n_jobs):
@@ -548,7 +598,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.__dict__.pop("routing_history_", None)  # from an earlier fit
         if result.routing is not None:
             # solver labels -> the canonical labels of params_
-            order = canonical_permutation(result.params, X, sample_weight)
+            order = canonical_permutation(
+                result.params, X, result.params.noise.row_weights(sample_weight))
             label = np.empty_like(order)
             label[order] = np.arange(order.size)
             self.routing_history_ = label.astype(result.routing.dtype)[
@@ -623,7 +674,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             :class:`~skmoe.FFNExperts`).
         ValueError
             If the batch has a different number of features than the first
-            one, or only zero sample weights.
+            one, or only zero sample weights, or data beyond float64's
+            comfortable range (as in :meth:`fit`).
 
         Notes
         -----
@@ -667,16 +719,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         4
         """
         first = not hasattr(self, "_online_state")
-        X, y = validate_data(
-            self, X, y, y_numeric=True, dtype=np.float64, order="C", reset=first
-        )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C",
+                           reset=first)
+        sample_weight = check_sample_weight(sample_weight, X)
         X, y = as_kernel_array(X), as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
-        spec = self._spec()
+        spec = self._spec()  # with the record_routing checks of fit
+        check_data_scale(X, y, sample_weight, spec.experts)
         spec.gating.check_n_experts(K, X.shape[1])
         check_online(spec)
         if first and np.count_nonzero(sample_weight) < max(2, K):
@@ -743,11 +793,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------- predict
     def _check_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
+        X = validate_Xy(self, X, reset=False, dtype=np.float64, order="C")
         return as_kernel_array(X)
 
     def predict(self, X):
-        """Mixture mean :math:`E[y \\mid x] = \\sum_k g_k(x) h(x; \\eta_k)`.
+        """Mixture mean :math:`E[y \\mid x] = \\sum_k g_k(x) \\mu_k(x)`.
+
+        :math:`\\mu_k(x)` is expert ``k``'s mean (:meth:`predict_experts`):
+        its output :math:`h(x; \\eta_k)` for Gaussian and Student-t noise,
+        :math:`e^{h}` for Poisson counts, :math:`1 / (1 + e^{-h})` for
+        binomial proportions.
 
         Parameters
         ----------
@@ -822,7 +877,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         return self.params_.component_means(X)
 
     def predict_experts(self, X):
-        """Mean of every routed expert, :math:`h(x; \\eta_k)`.
+        """Mean of every routed expert, :math:`E[y \\mid x, k]`.
+
+        The experts' outputs :math:`h(x; \\eta_k)` for Gaussian and
+        Student-t noise; for ``noise="poisson"`` and ``"binomial"`` the
+        means :math:`g^{-1}(h(x; \\eta_k))` (counts, success
+        probabilities), whose linear predictors are
+        ``params_.expert_predictors(X)``.
 
         Parameters
         ----------
@@ -832,25 +893,72 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts)
-            Expert means ``h(x_i; eta_k)``.
+            Expert means.
         """
         X = self._check_X(X)
         return self.params_.expert_means(X)
 
-    def _check_Xy(self, X, y):
-        X = self._check_X(X)
-        y = as_kernel_array(np.asarray(y, dtype=np.float64).ravel())
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"y must have one value per row of X ({X.shape[0]}); got "
-                f"{y.shape[0]}."
-            )
-        if not np.all(np.isfinite(y)):
-            raise ValueError("y must not contain NaN or infinity.")
-        return X, y
+    def _check_Xy(self, X, y, sample_weight=None):
+        """Validated ``X``, ``y`` and weights (None when not given).
 
-    def log_density(self, X, y):
+        ``y`` and the weights also pass the noise model's
+        :meth:`~skmoe.noise.NoiseModel.check_y` (counts, proportions and
+        trials of a GLM family).
+        """
+        X = self._check_X(X)
+        self.params_.noise.check_y(y, sample_weight)
+        y = check_target(y, X.shape[0])
+        if sample_weight is not None:
+            sample_weight = as_kernel_array(check_sample_weight(sample_weight, X))
+        return X, y, sample_weight
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination :math:`R^2` of :meth:`predict`.
+
+        As :meth:`sklearn.base.RegressorMixin.score`, with ``y`` checked
+        first (a ``ValueError`` naming ``y`` for values that are not finite
+        real numbers).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            :math:`R^2` of ``predict(X)`` with respect to ``y``.
+        """
+        y_pred = self.predict(X)
+        y = check_target(y, y_pred.shape[0])
+        return r2_score(y, y_pred, sample_weight=sample_weight)
+
+    def _loglik_and_size(self, X, y, sample_weight, method):
+        """Total log-likelihood, responsibilities and number of observations.
+
+        With weights: :math:`\\sum_i v_i \\log p(y_i \\mid x_i)` and
+        :math:`n = \\sum_i v_i`, ``v`` the noise model's row weights
+        (the frequency weights; ones for binomial trials).
+        """
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
+        self._check_density_defined(method)
+        with numba_threads(self.n_jobs):
+            resp, loglik, _ = self.params_._posterior(X, y, sample_weight)
+        if sample_weight is None:
+            return float(loglik.sum()), resp, None, X.shape[0]
+        rows = self.params_.noise.row_weights(sample_weight)
+        return float(rows @ loglik), resp, rows, float(rows.sum())
+
+    def log_density(self, X, y, sample_weight=None):
         """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.
+
+        For ``noise="poisson"`` and ``"binomial"`` the log-probability of the
+        count or proportion, normalising terms included (:math:`-\\log y!`,
+        the log binomial coefficient), as R's ``dpois`` and ``dbinom``.
 
         Parameters
         ----------
@@ -858,22 +966,27 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). The other noise models' densities do not depend on it.
 
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
             Conditional log-density of every sample.
         """
-        X, y = self._check_Xy(X, y)
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
         self._check_density_defined("log_density")
         with numba_threads(self.n_jobs):
-            return self.params_.log_density(X, y)
+            return self.params_.log_density(X, y, sample_weight)
 
-    def bic(self, X, y):
+    def bic(self, X, y, sample_weight=None):
         """Bayesian information criterion on ``(X, y)``; lower is better.
 
         ``-2 log L + n_params log n``, with ``n_params`` the free parameters
-        (gate after the identifiability constraint, experts, variances).
+        (gate after the identifiability constraint, experts, the noise
+        model's parameters: variances, estimated degrees of freedom; none for
+        ``noise="poisson"`` and ``"binomial"``).
 
         Parameters
         ----------
@@ -881,19 +994,21 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights: :math:`\\log L = \\sum_i w_i \\log p(y_i
+            \\mid x_i)` and :math:`n = \\sum_i w_i`. For
+            ``noise="binomial"``, the number of trials of each row (each row
+            counts once). None: every row once.
 
         Returns
         -------
         bic : float
             The criterion value.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("bic")
-        with numba_threads(self.n_jobs):
-            loglik = self.params_.log_density(X, y).sum()
-        return float(-2.0 * loglik + self.params_.n_free_params() * np.log(X.shape[0]))
+        loglik, _, _, n = self._loglik_and_size(X, y, sample_weight, "bic")
+        return float(-2.0 * loglik + self.params_.n_free_params() * np.log(n))
 
-    def aic(self, X, y):
+    def aic(self, X, y, sample_weight=None):
         """Akaike information criterion on ``(X, y)``; lower is better.
 
         ``-2 log L + 2 n_params``.
@@ -904,19 +1019,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`bic`.
 
         Returns
         -------
         aic : float
             The criterion value.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("aic")
-        with numba_threads(self.n_jobs):
-            loglik = self.params_.log_density(X, y).sum()
+        loglik, _, _, _ = self._loglik_and_size(X, y, sample_weight, "aic")
         return float(-2.0 * loglik + 2.0 * self.params_.n_free_params())
 
-    def icl(self, X, y):
+    def icl(self, X, y, sample_weight=None):
         """Integrated completed likelihood (ICL-BIC) on ``(X, y)``; lower is better.
 
         .. math::
@@ -936,6 +1050,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`bic` (the entropy is weighted alike).
 
         Returns
         -------
@@ -949,17 +1065,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
            likelihood. IEEE Transactions on Pattern Analysis and Machine
            Intelligence 22(7), 719-725.
         """
-        X, y = self._check_Xy(X, y)
-        self._check_density_defined("icl")
-        with numba_threads(self.n_jobs):
-            resp, loglik, _ = self.params_._posterior(X, y)
+        loglik, resp, rows, n = self._loglik_and_size(X, y, sample_weight, "icl")
         positive = resp > 0
-        entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
+        if rows is None:
+            entropy = -float(np.sum(resp[positive] * np.log(resp[positive])))
+        else:
+            terms = np.where(positive, resp * np.log(np.where(positive, resp, 1.0)),
+                             0.0)
+            entropy = -float(rows @ terms.sum(axis=1))
         n_params = self.params_.n_free_params()
-        return float(-2.0 * loglik.sum() + n_params * np.log(X.shape[0])
-                     + 2.0 * entropy)
+        return float(-2.0 * loglik + n_params * np.log(n) + 2.0 * entropy)
 
-    def sample_y(self, X, random_state=None):
+    def sample_y(self, X, random_state=None, sample_weight=None):
         """Draw one target per row from the fitted :math:`p(y \\mid x)`.
 
         Parameters
@@ -969,6 +1086,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         random_state : int, RandomState instance or None, default=None
             Controls the draws. Pass an int for reproducible output across
             multiple function calls.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one); the draws are proportions of successes. Unused by the
+            other noise models.
 
         Returns
         -------
@@ -977,12 +1098,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self._check_density_defined("sample_y")
-        return self.params_.sample_y(X, random_state=random_state)
+        return self.params_.sample_y(X, random_state=random_state,
+                                     sample_weight=sample_weight)
 
-    def predict_quantiles(self, X, q):
+    def predict_quantiles(self, X, q, sample_weight=None):
         """Compute quantiles of the fitted distribution :math:`p(y \\mid x)`.
 
-        The mixture distribution function is inverted by bisection.
+        The mixture distribution function is inverted by bisection; for
+        ``noise="poisson"`` and ``"binomial"`` the quantiles are the
+        smallest counts (proportions ``j / a`` of ``a`` trials) whose mixture
+        distribution function reaches ``q``.
 
         Parameters
         ----------
@@ -990,6 +1115,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         q : float or array-like of shape (n_quantiles,)
             Probabilities in (0, 1).
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
 
         Returns
         -------
@@ -998,9 +1126,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self._check_density_defined("predict_quantiles")
-        return self.params_.quantiles(X, q)
+        return self.params_.quantiles(X, q, sample_weight=sample_weight)
 
-    def predict_interval(self, X, coverage=0.9):
+    def predict_interval(self, X, coverage=0.9, sample_weight=None):
         """Central prediction interval of the fitted :math:`p(y \\mid x)`.
 
         Parameters
@@ -1009,19 +1137,25 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Input samples.
         coverage : float, default=0.9
             Probability mass inside the interval, in (0, 1).
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
 
         Returns
         -------
         interval : ndarray of shape (n_samples, 2)
             Lower and upper bounds, the ``(1 - coverage) / 2`` and
-            ``(1 + coverage) / 2`` quantiles.
+            ``(1 + coverage) / 2`` quantiles. For a discrete law (counts,
+            proportions) the interval holds at least ``coverage`` of the
+            mass when its ends are included.
         """
         if not (isinstance(coverage, Real) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a float in (0, 1); got {coverage!r}.")
         check_is_fitted(self)
         self._check_density_defined("predict_interval")
         alpha = (1.0 - coverage) / 2.0
-        return self.predict_quantiles(X, [alpha, 1.0 - alpha])
+        return self.predict_quantiles(X, [alpha, 1.0 - alpha],
+                                      sample_weight=sample_weight)
 
     def standard_errors(self, X, y, sample_weight=None):
         """Standard errors of ``params_`` from the observed information.

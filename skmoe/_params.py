@@ -14,6 +14,11 @@ from .experts import Experts, resolve_experts
 from .gating import Gating, resolve_gating
 from .noise import NoiseModel, resolve_noise
 from .utils._arrays import as_kernel_array
+from .utils._validation import check_probabilities
+
+#: largest lattice index of a discrete quantile: 2**53, the last integer up
+#: to which every integer is a float
+_LATTICE_CAP = 2.0 ** 53
 
 
 def _resolve_gating(gating):
@@ -26,7 +31,7 @@ def _resolve_experts(experts):
 
 @dataclass(frozen=True, eq=False)
 class MoEParams:
-    """Parameters of a Gaussian mixture of experts, true or estimated.
+    """Parameters of a mixture of experts, true or estimated.
 
     The model with ``K`` experts is
 
@@ -37,7 +42,12 @@ class MoEParams:
 
     where the gate ``g`` is given by ``gating`` and its parameters
     (``gate_coef``, ``gate_intercept``, ``gate_extra``), and the expert means
-    ``h`` by ``experts`` and ``expert_params``. The same type holds a true
+    ``h`` by ``experts`` and ``expert_params``. Other noise models replace
+    the Gaussian law (``noise``): the Student-t law around the same means,
+    or a GLM response family (``"poisson"``, ``"binomial"``) whose experts'
+    outputs ``h`` are the linear predictors and whose means are
+    :math:`g^{-1}(h)` (:meth:`expert_predictors` gives ``h``,
+    :meth:`expert_means` the means). The same type holds a true
     model (returned by :func:`skmoe.datasets.make_moe_regression`) and a
     fitted one (``MixtureOfExpertsRegressor.params_``), so every comparison
     utility in :mod:`skmoe.metrics` takes two of them.
@@ -52,8 +62,10 @@ class MoEParams:
         Expert parameters :math:`\\eta_k`, laid out as the expert family
         documents (for :class:`~skmoe.LinearExperts`: the ``n_features`` slopes
         followed by the intercept).
-    variance : array-like of shape (n_experts,)
+    variance : array-like of shape (n_experts,), default=None
         Noise variances :math:`\\nu_k` (variances, not standard deviations).
+        Required unless the noise model has no variance (Poisson, binomial:
+        None gives ones, the only value allowed).
     gating : str or Gating, default="softmax"
         Gating family; a string is resolved to the default object of that name.
     experts : str or Experts, default="linear"
@@ -76,11 +88,14 @@ class MoEParams:
         without shared experts).
     shared_experts : str or Experts, default=None
         Family of the shared experts; None uses ``experts``.
-    noise : {"gaussian", "student_t"} or NoiseModel, default="gaussian"
-        Noise model of the experts (:mod:`skmoe.noise`): Gaussian, or
-        Student-t (then ``variance`` holds the squared scales
-        :math:`\\sigma_k^2`, see :class:`~skmoe.noise.StudentTNoise`). Not
-        available with shared experts.
+    noise : {"gaussian", "student_t", "poisson", "binomial"} or NoiseModel, \
+            default="gaussian"
+        Noise model of the experts (:mod:`skmoe.noise`): Gaussian, Student-t
+        (then ``variance`` holds the squared scales :math:`\\sigma_k^2`, see
+        :class:`~skmoe.noise.StudentTNoise`), or the Poisson and binomial
+        response families (:class:`~skmoe.noise.PoissonNoise`,
+        :class:`~skmoe.noise.BinomialNoise`; ``variance`` held at 1). Only
+        the Gaussian model is available with shared experts.
     noise_df : array-like of shape (n_experts,), default=None
         Degrees of freedom :math:`\\nu_k` of a Student-t noise (None with
         Gaussian noise; for ``"student_t"``, None gives the noise model's
@@ -146,7 +161,7 @@ class MoEParams:
     gate_coef: np.ndarray
     gate_intercept: np.ndarray
     expert_params: np.ndarray
-    variance: np.ndarray
+    variance: np.ndarray = None
     gating: object = "softmax"
     experts: object = "linear"
     gate_extra: dict = field(default_factory=dict)
@@ -162,6 +177,9 @@ class MoEParams:
         set_ = object.__setattr__
         set_(self, "gating", _resolve_gating(self.gating))
         set_(self, "experts", _resolve_experts(self.experts))
+        noise = self.noise if isinstance(self.noise, NoiseModel) else (
+            resolve_noise(self.noise))
+        set_(self, "noise", noise)
         gate_coef = as_kernel_array(self.gate_coef)
         if gate_coef.ndim != 2:
             raise ValueError(
@@ -171,6 +189,13 @@ class MoEParams:
         K, d = gate_coef.shape
         if K < 1:
             raise ValueError("gate_coef must have at least one row (one expert).")
+        if self.variance is None:
+            if noise.has_variance:
+                raise ValueError(
+                    f"variance is required with noise={noise.name!r} (one "
+                    "variance per expert)."
+                )
+            set_(self, "variance", np.ones(K))
         checks = {
             "gate_intercept": (as_kernel_array(self.gate_intercept), (K,)),
             "expert_params": (
@@ -195,14 +220,25 @@ class MoEParams:
                 f"variance must be finite and strictly positive; got "
                 f"{self.variance!r}."
             )
+        if not noise.has_variance and not np.all(self.variance == 1.0):
+            raise ValueError(
+                f"noise={noise.name!r} has no variance parameter: variance must "
+                f"be ones (or None); got {self.variance!r}."
+            )
         for name in ("gate_coef", "gate_intercept", "expert_params"):
             if not np.all(np.isfinite(getattr(self, name))):
                 raise ValueError(f"{name} must be finite.")
         self.gating.check_n_experts(K, d)
+        # the family's extra gate fields, as it declares them (param_blocks)
+        for name, (shape, _) in self.gating.param_blocks(d, K).items():
+            key = name[len("gate_extra."):] if name.startswith("gate_extra.") else None
+            if key is not None and key in extra and extra[key].shape != tuple(shape):
+                raise ValueError(
+                    f"gate_extra[{key!r}] must have shape {tuple(shape)} for "
+                    f"n_experts={K}, n_features={d} and {self.gating!r}; got "
+                    f"shape {extra[key].shape}."
+                )
         self._set_shared(d)
-        noise = self.noise if isinstance(self.noise, NoiseModel) else (
-            resolve_noise(self.noise))
-        set_(self, "noise", noise)
         set_(self, "noise_df", self.noise.check_df(self.noise_df, K))
         if self.n_shared_experts:
             reason = self.noise.lacks("shared_experts")
@@ -478,8 +514,33 @@ class MoEParams:
         """
         return np.exp(self.log_gates(X))
 
+    def expert_predictors(self, X):
+        """The experts' outputs :math:`h(x; \\eta_k)`.
+
+        For Gaussian and Student-t noise these are the experts' means (equal
+        to :meth:`expert_means`); for a GLM response family (Poisson,
+        binomial) the linear predictors, the means on the link scale (log
+        means, log-odds).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n_samples, n_experts)
+            ``h(x_i; eta_k)``.
+        """
+        return self.experts.predict(self._check_X(X), self.expert_params)
+
     def expert_means(self, X):
-        """Expert regression functions :math:`h(x; \\eta_k)`.
+        """The experts' means :math:`E[y \\mid x, k]`.
+
+        The experts' outputs :math:`h(x; \\eta_k)` through the noise
+        model's inverse link (:meth:`skmoe.noise.NoiseModel.mean`): ``h``
+        itself for Gaussian and Student-t noise, :math:`e^h` for Poisson
+        counts, :math:`1 / (1 + e^{-h})` for binomial proportions.
 
         Parameters
         ----------
@@ -489,9 +550,9 @@ class MoEParams:
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts)
-            Expert means ``h(x_i; eta_k)``.
+            Expert means.
         """
-        return self.experts.predict(self._check_X(X), self.expert_params)
+        return self.noise.mean(self.expert_predictors(X))
 
     def shared_means(self, X):
         """Shared expert regression functions :math:`h_{sh}(x; \\kappa_s)`.
@@ -512,13 +573,13 @@ class MoEParams:
         return self.shared_experts.predict(X, self.shared_params)
 
     def _components(self, X):
-        """Log weights, means and variances of all ``K + S`` components.
+        """Log weights, outputs and variances of all ``K + S`` components.
 
-        Without shared experts: exactly ``log_gates``, ``expert_means`` and
-        ``variance``.
+        Without shared experts: exactly ``log_gates``, ``expert_predictors``
+        and ``variance``.
         """
         if not self.n_shared_experts:
-            return (self.log_gates(X), as_kernel_array(self.expert_means(X)),
+            return (self.log_gates(X), as_kernel_array(self.expert_predictors(X)),
                     self.variance)
         lam = self.shared_weight
         with np.errstate(divide="ignore"):
@@ -528,18 +589,19 @@ class MoEParams:
             np.log1p(-lam) + self.log_gates(X),
             np.broadcast_to(log_shared, (n, self.n_shared_experts)),
         ])
-        means = np.hstack([self.expert_means(X), self.shared_means(X)])
+        means = np.hstack([self.expert_predictors(X), self.shared_means(X)])
         variance = np.concatenate([self.variance, self.shared_variance])
         return as_kernel_array(log_w), as_kernel_array(means), variance
 
-    def _posterior(self, X, y):
+    def _posterior(self, X, y, sample_weight=None):
         """E-step of the noise model over all components.
 
         Returns the responsibilities, the per-sample log-likelihood and the
         noise model's latent variables (None for Gaussian noise), computed by
-        :meth:`skmoe.noise.NoiseModel.posterior`.
+        :meth:`skmoe.noise.NoiseModel.posterior` (``sample_weight``: the
+        data's weights, read by a law whose densities depend on them).
         """
-        return self.noise.posterior(self._check_X(X), y, self)
+        return self.noise.posterior(self._check_X(X), y, self, sample_weight)
 
     def component_weights(self, X):
         """Mixture weights of all components, routed then shared.
@@ -571,15 +633,18 @@ class MoEParams:
         Returns
         -------
         means : ndarray of shape (n_samples, n_experts + n_shared_experts)
-            ``h(x; eta_k)`` followed by ``h_sh(x; kappa_s)``.
+            :meth:`expert_means` followed by ``h_sh(x; kappa_s)``.
         """
-        return self._components(self._check_X(X))[1]
+        return self.noise.mean(self._components(self._check_X(X))[1])
 
     def predict(self, X):
         """Regression function :math:`E[y \\mid x]`, the mixture mean.
 
-        ``sum_k g_k(x) h(x; eta_k)``; with shared experts, the mean of the
-        full model (:meth:`component_weights` times :meth:`component_means`).
+        ``sum_k g_k(x) mu_k(x)`` with :math:`\\mu_k` the experts' means
+        (:meth:`expert_means`: ``h(x; eta_k)`` itself for Gaussian and
+        Student-t noise, through the inverse link for a GLM family); with
+        shared experts, the mean of the full model (:meth:`component_weights`
+        times :meth:`component_means`).
 
         Parameters
         ----------
@@ -594,11 +659,34 @@ class MoEParams:
         X = self._check_X(X)
         if self.n_shared_experts:
             log_w, means, _ = self._components(X)
-            return np.sum(np.exp(log_w) * means, axis=1)
+            return np.sum(np.exp(log_w) * self.noise.mean(means), axis=1)
         return np.sum(self.gates(X) * self.expert_means(X), axis=1)
 
-    def log_density(self, X, y):
+    def _check_y(self, X, y):
+        y = as_kernel_array(y).ravel()
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"X and y must have the same number of rows; got {X.shape[0]} "
+                f"and {y.shape[0]}."
+            )
+        return y
+
+    def _check_weights(self, X, sample_weight):
+        if sample_weight is None:
+            return None
+        sample_weight = as_kernel_array(sample_weight).ravel()
+        if sample_weight.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"sample_weight must have one entry per row of X ({X.shape[0]}); "
+                f"got {sample_weight.shape[0]}."
+            )
+        return sample_weight
+
+    def log_density(self, X, y, sample_weight=None):
         """Per-sample conditional log-density :math:`\\log p(y_i \\mid x_i)`.
+
+        For a discrete law (Poisson, binomial) the log-probability, with its
+        normalising terms (:math:`-\\log y!`, the log binomial coefficient).
 
         Parameters
         ----------
@@ -606,6 +694,9 @@ class MoEParams:
             Input samples.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The numbers of trials of a binomial response (None: one each);
+            the other noise models' densities do not depend on it.
 
         Returns
         -------
@@ -613,15 +704,10 @@ class MoEParams:
             Conditional log-density of every sample.
         """
         X = self._check_X(X)
-        y = as_kernel_array(y).ravel()
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"X and y must have the same number of rows; got {X.shape[0]} "
-                f"and {y.shape[0]}."
-            )
-        return self._posterior(X, y)[1]
+        y = self._check_y(X, y)
+        return self._posterior(X, y, self._check_weights(X, sample_weight))[1]
 
-    def cdf(self, X, y):
+    def cdf(self, X, y, sample_weight=None):
         """Conditional distribution function :math:`P(Y \\le y \\mid x)`.
 
         Parameters
@@ -630,6 +716,9 @@ class MoEParams:
             Input samples.
         y : array-like of shape (n_samples,) or (n_samples, m)
             One or ``m`` evaluation points per sample.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The numbers of trials of a binomial response (None: one each);
+            unused by the other noise models.
 
         Returns
         -------
@@ -638,16 +727,22 @@ class MoEParams:
         """
         X = self._check_X(X)
         y = np.asarray(y, dtype=np.float64)
+        sample_weight = self._check_weights(X, sample_weight)
         log_w, means, variance = self._components(X)
         gates = np.exp(log_w)
-        sd = np.sqrt(variance)
         yy = y.reshape(X.shape[0], -1, 1)
-        z = (yy - means[:, None, :]) / sd
-        cdf = self.noise.cdf(z, self.noise_df)
+        cdf = self.noise.component_cdf(yy, means[:, None, :], variance,
+                                       self.noise_df, sample_weight)
         return np.sum(gates[:, None, :] * cdf, axis=2).reshape(y.shape)
 
-    def quantiles(self, X, q):
+    def quantiles(self, X, q, sample_weight=None):
         """Conditional quantiles of the mixture, by bisection on :meth:`cdf`.
+
+        For a continuous law, accurate to ``1e-10`` times the spread of the
+        mixture. For a discrete law (Poisson counts, binomial proportions
+        ``j / a`` with ``a`` trials) the exact quantile, the smallest lattice
+        point ``y`` with :math:`P(Y \\le y \\mid x) \\ge q`, found by
+        bisection on the lattice index.
 
         Parameters
         ----------
@@ -655,16 +750,21 @@ class MoEParams:
             Input samples.
         q : float or array-like of shape (n_quantiles,)
             Probabilities in (0, 1).
+        sample_weight : array-like of shape (n_samples,), default=None
+            The numbers of trials of a binomial response (None: one each);
+            unused by the other noise models.
 
         Returns
         -------
         quantiles : ndarray of shape (n_samples,) or (n_samples, n_quantiles)
-            Accurate to ``1e-10`` times the spread of the mixture.
+            One column per probability (no column axis for a scalar ``q``).
         """
         X = self._check_X(X)
-        q_arr = np.atleast_1d(np.asarray(q, dtype=np.float64))
-        if q_arr.ndim != 1 or np.any(~((q_arr > 0) & (q_arr < 1))):
-            raise ValueError(f"q must hold probabilities in (0, 1); got {q!r}.")
+        q_arr = check_probabilities(q)
+        sample_weight = self._check_weights(X, sample_weight)
+        if self.noise.discrete:
+            out = self._lattice_quantiles(X, q_arr, sample_weight)
+            return out[:, 0] if np.ndim(q) == 0 else out
         n = X.shape[0]
         _, means, variance = self._components(X)
         sd = np.sqrt(variance)
@@ -688,7 +788,44 @@ class MoEParams:
         out = 0.5 * (lo + hi)
         return out[:, 0] if np.ndim(q) == 0 else out
 
-    def sample_y(self, X, random_state=None):
+    def _lattice_quantiles(self, X, q, sample_weight):
+        """Smallest lattice points ``j * step`` whose mixture cdf reaches ``q``.
+
+        ``j = -1`` has cdf 0 < q; the upper end starts at the largest
+        component mean and doubles until its cdf reaches ``q`` (at most the
+        lattice's top, where the cdf is 1); then bisection on the integer
+        ``j`` keeps ``cdf(lo) < q <= cdf(hi)``.
+        """
+        n = X.shape[0]
+        step, top = self.noise.lattice(sample_weight, n)
+        # the largest index searched: the lattice's top, and at most 2**53
+        # (above it floats no longer hold every integer)
+        cap = np.full(n, _LATTICE_CAP) if top is None else np.minimum(top,
+                                                                      _LATTICE_CAP)
+        target = np.broadcast_to(q, (n, q.size))
+        with np.errstate(invalid="ignore"):
+            mean = np.nan_to_num(self.expert_means(X).max(axis=1) / step,
+                                 nan=_LATTICE_CAP, posinf=_LATTICE_CAP)
+        lo = np.full((n, q.size), -1.0)
+        hi = np.repeat(np.ceil(np.minimum(mean, cap))[:, None], q.size, axis=1)
+
+        def reaches(j):
+            return self.cdf(X, j * step[:, None], sample_weight) >= target
+
+        for _ in range(60):  # doubling from 0 reaches 2**53 in 54 steps
+            ok = reaches(hi) | (hi >= cap[:, None])
+            if ok.all():
+                break
+            lo = np.where(ok, lo, hi)
+            hi = np.where(ok, hi, np.minimum(2.0 * hi + 1.0, cap[:, None]))
+        while np.any(hi - lo > 1):
+            mid = np.floor(0.5 * (lo + hi))
+            ok = reaches(mid)
+            lo = np.where(ok, lo, mid)
+            hi = np.where(ok, mid, hi)
+        return hi * step[:, None]
+
+    def sample_y(self, X, random_state=None, sample_weight=None):
         """Draw one ``y`` per row of ``X`` from :math:`p(y \\mid x)`.
 
         Parameters
@@ -698,6 +835,10 @@ class MoEParams:
         random_state : int, RandomState instance or None, default=None
             Controls the draws. Pass an int for reproducible output across
             multiple function calls.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The numbers of trials of a binomial response (None: one each;
+            the draws are proportions of successes); unused by the other
+            noise models.
 
         Returns
         -------
@@ -706,14 +847,15 @@ class MoEParams:
         """
         rng = check_random_state(random_state)
         X = self._check_X(X)
+        sample_weight = self._check_weights(X, sample_weight)
         log_w, means, variance = self._components(X)
         gates = np.exp(log_w)
         u = rng.random_sample(X.shape[0])
         cum = np.cumsum(gates, axis=1)
         comp = np.minimum((u[:, None] > cum).sum(axis=1), gates.shape[1] - 1)
-        noise = self.noise.standard_draws(rng, comp, self.noise_df)
         rows = np.arange(X.shape[0])
-        return means[rows, comp] + np.sqrt(variance[comp]) * noise
+        return self.noise.draw(rng, comp, means[rows, comp], variance[comp],
+                               self.noise_df, sample_weight)
 
     def n_free_params(self):
         """Number of free parameters, as counted by BIC and AIC.
@@ -722,16 +864,18 @@ class MoEParams:
         -------
         n_params : int
             Gate parameters after the identifiability constraint, expert
-            parameters, variances and the estimated degrees of freedom of a
-            Student-t noise; with ``S`` shared experts also their
-            parameters, their ``S`` variances and ``S - 1`` free weights
-            (``shared_weight`` is a fixed hyper-parameter, not counted).
+            parameters and the noise model's parameters
+            (:meth:`skmoe.noise.NoiseModel.n_free_params`: the variances,
+            the estimated degrees of freedom of a Student-t noise, nothing
+            for the Poisson and binomial families); with ``S`` shared experts
+            also their parameters, their ``S`` variances and ``S - 1`` free
+            weights (``shared_weight`` is a fixed hyper-parameter, not
+            counted).
         """
         K, d = self.n_experts, self.n_features
         count = (
             self.gating.n_free_params(d, K)
             + K * self.experts.n_free_params(d)
-            + K
             + self.noise.n_free_params(K)
         )
         S = self.n_shared_experts
@@ -747,7 +891,7 @@ class MoEParams:
                 f"shared_weight={self.shared_weight!r}, "
                 f"shared_experts={self.shared_experts!r}"
             )
-        if self.noise_df is not None:
+        if self.noise.lacks("gaussian") is not None:
             shared += f", noise={self.noise!r}"
 
         return (

@@ -55,8 +55,25 @@ def _check_objective(objective):
         )
 
 
+def _check_trials(n_trials, n_samples):
+    """``n_trials`` as a float array of shape (n_samples,), or a ValueError."""
+    trials = np.asarray(n_trials)
+    if trials.ndim == 0:
+        trials = np.full(n_samples, trials)
+    ok = (trials.shape == (n_samples,) and np.issubdtype(trials.dtype, np.number)
+          and np.all(np.isfinite(trials)) and np.all(trials >= 1)
+          and np.all(trials == np.floor(trials)))
+    if not ok:
+        raise ValueError(
+            "n_trials must be a positive whole number or an array of them of "
+            f"shape ({n_samples},); got {n_trials!r}."
+        )
+    return trials.astype(np.float64)
+
+
 def sample_moe_regression(params, n_samples, *, x_distribution="normal",
-                          objective="likelihood", random_state=None):
+                          objective="likelihood", n_trials=None,
+                          random_state=None):
     """Draw ``(X, y)`` from a given mixture of experts.
 
     Parameters
@@ -75,7 +92,11 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
         model of the convergence-rate papers, :math:`y = f(x) + \\varepsilon`
         with :math:`f(x) = \\sum_k g_k(x) h(x; \\eta_k)` the mixture mean and
         Gaussian :math:`\\varepsilon` of variance ``params.variance[0]`` (the
-        variances must then all be equal).
+        variances must then all be equal; Gaussian models only).
+    n_trials : int or array-like of shape (n_samples,), default=None
+        Numbers of trials of a binomial model (``params.noise`` binomial):
+        ``y`` is then the proportion of successes (None: one trial each).
+        The other noise models do not use it.
     random_state : int, RandomState instance or None, default=None
         Controls the inputs, the expert labels and the noise. Pass an int for
         reproducible output across multiple function calls.
@@ -101,8 +122,9 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     _check_objective(objective)
     rng = check_random_state(random_state)
     X = _draw_X(n_samples, params.n_features, x_distribution, rng)
+    trials = None if n_trials is None else _check_trials(n_trials, n_samples)
     if objective == "least_squares":
-        if params.noise_df is not None:
+        if params.noise.lacks("gaussian") is not None:
             raise ValueError(
                 "objective='least_squares' draws Gaussian noise; got params "
                 f"with noise={params.noise.name!r}."
@@ -115,7 +137,7 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
             )
         noise = rng.standard_normal(n_samples)
         return X, params.predict(X) + np.sqrt(params.variance[0]) * noise
-    y = params.sample_y(X, random_state=rng)
+    y = params.sample_y(X, random_state=rng, sample_weight=trials)
     return X, y
 
 
@@ -133,7 +155,8 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                         noise=0.3, gate_scale=3.0, x_distribution="normal",
                         objective="likelihood", n_shared_experts=0,
                         shared_weight=0.5, shared_experts=None,
-                        noise_df=None, random_state=None):
+                        noise_df=None, response="gaussian", n_trials=1,
+                        random_state=None):
     """Generate regression data from a random mixture of experts.
 
     The true model is drawn first, then ``(X, y)`` from it:
@@ -156,7 +179,11 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
       distribution (1 for a single shared expert), mixed with the routed part
       by ``shared_weight``;
     - all noise variances ``noise ** 2`` (squared scales of a Student-t
-      noise with ``noise_df`` degrees of freedom when ``noise_df`` is given).
+      noise with ``noise_df`` degrees of freedom when ``noise_df`` is given);
+    - with ``response="poisson"`` or ``"binomial"``, no noise variance: the
+      experts' outputs are the linear predictors of Poisson counts (log
+      means) or binomial proportions of ``n_trials`` trials (log-odds), the
+      truth has that noise model and ``y`` is drawn from its law.
 
     With ``objective="likelihood"`` the data follow the Gaussian mixture of
     experts; with ``objective="least_squares"`` they follow the regression
@@ -172,9 +199,9 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         Number of input features.
     n_experts : int, default=3
         Number of experts of the true model.
-    gating : {"softmax", "normalized_sigmoid", "hierarchical_softmax"} or \
-            Gating, default="softmax"
-        Gating family of the truth.
+    gating : str or Gating, default="softmax"
+        Gating family of the truth: a name registered in
+        :data:`skmoe.gating.GATINGS` or a gating object.
     experts : {"linear", "polynomial", "ffn"} or Experts, default="linear"
         Expert family of the truth.
     activation : {"tanh", "sigmoid", "relu", "gelu"}, default=None
@@ -203,6 +230,18 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         expert noise with these degrees of freedom and scale ``noise``
         (the truth has ``noise="student_t"``; no shared experts). For gross
         outliers see :func:`add_outliers`.
+    response : {"gaussian", "poisson", "binomial"}, default="gaussian"
+        The law of ``y`` given an expert. ``"gaussian"``: noise around the
+        experts' means (Gaussian, or Student-t with ``noise_df``).
+        ``"poisson"``: counts with log means given by the experts (the truth
+        has ``noise="poisson"``). ``"binomial"``: proportions of successes in
+        ``n_trials`` trials with log-odds given by the experts
+        (``noise="binomial"``; fit with ``sample_weight=n_trials``). For both,
+        ``noise`` is not used and ``noise_df``, shared experts and
+        ``objective="least_squares"`` are not available.
+    n_trials : int or array-like of shape (n_samples,), default=1
+        Numbers of trials of ``response="binomial"`` (positive whole
+        numbers); must be 1 for the other responses.
     random_state : int, RandomState instance or None, default=None
         Controls the true parameters and the data. Pass an int for
         reproducible output across multiple function calls.
@@ -227,6 +266,10 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     ...                                   random_state=0)
     >>> X.shape, truth.n_experts
     ((200, 2), 3)
+    >>> X, counts, truth = make_moe_regression(200, 2, 2, response="poisson",
+    ...                                        random_state=0)
+    >>> truth.noise, bool((counts == counts.round()).all())
+    (PoissonNoise(), True)
     """
     n_samples = _check_positive_int("n_samples", n_samples)
     n_features = _check_positive_int("n_features", n_features)
@@ -234,6 +277,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     _check_noise_and_gate_scale(noise, gate_scale)
     _check_objective(objective)
     S = _check_positive_int("n_shared_experts", n_shared_experts, minimum=0)
+    _check_response(response, n_trials, noise_df, S, objective)
     if not (isinstance(shared_weight, Real) and 0 < shared_weight < 1):
         raise ValueError(
             "shared_weight must be a float in the open interval (0, 1); got "
@@ -285,21 +329,48 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                       shared_variance=np.full(S, float(noise) ** 2),
                       shared_weights=weights, shared_weight=float(shared_weight),
                       shared_experts=shared_experts)
-    heavy = {}
+    law = dict(variance=np.full(K, float(noise) ** 2))
     if noise_df is not None:
-        heavy = dict(noise="student_t", noise_df=np.full(K, noise_df, dtype=float))
+        law.update(noise="student_t", noise_df=np.full(K, noise_df, dtype=float))
+    if response != "gaussian":
+        law = dict(noise=response)  # no variance: held at 1
     truth = MoEParams(
         expert_params=expert_params,
-        variance=np.full(K, float(noise) ** 2),
         gating=gating,
         experts=experts,
         **gate_fields,
         **shared,
-        **heavy,
+        **law,
     )
-    X, y = sample_moe_regression(truth, n_samples, x_distribution=x_distribution,
-                                 objective=objective, random_state=rng)
+    X, y = sample_moe_regression(
+        truth, n_samples, x_distribution=x_distribution, objective=objective,
+        n_trials=n_trials if response == "binomial" else None, random_state=rng)
     return X, y, truth
+
+
+def _check_response(response, n_trials, noise_df, n_shared_experts, objective):
+    """ValueError for a response that cannot go with the other settings."""
+    if response not in ("gaussian", "poisson", "binomial"):
+        raise ValueError(
+            "response must be 'gaussian', 'poisson' or 'binomial'; got "
+            f"{response!r}."
+        )
+    if response != "binomial" and not (np.ndim(n_trials) == 0 and n_trials == 1):
+        raise ValueError(
+            f"n_trials is only used with response='binomial'; got n_trials="
+            f"{n_trials!r} with response={response!r}."
+        )
+    if response == "gaussian":
+        return
+    others = [(noise_df is not None, f"noise_df={noise_df!r}"),
+              (n_shared_experts > 0, f"n_shared_experts={n_shared_experts}"),
+              (objective != "likelihood", f"objective={objective!r}")]
+    for bad, what in others:
+        if bad:
+            raise ValueError(
+                f"response={response!r} has no Gaussian noise: {what} is not "
+                "available with it."
+            )
 
 
 def make_orthogonal_moe_regression(n_samples=1000, n_features=10, n_experts=3, *,

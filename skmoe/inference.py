@@ -24,7 +24,9 @@ parameters (:meth:`skmoe.Experts.pack`) and the log-variances
 the delta method through the map from ``theta`` to the fields
 (:meth:`skmoe.Gating.unpack`, :meth:`skmoe.Experts.unpack`, ``exp``): an entry
 fixed by the normalisation (the reference row) has standard error 0, and the
-variance has ``se(nu_k) = nu_k se(s_k)``.
+variance has ``se(nu_k) = nu_k se(s_k)``. A law without variance (the Poisson
+and binomial response families) has no log-variances in ``theta``: its
+``variance`` is held at 1, with standard error 0.
 """
 
 import warnings
@@ -42,6 +44,7 @@ from .solvers._gradient import FlatProblem
 from .utils._abilities import Requirements, check_requirements
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import _check_sample_weight, check_is_fitted
+from .utils._validation import check_sample_weight
 from .utils._warnings import SingularInformationWarning
 
 __all__ = [
@@ -82,13 +85,14 @@ def _check_likelihood_fit(params, objective, what):
 
 
 #: what the observed information needs of a model: gradients of a smooth
-#: likelihood in every free parameter, the Gaussian gradient kernels, and one
-#: parameter vector (no shared experts)
+#: likelihood in every free parameter (the gate's, the experts' and the noise
+#: model's log-likelihood gradient), and one parameter vector (no shared
+#: experts)
 STANDARD_ERRORS = Requirements(
     "standard errors from the observed information",
     gating=("gradient", "smooth"),
     experts=("gradient",),
-    noise=("gaussian",),
+    noise=("gradient",),
     shared_experts=False,
     hint="Use bootstrap_standard_errors instead.",
 )
@@ -105,10 +109,10 @@ def _check_supported(params, objective):
 
 def _check_data(estimator, X, y, sample_weight):
     check_is_fitted(estimator)
-    X, y = estimator._check_Xy(X, y)
-    sample_weight = as_kernel_array(_check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True))
-    return X, y, sample_weight
+    X, y, given = estimator._check_Xy(X, y, sample_weight)
+    if given is None:
+        given = as_kernel_array(check_sample_weight(None, X))
+    return X, y, given
 
 
 # ----------------------------------------------------------- the information
@@ -231,12 +235,42 @@ def observed_information(params, X, y, sample_weight=None):
     ValueError
         For a model without a smooth likelihood or gradient (see
         :func:`standard_errors`).
+
+    Warns
+    -----
+    SingularInformationWarning
+        When the step of a parameter is below two spacings of its value
+        (``2 * numpy.spacing(theta_j)``): its natural unit ``tau_j`` is below
+        the round-off of ``theta_j``, central differences cannot resolve its
+        curvature, and its row and column of the information are NaN. This
+        happens only for variances tiny relative to the scale of the other
+        parameters (a fit with ``reg_var=0``, or a hand-made model); it is
+        the only case in which the result holds NaN.
     """
     _check_supported(params, "likelihood")
     problem = _problem(params, X, y, sample_weight)
     theta = problem.pack(params)
     first = _hessian(problem, theta, _steps(theta, None, problem.W))
-    H = _hessian(problem, theta, _steps(theta, first, problem.W))
+    steps = _steps(theta, first, problem.W)
+    # a step below two spacings of theta_j rounds to (nearly) nothing: the
+    # parameter's natural unit is below the round-off of its value
+    floor = 2.0 * np.spacing(np.abs(theta))
+    unresolved = ~(steps >= floor)
+    H = _hessian(problem, theta, np.maximum(steps, floor))
+    if unresolved.any():
+        H[unresolved, :] = np.nan
+        H[:, unresolved] = np.nan
+        warnings.warn(
+            f"the observed information is not defined in float64 for "
+            f"{int(unresolved.sum())} of {theta.size} free parameters (indices "
+            f"{np.flatnonzero(unresolved).tolist()} of theta): the change of "
+            "each that moves the log-likelihood by one per sample is below "
+            "the round-off of its value, so central differences cannot "
+            "resolve its curvature (a variance tiny relative to the scale of "
+            "the parameters, e.g. a fit with reg_var=0); their rows and "
+            "columns are NaN.",
+            SingularInformationWarning, stacklevel=2,
+        )
     return theta, -H
 
 
@@ -401,9 +435,12 @@ def standard_errors(estimator, X, y, sample_weight=None):
     field_var = np.einsum("ij,jk,ik->i", J, cov, J)
     se = np.sqrt(np.where(field_var >= 0, field_var, np.nan))
     n_var = params.n_experts
-    log_var = np.diag(cov)[-n_var:]
-    se_log = np.sqrt(np.where(log_var >= 0, log_var, np.nan))
-    se[-n_var:] = params.variance * se_log  # delta method, exactly
+    if problem.free_variance:
+        log_var = np.diag(cov)[-n_var:]
+        se_log = np.sqrt(np.where(log_var >= 0, log_var, np.nan))
+        se[-n_var:] = params.variance * se_log  # delta method, exactly
+    else:  # a law without variance: held at 1, standard error 0
+        se_log = np.zeros(n_var)
     return StandardErrors(
         params, se, se_log, method="observed_information",
         covariance=cov, information=information, condition_number=cond,
@@ -416,7 +453,8 @@ def _refit(estimator, X, y, sample_weight, method, seed):
     params = estimator.params_
     rng = np.random.RandomState(seed)
     if method == "parametric":
-        y_b = params.sample_y(X, random_state=rng)
+        # the weights are the binomial trials of the draws (ignored otherwise)
+        y_b = params.sample_y(X, random_state=rng, sample_weight=sample_weight)
         X_b, w_b = X, sample_weight
     else:
         rows = rng.randint(X.shape[0], size=X.shape[0])

@@ -1,5 +1,6 @@
 """Choosing the number of experts: BIC, ICL, cross-validation or a dendrogram."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -9,6 +10,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils import check_array
 
 from ._dendrogram import MixingMeasureDendrogram, mixing_measure_dendrogram
+from ._params import MoEParams
 
 __all__ = [
     "MixingMeasureDendrogram",
@@ -150,7 +152,13 @@ class NExpertsSelection:
 
 
 def _fit_one(estimator, K, X, y):
-    return clone(estimator).set_params(n_experts=K).fit(X, y)
+    est = clone(estimator).set_params(n_experts=K)
+    init = est.get_params()["init_params"]
+    if isinstance(init, MoEParams) and init.n_experts != K:
+        # a given start fits its own number of experts only (see
+        # select_n_experts)
+        est.set_params(init_params="random")
+    return est.fit(X, y)
 
 
 def _fold_loss(estimator, K, X, y, train, test, objective):
@@ -220,8 +228,12 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 8), criterion="bic",
     Notes
     -----
     Every criterion is oriented so that lower is better, and ties go to the
-    smallest ``K``. With shared experts, ``n_experts`` is the number of routed
-    experts (``n_shared_experts`` is kept). BIC is consistent for the number
+    smallest ``K``. An estimator whose ``init_params`` is an
+    :class:`~skmoe.MoEParams` starts from it the candidate with its number of
+    experts; the other candidates start from ``init_params="random"`` (a
+    ``UserWarning`` says so), since a start of another size does not exist.
+    With shared experts, ``n_experts`` is the number of routed experts
+    (``n_shared_experts`` is kept). BIC is consistent for the number
     of components of a well-specified mixture; ICL penalises overlapping
     experts and prefers well separated ones; cross-validation needs no
     parameter count (useful for FFN experts, whose parameter count
@@ -254,6 +266,15 @@ def select_n_experts(estimator, X, y, n_experts=range(1, 8), criterion="bic",
             f"{n_experts!r}."
         )
     candidates = [int(k) for k in candidates]
+    init = estimator.get_params()["init_params"]
+    if isinstance(init, MoEParams) and candidates != [init.n_experts]:
+        others = ", ".join(str(k) for k in candidates if k != init.n_experts)
+        warnings.warn(
+            f"init_params is an MoEParams with n_experts={init.n_experts}: it "
+            f"starts the fits with K={init.n_experts} only; the fits with "
+            f"K={others} start from init_params='random'.",
+            UserWarning, stacklevel=2,
+        )
     objective = estimator.get_params()["objective"]
     if objective != "likelihood" and criterion != "cv":
         raise ValueError(

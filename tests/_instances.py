@@ -2,6 +2,7 @@
 
 from skmoe import (
     FFNExperts,
+    GaussianGating,
     HierarchicalSoftmaxGating,
     LinearExperts,
     MixtureOfExpertsRegressor,
@@ -37,6 +38,7 @@ def small_instances():
                                     n_experts=3, max_iter=30, random_state=0)
     yield MixtureOfExpertsRegressor(gating=HierarchicalSoftmaxGating(n_groups=2),
                                     **common)
+    yield MixtureOfExpertsRegressor(gating=GaussianGating(), **common)
     yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
     # the Student-t noise model (heavy tails)
     yield MixtureOfExpertsRegressor(noise="student_t", **common)
@@ -91,8 +93,12 @@ def gating_instances():
         SoftmaxGating(top_k=2, activation="tanh", learn_temperature=True),
         NormalizedSigmoidGating(top_k=2),
         NormalizedSigmoidGating(top_k=1),
+        NormalizedSigmoidGating(pin_last=False),
+        NormalizedSigmoidGating(top_k=2, pin_last=False),
         HierarchicalSoftmaxGating(n_groups=1),
         HierarchicalSoftmaxGating(n_groups=3),
+        GaussianGating(covariance_type="diag"),
+        GaussianGating(covariance_type="spherical", joint_proposal=False),
     ]
 
 
@@ -106,4 +112,5 @@ def experts_instances():
         FFNExperts(activation="sigmoid"),
         FFNExperts(activation="relu"),
         FFNExperts(activation="gelu", fit_intercept=False),
+        FFNExperts(activation="relu", fit_intercept=False, fit_bias=False),
     ]

@@ -4,23 +4,44 @@ import numpy as np
 from scipy.special import expit, gammaln, log_expit, logsumexp
 
 
+def log_normalize(V):
+    """``V - logsumexp(V, axis=1)``; a row with an infinite maximum gets the
+    limit: equal shares of the entries equal to it (all of a row of -inf)."""
+    V = np.asarray(V, dtype=float)
+    top = V.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        out = V - logsumexp(V, axis=1, keepdims=True)
+        ties = (V == top) | (top == -np.inf)
+    share = -np.log(ties.sum(axis=1, keepdims=True))
+    return np.where(np.isinf(top), np.where(ties, share, -np.inf), out)
+
+
 def log_softmax_rows(Z):
-    return Z - logsumexp(Z, axis=1, keepdims=True)
+    return log_normalize(Z)
+
+
+def _posterior(a, log_gate):
+    # rows of -inf: log-likelihood -inf, the gate weights as posteriors
+    with np.errstate(invalid="ignore"):
+        loglik = logsumexp(a, axis=1)
+        resp = np.exp(a - loglik[:, None])
+    dead = loglik == -np.inf
+    resp[dead] = np.exp(log_gate[dead])
+    return resp, loglik
 
 
 def gaussian_estep(log_gate, means, variances, y):
-    a = (
-        log_gate
-        - 0.5 * np.log(2 * np.pi * variances)
-        - 0.5 * (y[:, None] - means) ** 2 / variances
-    )
-    loglik = logsumexp(a, axis=1)
-    return np.exp(a - loglik[:, None]), loglik
+    with np.errstate(over="ignore"):
+        a = (
+            log_gate
+            - 0.5 * np.log(2 * np.pi * variances)
+            - 0.5 * (y[:, None] - means) ** 2 / variances
+        )
+    return _posterior(a, log_gate)
 
 
-def normalize_log_rows(A):
-    loglik = logsumexp(A, axis=1)
-    return np.exp(A - loglik[:, None]), loglik
+def normalize_log_rows(A, log_gate):
+    return _posterior(A, log_gate)
 
 
 def lgamma_half_difference(x):
@@ -44,10 +65,11 @@ def student_t_logpdf(means, variances, df, y):
 
 
 def student_t_estep(log_gate, means, variances, df, y):
-    a = log_gate + student_t_logpdf(means, variances, df, y)
-    loglik = logsumexp(a, axis=1)
-    scale = (df + 1) / (df + (y[:, None] - means) ** 2 / variances)
-    return np.exp(a - loglik[:, None]), loglik, scale
+    with np.errstate(over="ignore"):
+        a = log_gate + student_t_logpdf(means, variances, df, y)
+        scale = (df + 1) / (df + (y[:, None] - means) ** 2 / variances)
+    resp, loglik = _posterior(a, log_gate)
+    return resp, loglik, scale
 
 
 def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
@@ -165,14 +187,22 @@ def _topk_mask(Z, top_k):
     return keep
 
 
+def _log_normalize_kept(V, keep):
+    # the softmax of the kept entries; a row of -inf is uniform over the kept
+    V = np.where(keep, V, np.nan)
+    top = np.nanmax(V, axis=1, keepdims=True)
+    out = log_normalize(np.where(keep, V, -np.inf))
+    ties = keep & ((V == top) | (top == -np.inf))
+    share = -np.log(ties.sum(axis=1, keepdims=True))
+    return np.where(top == -np.inf, np.where(ties, share, -np.inf), out)
+
+
 def topk_log_softmax_rows(Z, top_k):
-    Zk = np.where(_topk_mask(Z, top_k), Z, -np.inf)
-    return Zk - logsumexp(Zk, axis=1, keepdims=True)
+    return _log_normalize_kept(Z, _topk_mask(Z, top_k))
 
 
 def sigmoid_log_weights(Z, top_k):
-    logs = np.where(_topk_mask(Z, top_k), log_expit(Z), -np.inf)
-    return logs - logsumexp(logs, axis=1, keepdims=True)
+    return _log_normalize_kept(log_expit(Z), _topk_mask(Z, top_k))
 
 
 def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
@@ -206,11 +236,18 @@ def _soft_topk_parts(A, Z, top_k, smoothing):
     t = 0.5 * (Zs[:, top_k - 1] + Zs[:, top_k])
     u = (Z - t[:, None]) / smoothing
     B = A + log_expit(u)
-    return B - logsumexp(B, axis=1, keepdims=True), u
+    return log_normalize(B), u
 
 
 def soft_topk_log_weights(A, Z, top_k, smoothing):
-    return _soft_topk_parts(A, Z, top_k, smoothing)[0]
+    with np.errstate(invalid="ignore"):
+        out = _soft_topk_parts(A, Z, top_k, smoothing)[0]
+        Zs = -np.sort(-Z, axis=1)
+        t = 0.5 * (Zs[:, top_k - 1] + Zs[:, top_k])
+    # an infinite threshold: the exact top-K selection (the limit)
+    sharp = ~np.isfinite(t)
+    exact = _log_normalize_kept(A, _topk_mask(Z, top_k))
+    return np.where(sharp[:, None], exact, out)
 
 
 def soft_topk_vjp(G, A, Z, top_k, smoothing):
@@ -245,3 +282,10 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
 
 def fused_residuals(X, y, R, expert_coef, expert_intercept):
     return weighted_residual_ss(y, X @ expert_coef.T + expert_intercept, R)
+
+
+def gaussian_log_densities(X, centres, prec_chol):
+    U = np.triu(prec_chol)
+    Y = np.einsum("nka,kab->nkb", X[:, None, :] - centres[None], U)
+    half_logdet = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
+    return half_logdet - 0.5 * X.shape[1] * np.log(2 * np.pi) - 0.5 * (Y**2).sum(axis=2)

@@ -97,7 +97,8 @@ def test_rates_writes_table_and_plot(tmp_path, capsys):
     assert "slope on log n" in text and "mean voronoi" in text
     with open(out) as fh:
         lines = fh.read().splitlines()
-    assert lines[0] == "n,replication,voronoi,regression,n_iter,converged,seconds"
+    assert lines[0] == ("n,replication,voronoi,regression,n_iter,converged,"
+                        "seconds,init")
     assert len(lines) == 5
     assert png.stat().st_size > 0
 
@@ -107,3 +108,38 @@ def test_rates_reports_user_errors(capsys):
             "--n-grid", "60", "--replications", "1", "--n-jobs", "1"]
     assert main(argv) == 2
     assert "n_experts >= the true number" in capsys.readouterr().err
+
+
+def test_reproduce_writes_tables_plots_and_summary(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "rep"
+    argv = ["reproduce", "--only", "b", "exact_softmax", "--n-grid", "60", "120",
+            "240", "--replications", "2", "--n-jobs", "1", "--n-boot", "50",
+            "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "b: D2 exponent" in text and "(paper 0.517)" in text
+    assert "exact_softmax: D1 exponent" in text
+    for name in ("b", "exact_softmax"):
+        assert (out / f"{name}.png").stat().st_size > 0
+        with open(out / f"{name}.csv") as fh:
+            assert fh.readline().strip().endswith("converged,seconds,init")
+    with open(out / "summary.csv") as fh:
+        header = fh.readline().strip().split(",")
+        rows = fh.read().splitlines()
+    assert header[:4] == ["study", "description", "loss", "scale"]
+    assert "exponent_n1000" in header and "wall_seconds" in header
+    assert len(rows) == 2 and ",near_true_authors," in rows[0]
+    assert (out / "summary.rst").read_text().startswith(".. list-table::")
+    # the summary again, from the CSV files only
+    first = (out / "summary.csv").read_text().splitlines()[1].split(",")
+    assert main(argv + ["--summarize-only"]) == 0
+    again = (out / "summary.csv").read_text().splitlines()[1].split(",")
+    for col in (header.index("exponent"), header.index("wall_seconds")):
+        assert again[col] == first[col] != ""
+
+
+def test_reproduce_reports_user_errors(tmp_path, capsys):
+    argv = ["reproduce", "--only", "e", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "unknown studies ['e']" in capsys.readouterr().err

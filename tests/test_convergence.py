@@ -2,9 +2,21 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from skmoe import MixtureOfExpertsRegressor, MoEParams
-from skmoe.convergence import SampleSizeStudy, near_true_init, sample_size_study
+from skmoe import (
+    FFNExperts,
+    MixtureOfExpertsRegressor,
+    MoEParams,
+    NormalizedSigmoidGating,
+)
+from skmoe.convergence import (
+    SampleSizeStudy,
+    deepseek_estimator,
+    deepseek_truth,
+    near_true_init,
+    sample_size_study,
+)
 from skmoe.datasets import make_moe_regression
 from skmoe.metrics import voronoi_cells, voronoi_loss
 
@@ -22,7 +34,7 @@ def test_table_does_not_depend_on_n_jobs():
     assert len(a.table) == 4
     for ra, rb in zip(a.table, b.table, strict=True):
         assert set(ra) == {"n", "replication", "D1", "regression", "n_iter",
-                           "converged", "seconds"}
+                           "converged", "seconds", "init"}
         for key in ("n", "replication", "D1", "regression", "n_iter", "converged"):
             assert ra[key] == rb[key]
 
@@ -91,6 +103,13 @@ def test_rate_summary_plot_and_csv(tmp_path):
     with open(path) as fh:
         header = fh.readline().strip()
     assert header == "n,replication,loss,n_iter,converged,seconds"
+    # the study's start is recorded and read back
+    rows = [dict(r, init="near_true_authors") for r in rows]
+    study = SampleSizeStudy(rows, ["loss"], init="near_true_authors")
+    study.to_csv(path)
+    back = SampleSizeStudy.read_csv(path)
+    assert back.init == "near_true_authors" and back.losses == ["loss"]
+    assert back.table == study.table
     pytest.importorskip("matplotlib")
     import matplotlib
 
@@ -115,3 +134,154 @@ def test_study_validation(kwargs, match):
         sample_size_study(MixtureOfExpertsRegressor(1), ONE,
                           args.pop("n_grid"), args.pop("n_replications"),
                           n_jobs=1, **args)
+
+
+# --------------------------------------------------------------- starts
+RELU_ROUTED = FFNExperts(activation="relu", fit_intercept=False, fit_bias=False)
+
+
+@pytest.mark.parametrize("recipe", ["skmoe", "authors"])
+def test_near_true_init_never_jitters_a_frozen_column(recipe):
+    # experiment (c): routed eta_2 ReLU(eta_1 x) (bias and offset frozen),
+    # shared kappa_2 ReLU(kappa_1 x + kappa_0) (offset frozen), pinned gate
+    truth = deepseek_truth("c")
+    est = deepseek_estimator("c")
+    for seed in range(5):
+        start = near_true_init(truth, 3, n_shared_experts=2, gating=est.gating,
+                               experts=est.experts,
+                               shared_experts=est.shared_experts, recipe=recipe,
+                               noise=0.3, n_samples=100, random_state=seed)
+        assert np.all(start.expert_params[:, 2:] == 0.0)
+        assert np.all(start.shared_params[:, 3] == 0.0)
+        assert np.all(start.gate_coef[-1] == 0.0) and start.gate_intercept[-1] == 0.0
+        # the free columns did move: no fitted row keeps a true row's values
+        moved = ~np.isin(start.expert_params[:, :2], truth.expert_params[:, :2])
+        assert np.all(moved.any(axis=1))
+
+
+def test_near_true_init_authors_recipe_by_hand():
+    # one scalar draw per atom, added to all its free parameters; no weight
+    # split; last fitted atom on the last true atom; every true atom used;
+    # variance = true + |N(0, (0.005 n^-0.083... 0.25))|
+    _, _, truth = make_moe_regression(10, 2, 3, random_state=0)
+    n = 10_000
+    for seed in range(20):
+        start = near_true_init(truth, 5, recipe="authors", n_samples=n,
+                               random_state=seed)
+        rows_true = np.hstack([truth.gate_coef, truth.gate_intercept[:, None]])
+        rows = np.hstack([start.gate_coef, start.gate_intercept[:, None]])
+        # the atom of every fitted row: its expert row minus one scalar
+        eta = start.expert_params
+        owner = np.array([np.argmin(np.abs(eta[i] - truth.expert_params).sum(1))
+                          for i in range(5)])
+        assert owner[-1] == 2 and set(owner) == {0, 1, 2}
+        d_eta = eta - truth.expert_params[owner]
+        assert np.allclose(d_eta, d_eta[:, :1], rtol=0, atol=1e-12)
+        d_gate = rows[:-1] - rows_true[owner[:-1]]
+        assert np.allclose(d_gate, d_gate[:, :1], rtol=0, atol=1e-12)
+        assert np.all(rows[-1] == 0.0)
+        # standard deviations 0.005 n^-0.083 (gate), 0.05 n^-0.083 (experts):
+        # 6 sd bounds every draw but with probability 2e-9
+        assert np.abs(d_gate).max() < 6 * 0.005 * n**-0.083
+        assert np.abs(d_eta).max() < 6 * 0.05 * n**-0.083
+        d_var = start.variance - truth.variance[owner]
+        assert np.all(d_var >= 0) and d_var.max() < 6 * 0.005 * n**-0.25
+
+
+def test_near_true_init_validation():
+    _, _, truth = make_moe_regression(10, 1, 2, random_state=0)
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        near_true_init(truth, 3, recipe="authors")
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        near_true_init(truth, 3, recipe="meteorits")
+    with pytest.raises(ValueError, match="gating must be of the truth's family"):
+        near_true_init(truth, 3, gating="normalized_sigmoid")
+
+
+# ---------------------------------------------------- the truth's convention
+def test_an_unpinned_truth_for_a_pinned_gate_is_refused():
+    # non-zero slopes: no pinned form; losses comparing parameters refuse it
+    _, _, truth = make_moe_regression(10, 1, 2, random_state=0,
+                                      gating=NormalizedSigmoidGating(pin_last=False))
+    truth = truth.replace(gate_coef=np.array([[1.0], [2.0]]))
+    est = MixtureOfExpertsRegressor(3, gating=NormalizedSigmoidGating())
+    with pytest.raises(ValueError, match=r"true_params.gate_coef\[-1\].*"
+                                         r"convention A.2"):
+        sample_size_study(est, truth, [50], 1, loss="D3", n_jobs=1)
+    # a study of functions only is a misspecified study: allowed
+    study = sample_size_study(est.set_params(max_iter=5), truth, [60], 1,
+                              loss="regression", n_jobs=1, random_state=0)
+    assert len(study.table) == 1
+
+
+def test_the_printed_truth_of_experiment_c_is_converted_with_a_warning():
+    # the printed (c): slopes 0, intercepts (-0.5, 0.5), unpinned; the same
+    # distribution under A.2 has intercepts (-0.832, 0)
+    printed = deepseek_truth("c").replace(
+        gating=NormalizedSigmoidGating(pin_last=False),
+        gate_intercept=np.array([-0.5, 0.5]))
+    est = deepseek_estimator("c", max_iter=3)
+    with pytest.warns(UserWarning, match=r"-> \[-0.83179656575118\d*, 0.0\]"):
+        study = sample_size_study(est, printed, [60], 1, loss="D3", n_jobs=1,
+                                  random_state=0)
+    assert np.isfinite(study.table[0]["D3"])
+
+
+# ------------------------------------------------------------------ rates
+def _study(fun, ns=(100, 300, 1000, 3000), reps=4, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [{"n": n, "replication": r, "loss": fun(n) * rng.lognormal(0, 0.2)}
+            for n in ns for r in range(reps)]
+    return SampleSizeStudy(rows, ["loss"])
+
+
+def test_rate_intervals():
+    study = _study(lambda n: 2 * n**-0.5)
+    ns, means, _ = study.summary()
+    # the slope is the least-squares slope of log mean on log n
+    lr = stats.linregress(np.log(ns), np.log(means))
+    boot = study.rate(n_boot=500, random_state=0)
+    assert boot["slope"] == pytest.approx(lr.slope, rel=1e-12)
+    assert boot["ci_low"] < boot["slope"] < boot["ci_high"]
+    assert boot["interval"] == "bootstrap" and boot["n_sizes"] == 4
+    # the OLS interval is slope -+ t(0.975, m - 2) * its standard error
+    ols = study.rate(interval="ols")
+    t = stats.t.ppf(0.975, 2)
+    assert ols["ci_low"] == pytest.approx(lr.slope - t * lr.stderr, rel=1e-10)
+    assert ols["ci_high"] == pytest.approx(lr.slope + t * lr.stderr, rel=1e-10)
+    # n_min keeps the sizes n >= n_min
+    high = study.rate(n_min=1000, n_boot=0)
+    lr_high = stats.linregress(np.log(ns[2:]), np.log(means[2:]))
+    assert high["slope"] == pytest.approx(lr_high.slope, rel=1e-12)
+    assert high["n_sizes"] == 2 and np.isnan(high["ci_low"])
+    with pytest.raises(ValueError, match="at least two sample sizes"):
+        study.rate(n_min=3000)
+    with pytest.raises(ValueError, match="interval must be"):
+        study.rate(interval="jackknife")
+
+
+def test_bootstrap_interval_is_scipys_stratified_percentile_interval():
+    study = _study(lambda n: np.sqrt(np.log(n) / n), seed=3)
+    r = study.rate(scale="log_n_over_n", n_boot=300, random_state=7)
+    ns, values = study._by_n("loss")
+    x = np.log(np.log(ns) / ns)
+    res = stats.bootstrap(
+        tuple(values),
+        lambda *s: np.polyfit(x, np.log([v.mean() for v in s]), 1)[0],
+        n_resamples=300, method="percentile", paired=False, vectorized=False,
+        rng=np.random.RandomState(7).randint(0, 2**31 - 1))
+    assert r["ci_low"] == pytest.approx(res.confidence_interval.low, rel=1e-12)
+    assert r["ci_high"] == pytest.approx(res.confidence_interval.high, rel=1e-12)
+    # one replication per size: no bootstrap interval
+    single = SampleSizeStudy([row for row in study.table
+                              if row["replication"] == 0], ["loss"])
+    assert np.isnan(single.rate(n_boot=100)["ci_low"])
+
+
+def test_save_writes_csv_and_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    study = _study(lambda n: n**-0.5)
+    csv_path, png_path = study.save(tmp_path / "out", "s", scale="log_n")
+    assert SampleSizeStudy.read_csv(csv_path).table == study.table
+    with open(png_path, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -244,6 +244,63 @@ def test_no_intercept_keeps_the_column_at_zero(small_data):
     assert np.all(est.params_.expert_params[:, -1] == 0.0)
 
 
+def test_no_bias_is_the_papers_routed_relu_expert():
+    # eta_2 ReLU(eta_1 x) of the DeepSeekMoE paper: a = 4, b = -12, c = e = 0
+    experts = FFNExperts(activation="relu", fit_intercept=False, fit_bias=False)
+    x = np.array([[-0.5], [0.0], [0.25]])
+    assert_allclose(experts.predict(x, np.array([[4.0, -12.0, 0.0, 0.0]])),
+                    [[24.0], [0.0], [0.0]], rtol=1e-15)
+    # a and b, minus one for the ReLU rescaling: d + 1 - 1
+    assert experts.n_free_params(1) == 1 and experts.n_free_params(3) == 3
+    assert FFNExperts(fit_bias=False).n_free_params(3) == 5  # a, b, e
+    P = np.array([[4.0, -12.0, 0.0, 0.0], [2.0, 3.0, 0.0, 0.0]])
+    assert experts.pack(P).tolist() == [4.0, -12.0, 2.0, 3.0]
+    assert np.array_equal(experts.unpack(experts.pack(P), 2, 1), P)
+    rng = np.random.RandomState(0)
+    assert np.all(experts.random_params(2, 3, rng)[:, 3:] == 0.0)
+    X, y, R, _ = _data(d=1)
+    assert np.all(experts.init(X, y, R, rng)[:, 2:] == 0.0)
+
+
+@pytest.mark.parametrize("solver", ["em", "lbfgs"])
+def test_no_bias_keeps_the_column_at_zero(small_data, solver):
+    X, y, _ = small_data
+    experts = FFNExperts(activation="relu", fit_intercept=False, fit_bias=False)
+    est = MixtureOfExpertsRegressor(2, experts=experts, solver=solver,
+                                    random_state=0, max_iter=20).fit(X, y)
+    d = X.shape[1]
+    assert np.all(est.params_.expert_params[:, d + 1:] == 0.0)
+    # the generalised EM stays monotone with the bias held at zero
+    if solver == "em":
+        assert_non_decreasing(est.history_)
+
+
+@pytest.mark.parametrize("kwargs, column, match", [
+    (dict(fit_intercept=False), -1, "fit_intercept=False.*output intercept e"),
+    (dict(fit_bias=False), -2, "fit_bias=False.*bias c"),
+])
+def test_a_frozen_column_that_is_not_zero_is_refused(kwargs, column, match):
+    # a start carrying a value in a column the family does not fit would be
+    # held at that value for ever: refused instead
+    experts = FFNExperts(activation="relu", **kwargs)
+    X, y, R, P = _data()
+    P[:, -1 if "fit_bias" in kwargs else -2] = 0.0  # the other frozen column
+    P[:, column] = 0.3
+    with pytest.raises(ValueError, match=match):
+        experts.m_step(X, y, R, P)
+    with pytest.raises(ValueError, match=match):
+        experts.pack(P)
+
+
+def test_sigmoid_without_intercept_has_no_sign_flip():
+    # sigmoid(-z) = 1 - sigmoid(z): flipping (a, b, c) needs e + a, which an
+    # expert without intercept does not have; canonical rows stay in the family
+    experts = FFNExperts(activation="sigmoid", fit_intercept=False)
+    P = np.array([[-2.0, 1.0, 0.5, 0.0]])
+    assert np.array_equal(experts.canonicalize(P), P)
+    assert np.all(experts.random_params(2, 4, np.random.RandomState(0))[:, -1] == 0)
+
+
 def test_activation_is_validated(small_data):
     X, y, _ = small_data
     est = MixtureOfExpertsRegressor(2, experts=FFNExperts(activation="swish"))

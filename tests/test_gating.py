@@ -131,8 +131,11 @@ def test_normalised_and_permutable(gating):
     # the normalisation is idempotent
     again = norm.replace(**gating.normalize(norm))
     assert again.allclose(norm, rtol=1e-12, atol=1e-14)
-    # reversing the labels moves whole groups of a hierarchical gate as blocks
-    order = np.arange(params.n_experts)[::-1]
+    # a relabelling every family accepts: its canonical order of increasing
+    # masses (reversed labels; whole groups of a hierarchical gate move as
+    # blocks; a pinned normalized sigmoid keeps its pinned expert last)
+    order = np.asarray(gating.canonical_order(np.arange(params.n_experts)))
+    assert not np.array_equal(order, np.arange(params.n_experts))
     perm = params.replace(**gating.permute(params, order))
     assert_allclose(gating.log_weights(X, perm),
                     gating.log_weights(X, params)[:, order], atol=1e-12)

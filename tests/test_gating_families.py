@@ -1,16 +1,20 @@
 """Gating families: closed forms, schedules, top-K, EM behaviour, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from scipy.special import expit, log_softmax
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skmoe._estimator
 from skmoe import (
+    DegenerateFitWarning,
     GateLikelihood,
     HierarchicalSoftmaxGating,
     MixtureOfExpertsRegressor,
@@ -140,12 +144,104 @@ def test_normalized_sigmoid_formula_and_top_k(X):
 
 
 def test_normalized_sigmoid_is_not_shift_invariant(X):
-    p = _params(NormalizedSigmoidGating())
+    free = NormalizedSigmoidGating(pin_last=False)
+    p = _params(free)
     shifted = p.replace(gate_intercept=p.gate_intercept + 1.0)
     assert not np.allclose(shifted.gates(X), p.gates(X))
-    # so nothing is normalised away: all K rows are free
-    assert NormalizedSigmoidGating().n_free_params(2, 3) == 9
+    # unpinned: nothing is normalised away, all K rows are free
+    assert free.n_free_params(2, 3) == 9
     assert p.gating.normalize(p)["gate_intercept"][-1] == p.gate_intercept[-1]
+    # pinned (A.2, the default): the last row is fixed at (0, 0)
+    assert NormalizedSigmoidGating().n_free_params(2, 3) == 6
+
+
+# -------------------------------------------- pinned normalized sigmoid (A.2)
+def test_pinned_sigmoid_draws_and_starts_with_the_last_row_at_zero(X):
+    gating = NormalizedSigmoidGating()
+    rng = np.random.RandomState(0)
+    for fields in (gating.random_params(2, 3, 2.0, rng),
+                   gating.init(X, np.ones(len(X)), 3, rng)):
+        assert np.all(fields["gate_coef"][-1] == 0.0)
+        assert fields["gate_intercept"][-1] == 0.0
+        assert np.all(fields["gate_coef"][:-1] != 0.0)
+    p = _params(gating)
+    theta = gating.pack(p)
+    assert theta.size == 6
+    assert gating.unpack(theta, p)["gate_intercept"][-1] == 0.0
+
+
+def test_pinned_sigmoid_repins_a_constant_gate_exactly(X):
+    # the printed truth of DeepSeekMoE experiment (c): slopes 0, intercepts
+    # (-0.5, 0.5). sigmoid(-0.5) / sigmoid(0.5) = exp(-0.5), so the pinned
+    # form has sigmoid(b) = exp(-0.5) / 2, b = -0.5 - log(2 - exp(-0.5))
+    gating = NormalizedSigmoidGating()
+    printed = _params(gating, K=2, d=1, gate_coef=[[0.0], [0.0]],
+                      gate_intercept=[-0.5, 0.5])
+    pinned = printed.replace(**gating.normalize(printed))
+    assert_allclose(pinned.gate_intercept,
+                    [-0.5 - np.log(2 - np.exp(-0.5)), 0.0], rtol=1e-15)
+    assert np.all(pinned.gate_coef == 0.0)
+    x = np.linspace(-3, 3, 7)[:, None]
+    assert_allclose(pinned.gates(x), printed.gates(x), rtol=1e-15)
+    # a constant gate whose rescaled scores would reach 1 has no pinned form:
+    # sigmoid(5) / (2 sigmoid(-3)) > 1
+    bad = printed.replace(gate_intercept=np.array([5.0, -3.0]))
+    with pytest.raises(ValueError, match="not all below 1"):
+        gating.normalize(bad)
+
+
+def test_pinned_sigmoid_relabelling(X):
+    gating = NormalizedSigmoidGating()
+    p = _params(gating, K=3)
+    # keeping the pinned expert last is exact
+    q = p.permute([1, 0, 2])
+    assert_allclose(q.gates(X), p.gates(X)[:, [1, 0, 2]], rtol=1e-15)
+    # moving an expert with a non-zero row into the pinned place has no exact
+    # pinned form (class Notes): refused, naming the order and the convention
+    with pytest.raises(ValueError, match=r"order=\[2, 1, 0\].*pin_last=False"):
+        p.permute([2, 1, 0])
+    # the unpinned family relabels freely
+    free = p.replace(gating=NormalizedSigmoidGating(pin_last=False))
+    assert_allclose(free.permute([2, 1, 0]).gates(X), p.gates(X)[:, [2, 1, 0]],
+                    rtol=1e-15)
+    # all slopes zero: the constant scores are rescaled exactly
+    const = _params(gating, K=3, gate_coef=np.zeros((3, 2)),
+                    gate_intercept=[-1.0, 0.4, 0.0])
+    moved = const.permute([2, 0, 1])
+    assert moved.gate_intercept[-1] == 0.0
+    assert_allclose(moved.gates(X), const.gates(X)[:, [2, 0, 1]], rtol=1e-14)
+    # fit's canonical order keeps the pinned expert last
+    assert gating.canonical_order(np.array([0.5, 0.1, 0.4])).tolist() == [0, 1, 2]
+    assert gating.canonical_order(np.array([0.1, 0.5, 0.4])).tolist() == [1, 0, 2]
+    free_order = NormalizedSigmoidGating(pin_last=False).canonical_order(
+        np.array([0.1, 0.2, 0.7]))
+    assert free_order.tolist() == [2, 1, 0]
+
+
+def test_pinned_sigmoid_fit_keeps_the_last_row_at_zero():
+    gating = NormalizedSigmoidGating()
+    X, y, truth = make_moe_regression(600, 1, 3, gating=gating, random_state=0)
+    assert np.all(truth.gate_coef[-1] == 0.0) and truth.gate_intercept[-1] == 0.0
+    for solver in ("em", "lbfgs"):
+        est = MixtureOfExpertsRegressor(3, gating=gating, solver=solver,
+                                        max_iter=40, random_state=0).fit(X, y)
+        assert np.all(est.params_.gate_coef[-1] == 0.0), solver
+        assert est.params_.gate_intercept[-1] == 0.0, solver
+    assert est.params_.n_free_params() == 2 * 2 + 3 * 2 + 3
+
+
+def test_pinned_sigmoid_rejects_an_unpinned_start():
+    gating = NormalizedSigmoidGating()
+    X, y, truth = make_moe_regression(300, 1, 2, gating=gating, random_state=0)
+    start = truth.replace(gate_coef=truth.gate_coef + 0.5)
+    est = MixtureOfExpertsRegressor(2, gating=gating, init_params=start,
+                                    max_iter=5)
+    # the gate's first update refuses the start (it is not silently pinned);
+    # EM reports a refused start like a degenerate one, then raises
+    message = r"convention A.2.*gate_coef\[-1\]=\[0.5\]"
+    with pytest.warns(DegenerateFitWarning, match=message):
+        with pytest.raises(ValueError, match=message):
+            est.fit(X, y)
 
 
 # -------------------------------------------------------------- temperature
@@ -446,3 +542,18 @@ def test_hierarchical_error_says_what_to_set():
                        r"n_groups=2.*Set n_groups to one of \[1, 3\] \(or 'auto'\)"):
         MixtureOfExpertsRegressor(
             3, gating=HierarchicalSoftmaxGating(n_groups=2)).fit(X, y)
+
+
+def test_hierarchical_gate_starts_from_kmeans():
+    # the k-means start fits the gate from an all-zero gate without the
+    # group rows of gate_extra (it raised KeyError: 'group_coef')
+    X, y, _ = make_moe_regression(400, 2, 4, random_state=0)
+    est = MixtureOfExpertsRegressor(
+        4, gating=HierarchicalSoftmaxGating(n_groups=2), init_params="kmeans",
+        max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.params_.gate_extra["group_coef"].shape == (2, 2)
+    h = est.history_
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:]))

@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 from skmoe import (
+    DegenerateFitWarning,
     HierarchicalSoftmaxGating,
     LinearExperts,
     MixtureOfExpertsRegressor,
@@ -251,7 +252,9 @@ def test_singular_information_warns_on_over_specified_fit(n_experts):
         expert_params=np.repeat(one.expert_params, K, axis=0),
         variance=np.repeat(one.variance, K), gating="softmax", experts="linear",
     )
-    est = MixtureOfExpertsRegressor(K, init_params=start).fit(X, y)
+    # the experts stay equal: the fit reports them as coinciding
+    with pytest.warns(DegenerateFitWarning, match="coincide"):
+        est = MixtureOfExpertsRegressor(K, init_params=start).fit(X, y)
     assert est.converged_
     with pytest.warns(SingularInformationWarning, match="near-singular"):
         se = est.standard_errors(X, y)

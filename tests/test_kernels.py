@@ -137,12 +137,16 @@ def test_normalize_log_rows_inplace(n, d, K):
     A = np.random.RandomState(0).standard_normal((n, K)) * 30
     if K > 1:
         A[0, 0] = -np.inf  # a zero-weight component gives an exact zero
+    log_gate = np.full((n, K), -np.log(K))
+    if n > 1:
+        A[1] = -np.inf  # a row of -inf: log-likelihood -inf, the gate weights
     post, loglik = A.copy(), np.empty(n)
-    normalize_log_rows_inplace(post, loglik)
-    post_ref, loglik_ref = ref.normalize_log_rows(A)
+    normalize_log_rows_inplace(post, loglik, log_gate)
+    post_ref, loglik_ref = ref.normalize_log_rows(A, log_gate)
     assert_allclose(post, post_ref, rtol=RTOL, atol=1e-300)
     assert_allclose(loglik, loglik_ref, rtol=RTOL)
     assert K == 1 or post[0, 0] == 0.0
+    assert n == 1 or (loglik[1] == -np.inf and np.allclose(post[1], 1.0 / K))
 
 
 def test_student_t_logpdf_matches_scipy():

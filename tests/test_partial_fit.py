@@ -278,13 +278,22 @@ def test_integer_weights_equal_repeated_rows():
 
 
 def test_non_finite_step_is_rejected_and_the_model_kept():
+    from skmoe.solvers._online import partial_fit_online
+
     X, y, _ = make_moe_regression(400, 2, 2, random_state=0)
     est = MixtureOfExpertsRegressor(2, random_state=0).partial_fit(X[:200], y[:200])
     params, state = est.params_, est._online_state
-    # y * 1e160 overflows y**2 in the statistics
-    with pytest.raises(ValueError, match="non-finite"):
+    # y * 1e160 is beyond the range partial_fit accepts (refused, by name)...
+    with pytest.raises(ValueError, match="^y has scale"):
         est.partial_fit(X[200:], y[200:] * 1e160)
     assert est.params_ is params and est._online_state is state
+    # ... and the online step itself rejects the non-finite statistics
+    # (y**2 overflows) without touching the state
+    with pytest.raises(ValueError, match="non-finite"):
+        partial_fit_online(state, X[200:], y[200:] * 1e160, np.ones(200),
+                           reg_var=1e-6, learning_decay=0.7, learning_offset=10.0,
+                           first_fit=None)
+    assert est._online_state is state
     assert est.partial_fit(X[200:], y[200:]).n_batches_ == 2
 
 

@@ -124,8 +124,13 @@ def test_top_1_softmax(seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 2])
 def test_top_2_normalized_sigmoid(seed):
-    _, _, err, gate_err, gain = _fit(NormalizedSigmoidGating(top_k=2), 3, 3000,
-                                     seed, n_init=3)
+    # the unpinned family (pin_last=False), as measured: its random truths
+    # are those of the calibration below. With the pinned default the truths
+    # differ (last row zero) and random starts of a top-2 gate reach worse
+    # local maxima on them for both forms (seed 0, n_init=3: log-likelihood
+    # gains -35 pinned, -60 unpinned; from the truth +4.6 and +4.5)
+    gating = NormalizedSigmoidGating(top_k=2, pin_last=False)
+    _, _, err, gate_err, gain = _fit(gating, 3, 3000, seed, n_init=3)
     # with n_init=3 (one start in five failed at n_init=1). Measured maxima:
     # expert slopes 0.036, intercepts 0.034, variances 0.0085, mean gate
     # error 0.023; the gate parameters themselves are weakly determined

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import logit, ndtr
 
-from skmoe import MoEParams
+from skmoe import FFNExperts, MoEParams, NormalizedSigmoidGating
 from skmoe.datasets import make_moe_regression
 from skmoe.metrics import (
     density_distance,
@@ -143,15 +143,24 @@ def test_softmax_loss_hand_computed_exact_cells():
 
 
 def _perturbed(truth, rng, extra):
+    # the last fitted atom copies the last true atom and keeps its row at
+    # zero (the convention of both gates: softmax and pinned sigmoid)
     K = truth.n_experts
-    idx = np.concatenate([np.arange(K), rng.integers(0, K, extra)])
+    idx = np.concatenate([np.arange(K - 1), rng.integers(0, K, extra), [K - 1]])
+    coef = truth.gate_coef[idx] + 0.05 * rng.standard_normal((idx.size, 1))
+    intercept = truth.gate_intercept[idx] - np.log(2) * (np.bincount(idx)[idx] > 1)
+    coef[-1], intercept[-1] = 0.0, 0.0
     return MoEParams(
-        truth.gate_coef[idx] + 0.05 * rng.standard_normal((idx.size, 1)),
-        truth.gate_intercept[idx] - np.log(2) * (np.bincount(idx)[idx] > 1),
+        coef, intercept,
         truth.expert_params[idx] + 0.05 * rng.standard_normal((idx.size, 2)),
         truth.variance[idx] * np.exp(0.1 * rng.standard_normal(idx.size)),
         gating=truth.gating,
     )
+
+
+def _relabelling(rng, K):
+    """A random relabelling that keeps the last (pinned) expert last."""
+    return np.append(rng.permutation(K - 1), K - 1)
 
 
 @settings(max_examples=10, deadline=None)
@@ -164,7 +173,10 @@ def test_losses_are_zero_at_truth_and_permutation_invariant(seed, extra, gating,
     _, _, truth = make_moe_regression(10, 1, 2, gating=gating, random_state=seed)
     assert voronoi_loss(truth, truth, kind=kind) == 0.0
     est = _perturbed(truth, rng, extra)
-    order = rng.permutation(est.n_experts)
+    # any relabelling for the softmax; the pinned sigmoid keeps its last
+    # expert last (no other relabelling has a pinned form)
+    order = (rng.permutation(est.n_experts) if gating == "softmax"
+             else _relabelling(rng, est.n_experts))
     a = voronoi_loss(est, truth, kind=kind)
     b = voronoi_loss(est.permute(order), truth, kind=kind)
     # the candidate set and the Nelder-Mead start do not depend on the
@@ -248,3 +260,184 @@ def test_softmax_renormalised_permutation_regression(seed):
     order = rng.permutation(est.n_experts)
     a = voronoi_loss(est, truth)
     assert voronoi_loss(est.permute(order), truth) == pytest.approx(a, rel=1e-8)
+
+
+# ------------------------------------------------------------------------
+# Every term of D1-D4 as PAPERS.md section 4 writes them (arXiv:2505.10860,
+# eqs. 4, 6, 10, 11), on cases worked out by hand. Sums of a few products of
+# numbers of order one: round-off ~1e-16, so abs=1e-12 unless said otherwise.
+# ------------------------------------------------------------------------
+RELU = FFNExperts(activation="relu", fit_intercept=False, fit_bias=False)
+
+
+def test_d2_exact_cell_is_a_sum_of_separate_norms():
+    # one feature, two softmax atoms (slopes 2 and 0, weights exp(0.5) and 1);
+    # the estimate moves atom 0's expert slope by 0.3 and intercept by 0.4.
+    # D2's exact cell charges exp(beta_0) (|d eta_1| + |d eta_0|) = 0.7
+    # exp(0.5), not the joint norm 0.5 exp(0.5). No translation helps: it
+    # moves both slopes and both masses (derivative (w_0 + w_1) - 0.7 w_0 > 0)
+    truth = MoEParams([[2.0], [0.0]], [0.5, 0.0], [[1.0, 0.0], [-1.0, 1.0]],
+                      [0.1, 0.1])
+    est = truth.copy()
+    est.expert_params[0] += [0.3, 0.4]
+    # Nelder-Mead stops 1e-10 from the kink at t = 0, itself a candidate
+    assert voronoi_loss(est, truth, kind="D2") == pytest.approx(
+        0.7 * np.exp(0.5), rel=1e-9)
+    assert voronoi_loss(est, truth, kind="D1") == pytest.approx(
+        0.5 * np.exp(0.5), rel=1e-9)
+
+
+def _relu_truth():
+    # experiment (a)'s routed experts 4 ReLU(-12 x), 4 ReLU(12 x) under a
+    # softmax gate with slopes (2, 0) and intercepts (0.5, 0)
+    return MoEParams([[2.0], [0.0]], [0.5, 0.0],
+                     [[4.0, -12.0, 0.0, 0.0], [4.0, 12.0, 0.0, 0.0]],
+                     [0.4, 0.4], experts=RELU)
+
+
+def test_raw_parameters_are_the_default():
+    # 2 ReLU(-24 x) is the same function as 4 ReLU(-12 x), but not the same
+    # parameters: raw D1 = exp(0.5) |(2, -24) - (4, -12)| = exp(0.5) sqrt(148)
+    # (t = 0 is the only breakpoint, any slope translation adds to the
+    # slope terms); canonically both are (48, -1) and the loss is 0
+    truth = _relu_truth()
+    est = truth.copy()
+    est.expert_params[0, :2] = [2.0, -24.0]
+    raw = np.exp(0.5) * np.sqrt(148.0)
+    assert voronoi_loss(est, truth) == pytest.approx(raw, rel=1e-9)
+    assert voronoi_loss(est, truth, parametrization="raw") == pytest.approx(
+        raw, rel=1e-9)
+    assert voronoi_loss(est, truth, parametrization="canonical") < 1e-12
+    cells, _ = voronoi_cells(est, truth, parametrization="raw")
+    assert [c.tolist() for c in cells] == [[0], [1]]
+    with pytest.raises(ValueError, match="parametrization must be one of"):
+        voronoi_loss(est, truth, parametrization="rescaled")
+
+
+def _shared_case(gating=SIG):
+    # two true shared atoms (linear experts): kappa (2, 0), tau 0.2, omega 0.7
+    # and kappa (-1, 1), tau 0.3, omega 0.3; estimate: s0 = (2.1, 0), 0.2, 0.4
+    # and s1 = (2, 0), 0.25, 0.4 in cell 1; s2 = (-1, 1.2), 0.3, 0.2 alone
+    truth = _truth_sigmoid(shared_params=[[2.0, 0.0], [-1.0, 1.0]],
+                           shared_variance=[0.2, 0.3], shared_weights=[0.7, 0.3])
+    est = truth.replace(shared_params=np.array([[2.1, 0.0], [2.0, 0.0],
+                                                [-1.0, 1.2]]),
+                        shared_variance=np.array([0.2, 0.25, 0.3]),
+                        shared_weights=np.array([0.4, 0.4, 0.2]))
+    return est, truth
+
+
+# shared part, D1 form: mass |0.8 - 0.7| + |0.2 - 0.3| = 0.2; over-fitted
+# cell 1: 0.4 (0.1^2 + 0) + 0.4 (0 + 0.05^2) = 0.005; exact cell 2:
+# 0.2 (|(0, 0.2)| + 0) = 0.04
+SHARED_D1 = 0.2 + 0.005 + 0.04
+
+
+def test_d3_shared_part_is_weighted_with_its_mass_term():
+    est, truth = _shared_case()
+    cells, shared = voronoi_cells(est, truth)
+    assert [c.tolist() for c in shared] == [[0, 1], [2]]
+    # the routed atoms are the truth's: D3's routed part is 0
+    assert voronoi_loss(est, truth, kind="D3") == pytest.approx(SHARED_D1,
+                                                                abs=1e-12)
+
+
+def test_d4_shared_part_against_the_truth_routed_against_the_reference():
+    est, truth = _shared_case()
+    # the reference moves routed atom 0 by 0.2 in slope and 0.3 in intercept
+    # and carries the estimate's own shared atoms: D4 charges the routed
+    # atoms first-order and unweighted against the reference, 0.2 + 0.3,
+    # and the shared atoms against the TRUE shared atoms (SHARED_D1)
+    ref = est.replace(gate_coef=est.gate_coef + [[0.2], [0.0]],
+                      gate_intercept=est.gate_intercept + [0.3, 0.0])
+    loss = voronoi_loss(est, truth, kind="D4", reference=ref)
+    assert loss == pytest.approx(0.5 + SHARED_D1, abs=1e-12)
+    assert voronoi_loss(est, truth, reference=ref) == loss  # auto -> D4
+    # a reference of another convention is refused
+    free = ref.replace(gating=NormalizedSigmoidGating(pin_last=False))
+    with pytest.raises(ValueError, match="reference must be a model of the "
+                                         "estimate's gating family and convention"):
+        voronoi_loss(est, truth, reference=free)
+
+
+def test_d4_routed_cells_are_the_references_and_several_atoms_each_count():
+    # three estimated routed atoms, two of them near reference atom 0:
+    # each adds its own |dbeta_1| + |dbeta_0| + |deta| + |dnu| (no mass term,
+    # no square even in a cell of two)
+    ref = _truth_sigmoid()
+    est = MoEParams([[1.1], [0.9], [0.0]], [0.2, -0.1, 0.0],
+                    [[1.0, 0.0], [1.0, 0.1], [-1.0, 0.0]], [0.1, 0.3, 0.1],
+                    gating=SIG)
+    # atom 0: 0.1 + 0.2 + 0 + 0; atom 1: 0.1 + 0.1 + 0.1 + 0.2; atom 2: 0
+    assert voronoi_loss(est, ref, kind="D4", reference=ref) == pytest.approx(
+        0.8, abs=1e-12)
+
+
+def test_d2_shared_part_over_three_atoms_uses_rbar_6():
+    # one true shared linear expert kappa = (2, 0), tau 0.2, omega 1 under a
+    # softmax truth; three estimated shared atoms with omega 1/3 each in its
+    # cell (|V| = 3, r = rbar(3) = 6): the paper's over-fitted shared term is
+    # omega (|d kappa_1|^2 + |d kappa_0|^6 + |d tau|^3):
+    #   s0 = (2.1, 0), 0.2 -> 0.1^2; s1 = (2, 0.1), 0.2 -> 0.1^6;
+    #   s2 = (2, 0), 0.3 -> 0.1^3; mass |1 - 1| = 0
+    truth = MoEParams([[2.0], [0.0]], [0.5, 0.0], [[1.0, 0.0], [-1.0, 1.0]],
+                      [0.1, 0.1], shared_params=[[2.0, 0.0]],
+                      shared_variance=[0.2], shared_weights=[1.0])
+    est = truth.replace(shared_params=np.array([[2.1, 0.0], [2.0, 0.1],
+                                                [2.0, 0.0]]),
+                        shared_variance=np.array([0.2, 0.2, 0.3]),
+                        shared_weights=np.full(3, 1 / 3))
+    expected = (0.1**2 + 0.1**6 + 0.1**3) / 3
+    # the routed atoms are the truth's: the translation t = 0 gives 0
+    assert voronoi_loss(est, truth, kind="D2") == pytest.approx(expected,
+                                                                abs=1e-12)
+    # D1 keeps its own form for the same atoms: omega (|dkappa|^2 + |dtau|^2)
+    assert voronoi_loss(est, truth, kind="D1") == pytest.approx(
+        (0.01 + 0.01 + 0.01) / 3, abs=1e-12)
+
+
+def test_d3_empty_cell_has_no_mass_term_and_exact_cell_is_unweighted():
+    # estimate: both routed atoms in cell A (slopes 1.1, 0.9), none in B.
+    # D3: mass of A |0.5 + 0.5 - 0.5| = 0.5 (over-fitted), B empty: nothing
+    # (the mass term runs over |V| > 1 only); over-fitted unweighted:
+    # 0.1^2 + 0.1^2 = 0.02
+    est = MoEParams([[1.1], [0.9]], [0.0, 0.0], [[1.0, 0.0], [1.0, 0.0]],
+                    [0.1, 0.1], gating=SIG)
+    assert voronoi_loss(est, _truth_sigmoid(), kind="D3") == pytest.approx(
+        0.52, abs=1e-12)
+    # D1 charges the empty cell's true weight sigmoid(0) = 0.5 instead
+    # and weights the over-fitted terms: 0.5 + 0.5 + 0.5 * 0.02
+    assert voronoi_loss(est, _truth_sigmoid(), kind="D1") == pytest.approx(
+        1.01, abs=1e-12)
+
+
+def test_d3_has_a_flat_direction_when_the_pinned_cell_is_over_fitted():
+    # experiment (c) under A.2: constant scores s*_1 = exp(-0.5) / 2 and
+    # s*_2 = sigmoid(0) = 1/2. A fit with two atoms on the pinned true atom
+    # (one of them pinned, s = 1/2, the other s_1) and one atom on true atom
+    # 1 (s_0) has the truth's density whenever s_0 / (s_0 + s_1 + 1/2) =
+    # s*_1 / (s*_1 + 1/2), i.e. s_0 = exp(-0.5) (s_1 + 1/2), for every s_1:
+    # D3 is not zero along that line, so it cannot be bounded by the
+    # distance between densities there (measured fits drift along it).
+    from skmoe.convergence import deepseek_truth
+
+    truth = deepseek_truth("c")
+    s1 = 0.2
+    s0 = np.exp(-0.5) * (s1 + 0.5)
+    est = MoEParams(
+        np.zeros((3, 1)), logit([s0, s1, 0.5]),
+        truth.expert_params[[0, 1, 1]], truth.variance[[0, 1, 1]],
+        gating=truth.gating, experts=truth.experts,
+        shared_params=truth.shared_params, shared_variance=truth.shared_variance,
+        shared_weights=truth.shared_weights, shared_experts=truth.shared_experts,
+    )
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (200, 1))
+    y = truth.sample_y(X, random_state=1)
+    np.testing.assert_allclose(est.log_density(X, y), truth.log_density(X, y),
+                               rtol=1e-12)
+    # D3: the over-fitted pinned cell's mass |s_1 + 1/2 - 1/2| = s_1, plus
+    # the exact cell's unweighted |d beta_0|; every location is exact
+    expected = s1 + abs(logit(s0) - logit(np.exp(-0.5) / 2))
+    assert voronoi_loss(est, truth, kind="D3") == pytest.approx(expected,
+                                                                rel=1e-12)

@@ -5,7 +5,7 @@ from numba import prange
 
 from ..utils._numba_cache import njit
 from ._chunks import N_CHUNKS, chunk_bounds
-from ._logspace import normalize_log_row_inplace
+from ._logspace import log_normalize_row, normalize_log_row_inplace, prior_row_inplace
 
 
 @njit(cache=True)
@@ -42,8 +42,11 @@ def gaussian_estep(log_gate, means, variances, y):
     -------
     resp : ndarray of shape (n, K)
         Responsibilities; each row sums to one, exact zeros where the gate is 0.
+        A row whose ``a_ik`` are all ``-inf`` (``y_i`` beyond float64's range
+        from every expert mean) gets its gate weights
+        (:func:`~skmoe._kernels._logspace.prior_row_inplace`).
     loglik : ndarray of shape (n,)
-        ``log p(y_i | x_i)``.
+        ``log p(y_i | x_i)``; ``-inf`` for such a row.
 
     Notes
     -----
@@ -61,7 +64,10 @@ def gaussian_estep(log_gate, means, variances, y):
             resp[i, k] = a
             if a > m:
                 m = a
-        loglik[i] = normalize_log_row_inplace(resp, i, m)
+        if m == -np.inf:
+            loglik[i] = prior_row_inplace(resp, i, log_gate[i])
+        else:
+            loglik[i] = normalize_log_row_inplace(resp, i, m)
     return resp, loglik
 
 
@@ -117,14 +123,18 @@ def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
     Returns
     -------
     resp : ndarray of shape (n, K)
-        Responsibilities; each row sums to one.
+        Responsibilities; each row sums to one (the gate weights on a row of
+        log-likelihood ``-inf``, as in :func:`gaussian_estep`).
     loglik : ndarray of shape (n,)
         ``log p(y_i | x_i)``.
 
     Notes
     -----
-    Does not modify its inputs. Rows are independent (no reduction across
-    rows), so the parallel loop gives the same bits for any thread count.
+    Does not modify its inputs. Infinite logits (beyond float64's range)
+    give the limit of the gate, see
+    :func:`~skmoe._kernels._logspace.log_normalize_row`. Rows are
+    independent (no reduction across rows), so the parallel loop gives the
+    same bits for any thread count.
     """
     n, d = X.shape
     K = gate_coef.shape[0]
@@ -134,29 +144,27 @@ def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
     for c in prange(N_CHUNKS):
         start, stop = chunk_bounds(n, c)
         z = np.empty(K)
+        keep = np.ones(K, dtype=np.bool_)
         for i in range(start, stop):
-            # log-softmax of the gate logits
-            mz = -np.inf
+            # log-softmax of the gate logits, in place
             for k in range(K):
                 s = gate_intercept[k]
                 for j in range(d):
                     s += X[i, j] * gate_coef[k, j]
                 z[k] = s
-                if s > mz:
-                    mz = s
-            sz = 0.0
-            for k in range(K):
-                sz += np.exp(z[k] - mz)
-            lse_z = mz + np.log(sz)
+            log_normalize_row(z, keep, z)
             m = -np.inf
             for k in range(K):
                 mu = expert_intercept[k]
                 for j in range(d):
                     mu += X[i, j] * expert_coef[k, j]
                 r = y[i] - mu
-                a = (z[k] - lse_z) + log_norm[k] - r * r * half_prec[k]
+                a = z[k] + log_norm[k] - r * r * half_prec[k]
                 resp[i, k] = a
                 if a > m:
                     m = a
-            loglik[i] = normalize_log_row_inplace(resp, i, m)
+            if m == -np.inf:
+                loglik[i] = prior_row_inplace(resp, i, z)
+            else:
+                loglik[i] = normalize_log_row_inplace(resp, i, m)
     return resp, loglik

@@ -26,7 +26,8 @@ def normalize_log_row_inplace(A, i, m):
     """Turn row ``i`` of log joint densities (maximum ``m``) into posteriors.
 
     Writes ``exp(A[i, k] - logsumexp_k A[i, k])`` in place and returns the
-    log-sum-exp.
+    log-sum-exp. ``m`` must be finite; a row whose entries are all ``-inf``
+    goes to :func:`prior_row_inplace` instead.
     """
     K = A.shape[1]
     s = 0.0
@@ -41,12 +42,30 @@ def normalize_log_row_inplace(A, i, m):
 
 
 @njit(cache=True)
-def normalize_log_rows_inplace(A, out):
+def prior_row_inplace(A, i, log_gate_row):
+    """Posteriors of a row whose joint log-densities are all ``-inf``.
+
+    Every component density of the row underflows (its target lies beyond
+    float64's range from every expert), so the row's log-likelihood is
+    ``-inf`` and it carries no usable information about its expert: its
+    responsibilities are defined as its gate weights ``exp(log_gate_row)``
+    (the prior; exact zeros outside the gate's support). Writes them into
+    row ``i`` of ``A`` and returns ``-inf``.
+    """
+    for k in range(A.shape[1]):
+        A[i, k] = np.exp(log_gate_row[k])
+    return -np.inf
+
+
+@njit(cache=True)
+def normalize_log_rows_inplace(A, out, log_gate):
     """Turn log joint densities into posteriors, row by row, in place.
 
     ``out[i] = logsumexp(A[i])`` and ``A[i] = exp(A[i] - out[i])``. For the
     E-step kernels, on the scratch arrays they own (never on a kernel's
-    input): ``-inf`` entries become exact zeros.
+    input): ``-inf`` entries become exact zeros. A row of ``-inf`` only gets
+    ``out[i] = -inf`` and the gate weights ``exp(log_gate[i])`` as
+    posteriors (:func:`prior_row_inplace`).
     """
     n, K = A.shape
     for i in range(n):
@@ -54,34 +73,45 @@ def normalize_log_rows_inplace(A, out):
         for k in range(K):
             if A[i, k] > m:
                 m = A[i, k]
-        out[i] = normalize_log_row_inplace(A, i, m)
+        if m == -np.inf:
+            out[i] = prior_row_inplace(A, i, log_gate[i])
+        else:
+            out[i] = normalize_log_row_inplace(A, i, m)
 
 
 @njit(cache=True)
-def log_normalize_row(scores, keep, out):
-    """``out[k] = scores[k] - logsumexp(scores[keep])`` where kept, else -inf.
+def log_normalize_row(v, keep, out):
+    """``out[k] = v[k] - logsumexp(v[keep])`` on ``keep``, ``-inf`` elsewhere.
 
-    The per-row log-normalisation of every gate kernel (the softmax, its
-    top-K form, the normalized sigmoid over its log-sigmoid scores): the
-    maximum of the kept entries is subtracted before exponentiating.
-    ``scores`` may hold ``-inf`` (an excluded expert); at least one kept
-    entry must be finite. Writes ``out`` only.
+    The log-weights of a softmax over the kept entries of one row. Infinite
+    entries get the limit of the weights: when the largest kept entry is
+    ``+inf`` the weight is shared equally by the entries equal to it (the
+    others get exactly 0), and a row whose kept entries are all ``-inf`` is
+    uniform over them. Finite rows take the usual path (maximum, sum of
+    exponentials in index order, log), so their values do not change. ``v``
+    and ``out`` may be the same array.
     """
-    K = scores.shape[0]
+    K = v.shape[0]
     m = -np.inf
     for k in range(K):
-        if keep[k] and scores[k] > m:
-            m = scores[k]
+        if keep[k] and v[k] > m:
+            m = v[k]
+    if np.isinf(m):
+        count = 0
+        for k in range(K):
+            if keep[k] and (v[k] == m or m == -np.inf):
+                count += 1
+        lc = -np.log(count)
+        for k in range(K):
+            out[k] = lc if keep[k] and (v[k] == m or m == -np.inf) else -np.inf
+        return
     s = 0.0
     for k in range(K):
         if keep[k]:
-            s += np.exp(scores[k] - m)
+            s += np.exp(v[k] - m)
     lse = m + np.log(s)
     for k in range(K):
-        if keep[k]:
-            out[k] = scores[k] - lse
-        else:
-            out[k] = -np.inf
+        out[k] = v[k] - lse if keep[k] else -np.inf
 
 
 @njit(cache=True)
@@ -108,8 +138,9 @@ def log_softmax_rows(Z):
     Parameters
     ----------
     Z : ndarray of shape (n, K), float64, C-contiguous
-        Logits; entries may be ``-inf`` (an excluded expert) but each row must
-        hold at least one finite entry.
+        Logits; entries may be infinite (an excluded expert, or logits beyond
+        float64's range): the weights are then their limit, see
+        :func:`log_normalize_row`.
 
     Returns
     -------
@@ -145,9 +176,10 @@ def soft_topk_log_weights(A, Z, top_k, smoothing):
     Parameters
     ----------
     A : ndarray of shape (n, K), float64, C-contiguous
-        Finite log-scores.
+        Log-scores (``-inf`` allowed).
     Z : ndarray of shape (n, K), float64, C-contiguous
-        Finite ranking logits.
+        Ranking logits. A row whose threshold ``t_i`` is not finite (infinite
+        logits) gets the exact top-K selection, the limit of the smoothing.
     top_k : int
         ``1 <= top_k < K``.
     smoothing : float
@@ -156,26 +188,28 @@ def soft_topk_log_weights(A, Z, top_k, smoothing):
     Returns
     -------
     out : ndarray of shape (n, K)
-        New array of log-weights. Does not modify its inputs.
+        New array of log-weights (normalised by :func:`log_normalize_row`).
+        Does not modify its inputs.
     """
     n, K = Z.shape
     out = np.empty((n, K))
     order = np.empty(K, dtype=np.int64)
+    keep = np.empty(K, dtype=np.bool_)
     for i in range(n):
         descending_order(Z[i], order)
         t = 0.5 * (Z[i, order[top_k - 1]] + Z[i, order[top_k]])
-        m = -np.inf
+        if not np.isfinite(t):
+            # infinite logits: the gap to the threshold is infinite on the
+            # smoothing's scale, the selection is the exact top-K (its limit)
+            keep[:] = False
+            for j in range(top_k):
+                keep[order[j]] = True
+            log_normalize_row(A[i], keep, out[i])
+            continue
         for k in range(K):
-            b = A[i, k] + log_sigmoid((Z[i, k] - t) / smoothing)
-            out[i, k] = b
-            if b > m:
-                m = b
-        s = 0.0
-        for k in range(K):
-            s += np.exp(out[i, k] - m)
-        lse = m + np.log(s)
-        for k in range(K):
-            out[i, k] -= lse
+            out[i, k] = A[i, k] + log_sigmoid((Z[i, k] - t) / smoothing)
+            keep[k] = True
+        log_normalize_row(out[i], keep, out[i])
     return out
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 
 from ..utils._numba_cache import njit
-
 from ._logspace import log_normalize_row, log_sigmoid, top_k_mask
 
 
@@ -18,7 +17,9 @@ def sigmoid_log_weights(Z, top_k):
     Parameters
     ----------
     Z : ndarray of shape (n, K), float64, C-contiguous
-        Finite logits.
+        Logits; a row whose kept logits are all ``-inf`` (every sigmoid 0)
+        is uniform over them, the limit of the weights (see
+        :func:`~skmoe._kernels._logspace.log_normalize_row`).
     top_k : int
         Number of kept entries per row, ``1 <= top_k <= K`` (``K``: dense).
 

@@ -187,7 +187,8 @@ def topk_log_softmax_rows(Z, top_k):
     Parameters
     ----------
     Z : ndarray of shape (n, K), float64, C-contiguous
-        Finite logits.
+        Logits; infinite ones get the limit of the weights (see
+        :func:`~skmoe._kernels._logspace.log_normalize_row`).
     top_k : int
         Number of kept entries per row, ``1 <= top_k <= K``.
 

@@ -113,8 +113,10 @@ def student_t_estep(log_gate, means, variances, df, y):
     -------
     resp : ndarray of shape (n, K)
         Responsibilities; rows sum to one, exact zeros where the gate is 0.
+        A row whose joint log-densities are all ``-inf`` gets its gate
+        weights (:func:`~skmoe._kernels._logspace.prior_row_inplace`).
     loglik : ndarray of shape (n,)
-        ``log p(y_i | x_i)``.
+        ``log p(y_i | x_i)``; ``-inf`` for such a row.
     scale : ndarray of shape (n, K)
         The weights ``u_ik``, in ``(0, (nu_k + 1) / nu_k]``.
 
@@ -134,5 +136,5 @@ def student_t_estep(log_gate, means, variances, df, y):
             scale[i, k] = (df[k] + 1.0) / (df[k] + z2)
             resp[i, k] = log_gate[i, k] + log_norm[k] - 0.5 * (df[k] + 1.0) * np.log1p(
                 z2 / df[k])
-    normalize_log_rows_inplace(resp, loglik)
+    normalize_log_rows_inplace(resp, loglik, log_gate)
     return resp, loglik, scale

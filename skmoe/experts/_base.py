@@ -121,6 +121,20 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
             For example ``{"coef": slice(0, d), "intercept": slice(d, d + 1)}``.
         """
 
+    def design_degree(self):
+        """Largest total degree in ``x`` of the products the update forms.
+
+        The data-scale check of ``fit`` (``skmoe.utils._validation``) bounds
+        the monomials of this degree. 1 by default (features used as they
+        are); :class:`~skmoe.PolynomialExperts` returns its ``degree``.
+
+        Returns
+        -------
+        degree : int
+            The degree.
+        """
+        return 1
+
     def linear_means(self, expert_params):
         """The experts as affine functions of ``X`` (ability ``"linear"``).
 

@@ -48,13 +48,23 @@ class FFNExperts(Experts):
         Whether each expert has the output intercept :math:`e`. When False the
         intercept column of ``expert_params`` is held at zero and the experts
         are exactly the papers' :math:`a \\sigma(b^\\top x + c)`.
+    fit_bias : bool, default=True
+        Whether each expert has the hidden bias :math:`c`. When False the bias
+        column of ``expert_params`` is held at zero; with
+        ``fit_intercept=False`` too the experts are the routed experts
+        :math:`\\eta_2 \\mathrm{ReLU}(\\eta_1^\\top x)` of the DeepSeekMoE
+        paper [2]_.
 
     Notes
     -----
     **Layout.** ``expert_params`` has one row per expert, ``[a, b_1, ...,
     b_d, c, e]`` (``n_features + 3`` entries); :meth:`param_blocks` names the
     blocks ``"output_weight"`` (:math:`a`), ``"coef"`` (:math:`b`), ``"bias"``
-    (:math:`c`) and ``"intercept"`` (:math:`e`).
+    (:math:`c`) and ``"intercept"`` (:math:`e`). A column that is not fitted
+    (``fit_bias=False``, ``fit_intercept=False``) is held at zero: it is not
+    packed for the gradient solvers, the update leaves it at zero, and a
+    start whose frozen column is not zero is rejected with a ``ValueError``
+    instead of being kept fixed at its value.
 
     **EM update (generalised EM).** There is no closed form: the update of
     expert :math:`k` decreases its weighted squared error :math:`\\sum_i
@@ -126,6 +136,7 @@ class FFNExperts(Experts):
     _parameter_constraints: dict = {
         "activation": [StrOptions(set(_ACTIVATIONS))],
         "fit_intercept": ["boolean"],
+        "fit_bias": ["boolean"],
     }
 
     #: largest number of accepted Levenberg-Marquardt steps per EM update
@@ -140,18 +151,33 @@ class FFNExperts(Experts):
     #: signs)
     _n_init_directions = 3
 
-    def __init__(self, activation="tanh", fit_intercept=True):
+    def __init__(self, activation="tanh", fit_intercept=True, fit_bias=True):
         self.activation = activation
         self.fit_intercept = fit_intercept
+        self.fit_bias = fit_bias
 
     def _code(self):
         return _ACTIVATIONS[self.activation]
 
     def _free_columns(self, n_features):
         free = np.ones(n_features + 3, dtype=bool)
-        if not self.fit_intercept:
-            free[-1] = False
+        free[-1] = bool(self.fit_intercept)
+        free[-2] = bool(self.fit_bias)
         return free
+
+    def _check_frozen(self, expert_params):
+        """Reject parameters whose frozen columns are not zero."""
+        P = np.asarray(expert_params)
+        names = {P.shape[1] - 2: ("bias c", "fit_bias"),
+                 P.shape[1] - 1: ("output intercept e", "fit_intercept")}
+        for col in np.flatnonzero(~self._free_columns(P.shape[1] - 3)):
+            if np.any(P[:, col]):
+                what, flag = names[col]
+                raise ValueError(
+                    f"FFNExperts({flag}=False) holds the {what} at 0 (column "
+                    f"{col} of expert_params); got {P[:, col].tolist()}. Pass "
+                    f"parameters with that column at zero, or use {flag}=True."
+                )
 
     def n_params(self, n_features):
         """Row length ``n_features + 3``: ``a``, ``b``, ``c``, ``e``.
@@ -171,9 +197,9 @@ class FFNExperts(Experts):
     def n_free_params(self, n_features):
         """Free parameters per expert, for BIC and AIC.
 
-        ``n_features + 2`` (``a``, ``b``, ``c``), plus one with an intercept,
-        minus one for ReLU (its positive homogeneity makes one parameter
-        redundant).
+        ``n_features + 1`` (``a``, ``b``), plus one with the hidden bias
+        ``c``, plus one with the output intercept ``e``, minus one for ReLU
+        (its positive homogeneity makes one parameter redundant).
 
         Parameters
         ----------
@@ -185,7 +211,8 @@ class FFNExperts(Experts):
         n_params : int
             The number of parameters.
         """
-        return n_features + 2 + int(self.fit_intercept) - int(self.activation == "relu")
+        return (n_features + 1 + int(bool(self.fit_bias))
+                + int(bool(self.fit_intercept)) - int(self.activation == "relu"))
 
     def param_blocks(self, n_features):
         """Name the blocks ``output_weight``, ``coef``, ``bias`` and ``intercept``.
@@ -228,7 +255,7 @@ class FFNExperts(Experts):
         )
 
     def pack(self, expert_params):
-        """Free parameters: every entry, without the intercepts if not fitted.
+        """Free parameters: every entry except the columns held at zero.
 
         Parameters
         ----------
@@ -241,12 +268,11 @@ class FFNExperts(Experts):
             The free parameters, row by row.
         """
         P = np.asarray(expert_params, dtype=np.float64)
-        if self.fit_intercept:
-            return P.ravel().copy()
-        return P[:, :-1].ravel().copy()
+        self._check_frozen(P)
+        return P[:, self._free_columns(P.shape[1] - 3)].ravel().copy()
 
     def unpack(self, theta, n_experts, n_features):
-        """Expert parameters from the free vector (zero intercepts if not fitted).
+        """Expert parameters from the free vector (frozen columns at zero).
 
         Parameters
         ----------
@@ -263,11 +289,9 @@ class FFNExperts(Experts):
             A new array.
         """
         theta = np.asarray(theta, dtype=np.float64)
-        q = n_features + 3
-        if self.fit_intercept:
-            return np.ascontiguousarray(theta.reshape(n_experts, q))
-        out = np.zeros((n_experts, q))
-        out[:, :-1] = theta.reshape(n_experts, q - 1)
+        free = self._free_columns(n_features)
+        out = np.zeros((n_experts, n_features + 3))
+        out[:, free] = theta.reshape(n_experts, int(free.sum()))
         return out
 
     def grad(self, X, expert_params, G):
@@ -293,7 +317,7 @@ class FFNExperts(Experts):
             as_kernel_array(G),
             self._code(),
         )
-        return (full if self.fit_intercept else full[:, :-1]).ravel()
+        return full[:, self._free_columns(X.shape[1])].ravel()
 
     def m_step(self, X, y, R, expert_params):
         """Levenberg-Marquardt steps on each expert's weighted squared error.
@@ -320,6 +344,7 @@ class FFNExperts(Experts):
         R = as_kernel_array(R)
         code = self._code()
         P = as_kernel_array(expert_params).copy()
+        self._check_frozen(P)
         K = P.shape[0]
         free = self._free_columns(X.shape[1])
         sums = R.sum(axis=0)
@@ -361,8 +386,9 @@ class FFNExperts(Experts):
         For every expert, ``_n_init_directions`` random input directions and
         their opposites are tried (a ReLU or GELU unit cannot turn its
         direction around by small steps, so both signs are needed): each
-        candidate unit is centred on the expert's weighted mean of ``x``, its
-        ``a`` and ``e`` are fitted by weighted least squares, and it gets one
+        candidate unit is centred on the expert's weighted mean of ``x`` (it
+        passes through the origin with ``fit_bias=False``), its ``a`` and
+        ``e`` are fitted by weighted least squares, and it gets one
         :meth:`m_step`; the candidate with the smallest weighted squared
         error is kept.
 
@@ -405,7 +431,8 @@ class FFNExperts(Experts):
         P = np.zeros((K, C, d + 3))
         P[..., 0] = 1.0
         P[..., 1:d + 1] = b
-        P[..., d + 1] = -np.einsum("kcj,kj->kc", b, centre)
+        if self.fit_bias:  # centred on the expert's mean; else through 0
+            P[..., d + 1] = -np.einsum("kcj,kj->kc", b, centre)
         P = P.reshape(K * C, d + 3)
         RC = as_kernel_array(np.repeat(R, C, axis=1))  # column k * C + c
         S = self.predict(X, P)  # act(b^T x + c), as a = 1 and e = 0
@@ -428,9 +455,11 @@ class FFNExperts(Experts):
         """Canonical representatives under the activation's symmetries.
 
         ``tanh``: rows with ``a < 0`` become ``(-a, -b, -c, e)``. ``sigmoid``:
-        they become ``(-a, -b, -c, e + a)``. ``relu``: rows are rescaled to
-        ``(s a, b / s, c / s, e)`` with ``s = ||(b, c)||`` (unit input
-        weights). ``gelu``: unchanged.
+        they become ``(-a, -b, -c, e + a)``, only with ``fit_intercept=True``
+        (without the intercept the flipped row is not in the family, so rows
+        are left as they are). ``relu``: rows are rescaled to ``(s a, b / s,
+        c / s, e)`` with ``s = ||(b, c)||`` (unit input weights). ``gelu``:
+        unchanged. Frozen columns stay at zero.
 
         Parameters
         ----------
@@ -443,7 +472,8 @@ class FFNExperts(Experts):
             A new array describing the same experts.
         """
         P = np.array(expert_params, dtype=np.float64)
-        if self.activation in ("tanh", "sigmoid"):
+        if self.activation == "tanh" or (self.activation == "sigmoid"
+                                         and self.fit_intercept):
             flip = P[:, 0] < 0
             if self.activation == "sigmoid":
                 P[flip, -1] += P[flip, 0]
@@ -461,8 +491,9 @@ class FFNExperts(Experts):
         ``|a|`` uniform on ``[1, 2]`` with a random sign, ``b`` a random
         direction of norm uniform on ``[1, 2]`` (so that ``b^T x`` spans the
         nonlinear range of the activation for standardised inputs), ``c``
-        normal with standard deviation 0.5, ``e`` spread evenly over ``[-2,
-        2]`` in random order (zero without intercept); returned canonical.
+        normal with standard deviation 0.5 (zero with ``fit_bias=False``),
+        ``e`` spread evenly over ``[-2, 2]`` in random order (zero without
+        intercept); returned canonical.
 
         Parameters
         ----------
@@ -484,6 +515,8 @@ class FFNExperts(Experts):
         direction /= np.linalg.norm(direction, axis=1, keepdims=True)
         b = direction * rng.uniform(1.0, 2.0, K)[:, None]
         c = 0.5 * rng.standard_normal(K)
+        if not self.fit_bias:
+            c = np.zeros(K)
         spread = np.linspace(-2.0, 2.0, K) if K > 1 else np.zeros(1)
         e = rng.permutation(spread) if self.fit_intercept else np.zeros(K)
         return self.canonicalize(np.column_stack([a, b, c, e]))

@@ -119,6 +119,16 @@ class PolynomialExperts(_LinearInFeatures):
                 out[col, f] += 1
         return out
 
+    def design_degree(self):
+        """The ``degree`` of the monomials (for the data-scale check).
+
+        Returns
+        -------
+        degree : int
+            ``degree``.
+        """
+        return int(self.degree)
+
     def param_blocks(self, n_features):
         """Name the blocks ``coef``, ``degree2``, ..., and ``intercept``.
 

@@ -4,6 +4,7 @@ from functools import partial
 
 from ..utils._families import resolve_family
 from ._base import GateLikelihood, Gating, NewtonTerms
+from ._gaussian import GaussianGating
 from ._hierarchical import HierarchicalSoftmaxGating
 from ._sigmoid import NormalizedSigmoidGating
 from ._softmax import SoftmaxGating
@@ -13,6 +14,7 @@ GATINGS = {
     "softmax": SoftmaxGating,
     "normalized_sigmoid": NormalizedSigmoidGating,
     "hierarchical_softmax": HierarchicalSoftmaxGating,
+    "gaussian": GaussianGating,
 }
 
 #: ``resolve_gating(value)``: a validated gating object from a registered name
@@ -22,6 +24,7 @@ resolve_gating = partial(resolve_family, "gating", registry=GATINGS, base=Gating
 __all__ = [
     "GATINGS",
     "GateLikelihood",
+    "GaussianGating",
     "Gating",
     "HierarchicalSoftmaxGating",
     "NewtonTerms",

@@ -319,11 +319,27 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             if name.startswith("gate_extra."):
                 key = name[len("gate_extra."):]
                 extra[key] = extra[key][order]
+                moved["gate_extra"] = extra
             else:
                 moved[name] = getattr(params, name)[order]
-        if extra != params.gate_extra:
-            moved["gate_extra"] = extra
         return self.normalize(params.replace(**moved))
+
+    def convention(self):
+        """The family's identifiability convention, in words.
+
+        What :meth:`normalize` holds fixed, for example ``"last row at
+        zero"`` (the softmax of linear logits, the pinned normalized sigmoid)
+        or ``"all rows free"``. Studies check that a truth follows the
+        fitted family's convention and the Voronoi loss D4 that its reference
+        does (:mod:`skmoe.convergence`, :mod:`skmoe.metrics`). The default is
+        None (no convention to check).
+
+        Returns
+        -------
+        convention : str or None
+            The convention.
+        """
+        return None
 
     def canonical_order(self, mass):
         """Order of the experts in a fitted model, from their gating mass.

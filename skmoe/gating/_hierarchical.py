@@ -240,13 +240,17 @@ class HierarchicalSoftmaxGating(Gating):
         K = params.n_experts
         G, m = self._sizes(K)
         extra = params.gate_extra
-        U = X @ extra["group_coef"].T
-        U += extra["group_intercept"]
-        Z = X @ params.gate_coef.T
-        Z += params.gate_intercept
+        # logits beyond float64's range are +-inf: log_softmax_rows gives the
+        # limit of each softmax there
+        with np.errstate(over="ignore"):
+            U = X @ extra["group_coef"].T
+            U += extra["group_intercept"]
+            Z = X @ params.gate_coef.T
+            Z += params.gate_intercept
         log_group = log_softmax_rows(U)
         log_within = log_softmax_rows(Z.reshape(n * G, m)).reshape(n, K)
-        return log_within + np.repeat(log_group, m, axis=1)
+        with np.errstate(over="ignore"):  # a product of weights below 1e-308
+            return log_within + np.repeat(log_group, m, axis=1)
 
     def _normalized(self, fields, n_experts):
         G, m = self._sizes(n_experts)
@@ -273,9 +277,16 @@ class HierarchicalSoftmaxGating(Gating):
         fields : dict
             Normalised ``gate_coef``, ``gate_intercept`` and ``gate_extra``.
         """
+        extra = params.gate_extra
+        if "group_coef" not in extra:
+            # a gate given without its group rows (the k-means start fits the
+            # gate from an all-zero one): equal group weights
+            G, _ = self._sizes(params.n_experts)
+            extra = {**extra, "group_coef": np.zeros((G, params.n_features)),
+                     "group_intercept": np.zeros(G)}
         return self._normalized(
             {"gate_coef": params.gate_coef, "gate_intercept": params.gate_intercept,
-             "gate_extra": params.gate_extra},
+             "gate_extra": extra},
             params.n_experts,
         )
 
@@ -426,6 +437,16 @@ class HierarchicalSoftmaxGating(Gating):
         within = np.hstack([dz.T @ X, dz.sum(axis=0)[:, None]])
         within = within.reshape(n_groups, m, d + 1)[:, :-1]
         return np.concatenate([group.ravel(), within.ravel()])
+
+    def convention(self):
+        """The last group's row and each group's last expert row at zero.
+
+        Returns
+        -------
+        convention : str
+            ``"last row of each softmax at zero"``.
+        """
+        return "last row of each softmax at zero"
 
     def param_blocks(self, n_features, n_experts):
         """The expert rows and the group rows (in ``gate_extra``).

@@ -42,22 +42,62 @@ class NormalizedSigmoidGating(_TopKGating):
         is annealed to the exact one at the start of a fit (at most half of
         ``max_iter``), as for :class:`SoftmaxGating`; 0 starts with the exact
         selection. Ignored by the dense gate.
+    pin_last : bool, default=True
+        The identifiability convention (A.2) of [1]_: the last expert's gate
+        row is held at :math:`(\\beta_{1K}, \\beta_{0K}) = (0, 0)`, so that
+        only the first ``K - 1`` rows are estimated. False estimates all
+        ``K`` rows (the unpinned form; see the Notes for its flat
+        directions).
 
     Notes
     -----
-    **Identifiability.** Unlike the softmax, the gate is not invariant to a
-    common shift of the logits (``sigmoid(z + c)`` is not proportional to
-    ``sigmoid(z)``), so no row is fixed: all ``K`` rows of ``gate_coef`` and
-    ``gate_intercept`` are free and estimated, and :meth:`normalize` leaves
-    them as they are (with one expert the gate is 1 whatever its parameters,
-    which are then set to zero). In the Voronoi losses of [1]_ an expert's
-    atom weight is :math:`\\mathrm{sigmoid}(\\beta_{0k})`. Two caveats: when
-    every slope is zero (P2's "sparse regime") only the ratios of the
-    :math:`\\mathrm{sigmoid}(\\beta_{0k})` are identified, a one-dimensional
-    family of intercepts giving the same gate; and as all intercepts tend to
-    :math:`-\\infty` together the gate tends to the softmax of the logits,
-    so data from a softmax gate drive the intercepts slowly towards
-    :math:`-\\infty`.
+    **Identifiability.** The gate is unchanged when every score
+    :math:`s_k(x)` is multiplied by a common positive function :math:`c(x)`,
+    and only then. For the softmax that symmetry is a common shift of the
+    logits; for sigmoid scores it is much smaller. Making expert :math:`m`
+    the pinned one needs :math:`c(x) = 1 / (2 s_m(x))`, which keeps every
+    score a sigmoid of an affine logit only if (i) row :math:`m` already is
+    :math:`(0, 0)` (:math:`c = 1`), or (ii) every slope is zero and
+    :math:`c\\,\\mathrm{sigmoid}(\\beta_{0k}) < 1` for every :math:`k`
+    (constant scores rescaled by a constant). Otherwise, if
+    :math:`\\beta_{1m} \\ne 0`, the old pinned expert's new score
+    :math:`1 / (4 s_m(x))` exceeds 1 where :math:`s_m(x) < 1/4`; and a
+    score :math:`c\\,\\mathrm{sigmoid}(z)` with a constant :math:`c \\ne 1`
+    and a non-zero slope is not a sigmoid of an affine logit (its logit is
+    bounded on one side and unbounded on the other). Hence:
+
+    - with ``pin_last=True`` (the default, the convention A.2 of [1]_, which
+      its appendix on the normalized sigmoid keeps) the last row is
+      :math:`(0, 0)` and the other rows are free; the pinned score is 1/2
+      everywhere, so :math:`c \\equiv 1` and the gate parameters are
+      identified (up to relabelling the other experts), in the sparse regime
+      too;
+    - with ``pin_last=False`` all ``K`` rows are free and the likelihood has
+      flat and nearly flat directions: when every slope is zero (the "sparse
+      regime") only the ratios of the :math:`\\mathrm{sigmoid}(\\beta_{0k})`
+      are identified (a one-dimensional family of intercepts gives the same
+      gate); a score saturated at 1 or 0 on the data lets its intercept and
+      slope drift together; and as all intercepts tend to :math:`-\\infty`
+      together the gate tends to the softmax of the logits. Maximum
+      likelihood drifts along them (fits with slopes near 1700 and
+      intercepts near -4900 were measured, with a higher likelihood than the
+      pinned fit), so their parameters cannot be compared with a truth.
+
+    **Relabelling a pinned gate.** By (i) and (ii) above, :meth:`permute`
+    keeps a pinned model exactly when the expert moved into the last place
+    has the row :math:`(0, 0)`, or when every slope is zero (the constant
+    scores are then rescaled by :math:`c = 1 / (2\\,\\mathrm{sigmoid}
+    (\\beta_{0m}))`, if every :math:`c\\,\\mathrm{sigmoid}(\\beta_{0k}) <
+    1`); any other relabelling that moves the pinned expert has no pinned
+    form and raises a ``ValueError``. The canonical order that ``fit``
+    applies (:meth:`canonical_order`) therefore keeps the pinned expert last
+    and orders the others. :meth:`normalize` re-pins a model whose last row
+    is not zero in the same cases and raises otherwise, and so do
+    :meth:`pack` and :meth:`m_step`: an unpinned ``init_params`` is rejected
+    rather than silently changed.
+
+    In the Voronoi losses of [1]_ an expert's atom weight is
+    :math:`\\mathrm{sigmoid}(\\beta_{0k})`.
 
     **EM update.** The gate objective :math:`\\sum_{ik} R_{ik} \\log g_k(x_i)`
     is not concave. The dense update takes at most three Newton steps, with
@@ -98,6 +138,7 @@ class NormalizedSigmoidGating(_TopKGating):
     _parameter_constraints: dict = {
         "top_k": [None, Interval(Integral, 1, None, closed="left")],
         "anneal_iter": [Interval(Integral, 0, None, closed="left")],
+        "pin_last": ["boolean"],
     }
 
     #: abilities (see skmoe.utils._abilities)
@@ -111,9 +152,10 @@ class NormalizedSigmoidGating(_TopKGating):
     #: maximum L-BFGS steps of one update of a smoothed top-K gate
     _max_ascent_iter = 5
 
-    def __init__(self, top_k=None, *, anneal_iter=50):
+    def __init__(self, top_k=None, *, anneal_iter=50, pin_last=True):
         self.top_k = top_k
         self.anneal_iter = anneal_iter
+        self.pin_last = pin_last
 
     def check_n_experts(self, n_experts, n_features):
         """Reject ``top_k > n_experts``.
@@ -141,6 +183,16 @@ class NormalizedSigmoidGating(_TopKGating):
         return self._lacks_topk(ability, n_experts)
 
     voronoi_family = "sigmoid"
+
+    def convention(self):
+        """The last row at zero (A.2) with ``pin_last=True``, else all rows free.
+
+        Returns
+        -------
+        convention : str
+            ``"last row at zero"`` or ``"all rows free"``.
+        """
+        return "last row at zero" if self.pin_last else "all rows free"
 
     def atom_weights(self, gate_intercept):
         """Compute the atom weights ``sigmoid(beta_0k)`` (ability ``"atoms"``).
@@ -195,9 +247,11 @@ class NormalizedSigmoidGating(_TopKGating):
         return blocks
 
     def n_free_params(self, n_features, n_experts):
-        """Number of free gate parameters: ``n_experts * (n_features + 1)``.
+        """Number of free gate parameters.
 
-        Zero for a single expert, whose gate is constant.
+        ``(n_experts - 1) * (n_features + 1)`` with ``pin_last=True`` (the
+        last row is fixed), ``n_experts * (n_features + 1)`` without. Zero for
+        a single expert, whose gate is constant.
 
         Parameters
         ----------
@@ -211,10 +265,15 @@ class NormalizedSigmoidGating(_TopKGating):
         n_params : int
             The number of parameters.
         """
-        return 0 if n_experts == 1 else n_experts * (n_features + 1)
+        if n_experts == 1:
+            return 0
+        return (n_experts - int(bool(self.pin_last))) * (n_features + 1)
 
     def init(self, X, sample_weight, n_experts, rng):
-        """Random hyperplanes through the weighted mean of ``X``, for every row.
+        """Random hyperplanes through the weighted mean of ``X``.
+
+        One per row; with ``pin_last=True`` the last row is then set to
+        :math:`(0, 0)`.
 
         Parameters
         ----------
@@ -238,13 +297,18 @@ class NormalizedSigmoidGating(_TopKGating):
         intercept = -(coef @ mean)
         if n_experts == 1:
             coef, intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        elif self.pin_last:
+            coef[-1], intercept[-1] = 0.0, 0.0
         fields = {"gate_coef": coef, "gate_intercept": intercept}
         if self._sparse(n_experts) and self.anneal_iter > 0:
             fields["gate_extra"] = {"top_k_smoothing": np.array([SMOOTHING_START])}
         return fields
 
     def random_params(self, n_features, n_experts, gate_scale, rng):
-        """A random true gate: every row drawn (slopes of norm ``gate_scale``).
+        """A random true gate (slopes of norm ``gate_scale``).
+
+        Every row is drawn; with ``pin_last=True`` the last row is then set to
+        :math:`(0, 0)` (the family's convention).
 
         Parameters
         ----------
@@ -266,11 +330,16 @@ class NormalizedSigmoidGating(_TopKGating):
         intercept = 0.5 * rng.standard_normal(n_experts)
         if n_experts == 1:
             coef, intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        elif self.pin_last:
+            coef[-1], intercept[-1] = 0.0, 0.0
         return {"gate_coef": coef, "gate_intercept": intercept}
 
     def _logits(self, X, params):
-        Z = X @ params.gate_coef.T
-        Z += params.gate_intercept
+        # logits beyond float64's range are +-inf: the kernels give the
+        # gate's limit there (see log_weights)
+        with np.errstate(over="ignore"):
+            Z = X @ params.gate_coef.T
+            Z += params.gate_intercept
         return Z
 
     def log_weights(self, X, params):
@@ -286,7 +355,9 @@ class NormalizedSigmoidGating(_TopKGating):
         Returns
         -------
         log_weights : ndarray of shape (n_samples, n_experts)
-            Log gating weights; ``-inf`` where a gate is exactly zero.
+            Log gating weights; ``-inf`` where a gate is exactly zero. Logits
+            of ``-inf`` on every kept expert (beyond float64's range) give
+            equal weights, the limit of the normalized sigmoids.
         """
         Z = self._logits(X, params)
         K = Z.shape[1]
@@ -297,7 +368,13 @@ class NormalizedSigmoidGating(_TopKGating):
         return sigmoid_log_weights(Z, int(self.top_k) if self._sparse(K) else K)
 
     def normalize(self, params):
-        """The gate fields unchanged (no shift symmetry), zeros for one expert.
+        """Gate fields in the family's convention.
+
+        ``pin_last=False``: unchanged (no shift symmetry). ``pin_last=True``:
+        unchanged when the last row is :math:`(0, 0)`; a model whose last row
+        is not zero is re-pinned exactly when every slope is zero (constant
+        scores rescaled, see the class Notes), and rejected otherwise. Zeros
+        for one expert.
 
         Parameters
         ----------
@@ -308,15 +385,92 @@ class NormalizedSigmoidGating(_TopKGating):
         -------
         fields : dict
             ``gate_coef`` and ``gate_intercept``.
+
+        Raises
+        ------
+        ValueError
+            With ``pin_last=True``, if the last row is not zero and the model
+            has no exact pinned form.
         """
         if params.n_experts == 1:
             return {"gate_coef": np.zeros_like(params.gate_coef),
                     "gate_intercept": np.zeros_like(params.gate_intercept)}
-        return {"gate_coef": params.gate_coef.copy(),
-                "gate_intercept": params.gate_intercept.copy()}
+        coef, intercept = params.gate_coef, params.gate_intercept
+        if not self.pin_last or (not np.any(coef[-1]) and intercept[-1] == 0):
+            return {"gate_coef": coef.copy(), "gate_intercept": intercept.copy()}
+        return _repin(coef, intercept)
+
+    def permute(self, params, order):
+        """Gate fields after relabelling the experts.
+
+        With ``pin_last=True`` a relabelling that moves another expert into
+        the pinned last place is exact only in the cases of the class Notes
+        (that expert's row is :math:`(0, 0)`, or every slope is zero); any
+        other raises.
+
+        Parameters
+        ----------
+        params : MoEParams
+            Model parameters.
+        order : ndarray of int of shape (n_experts,)
+            New position ``j`` holds old expert ``order[j]``.
+
+        Returns
+        -------
+        fields : dict
+            Gate fields of the relabelled model, in the family's convention.
+
+        Raises
+        ------
+        ValueError
+            If the relabelled model has no exact pinned form.
+        """
+        order = np.asarray(order)
+        try:  # relabel, then normalize (re-pin exactly, or refuse)
+            return super().permute(params, order)
+        except ValueError:
+            m = int(order[-1])
+            raise ValueError(
+                f"NormalizedSigmoidGating(pin_last=True) cannot relabel the "
+                f"experts with order={order.tolist()}: it moves expert {m}, whose "
+                f"gate row is (beta_1, beta_0) = "
+                f"({params.gate_coef[m].tolist()}, {float(params.gate_intercept[m])}), "
+                "into the pinned last place, and a normalized sigmoid gate with "
+                "non-zero slopes has no exact form with another row pinned (it "
+                "is not invariant to a common shift of the logits). Keep the "
+                "last expert last (as canonical_order does), or use "
+                "pin_last=False."
+            ) from None
+
+    def canonical_order(self, mass):
+        """Order of the experts after a fit.
+
+        ``pin_last=False``: decreasing mass, ties by index. ``pin_last=True``:
+        the pinned last expert stays last (no other expert can take its place
+        exactly, see the class Notes) and the others are sorted by decreasing
+        mass, ties by index.
+
+        Parameters
+        ----------
+        mass : ndarray of shape (n_experts,)
+            Average gating weight of every expert on the training data.
+
+        Returns
+        -------
+        order : ndarray of int of shape (n_experts,)
+            New position ``j`` holds old expert ``order[j]``.
+        """
+        mass = np.asarray(mass)
+        if not self.pin_last or mass.shape[0] == 1:
+            return super().canonical_order(mass)
+        head = np.argsort(-mass[:-1], kind="stable")
+        return np.append(head, mass.shape[0] - 1)
 
     def pack(self, params):
-        """All ``K`` rows of ``[gate_coef | gate_intercept]``, row by row.
+        """Pack the free rows of ``[gate_coef | gate_intercept]``, row by row.
+
+        All ``K`` rows with ``pin_last=False``; rows ``0 .. K-2`` of the
+        pinned form (:meth:`normalize`) with ``pin_last=True``.
 
         Parameters
         ----------
@@ -330,7 +484,11 @@ class NormalizedSigmoidGating(_TopKGating):
         """
         if params.n_experts == 1:
             return np.zeros(0)
-        return np.hstack([params.gate_coef, params.gate_intercept[:, None]]).ravel()
+        fields = self.normalize(params)
+        full = np.hstack([fields["gate_coef"], fields["gate_intercept"][:, None]])
+        if self.pin_last:
+            full = full[:-1]
+        return full.ravel().copy()
 
     def unpack(self, theta, params):
         """Gate fields from a free-parameter vector; inverse of :meth:`pack`.
@@ -345,12 +503,15 @@ class NormalizedSigmoidGating(_TopKGating):
         Returns
         -------
         fields : dict
-            ``gate_coef`` and ``gate_intercept``.
+            ``gate_coef`` and ``gate_intercept`` (the last row zero with
+            ``pin_last=True``).
         """
         K, d = params.n_experts, params.n_features
         if K == 1:
             return self.normalize(params)
-        full = np.asarray(theta, dtype=np.float64).reshape(K, d + 1)
+        full = np.zeros((K, d + 1))
+        rows = K - 1 if self.pin_last else K
+        full[:rows] = np.asarray(theta, dtype=np.float64).reshape(rows, d + 1)
         return {"gate_coef": np.ascontiguousarray(full[:, :d]),
                 "gate_intercept": np.ascontiguousarray(full[:, d])}
 
@@ -385,7 +546,8 @@ class NormalizedSigmoidGating(_TopKGating):
         else:
             g = np.exp(self.log_weights(X, params))
             dz = expit(-Z) * (G - g * G.sum(axis=1, keepdims=True))
-        return np.hstack([dz.T @ X, dz.sum(axis=0)[:, None]]).ravel()
+        full = np.hstack([dz.T @ X, dz.sum(axis=0)[:, None]])
+        return (full[:-1] if self.pin_last else full).ravel()
 
     def m_step(self, X, R, params, *, likelihood=None):
         """Gate update of (generalised) EM; see the class Notes.
@@ -410,10 +572,12 @@ class NormalizedSigmoidGating(_TopKGating):
         K = params.n_experts
         if K == 1:
             return self.normalize(params)
+        if self.pin_last:  # an unpinned start is re-pinned exactly or rejected
+            params = params.replace(**self.normalize(params))
         if self._sparse(K):
             if self._smoothing(params) == 0:
-                return sparse_gate_m_step(self, NormalizedSigmoidGating(), X, R,
-                                          params, likelihood)
+                dense = NormalizedSigmoidGating(pin_last=self.pin_last)
+                return sparse_gate_m_step(self, dense, X, R, params, likelihood)
             mask = R > 0
 
             def fun(theta):
@@ -427,7 +591,7 @@ class NormalizedSigmoidGating(_TopKGating):
             return self.unpack(theta, params)
         coef, intercept = newton_sigmoid_ascent(
             X, R, params.gate_coef, params.gate_intercept, self._max_newton_iter,
-            self._newton_step_tol,
+            self._newton_step_tol, pin_last=self.pin_last,
         )
         return {"gate_coef": coef, "gate_intercept": intercept}
 
@@ -462,7 +626,8 @@ def _split(theta, K, d):
     return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
 
 
-def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol):
+def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
+                          pin_last=False):
     """Safeguarded Newton ascent of the weighted normalized-sigmoid objective.
 
     Each step solves with the exact negative Hessian when it is positive
@@ -485,6 +650,9 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol):
         Maximum number of steps.
     step_tol : float
         Relative step size at which the iteration has converged.
+    pin_last : bool, default=False
+        Hold the last row at its value (the pinned convention); the steps
+        then use the blocks of the first ``K - 1`` rows.
 
     Returns
     -------
@@ -495,19 +663,22 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol):
     coef = np.ascontiguousarray(coef, dtype=np.float64)
     intercept = np.ascontiguousarray(intercept, dtype=np.float64)
     theta = np.hstack([coef, intercept[:, None]]).ravel()
-    value, grad, neg_hess, fisher = sigmoid_gate_objective(X, coef, intercept, R,
-                                                           True)
-    eye = np.eye(theta.size)
+    # the free coordinates: rows are contiguous blocks of d + 1 entries
+    m = (K - 1) * (d + 1) if pin_last else K * (d + 1)
+    value, grad, neg_hess, fisher = _free_terms(
+        sigmoid_gate_objective(X, coef, intercept, R, True), m)
+    eye = np.eye(m)
     for _ in range(max_iter):
-        scale = max(np.trace(fisher) / theta.size, 1e-300)
+        scale = max(np.trace(fisher) / m, 1e-300)
         try:
             factor = cho_factor(neg_hess + 1e-10 * scale * eye)
         except LinAlgError:
             factor = _damped_cholesky(fisher, eye)
             if factor is None:  # pragma: no cover - damping always succeeds
                 break
-        step = cho_solve(factor, grad)
-        slope = float(grad @ step)
+        step = np.zeros_like(theta)
+        step[:m] = cho_solve(factor, grad)
+        slope = float(grad @ step[:m])
         if not slope > 0:
             break
         t = 1.0
@@ -523,7 +694,47 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol):
         coef, intercept = c_new, i_new
         if np.max(np.abs(t * step)) <= step_tol * (1.0 + np.max(np.abs(theta))):
             break
-        value, grad, neg_hess, fisher = sigmoid_gate_objective(
-            X, coef, intercept, R, True
-        )
+        value, grad, neg_hess, fisher = _free_terms(
+            sigmoid_gate_objective(X, coef, intercept, R, True), m)
     return coef, intercept
+
+
+def _free_terms(terms, m):
+    """The objective's value and its blocks in the first ``m`` coordinates."""
+    value, grad, neg_hess, fisher = terms
+    return value, grad[:m], neg_hess[:m, :m], fisher[:m, :m]
+
+
+def _repin(coef, intercept):
+    """Exact pinned form of a constant-score gate, or a ValueError.
+
+    Only a gate whose slopes are all zero can take another pinned row: its
+    scores ``sigmoid(beta_0k)`` are rescaled by ``c = 1 / (2
+    sigmoid(beta_0K))`` so that the last becomes ``sigmoid(0)``; every
+    rescaled score must stay below 1.
+    """
+    if np.any(coef):
+        raise ValueError(
+            "NormalizedSigmoidGating(pin_last=True) holds the last expert's gate "
+            "row at (beta_1, beta_0) = (0, 0) (the identifiability convention "
+            "A.2 of arXiv:2505.10860); got gate_coef[-1]="
+            f"{coef[-1].tolist()} and gate_intercept[-1]={float(intercept[-1])}. With "
+            "non-zero gate slopes the model has no exact form with the last "
+            "row at zero (the gate is not invariant to a common shift of the "
+            "logits). Pass parameters whose last row is zero, or use "
+            "pin_last=False."
+        )
+    log_c = -np.log(2.0) - log_expit(intercept[-1])
+    log_s = log_c + log_expit(intercept)
+    if np.any(log_s >= 0):
+        raise ValueError(
+            "NormalizedSigmoidGating(pin_last=True) holds the last expert's gate "
+            "row at (0, 0); the given constant gate (all slopes zero, "
+            f"gate_intercept={intercept.tolist()}) would need scores "
+            f"{np.exp(log_s).tolist()}, not all below 1, to be written with its "
+            "last row at zero. Pass parameters whose last row is zero, or use "
+            "pin_last=False."
+        )
+    new = log_s - np.log(-np.expm1(log_s))  # logit from the log-probability
+    new[-1] = 0.0
+    return {"gate_coef": np.zeros_like(coef), "gate_intercept": new}

@@ -171,11 +171,14 @@ class _LinearLogits:
         return fields
 
     def logits(self, X, params):
-        Z = X @ params.gate_coef.T
-        Z += params.gate_intercept
-        tau = self.temperature.value(params)
-        if tau != 1.0:
-            Z /= tau
+        # logits beyond float64's range are +-inf: the kernels give the
+        # gate's limit there (see log_weights)
+        with np.errstate(over="ignore"):
+            Z = X @ params.gate_coef.T
+            Z += params.gate_intercept
+            tau = self.temperature.value(params)
+            if tau != 1.0:
+                Z /= tau
         return Z
 
     def normalize(self, gating, params):
@@ -262,9 +265,10 @@ class _ActivatedLogits:
         return fields
 
     def _activated(self, X, params):
-        Z = X @ params.gate_coef.T
-        Z += params.gate_intercept
-        return _activate(Z, self.activation)
+        with np.errstate(over="ignore"):  # +-inf logits: the activation's limit
+            Z = X @ params.gate_coef.T
+            Z += params.gate_intercept
+            return _activate(Z, self.activation)
 
     def logits(self, X, params):
         Z = self._activated(X, params)[0]
@@ -643,6 +647,16 @@ class SoftmaxGating(_TopKGating):
     # ------------------------------------------------------------- atoms
     voronoi_family = "softmax"
 
+    def convention(self):
+        """The last row at zero without an activation, else all rows free.
+
+        Returns
+        -------
+        convention : str
+            ``"last row at zero"`` or ``"all rows free"``.
+        """
+        return "last row at zero" if self.activation is None else "all rows free"
+
     def shift_invariant(self):
         """Tell whether a common shift of the rows cancels (no activation).
 
@@ -811,7 +825,9 @@ class SoftmaxGating(_TopKGating):
         Returns
         -------
         log_weights : ndarray of shape (n_samples, n_experts)
-            Log gating weights; ``-inf`` where a gate is exactly zero.
+            Log gating weights; ``-inf`` where a gate is exactly zero. Logits
+            beyond float64's range (``+-inf``) give the limit of the weights:
+            the largest logits share the weight equally.
         """
         logits, _, selection = self._parts(params.n_experts)
         return selection.log_weights(logits.logits(X, params), params)

@@ -2,19 +2,26 @@
 
 One file per family, like :mod:`skmoe.gating` and :mod:`skmoe.experts`:
 Gaussian (:class:`GaussianNoise`, the default) and Student-t
-(:class:`StudentTNoise`, the t mixture of experts). The EM solver talks to a
-noise model through the :class:`NoiseModel` contract, so EM is the same loop
-for every model; :class:`~skmoe.MoEParams` uses it for densities,
-distribution functions and draws.
+(:class:`StudentTNoise`, the t mixture of experts) noise around the
+experts' means, and the GLM response families Poisson
+(:class:`PoissonNoise`, counts, log link) and binomial
+(:class:`BinomialNoise`, proportions, logit link), whose experts give the
+linear predictors. The EM solver talks to a noise model through the
+:class:`NoiseModel` contract, so EM is the same loop for every model;
+:class:`~skmoe.MoEParams` uses it for densities, distribution functions and
+draws.
 """
 
 from ..utils._families import resolve_family
 from ._base import NoiseModel, update_variances, variances_from_rss
+from ._binomial import BinomialNoise
 from ._gaussian import GaussianNoise
+from ._poisson import PoissonNoise
 from ._student_t import DF_BOUNDS, DF_MAX_FIXED, StudentTNoise
 
 #: name -> class of every noise model, for ``noise="name"``
-NOISES = {"gaussian": GaussianNoise, "student_t": StudentTNoise}
+NOISES = {"gaussian": GaussianNoise, "student_t": StudentTNoise,
+          "poisson": PoissonNoise, "binomial": BinomialNoise}
 
 
 def resolve_noise(noise, noise_df=None):
@@ -22,11 +29,11 @@ def resolve_noise(noise, noise_df=None):
 
     Parameters
     ----------
-    noise : {"gaussian", "student_t"} or NoiseModel
+    noise : {"gaussian", "student_t", "poisson", "binomial"} or NoiseModel
         A name or a noise model (returned as is).
     noise_df : float or None, default=None
         Degrees of freedom of ``"student_t"`` (None: estimated). Must be None
-        for ``"gaussian"``.
+        for the other noise models.
 
     Returns
     -------
@@ -35,10 +42,10 @@ def resolve_noise(noise, noise_df=None):
     """
     if isinstance(noise, NoiseModel):
         return noise
-    if noise == "gaussian" and noise_df is not None:
+    if noise != "student_t" and noise_df is not None:
         raise ValueError(
             f"noise_df is only used with noise='student_t'; got noise_df="
-            f"{noise_df!r} with noise='gaussian'."
+            f"{noise_df!r} with noise={noise!r}."
         )
     kwargs = {"df": noise_df} if noise == "student_t" else {}
     return resolve_family("noise", noise, NOISES, NoiseModel, **kwargs)
@@ -48,8 +55,10 @@ __all__ = [
     "DF_BOUNDS",
     "DF_MAX_FIXED",
     "NOISES",
+    "BinomialNoise",
     "GaussianNoise",
     "NoiseModel",
+    "PoissonNoise",
     "StudentTNoise",
     "resolve_noise",
     "update_variances",

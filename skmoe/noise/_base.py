@@ -13,35 +13,72 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
     """Base class of noise models: the law of ``y`` given expert ``k``.
 
     A noise model is a parameter object like a gating or experts object. It
-    owns the part of the model that is not the gate or the experts' means:
+    owns the part of the model that is not the gate or the experts' outputs:
     the component densities, the E-step over the components, the variance
-    (and, for the t law, degrees-of-freedom) update, and the standardised
-    distribution used by ``cdf``, ``quantiles`` and ``sample_y``. The EM
-    solver's iteration calls, in order, :meth:`expert_weights` (the weights
-    of the experts' update from the responsibilities and the E-step's latent
-    variables), :meth:`m_step` (variances, degrees of freedom), the gate's
-    update, :meth:`observed_step` (ECME changes) and :meth:`posterior`. Every
-    step must not decrease the log-likelihood, so that EM stays monotone.
+    (and, for the t law, degrees-of-freedom) update, the experts' update
+    under this law, the link between the experts' outputs and the mean of
+    ``y``, and the distribution functions and draws used by ``cdf``,
+    ``quantiles`` and ``sample_y``. The EM solver's iteration calls, in
+    order, :meth:`expert_step` (the experts' update, by default their
+    weighted least squares with the weights of :meth:`expert_weights`),
+    :meth:`m_step` (variances, degrees of freedom), the gate's update,
+    :meth:`observed_step` (ECME changes) and :meth:`posterior`. Every step
+    must not decrease the log-likelihood, so that EM stays monotone.
 
     ``df`` below is the container's ``noise_df`` (None for a model without
     it); ``latent`` is what :meth:`estep` returns besides the
-    responsibilities (None for Gaussian noise).
+    responsibilities (None for Gaussian noise). ``means`` are the experts'
+    outputs :math:`h(x; \\eta_k)`: the component means for a location-scale
+    law, the linear predictors (the means on the link scale) for a GLM
+    response family; :meth:`mean` maps them to the means of ``y``.
+
+    ``sample_weight`` is the data's weight array as the user passed it to
+    ``fit``. For most laws it holds frequency weights: the rows' log-densities
+    do not depend on it and the log-likelihood is :math:`\\sum_i w_i \\log
+    p(y_i \\mid x_i)`. A law whose weights mean something else (the number
+    of trials of a binomial response) says how the rows count in
+    :meth:`row_weights` and reads the weights in its data methods (their
+    ``sample_weight`` argument; None means one per row).
+
+    **The contract.** Required: :meth:`estep`, :meth:`log_pdf`,
+    :meth:`m_step`. Defaults right for the location-scale laws (Gaussian,
+    Student-t), each overridden by the GLM response families
+    (:class:`~skmoe.noise.PoissonNoise`,
+    :class:`~skmoe.noise.BinomialNoise`): :meth:`row_weights` (the
+    weights), :meth:`check_y` (nothing to check), :meth:`mean` (the
+    identity link), :meth:`expert_step` (the experts' weighted least squares),
+    :meth:`init_experts` (the experts' own start), :meth:`n_free_params`
+    (one variance per expert), :meth:`start`, :meth:`posterior`,
+    :meth:`component_cdf`, :meth:`draw` (location-scale, from :meth:`cdf`
+    and :meth:`standard_draws`); the class attributes ``has_variance``
+    (False: the law has no variance, ``MoEParams.variance`` is held at 1
+    and not counted) and ``discrete`` (True: ``y`` lives on a lattice, see
+    :meth:`lattice`, and quantiles are lattice points).
 
     Abilities (``provides``, see :mod:`skmoe.utils._abilities`):
-    ``"gaussian"`` (Gaussian densities: the gradient solvers, standard
-    errors, ``partial_fit``, the fused EM and the dendrogram need it) and
+    ``"gradient"`` (:meth:`loglik_grad`, the log-likelihood's gradient:
+    the gradient solvers and the standard errors need it), ``"gaussian"``
+    (Gaussian densities: ``partial_fit``, the fused EM, the moment methods,
+    the least-squares objective and the dendrogram need it) and
     ``"shared_experts"`` (models with shared experts).
     """
 
     #: the noise model's name in messages and in ``NOISES``
     name = ""
+    #: whether the law has a variance (a squared scale) per expert, the
+    #: container's ``variance``; False: ``variance`` is held at 1, not
+    #: estimated and not counted by BIC/AIC
+    has_variance = True
+    #: whether ``y`` lives on a lattice (:meth:`lattice`): quantiles are then
+    #: the smallest lattice points whose distribution function reaches ``q``
+    discrete = False
 
     def _spelling(self):
         """The estimator's spelling, ``'name'`` (for messages)."""
         return repr(self.name)
 
     def n_free_params(self, n_experts):
-        """Free noise parameters besides the variances (for BIC/AIC).
+        """Free noise parameters (for BIC/AIC): the variances and the others.
 
         Parameters
         ----------
@@ -51,9 +88,61 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         n_params : int
-            0 unless the model estimates more than the variances.
+            ``n_experts`` (one variance per expert) when ``has_variance``,
+            else 0.
         """
-        return 0
+        return n_experts if self.has_variance else 0
+
+    def check_y(self, y, sample_weight=None):
+        """Raise a ValueError for targets (or weights) the law cannot take.
+
+        Called by the estimator's ``fit`` on ``y`` as given (before
+        scikit-learn's validation, so that a ``y`` of the wrong shape is
+        reported with the law's name). The default accepts every real ``y``
+        (the estimator's validation then rejects NaN and infinity).
+
+        Parameters
+        ----------
+        y : array-like
+            The targets as passed to ``fit``.
+        sample_weight : array-like of shape (n_samples,) or None, default=None
+            The weights as passed to ``fit``.
+        """
+
+    def row_weights(self, sample_weight):
+        """How much each row counts in the log-likelihood and the gate.
+
+        The log-likelihood is :math:`\\sum_i v_i \\log p(y_i \\mid x_i)`
+        with these weights :math:`v_i`, and the gate's update and the
+        experts' masses use :math:`v_i r_{ik}`.
+
+        Parameters
+        ----------
+        sample_weight : ndarray of shape (n_samples,)
+            The data's weights.
+
+        Returns
+        -------
+        row_weights : ndarray of shape (n_samples,)
+            ``sample_weight`` itself by default (frequency weights).
+        """
+        return sample_weight
+
+    def mean(self, means):
+        """The means of ``y`` from the experts' outputs (the inverse link).
+
+        Parameters
+        ----------
+        means : ndarray
+            Experts' outputs :math:`h(x; \\eta_k)`.
+
+        Returns
+        -------
+        mean : ndarray
+            ``means`` itself by default (identity link: the experts' outputs
+            are the means).
+        """
+        return means
 
     def check_df(self, df, n_experts):
         """Validate the container's ``noise_df``; return the stored value.
@@ -93,7 +182,7 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         """
         return params
 
-    def posterior(self, X, y, params):
+    def posterior(self, X, y, params, sample_weight=None):
         """E-step of the model ``params`` over all its components.
 
         Parameters
@@ -104,6 +193,9 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
             Targets.
         params : MoEParams
             The model (its noise model is this object).
+        sample_weight : ndarray of shape (n_samples,) or None, default=None
+            The data's weights (read by laws whose densities depend on
+            them).
 
         Returns
         -------
@@ -114,10 +206,11 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         latent : ndarray or None
             The latent variables of :meth:`estep`.
         """
-        return self.estep(*params._components(X), params.noise_df, y)
+        return self.estep(*params._components(X), params.noise_df, y,
+                          sample_weight)
 
     @abstractmethod
-    def estep(self, log_w, means, variance, df, y):
+    def estep(self, log_w, means, variance, df, y, sample_weight=None):
         """Responsibilities, per-sample log-likelihood and latent variables.
 
         Parameters
@@ -125,13 +218,15 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         log_w : ndarray of shape (n, K)
             Log mixture weights.
         means : ndarray of shape (n, K)
-            Component means.
+            Experts' outputs.
         variance : ndarray of shape (K,)
             Variances (squared scales).
         df : ndarray or None
             Degrees of freedom.
         y : ndarray of shape (n,)
             Targets.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            The data's weights.
 
         Returns
         -------
@@ -144,19 +239,21 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         """
 
     @abstractmethod
-    def log_pdf(self, y, means, variance, df):
-        """Component log-densities, shape ``(n, K)``.
+    def log_pdf(self, y, means, variance, df, sample_weight=None):
+        """Component log-densities (log-probabilities of a discrete law).
 
         Parameters
         ----------
         y : ndarray of shape (n,)
             Targets.
         means : ndarray of shape (n, K)
-            Component means.
+            Experts' outputs.
         variance : ndarray of shape (K,)
             Variances (squared scales).
         df : ndarray or None
             Degrees of freedom.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            The data's weights.
 
         Returns
         -------
@@ -170,7 +267,7 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         Parameters
         ----------
         R : ndarray of shape (n, K)
-            Sample weight times responsibility.
+            Row weight times responsibility.
         latent : ndarray or None
             Latent variables of the E-step.
 
@@ -181,6 +278,66 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         """
         return R
 
+    def expert_step(self, experts, X, y, R, latent, expert_params,
+                    sample_weight=None):
+        """The experts' M-step under this law.
+
+        Must never decrease the expected complete-data log-likelihood
+        :math:`\\sum_{ik} R_{ik} \\log p(y_i \\mid h(x_i; \\eta_k))` of any
+        expert (with the noise parameters fixed): this keeps EM monotone.
+
+        Parameters
+        ----------
+        experts : Experts
+            The expert family.
+        X : ndarray of shape (n, d)
+            Inputs.
+        y : ndarray of shape (n,)
+            Targets.
+        R : ndarray of shape (n, K)
+            Row weight times responsibility.
+        latent : ndarray or None
+            Latent variables of the E-step.
+        expert_params : ndarray of shape (n_experts, n_params)
+            Current expert parameters.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            The data's weights.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            The updated parameters. The default is the experts' weighted
+            least squares with the weights of :meth:`expert_weights`,
+            ``experts.m_step(X, y, expert_weights(R, latent),
+            expert_params)``, the exact update of a location-scale law.
+        """
+        return experts.m_step(X, y, self.expert_weights(R, latent), expert_params)
+
+    def init_experts(self, experts, X, y, R, rng, sample_weight=None):
+        """Starting expert parameters from starting responsibilities.
+
+        Parameters
+        ----------
+        experts : Experts
+            The expert family.
+        X : ndarray of shape (n, d)
+            Inputs.
+        y : ndarray of shape (n,)
+            Targets.
+        R : ndarray of shape (n, K)
+            Row weight times starting responsibility.
+        rng : numpy.random.RandomState
+            Random generator of the fit.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            The data's weights.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            ``experts.init(X, y, R, rng)`` by default.
+        """
+        return experts.init(X, y, R, rng)
+
     @abstractmethod
     def m_step(self, y, means, R, latent, variance, df, var_floor):
         """Updated ``(variance, df)`` given the new expert means.
@@ -190,9 +347,9 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         y : ndarray of shape (n,)
             Targets.
         means : ndarray of shape (n, K)
-            Updated expert means.
+            Updated experts' outputs.
         R : ndarray of shape (n, K)
-            Sample weight times responsibility.
+            Row weight times responsibility.
         latent : ndarray or None
             Latent variables of the E-step.
         variance : ndarray of shape (K,)
@@ -229,9 +386,115 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         """
         return {}
 
-    @abstractmethod
+    def loglik_grad(self, log_gate, means, variance, df, y, sample_weight):
+        """Weighted log-likelihood and its gradients (ability ``"gradient"``).
+
+        :math:`L = \\sum_i v_i \\log \\sum_k g_{ik} p(y_i \\mid m_{ik})`
+        with :math:`v` the :meth:`row_weights`, and its gradients in the
+        log gates, the experts' outputs :math:`m_{ik}` and the variances.
+
+        Parameters
+        ----------
+        log_gate : ndarray of shape (n, K)
+            Log gating weights (``-inf``: an expert with zero weight).
+        means : ndarray of shape (n, K)
+            Experts' outputs.
+        variance : ndarray of shape (K,)
+            Variances.
+        df : ndarray or None
+            Degrees of freedom.
+        y : ndarray of shape (n,)
+            Targets.
+        sample_weight : ndarray of shape (n,)
+            The data's weights.
+
+        Returns
+        -------
+        value : float
+            :math:`L`.
+        d_log_gate : ndarray of shape (n, K)
+            :math:`\\partial L / \\partial \\log g_{ik}`.
+        d_means : ndarray of shape (n, K)
+            :math:`\\partial L / \\partial m_{ik}`.
+        d_var : ndarray of shape (K,) or None
+            :math:`\\partial L / \\partial \\nu_k`; None without variances.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} lacks the ability 'gradient': "
+            f"{self.lacks('gradient')}."
+        )
+
+    def component_cdf(self, y, means, variance, df, sample_weight=None):
+        """Distribution functions of the components at ``y``.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n, m, 1)
+            Evaluation points, ``m`` per sample.
+        means : ndarray of shape (n, 1, K)
+            Experts' outputs.
+        variance : ndarray of shape (K,)
+            Variances.
+        df : ndarray or None
+            Degrees of freedom.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            The data's weights.
+
+        Returns
+        -------
+        cdf : ndarray of shape (n, m, K)
+            :math:`P(Y \\le y \\mid k)`. The default is the location-scale
+            law, :meth:`cdf` of ``(y - means) / sqrt(variance)``.
+        """
+        return self.cdf((y - means) / np.sqrt(variance), df)
+
+    def lattice(self, sample_weight, n_samples):
+        """The lattice of a discrete law: ``y`` is ``j * step``, ``0 <= j <= top``.
+
+        Parameters
+        ----------
+        sample_weight : ndarray of shape (n_samples,) or None
+            The data's weights.
+        n_samples : int
+            Number of rows.
+
+        Returns
+        -------
+        step : ndarray of shape (n_samples,)
+            The lattice spacing of each row.
+        top : ndarray of shape (n_samples,) or None
+            The largest ``j`` of each row (None: unbounded).
+        """
+        raise NotImplementedError(f"{type(self).__name__} is not a discrete law.")
+
+    def draw(self, rng, comp, means, variance, df, sample_weight=None):
+        """One draw of ``y`` per row, from the component ``comp`` of the row.
+
+        Parameters
+        ----------
+        rng : numpy.random.RandomState
+            Random generator.
+        comp : ndarray of int of shape (n,)
+            Component of each row.
+        means : ndarray of shape (n,)
+            The output of each row's component.
+        variance : ndarray of shape (n,)
+            The variance of each row's component.
+        df : ndarray or None
+            Degrees of freedom (of all components).
+        sample_weight : ndarray of shape (n,) or None, default=None
+            The data's weights.
+
+        Returns
+        -------
+        y : ndarray of shape (n,)
+            The draws; the default is the location-scale law, ``means +
+            sqrt(variance) * standard_draws(rng, comp, df)``.
+        """
+        return means + np.sqrt(variance) * self.standard_draws(rng, comp, df)
+
     def cdf(self, z, df):
-        """Standardised distribution function, ``z`` of shape (..., K).
+        """Standardised distribution function of a location-scale law.
 
         Parameters
         ----------
@@ -245,10 +508,11 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         cdf : ndarray
             The distribution function at ``z``.
         """
+        raise NotImplementedError(
+            f"{type(self).__name__} is not a location-scale law.")
 
-    @abstractmethod
     def ppf(self, q, df):
-        """Standardised quantile function, ``q`` of shape (..., K).
+        """Standardised quantile function of a location-scale law.
 
         Parameters
         ----------
@@ -262,10 +526,11 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         z : ndarray
             The quantiles.
         """
+        raise NotImplementedError(
+            f"{type(self).__name__} is not a location-scale law.")
 
-    @abstractmethod
     def standard_draws(self, rng, comp, df):
-        """Standardised noise for samples drawn from components ``comp``.
+        """Standardised noise of a location-scale law, one draw per row.
 
         Parameters
         ----------
@@ -281,6 +546,8 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         noise : ndarray of shape (n,)
             Standardised draws.
         """
+        raise NotImplementedError(
+            f"{type(self).__name__} is not a location-scale law.")
 
 
 def update_variances(y, means, R, old, var_floor, sums=None):

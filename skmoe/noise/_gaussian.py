@@ -4,6 +4,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from .._kernels._gaussian import gaussian_estep, gaussian_estep_linear
+from .._kernels._objectives import gaussian_loglik_grad
 from ..utils._arrays import as_kernel_array
 from ._base import NoiseModel, update_variances
 
@@ -23,10 +24,10 @@ class GaussianNoise(NoiseModel):
     """
 
     name = "gaussian"
-    provides = frozenset({"gaussian", "shared_experts"})
+    provides = frozenset({"gaussian", "gradient", "shared_experts"})
     _parameter_constraints: dict = {}
 
-    def posterior(self, X, y, params):
+    def posterior(self, X, y, params, sample_weight=None):
         """E-step over all components; one fused pass for linear models.
 
         When the gate has linear softmax logits and the experts are affine
@@ -43,6 +44,8 @@ class GaussianNoise(NoiseModel):
             Targets.
         params : MoEParams
             The model.
+        sample_weight : ndarray of shape (n_samples,) or None, default=None
+            Unused (frequency weights do not change the densities).
 
         Returns
         -------
@@ -62,9 +65,9 @@ class GaussianNoise(NoiseModel):
                 *params.experts.linear_means(params.expert_params),
                 params.variance)
             return resp, loglik, None
-        return super().posterior(X, y, params)
+        return super().posterior(X, y, params, sample_weight)
 
-    def estep(self, log_w, means, variance, df, y):
+    def estep(self, log_w, means, variance, df, y, sample_weight=None):
         """E-step: responsibilities and log-likelihood (no scale weights).
 
         Parameters
@@ -79,6 +82,8 @@ class GaussianNoise(NoiseModel):
             Unused.
         y : ndarray of shape (n,)
             Targets.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            Unused.
 
         Returns
         -------
@@ -92,7 +97,7 @@ class GaussianNoise(NoiseModel):
         resp, loglik = gaussian_estep(log_w, means, as_kernel_array(variance), y)
         return resp, loglik, None
 
-    def log_pdf(self, y, means, variance, df):
+    def log_pdf(self, y, means, variance, df, sample_weight=None):
         """Gaussian component log-densities, one column per expert.
 
         Parameters
@@ -104,6 +109,8 @@ class GaussianNoise(NoiseModel):
         variance : ndarray of shape (K,)
             Variances.
         df : None
+            Unused.
+        sample_weight : ndarray of shape (n,) or None, default=None
             Unused.
 
         Returns
@@ -142,6 +149,42 @@ class GaussianNoise(NoiseModel):
             No degrees of freedom.
         """
         return update_variances(y, means, R, variance, var_floor), None
+
+    def loglik_grad(self, log_gate, means, variance, df, y, sample_weight):
+        """Weighted log-likelihood and its gradients (one Numba pass).
+
+        The kernel ``gaussian_loglik_grad``: with the responsibilities
+        :math:`r_{ik}`, :math:`\\partial L / \\partial \\log g_{ik} = w_i
+        r_{ik}`, :math:`\\partial L / \\partial \\mu_{ik} = w_i r_{ik} (y_i -
+        \\mu_{ik}) / \\nu_k` and :math:`\\partial L / \\partial \\nu_k =
+        \\sum_i w_i r_{ik} ((y_i - \\mu_{ik})^2 / \\nu_k - 1) / (2 \\nu_k)`.
+
+        Parameters
+        ----------
+        log_gate : ndarray of shape (n, K)
+            Log gating weights.
+        means : ndarray of shape (n, K)
+            Expert means.
+        variance : ndarray of shape (K,)
+            Variances.
+        df : None
+            Unused.
+        y : ndarray of shape (n,)
+            Targets.
+        sample_weight : ndarray of shape (n,)
+            Frequency weights :math:`w_i`.
+
+        Returns
+        -------
+        value : float
+            The weighted log-likelihood.
+        d_log_gate, d_means : ndarray of shape (n, K)
+            Its gradients in the log gates and the means.
+        d_var : ndarray of shape (K,)
+            Its gradient in the variances.
+        """
+        return gaussian_loglik_grad(log_gate, means, as_kernel_array(variance), y,
+                                    sample_weight)
 
     def cdf(self, z, df):
         """Standard normal distribution function.

@@ -139,7 +139,7 @@ class StudentTNoise(NoiseModel):
         self.df = df
 
     def n_free_params(self, n_experts):
-        """Number of estimated degrees of freedom.
+        """Number of squared scales and estimated degrees of freedom.
 
         Parameters
         ----------
@@ -149,9 +149,10 @@ class StudentTNoise(NoiseModel):
         Returns
         -------
         n_params : int
-            ``n_experts`` when ``df`` is None (estimated), else 0.
+            ``2 * n_experts`` when ``df`` is None (estimated), else
+            ``n_experts`` (the squared scales).
         """
-        return n_experts if self.df is None else 0
+        return n_experts + (n_experts if self.df is None else 0)
 
     def check_df(self, df, n_experts):
         """Validate the degrees of freedom of a container.
@@ -210,7 +211,7 @@ class StudentTNoise(NoiseModel):
             df = np.full(K, DF_START)
         return params.replace(noise=self, noise_df=df)
 
-    def estep(self, log_w, means, variance, df, y):
+    def estep(self, log_w, means, variance, df, y, sample_weight=None):
         """E-step: responsibilities, log-likelihood and scale weights ``u``.
 
         Parameters
@@ -225,6 +226,8 @@ class StudentTNoise(NoiseModel):
             Degrees of freedom.
         y : ndarray of shape (n,)
             Targets.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            Unused (frequency weights do not change the densities).
 
         Returns
         -------
@@ -238,7 +241,7 @@ class StudentTNoise(NoiseModel):
         return student_t_estep(log_w, means, as_kernel_array(variance),
                                as_kernel_array(df), y)
 
-    def log_pdf(self, y, means, variance, df):
+    def log_pdf(self, y, means, variance, df, sample_weight=None):
         """Student-t component log-densities, one column per expert.
 
         Parameters
@@ -251,6 +254,8 @@ class StudentTNoise(NoiseModel):
             Squared scales.
         df : ndarray of shape (K,)
             Degrees of freedom.
+        sample_weight : ndarray of shape (n,) or None, default=None
+            Unused.
 
         Returns
         -------
@@ -428,27 +433,6 @@ class StudentTNoise(NoiseModel):
             Standard t draws.
         """
         return rng.standard_t(df[comp])
-
-
-def _df_equation(nu, c):
-    return np.log(0.5 * nu) - digamma(0.5 * nu) + 1.0 + c
-
-
-def _solve_df(mean_log_u_minus_u, df_old):
-    """Root of the ECM degrees-of-freedom equation, clipped to DF_BOUNDS.
-
-    ``log(nu/2) - psi(nu/2)`` decreases from +inf to 0, so the left side of
-    the equation decreases in ``nu``: a root below (above) the bounds gives
-    the lower (upper) bound, which maximises the concave objective there.
-    """
-    c = (mean_log_u_minus_u + digamma(0.5 * (df_old + 1.0))
-         - np.log(0.5 * (df_old + 1.0)))
-    lo, hi = DF_BOUNDS
-    if _df_equation(lo, c) <= 0.0:
-        return lo
-    if _df_equation(hi, c) >= 0.0:
-        return hi
-    return brentq(_df_equation, lo, hi, args=(c,), xtol=1e-12, rtol=1e-14)
 
 
 def _df_equation(nu, c):

@@ -44,12 +44,16 @@ def gate_likelihood(X, y, sample_weight, params):
     Built with the current experts, variances and shared part, for gating
     families whose :meth:`~skmoe.Gating.needs_likelihood` is True.
 
+    ``sample_weight`` is the data's weights; the gate sees the noise model's
+    row weights (:meth:`~skmoe.noise.NoiseModel.row_weights`).
+
     Returns
     -------
     likelihood : GateLikelihood
     """
-    log_routed = params.noise.log_pdf(y, as_kernel_array(params.expert_means(X)),
-                                      params.variance, params.noise_df)
+    noise = params.noise
+    log_routed = noise.log_pdf(y, as_kernel_array(params.expert_predictors(X)),
+                               params.variance, params.noise_df, sample_weight)
     log_shared = None
     if params.n_shared_experts:
         lam = params.shared_weight
@@ -60,7 +64,7 @@ def gate_likelihood(X, y, sample_weight, params):
             log_omega + _log_normal(y, params.shared_means(X), params.shared_variance),
             axis=1,
         )
-    return GateLikelihood(sample_weight, log_routed, log_shared)
+    return GateLikelihood(noise.row_weights(sample_weight), log_routed, log_shared)
 
 
 def _shared_mstep(X, y, R_shared, params, var_floor):
@@ -85,10 +89,15 @@ def _mstep(X, y, R, params, var_floor, sample_weight, latent=None, n_iter=1,
     R_routed = as_kernel_array(R[:, :K]) if shared else R
     experts = params.experts
     noise = params.noise
-    step = experts.m_step if expert_step is None else expert_step
-    # the noise model's weights (R itself, or R times the t scale weights u)
-    expert_params = step(X, y, noise.expert_weights(R_routed, latent),
-                         params.expert_params)
+    if expert_step is None:
+        # the experts' update under the noise model: weighted least squares
+        # with its weights (R itself, or R times the t scale weights u), or
+        # IRLS for a GLM response family
+        expert_params = noise.expert_step(experts, X, y, R_routed, latent,
+                                          params.expert_params, sample_weight)
+    else:
+        expert_params = expert_step(X, y, noise.expert_weights(R_routed, latent),
+                                    params.expert_params)
     means = as_kernel_array(experts.predict(X, expert_params))
     variance, noise_df = noise.m_step(y, means, R_routed, latent, params.variance,
                                       params.noise_df, var_floor)
@@ -120,19 +129,24 @@ class _Steps:
     """E- and M-steps of ``run_em`` by the families' own methods.
 
     Holds the responsibilities and the noise model's latent variables of the
-    last E-step.
+    last E-step. ``sample_weight`` is the data's weights (handed to the noise
+    model's methods); the rows count with the noise model's
+    :meth:`~skmoe.noise.NoiseModel.row_weights` (the same array for
+    frequency weights).
     """
 
-    def __init__(self, X, y, sample_weight, var_floor, expert_step):
+    def __init__(self, X, y, sample_weight, var_floor, expert_step, noise):
         self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.row_weight = noise.row_weights(sample_weight)
         self.var_floor = var_floor
         self.expert_step = expert_step
         self.resp = self.latent = None
 
     def e_step(self, params):
         """E-step at ``params``; returns them and the weighted log-likelihood."""
-        self.resp, loglik, self.latent = params._posterior(self.X, self.y)
-        return params, float(self.sample_weight @ loglik)
+        self.resp, loglik, self.latent = params._posterior(self.X, self.y,
+                                                           self.sample_weight)
+        return params, float(self.row_weight @ loglik)
 
     def masses(self):
         """None: the masses of the last E-step are not kept."""
@@ -144,7 +158,7 @@ class _Steps:
         # (n, K) array fewer at the peak)
         R = self.resp
         self.resp = None
-        R *= self.sample_weight[:, None]
+        R *= self.row_weight[:, None]
         return _mstep(self.X, self.y, R, params, self.var_floor,
                       self.sample_weight, self.latent, n_iter, self.expert_step)
 
@@ -205,8 +219,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     if fused is None:
         fused = reason is None and expert_step is None and record is None
     steps = (FusedSteps(X, y, sample_weight, var_floor, max_iter) if fused
-             else _Steps(X, y, sample_weight, var_floor, expert_step))
-    W = float(sample_weight.sum())
+             else _Steps(X, y, sample_weight, var_floor, expert_step, params.noise))
+    W = float(params.noise.row_weights(sample_weight).sum())
     try:
         with np.errstate(over="ignore", under="ignore"):
             params, current = steps.e_step(params)

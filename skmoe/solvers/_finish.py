@@ -4,11 +4,76 @@ import warnings
 
 import numpy as np
 
-from ..utils._warnings import EmptyExpertWarning
+from ..utils._warnings import DegenerateFitWarning, EmptyExpertWarning
 
 #: an expert holding less than this fraction of the total sample weight is
 #: empty, whatever its number of parameters
 EMPTY_FRACTION = 1e-3
+
+#: two experts whose conditional densities differ by at most this
+#: Kullback-Leibler divergence at every training row coincide: telling them
+#: apart would take about a million observations per row (the divergence is
+#: the expected log-likelihood ratio of one observation); for Gaussian
+#: experts it means expert means within 1.4e-3 standard deviations and
+#: variances within 0.3 % of each other
+COINCIDE_KL = 1e-6
+
+
+def _kl_variance_part(ratio):
+    """``(r - 1 - log r) / 2``, the part of the Gaussian KL due to the variances."""
+    return 0.5 * (ratio - 1.0 - np.log(ratio))
+
+
+def coinciding_experts(params, X, sample_weight):
+    """Pairs of routed experts whose densities coincide on the training data.
+
+    Experts ``k`` and ``l`` coincide when the Kullback-Leibler divergence
+    between their Gaussian densities ``N(h_k(x_i), nu_k)`` and ``N(h_l(x_i),
+    nu_l)``, in both directions, is at most :data:`COINCIDE_KL` at every
+    row of non-zero weight (for Student-t experts, with degrees of freedom
+    within 0.1 % as well). The gate is not compared: two coinciding experts
+    are one expert with a split gate.
+
+    Parameters
+    ----------
+    params : MoEParams
+        Fitted parameters.
+    X : ndarray of shape (n_samples, n_features)
+        Training inputs.
+    sample_weight : ndarray of shape (n_samples,)
+        Training sample weights.
+
+    Returns
+    -------
+    pairs : list of tuple of int
+        ``(k, l)`` with ``k < l``, in order.
+    """
+    v = params.variance
+    df = params.noise_df
+    K = params.n_experts
+    candidates = []
+    for k in range(K):
+        for l in range(k + 1, K):
+            ratio = v[k] / v[l]
+            # the variance part of the divergence is the same at every row
+            if max(_kl_variance_part(ratio), _kl_variance_part(1.0 / ratio)) \
+                    > COINCIDE_KL:
+                continue
+            if df is not None and abs(df[k] - df[l]) > 1e-3 * max(df[k], df[l]):
+                continue
+            candidates.append((k, l))
+    if not candidates:
+        return []
+    means = params.expert_means(X[sample_weight > 0])
+    pairs = []
+    for k, l in candidates:
+        d2 = float(np.max((means[:, k] - means[:, l]) ** 2))
+        ratio = v[k] / v[l]
+        kl = max(0.5 * d2 / v[l] + _kl_variance_part(ratio),
+                 0.5 * d2 / v[k] + _kl_variance_part(1.0 / ratio))
+        if kl <= COINCIDE_KL:
+            pairs.append((k, l))
+    return pairs
 
 
 def canonical_permutation(params, X, sample_weight, gate_mass=None):
@@ -109,20 +174,25 @@ def empty_experts(params, X, y, sample_weight, objective, resp_mass=None):
         True for the empty experts.
     """
     K = params.n_experts
+    rows = params.noise.row_weights(sample_weight)
     if resp_mass is not None:
         mass = resp_mass
     elif objective == "likelihood":
-        mass = sample_weight @ params._posterior(X, y)[0][:, :K]
+        mass = rows @ params._posterior(X, y, sample_weight)[0][:, :K]
     else:
-        mass = sample_weight @ params.gates(X)
-    total = sample_weight.sum()
-    n = int(np.count_nonzero(sample_weight))
+        mass = rows @ params.gates(X)
+    total = rows.sum()
+    n = int(np.count_nonzero(rows))
     threshold = max(EMPTY_FRACTION * total, total / n)
     return mass < threshold
 
 
 def finish_fit(params, X, y, sample_weight, objective, masses=None):
-    """Canonical order, then the empty-expert check with its warning.
+    """Canonical order, then the empty- and coinciding-expert checks.
+
+    Warns :class:`~skmoe.EmptyExpertWarning` for empty experts and
+    :class:`~skmoe.DegenerateFitWarning` for coinciding ones
+    (:func:`coinciding_experts`).
 
     Parameters
     ----------
@@ -149,7 +219,8 @@ def finish_fit(params, X, y, sample_weight, objective, masses=None):
         :func:`empty_experts` of the relabelled parameters.
     """
     gate_mass, resp_mass = (None, None) if masses is None else masses
-    params, order = _canonical(params, X, sample_weight, gate_mass)
+    params, order = _canonical(params, X, params.noise.row_weights(sample_weight),
+                               gate_mass)
     if resp_mass is not None:
         resp_mass = resp_mass[order]
     empty = empty_experts(params, X, y, sample_weight, objective, resp_mass)
@@ -162,6 +233,21 @@ def finish_fit(params, X, y, sample_weight, objective, masses=None):
             "support, or the fit is a poor local optimum. Try fewer experts "
             "(skmoe.model_selection.select_n_experts) or more restarts.",
             EmptyExpertWarning,
+            stacklevel=4,
+        )
+    pairs = coinciding_experts(params, X, sample_weight)
+    if pairs:
+        k, l = pairs[0]
+        more = f" (and {len(pairs) - 1} more pairs)" if len(pairs) > 1 else ""
+        warnings.warn(
+            f"experts {k} and {l} coincide{more}: their conditional densities "
+            f"differ by a Kullback-Leibler divergence of at most {COINCIDE_KL:g} "
+            "at every training row, so the data do not tell them apart. The "
+            "model has more experts than the data support (for example data "
+            "that one expert fits exactly) or EM stayed at a symmetric start. "
+            "Try fewer experts (skmoe.model_selection.select_n_experts) or more "
+            "restarts.",
+            DegenerateFitWarning,
             stacklevel=4,
         )
     return params, empty

@@ -55,14 +55,18 @@ class FusedSteps:
     the gate step waiting for its line-search test.
 
     The gate's Newton step needs the objective at the full step (the Armijo
-    test) before it is accepted. The next E-step pass computes the logits of
+    test, or for a step of predicted gain below round-off the test that it
+    keeps the objective within round-off, see
+    :meth:`~skmoe.gating._softmax.NewtonProposal.accepts`) before it is
+    accepted. The next E-step pass computes the logits of
     that gate anyway, so it also sums the objective of the previous
     responsibilities there, before overwriting them. In the rare case the
     test fails, the previous responsibilities are recomputed, the step is
-    halved on them exactly as batch EM's line search would, and the E-step
-    pass is made again. When the gate's schedule moves the model after the
-    M-step (:meth:`~skmoe.Gating.at_iteration`), the E-step pass sees a
-    different gate, so the step is tested at once instead.
+    halved on them (or, below round-off, dropped) exactly as batch EM's line
+    search would, and the E-step pass is made again. When the gate's schedule
+    moves the model after the M-step (:meth:`~skmoe.Gating.at_iteration`),
+    the E-step pass sees a different gate, so the step is tested at once
+    instead.
     """
 
     def __init__(self, X, y, sample_weight, var_floor, max_iter):
@@ -139,7 +143,7 @@ class FusedSteps:
         step = gating.update(stats["gate"], params)
         new = params.replace(expert_params=expert_params, variance=variance,
                              **step.fields())
-        if step.status == "test":
+        if step.status != "stay":  # "test" and "take" steps are both tested
             if gating.at_iteration(new, n_iter, self.max_iter):
                 # the schedule changes the gate the next pass would see
                 if not step.accepts(self._objective(step.coef, step.intercept)):

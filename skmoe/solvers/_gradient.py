@@ -1,18 +1,21 @@
 """Gradient-based fitting: L-BFGS-B and gradient descent on all parameters.
 
 The model is flattened into one vector ``theta = [gate, experts, log-variances]``
-(the log-variances only for the likelihood): the gate and expert blocks are the
-families' free parameters (``Gating.pack`` / ``Experts.pack``), and the value
-and gradient of the objective come from one Numba pass over the data
-(``skmoe._kernels._objectives``) followed by the families' vector-Jacobian
-products (``Gating.grad`` / ``Experts.grad``).
+(the log-variances only for the likelihood of a noise model with variances):
+the gate and expert blocks are the families' free parameters (``Gating.pack`` /
+``Experts.pack``), and the value and gradient of the objective come from the
+noise model (:meth:`~skmoe.noise.NoiseModel.loglik_grad`; for Gaussian noise
+one Numba pass over the data, ``skmoe._kernels._objectives``) followed by the
+families' vector-Jacobian products (``Gating.grad`` / ``Experts.grad``).
 
 Objectives, both divided by the total sample weight ``W`` inside the
 optimiser (so that its tolerances are relative, as EM's):
 
 - ``"likelihood"``: minus the weighted log-likelihood ``L = sum_i w_i log
-  p(y_i | x_i)``; the variances are ``exp(s_k)`` with ``s_k >= log(var_floor)``
-  (a bound of L-BFGS-B, a projection for gradient descent);
+  p(y_i | x_i)`` (``w`` the noise model's row weights); the variances are
+  ``exp(s_k)`` with ``s_k >= log(var_floor)`` (a bound of L-BFGS-B, a
+  projection for gradient descent), absent for a law without variance
+  (Poisson, binomial);
 - ``"least_squares"``: ``S = sum_i w_i (y_i - f(x_i))^2`` with ``f`` the
   mixture mean. The variances do not enter ``S``; after the fit every expert
   gets the weighted residual variance ``S / W`` (floored), the noise
@@ -25,7 +28,7 @@ import numpy as np
 from scipy.optimize import Bounds, minimize
 from threadpoolctl import threadpool_limits
 
-from .._kernels._objectives import gaussian_loglik_grad, least_squares_grad
+from .._kernels._objectives import least_squares_grad
 from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
 from ._init import initial_params
@@ -43,14 +46,14 @@ def gradient_requirements(solver):
     Returns
     -------
     requirements : Requirements
-        The gradients of the gate and the experts, a gate that does not
-        change over iterations, Gaussian noise (the gradient kernels are
-        Gaussian), no shared experts (the parameter vector holds the gate
-        and the routed experts only).
+        The gradients of the gate, the experts and the log-likelihood (the
+        noise model's :meth:`~skmoe.noise.NoiseModel.loglik_grad`), a gate
+        that does not change over iterations, no shared experts (the
+        parameter vector holds the gate and the routed experts only).
     """
     return Requirements(
         f"solver={solver!r}", gating=("gradient", "fixed_model"),
-        experts=("gradient",), noise=("gaussian",), shared_experts=False,
+        experts=("gradient",), noise=("gradient",), shared_experts=False,
         hint="Use solver='em'.",
     )
 
@@ -79,10 +82,13 @@ class FlatProblem:
     def __init__(self, X, y, sample_weight, template, objective, var_floor,
                  expert_basis=None):
         self.X, self.y, self.w = X, y, sample_weight
-        self.W = float(sample_weight.sum())
+        self.noise = template.noise
+        self.W = float(self.noise.row_weights(sample_weight).sum())
         self.template = template
         self.gating, self.experts = template.gating, template.experts
         self.likelihood = objective == "likelihood"
+        # the log-variances are free parameters of a likelihood with variances
+        self.free_variance = self.likelihood and self.noise.has_variance
         self.var_floor = var_floor
         self.n_gate = self.gating.pack(template).size
         self.expert_offset = self.experts.pack(template.expert_params)
@@ -99,7 +105,7 @@ class FlatProblem:
             expert = np.linalg.lstsq(self.expert_basis, expert - self.expert_offset,
                                      rcond=None)[0]
         parts = [self.gating.pack(params), expert]
-        if self.likelihood:
+        if self.free_variance:
             parts.append(np.log(np.maximum(params.variance, self.var_floor)))
         return np.concatenate(parts)
 
@@ -112,7 +118,8 @@ class FlatProblem:
             expert = self.expert_offset + self.expert_basis @ expert
         expert_params = self.experts.unpack(expert, self.K, self.d)
         if variance is None:
-            variance = np.exp(theta[e:]) if self.likelihood else self.template.variance
+            variance = (np.exp(theta[e:]) if self.free_variance
+                        else self.template.variance)
         return self.template.replace(
             expert_params=expert_params, variance=variance, **fields
         )
@@ -120,7 +127,7 @@ class FlatProblem:
     def bounds(self):
         """L-BFGS-B bounds: only the log-variances are bounded (below)."""
         n = self.n_gate + self.n_expert
-        lower = np.full(n + (self.K if self.likelihood else 0), -np.inf)
+        lower = np.full(n + (self.K if self.free_variance else 0), -np.inf)
         if self.var_floor > 0:
             lower[n:] = np.log(self.var_floor)
         return Bounds(lower, np.full(lower.size, np.inf))
@@ -128,7 +135,7 @@ class FlatProblem:
     def project(self, theta):
         """Clip the log-variances to their bound (for gradient descent)."""
         n = self.n_gate + self.n_expert
-        if self.likelihood and self.var_floor > 0:
+        if self.free_variance and self.var_floor > 0:
             theta = theta.copy()
             theta[n:] = np.maximum(theta[n:], np.log(self.var_floor))
         return theta
@@ -156,11 +163,12 @@ class FlatProblem:
         log_gate = as_kernel_array(self.gating.log_weights(X, params))
         means = as_kernel_array(self.experts.predict(X, params.expert_params))
         if self.likelihood:
-            value, d_gate, d_means, d_var = gaussian_loglik_grad(
-                log_gate, means, params.variance, self.y, self.w
+            value, d_gate, d_means, d_var = self.noise.loglik_grad(
+                log_gate, means, params.variance, params.noise_df, self.y, self.w
             )
             sign = -1.0
-            tail = [d_var * params.variance]  # chain rule for s = log(nu)
+            # chain rule for s = log(nu)
+            tail = [d_var * params.variance] if self.free_variance else []
         else:
             value, d_gate, d_means = least_squares_grad(
                 log_gate, means, self.y, self.w
@@ -372,6 +380,9 @@ def fit_gradient(X, y, sample_weight, spec):
 
     def fit_one(method, label):
         params = initial_params(method, X, y, sample_weight, spec)
+        if likelihood:  # the noise model's start (unit variances of a GLM)
+            given = not isinstance(method, str)
+            params = spec.noise.start(params, method if given else None)
         return run(X, y, sample_weight, params, objective=objective,
                    max_iter=spec.max_iter, tol=spec.tol, var_floor=spec.var_floor,
                    verbose=spec.verbose, label=label)

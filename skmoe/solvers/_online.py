@@ -296,8 +296,13 @@ def update_y_moments(moments, weight_before, y, sample_weight):
 
 
 def _var_floor(moments, reg_var):
+    # Var(y) = E[y^2] - E[y]^2 is round-off for a constant y (the difference
+    # of the two moments errs by a few eps E[y^2]): then the scale is E[y^2]
+    # (1 for y = 0), as in fit (skmoe.utils._validation.variance_floor)
     var_y = float(moments[1] - moments[0] ** 2)
-    return reg_var * (var_y if var_y > 0 else 1.0)
+    if var_y <= 16 * np.finfo(np.float64).eps * moments[1]:
+        var_y = float(moments[1]) if moments[1] > 0 else 1.0
+    return reg_var * var_y
 
 
 def check_online(spec):

@@ -80,29 +80,40 @@ def given_start(method, spec, n_features):
     )
 
 
-def from_responsibilities(X, y, R, spec, gate_fields):
+def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     """Experts and variances fitted to given weighted responsibilities.
+
+    The experts start from the noise model's
+    :meth:`~skmoe.noise.NoiseModel.init_experts` (the experts' own start for
+    Gaussian and Student-t noise, on the working response of a GLM family);
+    the variances are the weighted residual variances, or ones for a law
+    without variance.
 
     Parameters
     ----------
     X, y : ndarray
         The data.
     R : ndarray of shape (n_samples, n_experts)
-        Weighted starting responsibilities.
+        Row weight times starting responsibility.
     spec : FitSpec
         The fit's settings.
     gate_fields : dict
         The starting gate.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        The data's weights (for the noise model).
 
     Returns
     -------
     params : MoEParams
     """
-    experts = spec.experts
+    experts, noise = spec.experts, spec.noise
     K = R.shape[1]
-    expert_params = experts.init(X, y, R, spec.rng)
-    means = experts.predict(X, expert_params)
-    variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
+    expert_params = noise.init_experts(experts, X, y, R, spec.rng, sample_weight)
+    if noise.has_variance:
+        means = experts.predict(X, expert_params)
+        variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
+    else:
+        variance = np.ones(K)
     if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
         raise Degenerate("non-finite starting parameters")
     return MoEParams(
@@ -137,7 +148,8 @@ def random_start(X, y, sample_weight, spec):
     """
     K, d = spec.n_experts, X.shape[1]
     gating, experts = spec.gating, spec.experts
-    gate_fields = gating.init(X, sample_weight, K, spec.rng)
+    rows = spec.noise.row_weights(sample_weight)
+    gate_fields = gating.init(X, rows, K, spec.rng)
     probe = MoEParams(
         expert_params=np.zeros((K, experts.n_params(d))),
         variance=np.ones(K),
@@ -147,8 +159,8 @@ def random_start(X, y, sample_weight, spec):
     )
     # in place: the gates are not needed after R (one (n, K) array fewer)
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
-    R *= sample_weight[:, None]
-    return from_responsibilities(X, y, R, spec, gate_fields)
+    R *= rows[:, None]
+    return from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
 
 
 def labels_start(X, y, sample_weight, labels, spec):
@@ -177,14 +189,12 @@ def labels_start(X, y, sample_weight, labels, spec):
         If the start is not finite.
     """
     K, d = spec.n_experts, X.shape[1]
+    rows = spec.noise.row_weights(sample_weight)
     R = np.zeros((X.shape[0], K))
-    R[np.arange(X.shape[0]), labels] = sample_weight
+    R[np.arange(X.shape[0]), labels] = rows
     R = as_kernel_array(R)
     gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
-    if set(spec.gating.param_blocks(d, K)) - set(gate):
-        extra = spec.gating.init(X, sample_weight, K, spec.rng).get("gate_extra")
-        gate["gate_extra"] = extra or {}
-    params = from_responsibilities(X, y, R, spec, gate)
+    params = from_responsibilities(X, y, R, spec, gate, sample_weight)
     gate = spec.gating.m_step(X, R, params)
     arrays = [v for k, v in gate.items() if k != "gate_extra"]
     if not all(np.all(np.isfinite(v)) for v in arrays):
@@ -212,7 +222,7 @@ def kmeans_start(X, y, sample_weight, spec):
     labels = KMeans(
         n_clusters=K, n_init=1,
         random_state=spec.rng.randint(np.iinfo(np.int32).max),
-    ).fit(Z, sample_weight=sample_weight).labels_
+    ).fit(Z, sample_weight=spec.noise.row_weights(sample_weight)).labels_
     return labels_start(X, y, sample_weight, labels, spec)
 
 
@@ -344,8 +354,9 @@ def joint_clusters_start(X, y, sample_weight, spec):
     -------
     params : MoEParams
     """
-    Z = _standardized(np.hstack([X, y[:, None]]), sample_weight)
-    labels = weighted_kmeans(Z, sample_weight, spec.n_experts, spec.rng,
+    rows = spec.noise.row_weights(sample_weight)
+    Z = _standardized(np.hstack([X, y[:, None]]), rows)
+    labels = weighted_kmeans(Z, rows, spec.n_experts, spec.rng,
                              canonical_rows(X, y))
     return labels_start(X, y, sample_weight, labels, spec)
 
@@ -367,15 +378,23 @@ def input_cells_start(X, y, sample_weight, spec):
     -------
     params : MoEParams
     """
-    labels = weighted_kmeans(_standardized(X, sample_weight), sample_weight,
+    rows = spec.noise.row_weights(sample_weight)
+    labels = weighted_kmeans(_standardized(X, rows), rows,
                              spec.n_experts, spec.rng, canonical_rows(X, y))
     return labels_start(X, y, sample_weight, labels, spec)
 
 
-def _closest_expert(X, y, R, spec):
-    """Experts fitted to ``R``; the label of the closest expert mean per row."""
-    expert_params = spec.experts.init(X, y, as_kernel_array(R), spec.rng)
-    means = spec.experts.predict(X, expert_params)
+def _closest_expert(X, y, sample_weight, R, spec):
+    """Experts fitted to ``R``; the label of the closest expert mean per row.
+
+    The experts start as the noise model starts them
+    (:meth:`~skmoe.noise.NoiseModel.init_experts`); the mean of ``y`` is the
+    noise model's (the inverse link of a GLM family).
+    """
+    experts, noise = spec.experts, spec.noise
+    expert_params = noise.init_experts(experts, X, y, as_kernel_array(R), spec.rng,
+                                       sample_weight)
+    means = noise.mean(experts.predict(X, expert_params))
     return np.argmin((y[:, None] - means) ** 2, axis=1)
 
 
@@ -405,16 +424,17 @@ def regression_clusters_start(X, y, sample_weight, spec, max_iter=10):
     """
     n, K = X.shape[0], spec.n_experts
     q = spec.experts.n_params(X.shape[1])
-    rows = _draw_rows(sample_weight, canonical_rows(X, y),
-                      spec.rng.uniform(size=(K, q + 1)))
+    weights = spec.noise.row_weights(sample_weight)
+    drawn = _draw_rows(weights, canonical_rows(X, y),
+                       spec.rng.uniform(size=(K, q + 1)))
     R = np.zeros((n, K))
     # counts of draws: a row drawn twice counts twice, like two drawn copies
-    np.add.at(R, (rows, np.arange(K)[:, None]), 1.0)
-    labels = _closest_expert(X, y, R, spec)
+    np.add.at(R, (drawn, np.arange(K)[:, None]), 1.0)
+    labels = _closest_expert(X, y, sample_weight, R, spec)
     for _ in range(max_iter):
         R = np.zeros((n, K))
-        R[np.arange(n), labels] = sample_weight
-        new = _closest_expert(X, y, R, spec)
+        R[np.arange(n), labels] = weights
+        new = _closest_expert(X, y, sample_weight, R, spec)
         if np.array_equal(new, labels):
             break
         labels = new

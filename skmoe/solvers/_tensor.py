@@ -166,8 +166,37 @@ def check_moment_inputs(X, sample_weight, spec, *, parameter, method):
         )
 
 
+#: data magnitudes whose squares and cubes (summed over the rows) stay far
+#: from overflow and from the subnormal numbers: inside ``[2**-SCALE_EXPONENT,
+#: 2**SCALE_EXPONENT]`` the moments are computed as they are, beyond it on
+#: data rescaled by a power of two (exact), see :func:`whiten` and
+#: :func:`moment_tensors`
+SCALE_EXPONENT = 256
+
+
+def _power_of_two_scales(spread):
+    """``2**-e`` with ``spread * 2**-e`` in ``[0.5, 1)``; 1 for a zero spread."""
+    exponents = np.frexp(spread)[1]
+    return np.ldexp(1.0, -np.where(spread > 0, exponents, 0))
+
+
+def _in_range(spread):
+    return bool(np.all((spread >= 2.0**-SCALE_EXPONENT)
+                       & (spread <= 2.0**SCALE_EXPONENT)))
+
+
 def whiten(X, w):
-    """Mean and inverse square root of the weighted covariance of ``X``.
+    """Mean and whitening matrix of ``X`` from its weighted covariance.
+
+    For inputs whose centred columns have magnitudes in ``[2**-256,
+    2**256]`` and a well-conditioned covariance (smallest eigenvalue above
+    ``1e-12`` times the largest), the whitening matrix is the symmetric
+    inverse square root of the covariance and ``scale`` is one. Otherwise
+    (columns of very different or extreme scales) the columns are first
+    divided by powers of two (an exact operation) that bring each to unit
+    variance, and the covariance of the rescaled columns is whitened; the
+    decision is taken on the correlation matrix, so it does not depend on
+    the scales of the features.
 
     Parameters
     ----------
@@ -179,24 +208,49 @@ def whiten(X, w):
     -------
     mean : ndarray of shape (n_features,)
     inv_sqrt : ndarray of shape (n_features, n_features)
-        Symmetric, with ``inv_sqrt @ cov @ inv_sqrt = I``.
+        Symmetric, with ``inv_sqrt @ cov_s @ inv_sqrt = I`` for the
+        covariance ``cov_s`` of ``(X - mean) * scale``; the whitened inputs are
+        ``((X - mean) * scale) @ inv_sqrt``.
+    scale : ndarray of shape (n_features,)
+        Powers of two (all ones for ordinary inputs).
 
     Raises
     ------
     ValueError
-        If the covariance is singular (a constant or collinear feature).
+        If the correlation matrix of ``X`` is singular (a constant or
+        collinear feature).
     """
     mean = w @ X
     Xc = X - mean
-    cov = (Xc * w[:, None]).T @ Xc
-    evals, evecs = np.linalg.eigh(cov)
-    if evals[0] <= 1e-12 * max(evals[-1], 0.0) or evals[-1] <= 0:
+    spread = np.abs(Xc).max(axis=0)
+    scale = np.ones(X.shape[1])
+    if _in_range(spread):
+        cov = (Xc * w[:, None]).T @ Xc
+        evals, evecs = np.linalg.eigh(cov)
+        if evals[0] > 1e-12 * max(evals[-1], 0.0) and evals[-1] > 0:
+            return mean, (evecs / np.sqrt(evals)) @ evecs.T, scale
+    # columns of extreme or very different scales: rescale them exactly
+    scale = _power_of_two_scales(spread)
+    Xs = Xc * scale
+    cov = (Xs * w[:, None]).T @ Xs
+    unit = _power_of_two_scales(np.sqrt(np.diag(cov)))
+    scale = scale * unit
+    cov = cov * unit[:, None] * unit[None, :]
+    diag = np.diag(cov)
+    if np.all(diag > 0):
+        corr = cov / np.sqrt(diag[:, None] * diag[None, :])
+        corr_evals = np.linalg.eigvalsh(corr)
+    else:
+        corr_evals = np.zeros(1)
+    if not corr_evals[0] > 1e-12 * corr_evals[-1]:
         raise ValueError(
             "The moment methods whiten X: expected a non-singular covariance of "
-            f"X, got smallest/largest eigenvalue {evals[0]:.3g}/{evals[-1]:.3g} "
-            "(a constant or collinear feature)."
+            "X, got smallest/largest eigenvalue "
+            f"{corr_evals[0]:.3g}/{corr_evals[-1]:.3g} of its correlation "
+            "matrix (a constant or collinear feature)."
         )
-    return mean, (evecs / np.sqrt(evals)) @ evecs.T
+    evals, evecs = np.linalg.eigh(cov)
+    return mean, (evecs / np.sqrt(evals)) @ evecs.T, scale
 
 
 def gaussianity_statistics(Z, w):
@@ -280,6 +334,8 @@ def _power_decomposition(M3, rng, n_iter=POWER_ITER, n_restarts=POWER_RESTARTS):
             val = np.einsum("ijk,i,j,k->", T, theta, theta, theta)
             if val > best_val:
                 best, best_val = theta, val
+        if best is None:  # every value NaN: the tensor is not finite
+            raise Degenerate("the third-order moment tensor is not finite")
         theta = _power_iterations(T, best, n_iter)
         lam[i] = np.einsum("ijk,i,j,k->", T, theta, theta, theta)
         V[:, i] = theta
@@ -320,16 +376,26 @@ def moment_tensors(X, y, sample_weight, n_experts, *, where="solver='tensor'"):
     Returns
     -------
     moments : dict
-        ``mean``, ``inv_sqrt`` (input whitening), ``y_mean``, ``U`` and
-        ``s`` (top-K eigenvectors and eigenvalues of ``T2``), ``M3`` (``T3``
-        projected by ``W = U diag(s^{-1/2})``), ``Z`` (whitened inputs).
+        ``mean``, ``inv_sqrt`` and ``x_scale`` (input whitening, see
+        :func:`whiten`), ``y_mean``, ``y_scale`` (a power of two dividing
+        the centred label when its cubes would leave the normal range, else
+        1), ``U`` and ``s`` (top-K eigenvectors and eigenvalues of ``T2``),
+        ``M3`` (``T3`` projected by ``W = U diag(s^{-1/2})``).
     """
     w = sample_weight / sample_weight.sum()
-    mean, inv_sqrt = whiten(X, w)
-    Z = (X - mean) @ inv_sqrt
+    mean, inv_sqrt, x_scale = whiten(X, w)
+    Z = ((X - mean) * x_scale) @ inv_sqrt
     warn_if_not_gaussian(Z, w, int(np.count_nonzero(sample_weight)), where)
     y_mean = float(w @ y)
     u = y - y_mean
+    # the tensors are homogeneous in the label (M3 is invariant, the slopes
+    # scale with it): a label whose cubes would overflow or go subnormal is
+    # divided by a power of two (exact), multiplied back in unwhiten
+    spread = np.abs(u).max(axis=0, initial=0.0)
+    y_scale = 1.0 if _in_range(spread) or spread == 0 else 1.0 / float(
+        _power_of_two_scales(spread))
+    if y_scale != 1.0:
+        u = u / y_scale
     c = float(w @ u**2)
     if c <= 0:
         raise Degenerate("constant y")
@@ -349,7 +415,8 @@ def moment_tensors(X, y, sample_weight, n_experts, *, where="solver='tensor'"):
     G = W.T @ W
     M3 -= (np.einsum("j,kl->jkl", m, G) + np.einsum("k,jl->jkl", m, G)
            + np.einsum("l,jk->jkl", m, G))
-    return dict(mean=mean, inv_sqrt=inv_sqrt, y_mean=y_mean, U=U, s=s, M3=M3)
+    return dict(mean=mean, inv_sqrt=inv_sqrt, x_scale=x_scale, y_mean=y_mean,
+                y_scale=y_scale, U=U, s=s, M3=M3)
 
 
 def tensor_experts(X, y, sample_weight, n_experts, rng, *, decomposition="power",
@@ -409,7 +476,9 @@ def unwhiten(mom, lam, V):
     if not np.all(np.isfinite(lam)) or np.any(lam <= 0):
         raise Degenerate("non-positive tensor eigenvalue")
     A = ((mom["U"] * np.sqrt(mom["s"])) @ V * lam / 3.0).T
-    coef = A @ mom["inv_sqrt"]
+    coef = (A @ mom["inv_sqrt"]) * mom["x_scale"]
+    if mom["y_scale"] != 1.0:
+        coef = coef * mom["y_scale"]
     return coef, mom["y_mean"] - coef @ mom["mean"]
 
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 ABILITIES = {
     "gradient": (
         "the vector-Jacobian product of the family's output in its free "
-        "parameters (grad)",
+        "parameters (grad); for a noise model, the log-likelihood's gradient "
+        "in the log gates, the experts' outputs and the variances "
+        "(loglik_grad)",
         "solver='lbfgs', 'gd', 'two_loss', standard errors",
     ),
     "smooth": (
@@ -54,8 +56,8 @@ ABILITIES = {
     ),
     "gaussian": (
         "Gaussian component densities with a variance per expert",
-        "gradient solvers, standard errors, partial_fit, the fused EM, the "
-        "dendrogram",
+        "partial_fit, the fused EM, the moment methods, the least-squares "
+        "objective, the dendrogram, density_distance",
     ),
     "shared_experts": (
         "a noise model that covariate-free shared experts can use",

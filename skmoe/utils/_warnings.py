@@ -2,7 +2,13 @@
 
 
 class DegenerateFitWarning(UserWarning):
-    """An EM restart degenerated (non-finite values) and was discarded."""
+    """A restart or the kept fit is degenerate.
+
+    Raised when a restart produced non-finite values and was discarded, and
+    when the kept fit has two routed experts whose conditional densities
+    coincide on the training data (``skmoe.solvers._finish.COINCIDE_KL``):
+    more experts than the data support, or a symmetric start EM stayed at.
+    """
 
 
 class EmptyExpertWarning(UserWarning):
@@ -33,7 +39,10 @@ class SingularInformationWarning(UserWarning):
     Raised by :func:`skmoe.inference.standard_errors` when the information
     matrix scaled to unit diagonal is not positive definite or has a
     condition number above ``1 / sqrt(eps)``: some parameters are (nearly)
-    not identified, and their standard errors are unreliable.
+    not identified, and their standard errors are unreliable. Also raised by
+    :func:`skmoe.inference.observed_information` when the curvature of a
+    parameter is below float64's resolution (its rows and columns are then
+    NaN): the only case in which the information holds NaN.
     """
 
 

@@ -51,8 +51,10 @@ def cases():
         ("softmax_tanh", dict(gating=SoftmaxGating(activation="tanh"))),
         ("softmax_top2", dict(gating=SoftmaxGating(top_k=2, anneal_iter=4))),
         ("softmax_top1_exact", dict(gating=SoftmaxGating(top_k=1, anneal_iter=0))),
-        ("sigmoid", dict(gating=NormalizedSigmoidGating())),
-        ("sigmoid_top2", dict(gating=NormalizedSigmoidGating(top_k=2))),
+        # the unpinned normalized sigmoid, the default when these were recorded
+        ("sigmoid", dict(gating=NormalizedSigmoidGating(pin_last=False))),
+        ("sigmoid_top2", dict(gating=NormalizedSigmoidGating(top_k=2,
+                                                              pin_last=False))),
         ("hierarchical", dict(n_experts=4,
                               gating=HierarchicalSoftmaxGating(n_groups=2))),
         ("polynomial", dict(experts=PolynomialExperts(degree=2))),

@@ -1,0 +1,910 @@
+"""Where the first run's compile time goes, and what would save it.
+
+One question: with an empty Numba cache, how long does skmoe compile, kernel
+by kernel, and how much would each of these save: a serial twin instead of
+``parallel=True``, no array-slice assignments or f-string errors (which pull
+in Numba's string helpers), eager signatures, smaller kernels, loading from
+the on-disk cache? And can a generic compiled EM loop take a family's kernel
+as an argument and still be cached on disk (numba 0.68.1)?
+
+Every measurement runs in a fresh subprocess with ``NUMBA_CACHE_DIR`` set to
+a new empty directory, and times compilations with Numba's event API
+(``numba.core.event``, kind ``"numba:compile"``): each compilation's
+inclusive time and its self time (inclusive minus the compilations it
+triggered). Parts (``--parts``):
+
+``demo``
+    ``skmoe demo`` (``python -m skmoe demo``'s ``main``), cold then warm:
+    wall time, and the compile time of every dispatcher it compiles, grouped
+    as skmoe kernels (with their inclusive times), Numba's string helpers
+    (``unicode``, ``repr``, ``str``, ``join``, the shape-error formatter
+    ``raise_with_shape_context``) and other Numba internals (``np.zeros``,
+    ``np.dot``, linear algebra).
+``constructs``
+    The marginal compile time of a small kernel written with one construct
+    (after a warm-up compilation in the same process): an element loop, an
+    array-slice assignment ``a[:] = b`` / row assignment ``a[i] = b``, an
+    in-place array ``+=``, ``np.zeros``, a constant error message, an
+    f-string error message, ``np.dot``, ``np.linalg.solve``.
+``parallel``
+    Each of skmoe's ``parallel=True`` kernels compiled as is and as a serial
+    twin (``njit(kernel.py_func)``), each alone in a fresh process after a
+    warm-up compilation.
+``split``
+    ``fused_estep_statistics`` rewritten as a serial set-up function, a
+    kernel holding only the ``prange`` over chunks (``parallel=True`` and
+    not), and a serial reduction: compile time, parallel loop count, and
+    bit-identity with the serial twin of the original.
+``eager``
+    The same kernel compiled lazily (first call) and eagerly (explicit
+    signature, at decoration time); and the per-call overhead of both.
+``cache``
+    Per kernel of the demo: first call in a process with a cold cache
+    (compile and save) and with a warm one (load).
+``dispatch-arg``
+    A generic jitted EM-like loop ``loop(kernel, X, ...)`` that receives a
+    family kernel (a ``@njit`` dispatcher) as an argument: is it cached on
+    disk (``cache=True``: cache hits in a second process), and what does each
+    new (gate, expert) pair of kernels cost to compile? Compared with a
+    ``kind``-switch loop (all families in one cached function) and with a
+    closure factory (a loop built per pair).
+``import``
+    ``python -X importtime -c "import skmoe"`` against ``import sklearn``:
+    totals (median of 5 fresh processes) and the top offenders.
+
+Usage::
+
+    python benchmarks/bench_compile.py                      # all parts
+    python benchmarks/bench_compile.py --parts demo import
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_JSON = HERE / "results" / "bench_compile.json"
+
+#: substrings of the names of Numba's string machinery (error formatting)
+STRING_HELPERS = ("unicode", "str_", "_str", "repr", "join", "raise_with_shape",
+                  "charseq", "format", "strncpy", "code_point", "kind_to",
+                  "pick_kind", "ol_ord", "concat", "integer_str", "empty_string")
+
+# Compile-event recorder, pasted into every subprocess.
+RECORDER = textwrap.dedent('''
+    import time as _time
+    from numba.core import event as _event
+
+    class _Recorder(_event.Listener):
+        def __init__(self):
+            self.stack, self.records = [], []
+        def on_start(self, ev):
+            f = getattr(ev.data["dispatcher"], "py_func", ev.data["dispatcher"])
+            self.stack.append([getattr(f, "__qualname__", str(f)),
+                               getattr(f, "__module__", None) or "",
+                               _time.perf_counter(), 0.0, len(self.stack)])
+        def on_end(self, ev):
+            name, mod, t0, child, depth = self.stack.pop()
+            incl = _time.perf_counter() - t0
+            if self.stack:
+                self.stack[-1][3] += incl
+            self.records.append({"name": name, "module": mod, "incl": incl,
+                                 "self": incl - child, "depth": depth})
+
+    _REC = _Recorder()
+    _event.register("numba:compile", _REC)
+''')
+
+
+def run_child(code, cache_dir=None, timeout=1800):
+    """Run ``code`` in a fresh interpreter; its last stdout line is JSON."""
+    env = dict(os.environ)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", RECORDER + textwrap.dedent(code)],
+                         env=env, capture_output=True, text=True, timeout=timeout,
+                         cwd=str(HERE))
+    wall = time.perf_counter() - t0
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    rec["process_wall_s"] = wall
+    return rec
+
+
+def classify(r):
+    name = r["name"] + " " + r["module"]
+    if r["module"].startswith("skmoe") or r["module"].startswith("_minimal"):
+        return "skmoe"
+    if any(s in name for s in STRING_HELPERS):
+        return "string helpers"
+    return "numba internals"
+
+
+def summarize(records):
+    out = {"skmoe": 0.0, "string helpers": 0.0, "numba internals": 0.0}
+    for r in records:
+        out[classify(r)] += r["self"]
+    return out
+
+
+# --------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------
+DEMO_CODE = """
+import contextlib, io, json, sys, time
+t0 = time.perf_counter()
+import skmoe
+from skmoe.__main__ import main
+t1 = time.perf_counter()
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    try:
+        main(["demo"])
+    except SystemExit:
+        pass
+t2 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "demo_s": t2 - t1, "records": _REC.records}))
+"""
+
+
+def part_demo(args):
+    res = {}
+    with tempfile.TemporaryDirectory(prefix="skmoe-cold-") as tmp:
+        cold = run_child(DEMO_CODE, tmp)
+        warm = run_child(DEMO_CODE, tmp)
+    res["cold"] = {k: v for k, v in cold.items() if k != "records"}
+    res["warm"] = {k: v for k, v in warm.items() if k != "records"}
+    recs = cold["records"]
+    res["total_compile_s"] = sum(r["self"] for r in recs)
+    res["by_group"] = summarize(recs)
+    top = [r for r in recs if r["depth"] == 0]
+    top.sort(key=lambda r: -r["incl"])
+    res["top_level"] = top
+    skm = sorted((r for r in recs if classify(r) == "skmoe"), key=lambda r: -r["self"])
+    res["skmoe_self"] = skm
+    res["n_compilations"] = len(recs)
+    res["warm_compilations"] = len(warm["records"])
+    res["load"] = os.getloadavg()[0]
+    print(f"\ndemo (load {res['load']:.1f}): cold process "
+          f"{cold['process_wall_s']:.1f} s wall (import {cold['import_s']:.2f} s, "
+          f"demo {cold['demo_s']:.1f} s); warm "
+          f"process {warm['process_wall_s']:.1f} s (import {warm['import_s']:.2f} s, "
+          f"demo {warm['demo_s']:.2f} s, {res['warm_compilations']} compilations)")
+    print(f"  cold: {len(recs)} compilations, {res['total_compile_s']:.1f} s in total: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in res["by_group"].items()))
+    print("  kernels called from Python (inclusive of what they compiled):")
+    for r in top:
+        print(f"    {r['incl']:7.2f} s  {r['module']}.{r['name']}")
+    print("  skmoe functions by self time (top 12):")
+    for r in skm[:12]:
+        print(f"    {r['self']:7.2f} s  {r['module']}.{r['name']}")
+    return res
+
+
+# --------------------------------------------------------------------------
+# constructs
+# --------------------------------------------------------------------------
+CONSTRUCTS = {
+    "element loop": "for i in range(a.shape[0]):\n    for j in range(a.shape[1]):\n"
+                    "        a[i, j] = b[i, j]\nreturn a",
+    "slice assign a[:] = b": "a[:] = b\nreturn a",
+    "row assign a[0] = b[1]": "a[0] = b[1]\nreturn a",
+    "in-place a += b": "a += b\nreturn a",
+    "np.zeros": "return np.zeros(a.shape[0])",
+    "raise, constant message": "if a.shape[0] != b.shape[0]:\n"
+                               "    raise ValueError('shape mismatch')\nreturn a",
+    "raise, f-string message": "if a.shape[0] != b.shape[0]:\n"
+                               "    raise ValueError(f'{a.shape[0]} != {b.shape[0]}')\n"
+                               "return a",
+    "np.dot(a, b.T)": "return np.dot(a, b.T)",
+    "np.linalg.solve": "return np.linalg.solve(a, b[0])",
+}
+
+CONSTRUCT_CODE = """
+import json, time
+import numpy as np
+from numba import njit
+@njit
+def warm(x):
+    return x + 1.0
+warm(1.0)
+_REC.records.clear()
+ns = {{"np": np}}
+exec({src!r}, ns)
+f = njit(ns["f"])
+a = np.eye(4) + 1.0
+b = np.ones((4, 4))
+t0 = time.perf_counter()
+f(a, b)
+t1 = time.perf_counter()
+print(json.dumps({{"first_call_s": t1 - t0, "records": _REC.records}}))
+"""
+
+
+def part_constructs(args):
+    rows = []
+    for label, body in CONSTRUCTS.items():
+        src = "def f(a, b):\n" + textwrap.indent(body, "    ") + "\n"
+        times = []
+        for _ in range(args.compile_repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                rec = run_child(CONSTRUCT_CODE.format(src=src), tmp)
+            times.append(rec)
+        med = float(np.median([r["first_call_s"] for r in times]))
+        groups = summarize(times[-1]["records"])
+        rows.append({"construct": label, "compile_s": med,
+                     "string_helpers_s": groups["string helpers"],
+                     "n_compilations": len(times[-1]["records"]),
+                     "load": os.getloadavg()[0]})
+    print(f"\nconstructs: marginal compile time of a two-line kernel (median of "
+          f"{args.compile_repeats} fresh processes, after a warm-up compilation)")
+    print(f"  {'construct':<28}{'compile s':>10}{'string helpers s':>18}"
+          f"{'compilations':>14}{'load':>6}")
+    for r in rows:
+        print(f"  {r['construct']:<28}{r['compile_s']:10.2f}"
+              f"{r['string_helpers_s']:18.2f}{r['n_compilations']:14d}{r['load']:6.1f}")
+    return rows
+
+
+# --------------------------------------------------------------------------
+# parallel vs serial twin
+# --------------------------------------------------------------------------
+PARALLEL_KERNELS = [
+    ("skmoe._kernels._fused", "fused_estep_statistics"),
+    ("skmoe._kernels._fused", "fused_residuals"),
+    ("skmoe._kernels._linear", "linear_expert_suffstats"),
+    ("skmoe._kernels._gaussian", "gaussian_estep_linear"),
+    ("skmoe._kernels._softmax", "softmax_gate_objective"),
+]
+
+PARALLEL_CODE = """
+import importlib, json, sys, time
+import numpy as np
+from numba import njit
+sys.path.insert(0, ".")
+from bench_compile import kernel_args
+@njit
+def warm(x):
+    return x + 1.0
+warm(1.0)
+mod = importlib.import_module({mod!r})
+py_func = getattr(mod, {name!r}).py_func
+fn = njit(parallel=True)(py_func) if {parallel} else njit(py_func)
+a = kernel_args({name!r})
+_REC.records.clear()
+t0 = time.perf_counter()
+fn(*a)
+t1 = time.perf_counter()
+print(json.dumps({{"first_call_s": t1 - t0, "records": _REC.records}}))
+"""
+
+
+def kernel_args(name, n=200, d=2, K=2):
+    """Arguments of a skmoe kernel on small generated data."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
+    w = np.ones(n)
+    gc = rng.standard_normal((K, d))
+    gc[-1] = 0.0
+    gb = np.zeros(K)
+    ec = rng.standard_normal((K, d))
+    ei = rng.standard_normal(K)
+    var = np.ones(K)
+    R = np.full((n, K), 1.0 / K)
+    if name == "fused_estep_statistics":
+        return (X, y, w, gc, gb, ec, ei, var, R.copy(), False)
+    if name == "fused_residuals":
+        return (X, y, R, ec, ei)
+    if name == "linear_expert_suffstats":
+        return (X, y, R, True)
+    if name == "gaussian_estep_linear":
+        return (X, y, gc, gb, ec, ei, var)
+    if name == "softmax_gate_objective":
+        return (X, gc, gb, R, True)
+    raise KeyError(name)
+
+
+def part_parallel(args):
+    rows = []
+    for mod, name in PARALLEL_KERNELS:
+        row = {"kernel": name}
+        for parallel in (True, False):
+            ts, strs = [], []
+            for _ in range(args.compile_repeats):
+                with tempfile.TemporaryDirectory() as tmp:
+                    rec = run_child(PARALLEL_CODE.format(mod=mod, name=name,
+                                                         parallel=parallel), tmp)
+                ts.append(rec["first_call_s"])
+                strs.append(summarize(rec["records"])["string helpers"])
+            key = "parallel" if parallel else "serial"
+            row[key + "_s"] = float(np.median(ts))
+            row[key + "_string_helpers_s"] = float(np.median(strs))
+        row["load"] = os.getloadavg()[0]
+        rows.append(row)
+    print(f"\nparallel=True against a serial twin: compile time of each kernel alone "
+          f"(median of {args.compile_repeats} fresh processes)")
+    print(f"  {'kernel':<26}{'parallel s':>11}{'(strings)':>10}{'serial s':>10}"
+          f"{'(strings)':>10}{'saved s':>9}{'load':>6}")
+    for r in rows:
+        print(f"  {r['kernel']:<26}{r['parallel_s']:11.2f}"
+              f"{r['parallel_string_helpers_s']:10.2f}{r['serial_s']:10.2f}"
+              f"{r['serial_string_helpers_s']:10.2f}"
+              f"{r['parallel_s'] - r['serial_s']:9.2f}{r['load']:6.1f}")
+    return rows
+
+
+# --------------------------------------------------------------------------
+# splitting: a thin parallel wrapper around the serial chunk function
+# --------------------------------------------------------------------------
+SPLIT_MODULE = '''
+"""fused_estep_statistics split into serial set-up, a thin prange, serial sums."""
+import numpy as np
+from numba import njit, prange
+
+from skmoe._kernels._chunks import N_CHUNKS, chunk_bounds, symmetric_from_packed
+from skmoe._kernels._fused import _estep_chunk, _stacked_linear
+from skmoe._kernels._gaussian import _normal_constants
+from skmoe._kernels._softmax import hessian_from_packed
+
+
+@njit
+def setup(X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances):
+    n, d = X.shape
+    K = gate_coef.shape[0]
+    p = d + 1
+    n_tri = p * (p + 1) // 2
+    n_weights = K + (K - 1) * K // 2
+    log_norm, half_prec = _normal_constants(variances)
+    W = _stacked_linear(gate_coef, gate_intercept, expert_coef, expert_intercept)
+    return (W, log_norm, half_prec, np.zeros((N_CHUNKS, n_weights, n_tri)),
+            np.zeros((N_CHUNKS, 2 * K - 1, p)), np.zeros((N_CHUNKS, K)),
+            np.zeros((N_CHUNKS, K)), np.zeros((N_CHUNKS, 3)))
+
+
+@njit(parallel={parallel})
+def chunks(X, y, w, W, log_norm, half_prec, resp, trial, packs, moms, masses,
+           gate_masses, sums):
+    n = X.shape[0]
+    for c in prange(N_CHUNKS):
+        start, stop = chunk_bounds(n, c)
+        _estep_chunk(X, y, w, W, log_norm, half_prec, resp, trial, start, stop,
+                     packs[c], moms[c], masses[c], gate_masses[c], sums[c])
+
+
+@njit
+def finish(packs, moms, masses, gate_masses, sums, K, p):
+    n_weights, n_tri = packs.shape[1], packs.shape[2]
+    packed = np.zeros((n_weights, n_tri))
+    mom = np.zeros((2 * K - 1, p))
+    mass = np.zeros(K)
+    gate_mass = np.zeros(K)
+    total = np.zeros(3)
+    for c in range(N_CHUNKS):
+        for a in range(n_weights):
+            for t in range(n_tri):
+                packed[a, t] += packs[c, a, t]
+        for a in range(2 * K - 1):
+            for t in range(p):
+                mom[a, t] += moms[c, a, t]
+        for k in range(K):
+            mass[k] += masses[c, k]
+            gate_mass[k] += gate_masses[c, k]
+        for t in range(3):
+            total[t] += sums[c, t]
+    gram = symmetric_from_packed(packed[:K], p)
+    grad = np.empty((K - 1) * p)
+    for k in range(K - 1):
+        for j in range(p):
+            grad[k * p + j] = mom[K + k, j]
+    neg_hess = hessian_from_packed(packed[K:], K, p)
+    return (total[0], total[1], grad, neg_hess, gram,
+            np.ascontiguousarray(mom[:K]), mass, total[2], gate_mass)
+
+
+def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
+                           expert_coef, expert_intercept, variances, resp, trial):
+    K = gate_coef.shape[0]
+    W, ln, hp, packs, moms, masses, gmasses, sums = setup(
+        X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances)
+    chunks(X, y, sample_weight, W, ln, hp, resp, trial, packs, moms, masses,
+           gmasses, sums)
+    return finish(packs, moms, masses, gmasses, sums, K, X.shape[1] + 1)
+'''
+
+SPLIT_CODE = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, {moddir!r})
+sys.path.insert(0, ".")
+from numba import njit
+from bench_compile import kernel_args
+@njit
+def warm(x):
+    return x + 1.0
+warm(1.0)
+import _split_proto as m
+import skmoe._kernels._fused as kf
+a = kernel_args("fused_estep_statistics")
+_REC.records.clear()
+t0 = time.perf_counter()
+out = m.fused_estep_statistics(*a)
+t1 = time.perf_counter()
+ref = njit(kf.fused_estep_statistics.py_func)(*a)
+same = all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(out, ref))
+n_launch = None
+if {parallel}:
+    import contextlib, io, re
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        m.chunks.parallel_diagnostics(level=1)
+    n_launch = len(set(re.findall(r"\\| #(\\d+)\\s*$", buf.getvalue(), re.M)))
+print(json.dumps({{"first_call_s": t1 - t0, "identical": same,
+                  "parallel_loops": n_launch, "records": _REC.records}}))
+"""
+
+
+def part_split(args):
+    res = {}
+    for parallel in (True, False):
+        ts, same, loops = [], None, None
+        for _ in range(args.compile_repeats):
+            with tempfile.TemporaryDirectory() as moddir, \
+                    tempfile.TemporaryDirectory() as cache:
+                Path(moddir, "_split_proto.py").write_text(
+                    SPLIT_MODULE.replace("{parallel}", str(parallel)))
+                rec = run_child(SPLIT_CODE.format(moddir=moddir, parallel=parallel),
+                                cache)
+            ts.append(rec["first_call_s"])
+            same, loops = rec["identical"], rec["parallel_loops"]
+        res["parallel" if parallel else "serial"] = {
+            "compile_s": float(np.median(ts)), "identical_to_serial_twin": same,
+            "parallel_loops": loops}
+    res["load"] = os.getloadavg()[0]
+    print(f"\nsplit fused_estep_statistics: serial set-up, a prange-only kernel, "
+          f"serial sums (median of {args.compile_repeats} fresh processes; load "
+          f"{res['load']:.1f})")
+    for k in ("parallel", "serial"):
+        v = res[k]
+        print(f"  chunk loop {k:<9} compile {v['compile_s']:6.2f} s, parallel loops "
+              f"{v['parallel_loops']}, results identical to the serial twin: "
+              f"{v['identical_to_serial_twin']}")
+    return res
+
+
+# --------------------------------------------------------------------------
+# eager signatures
+# --------------------------------------------------------------------------
+EAGER_CODE = """
+import json, sys, time
+import numpy as np
+from numba import njit
+sys.path.insert(0, ".")
+from bench_compile import kernel_args
+import skmoe._kernels._fused as kf
+@njit
+def warm(x):
+    return x + 1.0
+warm(1.0)
+a = kernel_args("fused_residuals")
+py_func = kf.fused_residuals.py_func
+t0 = time.perf_counter()
+if {eager}:
+    fn = njit("float64[::1](float64[:, ::1], float64[::1], float64[:, ::1], "
+              "float64[:, ::1], float64[::1])")(py_func)
+else:
+    fn = njit(py_func)
+t1 = time.perf_counter()
+fn(*a)
+t2 = time.perf_counter()
+calls = 20000
+t3 = time.perf_counter()
+small = kernel_args("fused_residuals", n=4)
+for _ in range(calls):
+    fn(*small)
+t4 = time.perf_counter()
+print(json.dumps({{"decorate_s": t1 - t0, "first_call_s": t2 - t1,
+                  "per_call_s": (t4 - t3) / calls, "records": []}}))
+"""
+
+
+def part_eager(args):
+    res = {}
+    for eager in (False, True):
+        recs = []
+        for _ in range(args.compile_repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                recs.append(run_child(EAGER_CODE.format(eager=eager), tmp))
+        res["eager" if eager else "lazy"] = {
+            k: float(np.median([r[k] for r in recs]))
+            for k in ("decorate_s", "first_call_s", "per_call_s")}
+    res["load"] = os.getloadavg()[0]
+    print(f"\neager signature vs lazy, serial twin of fused_residuals (median of "
+          f"{args.compile_repeats} fresh processes; load {res['load']:.1f})")
+    for k, v in res.items():
+        if k == "load":
+            continue
+        print(f"  {k:<6} decoration {v['decorate_s']:6.2f} s, first call "
+              f"{v['first_call_s']:6.2f} s, then {1e9 * v['per_call_s']:6.0f} ns per "
+              "call (n=4)")
+    return res
+
+
+# --------------------------------------------------------------------------
+# cache loads vs compiles, kernel by kernel
+# --------------------------------------------------------------------------
+CACHE_CODE = """
+import importlib, json, sys, time
+import numpy as np
+sys.path.insert(0, ".")
+from bench_compile import kernel_args, PARALLEL_KERNELS
+import numba
+t = {}
+@numba.njit
+def warm(x):
+    return x + 1.0
+warm(1.0)
+for mod, name in PARALLEL_KERNELS:
+    fn = getattr(importlib.import_module(mod), name)
+    a = kernel_args(name)
+    t0 = time.perf_counter()
+    fn(*a)
+    t[name] = time.perf_counter() - t0
+print(json.dumps({"first_call_s": t, "records": _REC.records}))
+"""
+
+
+CACHE_ONE_CODE = """
+import importlib, json, sys, time
+sys.path.insert(0, ".")
+from bench_compile import kernel_args
+import numba
+@numba.njit
+def warm(x):
+    return x + 1.0
+warm(1.0)
+fn = getattr(importlib.import_module({mod!r}), {name!r})
+a = kernel_args({name!r})
+t0 = time.perf_counter()
+fn(*a)
+t1 = time.perf_counter()
+fn(*a)
+t2 = time.perf_counter()
+print(json.dumps({{"first_call_s": t1 - t0, "second_call_s": t2 - t1,
+                  "records": _REC.records}}))
+"""
+
+
+def part_cache(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = run_child(CACHE_CODE, tmp)
+        warm = run_child(CACHE_CODE, tmp)
+        alone = {}
+        for mod, name in PARALLEL_KERNELS:
+            rec = run_child(CACHE_ONE_CODE.format(mod=mod, name=name), tmp)
+            alone[name] = rec["first_call_s"] - rec["second_call_s"]
+    print(f"\ncache=True: first call with a cold cache (compile + save) and a warm one "
+          f"(load), in that order in one process each (load {os.getloadavg()[0]:.1f})")
+    print(f"  {'kernel':<26}{'cold s':>9}{'warm s':>9}{'warm, alone s':>15}")
+    for k in cold["first_call_s"]:
+        print(f"  {k:<26}{cold['first_call_s'][k]:9.2f}{warm['first_call_s'][k]:9.3f}"
+              f"{alone[k]:15.3f}")
+    print("  (warm, alone: first minus second call, the kernel alone in a fresh "
+          "process after a warm-up compilation)")
+    return {"cold": cold["first_call_s"], "warm": warm["first_call_s"],
+            "warm_alone": alone, "load": os.getloadavg()[0]}
+
+
+# --------------------------------------------------------------------------
+# dispatcher-typed arguments and the on-disk cache
+# --------------------------------------------------------------------------
+DISPATCH_MODULE = '''
+"""Generic loop taking family kernels as arguments (written by bench_compile)."""
+import numpy as np
+from numba import njit, types
+
+SIG_GATE = types.void(types.float64[::1], types.float64[::1])
+SIG_EXPERT = types.float64(types.float64, types.float64[:, ::1], types.int64)
+
+
+@njit(cache=True)
+def gate_softmax(z, out):
+    m = z.max()
+    s = 0.0
+    for k in range(z.shape[0]):
+        out[k] = np.exp(z[k] - m)
+        s += out[k]
+    for k in range(z.shape[0]):
+        out[k] = np.log(out[k] / s)
+
+
+@njit(cache=True)
+def gate_sigmoid(z, out):
+    s = 0.0
+    for k in range(z.shape[0]):
+        out[k] = 1.0 / (1.0 + np.exp(-z[k]))
+        s += out[k]
+    for k in range(z.shape[0]):
+        out[k] = np.log(out[k] / s)
+
+
+@njit(cache=True)
+def expert_linear(x, P, k):
+    return P[k, 0] * x + P[k, 1]
+
+
+@njit(cache=True)
+def expert_tanh(x, P, k):
+    return P[k, 0] * np.tanh(P[k, 1] * x + P[k, 2]) + P[k, 3]
+
+
+@njit(cache=True)
+def loop(gate, expert, X, y, G, P, var, n_iter):
+    """A toy EM-like pass: responsibilities by the given gate and expert."""
+    n = X.shape[0]
+    K = G.shape[0]
+    z = np.empty(K)
+    lw = np.empty(K)
+    total = 0.0
+    for _ in range(n_iter):
+        total = 0.0
+        for i in range(n):
+            for k in range(K):
+                z[k] = G[k, 0] * X[i] + G[k, 1]
+            gate(z, lw)
+            m = -np.inf
+            for k in range(K):
+                e = y[i] - expert(X[i], P, k)
+                lw[k] += -0.5 * e * e / var[k]
+                if lw[k] > m:
+                    m = lw[k]
+            s = 0.0
+            for k in range(K):
+                s += np.exp(lw[k] - m)
+            total += m + np.log(s)
+    return total
+
+
+@njit(cache=True)
+def loop_switch(kind_gate, kind_expert, X, y, G, P, var, n_iter):
+    """The same loop, with the families chosen by integer switches."""
+    n = X.shape[0]
+    K = G.shape[0]
+    z = np.empty(K)
+    lw = np.empty(K)
+    total = 0.0
+    for _ in range(n_iter):
+        total = 0.0
+        for i in range(n):
+            for k in range(K):
+                z[k] = G[k, 0] * X[i] + G[k, 1]
+            if kind_gate == 0:
+                gate_softmax(z, lw)
+            else:
+                gate_sigmoid(z, lw)
+            m = -np.inf
+            for k in range(K):
+                if kind_expert == 0:
+                    e = y[i] - expert_linear(X[i], P, k)
+                else:
+                    e = y[i] - expert_tanh(X[i], P, k)
+                lw[k] += -0.5 * e * e / var[k]
+                if lw[k] > m:
+                    m = lw[k]
+            s = 0.0
+            for k in range(K):
+                s += np.exp(lw[k] - m)
+            total += m + np.log(s)
+    return total
+
+
+# first-class functions: the kernels compiled eagerly for one signature each,
+# the loop for arguments of FunctionType (kernels called through pointers)
+gate_softmax_fp = njit(SIG_GATE, cache=True)(gate_softmax.py_func)
+gate_sigmoid_fp = njit(SIG_GATE, cache=True)(gate_sigmoid.py_func)
+expert_linear_fp = njit(SIG_EXPERT, cache=True)(expert_linear.py_func)
+expert_tanh_fp = njit(SIG_EXPERT, cache=True)(expert_tanh.py_func)
+loop_fp = njit(types.float64(
+    types.FunctionType(SIG_GATE), types.FunctionType(SIG_EXPERT),
+    types.float64[::1], types.float64[::1], types.float64[:, ::1],
+    types.float64[:, ::1], types.float64[::1], types.int64), cache=True)(loop.py_func)
+
+
+def make_loop(gate, expert):
+    """A closure factory: one jitted loop per (gate, expert) pair."""
+    @njit(cache=True)
+    def closure_loop(X, y, G, P, var, n_iter):
+        return loop(gate, expert, X, y, G, P, var, n_iter)
+    return closure_loop
+'''
+
+DISPATCH_CODE = """
+import json, sys, time, warnings
+import numpy as np
+sys.path.insert(0, {moddir!r})
+import numba
+@numba.njit
+def warm(x):
+    return x + 1.0
+warm(1.0)
+t_import = time.perf_counter()
+import _dispatch_proto as m
+t_import = time.perf_counter() - t_import
+rng = np.random.default_rng(0)
+X = rng.standard_normal(200); y = rng.standard_normal(200)
+G = rng.standard_normal((3, 2)); P = rng.standard_normal((3, 4)); var = np.ones(3)
+out = {{}}
+pairs = [("gate_softmax", "expert_linear"), ("gate_sigmoid", "expert_linear"),
+         ("gate_softmax", "expert_tanh"), ("gate_sigmoid", "expert_tanh")]
+caught = []
+with warnings.catch_warnings(record=True) as wlist:
+    warnings.simplefilter("always")
+    for g, e in pairs:
+        t0 = time.perf_counter()
+        v1 = m.loop(getattr(m, g), getattr(m, e), X, y, G, P, var, 2)
+        t1 = time.perf_counter()
+        out["arg " + g + "+" + e] = t1 - t0
+    for kg, ke in [(0, 0), (1, 0), (0, 1), (1, 1)]:
+        t0 = time.perf_counter()
+        m.loop_switch(kg, ke, X, y, G, P, var, 2)
+        out["switch %d+%d" % (kg, ke)] = time.perf_counter() - t0
+    closures = {{}}
+    for g, e in pairs:
+        f = m.make_loop(getattr(m, g), getattr(m, e))
+        t0 = time.perf_counter()
+        f(X, y, G, P, var, 2)
+        out["closure " + g + "+" + e] = time.perf_counter() - t0
+        closures[g + e] = f
+    for g, e in pairs:
+        t0 = time.perf_counter()
+        m.loop_fp(getattr(m, g + "_fp"), getattr(m, e + "_fp"), X, y, G, P, var, 2)
+        out["fn-pointer " + g + "+" + e] = time.perf_counter() - t0
+    caught = [str(w.message)[:200] for w in wlist]
+# steady state at n = 1e5, one pass, median of 5 (ns per row)
+Xb = rng.standard_normal(100000); yb = rng.standard_normal(100000)
+def per_row(fn, *a):
+    ts = []
+    for _ in range(5):
+        t0 = time.perf_counter(); fn(*a); ts.append(time.perf_counter() - t0)
+    return 1e9 * float(np.median(ts)) / Xb.shape[0]
+steady = {{}}
+for (g, e), (kg, ke) in zip(pairs, [(0, 0), (1, 0), (0, 1), (1, 1)]):
+    key = g + "+" + e
+    steady["arg " + key] = per_row(m.loop, getattr(m, g), getattr(m, e), Xb, yb, G, P,
+                                   var, 1)
+    steady["switch " + key] = per_row(m.loop_switch, kg, ke, Xb, yb, G, P, var, 1)
+    steady["fn-pointer " + key] = per_row(m.loop_fp, getattr(m, g + "_fp"),
+                                          getattr(m, e + "_fp"), Xb, yb, G, P, var, 1)
+names = ("loop", "loop_switch", "loop_fp")
+hits = {{k: dict(getattr(m, k).stats.cache_hits) for k in names}}
+misses = {{k: dict(getattr(m, k).stats.cache_misses) for k in names}}
+out["import (eager fn-pointer kernels + loop)"] = t_import
+print(json.dumps({{"first_call_s": out, "warnings": caught, "ns_per_row": steady,
+                  "hits": {{k: len(v) for k, v in hits.items()}},
+                  "misses": {{k: len(v) for k, v in misses.items()}},
+                  "records": _REC.records}}))
+"""
+
+
+def part_dispatch_arg(args):
+    with tempfile.TemporaryDirectory() as moddir, \
+            tempfile.TemporaryDirectory() as cache:
+        Path(moddir, "_dispatch_proto.py").write_text(DISPATCH_MODULE)
+        first = run_child(DISPATCH_CODE.format(moddir=moddir), cache)
+        second = run_child(DISPATCH_CODE.format(moddir=moddir), cache)
+    print(f"\ndispatcher-typed arguments and cache=True (load "
+          f"{os.getloadavg()[0]:.1f}); first call of each variant, seconds")
+    print(f"  {'variant':<40}{'process 1':>10}{'process 2':>10}")
+    for k in first["first_call_s"]:
+        print(f"  {k:<40}{first['first_call_s'][k]:10.3f}"
+              f"{second['first_call_s'][k]:10.3f}")
+    print(f"  cache hits in process 2: {second['hits']}, misses: {second['misses']}")
+    print("  steady state, one pass at n = 1e5 (ns per row, process 2):")
+    for k, v in second["ns_per_row"].items():
+        print(f"    {k:<44}{v:7.1f}")
+    print(f"  compilations in process 2: {len(second['records'])} "
+          f"({sorted({r['name'] for r in second['records']})})")
+    if second["warnings"]:
+        print("  warnings: " + " | ".join(sorted(set(second["warnings"]))))
+    return {"process1": {k: v for k, v in first.items() if k != "records"},
+            "process2": {k: v for k, v in second.items() if k != "records"},
+            "process2_compiled": sorted({r["name"] for r in second["records"]}),
+            "load": os.getloadavg()[0]}
+
+
+# --------------------------------------------------------------------------
+# import time
+# --------------------------------------------------------------------------
+def importtime(module, repeats):
+    totals, last = [], None
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                              f"import {module}"], capture_output=True, text=True,
+                             check=True)
+        rows = []
+        for line in out.stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            parts = line[len("import time:"):].split("|")
+            rows.append((int(parts[0]), int(parts[1]), parts[2].rstrip()))
+        top = [r for r in rows if not r[2].startswith("  ")]
+        totals.append(sum(r[1] for r in top) / 1e6)
+        last = rows
+    return float(np.median(totals)), last
+
+
+def part_import(args):
+    res = {}
+    for mod in ("sklearn", "skmoe"):
+        total, rows = importtime(mod, 5)
+        res[mod] = {"median_s": total}
+        res[mod + "_rows"] = rows
+    print(f"\nimport time (python -X importtime, median of 5 fresh processes; load "
+          f"{os.getloadavg()[0]:.1f}): sklearn {res['sklearn']['median_s']:.2f} s, "
+          f"skmoe {res['skmoe']['median_s']:.2f} s, difference "
+          f"{res['skmoe']['median_s'] - res['sklearn']['median_s']:.2f} s")
+    rows = res["skmoe_rows"]
+    skl = {r[2].strip() for r in res["sklearn_rows"]}
+    extra = [r for r in rows if r[2].strip() not in skl]
+    print(f"  modules imported by skmoe and not by sklearn: {len(extra)}, "
+          f"{sum(r[0] for r in extra) / 1e3:.0f} ms of self time (last run)")
+    # the importer of a module is the next row with a smaller indent
+    # (importtime prints children before their parent)
+    indent = [len(r[2]) - len(r[2].lstrip()) for r in rows]
+    direct = []
+    for i, (_self_us, cum_us, name) in enumerate(rows):
+        parent = next((rows[j][2].strip() for j in range(i + 1, len(rows))
+                       if indent[j] < indent[i]), "")
+        child = name.strip()
+        if (parent.startswith("skmoe") and not child.startswith("skmoe")
+                and child not in skl and cum_us > 20_000):
+            direct.append((cum_us, child, parent))
+    print("  third-party modules that skmoe modules import and sklearn does not "
+          "(cumulative ms > 20, importer):")
+    for cum_us, child, parent in sorted(direct, reverse=True)[:12]:
+        print(f"    {cum_us / 1e3:8.1f} ms  {child:<34} from {parent}")
+    res["skmoe_direct_extra_imports"] = [
+        {"ms": c / 1e3, "module": ch, "importer": pa} for c, ch, pa in direct]
+    del res["sklearn_rows"]
+    res["skmoe_rows"] = sorted(rows, key=lambda r: -r[0])[:40]
+    return res
+
+
+PARTS = {"demo": part_demo, "constructs": part_constructs, "parallel": part_parallel,
+         "split": part_split, "eager": part_eager, "cache": part_cache,
+         "dispatch-arg": part_dispatch_arg, "import": part_import}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
+    p.add_argument("--compile-repeats", type=int, default=3,
+                   help="fresh processes per compile figure (median)")
+    p.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = p.parse_args(argv)
+    import numba
+
+    print(f"numba {numba.__version__}, python {sys.version.split()[0]}, "
+          f"nproc={os.cpu_count()}, load {os.getloadavg()}")
+    results = {}
+    for part in args.parts:
+        results[part] = PARTS[part](args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(args.json.read_text()) if args.json.exists() else {}
+    old.update(results)
+    args.json.write_text(json.dumps(old, indent=1, default=str))
+    print(f"JSON written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
