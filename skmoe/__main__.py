@@ -63,6 +63,17 @@ def _print_model(params, feature_names, truth=None, est_index=None, true_index=N
     _print_table(header, rows)
 
 
+#: the help of --n-init, whose default is the estimator's
+N_INIT_HELP = ("number of restarts (default: the estimator's default n_init; each "
+               "restart is the best of 20 short EM runs, init_params='auto')")
+
+
+def _given(**options):
+    """The options given on the command line (the others keep the estimator's
+    defaults, so that the command line follows them)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _demo(args):
     from . import MixtureOfExpertsRegressor
     from .datasets import make_moe_regression
@@ -73,7 +84,8 @@ def _demo(args):
         random_state=args.random_state,
     )
     est = MixtureOfExpertsRegressor(
-        n_experts=args.n_experts, n_init=args.n_init, random_state=args.random_state
+        n_experts=args.n_experts, random_state=args.random_state,
+        **_given(n_init=args.n_init),
     )
     t0 = time.perf_counter()
     est.fit(X, y)
@@ -101,7 +113,7 @@ def _demo(args):
           f"{1 - np.mean((y - truth.predict(X)) ** 2) / np.var(y):.4f}")
     print(f"EM iterations                   : {est.n_iter_} "
           f"(converged: {est.converged_})")
-    print(f"fit time                        : {seconds:.2f} s (n_init={args.n_init})")
+    print(f"fit time                        : {seconds:.2f} s (n_init={est.n_init})")
     return 0
 
 
@@ -153,7 +165,8 @@ def _fit(args):
     X, y, features = _read_csv(args.data, args.target)
     est = MixtureOfExpertsRegressor(
         n_experts=args.n_experts, gating=args.gating, experts=args.experts,
-        n_init=args.n_init, max_iter=args.max_iter, random_state=args.random_state,
+        max_iter=args.max_iter, random_state=args.random_state,
+        **_given(n_init=args.n_init),
     )
     t0 = time.perf_counter()
     try:
@@ -430,7 +443,8 @@ def build_parser():
     demo.add_argument("--n-samples", type=int, default=20000)
     demo.add_argument("--n-features", type=int, default=2)
     demo.add_argument("--n-experts", type=int, default=3)
-    demo.add_argument("--n-init", type=int, default=3)
+    demo.add_argument("--n-init", type=int, default=None,
+                      help=N_INIT_HELP)
     demo.add_argument("--random-state", type=int, default=0)
     demo.set_defaults(func=_demo)
 
@@ -440,7 +454,8 @@ def build_parser():
     fit.add_argument("--n-experts", type=int, default=3)
     fit.add_argument("--gating", default="softmax", choices=sorted(GATINGS))
     fit.add_argument("--experts", default="linear", choices=sorted(EXPERTS))
-    fit.add_argument("--n-init", type=int, default=3)
+    fit.add_argument("--n-init", type=int, default=None,
+                     help=N_INIT_HELP)
     fit.add_argument("--max-iter", type=int, default=300)
     fit.add_argument("--random-state", type=int, default=0)
     fit.add_argument("--save", metavar="MODEL.joblib",
