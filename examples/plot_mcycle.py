@@ -41,9 +41,9 @@ print(f"log-likelihood {est.log_likelihood_:.4f} after {est.n_iter_} EM "
 # in ``benchmarks/flexmix_reference_params.csv``, the three experts below).
 # skmoe's value is slightly higher: flexmix estimates each expert's variance
 # as the weighted residual variance times :math:`n / (n - p)`, not by
-# maximum likelihood (see the user guide, :ref:`real_data`). Experts are sorted by slope (the labels of a mixture
-# are arbitrary); a positive variance is reported as a standard deviation
-# to compare with flexmix's ``sigma``.
+# maximum likelihood (see the user guide, :ref:`real_data`). Experts are
+# sorted by slope (the labels of a mixture are arbitrary); each variance is
+# reported as a standard deviation to compare with flexmix's ``sigma``.
 
 FLEXMIX_LOGLIK = -580.52564862
 # (intercept, slope, sigma) of flexmix's three experts

@@ -7,8 +7,9 @@ one on every data set: on the classic mixture-of-regression data sets
 with three experts in 29 of 30 starts and never with four, where cells of
 ``x`` find it in 17 of 30, and cells of ``x`` never find those of NPreg or
 CO2 (the measurements are in the user guide, :ref:`starts`). The pool
-therefore cycles through four kinds of starts of :mod:`skmoe.solvers._starts`: random gates (the
-``"random"`` start) and one kind per part of the model:
+therefore cycles through four kinds of starts of
+:mod:`skmoe.solvers._starts`: random gates (the ``"random"`` start) and one
+kind per part of the model:
 
 1. clusters of the standardised ``(X, y)`` (the joint view);
 2. cells of the standardised ``X`` (the gate's view);
