@@ -51,14 +51,17 @@ def small_instances():
 
 def expected_failed_checks(estimator):
     """Checks expected to fail for ``estimator``, with the reason."""
-    if isinstance(estimator.experts, FFNExperts) and estimator.solver == "em":
+    if isinstance(estimator.experts, FFNExperts) and (
+            estimator.solver == "em" or estimator.init_params == "auto"):
         return {
             "check_sample_weight_equivalence_on_dense_data": (
                 "15 samples and 30 features: every FFN expert interpolates, the "
                 "variances sit at the floor (1e-6 Var(y)), and expert parameters "
                 "that agree to 1e-10 (summation order) give responsibilities "
-                "and gates that differ by 1e-5; on data with n >> p integer "
-                "weights equal repeated rows to 1e-12, see "
+                "and gates that differ by 1e-5 after EM iterations (those of "
+                "solver='em', or the short EM runs of init_params='auto' that "
+                "start a gradient solver: 1.2e-4 in the predictions); on data "
+                "with n >> p integer weights equal repeated rows to 1e-12, see "
                 "tests/test_ffn.py::test_integer_weights_equal_repeated_rows"
             ),
         }

@@ -76,10 +76,12 @@ def test_kernels_bit_identical_for_1_and_2_threads(kernel):
 
 
 @two_threads
-def test_fit_bit_identical_for_n_jobs_1_and_2():
+@pytest.mark.parametrize("init_params", ["auto", "random"])
+def test_fit_bit_identical_for_n_jobs_1_and_2(init_params):
     X, y, _ = make_moe_regression(n_samples=400, n_features=2, n_experts=3,
                                   random_state=0)
     fits = [MixtureOfExpertsRegressor(3, max_iter=30, tol=0.0, random_state=0,
+                                      init_params=init_params,
                                       n_jobs=n_jobs).fit(X, y)
             for n_jobs in (1, 2)]
     a, b = (f.params_ for f in fits)

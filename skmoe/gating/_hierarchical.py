@@ -1,12 +1,13 @@
 """Two-level hierarchical softmax gating."""
 
+import math
 from numbers import Integral
 
 import numpy as np
 
 from .._kernels._logspace import log_softmax_rows
 from ..utils._arrays import as_kernel_array
-from ..utils._sklearn import Interval
+from ..utils._sklearn import Interval, StrOptions
 from ._base import Gating, _random_directions, _weighted_moments
 from ._newton import newton_softmax_ascent
 
@@ -27,10 +28,16 @@ class HierarchicalSoftmaxGating(Gating):
 
     Parameters
     ----------
-    n_groups : int, default=2
+    n_groups : int or "auto", default="auto"
         Number of groups ``G`` of the first level; ``n_experts`` must be a
         multiple of it. One group is the flat softmax; ``n_groups =
-        n_experts`` is the flat softmax of the group logits.
+        n_experts`` is the flat softmax of the group logits. ``"auto"``: the
+        largest divisor of ``n_experts`` that is at most
+        :math:`\\sqrt{K}` (groups of about :math:`\\sqrt{K}` experts: 2
+        groups for 4, 6 or 8 experts, 3 for 9 or 12), which divides every
+        ``n_experts``, so the gate fits with the estimator's default
+        ``n_experts=3`` and in a grid search over ``n_experts``; for a prime
+        ``n_experts`` (2, 3, 5, 7, ...) it is 1 group, the flat softmax.
 
     Notes
     -----
@@ -72,7 +79,8 @@ class HierarchicalSoftmaxGating(Gating):
     """
 
     _parameter_constraints: dict = {
-        "n_groups": [Interval(Integral, 1, None, closed="left")],
+        "n_groups": [Interval(Integral, 1, None, closed="left"),
+                     StrOptions({"auto"})],
     }
 
     #: abilities (see skmoe.utils._abilities)
@@ -81,11 +89,30 @@ class HierarchicalSoftmaxGating(Gating):
     #: Newton steps per softmax in one EM gate update (see SoftmaxGating)
     _max_newton_iter = 1
 
-    def __init__(self, n_groups=2):
+    def __init__(self, n_groups="auto"):
         self.n_groups = n_groups
 
+    def groups(self, n_experts):
+        """The number of groups for ``n_experts`` experts (resolves ``"auto"``).
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        n_groups : int
+            ``n_groups``, or for ``"auto"`` the largest divisor of
+            ``n_experts`` that is at most its square root.
+        """
+        if self.n_groups != "auto":
+            return int(self.n_groups)
+        return max(g for g in range(1, math.isqrt(n_experts) + 1)
+                   if n_experts % g == 0)
+
     def _sizes(self, n_experts):
-        G = int(self.n_groups)
+        G = self.groups(n_experts)
         return G, n_experts // G
 
     def check_n_experts(self, n_experts, n_features):
@@ -103,11 +130,14 @@ class HierarchicalSoftmaxGating(Gating):
         ValueError
             If ``n_experts`` is not a multiple of ``n_groups``.
         """
-        if n_experts % self.n_groups != 0:
+        G = self.groups(n_experts)
+        if n_experts % G != 0:
+            divisors = [g for g in range(1, n_experts + 1) if n_experts % g == 0]
             raise ValueError(
                 f"n_experts={n_experts} must be a multiple of "
                 f"n_groups={self.n_groups!r}: every group holds n_experts / "
-                "n_groups experts."
+                f"n_groups experts. Set n_groups to one of {divisors} (or "
+                "'auto'), or n_experts to a multiple of it."
             )
 
     def n_free_params(self, n_features, n_experts):

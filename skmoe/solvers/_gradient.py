@@ -368,6 +368,9 @@ def fit_gradient(X, y, sample_weight, spec):
         When the best restart did not converge.
     DegenerateFitWarning
         For every restart discarded because it produced non-finite values.
+    MultipleOptimaWarning
+        For the likelihood, when the converged restarts ended at clearly
+        different optima (as for EM).
     """
     solver, objective = spec.solver, spec.objective
     run = _RUNNERS[solver]
@@ -386,6 +389,7 @@ def fit_gradient(X, y, sample_weight, spec):
 
     return best_restart(
         starts, fit_one, name=solver, maximize=likelihood,
+        optima=(spec.tol, float(sample_weight.sum())) if likelihood else None,
         not_converged=lambda best: (
             f"solver={solver!r} did not converge in max_iter={spec.max_iter} "
             f"iterations (tol={spec.tol}): {best.message}; increase max_iter or "
