@@ -29,3 +29,23 @@ def test_import_compiles_no_kernel():
     compiled = out[1] if len(out) > 1 else ""
     assert n_dispatchers >= 10  # the kernels were found
     assert compiled == "", f"compiled at import: {compiled}"
+
+
+def test_import_loads_neither_numba_nor_the_kernels():
+    # the kernel modules (and with them Numba) load on a kernel's first call,
+    # sklearn.cluster on the first k-means start: import skmoe stays cheap
+    code = ("import sys, skmoe; print(' '.join(sorted(m for m in sys.modules if "
+            "m.split('.')[0] == 'numba' or m.startswith('skmoe._kernels.') "
+            "or m.startswith('sklearn.cluster'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert loaded == []
+
+
+def test_a_kernel_module_loads_on_first_access():
+    code = ("import sys, skmoe._kernels as k; assert 'numba' not in sys.modules; "
+            "f = k._linear.linear_expert_suffstats; "
+            "print(type(f).__name__, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["CPUDispatcher", "True"]

@@ -1,7 +1,6 @@
 """Starting parameters from data alone: a given model, random gates, k-means."""
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from .._params import MoEParams
 from ..noise import update_variances
@@ -163,6 +162,9 @@ def kmeans_start(X, y, sample_weight, spec):
     -------
     params : MoEParams
     """
+    # lazy: sklearn.cluster costs more to import than the rest of skmoe
+    from sklearn.cluster import KMeans
+
     K, d = spec.n_experts, X.shape[1]
     rows = spec.noise.row_weights(sample_weight)
     Z = np.hstack([X, y[:, None]])
