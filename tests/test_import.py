@@ -1,5 +1,6 @@
 """Importing skmoe compiles nothing (Numba compiles lazily, on first call)."""
 
+import os
 import subprocess
 import sys
 
@@ -49,3 +50,16 @@ def test_a_kernel_module_loads_on_first_access():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == ["CPUDispatcher", "True"]
+
+
+def test_first_compilation_says_so_once(tmp_path):
+    # an empty cache: the first kernel that compiles prints the notice, the
+    # second does not; a second process loads both from the cache, silently
+    code = ("import skmoe._kernels as k; k._chunks.chunk_bounds(10, 3); "
+            "k._logspace.log_softmax_rows(__import__('numpy').zeros((2, 2)))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True,
+                           text=True, check=True, env=env).stderr
+            for _ in range(2)]
+    assert runs[0].count("skmoe: compiling") == 1, runs[0]
+    assert "skmoe: compiling" not in runs[1], runs[1]
