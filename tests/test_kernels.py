@@ -204,7 +204,7 @@ def test_linear_expert_suffstats(n, d, K, add_intercept):
 
 
 # 530-row chunks: two full blocks of BLOCK rows and a partial one of 18 rows
-# (four rows at a time, then two alone)
+# (d = 2, K = 3: far below the BLAS cap)
 FUSED_SHAPES = SHAPES + [(16 * (2 * BLOCK + 18), 2, 3), (2000, 30, 4)]
 
 

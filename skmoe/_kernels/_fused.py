@@ -17,22 +17,28 @@ at the current gate: the line-search test of the gate step that led here.
 Rows are split into ``N_CHUNKS`` fixed chunks (:mod:`._chunks`), each chunk
 into blocks of at most :data:`BLOCK` rows, and every block goes through:
 
-1. the linear predictors of the gate and the experts, ``K x b`` arrays with
-   the rows innermost, so that every element-wise loop is a straight loop over
-   contiguous memory that LLVM vectorises (the exponentials by
-   :func:`~._logspace.vexp`, two scalar logarithms per row);
-2. the scalar sums of the rows (log-likelihood, gate objective, masses), row
-   by row;
-3. the weighted Gram matrices and moments, as products of the rows' weights
-   (``K + K (K - 1) / 2`` Gram weights: ``R_ik`` for the experts, ``W_i p_k
-   (delta_kl - p_l)`` with ``W_i = sum_k R_ik`` for the gate's Hessian
-   blocks; ``2K - 1`` moment weights: ``R_ik e_ik``, then the gate gradient's
-   ``R_ik - W_i p_k``) with the packed upper triangle of each row's outer
-   product ``f_i f_i^T``, ``f_i = [x_i, 1]``. Four rows at a time, each
-   accumulator is loaded once, takes the four rows in order and is stored:
-   every entry is the sum of its rows *in row order*, whatever the block size
-   and the vector width, and without a BLAS call (whose summation order and
-   threads are the library's).
+1. the linear predictors of the gate and the experts, one small matrix
+   product (``2K x b``, the rows innermost), so that every element-wise loop
+   after it is a straight loop over contiguous memory that LLVM vectorises
+   (the exponentials by :func:`~._logspace.vexp`, two scalar logarithms per
+   row);
+2. the responsibilities and the sums of the rows (log-likelihood, gate
+   objective, masses), expert by expert;
+3. the weighted Gram matrices and moments, as two small matrix products of
+   the rows' weights (``K + K (K - 1) / 2`` Gram weights: ``R_ik`` for the
+   experts, ``W_i p_k (delta_kl - p_l)`` with ``W_i = sum_k R_ik`` for the
+   gate's Hessian blocks; ``2K - 1`` moment weights: ``R_ik e_ik``, then the
+   gate gradient's ``R_ik - W_i p_k``) with the packed upper triangles of the
+   rows' outer products ``f_i f_i^T``, ``f_i = [x_i, 1]``, and with the rows.
+
+The products are BLAS calls (``np.dot``) kept below the size from which
+OpenBLAS, built with its default ``GEMM_MULTITHREAD_THRESHOLD``, starts
+threads (``rows * weights * entries <= 2**18``), so that every call runs
+serially on the calling thread with fixed shapes. A design so wide that one
+row exceeds it (``d >= 228`` for ``K = 4``) gets one-row blocks, whose
+products OpenBLAS may thread: it splits them over output blocks, which does
+not change the bits, but neither that nor another BLAS library's behaviour is
+tested here.
 
 A chunk's sums are thus fixed by its rows; the chunks' sums are added in
 chunk order. :func:`fused_estep_statistics` runs the chunks in a loop and
@@ -49,249 +55,198 @@ from ._gaussian import _normal_constants
 from ._logspace import vexp
 from ._softmax import hessian_from_packed
 
+#: Largest ``block rows * weights * packed entries`` of one block product:
+#: OpenBLAS runs a smaller ``dgemm`` on the calling thread.
+_BLAS_SERIAL_SIZE = 2**18
 #: Most rows per block: the block's ``K x BLOCK`` arrays stay in the cache.
 BLOCK = 256
 
 
 @njit(cache=True)
-def _by_input(coef, intercept, W, offset):
-    """Columns ``offset + k`` of ``W``: ``coef[k]`` by input, then ``intercept[k]``."""
-    K, d = coef.shape
-    for k in range(K):
-        for j in range(d):
-            W[j, offset + k] = coef[k, j]
-        W[d, offset + k] = intercept[k]
+def _block_rows(n_weights, n_tri):
+    """Rows per block: at most :data:`BLOCK`, products below the BLAS threshold."""
+    return max(1, min(BLOCK, _BLAS_SERIAL_SIZE // max(n_weights * n_tri, 1)))
 
 
 @njit(cache=True)
-def _workspace(d, K, b):
-    """The buffers of one block of ``b`` rows (see :func:`_block`)."""
-    p = d + 1
-    n_tri = p * (p + 1) // 2
-    kb = K * b
-    return (np.empty((p, b)),                   # xT: the block's inputs
-            np.empty((2 * K, b)),               # lin: logits, then means
-            np.empty(kb),                       # gate: shifted logits, exp, probs
-            np.empty(kb),                       # joint: log densities, exp, R
-            np.empty(kb),                       # resid: y - mu
-            np.empty((6, b)),                   # per row: see _block
-            np.empty((K + K * (K - 1) // 2, b)),  # cT: Gram weights
-            np.empty((2 * K - 1, b)),           # mT: moment weights
-            np.empty((4, n_tri)),               # outer: four rows' outer products
-            np.empty(kb, dtype=np.int64))       # ibuf: vexp's scratch
+def _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, stop, b,
+            packed, moments, sums_k, sums):
+    """Rows ``start:stop`` (a multiple of ``b``) in blocks of ``b`` rows.
 
-
-@njit(cache=True)
-def _estep(X, y, w, W, log_norm, half_prec, resp, trial, s, b, sums_k, sums, ws):
-    """E-step of rows ``s:s + b``; the weights of the block products.
-
-    Writes ``resp[i, k] = w_i r_ik``; fills ``cT`` and ``mT`` of ``ws`` (see
-    :func:`_block`); adds the masses ``sum_i R_ik``, ``sum_i R_ik e_ik**2``
-    and the gate masses ``sum_i w_i p_ik`` to ``sums_k[0:3]``, the weighted
-    log-likelihood, the gate objective ``sum_ik R_ik log p_ik`` and, with
-    ``trial``, ``sum_ik R'_ik log p_ik`` of the previous weights ``R'`` in
-    ``resp`` to ``sums[0:3]``.
+    Writes ``resp[i, k] = w_i r_ik``; adds the block products to ``packed``
+    (Gram weights: ``R_ik`` for the experts, then ``W_i p_k (delta_kl - p_l)``
+    with ``W_i = sum_k R_ik`` for the gate blocks ``k <= l < K - 1``) and
+    ``moments`` (``R_ik e_ik``, then the gate gradient's ``R_ik - W_i p_k``);
+    adds ``sum_i R_ik``, ``sum_i R_ik e_ik**2`` and ``sum_i w_i p_ik`` to
+    ``sums_k[0:3]``, the weighted log-likelihood, the gate objective
+    ``sum_ik R_ik log p_ik`` and, with ``trial``, ``sum_ik R'_ik log p_ik`` of
+    the previous weights ``R'`` in ``resp`` to ``sums[0:3]``. The block
+    buffers are allocated once per call.
     """
-    xT, lin, gate, joint, resid, rows, cT, mT, _, ibuf = ws
     d = X.shape[1]
-    K = log_norm.shape[0]
-    mz, lse, inv, mx, scale, wsum = rows[0], rows[1], rows[2], rows[3], rows[4], rows[5]
-    for r in range(b):
-        for j in range(d):
-            xT[j, r] = X[s + r, j]
-        xT[d, r] = 1.0
-    # linear predictors: the intercept, then the inputs in order
-    for k in range(2 * K):
-        c0 = W[d, k]
-        for r in range(b):
-            lin[k, r] = c0
-    for j in range(d):
-        for k in range(2 * K):
-            wjk = W[j, k]
-            for r in range(b):
-                lin[k, r] += xT[j, r] * wjk
-    # log-softmax of the gate logits: row maxima, exp of the shifted logits
-    for r in range(b):
-        mz[r] = -np.inf
-        inv[r] = 0.0
-    for k in range(K):
-        for r in range(b):
-            if lin[k, r] > mz[r]:
-                mz[r] = lin[k, r]
-    for k in range(K):
-        for r in range(b):
-            gate[k * b + r] = lin[k, r] - mz[r]
-    vexp(gate, gate, ibuf, K * b)
-    for k in range(K):
-        for r in range(b):
-            inv[r] += gate[k * b + r]
-    for r in range(b):
-        lse[r] = mz[r] + np.log(inv[r])
-        inv[r] = 1.0 / inv[r]
-        mx[r] = -np.inf
-        scale[r] = 0.0
-    # log joint densities, their row maxima and exp
-    for k in range(K):
-        ln = log_norm[k]
-        hp = half_prec[k]
-        for r in range(b):
-            e = y[s + r] - lin[K + k, r]
-            resid[k * b + r] = e
-            a = (lin[k, r] - lse[r]) + ln - e * e * hp
-            joint[k * b + r] = a
-            if a > mx[r]:
-                mx[r] = a
-    for k in range(K):
-        for r in range(b):
-            joint[k * b + r] -= mx[r]
-    vexp(joint, joint, ibuf, K * b)
-    for k in range(K):
-        for r in range(b):
-            scale[r] += joint[k * b + r]
-    loglik = 0.0
-    for r in range(b):
-        loglik += w[s + r] * (mx[r] + np.log(scale[r]))
-        scale[r] = w[s + r] / scale[r]
-    # responsibilities, gate probabilities, the expert weights
-    for k in range(K):
-        for r in range(b):
-            t = k * b + r
-            Rk = joint[t] * scale[r]
-            joint[t] = Rk
-            gate[t] *= inv[r]
-            cT[k, r] = Rk
-            mT[k, r] = Rk * resid[t]
-    # the sums of the rows, row by row
-    gate_value = 0.0
-    trial_value = 0.0
-    for r in range(b):
-        i = s + r
-        wi = w[i]
-        total = 0.0
-        for k in range(K):
-            t = k * b + r
-            Rk = joint[t]
-            log_p = lin[k, r] - lse[r]
-            if trial:
-                previous = resp[i, k]
-                if previous != 0.0:
-                    trial_value += previous * log_p
-            resp[i, k] = Rk
-            total += Rk
-            if Rk != 0.0:
-                gate_value += Rk * log_p
-            sums_k[0, k] += Rk
-            sums_k[1, k] += mT[k, r] * resid[t]
-            sums_k[2, k] += wi * gate[t]
-        wsum[r] = total
-    sums[0] += loglik
-    sums[1] += gate_value
-    sums[2] += trial_value
-    # the gate's gradient and Hessian weights (free blocks k <= l < K - 1)
-    q = K
-    for k in range(K - 1):
-        for r in range(b):
-            pk = gate[k * b + r]
-            wp = wsum[r] * pk
-            mT[K + k, r] = joint[k * b + r] - wp
-            cT[q, r] = wp * (1.0 - pk)
-        q += 1
-        for l in range(k + 1, K - 1):
-            for r in range(b):
-                cT[q, r] = -(wsum[r] * gate[k * b + r]) * gate[l * b + r]
-            q += 1
-
-
-@njit(cache=True)
-def _products(b, packed, moments, ws):
-    """Add the block's weighted outer products and moments, rows in order.
-
-    ``packed[q, t] += sum_r cT[q, r] f_ra f_rc`` over the pairs ``t = (a,
-    c)``, ``a <= c``, of the design ``f_r = xT[:, r]`` (constant last), and
-    ``moments[q, a] += sum_r mT[q, r] f_ra``. Four rows at a time: each
-    accumulator takes the four rows in order, so every entry is the
-    sequential sum over the rows (the same bits as one row at a time).
-    """
-    xT, _, _, _, _, _, cT, mT, outer, _ = ws
-    p = xT.shape[0]
+    p = d + 1
+    K = WT.shape[0] // 2
     n_w, n_tri = packed.shape
     n_m = moments.shape[0]
-    r = 0
-    while r < b:
-        g = min(4, b - r)
-        for h in range(g):
-            t = 0
-            for a in range(p):
-                fa = xT[a, r + h]
-                for c in range(a, p):
-                    outer[h, t] = fa * xT[c, r + h]
-                    t += 1
-        if g == 4:
-            for q in range(n_w):
-                c0, c1, c2, c3 = cT[q, r], cT[q, r + 1], cT[q, r + 2], cT[q, r + 3]
-                for t in range(n_tri):
-                    v = packed[q, t]
-                    v += c0 * outer[0, t]
-                    v += c1 * outer[1, t]
-                    v += c2 * outer[2, t]
-                    v += c3 * outer[3, t]
-                    packed[q, t] = v
-            for q in range(n_m):
-                c0, c1, c2, c3 = mT[q, r], mT[q, r + 1], mT[q, r + 2], mT[q, r + 3]
-                for a in range(p):
-                    v = moments[q, a]
-                    v += c0 * xT[a, r]
-                    v += c1 * xT[a, r + 1]
-                    v += c2 * xT[a, r + 2]
-                    v += c3 * xT[a, r + 3]
-                    moments[q, a] = v
-        else:
-            for h in range(g):
-                for q in range(n_w):
-                    c0 = cT[q, r + h]
-                    for t in range(n_tri):
-                        packed[q, t] += c0 * outer[h, t]
-                for q in range(n_m):
-                    c0 = mT[q, r + h]
-                    for a in range(p):
-                        moments[q, a] += c0 * xT[a, r + h]
-        r += g
+    kb = K * b
+    xT = np.empty((p, b))
+    outer = np.empty((n_tri, b))
+    cT = np.empty((n_w, b))
+    mT = np.empty((n_m, b))
+    lp = np.empty(kb)    # shifted logits, then log gate probabilities
+    gate = np.empty(kb)  # their exp, then the gate probabilities
+    q = np.empty(kb)     # shifted log joint densities, then their exp
+    e = np.empty(kb)     # residuals y - mu
+    mz = np.empty(b)
+    mq = np.empty(b)
+    sz = np.empty(b)
+    tot = np.empty(b)
+    wsum = np.empty(b)
+    ibuf = np.empty(kb, dtype=np.int64)
+    for s in range(start, stop, b):
+        # the design block, transposed, with the constant row last
+        for j in range(d):
+            for r in range(b):
+                xT[j, r] = X[s + r, j]
+        for r in range(b):
+            xT[d, r] = 1.0
+            mz[r] = -np.inf
+            mq[r] = -np.inf
+            sz[r] = 0.0
+            tot[r] = 0.0
+            wsum[r] = 0.0
+        lin = np.dot(WT, xT)  # gate logits, then expert means (2K, b)
+        # log-softmax of the gate logits
+        for k in range(K):
+            for r in range(b):
+                mz[r] = max(mz[r], lin[k, r])
+        for k in range(K):
+            for r in range(b):
+                lp[k * b + r] = lin[k, r] - mz[r]
+        vexp(lp, gate, ibuf, kb)
+        for k in range(K):
+            for r in range(b):
+                sz[r] += gate[k * b + r]
+        for r in range(b):
+            mz[r] = np.log(sz[r])  # now the log normaliser of the shifted logits
+            sz[r] = 1.0 / sz[r]
+        # log joint densities, their row maxima, exp
+        for k in range(K):
+            ln = log_norm[k]
+            hp = half_prec[k]
+            for r in range(b):
+                t = k * b + r
+                ei = y[s + r] - lin[K + k, r]
+                e[t] = ei
+                lpt = lp[t] - mz[r]
+                lp[t] = lpt
+                a = lpt + ln - ei * ei * hp
+                q[t] = a
+                mq[r] = max(mq[r], a)
+        for k in range(K):
+            for r in range(b):
+                q[k * b + r] -= mq[r]
+        vexp(q, q, ibuf, kb)
+        for k in range(K):
+            for r in range(b):
+                tot[r] += q[k * b + r]
+        loglik = 0.0
+        for r in range(b):
+            loglik += w[s + r] * (mq[r] + np.log(tot[r]))
+            tot[r] = w[s + r] / tot[r]  # now the scale of the responsibilities
+        # responsibilities, gate probabilities, per-expert sums, the weights
+        gate_value = 0.0
+        trial_value = 0.0
+        for k in range(K):
+            m0 = 0.0
+            m1 = 0.0
+            m2 = 0.0
+            for r in range(b):
+                t = k * b + r
+                i = s + r
+                Rk = q[t] * tot[r]
+                if trial:
+                    previous = resp[i, k]
+                    if previous != 0.0:
+                        trial_value += previous * lp[t]
+                resp[i, k] = Rk
+                wsum[r] += Rk
+                pk = gate[t] * sz[r]
+                gate[t] = pk
+                Re = Rk * e[t]
+                m0 += Rk
+                m1 += Re * e[t]
+                m2 += w[i] * pk
+                if Rk != 0.0:
+                    gate_value += Rk * lp[t]
+                cT[k, r] = Rk
+                mT[k, r] = Re
+            sums_k[0, k] += m0
+            sums_k[1, k] += m1
+            sums_k[2, k] += m2
+        sums[0] += loglik
+        sums[1] += gate_value
+        sums[2] += trial_value
+        # the gate's gradient and Hessian weights (free blocks k <= l < K - 1)
+        c = K
+        for k in range(K - 1):
+            for r in range(b):
+                wp = wsum[r] * gate[k * b + r]
+                mT[K + k, r] = cT[k, r] - wp
+                cT[c, r] = wp * (1.0 - gate[k * b + r])
+            c += 1
+            for l in range(k + 1, K - 1):
+                for r in range(b):
+                    cT[c, r] = -(wsum[r] * gate[k * b + r]) * gate[l * b + r]
+                c += 1
+        t = 0
+        for a in range(p):
+            for a2 in range(a, p):
+                for r in range(b):
+                    outer[t, r] = xT[a, r] * xT[a2, r]
+                t += 1
+        packed += np.dot(cT, outer.T)
+        moments += np.dot(mT, xT.T)
 
 
 @njit(cache=True)
-def _chunk(X, y, w, W, log_norm, half_prec, resp, trial, c, packed, moments,
-           sums_k, sums, ws):
-    """Chunk ``c`` of the rows, block by block, into its own accumulators."""
+def _chunk(X, y, w, WT, log_norm, half_prec, resp, trial, c, packed, moments,
+           sums_k, sums):
+    """Chunk ``c`` of the rows into its own accumulators: full blocks, the rest."""
     start, stop = chunk_bounds(X.shape[0], c)
-    B = ws[0].shape[1]
-    for s in range(start, stop, B):
-        b = min(B, stop - s)
-        _estep(X, y, w, W, log_norm, half_prec, resp, trial, s, b, sums_k, sums,
-               ws)
-        _products(b, packed, moments, ws)
+    B = _block_rows(packed.shape[0], packed.shape[1])
+    full = start + (stop - start) // B * B
+    if full > start:
+        _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, full, B,
+                packed, moments, sums_k, sums)
+    if stop > full:
+        _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, full, stop,
+                stop - full, packed, moments, sums_k, sums)
 
 
 @njit(cache=True)
 def _setup(X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances):
-    """The stacked linear maps, the normal constants, per-chunk accumulators."""
+    """The stacked linear maps, the normal constants, per-chunk accumulators.
+
+    ``WT[k]`` holds the slopes then the intercept of gate row ``k``, ``WT[K +
+    k]`` those of expert ``k``.
+    """
     d = X.shape[1]
     K = gate_coef.shape[0]
     p = d + 1
-    W = np.empty((p, 2 * K))
-    _by_input(gate_coef, gate_intercept, W, 0)
-    _by_input(expert_coef, expert_intercept, W, K)
+    WT = np.empty((2 * K, p))
+    for k in range(K):
+        for j in range(d):
+            WT[k, j] = gate_coef[k, j]
+            WT[K + k, j] = expert_coef[k, j]
+        WT[k, d] = gate_intercept[k]
+        WT[K + k, d] = expert_intercept[k]
     log_norm, half_prec = _normal_constants(variances)
     packs = np.zeros((N_CHUNKS, K + K * (K - 1) // 2, p * (p + 1) // 2))
     moms = np.zeros((N_CHUNKS, 2 * K - 1, p))
     sums_k = np.zeros((N_CHUNKS, 3, K))
     sums = np.zeros((N_CHUNKS, 3))
-    return W, log_norm, half_prec, packs, moms, sums_k, sums
-
-
-@njit(cache=True)
-def _block_rows(n):
-    """Rows of a block: :data:`BLOCK`, or the largest chunk if smaller."""
-    return max(1, min(BLOCK, n // N_CHUNKS + 1))
+    return WT, log_norm, half_prec, packs, moms, sums_k, sums
 
 
 @njit(cache=True)
@@ -390,27 +345,23 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
     responsibilities up to round-off, and those of
     :func:`fused_estep_statistics_parallel` bit for bit.
     """
-    n, d = X.shape
+    d = X.shape[1]
     K = gate_coef.shape[0]
-    W, log_norm, half_prec, packs, moms, sums_k, sums = _setup(
+    WT, log_norm, half_prec, packs, moms, sums_k, sums = _setup(
         X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances)
-    ws = _workspace(d, K, _block_rows(n))
     for c in range(N_CHUNKS):
-        _chunk(X, y, sample_weight, W, log_norm, half_prec, resp, trial, c,
-               packs[c], moms[c], sums_k[c], sums[c], ws)
+        _chunk(X, y, sample_weight, WT, log_norm, half_prec, resp, trial, c,
+               packs[c], moms[c], sums_k[c], sums[c])
     return _reduce(K, d + 1, packs, moms, sums_k, sums)
 
 
 @njit(cache=True, parallel=True)
-def _chunks_in_threads(X, y, w, W, log_norm, half_prec, resp, trial, packs, moms,
+def _chunks_in_threads(X, y, w, WT, log_norm, half_prec, resp, trial, packs, moms,
                        sums_k, sums):
     """Every chunk of :func:`fused_estep_statistics` in a ``prange``."""
-    d = X.shape[1]
-    K = log_norm.shape[0]
-    B = _block_rows(X.shape[0])
     for c in prange(N_CHUNKS):
-        _chunk(X, y, w, W, log_norm, half_prec, resp, trial, c, packs[c],
-               moms[c], sums_k[c], sums[c], _workspace(d, K, B))
+        _chunk(X, y, w, WT, log_norm, half_prec, resp, trial, c, packs[c],
+               moms[c], sums_k[c], sums[c])
 
 
 @njit(cache=True)
@@ -434,8 +385,8 @@ expert_intercept, variances, resp, trial
         As :func:`fused_estep_statistics`.
     """
     K = gate_coef.shape[0]
-    W, log_norm, half_prec, packs, moms, sums_k, sums = _setup(
+    WT, log_norm, half_prec, packs, moms, sums_k, sums = _setup(
         X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances)
-    _chunks_in_threads(X, y, sample_weight, W, log_norm, half_prec, resp, trial,
+    _chunks_in_threads(X, y, sample_weight, WT, log_norm, half_prec, resp, trial,
                        packs, moms, sums_k, sums)
     return _reduce(K, X.shape[1] + 1, packs, moms, sums_k, sums)
