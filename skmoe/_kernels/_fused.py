@@ -62,16 +62,34 @@ _BLAS_SERIAL_SIZE = 2**18
 BLOCK = 256
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _block_rows(n_weights, n_tri):
     """Rows per block: at most :data:`BLOCK`, products below the BLAS threshold."""
     return max(1, min(BLOCK, _BLAS_SERIAL_SIZE // max(n_weights * n_tri, 1)))
 
 
-@njit(cache=True)
-def _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, stop, b,
+@njit(cache=True, inline="always")
+def _buffers(K, p, n_w, n_tri, n_m, b):
+    """The buffers of :func:`_blocks` for blocks of ``b`` rows."""
+    kb = K * b
+    return (np.empty((p, b)),          # xT: the design block, transposed
+            np.empty((n_tri, b)),      # outer: packed outer products
+            np.empty((n_w, b)),        # cT: Gram weights
+            np.empty((n_m, b)),        # mT: moment weights
+            np.empty(kb),              # lp: shifted logits, then log gate probs
+            np.empty(kb),              # gate: their exp, then the gate probs
+            np.empty(kb),              # q: shifted log joint densities, exp
+            np.empty(kb),              # e: residuals y - mu
+            np.empty(b), np.empty(b),  # mz, mq: row maxima
+            np.empty(b), np.empty(b),  # sz, tot: row sums
+            np.empty(b),               # wsum: sum_k R_ik
+            np.empty(kb, dtype=np.int64))  # ibuf: vexp's scratch
+
+
+@njit(cache=True, inline="always")
+def _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, stop, B,
             packed, moments, sums_k, sums):
-    """Rows ``start:stop`` (a multiple of ``b``) in blocks of ``b`` rows.
+    """Rows ``start:stop`` in blocks of ``B`` rows (the last one may be short).
 
     Writes ``resp[i, k] = w_i r_ik``; adds the block products to ``packed``
     (Gram weights: ``R_ik`` for the experts, then ``W_i p_k (delta_kl - p_l)``
@@ -81,29 +99,24 @@ def _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, stop, b,
     ``sums_k[0:3]``, the weighted log-likelihood, the gate objective
     ``sum_ik R_ik log p_ik`` and, with ``trial``, ``sum_ik R'_ik log p_ik`` of
     the previous weights ``R'`` in ``resp`` to ``sums[0:3]``. The block
-    buffers are allocated once per call.
+    buffers are allocated once, and once more for a short last block.
     """
     d = X.shape[1]
     p = d + 1
     K = WT.shape[0] // 2
     n_w, n_tri = packed.shape
     n_m = moments.shape[0]
-    kb = K * b
-    xT = np.empty((p, b))
-    outer = np.empty((n_tri, b))
-    cT = np.empty((n_w, b))
-    mT = np.empty((n_m, b))
-    lp = np.empty(kb)    # shifted logits, then log gate probabilities
-    gate = np.empty(kb)  # their exp, then the gate probabilities
-    q = np.empty(kb)     # shifted log joint densities, then their exp
-    e = np.empty(kb)     # residuals y - mu
-    mz = np.empty(b)
-    mq = np.empty(b)
-    sz = np.empty(b)
-    tot = np.empty(b)
-    wsum = np.empty(b)
-    ibuf = np.empty(kb, dtype=np.int64)
-    for s in range(start, stop, b):
+    if stop <= start:
+        return
+    b = min(B, stop - start)
+    (xT, outer, cT, mT, lp, gate, q, e, mz, mq, sz, tot, wsum,
+     ibuf) = _buffers(K, p, n_w, n_tri, n_m, b)
+    for s in range(start, stop, B):
+        if stop - s < b:  # the last, short block: buffers of its size
+            b = stop - s
+            (xT, outer, cT, mT, lp, gate, q, e, mz, mq, sz, tot, wsum,
+             ibuf) = _buffers(K, p, n_w, n_tri, n_m, b)
+        kb = K * b
         # the design block, transposed, with the constant row last
         for j in range(d):
             for r in range(b):
@@ -209,22 +222,17 @@ def _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, stop, b,
         moments += np.dot(mT, xT.T)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _chunk(X, y, w, WT, log_norm, half_prec, resp, trial, c, packed, moments,
            sums_k, sums):
-    """Chunk ``c`` of the rows into its own accumulators: full blocks, the rest."""
+    """Chunk ``c`` of the rows into its own accumulators."""
     start, stop = chunk_bounds(X.shape[0], c)
-    B = _block_rows(packed.shape[0], packed.shape[1])
-    full = start + (stop - start) // B * B
-    if full > start:
-        _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, full, B,
-                packed, moments, sums_k, sums)
-    if stop > full:
-        _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, full, stop,
-                stop - full, packed, moments, sums_k, sums)
+    _blocks(X, y, w, WT, log_norm, half_prec, resp, trial, start, stop,
+            _block_rows(packed.shape[0], packed.shape[1]), packed, moments, sums_k,
+            sums)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _setup(X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances):
     """The stacked linear maps, the normal constants, per-chunk accumulators.
 
@@ -249,7 +257,7 @@ def _setup(X, gate_coef, gate_intercept, expert_coef, expert_intercept, variance
     return WT, log_norm, half_prec, packs, moms, sums_k, sums
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _reduce(K, p, packs, moms, sums_k, sums):
     """The chunks' sums in chunk order; the statistics' final layout."""
     n_w, n_tri = packs.shape[1], packs.shape[2]
