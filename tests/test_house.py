@@ -69,6 +69,9 @@ LAZY = {
     ("skmoe.solvers._starts", "sklearn.cluster"): (
         "k-means starts only: sklearn.cluster costs more to import than the "
         "rest of skmoe"),
+    ("skmoe._estimator", "sklearn.metrics"): (
+        "score only: sklearn.metrics is most of what import skmoe adds to "
+        "import sklearn"),
 }
 
 
