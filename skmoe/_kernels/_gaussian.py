@@ -98,7 +98,7 @@ def weighted_residual_ss(y, means, R):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _estep_linear_rows(X, y, gate_coef, gate_intercept, expert_coef,
                        expert_intercept, log_norm, half_prec, start, stop, resp,
                        loglik):

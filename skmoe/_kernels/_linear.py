@@ -7,7 +7,7 @@ from ..utils._numba_cache import njit
 from ._chunks import N_CHUNKS, chunk_bounds, packed_outer, symmetric_from_packed
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _suffstat_rows(F, y, R, B, add_intercept, start, stop, packed, moment, sums):
     """Add rows ``start:stop`` to one chunk's accumulators.
 
@@ -44,7 +44,7 @@ def _suffstat_rows(F, y, R, B, add_intercept, start, stop, packed, moment, sums)
             sums[1, k] += r
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _accumulators(F, R, add_intercept):
     """Per-chunk accumulators of :func:`_suffstat_rows`, zeroed."""
     p = F.shape[1] + 1 if add_intercept else F.shape[1]
@@ -53,7 +53,7 @@ def _accumulators(F, R, add_intercept):
             np.zeros((N_CHUNKS, 2, K)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _reduce(packs, moments, sums):
     """The chunks' sums in chunk order: ``gram, moment, rss, mass``."""
     K, p = moments.shape[1], moments.shape[2]

@@ -8,7 +8,7 @@ from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
 from ._logspace import log_normalize_row, top_k_mask
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
     """Add rows ``start:stop`` to ``grad`` and the packed Hessian ``A``.
 
@@ -79,7 +79,7 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gate_accumulators(X, K, compute_hessian):
     """Per-chunk accumulators of :func:`_gate_rows`, zeroed."""
     p = X.shape[1] + 1
@@ -89,7 +89,7 @@ def _gate_accumulators(X, K, compute_hessian):
             np.zeros((N_CHUNKS, n_pair, n_tri)))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gate_reduce(K, p, compute_hessian, values, grads, packed):
     """The chunks' sums in chunk order; the Hessian unpacked."""
     m = grads.shape[1]
