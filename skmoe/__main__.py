@@ -81,6 +81,11 @@ def _given(**options):
 
 
 def _demo(args):
+    # at once, before the imports and the fit (which compiles on a first run)
+    print(
+        f"skmoe demo: softmax-gated mixture of {args.n_experts} linear experts, "
+        f"n_samples={args.n_samples}, n_features={args.n_features}", flush=True
+    )
     from . import MixtureOfExpertsRegressor
     from .datasets import make_moe_regression
     from .metrics import match_experts, parameter_error
@@ -96,10 +101,6 @@ def _demo(args):
     t0 = time.perf_counter()
     est.fit(X, y)
     seconds = time.perf_counter() - t0
-    print(
-        f"skmoe demo: softmax-gated mixture of {args.n_experts} linear experts, "
-        f"n_samples={args.n_samples}, n_features={args.n_features}"
-    )
     print("Estimated experts are matched to true experts (Hungarian matching on")
     print("expert parameters, variances and centred gates), not compared by index.")
     print("Gates of the estimate are re-normalised to the true reference expert.\n")

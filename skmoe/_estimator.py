@@ -4,7 +4,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
@@ -1052,6 +1051,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         y_pred = self.predict(X)
         y = check_target(y, y_pred.shape[0])
+        # lazy: sklearn.metrics is most of what import skmoe adds to sklearn
+        from sklearn.metrics import r2_score
+
         return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def predict_membership(self, X, y, sample_weight=None):

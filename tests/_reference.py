@@ -105,12 +105,13 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     return value, grad, H
 
 
-def linear_expert_suffstats(F, y, R, add_intercept):
+def linear_expert_suffstats(F, y, R, B, add_intercept):
     if add_intercept:
         F = np.hstack([F, np.ones((F.shape[0], 1))])
+    E = y[:, None] - F @ B.T
     gram = np.einsum("ik,ia,ib->kab", R, F, F)
-    moment = np.einsum("ik,ia,i->ka", R, F, y)
-    return gram, moment
+    moment = np.einsum("ik,ia,ik->ka", R, F, E)
+    return gram, moment, (R * E**2).sum(axis=0), R.sum(axis=0)
 
 
 def ffn_activation(z, code):
@@ -270,18 +271,20 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
     R = resp * sample_weight[:, None]
     value, grad, neg_hess = softmax_gate_objective(X, gate_coef, gate_intercept,
                                                    R, True)
-    gram, moment = linear_expert_suffstats(X, y, R, True)
+    gram, moment, rss, mass = linear_expert_suffstats(
+        X, y, R, np.hstack([expert_coef, expert_intercept[:, None]]), True)
     trial = (0.0 if previous is None else
              softmax_gate_objective(X, gate_coef, gate_intercept, previous,
                                     False)[0])
     gate_mass = sample_weight @ np.exp(
         log_softmax_rows(X @ gate_coef.T + gate_intercept))
-    return (sample_weight @ loglik, value, grad, neg_hess, gram, moment,
-            R.sum(axis=0), trial, gate_mass), R
+    return (sample_weight @ loglik, value, trial, grad, neg_hess, gram, moment,
+            rss, mass, gate_mass), R
 
 
-def fused_residuals(X, y, R, expert_coef, expert_intercept):
-    return weighted_residual_ss(y, X @ expert_coef.T + expert_intercept, R)
+def vexp(x):
+    return np.where(x >= -708.0, np.exp(np.maximum(x, -708.0)), np.where(
+        np.isnan(x), x, 0.0))
 
 
 def gaussian_log_densities(X, centres, prec_chol):

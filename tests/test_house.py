@@ -65,6 +65,16 @@ LAZY = {
     ("skmoe.__main__", "*"): (
         "the command line imports the package only for the subcommand it "
         "runs, so that --help answers at once"),
+    ("skmoe.utils._threads", "numba"): (
+        "Numba's thread count matters only to a fit with n_jobs > 1; "
+        "import skmoe does not import Numba (the kernel modules load on "
+        "first use, see skmoe._kernels)"),
+    ("skmoe.solvers._starts", "sklearn.cluster"): (
+        "k-means starts only: sklearn.cluster costs more to import than the "
+        "rest of skmoe"),
+    ("skmoe._estimator", "sklearn.metrics"): (
+        "score only: sklearn.metrics is most of what import skmoe adds to "
+        "import sklearn"),
 }
 
 
@@ -96,7 +106,10 @@ def _graph():
         for node in tree.body:
             if isinstance(node, ast.ImportFrom):
                 target = _resolve(module, path, node)
-                if target is not None:
+                if target is not None and node.module is None:
+                    # "from .. import _kernels": the package's submodules
+                    deps.update(f"{target}.{a.name}" for a in node.names)
+                elif target is not None:
                     deps.add(target)
             elif isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("skmoe"))

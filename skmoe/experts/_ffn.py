@@ -2,12 +2,13 @@
 
 import numpy as np
 
-from .._kernels._ffn import GELU, RELU, SIGMOID, TANH, ffn_nls, ffn_predict, ffn_vjp
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import StrOptions
 from ._base import Experts
 
-_ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "gelu": GELU}
+#: the activations, by the name of their code in the kernel module
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "gelu")
 
 
 def _lm_step(jtj, jte, lam):
@@ -157,7 +158,8 @@ class FFNExperts(Experts):
         self.fit_bias = fit_bias
 
     def _code(self):
-        return _ACTIVATIONS[self.activation]
+        # SIGMOID, TANH, RELU or GELU of the kernel module
+        return getattr(_kernels._ffn, self.activation.upper())
 
     def _free_columns(self, n_features):
         free = np.ones(n_features + 3, dtype=bool)
@@ -250,7 +252,7 @@ class FFNExperts(Experts):
         means : ndarray of shape (n_samples, n_experts)
             Expert means ``h(x_i; eta_k)``.
         """
-        return ffn_predict(
+        return _kernels._ffn.ffn_predict(
             as_kernel_array(X), as_kernel_array(expert_params), self._code()
         )
 
@@ -311,7 +313,7 @@ class FFNExperts(Experts):
         grad : ndarray
             Gradient in the layout of :meth:`pack`.
         """
-        full = ffn_vjp(
+        full = _kernels._ffn.ffn_vjp(
             as_kernel_array(X),
             as_kernel_array(expert_params),
             as_kernel_array(G),
@@ -350,7 +352,7 @@ class FFNExperts(Experts):
         sums = R.sum(axis=0)
         todo = sums > 1e-10 * sums.sum()
         lam = np.full(K, self._lambda0)
-        sse, jte, jtj = ffn_nls(X, y, R, P, code, True)
+        sse, jte, jtj = _kernels._ffn.ffn_nls(X, y, R, P, code, True)
         for _ in range(self._max_gn_iter):
             if not todo.any():
                 break
@@ -369,7 +371,7 @@ class FFNExperts(Experts):
                     converged[k] = size <= self._step_tol * scale
                 # the statistics of the next step come with the trial: an
                 # accepted step (the usual case) costs one pass over the data
-                sse_t, jte_t, jtj_t = ffn_nls(X, y, R, trial, code, True)
+                sse_t, jte_t, jtj_t = _kernels._ffn.ffn_nls(X, y, R, trial, code, True)
                 ok = trying & np.isfinite(sse_t) & (sse_t <= sse)
                 P[ok] = trial[ok]
                 sse[ok], jte[ok], jtj[ok] = sse_t[ok], jte_t[ok], jtj_t[ok]
@@ -447,7 +449,7 @@ class FFNExperts(Experts):
             if self.fit_intercept:
                 P[j, d + 2] = coef[1]
         P = self.m_step(X, y, RC, P)
-        sse = ffn_nls(X, y, RC, P, self._code(), False)[0].reshape(K, C)
+        sse = _kernels._ffn.ffn_nls(X, y, RC, P, self._code(), False)[0].reshape(K, C)
         best = np.argmin(sse, axis=1)
         return np.ascontiguousarray(P.reshape(K, C, d + 3)[np.arange(K), best])
 

@@ -2,22 +2,25 @@
 
 import numpy as np
 
-from .._kernels._linear import linear_expert_suffstats
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
+from ..utils._threads import use_threads
 from ._base import Experts, LinearStatistics
 
 
-def _solve_weighted_lstsq(gram, moment, weight_sums, old, threshold):
-    """Solve the K normal equations; keep ``old`` for experts without mass.
+def _solve_weighted_lstsq(gram, moment, weight_sums, at, old, threshold):
+    """Solve the K normal equations for the change from ``at``.
 
-    A singular system (fewer effective samples than parameters) gets its
-    minimum-norm solution, which is still an exact maximiser.
+    ``at[k] + delta_k`` with ``gram[k] delta_k = moment[k]`` (the residual form
+    of :class:`LinearStatistics`); ``old`` is kept for experts without mass. A
+    singular system (fewer effective samples than parameters) gets the
+    minimum-norm change, still an exact maximiser.
     """
     new = old.copy()
     for k in range(gram.shape[0]):
         if weight_sums[k] <= threshold:
             continue
-        new[k] = np.linalg.lstsq(gram[k], moment[k], rcond=None)[0]
+        new[k] = at[k] + np.linalg.lstsq(gram[k], moment[k], rcond=None)[0]
     return new
 
 
@@ -159,8 +162,8 @@ class _LinearInFeatures(Experts):
             return slopes.ravel()
         return np.hstack([slopes, G.sum(axis=0)[:, None]]).ravel()
 
-    def statistics(self, X, y, R):
-        """Weighted Gram matrices, moments, masses and sums of ``y**2``.
+    def statistics(self, X, y, R, expert_params):
+        """Weighted Gram matrices and residual moments at ``expert_params``.
 
         One pass of a Numba kernel over the design ``[phi(X), 1]`` (the
         intercept column is implicit: ``X`` is never copied).
@@ -173,26 +176,35 @@ class _LinearInFeatures(Experts):
             Target values.
         R : ndarray of shape (n_samples, n_experts)
             Weighted responsibilities.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The experts whose residuals the statistics sum.
 
         Returns
         -------
         stats : LinearStatistics
             ``gram`` of shape (n_experts, p, p), ``moment`` of shape
-            (n_experts, p), ``mass`` and ``yy`` of shape (n_experts,), with
-            ``p`` the number of features of ``phi`` plus one.
+            (n_experts, p), ``mass`` and ``rss`` of shape (n_experts,), at
+            ``expert_params``, with ``p`` the number of features of ``phi``
+            plus one.
         """
         F = as_kernel_array(self._features(X))
-        gram, moment = linear_expert_suffstats(F, y, R, True)
-        return LinearStatistics(gram, moment, R.sum(axis=0), R.T @ (y * y))
+        at = as_kernel_array(expert_params)
+        kernel = (_kernels._linear.linear_expert_suffstats_parallel
+                  if use_threads(F.shape[0])
+                  else _kernels._linear.linear_expert_suffstats)
+        gram, moment, rss, mass = kernel(F, y, R, at, True)
+        return LinearStatistics(gram, moment, mass, rss, at)
 
     def update(self, stats, expert_params):
         """Weighted least squares for each expert from the statistics.
 
-        Without ``fit_intercept`` the intercept's row and column are dropped
-        and the intercept stays zero. An expert whose mass is at most
-        ``1e-10`` of the total keeps its parameters; a singular system
-        (fewer effective samples than parameters) gets its minimum-norm
-        solution, still an exact maximiser.
+        Solves each expert's normal equations for its change from the
+        experts the statistics were taken at (``stats.at``). Without
+        ``fit_intercept`` the intercept's row and column are dropped and the
+        intercept stays zero. An expert whose mass is at most ``1e-10`` of the
+        total keeps its parameters; a singular system (fewer effective samples
+        than parameters) gets the minimum-norm change, still an exact
+        maximiser.
 
         Parameters
         ----------
@@ -207,29 +219,31 @@ class _LinearInFeatures(Experts):
         expert_params : ndarray of shape (n_experts, n_params)
             A new array.
         """
-        gram, moment, sums = stats.gram, stats.moment, stats.mass
+        gram, moment, sums, at = stats.gram, stats.moment, stats.mass, stats.at
         threshold = 1e-10 * sums.sum()
         if self.fit_intercept:
-            return _solve_weighted_lstsq(gram, moment, sums, expert_params,
+            return _solve_weighted_lstsq(gram, moment, sums, at, expert_params,
                                          threshold)
         m = gram.shape[1] - 1
         new = np.zeros_like(expert_params)
         new[:, :m] = _solve_weighted_lstsq(
             np.ascontiguousarray(gram[:, :m, :m]),
-            np.ascontiguousarray(moment[:, :m]), sums, expert_params[:, :m],
-            threshold,
+            np.ascontiguousarray(moment[:, :m]), sums, at[:, :m],
+            expert_params[:, :m], threshold,
         )
         return new
 
     def residual_ss(self, stats, expert_params):
-        """Residual sums of squares ``yy - 2 b^T moment + b^T gram b``.
+        """Residual sums of squares from the statistics, without the data.
 
-        Clipped at 0 against round-off.
+        ``rss - 2 delta . moment + delta^T gram delta`` with ``delta =
+        expert_params - stats.at`` (see :class:`LinearStatistics`), clipped at
+        0 against round-off.
 
         Parameters
         ----------
         stats : LinearStatistics
-            Statistics with ``yy``.
+            Statistics of :meth:`statistics` (or their average).
         expert_params : ndarray of shape (n_experts, n_params)
             Parameters at which the residuals are taken.
 
@@ -238,10 +252,7 @@ class _LinearInFeatures(Experts):
         rss : ndarray of shape (n_experts,)
             Weighted residual sums of squares.
         """
-        b = expert_params
-        rss = (stats.yy - 2.0 * np.einsum("kp,kp->k", b, stats.moment)
-               + np.einsum("kp,kpq,kq->k", b, stats.gram, b))
-        return np.maximum(rss, 0.0)
+        return stats.residual_ss(expert_params)
 
 
 class LinearExperts(_LinearInFeatures):

@@ -5,7 +5,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .._kernels._logspace import log_softmax_rows
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
 from ._base import Gating, _random_directions, _weighted_moments
@@ -247,6 +247,7 @@ class HierarchicalSoftmaxGating(Gating):
             U += extra["group_intercept"]
             Z = X @ params.gate_coef.T
             Z += params.gate_intercept
+        log_softmax_rows = _kernels._logspace.log_softmax_rows
         log_group = log_softmax_rows(U)
         log_within = log_softmax_rows(Z.reshape(n * G, m)).reshape(n, K)
         with np.errstate(over="ignore"):  # a product of weights below 1e-308
@@ -427,6 +428,7 @@ class HierarchicalSoftmaxGating(Gating):
         extra = params.gate_extra
         U = X @ extra["group_coef"].T + extra["group_intercept"]
         Z = X @ params.gate_coef.T + params.gate_intercept
+        log_softmax_rows = _kernels._logspace.log_softmax_rows
         p = np.exp(log_softmax_rows(as_kernel_array(U)))
         q = np.exp(log_softmax_rows(as_kernel_array(Z.reshape(n * n_groups, m))))
         G3 = G.reshape(n, n_groups, m)

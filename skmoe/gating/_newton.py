@@ -12,8 +12,32 @@ gradient and negative Hessian).
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from .._kernels._softmax import softmax_gate_objective
+from .. import _kernels
+from ..utils._threads import use_threads
 from ._base import free_rows
+
+
+def softmax_objective(n_rows):
+    """The kernel of the softmax gate objective for ``n_rows`` rows.
+
+    :func:`~skmoe._kernels._softmax.softmax_gate_objective`, or its parallel
+    twin in a fit with threads over many rows
+    (:func:`~skmoe.utils._threads.use_threads`): the same bits either way.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows of the data.
+
+    Returns
+    -------
+    kernel : callable
+        ``kernel(X, coef, intercept, R, compute_hessian) -> (value, grad,
+        neg_hess)``.
+    """
+    if use_threads(n_rows):
+        return _kernels._softmax.softmax_gate_objective_parallel
+    return _kernels._softmax.softmax_gate_objective
 
 
 def _unpack(theta, K, d):
@@ -228,10 +252,12 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
     if K == 1:
         return coef, intercept
 
-    def objective(c, i):
-        return softmax_gate_objective(X, c, i, R, False)[0]
+    gate_objective = softmax_objective(X.shape[0])
 
-    terms = softmax_gate_objective(X, coef, intercept, R, True)
+    def objective(c, i):
+        return gate_objective(X, c, i, R, False)[0]
+
+    terms = gate_objective(X, coef, intercept, R, True)
     noise = objective_noise(terms[0], X.shape[0])
     for it in range(max_iter):
         step = NewtonProposal(coef, intercept, terms, noise)
@@ -249,5 +275,5 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
                 break
             coef, intercept = halved
         if it + 1 < max_iter:
-            terms = softmax_gate_objective(X, coef, intercept, R, True)
+            terms = gate_objective(X, coef, intercept, R, True)
     return coef, intercept

@@ -6,8 +6,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.special import expit, log_expit, logit
 
-from .._kernels._logspace import soft_topk_log_weights, soft_topk_vjp
-from .._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._ascent import maximize_monotone, sparse_gate_m_step
@@ -363,9 +362,10 @@ class NormalizedSigmoidGating(_TopKGating):
         K = Z.shape[1]
         smoothing = self._smoothing(params)
         if smoothing > 0:
-            return soft_topk_log_weights(log_expit(Z), Z, int(self.top_k),
-                                         smoothing)
-        return sigmoid_log_weights(Z, int(self.top_k) if self._sparse(K) else K)
+            return _kernels._logspace.soft_topk_log_weights(
+                log_expit(Z), Z, int(self.top_k), smoothing)
+        return _kernels._sigmoid.sigmoid_log_weights(
+            Z, int(self.top_k) if self._sparse(K) else K)
 
     def normalize(self, params):
         """Gate fields in the family's convention.
@@ -540,8 +540,8 @@ class NormalizedSigmoidGating(_TopKGating):
         Z = self._logits(X, params)
         smoothing = self._smoothing(params)
         if smoothing > 0:
-            d_scores, d_rank = soft_topk_vjp(as_kernel_array(G), log_expit(Z), Z,
-                                             int(self.top_k), smoothing)
+            d_scores, d_rank = _kernels._logspace.soft_topk_vjp(
+                as_kernel_array(G), log_expit(Z), Z, int(self.top_k), smoothing)
             dz = d_scores * expit(-Z) + d_rank
         else:
             g = np.exp(self.log_weights(X, params))
@@ -665,8 +665,9 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
     theta = np.hstack([coef, intercept[:, None]]).ravel()
     # the free coordinates: rows are contiguous blocks of d + 1 entries
     m = (K - 1) * (d + 1) if pin_last else K * (d + 1)
+    gate_objective = _kernels._sigmoid.sigmoid_gate_objective
     value, grad, neg_hess, fisher = _free_terms(
-        sigmoid_gate_objective(X, coef, intercept, R, True), m)
+        gate_objective(X, coef, intercept, R, True), m)
     eye = np.eye(m)
     for _ in range(max_iter):
         scale = max(np.trace(fisher) / m, 1e-300)
@@ -684,7 +685,7 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
         t = 1.0
         for _ in range(40):
             c_new, i_new = _split(theta + t * step, K, d)
-            v_new = sigmoid_gate_objective(X, c_new, i_new, R, False)[0]
+            v_new = gate_objective(X, c_new, i_new, R, False)[0]
             if v_new >= value + 1e-4 * t * slope:
                 break
             t *= 0.5
@@ -695,7 +696,7 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
         if np.max(np.abs(t * step)) <= step_tol * (1.0 + np.max(np.abs(theta))):
             break
         value, grad, neg_hess, fisher = _free_terms(
-            sigmoid_gate_objective(X, coef, intercept, R, True), m)
+            gate_objective(X, coef, intercept, R, True), m)
     return coef, intercept
 
 

@@ -5,7 +5,7 @@ from abc import ABCMeta, abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._kernels._gaussian import weighted_residual_ss
+from .. import _kernels
 from ..utils._abilities import Family
 
 
@@ -577,7 +577,7 @@ def update_variances(y, means, R, old, var_floor, sums=None):
     variance : ndarray of shape (K,)
         The updated variances.
     """
-    rss = weighted_residual_ss(y, means, R)
+    rss = _kernels._gaussian.weighted_residual_ss(y, means, R)
     if sums is None:
         sums = R.sum(axis=0)
     return variances_from_rss(rss, sums, old, var_floor)

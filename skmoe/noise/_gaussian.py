@@ -3,9 +3,9 @@
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from .._kernels._gaussian import gaussian_estep, gaussian_estep_linear
-from .._kernels._objectives import gaussian_loglik_grad
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
+from ..utils._threads import use_threads
 from ._base import NoiseModel, update_variances
 
 
@@ -60,7 +60,10 @@ class GaussianNoise(NoiseModel):
         if (not params.n_shared_experts
                 and params.gating.lacks("linear", K) is None
                 and params.experts.lacks("linear", K) is None):
-            resp, loglik = gaussian_estep_linear(
+            kernel = (_kernels._gaussian.gaussian_estep_linear_parallel
+                      if use_threads(X.shape[0])
+                      else _kernels._gaussian.gaussian_estep_linear)
+            resp, loglik = kernel(
                 X, y, *params.gating.linear_logits(params),
                 *params.experts.linear_means(params.expert_params),
                 params.variance)
@@ -94,7 +97,8 @@ class GaussianNoise(NoiseModel):
         scale : None
             No latent scale.
         """
-        resp, loglik = gaussian_estep(log_w, means, as_kernel_array(variance), y)
+        resp, loglik = _kernels._gaussian.gaussian_estep(
+            log_w, means, as_kernel_array(variance), y)
         return resp, loglik, None
 
     def log_pdf(self, y, means, variance, df, sample_weight=None):
@@ -183,8 +187,8 @@ class GaussianNoise(NoiseModel):
         d_var : ndarray of shape (K,)
             Its gradient in the variances.
         """
-        return gaussian_loglik_grad(log_gate, means, as_kernel_array(variance), y,
-                                    sample_weight)
+        return _kernels._objectives.gaussian_loglik_grad(
+            log_gate, means, as_kernel_array(variance), y, sample_weight)
 
     def cdf(self, z, df):
         """Standard normal distribution function.

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import digamma, gammaln, logsumexp, stdtr, stdtrit
 
-from .._kernels._student_t import student_t_estep, student_t_logpdf
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._base import NoiseModel, update_variances
@@ -238,8 +238,8 @@ class StudentTNoise(NoiseModel):
         scale : ndarray of shape (n, K)
             :math:`u_{ik}`.
         """
-        return student_t_estep(log_w, means, as_kernel_array(variance),
-                               as_kernel_array(df), y)
+        return _kernels._student_t.student_t_estep(
+            log_w, means, as_kernel_array(variance), as_kernel_array(df), y)
 
     def log_pdf(self, y, means, variance, df, sample_weight=None):
         """Student-t component log-densities, one column per expert.
@@ -262,8 +262,9 @@ class StudentTNoise(NoiseModel):
         logpdf : ndarray of shape (n, K)
             Log-densities.
         """
-        return student_t_logpdf(as_kernel_array(means), as_kernel_array(variance),
-                                as_kernel_array(df), as_kernel_array(y))
+        return _kernels._student_t.student_t_logpdf(
+            as_kernel_array(means), as_kernel_array(variance), as_kernel_array(df),
+            as_kernel_array(y))
 
     def expert_weights(self, R, latent):
         """Multiply the responsibilities by the scale weights ``u``.

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import Bounds, minimize
 from threadpoolctl import threadpool_limits
 
-from .._kernels._objectives import least_squares_grad
+from .. import _kernels
 from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
 from ._init import initial_params
@@ -170,7 +170,7 @@ class FlatProblem:
             # chain rule for s = log(nu)
             tail = [d_var * params.variance] if self.free_variance else []
         else:
-            value, d_gate, d_means = least_squares_grad(
+            value, d_gate, d_means = _kernels._objectives.least_squares_grad(
                 log_gate, means, self.y, self.w
             )
             sign = 1.0

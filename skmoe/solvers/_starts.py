@@ -15,7 +15,6 @@ bit-identical for any number of threads.
 """
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from .._params import MoEParams
 from ..noise import update_variances
@@ -284,6 +283,9 @@ def kmeans_start(X, y, sample_weight, spec):
     -------
     params : MoEParams
     """
+    # lazy: sklearn.cluster costs more to import than the rest of skmoe
+    from sklearn.cluster import KMeans
+
     K = spec.n_experts
     rows = spec.noise.row_weights(sample_weight)
     Z = np.hstack([X[:, _used_columns(X, spec)], y[:, None]])
