@@ -94,6 +94,16 @@ def _resolve(module, path, node):
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _submodule_or_package(package, name):
+    """``package.name`` if it is a module or a package of the source, else
+    ``package`` (the name is an attribute of the package's namespace)."""
+    parts = package.split(".")[1:] + [name]
+    path = ROOT.joinpath(*parts)
+    if path.with_suffix(".py").exists() or (path / "__init__.py").exists():
+        return f"{package}.{name}"
+    return package
+
+
 def _sources():
     return [(p, _module_name(p), ast.parse(p.read_text())) for p in
             sorted(ROOT.rglob("*.py"))]
@@ -107,8 +117,11 @@ def _graph():
             if isinstance(node, ast.ImportFrom):
                 target = _resolve(module, path, node)
                 if target is not None and node.module is None:
-                    # "from .. import _kernels": the package's submodules
-                    deps.update(f"{target}.{a.name}" for a in node.names)
+                    # "from .. import _kernels": the package's submodules;
+                    # a name that is no module ("from . import __version__")
+                    # is the package itself
+                    deps.update(_submodule_or_package(target, a.name)
+                                for a in node.names)
                 elif target is not None:
                     deps.add(target)
             elif isinstance(node, ast.Import):
