@@ -186,7 +186,9 @@ def labels_start(X, y, sample_weight, labels, spec):
     Raises
     ------
     Degenerate
-        If the start is not finite.
+        If the start is not finite, or the gate's update has no solution
+        from hard clusters (a singular linear system; the Gaussian gate of a
+        cluster with fewer distinct rows than features).
     """
     K, d = spec.n_experts, X.shape[1]
     rows = spec.noise.row_weights(sample_weight)
@@ -195,7 +197,10 @@ def labels_start(X, y, sample_weight, labels, spec):
     R = as_kernel_array(R)
     gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
     params = from_responsibilities(X, y, R, spec, gate, sample_weight)
-    gate = spec.gating.m_step(X, R, params)
+    try:
+        gate = spec.gating.m_step(X, R, params)
+    except np.linalg.LinAlgError as exc:
+        raise Degenerate(f"the gate's update from the clusters failed ({exc})") from exc
     arrays = [v for k, v in gate.items() if k != "gate_extra"]
     if not all(np.all(np.isfinite(v)) for v in arrays):
         raise Degenerate("non-finite starting gate")
