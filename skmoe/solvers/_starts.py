@@ -248,7 +248,9 @@ def labels_start(X, y, sample_weight, labels, spec):
     Raises
     ------
     Degenerate
-        If the start is not finite.
+        If the start is not finite, or the gate's update has no solution
+        from hard clusters (a singular linear system; the Gaussian gate of a
+        cluster with fewer distinct rows than features).
     """
     K, d = spec.n_experts, X.shape[1]
     rows = spec.noise.row_weights(sample_weight)
@@ -258,7 +260,10 @@ def labels_start(X, y, sample_weight, labels, spec):
     gate_shape = spec.gating.param_blocks(d, K)["gate_coef"][0]
     gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K)}
     params = from_responsibilities(X, y, R, spec, gate, sample_weight)
-    gate = spec.gating.m_step(X, R, params)
+    try:
+        gate = spec.gating.m_step(X, R, params)
+    except np.linalg.LinAlgError as exc:
+        raise Degenerate(f"the gate's update from the clusters failed ({exc})") from exc
     arrays = [v for k, v in gate.items() if k != "gate_extra"]
     if not all(np.all(np.isfinite(v)) for v in arrays):
         raise Degenerate("non-finite starting gate")
