@@ -211,10 +211,16 @@ def test_estimator_fits_use_the_fused_em(monkeypatch):
         return original(*args)
 
     monkeypatch.setattr(fused_kernels, "fused_estep_statistics", counted)
-    est = MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0)
+    est = MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0,
+                                    init_params="random", n_init=2)
     est.fit(X, y)
     # one E-step pass at the start and one per iteration, for each restart
     assert len(calls) == est.n_init * 6
+    # the auto start: 20 short runs (at most max_iter iterations each here),
+    # the best of them already at max_iter
+    calls.clear()
+    MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0).fit(X, y)
+    assert len(calls) == 20 * 6
 
 
 class _OwnStepGating(SoftmaxGating):
