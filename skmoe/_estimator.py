@@ -11,8 +11,15 @@ from sklearn.utils.metaestimators import available_if
 from ._params import MoEParams
 from .experts import EXPERTS, Experts, resolve_experts
 from .gating import GATINGS, Gating, resolve_gating
-from .noise import DF_BOUNDS, DF_MAX_FIXED, NOISES, resolve_noise
-from .solvers import SOLVER_OBJECTIVES, FitSpec, fit_moe
+from .noise import (
+    DF_BOUNDS,
+    DF_MAX_FIXED,
+    NOISES,
+    NoiseModel,
+    noise_for_targets,
+    resolve_noise,
+)
+from .solvers import SOLVER_OBJECTIVES, FitSpec, check_spec, fit_moe
 from .solvers._finish import canonical_permutation, finish_fit
 from .solvers._online import check_online, partial_fit_online
 from .utils._arrays import as_kernel_array
@@ -374,7 +381,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "shared_experts": [None, StrOptions(set(EXPERTS)), Experts],
         "learning_decay": [Interval(Real, 0.5, 1, closed="right")],
         "learning_offset": [Interval(Real, 0, None, closed="left")],
-        "noise": [StrOptions(set(NOISES))],
+        "noise": [StrOptions(set(NOISES)), NoiseModel],
         "noise_df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED,
                                     closed="both")],
         "record_routing": ["boolean"],
@@ -499,10 +506,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             degree ``D`` every column of ``X`` within ``[2**(-256/D),
             2**(256/D)]``), see :ref:`the user guide <data_scale>`.
         """
-        # the response family's own checks first (a y of the wrong shape, a
-        # negative count): the error names y and the family
-        resolve_noise(self.noise, self.noise_df).check_y(y, sample_weight)
-        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C")
+        # the noise model for the shape of y (several responses: the law of
+        # several responses), then the response family's own checks (a y of
+        # the wrong shape, a negative count): the errors name y and the family
+        spec = self._spec_for(y, self._several_responses() is None)
+        _check_for_targets(check_spec, spec, y)
+        spec.noise.check_y(y, sample_weight)
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C",
+                           multi_output=spec.noise.multi_output)
         sample_weight = check_sample_weight(sample_weight, X)
         X = as_kernel_array(X)
         y = as_kernel_array(y)
@@ -519,7 +530,6 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 f"too few for n_experts={K}{shared}: need at least max(2, "
                 "n_experts + n_shared_experts) samples of non-zero weight."
             )
-        spec = self._spec()
         spec.gating.check_n_experts(K, n_features)
         check_data_scale(X, y, sample_weight, spec.experts,
                          spec.shared_experts if self.n_shared_experts else None)
@@ -537,6 +547,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"init_params must have n_shared_experts={S}; got "
                     f"{init.n_shared_experts}."
                 )
+            _check_n_targets("init_params", init, y)
         var_floor = variance_floor(y, sample_weight, self.reg_var)
         start = None
         if self.warm_start and hasattr(self, "params_"):
@@ -553,6 +564,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
+            _check_n_targets("warm_start=True: the previous fit", start, y)
             check_warm_start(start, spec.gating, spec.experts,
                              spec.shared_experts if S else None)
         spec = spec.replace(var_floor=var_floor,
@@ -698,16 +710,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         4
         """
         first = not hasattr(self, "_online_state")
+        # with the record_routing checks of fit; online EM has no law of
+        # several responses: a 2-D y is refused by check_online, naming it
+        spec = self._spec_for(y, False)
+        _check_for_targets(check_online, spec, y)
         X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C",
                            reset=first)
         sample_weight = check_sample_weight(sample_weight, X)
         X, y = as_kernel_array(X), as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
-        spec = self._spec()  # with the record_routing checks of fit
         check_data_scale(X, y, sample_weight, spec.experts)
         spec.gating.check_n_experts(K, X.shape[1])
-        check_online(spec)
         if first and np.count_nonzero(sample_weight) < max(2, K):
             raise ValueError(
                 f"The first partial_fit batch has {np.count_nonzero(sample_weight)} "
@@ -741,6 +755,61 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                      "routing_history_"):
             self.__dict__.pop(name, None)
         return self
+
+    # -------------------------------------------------- several responses
+    def _several_responses(self):
+        """Why this configuration cannot fit several responses (None: it can).
+
+        It can when the noise model's law has a counterpart for a 2-D ``y``
+        (``noise="gaussian"``: :class:`~skmoe.noise.MultivariateGaussianNoise`)
+        and the solver, the objective and the families meet the requirements
+        of that law (:func:`~skmoe.solvers.check_spec`): EM on the
+        likelihood, no shared experts, experts fitted by exact least squares
+        for full covariances.
+        """
+        # the families as declared (a registered name's default object, a
+        # given object as is): the tags are asked on every validation, so the
+        # clones and parameter validation of _spec are not repeated here
+        try:
+            spec = FitSpec(
+                n_experts=self.n_experts, gating=_declared(self.gating, GATINGS),
+                experts=_declared(self.experts, EXPERTS),
+                noise=noise_for_targets(_declared(self.noise, NOISES), (2, 2)),
+                solver=self.solver, objective=self.objective,
+                init_params=self.init_params,
+                n_shared_experts=self.n_shared_experts,
+                shared_experts=(None if self.shared_experts is None
+                                else _declared(self.shared_experts, EXPERTS)),
+            )
+            check_spec(spec)
+        except (KeyError, TypeError, ValueError) as exc:
+            return str(exc)
+        return None
+
+    def _spec_for(self, y, several):
+        """The fit specification with the noise model for the shape of ``y``.
+
+        A 2-D ``y`` of several responses takes the law of several responses;
+        a column vector (n_samples, 1) too when ``several`` (this
+        configuration can fit several responses, :meth:`_several_responses`),
+        else it is one response, which scikit-learn's validation ravels with
+        a ``DataConversionWarning``. ``y`` of more than two dimensions, or of
+        several responses under a law of one response, gets a ValueError
+        naming ``y`` and the noise model.
+        """
+        spec = self._spec()
+        try:
+            shape = np.asarray(y).shape
+        except (TypeError, ValueError):  # a ragged sequence: validate_Xy names it
+            return spec
+        if len(shape) == 2 and shape[1] == 1 and not several:
+            shape = shape[:1]
+        return spec.replace(noise=noise_for_targets(spec.noise, shape))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = self._several_responses() is None
+        return tags
 
     def _check_record_routing(self):
         """``routing_k`` when routing is recorded, else None; ValueError if
@@ -886,7 +955,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self.params_.noise.check_y(y, sample_weight)
-        y = check_target(y, X.shape[0])
+        y = check_target(y, X.shape[0], self.params_.n_targets)
         if sample_weight is not None:
             sample_weight = as_kernel_array(check_sample_weight(sample_weight, X))
         return X, y, sample_weight
@@ -913,7 +982,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             :math:`R^2` of ``predict(X)`` with respect to ``y``.
         """
         y_pred = self.predict(X)
-        y = check_target(y, y_pred.shape[0])
+        y = check_target(y, y_pred.shape[0], self.params_.n_targets)
         return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def _loglik_and_size(self, X, y, sample_weight, method):
@@ -1164,3 +1233,37 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         with numba_threads(self.n_jobs):
             return standard_errors(self, X, y, sample_weight=sample_weight)
+
+
+def _declared(value, registry):
+    """A family given by name (its default object) or by object (as is)."""
+    return registry[value]() if isinstance(value, str) else value
+
+
+def _check_for_targets(check, spec, y):
+    """``check(spec)``; with several responses its ValueError names ``y``.
+
+    A solver, objective, start or family that cannot take several responses
+    is refused by the check of its requirements; the message then starts
+    with ``y``'s shape and the law of several responses it asked for.
+    """
+    try:
+        check(spec)
+    except ValueError as exc:
+        if not spec.noise.multi_output:
+            raise
+        raise ValueError(
+            f"y has shape {np.asarray(y).shape}: noise="
+            f"{spec.noise._spelling()}, which this configuration cannot fit: "
+            f"{exc}"
+        ) from None
+
+
+def _check_n_targets(what, params, y):
+    """A start (``init_params``, the previous fit) must have ``y``'s responses."""
+    m = None if y.ndim == 1 else y.shape[1]
+    if params.n_targets != m:
+        raise ValueError(
+            f"{what} must have the responses of y: n_targets={m} (None: a 1-D "
+            f"y); got n_targets={params.n_targets}."
+        )

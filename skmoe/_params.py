@@ -196,13 +196,20 @@ class MoEParams:
                     "variance per expert)."
                 )
             set_(self, "variance", np.ones(K))
+        # several responses: the law's variance block gives m, the experts'
+        # parameters get a response axis (K, m, q)
+        m = noise.n_targets(self.variance)
+        if m is not None:
+            set_(self, "variance", noise.check_variance(self.variance, K))
+        q = self.experts.n_params(d)
         checks = {
             "gate_intercept": (as_kernel_array(self.gate_intercept), (K,)),
             "expert_params": (
                 np.atleast_2d(as_kernel_array(self.expert_params)),
-                (K, self.experts.n_params(d)),
+                (K, q) if m is None else (K, m, q),
             ),
-            "variance": (as_kernel_array(self.variance), (K,)),
+            "variance": (as_kernel_array(self.variance), np.shape(self.variance)
+                         if m is not None else (K,)),
         }
         set_(self, "gate_coef", gate_coef)
         for name, (arr, shape) in checks.items():
@@ -215,7 +222,8 @@ class MoEParams:
             set_(self, name, arr)
         extra = {k: as_kernel_array(v) for k, v in dict(self.gate_extra).items()}
         set_(self, "gate_extra", extra)
-        if not np.all(np.isfinite(self.variance) & (self.variance > 0)):
+        if m is None and not np.all(np.isfinite(self.variance)
+                                    & (self.variance > 0)):
             raise ValueError(
                 f"variance must be finite and strictly positive; got "
                 f"{self.variance!r}."
@@ -327,6 +335,16 @@ class MoEParams:
     def n_shared_experts(self):
         """Number of shared experts (0 without them)."""
         return 0 if self.shared_params is None else self.shared_params.shape[0]
+
+    @property
+    def n_targets(self):
+        """Number of responses ``m`` of a law of several responses, else None.
+
+        None: one response per row (``y`` of shape (n_samples,)); an int:
+        ``y`` of shape (n_samples, m), known from the noise model's variance
+        block (:class:`~skmoe.noise.MultivariateGaussianNoise`).
+        """
+        return self.noise.n_targets(self.variance)
 
     # --------------------------------------------------------- construction
     def replace(self, **changes):
@@ -523,7 +541,8 @@ class MoEParams:
         outputs : ndarray of shape (n_samples, n_experts)
             ``h(x_i; eta_k)``.
         """
-        return self.experts.predict(self._check_X(X), self.expert_params)
+        return self.noise.predictors(self.experts, self._check_X(X),
+                                     self.expert_params)
 
     def expert_means(self, X):
         """The experts' means :math:`E[y \\mid x, k]`.
@@ -648,13 +667,22 @@ class MoEParams:
             Mixture mean for every sample.
         """
         X = self._check_X(X)
+        if self.n_targets is not None:  # several responses: (n, K, m) means
+            return np.einsum("nk,nkm->nm", self.gates(X), self.expert_means(X))
         if self.n_shared_experts:
             log_w, means, _ = self._components(X)
             return np.sum(np.exp(log_w) * self.noise.mean(means), axis=1)
         return np.sum(self.gates(X) * self.expert_means(X), axis=1)
 
     def _check_y(self, X, y):
-        y = as_kernel_array(y).ravel()
+        m = self.n_targets
+        y = as_kernel_array(y)
+        y = y.ravel() if m is None else as_kernel_array(y.reshape(y.shape[0], -1))
+        if m is not None and y.shape[1] != m:
+            raise ValueError(
+                f"y must have {m} columns (one per response); got shape "
+                f"{y.shape}."
+            )
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"X and y must have the same number of rows; got {X.shape[0]} "
@@ -719,6 +747,8 @@ class MoEParams:
         X = self._check_X(X)
         y = np.asarray(y, dtype=np.float64)
         sample_weight = self._check_weights(X, sample_weight)
+        if self.n_targets is not None:
+            return self._marginal_cdf(X, y)
         log_w, means, variance = self._components(X)
         gates = np.exp(log_w)
         yy = y.reshape(X.shape[0], -1, 1)
@@ -753,6 +783,9 @@ class MoEParams:
         X = self._check_X(X)
         q_arr = check_probabilities(q)
         sample_weight = self._check_weights(X, sample_weight)
+        if self.n_targets is not None:
+            out = self._marginal_quantiles(X, q_arr)
+            return out[..., 0] if np.ndim(q) == 0 else out
         if self.noise.discrete:
             out = self._lattice_quantiles(X, q_arr, sample_weight)
             return out[:, 0] if np.ndim(q) == 0 else out
@@ -778,6 +811,40 @@ class MoEParams:
             hi = np.where(below, hi, mid)
         out = 0.5 * (lo + hi)
         return out[:, 0] if np.ndim(q) == 0 else out
+
+    # ------------------------------------------------ several responses
+    def _marginal_cdf(self, X, y):
+        """Marginal distribution functions of the responses, ``y`` (n, m[, q])."""
+        m = self.n_targets
+        if y.ndim not in (2, 3) or y.shape[:2] != (X.shape[0], m):
+            raise ValueError(
+                f"y must have shape (n_samples, {m}) or (n_samples, {m}, "
+                f"n_points) for a model of {m} responses; got shape {y.shape}."
+            )
+        yy = y.reshape(X.shape[0], m, -1)
+        cdf = self.noise.marginal_cdf(yy, self.expert_predictors(X), self.variance)
+        return np.einsum("nk,njqk->njq", self.gates(X), cdf).reshape(y.shape)
+
+    def _marginal_quantiles(self, X, q):
+        """Quantiles of each response's marginal mixture, (n, m, n_quantiles).
+
+        Bisection on :meth:`_marginal_cdf` inside the bracket of the
+        one-response Gaussian case (the component means -/+ 40 of the largest
+        standard deviation of the response).
+        """
+        n, m = X.shape[0], self.n_targets
+        means = self.expert_predictors(X)  # (n, K, m)
+        width = 40.0 * np.sqrt(self.noise.marginal_variances(self.variance)
+                               .max(axis=0))  # (m,)
+        lo = np.repeat((means.min(axis=1) - width)[:, :, None], q.size, axis=2)
+        hi = np.repeat((means.max(axis=1) + width)[:, :, None], q.size, axis=2)
+        target = np.broadcast_to(q, (n, m, q.size))
+        for _ in range(80):  # 80 halvings of the bracket reach round-off
+            mid = 0.5 * (lo + hi)
+            below = self._marginal_cdf(X, mid) < target
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        return 0.5 * (lo + hi)
 
     def _lattice_quantiles(self, X, q, sample_weight):
         """Smallest lattice points ``j * step`` whose mixture cdf reaches ``q``.
@@ -864,10 +931,11 @@ class MoEParams:
             counted).
         """
         K, d = self.n_experts, self.n_features
+        m = self.n_targets
         count = (
             self.gating.n_free_params(d, K)
-            + K * self.experts.n_free_params(d)
-            + self.noise.n_free_params(K)
+            + K * self.experts.n_free_params(d) * (1 if m is None else m)
+            + self.noise.n_free_params(K, n_targets=m)
         )
         S = self.n_shared_experts
         if S:

@@ -4,7 +4,6 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from .._params import MoEParams
-from ..noise import update_variances
 from ..utils._arrays import as_kernel_array
 from ._result import Degenerate
 
@@ -35,10 +34,10 @@ def given_start(method, spec, n_features):
             f"n_features={method.n_features}."
         )
     q = experts.n_params(d)
-    if method.expert_params.shape[1] != q:
+    if method.expert_params.shape[-1] != q:
         raise ValueError(
             f"init_params.expert_params must have {q} columns for "
-            f"{type(experts).__name__}; got {method.expert_params.shape[1]}."
+            f"{type(experts).__name__}; got {method.expert_params.shape[-1]}."
         )
     if method.n_shared_experts != spec.n_shared_experts:
         raise ValueError(
@@ -58,11 +57,12 @@ def given_start(method, spec, n_features):
         gate_coef=method.gate_coef.copy(),
         gate_intercept=method.gate_intercept.copy(),
         expert_params=method.expert_params.copy(),
-        variance=np.maximum(method.variance, spec.var_floor),
+        variance=spec.noise.floor_variance(method.variance, spec.var_floor),
         gating=spec.gating,
         experts=experts,
         gate_extra={k: v.copy() for k, v in method.gate_extra.items()},
         **shared,
+        noise=spec.noise,
     )
 
 
@@ -93,13 +93,8 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     params : MoEParams
     """
     experts, noise = spec.experts, spec.noise
-    K = R.shape[1]
     expert_params = noise.init_experts(experts, X, y, R, spec.rng, sample_weight)
-    if noise.has_variance:
-        means = experts.predict(X, expert_params)
-        variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
-    else:
-        variance = np.ones(K)
+    variance = noise.start_variance(experts, X, y, R, expert_params, spec.var_floor)
     if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
         raise Degenerate("non-finite starting parameters")
     return MoEParams(
@@ -110,6 +105,7 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
         gating=spec.gating,
         experts=experts,
         gate_extra=gate_fields.get("gate_extra", {}),
+        noise=noise,
     )
 
 
@@ -165,7 +161,7 @@ def kmeans_start(X, y, sample_weight, spec):
     """
     K, d = spec.n_experts, X.shape[1]
     rows = spec.noise.row_weights(sample_weight)
-    Z = np.hstack([X, y[:, None]])
+    Z = np.hstack([X, y.reshape(y.shape[0], -1)])  # one column per response
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
     labels = KMeans(
         n_clusters=K, n_init=1,
