@@ -10,6 +10,7 @@ from skmoe import (
     PolynomialExperts,
     SoftmaxGating,
 )
+from skmoe.noise import MultivariateGaussianNoise
 
 
 def small_instances():
@@ -42,6 +43,11 @@ def small_instances():
     yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
     # the Student-t noise model (heavy tails)
     yield MixtureOfExpertsRegressor(noise="student_t", **common)
+    # several responses with uncorrelated noise, given as a noise object (the
+    # default instance covers full covariances: noise="gaussian" takes them
+    # for a 2-D y)
+    yield MixtureOfExpertsRegressor(
+        noise=MultivariateGaussianNoise(covariance_type="diag"), **common)
 
 
 def expected_failed_checks(estimator):
