@@ -172,9 +172,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``learning_decay=1`` and ``learning_offset=0`` the running statistics
         are the plain average of the batches' statistics. Used by
         :meth:`partial_fit` only.
-    noise : {"gaussian", "student_t", "poisson", "binomial"}, \
-            default="gaussian"
+    noise : {"gaussian", "student_t", "poisson", "binomial", \
+            "multivariate_gaussian"} or NoiseModel, default="gaussian"
         Noise model of the experts (the law of ``y`` given an expert).
+        ``"gaussian"`` with a 2-D ``y`` of shape (n_samples, n_targets):
+        several responses sharing the gate, each expert a linear map with a
+        full ``n_targets x n_targets`` noise covariance
+        (:class:`~skmoe.noise.MultivariateGaussianNoise`; pass
+        ``MultivariateGaussianNoise(covariance_type="diag")`` for
+        uncorrelated responses); ``predict`` then returns (n_samples,
+        n_targets) and :meth:`log_density` is the joint density. Only with
+        ``solver="em"``, ``objective="likelihood"``, no shared experts and
+        (for full covariances) linear or polynomial experts; the other noise
+        models take a 1-D ``y`` (otherwise a ``ValueError`` naming ``y``).
         ``"student_t"``: the t mixture of experts (Chamroukhi 2016,
         arXiv:1701.07429), robust to outliers and heavy tails, fitted by EM
         with latent scale weights (:class:`~skmoe.noise.StudentTNoise`);
@@ -859,8 +869,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
-            Mixture mean for every sample.
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Mixture mean for every sample (of every response, for a model
+            fitted to a 2-D ``y``).
         """
         X = self._check_X(X)
         with numba_threads(self.n_jobs):
@@ -940,8 +951,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        means : ndarray of shape (n_samples, n_experts)
-            Expert means.
+        means : ndarray of shape (n_samples, n_experts) or \
+                (n_samples, n_experts, n_targets)
+            Expert means (of every response, for a model fitted to a 2-D
+            ``y``).
         """
         X = self._check_X(X)
         return self.params_.expert_means(X)
@@ -965,13 +978,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         As :meth:`sklearn.base.RegressorMixin.score`, with ``y`` checked
         first (a ``ValueError`` naming ``y`` for values that are not finite
-        real numbers).
+        real numbers). For several responses, the mean of the responses'
+        :math:`R^2` (``multioutput="uniform_average"``).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Input samples.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
             True targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
@@ -1006,13 +1020,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         For ``noise="poisson"`` and ``"binomial"`` the log-probability of the
         count or proportion, normalising terms included (:math:`-\\log y!`,
-        the log binomial coefficient), as R's ``dpois`` and ``dbinom``.
+        the log binomial coefficient), as R's ``dpois`` and ``dbinom``. For
+        several responses, the joint density of the row's responses.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Input samples.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             For ``noise="binomial"``: the number of trials of each row (None:
@@ -1034,7 +1049,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``-2 log L + n_params log n``, with ``n_params`` the free parameters
         (gate after the identifiability constraint, experts, the noise
         model's parameters: variances, estimated degrees of freedom; none for
-        ``noise="poisson"`` and ``"binomial"``).
+        ``noise="poisson"`` and ``"binomial"``; for several responses
+        ``m (m + 1) / 2`` covariance entries per expert, ``m`` with
+        ``covariance_type="diag"``).
 
         Parameters
         ----------
@@ -1141,8 +1158,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            Target values.
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Target values (a joint draw of the responses of a model fitted
+            to a 2-D ``y``).
         """
         X = self._check_X(X)
         self._check_density_defined("sample_y")
@@ -1171,6 +1189,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         -------
         quantiles : ndarray of shape (n_samples,) or (n_samples, n_quantiles)
             One column per probability (no column axis for a scalar ``q``).
+            For several responses, the quantiles of each response's marginal
+            mixture, of shape (n_samples, n_targets[, n_quantiles]).
         """
         X = self._check_X(X)
         self._check_density_defined("predict_quantiles")
@@ -1195,7 +1215,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Lower and upper bounds, the ``(1 - coverage) / 2`` and
             ``(1 + coverage) / 2`` quantiles. For a discrete law (counts,
             proportions) the interval holds at least ``coverage`` of the
-            mass when its ends are included.
+            mass when its ends are included. For several responses,
+            marginal intervals of shape (n_samples, n_targets, 2).
         """
         if not (isinstance(coverage, Real) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a float in (0, 1); got {coverage!r}.")
