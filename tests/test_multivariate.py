@@ -233,6 +233,9 @@ def _several(X, Y, **kw):
     (dict(init_params="tensor"), "init_params='tensor'"),
     (dict(solver="tensor"), "solver='tensor'"),
     (dict(solver="lbfgs"), "solver='lbfgs'"),
+    (dict(solver="gd"), "solver='gd'"),
+    (dict(solver="two_loss"), "solver='two_loss'"),
+    (dict(solver="gd", objective="least_squares"), "least_squares"),
     (dict(n_shared_experts=1), "n_shared_experts"),
     (dict(experts="ffn"), "FFNExperts"),
 ])
@@ -264,10 +267,18 @@ def test_bad_shapes_name_y(data, fitted):
         one.log_density(X, Y)
 
 
-def test_standard_errors_and_bootstrap_refuse(fitted, data):
+def test_univariate_consumers_refuse(fitted, data):
     from skmoe.inference import bootstrap_standard_errors
+    from skmoe.metrics import density_distance, voronoi_loss
+    from skmoe.model_selection import mixing_measure_dendrogram
 
-    X, Y, _ = data
+    X, Y, truth = data
+    with pytest.raises(ValueError, match="univariate"):
+        voronoi_loss(fitted.params_, truth)
+    with pytest.raises(ValueError, match="MultivariateGaussianNoise"):
+        density_distance(fitted.params_, truth, X[:10])
+    with pytest.raises(ValueError, match="MultivariateGaussianNoise"):
+        mixing_measure_dendrogram(fitted, X, Y)
     with pytest.raises(ValueError, match="MultivariateGaussianNoise"):
         fitted.standard_errors(X, Y)
     with pytest.raises(ValueError, match="univariate"):
