@@ -58,14 +58,20 @@ class MoEParams:
         Gate slopes :math:`\\beta_{1k}`, one row per expert.
     gate_intercept : array-like of shape (n_experts,)
         Gate intercepts :math:`\\beta_{0k}`.
-    expert_params : array-like of shape (n_experts, n_expert_params)
+    expert_params : array-like of shape (n_experts, n_expert_params) or \
+            (n_experts, n_targets, n_expert_params)
         Expert parameters :math:`\\eta_k`, laid out as the expert family
         documents (for :class:`~skmoe.LinearExperts`: the ``n_features`` slopes
-        followed by the intercept).
+        followed by the intercept); one row per response with
+        ``noise="multivariate_gaussian"``.
     variance : array-like of shape (n_experts,), default=None
         Noise variances :math:`\\nu_k` (variances, not standard deviations).
         Required unless the noise model has no variance (Poisson, binomial:
-        None gives ones, the only value allowed).
+        None gives ones, the only value allowed). With
+        ``noise="multivariate_gaussian"``: covariance matrices of shape
+        (n_experts, n_targets, n_targets), or variances of shape (n_experts,
+        n_targets) for ``MultivariateGaussianNoise(covariance_type="diag")``;
+        their shape gives the number of responses.
     gating : str or Gating, default="softmax"
         Gating family; a string is resolved to the default object of that name.
     experts : str or Experts, default="linear"

@@ -105,7 +105,7 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     -------
     X : ndarray of shape (n_samples, n_features)
         Input samples.
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Target values.
 
     Examples

@@ -300,3 +300,34 @@ def test_make_moe_regression_n_targets_refusals():
         make_moe_regression(50, 1, 2, n_targets=2, response="poisson")
     with pytest.raises(ValueError, match="n_targets"):
         make_moe_regression(50, 1, 2, n_targets=0)
+
+
+def test_integer_weights_equal_repeated_rows(data):
+    """Frequency weights: weight 2 on a row is the row twice (same start)."""
+    X, Y, _ = data
+    w = np.where(np.arange(len(X)) % 3 == 0, 2.0, 1.0)
+    rep = np.repeat(np.arange(len(X)), w.astype(int))
+    weighted = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(
+        X, Y, sample_weight=w)
+    repeated = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(
+        X[rep], Y[rep])
+    assert weighted.params_.n_targets == 2
+    # the same EM on the same weighted sums, up to summation order
+    assert_allclose(weighted.params_.expert_params,
+                    repeated.params_.expert_params, rtol=1e-7)
+    assert_allclose(weighted.params_.variance, repeated.params_.variance,
+                    rtol=1e-7)
+    assert weighted.log_likelihood_ == pytest.approx(repeated.log_likelihood_,
+                                                     rel=1e-10)
+
+
+def test_given_start(data):
+    """init_params=truth starts there: one EM step from the truth."""
+    X, Y, truth = data
+    est = MixtureOfExpertsRegressor(n_experts=2, init_params=truth).fit(X, Y)
+    err = parameter_error(est.params_, truth)
+    # n = 600: a few standard errors (about 0.03) of the truth
+    assert err["expert_coef"].max() < 0.15
+    bad = make_moe_regression(50, 2, 2, n_targets=3, random_state=0)[2]
+    with pytest.raises(ValueError, match="n_targets"):
+        MixtureOfExpertsRegressor(n_experts=2, init_params=bad).fit(X, Y)
