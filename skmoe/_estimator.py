@@ -732,6 +732,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         K = self.n_experts
         check_data_scale(X, y, sample_weight, spec.experts)
         spec.gating.check_n_experts(K, X.shape[1])
+        check_online(spec)
         if first and np.count_nonzero(sample_weight) < max(2, K):
             raise ValueError(
                 f"The first partial_fit batch has {np.count_nonzero(sample_weight)} "
@@ -1262,17 +1263,17 @@ def _declared(value, registry):
 
 
 def _check_for_targets(check, spec, y):
-    """``check(spec)``; with several responses its ValueError names ``y``.
+    """``check(spec)`` for several responses; its ValueError names ``y``.
 
     A solver, objective, start or family that cannot take several responses
     is refused by the check of its requirements; the message then starts
     with ``y``'s shape and the law of several responses it asked for.
     """
+    if not spec.noise.multi_output:
+        return  # one response: checked where it always was, after the data
     try:
         check(spec)
     except ValueError as exc:
-        if not spec.noise.multi_output:
-            raise
         raise ValueError(
             f"y has shape {np.asarray(y).shape}: noise="
             f"{spec.noise._spelling()}, which this configuration cannot fit: "
