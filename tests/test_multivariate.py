@@ -331,3 +331,17 @@ def test_given_start(data):
     bad = make_moe_regression(50, 2, 2, n_targets=3, random_state=0)[2]
     with pytest.raises(ValueError, match="n_targets"):
         MixtureOfExpertsRegressor(n_experts=2, init_params=bad).fit(X, Y)
+
+
+def test_tables_label_the_responses(fitted, data):
+    """repr, to_frame and summary name every response's numbers."""
+    X, Y, _ = data
+    frame = fitted.params_.to_frame()
+    # gate 2 x 3, experts 2 x 2 responses x 3, covariances 2 x 3 entries
+    assert len(frame) == 6 + 12 + 6
+    assert frame.loc[(0, "noise", "covariance y0 y1"), "value"] == \
+        fitted.params_.variance[0, 0, 1]
+    assert frame.loc[(1, "expert", "y1 (Intercept)"), "value"] == \
+        fitted.params_.expert_params[1, 1, 2]
+    assert "covariance y0 y1" in repr(fitted.params_)
+    assert "y1 x0" in str(fitted.summary(X, Y))
