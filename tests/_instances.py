@@ -10,6 +10,7 @@ from skmoe import (
     PolynomialExperts,
     SoftmaxGating,
 )
+from skmoe.noise import MultivariateGaussianNoise
 
 
 def small_instances():
@@ -42,6 +43,11 @@ def small_instances():
     yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
     # the Student-t noise model (heavy tails)
     yield MixtureOfExpertsRegressor(noise="student_t", **common)
+    # several responses with uncorrelated noise, given as a noise object (the
+    # default instance covers full covariances: noise="gaussian" takes them
+    # for a 2-D y)
+    yield MixtureOfExpertsRegressor(
+        noise=MultivariateGaussianNoise(covariance_type="diag"), **common)
     # column selections (indices that every width of the checks' data has):
     # covariate-free gate weights, a gate on the first column, experts on it
     yield MixtureOfExpertsRegressor(gate_features=[], **common)

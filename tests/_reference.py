@@ -292,3 +292,28 @@ def gaussian_log_densities(X, centres, prec_chol):
     Y = np.einsum("nka,kab->nkb", X[:, None, :] - centres[None], U)
     half_logdet = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
     return half_logdet - 0.5 * X.shape[1] * np.log(2 * np.pi) - 0.5 * (Y**2).sum(axis=2)
+
+
+# --------------------------------------------------- several responses
+def mvn_log_pdf(means, chol, y):
+    """``log N(y_i | mu_ik, L_k L_k^T)`` by a dense solve and slogdet."""
+    n, K, m = means.shape
+    out = np.empty((n, K))
+    for k in range(K):
+        cov = chol[k] @ chol[k].T
+        r = y - means[:, k, :]
+        quad = np.einsum("ij,ij->i", r, np.linalg.solve(cov, r.T).T)
+        out[:, k] = (-0.5 * m * np.log(2 * np.pi)
+                     - 0.5 * np.linalg.slogdet(cov)[1] - 0.5 * quad)
+    return out
+
+
+def mvn_estep(log_gate, means, chol, y):
+    with np.errstate(invalid="ignore"):
+        a = log_gate + mvn_log_pdf(means, chol, y)
+    return _posterior(np.where(log_gate == -np.inf, -np.inf, a), log_gate)
+
+
+def weighted_scatter(y, means, R):
+    r = y[:, None, :] - means
+    return np.einsum("ik,ikj,ikl->kjl", R, r, r)

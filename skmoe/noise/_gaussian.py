@@ -13,7 +13,9 @@ class GaussianNoise(NoiseModel):
     """Gaussian expert noise, :math:`y \\mid k \\sim \\mathcal{N}(h_k(x), \\nu_k)`.
 
     The default noise model of :class:`~skmoe.MixtureOfExpertsRegressor`
-    (``noise="gaussian"``). It has no parameter besides the variances.
+    (``noise="gaussian"``). It has no parameter besides the variances. For a
+    ``y`` of several responses (2-D) the estimator uses its multivariate
+    counterpart, :class:`~skmoe.noise.MultivariateGaussianNoise`.
 
     Examples
     --------
@@ -24,7 +26,9 @@ class GaussianNoise(NoiseModel):
     """
 
     name = "gaussian"
-    provides = frozenset({"gaussian", "gradient", "shared_experts"})
+    provides = frozenset({"gaussian", "gradient", "shared_experts", "univariate"})
+    #: a 2-D ``y`` takes the multivariate Gaussian law (full covariances)
+    multi_output_law = "multivariate_gaussian"
     _parameter_constraints: dict = {}
 
     def posterior(self, X, y, params, sample_weight=None):

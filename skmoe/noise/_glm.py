@@ -51,7 +51,7 @@ class _GLMNoise(NoiseModel):
 
     has_variance = False
     discrete = True
-    provides = frozenset({"gradient"})
+    provides = frozenset({"gradient", "univariate"})
     _parameter_constraints: dict = {}
 
     # ------------------------------------------------------------ the law

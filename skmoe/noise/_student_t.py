@@ -130,7 +130,7 @@ class StudentTNoise(NoiseModel):
     name = "student_t"
     # no "gaussian" (the gradient kernels, online statistics, fused EM and
     # dendrogram are Gaussian) and no "shared_experts"
-    provides = frozenset()
+    provides = frozenset({"univariate"})
     _parameter_constraints: dict = {
         "df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED, closed="both")],
     }
@@ -138,13 +138,15 @@ class StudentTNoise(NoiseModel):
     def __init__(self, df=None):
         self.df = df
 
-    def n_free_params(self, n_experts):
+    def n_free_params(self, n_experts, n_targets=None):
         """Number of squared scales and estimated degrees of freedom.
 
         Parameters
         ----------
         n_experts : int
             Number of experts.
+        n_targets : None, default=None
+            Unused (one response per row).
 
         Returns
         -------

@@ -98,7 +98,9 @@ def _mstep(X, y, R, params, var_floor, sample_weight, latent=None, n_iter=1,
     else:
         expert_params = expert_step(X, y, noise.expert_weights(R_routed, latent),
                                     params.expert_params)
-    means = as_kernel_array(experts.predict(X, expert_params))
+    # the experts' outputs as the noise model lays them out (a response axis
+    # for several responses)
+    means = as_kernel_array(noise.predictors(experts, X, expert_params))
     variance, noise_df = noise.m_step(y, means, R_routed, latent, params.variance,
                                       params.noise_df, var_floor)
     changes = dict(expert_params=expert_params, variance=variance,

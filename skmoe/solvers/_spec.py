@@ -45,8 +45,10 @@ class FitSpec:
         Maximum number of iterations per restart.
     tol : float, default=1e-6
         Convergence threshold (relative change of the objective).
-    var_floor : float, default=0.0
-        Absolute lower bound of the variances.
+    var_floor : float or ndarray of shape (n_targets,), default=0.0
+        Absolute lower bound of the variances; for several responses, one
+        bound per response (see
+        :class:`~skmoe.noise.MultivariateGaussianNoise`).
     rng : numpy.random.RandomState or None, default=None
         The fit's random generator (drawn from by every restart in turn).
     verbose : int, default=0

@@ -17,7 +17,6 @@ bit-identical for any number of threads.
 import numpy as np
 
 from .._params import MoEParams
-from ..noise import update_variances
 from ..utils._arrays import as_kernel_array
 from ._result import Degenerate
 
@@ -48,10 +47,10 @@ def given_start(method, spec, n_features):
             f"n_features={method.n_features}."
         )
     q = experts.n_params(d)
-    if method.expert_params.shape[1] != q:
+    if method.expert_params.shape[-1] != q:
         raise ValueError(
             f"init_params.expert_params must have {q} columns for "
-            f"{type(experts).__name__}; got {method.expert_params.shape[1]}."
+            f"{type(experts).__name__}; got {method.expert_params.shape[-1]}."
         )
     if method.n_shared_experts != spec.n_shared_experts:
         raise ValueError(
@@ -71,11 +70,12 @@ def given_start(method, spec, n_features):
         gate_coef=method.gate_coef.copy(),
         gate_intercept=method.gate_intercept.copy(),
         expert_params=method.expert_params.copy(),
-        variance=np.maximum(method.variance, spec.var_floor),
+        variance=spec.noise.floor_variance(method.variance, spec.var_floor),
         gating=spec.gating,
         experts=experts,
         gate_extra={k: v.copy() for k, v in method.gate_extra.items()},
         **shared,
+        noise=spec.noise,
     )
 
 
@@ -106,13 +106,8 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     params : MoEParams
     """
     experts, noise = spec.experts, spec.noise
-    K = R.shape[1]
     expert_params = noise.init_experts(experts, X, y, R, spec.rng, sample_weight)
-    if noise.has_variance:
-        means = experts.predict(X, expert_params)
-        variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
-    else:
-        variance = np.ones(K)
+    variance = noise.start_variance(experts, X, y, R, expert_params, spec.var_floor)
     if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
         raise Degenerate("non-finite starting parameters")
     return MoEParams(
@@ -123,6 +118,7 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
         gating=spec.gating,
         experts=experts,
         gate_extra=gate_fields.get("gate_extra", {}),
+        noise=noise,
     )
 
 
@@ -153,7 +149,7 @@ def _response_partition(X, y, rows, spec):
     """
     K = spec.n_experts
     columns = spec.experts.input_columns(X.shape[1]).astype(np.intp)
-    Z = np.hstack([X[:, columns], y[:, None]])
+    Z = np.hstack([X[:, columns], y.reshape(y.shape[0], -1)])  # per response
     w = rows / rows.sum()
     mean = w @ Z
     std = np.sqrt(np.maximum(w @ (Z - mean) ** 2, 0.0))
@@ -204,7 +200,7 @@ def random_start(X, y, sample_weight, spec):
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
     R *= rows[:, None]
     params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
-    n_params = params.expert_params.shape[1]
+    n_params = params.expert_params.shape[-1]
     if n_params < np.count_nonzero(rows) and _coincide(params.expert_params):
         # the gate's partition does not separate the experts: when the
         # experts can fit every level the gate distinguishes (a binary
@@ -293,7 +289,8 @@ def kmeans_start(X, y, sample_weight, spec):
 
     K = spec.n_experts
     rows = spec.noise.row_weights(sample_weight)
-    Z = np.hstack([X[:, _used_columns(X, spec)], y[:, None]])
+    # one column per response
+    Z = np.hstack([X[:, _used_columns(X, spec)], y.reshape(y.shape[0], -1)])
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
     labels = KMeans(
         n_clusters=K, n_init=1,
@@ -438,7 +435,8 @@ def joint_clusters_start(X, y, sample_weight, spec):
     params : MoEParams
     """
     rows = spec.noise.row_weights(sample_weight)
-    Z = _standardized(np.hstack([X[:, _used_columns(X, spec)], y[:, None]]), rows)
+    Z = _standardized(np.hstack([X[:, _used_columns(X, spec)],
+                               y.reshape(y.shape[0], -1)]), rows)
     labels = weighted_kmeans(Z, rows, spec.n_experts, spec.rng,
                              canonical_rows(X[:, _used_columns(X, spec)], y))
     return labels_start(X, y, sample_weight, labels, spec)
@@ -483,8 +481,11 @@ def _closest_expert(X, y, sample_weight, R, spec):
     experts, noise = spec.experts, spec.noise
     expert_params = noise.init_experts(experts, X, y, as_kernel_array(R), spec.rng,
                                        sample_weight)
-    means = noise.mean(experts.predict(X, expert_params))
-    return np.argmin((y[:, None] - means) ** 2, axis=1)
+    means = noise.mean(noise.predictors(experts, X, expert_params))
+    n = X.shape[0]
+    # squared distances summed over the responses (one response: (n, K, 1))
+    gaps = y.reshape(n, 1, -1) - means.reshape(n, means.shape[1], -1)
+    return np.argmin(np.sum(gaps ** 2, axis=2), axis=1)
 
 
 def regression_clusters_start(X, y, sample_weight, spec, max_iter=10):
