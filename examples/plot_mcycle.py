@@ -67,6 +67,15 @@ print("mean gate weight (prior) of each expert:",
       est.predict_gates(X).mean(axis=0)[order].round(3))
 
 # %%
+# The summary of the fit
+# ----------------------
+# flexmix's ``summary`` and ``parameters`` in one report: priors and sizes,
+# every coefficient named by feature with its standard error, z and p value
+# (from the observed information), the log-likelihood and the criteria.
+
+print(est.summary(X, y))
+
+# %%
 # The data, the experts, the gates and a predictive interval
 # ----------------------------------------------------------
 # Left: the data coloured by the expert with the largest gate weight, every
