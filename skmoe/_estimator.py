@@ -146,7 +146,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         restarts ended at clearly different optima and the best was reached
         by one of them only (see :ref:`starts`).
     init_params : {"auto", "random", "kmeans", "tensor"} or MoEParams, \
-            default="auto"
+            default="random"
         Starting point. ``"auto"``: 20 candidate starts, in turn random
         gate hyperplanes (as ``"random"``), weighted k-means clusters of the
         standardised ``(X, y)``, k-means cells of the standardised ``X`` and
@@ -456,7 +456,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         max_iter=300,
         tol=1e-6,
         n_init=1,
-        init_params="auto",
+        init_params="random",
         random_state=None,
         warm_start=False,
         reg_var=1e-6,

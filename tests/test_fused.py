@@ -222,7 +222,8 @@ def test_estimator_fits_use_the_fused_em(monkeypatch):
     # the auto start: 20 short runs (at most max_iter iterations each here),
     # the best of them already at max_iter
     calls.clear()
-    MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0).fit(X, y)
+    MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0,
+                              init_params="auto").fit(X, y)
     assert len(calls) == 20 * 6
 
 
