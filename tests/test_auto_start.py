@@ -226,18 +226,19 @@ def test_regression_clusters_find_two_crossing_lines():
 
 def test_auto_fit_history_and_reproducibility():
     X, y, _ = _data()
-    est = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    est = MixtureOfExpertsRegressor(3, init_params="auto", random_state=0).fit(X, y)
     assert est.history_.size == est.n_iter_ + 1
     assert est.converged_
     assert np.all(np.diff(est.history_) > -1e-9 * np.abs(est.history_[1:]))
     assert est.history_[-1] == est.log_likelihood_
-    again = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    again = MixtureOfExpertsRegressor(3, init_params="auto", random_state=0).fit(X, y)
     assert np.array_equal(again.history_, est.history_)
 
 
 def test_auto_verbose_names_the_candidates(capsys):
     X, y, _ = _data(n=100)
-    est = MixtureOfExpertsRegressor(2, verbose=1, max_iter=25, tol=0.0,
+    est = MixtureOfExpertsRegressor(2, init_params="auto", verbose=1, max_iter=25,
+                                    tol=0.0,
                                     random_state=0)
     with pytest.warns(ConvergenceWarning):
         est.fit(X, y)
@@ -260,7 +261,7 @@ def test_auto_verbose_names_the_candidates(capsys):
 ])
 def test_auto_fits_every_kind_of_model(kwargs):
     X, y, _ = _data(n=200)
-    kwargs = {"n_experts": 3, **kwargs}
+    kwargs = {"n_experts": 3, "init_params": "auto", **kwargs}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         auto = MixtureOfExpertsRegressor(max_iter=60, random_state=0,
@@ -288,7 +289,8 @@ def test_lbfgs_starts_from_the_chosen_short_run(monkeypatch):
         return chosen[-1]
 
     monkeypatch.setattr("skmoe.solvers._init.auto_start", spy)
-    est = MixtureOfExpertsRegressor(3, solver="lbfgs", random_state=0).fit(X, y)
+    est = MixtureOfExpertsRegressor(3, init_params="auto", solver="lbfgs",
+                                    random_state=0).fit(X, y)
     assert len(chosen) == 1
     # the gradient solver's history starts at the short run's end
     assert_allclose(est.history_[0], chosen[0].history[-1], rtol=1e-12)
@@ -330,7 +332,7 @@ def test_warns_when_the_best_optimum_was_reached_once():
 
 def test_no_warning_when_restarts_agree():
     X, y = load_mcycle(return_X_y=True)
-    est = MixtureOfExpertsRegressor(3, n_init=3, random_state=0)
+    est = MixtureOfExpertsRegressor(3, init_params="auto", n_init=3, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", MultipleOptimaWarning)
         est.fit(X, y)
