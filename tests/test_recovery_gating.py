@@ -121,6 +121,10 @@ def test_top_1_softmax(seed):
     assert gate_err.mean() < 0.006
 
 
+# restarts that end at different optima are expected here (a top-2 gate
+# from random starts): the MultipleOptimaWarning is right and not the
+# subject of this test
+@pytest.mark.filterwarnings("ignore::skmoe.MultipleOptimaWarning")
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 2])
 def test_top_2_normalized_sigmoid(seed):
