@@ -3,22 +3,32 @@
 import numpy as np
 
 from .._kernels._linear import linear_expert_suffstats
+from .._kernels._wls import linear_means_into, linear_wls_step, wls_update
 from ..utils._arrays import as_kernel_array
 from ._base import Experts, LinearStatistics
 
 
-def _solve_weighted_lstsq(gram, moment, weight_sums, old, threshold):
-    """Solve the K normal equations; keep ``old`` for experts without mass.
+class _LinearProgram:
+    """The compiled EM state of experts linear in a feature map: their rows.
 
-    A singular system (fewer effective samples than parameters) gets its
-    minimum-norm solution, which is still an exact maximiser.
+    The features ``phi(X)`` are computed once; the step is the kernel of
+    :meth:`_LinearInFeatures.update` on the statistics of the weights.
     """
-    new = old.copy()
-    for k in range(gram.shape[0]):
-        if weight_sums[k] <= threshold:
-            continue
-        new[k] = np.linalg.lstsq(gram[k], moment[k], rcond=None)[0]
-    return new
+
+    def __init__(self, experts, X, y, expert_params):
+        self.F = as_kernel_array(experts._features(X))
+        self.y = y
+        self.P = as_kernel_array(expert_params).copy()
+        self.fit_intercept = bool(experts.fit_intercept)
+
+    def means(self, MU):
+        linear_means_into(self.F, self.P, MU)
+
+    def step(self, W, MU):
+        return linear_wls_step(self.F, self.y, W, self.P, self.fit_intercept, MU)
+
+    def params(self):
+        return self.P.copy()
 
 
 class _LinearInFeatures(Experts):
@@ -34,7 +44,9 @@ class _LinearInFeatures(Experts):
     ``phi(x)`` followed by the intercept.
     """
 
-    provides = frozenset({"gradient", "statistics"})
+    provides = frozenset({"gradient", "statistics", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "update", "statistics", "predict")
 
     def _features(self, X):
         """The feature map ``phi(X)``, a C-contiguous (n_samples, m) array."""
@@ -207,19 +219,34 @@ class _LinearInFeatures(Experts):
         expert_params : ndarray of shape (n_experts, n_params)
             A new array.
         """
-        gram, moment, sums = stats.gram, stats.moment, stats.mass
-        threshold = 1e-10 * sums.sum()
-        if self.fit_intercept:
-            return _solve_weighted_lstsq(gram, moment, sums, expert_params,
-                                         threshold)
-        m = gram.shape[1] - 1
-        new = np.zeros_like(expert_params)
-        new[:, :m] = _solve_weighted_lstsq(
-            np.ascontiguousarray(gram[:, :m, :m]),
-            np.ascontiguousarray(moment[:, :m]), sums, expert_params[:, :m],
-            threshold,
-        )
+        new = as_kernel_array(expert_params).copy()
+        # the kernel of the compiled EM path's expert step: one implementation
+        wls_update(as_kernel_array(stats.gram), as_kernel_array(stats.moment),
+                   as_kernel_array(stats.mass), new, bool(self.fit_intercept))
         return new
+
+    def compiled_program(self, X, y, expert_params):
+        """The experts' state and steps for the compiled EM path.
+
+        Ability ``"compiled"``: the rows, updated by weighted least squares
+        on ``[phi(X), 1]`` (the kernel of :meth:`update`); see
+        :meth:`Experts.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Targets.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The starting rows.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _LinearProgram(self, X, y, expert_params)
 
     def residual_ss(self, stats, expert_params):
         """Residual sums of squares ``yy - 2 b^T moment + b^T gram b``.
@@ -280,7 +307,7 @@ class LinearExperts(_LinearInFeatures):
     """
 
     _parameter_constraints: dict = {"fit_intercept": ["boolean"]}
-    provides = frozenset({"gradient", "statistics", "linear"})
+    provides = frozenset({"gradient", "statistics", "linear", "compiled"})
 
     def __init__(self, fit_intercept=True):
         self.fit_intercept = fit_intercept

@@ -5,10 +5,42 @@ from numbers import Integral
 import numpy as np
 
 from .._kernels._logspace import log_softmax_rows
+from .._kernels._softmax_steps import (
+    hierarchical_log_weights_into,
+    hierarchical_newton_step,
+)
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._base import Gating, _random_directions, _weighted_moments
-from ._newton import newton_softmax_ascent
+
+
+class _HierarchicalProgram:
+    """The compiled EM state of a two-level softmax tree: both levels' rows.
+
+    The step is the kernel of :meth:`HierarchicalSoftmaxGating.m_step`.
+    """
+
+    def __init__(self, gating, X, params):
+        f = gating.normalize(params)
+        self.gating = gating
+        self.X = X
+        self.gc = f["gate_extra"]["group_coef"].copy()
+        self.gi = f["gate_extra"]["group_intercept"].copy()
+        self.coef = f["gate_coef"].copy()
+        self.intercept = f["gate_intercept"].copy()
+        self.max_iter = gating._max_newton_iter
+
+    def log_weights(self, LW):
+        hierarchical_log_weights_into(self.X, self.gc, self.gi, self.coef,
+                                      self.intercept, LW)
+
+    def step(self, R, LW, n_iter, max_iter):
+        return hierarchical_newton_step(self.X, R, self.gc, self.gi, self.coef,
+                                        self.intercept, self.max_iter, LW), False
+
+    def fields(self):
+        return self.gating._fields(self.coef.copy(), self.intercept.copy(),
+                                   self.gc.copy(), self.gi.copy())
 
 
 class HierarchicalSoftmaxGating(Gating):
@@ -76,7 +108,9 @@ class HierarchicalSoftmaxGating(Gating):
     }
 
     #: abilities (see skmoe.utils._abilities)
-    provides = frozenset({"gradient", "smooth", "fixed_model"})
+    provides = frozenset({"gradient", "smooth", "fixed_model", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "log_weights", "at_iteration")
 
     #: Newton steps per softmax in one EM gate update (see SoftmaxGating)
     _max_newton_iter = 1
@@ -433,6 +467,26 @@ class HierarchicalSoftmaxGating(Gating):
             "gate_extra.group_intercept": ((G,), False),
         }
 
+    def compiled_program(self, X, params):
+        """The gate's state and steps for the compiled EM path.
+
+        Ability ``"compiled"``: the rows of both levels, updated by the
+        Newton kernel of :meth:`m_step`; see :meth:`Gating.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            The starting parameters.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _HierarchicalProgram(self, X, params)
+
     def m_step(self, X, R, params, *, likelihood=None):
         """Damped Newton ascent of the group softmax and of each group's softmax.
 
@@ -452,22 +506,13 @@ class HierarchicalSoftmaxGating(Gating):
         fields : dict
             New ``gate_coef``, ``gate_intercept`` and ``gate_extra``.
         """
-        n = X.shape[0]
-        K = params.n_experts
-        G, m = self._sizes(K)
         f = self.normalize(params)
-        steps = (self._max_newton_iter,)
-        R3 = R.reshape(n, G, m)
-        gc, gi = newton_softmax_ascent(
-            X, as_kernel_array(R3.sum(axis=2)), f["gate_extra"]["group_coef"],
-            f["gate_extra"]["group_intercept"], *steps,
-        )
+        gc = f["gate_extra"]["group_coef"].copy()
+        gi = f["gate_extra"]["group_intercept"].copy()
         coef = f["gate_coef"].copy()
         intercept = f["gate_intercept"].copy()
-        for a in range(G):
-            block = slice(a * m, (a + 1) * m)
-            coef[block], intercept[block] = newton_softmax_ascent(
-                X, as_kernel_array(R[:, block]), as_kernel_array(coef[block]),
-                as_kernel_array(intercept[block]), *steps,
-            )
+        # the kernel of the compiled EM path: one implementation
+        hierarchical_newton_step(X, as_kernel_array(R), gc, gi, coef, intercept,
+                                 self._max_newton_iter,
+                                 np.empty((0, params.n_experts)))
         return self._fields(coef, intercept, gc, gi)

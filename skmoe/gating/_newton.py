@@ -10,10 +10,22 @@ gradient and negative Hessian).
 """
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import LinAlgError, cho_factor
 
-from .._kernels._softmax import softmax_gate_objective
+from .._kernels._softmax_steps import (
+    STAY,
+    TAKE,
+    newton_accepts,
+    newton_direction,
+    newton_status,
+    objective_round_off,
+    softmax_newton_ascent,
+)
+from ..utils._arrays import as_kernel_array
 from ._base import free_rows
+
+_STATUS = {STAY: "stay", TAKE: "take"}
+_CODE = {"stay": STAY, "take": TAKE}
 
 
 def _unpack(theta, K, d):
@@ -82,14 +94,13 @@ class NewtonProposal:
         self.coef, self.intercept = coef, intercept
         if K == 1:  # no free gate parameter
             return
-        factor = _damped_cholesky(neg_hess, np.eye(neg_hess.shape[0]))
-        if factor is None:  # pragma: no cover - damping always succeeds
+        # the kernels of the compiled softmax step: one implementation
+        self.step = np.empty(grad.shape[0])
+        self.slope = float(newton_direction(as_kernel_array(neg_hess),
+                                            as_kernel_array(grad), self.step))
+        self.status = _STATUS.get(newton_status(self.slope, noise), "test")
+        if self.status == "stay":
             return
-        self.step = cho_solve(factor, grad)
-        self.slope = float(grad @ self.step)
-        if not self.slope > 0:
-            return
-        self.status = "take" if 0.5 * self.slope <= noise else "test"
         self.coef, self.intercept = self.at(1.0)
 
     def fields(self, gate=None):
@@ -121,9 +132,8 @@ class NewtonProposal:
         prediction holds only near the start, and a nearly singular Hessian
         (a saturated gate) makes the step long.
         """
-        if self.status == "take":
-            return value >= self.value - self.noise
-        return value >= self.value + 1e-4 * t * self.slope
+        return newton_accepts(_CODE.get(self.status, 2), value, self.value,
+                              self.slope, self.noise, t)
 
     def line_search(self, objective):
         """The gate this step leads to: accepted, halved, or the start.
@@ -177,7 +187,7 @@ def objective_noise(value, n_samples):
 
     Each term summed with relative error eps, of total magnitude ``|value|``.
     """
-    return n_samples * np.finfo(np.float64).eps * (abs(value) + 1.0)
+    return objective_round_off(value, n_samples)
 
 
 def newton_softmax_ascent(X, R, coef, intercept, max_iter):
@@ -224,30 +234,8 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
     coef, intercept : ndarray
         The improved gate.
     """
-    K, d = coef.shape
-    if K == 1:
-        return coef, intercept
-
-    def objective(c, i):
-        return softmax_gate_objective(X, c, i, R, False)[0]
-
-    terms = softmax_gate_objective(X, coef, intercept, R, True)
-    noise = objective_noise(terms[0], X.shape[0])
-    for it in range(max_iter):
-        step = NewtonProposal(coef, intercept, terms, noise)
-        if step.status == "stay":
-            break
-        if step.status == "take":
-            if step.accepts(objective(step.coef, step.intercept)):
-                return step.coef, step.intercept
-            break
-        if step.accepts(objective(step.coef, step.intercept)):
-            coef, intercept = step.coef, step.intercept
-        else:
-            halved = step.backtrack(objective)
-            if halved is None:
-                break
-            coef, intercept = halved
-        if it + 1 < max_iter:
-            terms = softmax_gate_objective(X, coef, intercept, R, True)
+    coef = as_kernel_array(coef).copy()
+    intercept = as_kernel_array(intercept).copy()
+    softmax_newton_ascent(as_kernel_array(X), as_kernel_array(R), coef, intercept,
+                          max_iter, np.empty((0, coef.shape[0])))
     return coef, intercept
