@@ -39,6 +39,8 @@ _COLLINEAR = 1e-8
 def cholesky_into(A, L):
     """Lower Cholesky factor of the symmetric ``A`` (its lower triangle is read).
 
+    :func:`pivoted_cholesky_into` with pivots that only have to be positive.
+
     Parameters
     ----------
     A : ndarray of shape (m, m)
@@ -52,12 +54,19 @@ def cholesky_into(A, L):
         False when a pivot is not positive (or NaN): ``A`` is not positive
         definite to working precision (LAPACK ``dpotrf``'s test).
     """
+    return pivoted_cholesky_into(A, L, 0.0)
+
+
+@njit(cache=True)
+def pivoted_cholesky_into(A, L, rel):
+    """:func:`cholesky_into` failing on a pivot at most ``rel`` times its
+    diagonal entry (``rel = 0``: a pivot that is not positive)."""
     m = A.shape[0]
     for j in range(m):
         s = A[j, j]
         for k in range(j):
             s -= L[j, k] * L[j, k]
-        if not s > 0.0:
+        if not (s > 0.0 and (rel == 0.0 or s > rel * A[j, j])):
             return False
         ljj = math.sqrt(s)
         L[j, j] = ljj
@@ -67,6 +76,17 @@ def cholesky_into(A, L):
                 t -= L[i, k] * L[j, k]
             L[i, j] = t / ljj
     return True
+
+
+@njit(cache=True)
+def affine_row(X, i, coef, intercept, out):
+    """``out[k] = intercept[k] + sum_j X[i, j] coef[k, j]`` (in this order)."""
+    d = X.shape[1]
+    for k in range(coef.shape[0]):
+        s = intercept[k]
+        for j in range(d):
+            s += X[i, j] * coef[k, j]
+        out[k] = s
 
 
 @njit(cache=True)
@@ -239,22 +259,7 @@ def spd_solve(A, b, x):
     """
     m = A.shape[0]
     L = np.empty((m, m))
-    ok = True
-    for j in range(m):
-        s = A[j, j]
-        for k in range(j):
-            s -= L[j, k] * L[j, k]
-        if not s > _COLLINEAR * A[j, j]:
-            ok = False
-            break
-        ljj = math.sqrt(s)
-        L[j, j] = ljj
-        for i in range(j + 1, m):
-            t = A[i, j]
-            for k in range(j):
-                t -= L[i, k] * L[j, k]
-            L[i, j] = t / ljj
-    if ok:
+    if pivoted_cholesky_into(A, L, _COLLINEAR):
         cholesky_solve_into(L, b, x)
     else:
         symmetric_lstsq(A, b, x)

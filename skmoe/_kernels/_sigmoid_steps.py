@@ -9,7 +9,12 @@ does the compiled EM path), on the objective and curvatures of
 import numpy as np
 
 from ..utils._numba_cache import njit
-from ._linalg import cholesky_solve_into, damped_cholesky_solve, ridge_cholesky
+from ._linalg import (
+    affine_row,
+    cholesky_solve_into,
+    damped_cholesky_solve,
+    ridge_cholesky,
+)
 from ._logspace import log_normalize_row, log_sigmoid
 from ._sigmoid import sigmoid_gate_objective
 
@@ -22,18 +27,16 @@ def sigmoid_objective_into(X, coef, intercept, R, LW, store):
     operations); with ``store`` the log-weights go to ``LW`` (shape (n, K)),
     as :func:`~skmoe._kernels._sigmoid.sigmoid_log_weights` gives them.
     """
-    n, d = X.shape
+    n = X.shape[0]
     K = coef.shape[0]
     logs = np.empty(K)
     lw = np.empty(K)
     keep = np.ones(K, dtype=np.bool_)
     value = 0.0
     for i in range(n):
+        affine_row(X, i, coef, intercept, logs)
         for k in range(K):
-            z = intercept[k]
-            for j in range(d):
-                z += X[i, j] * coef[k, j]
-            logs[k] = log_sigmoid(z)
+            logs[k] = log_sigmoid(logs[k])
         log_normalize_row(logs, keep, lw)
         for k in range(K):
             r = R[i, k]
@@ -47,16 +50,14 @@ def sigmoid_objective_into(X, coef, intercept, R, LW, store):
 @njit(cache=True)
 def sigmoid_log_weights_into(X, coef, intercept, LW):
     """Log-weights of the dense normalized sigmoid gate of ``X`` into ``LW``."""
-    n, d = X.shape
+    n = X.shape[0]
     K = coef.shape[0]
     logs = np.empty(K)
     keep = np.ones(K, dtype=np.bool_)
     for i in range(n):
+        affine_row(X, i, coef, intercept, logs)
         for k in range(K):
-            z = intercept[k]
-            for j in range(d):
-                z += X[i, j] * coef[k, j]
-            logs[k] = log_sigmoid(z)
+            logs[k] = log_sigmoid(logs[k])
         log_normalize_row(logs, keep, LW[i])
 
 

@@ -18,7 +18,7 @@ Serial: these kernels run at every size the compiled path takes.
 import numpy as np
 
 from ..utils._numba_cache import njit
-from ._linalg import damped_cholesky_solve
+from ._linalg import affine_row, damped_cholesky_solve
 from ._logspace import log_normalize_row
 from ._softmax import _gate_rows, hessian_from_packed
 
@@ -41,16 +41,12 @@ def softmax_log_weights_into(X, coef, intercept, LW):
         Output. Infinite logits give the limit of the weights
         (:func:`~skmoe._kernels._logspace.log_normalize_row`).
     """
-    n, d = X.shape
+    n = X.shape[0]
     K = coef.shape[0]
     z = np.empty(K)
     keep = np.ones(K, dtype=np.bool_)
     for i in range(n):
-        for k in range(K):
-            s = intercept[k]
-            for j in range(d):
-                s += X[i, j] * coef[k, j]
-            z[k] = s
+        affine_row(X, i, coef, intercept, z)
         log_normalize_row(z, keep, LW[i])
 
 
@@ -61,18 +57,14 @@ def softmax_objective_into(X, coef, intercept, R, LW, store):
     With ``store`` the log-weights are written into ``LW`` (shape (n, K)),
     otherwise ``LW`` is not touched.
     """
-    n, d = X.shape
+    n = X.shape[0]
     K = coef.shape[0]
     z = np.empty(K)
     lw = np.empty(K)
     keep = np.ones(K, dtype=np.bool_)
     value = 0.0
     for i in range(n):
-        for k in range(K):
-            s = intercept[k]
-            for j in range(d):
-                s += X[i, j] * coef[k, j]
-            z[k] = s
+        affine_row(X, i, coef, intercept, z)
         log_normalize_row(z, keep, lw)
         for k in range(K):
             r = R[i, k]
@@ -293,11 +285,7 @@ def hierarchical_log_weights_into(X, group_coef, group_intercept, coef, intercep
     keep_g = np.ones(G, dtype=np.bool_)
     keep = np.ones(m, dtype=np.bool_)
     for i in range(n):
-        for a in range(G):
-            s = group_intercept[a]
-            for j in range(d):
-                s += X[i, j] * group_coef[a, j]
-            u[a] = s
+        affine_row(X, i, group_coef, group_intercept, u)
         log_normalize_row(u, keep_g, lu)
         for a in range(G):
             for b in range(m):
