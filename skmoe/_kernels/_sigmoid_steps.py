@@ -17,6 +17,7 @@ from ._linalg import (
 )
 from ._logspace import log_normalize_row, log_sigmoid
 from ._sigmoid import sigmoid_gate_objective
+from ._softmax_steps import add_row_objective
 
 
 @njit(cache=True)
@@ -38,12 +39,7 @@ def sigmoid_objective_into(X, coef, intercept, R, LW, store):
         for k in range(K):
             logs[k] = log_sigmoid(logs[k])
         log_normalize_row(logs, keep, lw)
-        for k in range(K):
-            r = R[i, k]
-            if r != 0.0:
-                value += r * lw[k]
-            if store:
-                LW[i, k] = lw[k]
+        value = add_row_objective(R, i, lw, LW, store, value)
     return value
 
 

@@ -51,6 +51,19 @@ def softmax_log_weights_into(X, coef, intercept, LW):
 
 
 @njit(cache=True)
+def add_row_objective(R, i, lw, LW, store, value):
+    """``value + sum_k R[i, k] lw[k]`` over ``R[i, k] != 0`` (in this order);
+    with ``store`` the row ``lw`` goes to ``LW[i]``."""
+    for k in range(lw.shape[0]):
+        r = R[i, k]
+        if r != 0.0:
+            value += r * lw[k]
+        if store:
+            LW[i, k] = lw[k]
+    return value
+
+
+@njit(cache=True)
 def softmax_objective_into(X, coef, intercept, R, LW, store):
     """``Q = sum_ik R_ik log softmax_k`` (terms with ``R_ik = 0`` skipped).
 
@@ -66,12 +79,7 @@ def softmax_objective_into(X, coef, intercept, R, LW, store):
     for i in range(n):
         affine_row(X, i, coef, intercept, z)
         log_normalize_row(z, keep, lw)
-        for k in range(K):
-            r = R[i, k]
-            if r != 0.0:
-                value += r * lw[k]
-            if store:
-                LW[i, k] = lw[k]
+        value = add_row_objective(R, i, lw, LW, store, value)
     return value
 
 

@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from ..utils._abilities import Requirements
-from ._result import Degenerate, FitResult, converged_rule
+from ._result import Degenerate, FitResult, converged_rule, print_iteration
 
 #: what the compiled EM path needs of a model (shared experts included: their
 #: family is checked like the routed experts')
@@ -102,11 +102,7 @@ def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
         history.append(new)
         previous, current = current, new
         if verbose:
-            print(
-                f"{label}iter {n_iter:4d}  log-lik {current: .8e}  "
-                f"change {current - previous: .3e}  "
-                f"time {time.perf_counter() - t0:8.3f}s"
-            )
+            print_iteration(label, n_iter, previous, current, t0)
         if not scheduled and converged_rule(previous, current, W, tol):
             converged = True
             break

@@ -24,7 +24,7 @@ from ..utils._abilities import missing
 from ..utils._arrays import as_kernel_array
 from ._compiled import COMPILED, run_compiled
 from ._fused import FUSED, FusedSteps
-from ._result import Degenerate, FitResult, converged_rule
+from ._result import Degenerate, FitResult, converged_rule, print_iteration
 
 
 def _estep(X, y, params):
@@ -269,11 +269,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
             routing.append(record(params))
         previous, current = current, new
         if verbose:
-            print(
-                f"{label}iter {n_iter:4d}  log-lik {current: .8e}  "
-                f"change {current - previous: .3e}  "
-                f"time {time.perf_counter() - t0:8.3f}s"
-            )
+            print_iteration(label, n_iter, previous, current, t0)
         if not scheduled and converged_rule(previous, current, W, tol):
             converged = True
             break
