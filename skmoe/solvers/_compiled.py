@@ -27,6 +27,7 @@ threshold. The stopping rule, warnings and printing stay in Python. Every
 kernel is serial, so the path does not depend on the thread count.
 """
 
+import math
 import time
 
 import numpy as np
@@ -97,7 +98,7 @@ def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
             new = noise.e_step(LW, MU, MUs, R, Rs)
         except ValueError as exc:
             raise Degenerate(str(exc)) from exc
-        if not np.isfinite(new):
+        if not math.isfinite(new):
             raise Degenerate("non-finite log-likelihood")
         history.append(new)
         previous, current = current, new
