@@ -229,6 +229,15 @@ class MoEParams:
             if not np.all(np.isfinite(getattr(self, name))):
                 raise ValueError(f"{name} must be finite.")
         self.gating.check_n_experts(K, d)
+        # the family's extra gate fields, as it declares them (param_blocks)
+        for name, (shape, _) in self.gating.param_blocks(d, K).items():
+            key = name[len("gate_extra."):] if name.startswith("gate_extra.") else None
+            if key is not None and key in extra and extra[key].shape != tuple(shape):
+                raise ValueError(
+                    f"gate_extra[{key!r}] must have shape {tuple(shape)} for "
+                    f"n_experts={K}, n_features={d} and {self.gating!r}; got "
+                    f"shape {extra[key].shape}."
+                )
         self._set_shared(d)
         set_(self, "noise_df", self.noise.check_df(self.noise_df, K))
         if self.n_shared_experts:

@@ -33,8 +33,29 @@ def _canonical_experts(params):
 
 
 def _centered_gate(params):
+    """Gate rows, centred over the experts when the gate is shift invariant.
+
+    A common shift of a softmax's rows does not change the gate, so such rows
+    are compared after subtracting their mean over experts (which does not
+    depend on the labelling or on the reference row); other families' rows
+    (the normalized sigmoid, which has no such symmetry) are compared as
+    stored (:meth:`skmoe.Gating.shift_invariant`).
+    """
     full = np.hstack([params.gate_coef, params.gate_intercept[:, None]])
-    return full - full.mean(axis=0)
+    if params.gating.shift_invariant():
+        return full - full.mean(axis=0)
+    return full
+
+
+def _per_expert_extras(params):
+    """The per-expert ``gate_extra`` blocks of the family, one row per expert."""
+    blocks = params.gating.param_blocks(params.n_features, params.n_experts)
+    out = {}
+    for name, (_, per_expert) in blocks.items():
+        key = name[len("gate_extra."):] if name.startswith("gate_extra.") else None
+        if per_expert and key is not None and key in params.gate_extra:
+            out[key] = params.gate_extra[key].reshape(params.n_experts, -1)
+    return out
 
 
 def match_experts(estimated, true):
@@ -43,8 +64,9 @@ def match_experts(estimated, true):
     The cost of pairing estimated expert ``i`` with true expert ``j`` is the
     squared Euclidean distance between their expert parameters and variances,
     plus, when both models have the same number of experts, between their
-    centred gate rows (gate rows minus their mean over experts, which does not
-    depend on the labelling or on the shift normalisation of the gate).
+    gate rows (centred, i.e. minus their mean over experts, for a gate
+    invariant to a common shift of its rows: that does not depend on the
+    labelling or on the shift normalisation of the gate).
     Expert parameters are compared in the canonical form of their family
     (:meth:`skmoe.Experts.canonicalize`), so parameters that describe the
     same expert function, such as the sign-flipped ``(-a, -b, -c, e)`` of a
@@ -102,9 +124,13 @@ def parameter_error(estimated, true):
         Euclidean error per matched true expert (arrays indexed like
         ``true_index``) for each parameter block: ``"gate_coef"`` and
         ``"gate_intercept"`` (only when both models have the same number of
-        experts; gate rows are compared after centring, i.e. subtracting
-        their mean over experts, which removes the softmax's shift freedom
-        without depending on which expert is the reference), one
+        experts; the rows of a shift-invariant gate are compared after
+        centring, i.e. subtracting their mean over experts, which removes the
+        softmax's shift freedom without depending on which expert is the
+        reference; other gates' rows as stored), ``"gate_<key>"`` for every
+        per-expert extra gate block the family declares in
+        :meth:`~skmoe.Gating.param_blocks` (for example the precision factors
+        of :class:`~skmoe.GaussianGating`; same family only), one
         ``"expert_<block>"`` per block of the expert family (for linear
         experts ``"expert_coef"`` and ``"expert_intercept"``; expert
         parameters are compared in their family's canonical form, see
@@ -133,6 +159,14 @@ def parameter_error(estimated, true):
         diff = _centered_gate(estimated)[est_index] - _centered_gate(true)[true_index]
         out["gate_coef"] = np.linalg.norm(diff[:, :d], axis=1)
         out["gate_intercept"] = np.abs(diff[:, d])
+        # per-expert extra gate blocks the family declares (param_blocks),
+        # when both models are of the same gating family
+        if type(estimated.gating) is type(true.gating):
+            est_extra, true_extra = (_per_expert_extras(estimated),
+                                     _per_expert_extras(true))
+            for key in est_extra.keys() & true_extra.keys():
+                diff = est_extra[key][est_index] - true_extra[key][true_index]
+                out[f"gate_{key}"] = np.linalg.norm(diff, axis=1)
     est_experts, true_experts = _canonical_experts(estimated), _canonical_experts(true)
     for name, block in true.experts.param_blocks(d).items():
         diff = est_experts[est_index, block] - true_experts[true_index, block]

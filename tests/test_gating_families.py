@@ -1,10 +1,13 @@
 """Gating families: closed forms, schedules, top-K, EM behaviour, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from scipy.special import expit, log_softmax
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -496,3 +499,18 @@ def test_grid_search_over_the_gating_families_in_parallel():
     assert gatings[1].get_params()["top_k"] == 1
     assert search.best_estimator_["moe"].gating_ is not search.best_params_[
         "moe__gating"]
+
+
+def test_hierarchical_gate_starts_from_kmeans():
+    # the k-means start fits the gate from an all-zero gate without the
+    # group rows of gate_extra (it raised KeyError: 'group_coef')
+    X, y, _ = make_moe_regression(400, 2, 4, random_state=0)
+    est = MixtureOfExpertsRegressor(
+        4, gating=HierarchicalSoftmaxGating(n_groups=2), init_params="kmeans",
+        max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert est.params_.gate_extra["group_coef"].shape == (2, 2)
+    h = est.history_
+    assert np.all(np.diff(h) >= -1e-12 * np.abs(h[1:]))

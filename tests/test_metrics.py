@@ -70,3 +70,31 @@ def test_mismatched_models_are_rejected(truth):
         match_experts(other, truth)
     with pytest.raises(ValueError, match="estimated must be an MoEParams"):
         parameter_error("estimate", truth)
+
+
+def test_parameter_error_follows_the_gates_geometry():
+    # a common shift of the rows is no change for the softmax (centred rows)
+    # but a change for the normalized sigmoid (rows compared as stored)
+    from skmoe import GaussianGating, NormalizedSigmoidGating
+
+    _, _, soft = make_moe_regression(10, 2, 3, random_state=0)
+    shifted = soft.replace(gate_intercept=soft.gate_intercept + 1.5)
+    assert np.all(parameter_error(shifted, soft)["gate_intercept"] < 1e-12)
+    _, _, sig = make_moe_regression(
+        10, 2, 3, gating=NormalizedSigmoidGating(pin_last=False), random_state=0)
+    shifted = sig.replace(gate_intercept=sig.gate_intercept + 1.5)
+    # exactly the shift, for every expert (no centring)
+    np.testing.assert_allclose(parameter_error(shifted, sig)["gate_intercept"],
+                               1.5, rtol=1e-12)
+    # per-expert extra blocks (the Gaussian gate's precision factors) are
+    # compared too, after matching
+    _, _, gg = make_moe_regression(10, 2, 3, gating=GaussianGating(),
+                                   random_state=0)
+    errors = parameter_error(gg.permute([2, 0, 1]), gg)
+    assert np.all(errors["gate_precision_cholesky"] < 1e-12)
+    extra = {k: v.copy() for k, v in gg.gate_extra.items()}
+    extra["precision_cholesky"][1] *= 2.0
+    errors = parameter_error(gg.replace(gate_extra=extra), gg)
+    expected = np.linalg.norm(gg.gate_extra["precision_cholesky"][1])
+    np.testing.assert_allclose(errors["gate_precision_cholesky"][1], expected,
+                               rtol=1e-12)

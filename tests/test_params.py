@@ -128,3 +128,19 @@ def test_log_density_integrates_to_one(truth):
 
 def test_repr(truth):
     assert repr(truth).startswith("MoEParams(n_experts=3, n_features=2")
+
+
+def test_extra_gate_fields_are_checked_against_the_family():
+    # the family declares its extra fields and their shapes (param_blocks)
+    from skmoe import HierarchicalSoftmaxGating
+
+    gating = HierarchicalSoftmaxGating(n_groups=2)
+    fields = gating.random_params(3, 4, 1.0, np.random.RandomState(0))
+    ok = MoEParams(expert_params=np.zeros((4, 4)), variance=np.ones(4),
+                   gating=gating, **fields)
+    assert ok.gate_extra["group_coef"].shape == (2, 3)
+    bad = {**fields["gate_extra"], "group_coef": np.zeros((3, 3))}
+    with pytest.raises(ValueError, match=r"gate_extra\['group_coef'\] must have "
+                                         r"shape \(2, 3\)"):
+        MoEParams(expert_params=np.zeros((4, 4)), variance=np.ones(4),
+                  gating=gating, **{**fields, "gate_extra": bad})

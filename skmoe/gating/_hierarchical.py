@@ -281,9 +281,16 @@ class HierarchicalSoftmaxGating(Gating):
         fields : dict
             Normalised ``gate_coef``, ``gate_intercept`` and ``gate_extra``.
         """
+        extra = params.gate_extra
+        if "group_coef" not in extra:
+            # a gate given without its group rows (the k-means start fits the
+            # gate from an all-zero one): equal group weights
+            G, _ = self._sizes(params.n_experts)
+            extra = {**extra, "group_coef": np.zeros((G, params.n_features)),
+                     "group_intercept": np.zeros(G)}
         return self._normalized(
             {"gate_coef": params.gate_coef, "gate_intercept": params.gate_intercept,
-             "gate_extra": params.gate_extra},
+             "gate_extra": extra},
             params.n_experts,
         )
 
