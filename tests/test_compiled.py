@@ -331,3 +331,25 @@ def test_gaussian_estep_into_matches_the_components_estep(S):
                                   np.concatenate([var, var_s]), y)
     assert_allclose(np.hstack([R, Rs]), resp * w[:, None], rtol=1e-13, atol=1e-300)
     assert_allclose(total, w @ loglik, rtol=1e-13)
+
+
+def test_large_singular_designs_are_solved_by_lapack():
+    # 91 unknowns (degree-2 features of 12 inputs) on 15 rows: above
+    # _MAX_COMPILED_SOLVE the normal equations go to np.linalg.lstsq (the
+    # compiled Jacobi fallback took minutes on such systems); the same
+    # function, so equal to the last bit
+    rng = np.random.RandomState(0)
+    X, y = rng.standard_normal((15, 12)), rng.standard_normal(15)
+    R = np.ascontiguousarray(rng.dirichlet(np.ones(2), 15))
+    experts = PolynomialExperts(2)
+    stats = experts.statistics(X, y, R)
+    assert stats.gram.shape[1] == 91
+    P0 = np.zeros((2, experts.n_params(12)))
+    new = experts.update(stats, P0)
+    for k in range(2):
+        want = np.linalg.lstsq(stats.gram[k], stats.moment[k], rcond=None)[0]
+        assert np.array_equal(new[k], want)
+    program = experts.compiled_program(X, y, P0)
+    MU = np.empty((15, 2))
+    assert program.step(R, MU)
+    assert np.array_equal(program.params(), experts.m_step(X, y, R, P0))

@@ -7,6 +7,23 @@ from .._kernels._wls import linear_means_into, linear_wls_step, wls_update
 from ..utils._arrays import as_kernel_array
 from ._base import Experts, LinearStatistics
 
+#: normal equations with more unknowns than this are solved by LAPACK
+#: (``np.linalg.lstsq``, as before the compiled path): the compiled solve's
+#: fallback for singular systems (cyclic Jacobi, O(m^3) per sweep) is meant
+#: for the few unknowns of small fits, and a polynomial design of 30
+#: features (496 unknowns) on 15 rows took minutes
+_MAX_COMPILED_SOLVE = 64
+
+
+def _lstsq_update(gram, moment, mass, P, fit_intercept):
+    """:func:`~skmoe._kernels._wls.wls_update` by ``np.linalg.lstsq``."""
+    threshold = 1e-10 * mass.sum()
+    m = gram.shape[1] if fit_intercept else gram.shape[1] - 1
+    if not fit_intercept:
+        P[:, -1] = 0.0
+    for k in np.flatnonzero(mass > threshold):
+        P[k, :m] = np.linalg.lstsq(gram[k, :m, :m], moment[k, :m], rcond=None)[0]
+
 
 class _LinearProgram:
     """The compiled EM state of experts linear in a feature map: their rows.
@@ -16,6 +33,7 @@ class _LinearProgram:
     """
 
     def __init__(self, experts, X, y, expert_params):
+        self.experts, self.X = experts, X
         self.F = as_kernel_array(experts._features(X))
         self.y = y
         self.P = as_kernel_array(expert_params).copy()
@@ -25,6 +43,10 @@ class _LinearProgram:
         linear_means_into(self.F, self.P, MU)
 
     def step(self, W, MU):
+        if self.F.shape[1] + 1 > _MAX_COMPILED_SOLVE:  # the family's update
+            self.P = self.experts.m_step(self.X, self.y, W, self.P)
+            linear_means_into(self.F, self.P, MU)
+            return bool(np.isfinite(self.P).all())
         return linear_wls_step(self.F, self.y, W, self.P, self.fit_intercept, MU)
 
     def params(self):
@@ -221,8 +243,10 @@ class _LinearInFeatures(Experts):
         """
         new = as_kernel_array(expert_params).copy()
         # the kernel of the compiled EM path's expert step: one implementation
-        wls_update(as_kernel_array(stats.gram), as_kernel_array(stats.moment),
-                   as_kernel_array(stats.mass), new, bool(self.fit_intercept))
+        solve = (wls_update if stats.gram.shape[1] <= _MAX_COMPILED_SOLVE
+                 else _lstsq_update)
+        solve(as_kernel_array(stats.gram), as_kernel_array(stats.moment),
+              as_kernel_array(stats.mass), new, bool(self.fit_intercept))
         return new
 
     def compiled_program(self, X, y, expert_params):
