@@ -1,5 +1,9 @@
-"""Command line: ``skmoe demo``, ``skmoe fit DATA.csv --target Y``, ``skmoe rates``,
-``skmoe reproduce``."""
+"""Command line: ``skmoe demo``, ``fit``, ``predict``, ``rates``, ``reproduce``.
+
+Every subcommand imports the parts of the package it uses when it runs (the
+parser imports nothing, see ``tests/test_house.py``'s LAZY), so that ``skmoe
+--help`` answers at once; CSV files are read with pandas.
+"""
 
 import argparse
 import csv
@@ -8,6 +12,8 @@ import time
 import warnings
 
 import numpy as np
+
+from . import __version__
 
 
 class CLIError(Exception):
@@ -105,44 +111,200 @@ def _demo(args):
     return 0
 
 
-def _read_csv(path, target):
+# ----------------------------------------------------------------- CSV data
+def _names(text):
+    """A comma-separated list of column names (``""`` and ``"1"``: none)."""
+    if text is None:
+        return None
+    text = text.strip()
+    if text in ("", "1"):  # R's ~ 1: no covariate
+        return []
+    return [name.strip() for name in text.split(",")]
+
+
+def _read_table(path):
+    """The CSV file as a DataFrame of strings (missing cells NaN).
+
+    The frame's index is the line number in the file (the header is line 1).
+    The file is read without a header first, so that a row with more fields
+    than the header is an error (pandas would otherwise take the first column
+    as an index); a row with fewer fields has missing cells.
+    """
+    import pandas as pd
+
     try:
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
+        frame = pd.read_csv(path, dtype=str, header=None, skip_blank_lines=False,
+                            skipinitialspace=True)
+    except FileNotFoundError:
+        raise CLIError(f"cannot read {path!r}: no such file") from None
     except OSError as exc:
         raise CLIError(f"cannot read {path!r}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise CLIError(f"{path!r} is not a readable CSV file: {exc}") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if len(rows) < 2:
+    except (UnicodeDecodeError, pd.errors.ParserError,
+            pd.errors.EmptyDataError) as exc:
+        reason = " ".join(str(exc).split())
+        raise CLIError(f"{path!r} is not a readable CSV file: {reason}") from None
+    frame.index = np.arange(1, frame.shape[0] + 1)  # line numbers
+    header = frame.iloc[0]
+    if header.isna().any():
+        raise CLIError(f"{path!r} line 1: column {int(header.isna().argmax()) + 1} "
+                       "has no name.")
+    frame.columns = [str(c).strip() for c in header]
+    twice = frame.columns[frame.columns.duplicated()]
+    if len(twice):
+        raise CLIError(f"{path!r} line 1: column name {twice[0]!r} appears twice.")
+    frame = frame.iloc[1:]
+    frame = frame[frame.notna().any(axis=1)]  # blank lines
+    if frame.empty:
         raise CLIError(f"{path!r} needs a header row and at least one data row.")
-    header = [h.strip() for h in rows[0]]
-    if target not in header:
-        raise CLIError(
-            f"target column {target!r} not found in {path!r}; columns are "
-            f"{', '.join(header)}."
-        )
-    data = np.empty((len(rows) - 1, len(header)))
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
+    return frame
+
+
+def _require(path, frame, names, role):
+    for name in names:
+        if name not in frame.columns:
             raise CLIError(
-                f"{path!r} line {i}: expected {len(header)} fields, got {len(row)}."
+                f"{role} column {name!r} not found in {path!r}; columns are "
+                f"{', '.join(frame.columns)}."
             )
-        for j, cell in enumerate(row):
-            try:
-                data[i - 2, j] = float(cell)
-            except ValueError:
-                raise CLIError(
-                    f"{path!r} line {i}, column {header[j]!r}: non-numeric value "
-                    f"{cell!r}."
-                ) from None
-    if not np.all(np.isfinite(data)):
-        raise CLIError(f"{path!r} contains NaN or infinite values.")
-    t = header.index(target)
-    features = [h for j, h in enumerate(header) if j != t]
-    if not features:
-        raise CLIError(f"{path!r} has no feature columns besides {target!r}.")
-    return np.delete(data, t, axis=1), data[:, t], features
+
+
+def _check_present(path, frame, column):
+    """CLIError naming the first missing cell (R's NA or empty) of a column."""
+    present = frame[column].notna()
+    if not present.all():
+        lines = [str(i) for i in frame.index[~present]]
+        where = f"{path!r} line {lines[0]}, column {column!r}: missing value (NA "
+        if len(lines) == 1:
+            raise CLIError(where + "or empty cell); drop or impute the row.")
+        more = f" and {len(lines) - 5} more" if len(lines) > 5 else ""
+        raise CLIError(
+            f"{where}or empty cell); {len(lines)} missing in this column (lines "
+            f"{', '.join(lines[:5])}{more}); drop or impute those rows."
+        )
+
+
+def _numeric(path, frame, column):
+    """A column as float64; one-line errors for text, bad and missing cells."""
+    import pandas as pd
+
+    text = frame[column]
+    values = pd.to_numeric(text.str.strip(), errors="coerce")
+    present = text.notna()
+    bad = present & values.isna()
+    if bad.any() and bad.sum() == present.sum():
+        example = text[bad].iloc[0]
+        raise CLIError(
+            f"column {column!r} of {path!r} is text (e.g. {example!r}): leave it "
+            f"out of the features (--features, --gate-features), or encode it "
+            f"with --one-hot {column}."
+        )
+    if bad.any():
+        row = bad.idxmax()
+        raise CLIError(
+            f"{path!r} line {row}, column {column!r}: non-numeric value "
+            f"{text[row]!r}."
+        )
+    _check_present(path, frame, column)
+    infinite = ~np.isfinite(values.to_numpy(dtype=np.float64))
+    if infinite.any():
+        row = text.index[infinite.argmax()]
+        raise CLIError(
+            f"{path!r} line {row}, column {column!r}: infinite value "
+            f"{text[row]!r}."
+        )
+    return values.astype(np.float64)
+
+
+def _one_hot(path, frame, column):
+    """Treatment-coded dummies of a column: one per level but the first.
+
+    Named ``"column=level"``; the first level (in sorted order) is the
+    reference, as R's default contrasts. Returns the dummies and the
+    reference level.
+    """
+    import pandas as pd
+
+    _check_present(path, frame, column)
+    text = frame[column]
+    levels = sorted(text.str.strip().unique())
+    dummies = {f"{column}={level}": (text.str.strip() == level).astype(np.float64)
+               for level in levels[1:]}
+    return pd.DataFrame(dummies, index=frame.index), levels[0]
+
+
+def _design(args):
+    """The estimator's inputs from the CSV: X, y, the selections and notes."""
+    import pandas as pd
+
+    frame = _read_table(args.data)
+    _require(args.data, frame, [args.target], "target")
+    features = _names(args.features)
+    gate = _names(args.gate_features)
+    one_hot = _names(args.one_hot) or []
+    notes = []
+    if features is None:
+        features = [c for c in frame.columns if c != args.target]
+        notes.append("features: every column but the target (choose them with "
+                      "--features)")
+    for role, names in (("feature", features), ("gate feature", gate or []),
+                        ("--one-hot", one_hot)):
+        _require(args.data, frame, names, role)
+        if args.target in names:
+            raise CLIError(f"the target {args.target!r} cannot be a {role}.")
+    if not features and not gate:
+        raise CLIError(
+            f"{args.data!r} has no feature columns besides {args.target!r}; "
+            "name them with --features."
+        )
+    used = list(dict.fromkeys(features + (gate or [])))
+    for name in one_hot:
+        if name not in used:
+            raise CLIError(f"--one-hot {name}: not among the features "
+                           f"({', '.join(used)}).")
+    y = _numeric(args.data, frame, args.target).to_numpy()
+    columns, expand = {}, {}
+    for name in used:
+        if name in one_hot:
+            dummies, reference = _one_hot(args.data, frame, name)
+            columns.update(dummies)
+            expand[name] = list(dummies.columns)
+            notes.append(f"{name}: one-hot, reference level {reference!r}, "
+                         f"{dummies.shape[1]} dummies")
+        else:
+            columns[name] = _numeric(args.data, frame, name)
+    X = pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
+
+    def expanded(names):
+        return [c for n in names for c in expand.get(n, [n])]
+
+    expert_features = expanded(features)
+    gate_features = None if gate is None else expanded(gate)
+    if expert_features == list(X.columns):
+        expert_features = None
+    return X, y, expert_features, gate_features, notes
+
+
+def _check_writable(path):
+    """CLIError unless a file can be written at ``path`` (before fitting)."""
+    import os
+
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise CLIError(f"cannot write {path!r}: it is a directory")
+    if not os.path.isdir(folder):
+        raise CLIError(f"cannot write {path!r}: no directory {folder!r}")
+    if not os.access(folder, os.W_OK) or (os.path.exists(target)
+                                         and not os.access(target, os.W_OK)):
+        raise CLIError(f"cannot write {path!r}: permission denied")
+
+
+def _estimator_params(args):
+    """The estimator's parameters given on the command line (None: its default)."""
+    given = dict(n_experts=args.n_experts, gating=args.gating,
+                 experts=args.experts, init_params=args.init, n_init=args.n_init,
+                 max_iter=args.max_iter, random_state=args.random_state)
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _fit(args):
@@ -150,31 +312,35 @@ def _fit(args):
 
     from . import MixtureOfExpertsRegressor
 
-    X, y, features = _read_csv(args.data, args.target)
-    est = MixtureOfExpertsRegressor(
-        n_experts=args.n_experts, gating=args.gating, experts=args.experts,
-        n_init=args.n_init, max_iter=args.max_iter, random_state=args.random_state,
-    )
+    if args.save:
+        _check_writable(args.save)
+    X, y, expert_features, gate_features, notes = _design(args)
+    est = MixtureOfExpertsRegressor(gate_features=gate_features,
+                                    expert_features=expert_features,
+                                    **_estimator_params(args))
     t0 = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             est.fit(X, y)
+            report = est.summary(X, y)
     except ValueError as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
     seconds = time.perf_counter() - t0
-    print(f"skmoe fit {args.data}: target {args.target!r}, {X.shape[0]} rows, "
-          f"{X.shape[1]} features, {args.n_experts} experts "
-          f"({args.gating} gate, {args.experts} experts)\n")
-    _print_model(est.params_, features)
+    settings = {k: est.get_params()[k] for k in (
+        "n_experts", "gating", "experts", "init_params", "n_init", "max_iter",
+        "random_state")}
+    print(f"skmoe fit {args.data}: target {args.target!r}, {X.shape[0]} rows")
+    for note in notes:
+        print(note)
+    print("settings: " + ", ".join(f"{k}={v!r}" for k, v in settings.items()))
     print()
-    print(f"log-likelihood : {est.log_likelihood_:.4f}")
-    print(f"BIC            : {est.bic(X, y):.4f}")
-    print(f"R^2            : {est.score(X, y):.4f}")
-    print(f"EM iterations  : {est.n_iter_} (converged: {est.converged_})")
-    print(f"fit time       : {seconds:.2f} s")
+    print(report)
+    print()
+    print(f"R^2 of the mixture mean : {est.score(X, y):.4f}")
+    print(f"fit time                : {seconds:.2f} s")
     for w in caught:
-        print(f"warning: {w.message}")
+        print(f"warning: {str(w.message).splitlines()[0]}")
     if args.save:
         import joblib
 
@@ -184,6 +350,64 @@ def _fit(args):
             raise CLIError(f"cannot write {args.save!r}: {exc.strerror or exc}") \
                 from None
         print(f"model saved to {args.save}")
+    return 0
+
+
+def _predict(args):
+    import joblib
+    import pandas as pd
+
+    if args.interval is not None and not 0 < args.interval < 1:
+        raise CLIError(f"--interval must lie in (0, 1); got {args.interval}.")
+    if args.output:
+        _check_writable(args.output)
+    try:
+        model = joblib.load(args.model)
+    except FileNotFoundError:
+        raise CLIError(f"cannot read {args.model!r}: no such file") from None
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure
+        raise CLIError(f"{args.model!r} is not a saved model: {exc}") from None
+    names = getattr(model, "feature_names_in_", None)
+    if names is None or not hasattr(model, "predict"):
+        raise CLIError(f"{args.model!r} is not a model saved by skmoe fit (no "
+                       "feature names).")
+    frame = _read_table(args.data)
+    columns, dummies = {}, {}
+    for name in map(str, names):
+        if name in frame.columns:
+            columns[name] = _numeric(args.data, frame, name)
+            continue
+        source, _, level = name.partition("=")
+        if not level or source not in frame.columns:
+            raise CLIError(f"column {name!r} (a feature of the model) not found "
+                           f"in {args.data!r}; columns are "
+                           f"{', '.join(frame.columns)}.")
+        _check_present(args.data, frame, source)
+        text = frame[source].str.strip()
+        columns[name] = (text == level).astype(np.float64)
+        dummies.setdefault(source, (set(text), []))[1].append(level)
+    for source, (levels, known) in dummies.items():
+        # the fit's reference level sorts before every level with a dummy: a
+        # level without one that sorts after, or a second one before, is new
+        other = sorted(levels - set(known))
+        if len(other) > 1 or (other and other[0] > min(known)):
+            print(f"warning: column {source!r} has levels without a dummy in "
+                  f"the model ({', '.join(other)}): one of them may be the "
+                  "reference level, the others were not seen in the fit; all "
+                  "get dummies 0, as the reference", file=sys.stderr)
+    X = pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
+    try:
+        out = pd.DataFrame({"prediction": model.predict(X)})
+        if args.interval is not None:
+            bounds = model.predict_interval(X, coverage=args.interval)
+            out["lower"], out["upper"] = bounds[:, 0], bounds[:, 1]
+    except ValueError as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    if args.output:
+        out.to_csv(args.output, index=False)
+        print(f"{len(out)} predictions written to {args.output}")
+    else:
+        out.to_csv(sys.stdout, index=False)
     return 0
 
 
@@ -410,68 +634,157 @@ def _reproduce(args):
     return 0
 
 
+#: the registered family names (skmoe.gating.GATINGS, skmoe.experts.EXPERTS)
+#: and the estimator's start strings, spelled out so that --help imports
+#: nothing; tests/test_cli.py checks them against the package
+GATING_NAMES = ("softmax", "normalized_sigmoid", "hierarchical_softmax", "gaussian")
+EXPERT_NAMES = ("linear", "polynomial", "ffn")
+INIT_NAMES = ("random", "kmeans", "tensor")
+
+#: the help of an option whose default is the estimator's
+_ESTIMATOR_DEFAULT = "default: MixtureOfExpertsRegressor's"
+
+
+def _fit_parser(sub):
+    fit = sub.add_parser(
+        "fit", help="fit a CSV file and print the summary of the fitted model",
+        description="Fit a mixture of experts to a CSV file (header row; R's NA "
+        "and empty cells are missing values) and print its summary: "
+        "parameters with standard errors, sizes, log-likelihood, AIC, BIC.")
+    fit.add_argument("data", help="CSV file with a header row")
+    fit.add_argument("--target", required=True,
+                     help="name of the target column (required)")
+    fit.add_argument("--features", metavar="A,B",
+                     help="comma-separated columns the experts read (flexmix's "
+                     "y ~ a + b); default: every column but the target")
+    fit.add_argument("--gate-features", metavar="Z",
+                     help="comma-separated columns the gate reads (flexmix's "
+                     "concomitant ~ z); '' or 1 for covariate-free weights (a "
+                     "mixture of regressions, flexmix's FLXPconstant); default: "
+                     "the features")
+    fit.add_argument("--one-hot", metavar="COL",
+                     help="comma-separated text (or numeric) features to encode "
+                     "as 0/1 dummies, one per level but the first (the "
+                     "reference, as R's contrasts), named COL=LEVEL; default: "
+                     "none (text columns are refused)")
+    fit.add_argument("--n-experts", type=int, metavar="K",
+                     help=f"number of experts ({_ESTIMATOR_DEFAULT})")
+    fit.add_argument("--gating", choices=GATING_NAMES,
+                     help=f"gating family ({_ESTIMATOR_DEFAULT})")
+    fit.add_argument("--experts", choices=EXPERT_NAMES,
+                     help=f"expert family ({_ESTIMATOR_DEFAULT})")
+    fit.add_argument("--init", choices=INIT_NAMES,
+                     help=f"starting point of every restart, the estimator's "
+                     f"init_params ({_ESTIMATOR_DEFAULT})")
+    fit.add_argument("--n-init", type=int, metavar="N",
+                     help=f"number of restarts; the best is kept "
+                     f"({_ESTIMATOR_DEFAULT})")
+    fit.add_argument("--max-iter", type=int, metavar="N",
+                     help=f"iterations per restart ({_ESTIMATOR_DEFAULT})")
+    fit.add_argument("--random-state", type=int, default=0, metavar="SEED",
+                     help="seed of the starts (default: %(default)s, so that "
+                     "two runs print the same fit)")
+    fit.add_argument("--save", metavar="MODEL.joblib",
+                     help="write the fitted estimator with joblib, for skmoe "
+                     "predict (the path is checked before fitting); default: "
+                     "not saved")
+    fit.set_defaults(func=_fit)
+
+
+def _predict_parser(sub):
+    predict = sub.add_parser(
+        "predict", help="predict a CSV file with a model saved by skmoe fit",
+        description="Write the predictions (the mixture mean) of a saved model "
+        "for the rows of a CSV file, as CSV, in the rows' order.")
+    predict.add_argument("model", help="model saved by skmoe fit --save")
+    predict.add_argument("data", help="CSV file with the model's feature columns "
+                         "(by name; other columns are ignored)")
+    predict.add_argument("--interval", type=float, metavar="COVERAGE",
+                         help="also write the central prediction interval of "
+                         "this coverage, in (0, 1), as columns lower and upper; "
+                         "default: none")
+    predict.add_argument("--output", metavar="OUT.csv",
+                         help="write the CSV there; default: standard output")
+    predict.set_defaults(func=_predict)
+
+
 def build_parser():
     """The ``skmoe`` argument parser.
+
+    It imports nothing from the package (the subcommands do), so that
+    ``skmoe --help`` answers at once.
 
     Returns
     -------
     parser : argparse.ArgumentParser
+        The parser of ``skmoe demo``, ``fit``, ``predict``, ``rates`` and
+        ``reproduce``.
     """
-    from .experts import EXPERTS
-    from .gating import GATINGS
-
     parser = argparse.ArgumentParser(
         prog="skmoe", description="Mixture-of-experts regression."
     )
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="fit data drawn from a known MoE and compare with the truth"
     )
-    demo.add_argument("--n-samples", type=int, default=20000)
-    demo.add_argument("--n-features", type=int, default=2)
-    demo.add_argument("--n-experts", type=int, default=3)
-    demo.add_argument("--n-init", type=int, default=3)
-    demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument("--n-samples", type=int, default=20000,
+                      help="rows of the data (default: %(default)s)")
+    demo.add_argument("--n-features", type=int, default=2,
+                      help="input features (default: %(default)s)")
+    demo.add_argument("--n-experts", type=int, default=3,
+                      help="true and fitted experts (default: %(default)s)")
+    demo.add_argument("--n-init", type=int, default=3,
+                      help="restarts (default: %(default)s)")
+    demo.add_argument("--random-state", type=int, default=0,
+                      help="seed of the data and the starts (default: "
+                      "%(default)s)")
     demo.set_defaults(func=_demo)
 
-    fit = sub.add_parser("fit", help="fit a CSV file and print the fitted model")
-    fit.add_argument("data", help="CSV file with a header row")
-    fit.add_argument("--target", required=True, help="name of the target column")
-    fit.add_argument("--n-experts", type=int, default=3)
-    fit.add_argument("--gating", default="softmax", choices=sorted(GATINGS))
-    fit.add_argument("--experts", default="linear", choices=sorted(EXPERTS))
-    fit.add_argument("--n-init", type=int, default=3)
-    fit.add_argument("--max-iter", type=int, default=300)
-    fit.add_argument("--random-state", type=int, default=0)
-    fit.add_argument("--save", metavar="MODEL.joblib",
-                     help="write the fitted estimator with joblib")
-    fit.set_defaults(func=_fit)
+    _fit_parser(sub)
+    _predict_parser(sub)
 
     rates = sub.add_parser(
         "rates", help="convergence-rate study: losses of fits on growing samples"
     )
-    rates.add_argument("--gating", default="softmax", choices=sorted(GATINGS))
-    rates.add_argument("--experts", default="linear", choices=sorted(EXPERTS))
-    rates.add_argument("--n-features", type=int, default=1)
-    rates.add_argument("--true-experts", type=int, default=2)
-    rates.add_argument("--fitted-experts", type=int, default=3)
+    rates.add_argument("--gating", default="softmax", choices=GATING_NAMES,
+                       help="gating family (default: %(default)s)")
+    rates.add_argument("--experts", default="linear", choices=EXPERT_NAMES,
+                       help="expert family (default: %(default)s)")
+    rates.add_argument("--n-features", type=int, default=1,
+                       help="input features (default: %(default)s)")
+    rates.add_argument("--true-experts", type=int, default=2,
+                       help="experts of the truth (default: %(default)s)")
+    rates.add_argument("--fitted-experts", type=int, default=3,
+                       help="experts of the fits (default: %(default)s)")
     rates.add_argument("--n-grid", type=int, nargs="+",
-                       default=[100, 300, 1000, 3000])
-    rates.add_argument("--replications", type=int, default=10)
+                       default=[100, 300, 1000, 3000],
+                       help="sample sizes (default: %(default)s)")
+    rates.add_argument("--replications", type=int, default=10,
+                       help="fits per sample size (default: %(default)s)")
     rates.add_argument("--loss", nargs="+", default=["voronoi"],
                        help="voronoi, D1, D2, D3, parameter_error, regression, "
-                       "hellinger")
+                       "hellinger (default: %(default)s)")
     rates.add_argument("--init", default="near_true",
                        choices=["near_true", "near_true_authors", "random",
-                                "truth"])
+                                "truth"],
+                       help="start of the fits (default: %(default)s)")
     rates.add_argument("--x-distribution", default="uniform",
-                       choices=["uniform", "normal"])
-    rates.add_argument("--max-iter", type=int, default=1000)
-    rates.add_argument("--n-jobs", type=int, default=-1)
-    rates.add_argument("--random-state", type=int, default=0)
-    rates.add_argument("--out", metavar="TABLE.csv", help="write the table as CSV")
+                       choices=["uniform", "normal"],
+                       help="distribution of the inputs (default: %(default)s)")
+    rates.add_argument("--max-iter", type=int, default=1000,
+                       help="iterations per fit (default: %(default)s)")
+    rates.add_argument("--n-jobs", type=int, default=-1,
+                       help="parallel fits, -1 for all cores (default: "
+                       "%(default)s)")
+    rates.add_argument("--random-state", type=int, default=0,
+                       help="seed (default: %(default)s)")
+    rates.add_argument("--out", metavar="TABLE.csv",
+                       help="write the table as CSV (default: not written)")
     rates.add_argument("--plot", metavar="PLOT.png",
-                       help="write the log-log plot (needs matplotlib)")
+                       help="write the log-log plot, needs matplotlib (default: "
+                       "not written)")
     rates.set_defaults(func=_rates)
 
     repro = sub.add_parser(
@@ -486,9 +799,9 @@ def build_parser():
                        help="a, a_x, b, b_x, c, d, d_x, exact_softmax, ls_ffn, "
                        "ls_linear (default: all)")
     repro.add_argument("--n-grid", type=int, nargs="+",
-                       help="sample sizes (overrides the grid)")
+                       help="sample sizes (default: the grid's)")
     repro.add_argument("--replications", type=int,
-                       help="replications per size (overrides the grid)")
+                       help="replications per size (default: the grid's)")
     repro.add_argument("--init", default=None,
                        choices=["near_true", "near_true_authors", "random",
                                 "truth"],
@@ -497,16 +810,23 @@ def build_parser():
                        help="sample size of the D4 reference fit (default: 10 "
                        "x the largest n, at least 1e5)")
     repro.add_argument("--n-boot", type=int, default=1000,
-                       help="bootstrap resamples of the intervals")
-    repro.add_argument("--n-jobs", type=int, default=-1)
-    repro.add_argument("--random-state", type=int, default=0)
-    repro.add_argument("--verbose", type=int, default=0)
+                       help="bootstrap resamples of the intervals (default: "
+                       "%(default)s)")
+    repro.add_argument("--n-jobs", type=int, default=-1,
+                       help="parallel fits, -1 for all cores (default: "
+                       "%(default)s)")
+    repro.add_argument("--random-state", type=int, default=0,
+                       help="seed (default: %(default)s)")
+    repro.add_argument("--verbose", type=int, default=0,
+                       help="print the fits' progress (default: %(default)s)")
     repro.add_argument("--out", default="skmoe-reproduce", metavar="DIR",
-                       help="directory of the CSV, PNG and summary files")
+                       help="directory of the CSV, PNG and summary files "
+                       "(default: %(default)s)")
     repro.add_argument("--no-plot", dest="plot", action="store_false",
-                       help="write no PNG")
+                       help="write no PNG (default: write them)")
     repro.add_argument("--summarize-only", action="store_true",
-                       help="recompute the summary from the CSV files in DIR")
+                       help="recompute the summary from the CSV files in DIR "
+                       "(default: run the studies)")
     repro.set_defaults(func=_reproduce)
     return parser
 

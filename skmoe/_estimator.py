@@ -9,8 +9,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
 from ._params import MoEParams
-from .experts import EXPERTS, Experts, resolve_experts
-from .gating import GATINGS, Gating, resolve_gating
+from .experts import EXPERTS, ColumnExperts, Experts, resolve_experts
+from .gating import GATINGS, ColumnGating, Gating, resolve_gating
 from .noise import DF_BOUNDS, DF_MAX_FIXED, NOISES, resolve_noise
 from .solvers import SOLVER_OBJECTIVES, FitSpec, fit_moe
 from .solvers._finish import canonical_permutation, finish_fit
@@ -67,6 +67,28 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         Expert family: a registered name or an experts object such as
         :class:`~skmoe.LinearExperts`, :class:`~skmoe.PolynomialExperts` or
         :class:`~skmoe.FFNExperts`, cloned in ``fit``.
+    gate_features : array-like or None, default=None
+        The columns of ``X`` the gate reads: column indices, feature names
+        (with a pandas DataFrame, see ``feature_names_in_``) or a boolean mask
+        of length ``n_features_in_``; None reads all of them. An empty
+        selection (``[]``) gives **covariate-free weights**
+        :math:`g_k = \\mathrm{softmax}(\\beta_0)_k`, the classic mixture of
+        linear regressions (flexmix's default ``FLXPconstant``, mixtools'
+        ``regmixEM``). The fitted gate is then a
+        :class:`~skmoe.gating.ColumnGating` around ``gating``, and
+        ``params_.gate_coef`` has one column per selected feature, in the
+        order given. A feature may serve both the gate and the experts. See
+        :ref:`covariates`.
+    expert_features : array-like or None, default=None
+        The columns of ``X`` the experts (routed and shared) read, given as
+        for ``gate_features``; None reads all of them. An empty selection
+        gives intercept-only experts (for linear experts a mixture of
+        Gaussians whose weights depend on the gate's features, MoEClust's
+        gating-only model). The fitted experts are then a
+        :class:`~skmoe.experts.ColumnExperts` around ``experts``, and an
+        expert's row in ``params_.expert_params`` holds the parameters of the
+        selected features only. A selection of all columns in their order is
+        the same as None.
     solver : {"em", "lbfgs", "gd", "tensor", "two_loss"}, default="em"
         Fitting algorithm. ``"em"``: expectation-maximisation (likelihood
         only), with the experts' and the gate's own updates (monotone).
@@ -359,6 +381,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "n_experts": [Interval(Integral, 1, None, closed="left")],
         "gating": [StrOptions(set(GATINGS)), Gating],
         "experts": [StrOptions(set(EXPERTS)), Experts],
+        "gate_features": [None, "array-like"],
+        "expert_features": [None, "array-like"],
         "solver": [StrOptions(set(SOLVER_OBJECTIVES))],
         "objective": [StrOptions({"likelihood", "least_squares"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -388,6 +412,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         *,
         gating="softmax",
         experts="linear",
+        gate_features=None,
+        expert_features=None,
         solver="em",
         objective="likelihood",
         max_iter=300,
@@ -412,6 +438,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.n_experts = n_experts
         self.gating = gating
         self.experts = experts
+        self.gate_features = gate_features
+        self.expert_features = expert_features
         self.solver = solver
         self.objective = objective
         self.max_iter = max_iter
@@ -434,21 +462,99 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------- fit
-    def _spec(self, var_floor=0.0, rng=None, start=None):
+    def _selection(self, name, n_features):
+        """Column indices of ``gate_features`` / ``expert_features``.
+
+        None when the parameter is None or selects every column in order
+        (the family then reads all of ``X`` and is not wrapped).
+        """
+        value = getattr(self, name)
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)):
+            items = list(value)
+        else:  # an array, a pandas Index or Series: Python scalars
+            array = np.asarray(value)
+            if array.ndim != 1:
+                raise ValueError(f"{name} must be 1-D; got {value!r}.")
+            items = array.tolist()
+        names = getattr(self, "feature_names_in_", None)
+        if all(isinstance(v, (bool, np.bool_)) for v in items) and items:
+            if len(items) != n_features:
+                raise ValueError(
+                    f"{name} as a boolean mask must have one entry per feature "
+                    f"({n_features}); got {len(items)}."
+                )
+            columns = [j for j, v in enumerate(items) if v]
+        elif all(isinstance(v, str) for v in items):
+            if items and names is None:
+                raise ValueError(
+                    f"{name} names features ({items[0]!r}), but X has no "
+                    "feature names: fit with a pandas DataFrame, or give "
+                    "column indices."
+                )
+            position = {} if names is None else {
+                str(n): j for j, n in enumerate(names)}
+            columns = []
+            for v in items:
+                if v not in position:
+                    raise ValueError(
+                        f"{name}: unknown feature {v!r}; the features are "
+                        f"{', '.join(map(str, names))}."
+                    )
+                columns.append(position[v])
+        elif all(isinstance(v, (Integral, np.integer))
+                 and not isinstance(v, (bool, np.bool_)) for v in items):
+            columns = [int(v) for v in items]
+            for j in columns:
+                if not 0 <= j < n_features:
+                    raise ValueError(
+                        f"{name}: column index {j} is outside [0, {n_features}) "
+                        f"for X with {n_features} features."
+                    )
+        else:
+            raise ValueError(
+                f"{name} must hold column indices, feature names or a boolean "
+                f"mask; got {value!r}."
+            )
+        seen = set()
+        for j in columns:
+            if j in seen:
+                label = repr(str(names[j])) if names is not None else f"column {j}"
+                raise ValueError(f"{name} lists {label} twice.")
+            seen.add(j)
+        return None if columns == list(range(n_features)) else columns
+
+    def _spec(self, var_floor=0.0, rng=None, start=None, n_features=None):
         """The fit specification of the hyper-parameters (families resolved).
 
         Every family is resolved (a registered name, or a clone of the given
         object) and validated; the estimator's own parameters were validated
-        by ``_fit_context``.
+        by ``_fit_context``. With ``n_features`` (the data's width), a gate
+        or experts on a column selection (``gate_features``,
+        ``expert_features``) are wrapped in :class:`~skmoe.gating.ColumnGating`
+        / :class:`~skmoe.experts.ColumnExperts`; without it (no data) they are
+        not, which changes no ability but ``"linear"``.
         """
         S = self.n_shared_experts
+        gating = resolve_gating(self.gating)
+        experts = resolve_experts(self.experts)
         shared = None
         if S and self.shared_experts is not None:
             shared = resolve_experts(self.shared_experts)
+        if n_features is not None:
+            columns = self._selection("gate_features", n_features)
+            if columns is not None:
+                gating = ColumnGating(gating, columns, n_features)
+            columns = self._selection("expert_features", n_features)
+            if columns is not None:
+                experts = ColumnExperts(experts, columns, n_features)
+                if shared is not None:
+                    shared = ColumnExperts(shared, columns, n_features)
         return FitSpec(
             n_experts=self.n_experts,
-            gating=resolve_gating(self.gating),
-            experts=resolve_experts(self.experts),
+            gating=gating,
+            experts=experts,
             noise=resolve_noise(self.noise, self.noise_df),
             solver=self.solver,
             objective=self.objective,
@@ -519,7 +625,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 f"too few for n_experts={K}{shared}: need at least max(2, "
                 "n_experts + n_shared_experts) samples of non-zero weight."
             )
-        spec = self._spec()
+        spec = self._spec(n_features=n_features)
         spec.gating.check_n_experts(K, n_features)
         check_data_scale(X, y, sample_weight, spec.experts,
                          spec.shared_experts if self.n_shared_experts else None)
@@ -553,6 +659,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
+            for role in ("gating", "experts"):
+                before = getattr(start, role).input_columns(n_features)
+                now = getattr(spec, role).input_columns(n_features)
+                if not np.array_equal(before, now):
+                    which = "gate" if role == "gating" else "expert"
+                    raise ValueError(
+                        f"warm_start=True needs the same {which}_features as "
+                        f"the previous fit; the {role} read columns "
+                        f"{before.tolist()} before and {now.tolist()} now."
+                    )
             check_warm_start(start, spec.gating, spec.experts,
                              spec.shared_experts if S else None)
         spec = spec.replace(var_floor=var_floor,
@@ -704,7 +820,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         X, y = as_kernel_array(X), as_kernel_array(y)
         sample_weight = as_kernel_array(sample_weight)
         K = self.n_experts
-        spec = self._spec()  # with the record_routing checks of fit
+        # with the record_routing checks of fit
+        spec = self._spec(n_features=X.shape[1])
         check_data_scale(X, y, sample_weight, spec.experts)
         spec.gating.check_n_experts(K, X.shape[1])
         check_online(spec)
@@ -915,6 +1032,117 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         y_pred = self.predict(X)
         y = check_target(y, y_pred.shape[0])
         return r2_score(y, y_pred, sample_weight=sample_weight)
+
+    def predict_membership(self, X, y, sample_weight=None):
+        """Posterior probability of every component given ``x`` and ``y``.
+
+        :math:`p(z_i = k \\mid x_i, y_i) = g_k(x_i)\\, p_k(y_i \\mid x_i) /
+        \\sum_j g_j(x_i)\\, p_j(y_i \\mid x_i)`, the responsibilities of the
+        E-step (flexmix's ``posterior``). The columns are the routed experts,
+        then the shared experts if any, as in
+        :meth:`predict_component_weights`: a shared expert is a component of
+        the mixture like the routed ones, and leaving it out would make the
+        rows sum to less than one. For Student-t noise the posterior of the t
+        mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row (None:
+            one). Unused by the other noise models.
+
+        Returns
+        -------
+        membership : ndarray of shape (n_samples, n_experts + n_shared_experts)
+            Rows are non-negative and sum to one.
+        """
+        X, y, sample_weight = self._check_Xy(X, y, sample_weight)
+        self._check_density_defined("predict_membership")
+        with numba_threads(self.n_jobs):
+            return self.params_._posterior(X, y, sample_weight)[0]
+
+    def predict_cluster(self, X, y, sample_weight=None):
+        """Hard assignment of every sample to its most probable component.
+
+        The argmax of :meth:`predict_membership` (flexmix's ``clusters``,
+        numbered from 0 like the columns of ``params_``; ties go to the lower
+        index). Shared experts are numbered after the routed ones.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            For ``noise="binomial"``: the number of trials of each row.
+
+        Returns
+        -------
+        labels : ndarray of int of shape (n_samples,)
+            Component indices in ``[0, n_experts + n_shared_experts)``.
+        """
+        return np.argmax(self.predict_membership(X, y, sample_weight), axis=1)
+
+    def summary(self, X, y, sample_weight=None):
+        """The fitted model's report: parameters with standard errors, sizes, fit.
+
+        Like R's ``summary(flexmix)`` and ``parameters()``: the experts'
+        priors (mean mixture weight) and sizes (hard assignments,
+        :meth:`predict_cluster`), every gate and expert coefficient named by
+        feature (``feature_names_in_``, or ``x0, x1, ...``) with its standard
+        error from the observed information, Wald ``z`` and two-sided ``p``
+        value, the variances with their standard errors, and the
+        log-likelihood, degrees of freedom, AIC, BIC, ICL, ``n``, iterations
+        and convergence. Where a number is not defined, a note says why (the
+        gate's reference expert, Student-t noise, a top-K gate, shared
+        experts, a least-squares fit).
+
+        Pass the training data: the standard errors are a sum over it (see
+        :meth:`standard_errors`), and so are the sizes, the priors and ICL;
+        scikit-learn estimators keep no training data (a fitted estimator
+        stays small, and pickling it stores no data). The report says when
+        the log-likelihood of the data given is not the fit's.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The training inputs.
+        y : array-like of shape (n_samples,)
+            The training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The training sample weights (frequency weights: sizes are sums of
+            weights, ``n`` in BIC the total weight, as :meth:`bic`; for
+            ``noise="binomial"`` the numbers of trials).
+
+        Returns
+        -------
+        summary : MoESummary
+            Printable (``print(summary)``), shown as HTML in a notebook;
+            ``summary.to_frame()`` gives the coefficient table,
+            ``to_frame("components")`` and ``to_frame("statistics")`` the
+            others.
+
+        Examples
+        --------
+        >>> from skmoe import MixtureOfExpertsRegressor
+        >>> from skmoe.datasets import make_moe_regression
+        >>> X, y, _ = make_moe_regression(500, 1, 2, noise=0.2, random_state=0)
+        >>> est = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+        >>> report = est.summary(X, y)
+        >>> frame = report.to_frame()
+        >>> list(frame.columns)
+        ['estimate', 'std_error', 'z', 'p_value', 'note']
+        >>> frame.loc[(1, "gate", "x0"), "note"]
+        'reference'
+        """
+        from ._summary import summarize
+
+        return summarize(self, X, y, sample_weight=sample_weight)
 
     def _loglik_and_size(self, X, y, sample_weight, method):
         """Total log-likelihood, responsibilities and number of observations.

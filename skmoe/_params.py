@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -14,6 +15,7 @@ from .experts import Experts, resolve_experts
 from .gating import Gating, resolve_gating
 from .noise import NoiseModel, resolve_noise
 from .utils._arrays import as_kernel_array
+from .utils._text import format_number, html_table, labelled_frame, text_table
 from .utils._validation import check_probabilities
 
 #: largest lattice index of a discrete quantile: 2**53, the last integer up
@@ -27,6 +29,17 @@ def _resolve_gating(gating):
 
 def _resolve_experts(experts):
     return experts if isinstance(experts, Experts) else resolve_experts(experts)
+
+
+_BLOCK_ORDER = {"gate": 0, "expert": 1, "noise": 2}
+
+
+def _by_expert(rows):
+    """Labelled rows grouped by expert (in order), then block, stably."""
+    experts = list(dict.fromkeys(r["expert"] for r in rows if r["expert"] != "all"))
+    rank = {e: i for i, e in enumerate(experts)}
+    return sorted(rows, key=lambda r: (rank.get(r["expert"], len(rank)),
+                                       _BLOCK_ORDER[r["block"]]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,8 +67,11 @@ class MoEParams:
 
     Parameters
     ----------
-    gate_coef : array-like of shape (n_experts, n_features)
-        Gate slopes :math:`\\beta_{1k}`, one row per expert.
+    gate_coef : array-like of shape (n_experts, n_gate_features)
+        Gate slopes :math:`\\beta_{1k}`, one row per expert and one column per
+        feature the gate reads: all ``n_features`` of them, unless the gate
+        is a :class:`~skmoe.gating.ColumnGating` (``gate_features`` of the
+        estimator), which knows ``n_features``.
     gate_intercept : array-like of shape (n_experts,)
         Gate intercepts :math:`\\beta_{0k}`.
     expert_params : array-like of shape (n_experts, n_expert_params)
@@ -186,9 +202,20 @@ class MoEParams:
                 "gate_coef must be a 2-D array of shape (n_experts, n_features); "
                 f"got shape {gate_coef.shape}."
             )
-        K, d = gate_coef.shape
+        K, width = gate_coef.shape
         if K < 1:
             raise ValueError("gate_coef must have at least one row (one expert).")
+        # the gate knows the width of the data (all of gate_coef's columns,
+        # or the columns of X it selects)
+        d = int(self.gating.n_inputs(width))
+        set_(self, "_n_features", d)
+        expected = self.gating.param_blocks(d, K)["gate_coef"][0]
+        if gate_coef.shape != tuple(expected):
+            raise ValueError(
+                f"gate_coef must have shape {tuple(expected)} for n_experts={K}, "
+                f"n_features={d} and {type(self.gating).__name__}; got shape "
+                f"{gate_coef.shape}."
+            )
         if self.variance is None:
             if noise.has_variance:
                 raise ValueError(
@@ -329,8 +356,13 @@ class MoEParams:
 
     @property
     def n_features(self):
-        """Number of input features."""
-        return self.gate_coef.shape[1]
+        """Number of input features (columns of ``X``).
+
+        ``gate_coef``'s width, unless the gate reads a selection of the
+        columns (:class:`~skmoe.gating.ColumnGating`: one ``gate_coef``
+        column per selected feature).
+        """
+        return self._n_features
 
     @property
     def n_shared_experts(self):
@@ -883,18 +915,160 @@ class MoEParams:
             count += S * self.shared_experts.n_free_params(d) + S + (S - 1)
         return count
 
-    def __repr__(self):
-        shared = ""
-        if self.n_shared_experts:
-            shared = (
-                f", n_shared_experts={self.n_shared_experts}, "
-                f"shared_weight={self.shared_weight!r}, "
-                f"shared_experts={self.shared_experts!r}"
+    # --------------------------------------------------------- reporting
+    def _feature_names(self, feature_names=None):
+        """Names of the ``n_features`` input columns (``x0, x1, ...`` by default)."""
+        d = self.n_features
+        if feature_names is None:
+            return [f"x{j}" for j in range(d)]
+        names = [str(n) for n in feature_names]
+        if len(names) != d:
+            raise ValueError(
+                f"feature_names must have one name per feature ({d}); got "
+                f"{len(names)}."
             )
-        if self.noise.lacks("gaussian") is not None:
-            shared += f", noise={self.noise!r}"
+        return names
 
-        return (
-            f"MoEParams(n_experts={self.n_experts}, n_features={self.n_features}, "
-            f"gating={self.gating!r}, experts={self.experts!r}{shared})"
-        )
+    def _labels(self, feature_names=None, *, fixed_variance=False):
+        """Every number of the model with its label, one dict per entry.
+
+        Keys: ``expert`` (the routed expert's index, ``"shared s"`` for a
+        shared expert, ``"all"`` for a gate field of no expert), ``block``
+        (``"gate"``, ``"expert"`` or ``"noise"``), ``term`` (a feature name,
+        ``"(Intercept)"``, ``"variance"``, ...), ``field`` and ``index`` (where
+        the number lives in the container) and ``value``. The gate fields
+        (in the order of the family's :meth:`~skmoe.Gating.param_blocks`),
+        ``expert_params`` and ``variance`` come first, in the order of the
+        standard errors' field vector (:mod:`skmoe.inference`); then the
+        degrees of freedom of a Student-t noise and the shared experts. A noise
+        model without variance (Poisson, binomial) holds ``variance`` at 1:
+        its rows are left out unless ``fixed_variance`` (the field vector of
+        the standard errors has them).
+        """
+        names = self._feature_names(feature_names)
+        d, K = self.n_features, self.n_experts
+        gate_names = [names[j] for j in self.gating.input_columns(d)]
+        rows = []
+
+        def add(expert, block, term, field, index, value):
+            rows.append(dict(expert=expert, block=block, term=term, field=field,
+                             index=index, value=float(value)))
+
+        labels = self.gating.summary_fields(d, K)
+        for name, (shape, per_expert) in self.gating.param_blocks(d, K).items():
+            label = labels.get(name, (None, False))[0]
+            key = name[len("gate_extra."):] if name.startswith("gate_extra.") else None
+            if key is not None and key not in self.gate_extra:
+                continue
+            value = self.gate_extra[key] if key is not None else getattr(self, name)
+            value = np.reshape(value, shape)
+            for index in np.ndindex(*shape):
+                expert = index[0] if per_expert else "all"
+                rest = index[1:] if per_expert else index
+                if name == "gate_coef":
+                    term = gate_names[rest[0]] if label is None else (
+                        f"{label} {gate_names[rest[0]]}")
+                elif name == "gate_intercept":
+                    term = "(Intercept)" if label is None else label
+                elif key.endswith("coef") and len(rest) and shape[-1] == len(
+                        gate_names):
+                    term = (f"{key}[{', '.join(map(str, rest[:-1]))}] "
+                            f"{gate_names[rest[-1]]}")
+                elif tuple(shape) == (1,):
+                    term = key
+                else:
+                    term = key + (f"[{', '.join(map(str, rest))}]" if rest else "")
+                add(expert, "gate", term, name, index, value[index])
+        expert_names = self.experts.param_names(names)
+        for k in range(K):
+            for j, term in enumerate(expert_names):
+                add(k, "expert", term, "expert_params", (k, j),
+                    self.expert_params[k, j])
+        if self.noise.has_variance or fixed_variance:
+            for k in range(K):
+                add(k, "noise", "variance", "variance", (k,), self.variance[k])
+        if self.noise_df is not None:
+            for k in range(K):
+                add(k, "noise", "df", "noise_df", (k,), self.noise_df[k])
+        if self.n_shared_experts:
+            shared_names = self.shared_experts.param_names(names)
+            for s in range(self.n_shared_experts):
+                label = f"shared {s}"
+                add(label, "gate", "weight", "shared_weights", (s,),
+                    self.shared_weights[s])
+                for j, term in enumerate(shared_names):
+                    add(label, "expert", term, "shared_params", (s, j),
+                        self.shared_params[s, j])
+                add(label, "noise", "variance", "shared_variance", (s,),
+                    self.shared_variance[s])
+        return rows
+
+    def to_frame(self, feature_names=None):
+        """All the numbers of the model in one table (flexmix's ``parameters``).
+
+        Parameters
+        ----------
+        feature_names : sequence of str, default=None
+            Names of the ``n_features`` input columns (the estimator's
+            ``feature_names_in_``); None gives ``x0, x1, ...``.
+
+        Returns
+        -------
+        frame : pandas.DataFrame
+            One row per number, indexed by ``(expert, block, term)``:
+            ``block`` is ``"gate"`` (gate coefficients by feature and
+            ``"(Intercept)"``, and the family's extra fields), ``"expert"``
+            (an expert's parameters, named by its family:
+            :meth:`~skmoe.Experts.param_names`) or ``"noise"``
+            (``"variance"``, and ``"df"`` for Student-t noise); ``expert`` is
+            the routed expert's index, ``"shared s"`` for a shared expert, or
+            ``"all"`` for a gate field of no expert. The column ``value``
+            holds the number.
+        """
+        rows = _by_expert(self._labels(feature_names))
+        return labelled_frame({"value": [r["value"] for r in rows]},
+                              [(r["expert"], r["block"], r["term"]) for r in rows],
+                              ["expert", "block", "term"])
+
+    #: at most this many parameter columns in the repr (the others elided)
+    _REPR_COLUMNS = 12
+
+    def _grid(self, feature_names=None):
+        """Title, header, rows and the expert-free entries of the repr."""
+        rows = self._labels(feature_names)
+        columns, grid, general = [], {}, []
+        for r in rows:
+            if r["expert"] == "all":
+                general.append(f"{r['block']} {r['term']} = "
+                               f"{format_number(r['value'])}")
+                continue
+            column = r["term"] if r["block"] != "gate" else f"gate {r['term']}"
+            if column not in columns:
+                columns.append(column)
+            grid.setdefault(r["expert"], {})[column] = format_number(r["value"])
+        if len(columns) > self._REPR_COLUMNS:
+            half = self._REPR_COLUMNS // 2
+            columns = columns[:half] + ["..."] + columns[-half:]
+        header = ["expert", *columns]
+        table = [[label, *(values.get(c, "...") if c == "..." else values.get(c, "")
+                           for c in columns)] for label, values in grid.items()]
+        noise = self.noise.name if hasattr(self.noise, "name") else repr(self.noise)
+        title = (f"MoEParams: {self.n_experts} experts"
+                 + (f" + {self.n_shared_experts} shared (shared_weight="
+                    f"{self.shared_weight:g}, shared_experts="
+                    f"{self.shared_experts!r})" if self.n_shared_experts else "")
+                 + f", {self.n_features} features; gating={self.gating!r}, "
+                 f"experts={self.experts!r}, noise={noise}")
+        return title, header, table, general
+
+    def __repr__(self):
+        title, header, table, general = self._grid()
+        lines = [title, *text_table(header, table, right=set(
+            range(1, len(header))), indent="  ")]
+        return "\n".join(lines + [f"  {g}" for g in general])
+
+    def _repr_html_(self):
+        title, header, table, general = self._grid()
+        extra = "".join(f"<br>{html.escape(g)}" for g in general)
+        return (f"<div><p>{html.escape(title)}</p>"
+                f"{html_table(header, table)}{extra}</div>")

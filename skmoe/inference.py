@@ -44,6 +44,7 @@ from .solvers._gradient import FlatProblem
 from .utils._abilities import Requirements, check_requirements
 from .utils._arrays import as_kernel_array
 from .utils._sklearn import _check_sample_weight, check_is_fitted
+from .utils._text import labelled_frame
 from .utils._validation import check_sample_weight
 from .utils._warnings import SingularInformationWarning
 
@@ -444,6 +445,7 @@ def standard_errors(estimator, X, y, sample_weight=None):
     return StandardErrors(
         params, se, se_log, method="observed_information",
         covariance=cov, information=information, condition_number=cond,
+        feature_names=getattr(estimator, "feature_names_in_", None),
     )
 
 
@@ -571,7 +573,9 @@ def bootstrap_standard_errors(estimator, X, y, *, sample_weight=None, n_boot=200
     se = replicates.std(axis=0, ddof=1)
     K = params.n_experts
     se_log = np.log(replicates[:, -K:]).std(axis=0, ddof=1)
-    result = StandardErrors(params, se, se_log, method=f"{method}_bootstrap")
+    result = StandardErrors(params, se, se_log, method=f"{method}_bootstrap",
+                            feature_names=getattr(estimator, "feature_names_in_",
+                                                  None))
     result.replicates = replicates
     result.n_not_converged = int(sum(not ok for _, ok in out))
     if result.n_not_converged:
@@ -615,6 +619,9 @@ class StandardErrors:
         Observed information in ``theta``.
     condition_number : float, default=None
         Condition number of the information scaled to unit diagonal.
+    feature_names : sequence of str, default=None
+        Names of the input features, for the rows of :meth:`table` (the
+        estimator's ``feature_names_in_``); None gives ``x0, x1, ...``.
 
     Attributes
     ----------
@@ -653,13 +660,16 @@ class StandardErrors:
     >>> bool((lower < est.params_.expert_params).all())
     True
     >>> table = se.table()
-    >>> table["parameter"][:2].tolist()
-    ['gate_coef[0, 0]', 'gate_coef[1, 0]']
+    >>> table["parameter"][:3].tolist()
+    ['gate[0] x0', 'gate[1] x0', 'gate[0] (Intercept)']
     """
 
     def __init__(self, params, std_errors, log_variance_std_errors, *, method,
-                 covariance=None, information=None, condition_number=None):
+                 covariance=None, information=None, condition_number=None,
+                 feature_names=None):
         self.params = params
+        self.feature_names = (None if feature_names is None
+                              else [str(n) for n in feature_names])
         self.method = method
         self.covariance = covariance
         self.information = information
@@ -719,15 +729,13 @@ class StandardErrors:
         lo, up = self._split(lower), self._split(upper)
         return {name: (lo[name], up[name]) for name in lo}
 
-    def _names(self):
-        names = []
-        for name, shape in _layout(self.params):
-            for index in np.ndindex(*shape):
-                names.append(f"{name}[{', '.join(map(str, index))}]")
-        return np.array(names)
+    def _labels(self):
+        """The labels of the field vector (:meth:`MoEParams._labels`)."""
+        labels = self.params._labels(self.feature_names, fixed_variance=True)
+        return labels[:self._estimate.size]
 
     def table(self, level=0.95):
-        """All parameters in one flat table.
+        """All parameters in one flat table, named by feature.
 
         Parameters
         ----------
@@ -737,12 +745,24 @@ class StandardErrors:
         Returns
         -------
         table : dict of ndarray
-            Columns ``"parameter"`` (names such as ``"expert_params[0, 1]"``),
-            ``"estimate"``, ``"std_error"``, ``"lower"`` and ``"upper"``.
+            Columns ``"parameter"`` (a name such as ``"expert[0] x1"``:
+            the block, the expert and the term), ``"expert"``, ``"block"``
+            (``"gate"``, ``"expert"``, ``"noise"``), ``"term"`` (a feature
+            name from ``feature_names``, ``"(Intercept)"``, ``"variance"``),
+            ``"estimate"``, ``"std_error"``, ``"lower"`` and ``"upper"``, in
+            the order of the fields of :class:`~skmoe.MoEParams`.
         """
         lower, upper = self._bounds(level)
-        return {"parameter": self._names(), "estimate": self._estimate.copy(),
-                "std_error": self._se.copy(), "lower": lower, "upper": upper}
+        labels = self._labels()
+        return {
+            "parameter": np.array([f"{r['block']}[{r['expert']}] {r['term']}"
+                                   for r in labels]),
+            "expert": np.array([r["expert"] for r in labels], dtype=object),
+            "block": np.array([r["block"] for r in labels]),
+            "term": np.array([r["term"] for r in labels]),
+            "estimate": self._estimate.copy(), "std_error": self._se.copy(),
+            "lower": lower, "upper": upper,
+        }
 
     def to_frame(self, level=0.95):
         """The flat table of :meth:`table` as a pandas DataFrame.
@@ -755,14 +775,13 @@ class StandardErrors:
         Returns
         -------
         frame : pandas.DataFrame
-            Indexed by parameter name.
+            Indexed by ``(expert, block, term)``, with the columns of
+            :meth:`table`.
         """
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - pandas is installed in CI
-            raise ImportError("to_frame needs pandas; use table() instead.") from exc
         table = self.table(level)
-        return pd.DataFrame(table).set_index("parameter")
+        keys = list(zip(table.pop("expert"), table.pop("block"), table.pop("term"),
+                        strict=True))
+        return labelled_frame(table, keys, ["expert", "block", "term"])
 
     def __repr__(self):
         return (f"StandardErrors(method={self.method!r}, "

@@ -157,8 +157,9 @@ def parameter_error(estimated, true):
     out = {"est_index": est_index, "true_index": true_index}
     if estimated.n_experts == true.n_experts:
         diff = _centered_gate(estimated)[est_index] - _centered_gate(true)[true_index]
-        out["gate_coef"] = np.linalg.norm(diff[:, :d], axis=1)
-        out["gate_intercept"] = np.abs(diff[:, d])
+        m = true.gate_coef.shape[1]  # one column per feature the gate reads
+        out["gate_coef"] = np.linalg.norm(diff[:, :m], axis=1)
+        out["gate_intercept"] = np.abs(diff[:, m])
         # per-expert extra gate blocks the family declares (param_blocks),
         # when both models are of the same gating family
         if type(estimated.gating) is type(true.gating):

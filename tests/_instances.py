@@ -42,6 +42,11 @@ def small_instances():
     yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
     # the Student-t noise model (heavy tails)
     yield MixtureOfExpertsRegressor(noise="student_t", **common)
+    # column selections (indices that every width of the checks' data has):
+    # covariate-free gate weights, a gate on the first column, experts on it
+    yield MixtureOfExpertsRegressor(gate_features=[], **common)
+    yield MixtureOfExpertsRegressor(gate_features=[0], **common)
+    yield MixtureOfExpertsRegressor(expert_features=[0], **common)
 
 
 def expected_failed_checks(estimator):
@@ -55,6 +60,17 @@ def expected_failed_checks(estimator):
                 "and gates that differ by 1e-5; on data with n >> p integer "
                 "weights equal repeated rows to 1e-12, see "
                 "tests/test_ffn.py::test_integer_weights_equal_repeated_rows"
+            ),
+        }
+    if estimator.expert_features is not None:
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "15 samples, a gate on 30 features and experts on one: the "
+                "gate nearly separates the samples (slopes above 20 after 30 "
+                "iterations), and fits whose log-likelihoods agree to 1e-13 "
+                "predict values that differ by 1e-6; on data with n >> p "
+                "integer weights equal repeated rows to 1e-10, see "
+                "tests/test_covariates.py::test_integer_weights_equal_repeated_rows"
             ),
         }
     if estimator.init_params == "kmeans":

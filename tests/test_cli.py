@@ -1,13 +1,20 @@
 """The ``skmoe`` command line."""
 
+import argparse
+import io
 import subprocess
 import sys
+import time
 
 import joblib
 import numpy as np
 import pytest
 
-from skmoe.__main__ import main
+from skmoe import MixtureOfExpertsRegressor
+from skmoe import __version__ as skmoe_version
+from skmoe.__main__ import EXPERT_NAMES, GATING_NAMES, INIT_NAMES, build_parser, main
+
+pd = pytest.importorskip("pandas")
 
 
 def test_demo_prints_the_matched_table(capsys):
@@ -31,40 +38,165 @@ def csv_file(tmp_path):
     return path
 
 
-def test_fit_prints_report_and_saves(csv_file, tmp_path, capsys):
+def test_fit_prints_the_summary_and_saves(csv_file, tmp_path, capsys):
     model = tmp_path / "model.joblib"
     argv = ["fit", str(csv_file), "--target", "target", "--n-experts", "2",
             "--save", str(model)]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    for label in ("features: u, v", "gate slope", "expert coef", "variance",
-                  "log-likelihood", "BIC", "R^2"):
+    for label in ("features: every column but the target", "settings: n_experts=2",
+                  "linear experts on u, v", "Coefficients", "std. error",
+                  "log-likelihood", "BIC", "R^2", "model saved to"):
         assert label in out
     est = joblib.load(model)
-    assert est.n_features_in_ == 2 and est.score(
-        np.loadtxt(csv_file, delimiter=",", skiprows=1)[:, :2],
-        np.loadtxt(csv_file, delimiter=",", skiprows=1)[:, 2]) > 0.9
+    data = np.loadtxt(csv_file, delimiter=",", skiprows=1)
+    assert list(est.feature_names_in_) == ["u", "v"]
+    assert est.score(pd.DataFrame(data[:, :2], columns=["u", "v"]), data[:, 2]) > 0.9
+    # the estimator's defaults, not the command line's
+    assert est.init_params == MixtureOfExpertsRegressor().init_params
+    assert est.n_init == MixtureOfExpertsRegressor().n_init
+
+
+def test_gate_and_expert_features(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    x, z, junk = rng.uniform(-2, 2, (3, 300))
+    y = np.where(z > 0, 1 + 2 * x, -1 - x) + 0.1 * rng.standard_normal(300)
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"x": x, "z": z, "junk": junk, "y": y}).to_csv(path, index=False)
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(path), "--target", "y", "--features", "x",
+                 "--gate-features", "z", "--n-experts", "2", "--save",
+                 str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "softmax gate on z; linear experts on x" in out
+    est = joblib.load(model)
+    assert list(est.feature_names_in_) == ["x", "z"]  # junk is not read
+    assert est.gate_features == ["z"] and est.expert_features == ["x"]
+    # the same as the estimator on the same columns
+    same = MixtureOfExpertsRegressor(2, gate_features=["z"], expert_features=["x"],
+                                     random_state=0)
+    same.fit(pd.DataFrame({"x": x, "z": z}), y)
+    np.testing.assert_array_equal(est.params_.expert_params,
+                                  same.params_.expert_params)
+    for empty in ("", "1"):  # covariate-free weights
+        assert main(["fit", str(path), "--target", "y", "--features", "x",
+                     "--gate-features", empty, "--n-experts", "2"]) == 0
+        assert "softmax gate with covariate-free weights" in capsys.readouterr().out
+
+
+def test_one_hot_fit_and_predict(tmp_path, capsys):
+    rng = np.random.RandomState(1)
+    group = rng.choice(["a", "b", "c"], 300)
+    x = rng.uniform(-2, 2, 300)
+    y = np.where(group == "b", 3.0, 0.0) + x + 0.2 * rng.standard_normal(300)
+    path = tmp_path / "g.csv"
+    pd.DataFrame({"x": x, "group": group, "y": y}).to_csv(path, index=False)
+    assert main(["fit", str(path), "--target", "y"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'group' of" in err and "--one-hot group" in err
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(path), "--target", "y", "--one-hot", "group",
+                 "--n-experts", "2", "--save", str(model)]) == 0
+    assert "group: one-hot, reference level 'a', 2 dummies" in capsys.readouterr().out
+    est = joblib.load(model)
+    assert list(est.feature_names_in_) == ["x", "group=b", "group=c"]
+    new = tmp_path / "new.csv"
+    pd.DataFrame({"group": ["a", "c", "d"], "x": [0.0, 1.0, 2.0]}).to_csv(
+        new, index=False)
+    assert main(["predict", str(model), str(new)]) == 0
+    captured = capsys.readouterr()
+    assert "levels without a dummy in the model (a, d)" in captured.err
+    X = pd.DataFrame({"x": [0.0, 1.0, 2.0], "group=b": 0.0,
+                      "group=c": [0.0, 1.0, 0.0]})
+    got = pd.read_csv(io.StringIO(captured.out))["prediction"].to_numpy()
+    np.testing.assert_allclose(got, est.predict(X), rtol=1e-15)
+
+
+def test_predict_writes_predictions_and_intervals(csv_file, tmp_path, capsys):
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(csv_file), "--target", "target", "--n-experts", "2",
+                 "--save", str(model)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(csv_file), "--interval", "0.9",
+                 "--output", str(out)]) == 0
+    assert "300 predictions written to" in capsys.readouterr().out
+    pred = pd.read_csv(out)
+    assert list(pred.columns) == ["prediction", "lower", "upper"]
+    est = joblib.load(model)
+    X = pd.read_csv(csv_file)[["u", "v"]]
+    # CSV round trip of float64 (repr: 17 significant digits) is exact
+    np.testing.assert_array_equal(pred["prediction"], est.predict(X))
+    np.testing.assert_array_equal(pred[["lower", "upper"]],
+                                  est.predict_interval(X, 0.9))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--interval", "1.5"], "--interval must lie in (0, 1); got 1.5"),
+    (["--output", "/no/such/dir/p.csv"], "cannot write '/no/such/dir/p.csv'"),
+])
+def test_predict_errors(csv_file, tmp_path, capsys, argv, message):
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(csv_file), "--target", "target", "--n-experts", "2",
+                 "--save", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(csv_file), *argv]) == 2
+    assert message in capsys.readouterr().err
+    other = tmp_path / "other.csv"
+    other.write_text("u,w\n1,2\n")
+    assert main(["predict", str(model), str(other)]) == 2
+    assert "column 'v' (a feature of the model) not found" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "none.joblib"), str(other)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert main(["predict", str(other), str(other)]) == 2
+    assert "is not a saved model" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
-    "content, target, message",
+    "content, argv, message",
     [
-        ("a,b,y\n1,2,3\n2,x,4\n", "y", "line 3, column 'b': non-numeric value 'x'"),
-        ("a,b,y\n1,2,3\n", "z", "target column 'z' not found"),
-        ("a,b,y\n1,2\n", "y", "line 2: expected 3 fields, got 2"),
-        ("a,b,y\n", "y", "needs a header row and at least one data row"),
-        ("y\n1\n2\n", "y", "no feature columns"),
-        ("a,y\n1,nan\n2,3\n", "y", "NaN or infinite"),
-        ("a,y\n1,2\n2,3\n", "y", "too few for n_experts=3"),
+        ("a,b,y\n1,2,3\n2,x,4\n", [], "line 3, column 'b': non-numeric value 'x'"),
+        ("a,b,y\n1,2,3\n", ["--target", "z"], "target column 'z' not found"),
+        ("a,b,y\n1,2\n", [], "line 2, column 'y': missing value (NA or empty "
+                              "cell); drop or impute the row"),
+        ("a,y\n1,NA\n2,\n3,4\n", [], "line 2, column 'y': missing value (NA or "
+                                       "empty cell); 2 missing in this column "
+                                       "(lines 2, 3)"),
+        ("a,y\n1,nan\n2,3\n", [], "line 2, column 'y': missing value"),
+        ("a,y\n1,inf\n2,3\n", [], "line 2, column 'y': infinite value 'inf'"),
+        ("a,b,y\n1,2,3,4\n", [], "is not a readable CSV file"),
+        ("a,b,y\n", [], "needs a header row and at least one data row"),
+        ("a,a,y\n1,2,3\n", [], "line 1: column name 'a' appears twice"),
+        ("a,,y\n1,2,3\n", [], "line 1: column 2 has no name"),
+        ("a,b,y\n1,2,3\n\n4,5,6\n7,8,x\n", [],
+         "line 5, column 'y': non-numeric value 'x'"),
+        ("y\n1\n2\n", [], "no feature columns besides 'y'"),
+        ("a,y\n1,2\n2,3\n", [], "too few for n_experts=3"),
+        ("a,c,y\nx,1,2\nz,2,3\n", [], "column 'a' of"),
+        ("a,b,y\n1,2,3\n", ["--features", "a,q"], "feature column 'q' not found"),
+        ("a,b,y\n1,2,3\n", ["--gate-features", "q"],
+         "gate feature column 'q' not found"),
+        ("a,b,y\n1,2,3\n", ["--features", "a", "--one-hot", "b"],
+         "--one-hot b: not among the features (a)"),
+        ("a,b,y\n1,2,3\n", ["--features", "a,y"], "the target 'y' cannot be"),
+        ("a,b,y\n1,2,3\n", ["--init", "nope"], "invalid choice: 'nope'"),
     ],
 )
-def test_fit_errors_are_one_line(tmp_path, capsys, content, target, message):
+def test_fit_errors_are_one_line(tmp_path, capsys, content, argv, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    assert main(["fit", str(path), "--target", target]) == 2
+    if "--target" not in argv:
+        argv = ["--target", "y", *argv]
+    try:
+        status = main(["fit", str(path), *argv])
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    assert status == 2
     err = capsys.readouterr().err
-    assert err.startswith("skmoe: error:") and message in err
-    assert err.count("\n") == 1
+    assert message in err
+    assert err.startswith("skmoe: error:") or err.startswith("usage:")
+    if err.startswith("skmoe: error:"):
+        assert err.count("\n") == 1
 
 
 def test_fit_missing_and_binary_files(tmp_path, capsys):
@@ -74,6 +206,77 @@ def test_fit_missing_and_binary_files(tmp_path, capsys):
     path.write_bytes(b"\x00\xff\xfe\xfa")
     assert main(["fit", str(path), "--target", "y"]) == 2
     assert "not a readable CSV file" in capsys.readouterr().err
+
+
+def test_a_bad_save_path_is_refused_before_fitting(csv_file, tmp_path, capsys,
+                                                   monkeypatch):
+    import skmoe
+
+    def no_fit(*args, **kwargs):  # pragma: no cover - must not be reached
+        raise AssertionError("fitted before checking --save")
+
+    monkeypatch.setattr(skmoe.MixtureOfExpertsRegressor, "fit", no_fit)
+    for bad, reason in ((tmp_path / "no" / "m.joblib", "no directory"),
+                        (tmp_path, "it is a directory")):
+        assert main(["fit", str(csv_file), "--target", "target", "--save",
+                     str(bad)]) == 2
+        assert reason in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"skmoe {skmoe_version}"
+
+
+def _subcommands():
+    parser = build_parser()
+    sub = next(a for a in parser._actions
+               if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+@pytest.mark.parametrize("name", ["demo", "fit", "predict", "rates"])
+def test_every_option_has_a_help_text_with_its_default(name):
+    for action in _subcommands()[name]._actions:
+        if isinstance(action, argparse._HelpAction) or not action.option_strings:
+            continue
+        assert action.help, (name, action.dest)
+        if not action.required:
+            assert "default" in action.help, (name, action.dest)
+
+
+def test_spelled_out_names_are_the_packages():
+    from skmoe._estimator import MixtureOfExpertsRegressor as Est
+    from skmoe.experts import EXPERTS
+    from skmoe.gating import GATINGS
+
+    assert set(GATING_NAMES) == set(GATINGS)
+    assert set(EXPERT_NAMES) == set(EXPERTS)
+    init = next(c for c in Est._parameter_constraints["init_params"]
+                if hasattr(c, "options"))
+    assert set(INIT_NAMES) == set(init.options)
+
+
+def test_help_answers_at_once():
+    # --help imports neither scikit-learn, Numba, SciPy nor pandas (the
+    # subcommands do), and answers within a second; the fastest of three
+    # runs is timed, because the machine may be loaded
+    code = ("import sys\nfrom skmoe.__main__ import main\n"
+            "try:\n    main(['fit', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('sklearn', 'numba', 'scipy', 'pandas') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.splitlines()[-1] == "[]"
+    seconds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "skmoe", "--help"],
+                       capture_output=True, check=True)
+        seconds.append(time.perf_counter() - t0)
+    assert min(seconds) < 1.0, seconds
 
 
 @pytest.mark.slow

@@ -9,6 +9,8 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 import skmoe  # noqa: E402
 import skmoe.datasets  # noqa: E402
 import skmoe.diagnostics  # noqa: E402
+import skmoe.experts  # noqa: E402
+import skmoe.gating  # noqa: E402
 import skmoe.metrics  # noqa: E402
 import skmoe.model_selection  # noqa: E402
 import skmoe.noise  # noqa: E402
@@ -52,7 +54,17 @@ def _public_objects():
                 yield f"{obj.__module__}.{obj.__name__}"
 
 
-@pytest.mark.parametrize("name", sorted(set(_public_objects())))
+def _column_families():
+    """The column-selection families (public in skmoe.gating, skmoe.experts)."""
+    for cls in (skmoe.gating.ColumnGating, skmoe.experts.ColumnExperts):
+        yield f"{cls.__module__}.{cls.__name__}"
+        for meth, member in vars(cls).items():
+            if not meth.startswith("_") and callable(member):
+                yield f"{cls.__module__}.{cls.__name__}.{meth}"
+
+
+@pytest.mark.parametrize("name", sorted(set(_public_objects())
+                                        | set(_column_families())))
 def test_docstring(name):
     result = numpydoc_validate.validate(name)
     errors = [

@@ -45,7 +45,7 @@ FLOORS = [
                            "skmoe.diagnostics")),
     ("solvers", ("skmoe.solvers",)),
     ("fit-level tools", ("skmoe.inference", "skmoe._dendrogram",
-                         "skmoe.model_selection")),
+                         "skmoe.model_selection", "skmoe._summary")),
     ("the estimator", ("skmoe._estimator",)),
     ("applications", ("skmoe.convergence", "skmoe.__main__")),
 ]
@@ -59,6 +59,9 @@ LAZY = {
     ("skmoe._estimator", "skmoe.inference"): (
         "standard_errors: skmoe.inference imports scipy.stats, whose import "
         "costs more than the rest of skmoe; import skmoe stays fast"),
+    ("skmoe._estimator", "skmoe._summary"): (
+        "summary: skmoe._summary imports skmoe.inference (scipy.stats), as "
+        "standard_errors above"),
     ("skmoe.__main__", "*"): (
         "the command line imports the package only for the subcommand it "
         "runs, so that --help answers at once"),

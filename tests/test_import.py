@@ -29,3 +29,28 @@ def test_import_compiles_no_kernel():
     compiled = out[1] if len(out) > 1 else ""
     assert n_dispatchers >= 10  # the kernels were found
     assert compiled == "", f"compiled at import: {compiled}"
+
+
+def test_import_loads_the_public_names_lazily():
+    # `import skmoe` (and so `skmoe --help`, which must answer at once)
+    # imports neither scikit-learn nor Numba; a public name loads its module
+    code = ("import sys, skmoe; heavy = [m for m in ('sklearn', 'numba', 'scipy') "
+            "if m in sys.modules]; from skmoe import MixtureOfExpertsRegressor; "
+            "print(','.join(heavy), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["True"], out
+
+
+def test_every_public_name_resolves():
+    import skmoe
+
+    for name in skmoe.__all__:
+        assert getattr(skmoe, name) is not None
+    assert set(skmoe.__all__) <= set(dir(skmoe))
+    try:
+        skmoe.not_a_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no attribute 'not_a_name'" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("skmoe.not_a_name resolved")

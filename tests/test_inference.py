@@ -322,14 +322,32 @@ def test_result_blocks_intervals_and_table():
     assert_allclose(np.log(up / p.variance), z * se.variance / p.variance,
                     rtol=1e-12)
     table = se.table(0.9)
-    assert table["parameter"][0] == "gate_coef[0, 0]"
-    assert table["parameter"][-1] == "variance[2]"
+    # rows are named by block, expert and feature (x0, x1 without names)
+    assert table["parameter"][0] == "gate[0] x0"
+    assert table["parameter"][-1] == "noise[2] variance"
     assert_allclose(table["estimate"], _field_vector(p))
     frame = se.to_frame()
-    assert frame.loc["expert_params[1, 2]", "std_error"] == se.expert_params[1, 2]
+    assert frame.loc[(1, "expert", "(Intercept)"), "std_error"] == (
+        se.expert_params[1, 2])
+    assert frame.loc[(0, "gate", "x1"), "std_error"] == se.gate_coef[0, 1]
     with pytest.raises(ValueError, match="level"):
         se.confidence_intervals(95)
     assert "observed_information" in repr(se)
+
+
+def test_table_rows_are_named_by_feature_names_and_selection():
+    pd = pytest.importorskip("pandas")
+    X, y, _ = make_moe_regression(300, 2, 2, noise=0.3, random_state=0)
+    frame = pd.DataFrame(X, columns=["dose", "age"])
+    est = MixtureOfExpertsRegressor(2, gate_features=["age"], random_state=0)
+    se = est.fit(frame, y).standard_errors(frame, y)
+    table = se.table()
+    assert table["parameter"].tolist() == [
+        "gate[0] age", "gate[1] age", "gate[0] (Intercept)", "gate[1] (Intercept)",
+        "expert[0] dose", "expert[0] age", "expert[0] (Intercept)",
+        "expert[1] dose", "expert[1] age", "expert[1] (Intercept)",
+        "noise[0] variance", "noise[1] variance"]
+    assert se.to_frame().loc[(0, "gate", "age"), "std_error"] == se.gate_coef[0, 0]
 
 
 def test_learned_temperature_has_extra_block():

@@ -126,8 +126,27 @@ def test_log_density_integrates_to_one(truth):
     assert_allclose(np.trapezoid(dens, grid), 1.0, rtol=1e-8)
 
 
-def test_repr(truth):
-    assert repr(truth).startswith("MoEParams(n_experts=3, n_features=2")
+def test_repr_shows_the_parameters(truth):
+    text = repr(truth)
+    lines = text.splitlines()
+    assert lines[0] == ("MoEParams: 3 experts, 2 features; gating=SoftmaxGating(), "
+                        "experts=LinearExperts(), noise=gaussian")
+    assert lines[1].split() == ["expert", "gate", "x0", "gate", "x1", "gate",
+                                "(Intercept)", "x0", "x1", "(Intercept)",
+                                "variance"]
+    # one line per expert with its numbers (4 significant digits)
+    for k in range(3):
+        row = lines[3 + k].split()
+        assert row[0] == str(k)
+        assert_allclose([float(v) for v in row[1:]], np.r_[
+            truth.gate_coef[k], truth.gate_intercept[k], truth.expert_params[k],
+            truth.variance[k]], rtol=5e-4, atol=1e-12)
+    html = truth._repr_html_()
+    assert html.count("<tr>") == 4 and "gate (Intercept)" in html
+    frame = truth.to_frame(feature_names=["a", "b"])
+    assert frame.loc[(1, "gate", "b"), "value"] == truth.gate_coef[1, 1]
+    assert frame.loc[(2, "noise", "variance"), "value"] == truth.variance[2]
+    assert list(frame.index.get_level_values("expert")[:6]) == [0] * 6
 
 
 def test_extra_gate_fields_are_checked_against_the_family():

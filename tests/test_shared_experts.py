@@ -86,7 +86,10 @@ def test_permute_copy_and_allclose(truth):
     assert not c.allclose(truth)
     assert not truth.allclose(truth.replace(shared_params=None, shared_variance=None,
                                             shared_weights=None))
-    assert "n_shared_experts=2" in repr(truth)
+    title = repr(truth).splitlines()[0]
+    assert f"3 experts + 2 shared (shared_weight={truth.shared_weight:g}, " in title
+    assert [line.split()[:2] for line in repr(truth).splitlines()[-2:]] == [
+        ["shared", "0"], ["shared", "1"]]
 
 
 @pytest.mark.parametrize("changes, match", [

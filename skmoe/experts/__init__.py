@@ -4,6 +4,7 @@ from functools import partial
 
 from ..utils._families import resolve_family
 from ._base import Experts, LinearStatistics
+from ._columns import ColumnExperts
 from ._ffn import FFNExperts
 from ._linear import LinearExperts
 from ._polynomial import PolynomialExperts
@@ -22,6 +23,7 @@ resolve_experts = partial(resolve_family, "experts", registry=EXPERTS,
                           base=Experts)
 
 __all__ = [
+    "ColumnExperts",
     "EXPERTS",
     "Experts",
     "FFNExperts",

@@ -94,6 +94,56 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
             The number of parameters.
         """
 
+    def input_columns(self, n_features):
+        """The columns of ``X`` the experts read (all of them by default).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of columns of ``X``.
+
+        Returns
+        -------
+        columns : ndarray of int
+            Indices into the columns of ``X``; a family on a selection
+            (:class:`~skmoe.experts.ColumnExperts`) reads fewer.
+        """
+        return np.arange(n_features)
+
+    def param_names(self, feature_names):
+        """Name the entries of an expert's parameter row.
+
+        Built from :meth:`param_blocks`: the ``"coef"`` block takes the names
+        of the input features, ``"intercept"`` is ``"(Intercept)"`` (as in
+        R), another one-entry block its name and the entries of a longer
+        block ``"<block>[<i>]"``. Used by the summary and the standard-error
+        tables; a family whose entries have better names overrides it.
+
+        Parameters
+        ----------
+        feature_names : sequence of str
+            Names of the features the experts read (one per input column).
+
+        Returns
+        -------
+        names : list of str
+            One name per entry of an expert's row (``n_params`` of them).
+        """
+        d = len(feature_names)
+        names = [f"param[{j}]" for j in range(self.n_params(d))]
+        for block, part in self.param_blocks(d).items():
+            index = range(*part.indices(len(names)))
+            for i, j in enumerate(index):
+                if block == "coef" and len(index) == d:
+                    names[j] = str(feature_names[i])
+                elif block == "intercept" and len(index) == 1:
+                    names[j] = "(Intercept)"
+                elif len(index) == 1:
+                    names[j] = block
+                else:
+                    names[j] = f"{block}[{i}]"
+        return names
+
     def n_free_params(self, n_features):
         """Number of free parameters of one expert (for BIC/AIC).
 

@@ -119,6 +119,26 @@ class PolynomialExperts(_LinearInFeatures):
                 out[col, f] += 1
         return out
 
+    def param_names(self, feature_names):
+        """Name the monomials as scikit-learn's ``PolynomialFeatures`` does.
+
+        Parameters
+        ----------
+        feature_names : sequence of str
+            Names of the input features.
+
+        Returns
+        -------
+        names : list of str
+            ``"x"``, ``"x^2"``, ``"x z"``, ..., then ``"(Intercept)"``.
+        """
+        names = []
+        for row in self.powers(len(feature_names)):
+            names.append(" ".join(
+                str(name) if p == 1 else f"{name}^{p}"
+                for name, p in zip(feature_names, row, strict=True) if p))
+        return names + ["(Intercept)"]
+
     def design_degree(self):
         """The ``degree`` of the monomials (for the data-scale check).
 

@@ -4,6 +4,7 @@ from functools import partial
 
 from ..utils._families import resolve_family
 from ._base import GateLikelihood, Gating, NewtonTerms
+from ._columns import ColumnGating
 from ._gaussian import GaussianGating
 from ._hierarchical import HierarchicalSoftmaxGating
 from ._sigmoid import NormalizedSigmoidGating
@@ -22,6 +23,7 @@ GATINGS = {
 resolve_gating = partial(resolve_family, "gating", registry=GATINGS, base=Gating)
 
 __all__ = [
+    "ColumnGating",
     "GATINGS",
     "GateLikelihood",
     "GaussianGating",

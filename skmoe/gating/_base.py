@@ -138,6 +138,42 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             If the combination is impossible (for example ``top_k > n_experts``).
         """
 
+    def n_inputs(self, gate_width):
+        """Number of input features of a model whose ``gate_coef`` has this width.
+
+        :class:`~skmoe.MoEParams` takes its ``n_features`` from here. The
+        default, for a gate that reads every feature, is ``gate_width``; a
+        gate on a selection of the columns
+        (:class:`~skmoe.gating.ColumnGating`) knows the width of the data.
+
+        Parameters
+        ----------
+        gate_width : int
+            Number of columns of ``gate_coef``.
+
+        Returns
+        -------
+        n_features : int
+            The number of columns of ``X``.
+        """
+        return gate_width
+
+    def input_columns(self, n_features):
+        """The columns of ``X`` the gate reads (all of them by default).
+
+        Parameters
+        ----------
+        n_features : int
+            Number of columns of ``X``.
+
+        Returns
+        -------
+        columns : ndarray of int
+            Indices into the columns of ``X``, in the order of the columns of
+            ``gate_coef``.
+        """
+        return np.arange(n_features)
+
     @abstractmethod
     def n_free_params(self, n_features, n_experts):
         """Number of free gate parameters after identifiability constraints.
@@ -180,6 +216,36 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             "gate_coef": ((n_experts, n_features), True),
             "gate_intercept": ((n_experts,), True),
         }
+
+    def summary_fields(self, n_features, n_experts):
+        """How a summary labels the gate fields and whether it tests them.
+
+        A Wald test of zero is meaningful for a coefficient of the logits
+        (zero: the covariate does not move the gate) and not for, say, a
+        centre, a log-weight or a precision. The default tests
+        ``gate_coef``, ``gate_intercept`` and every extra field whose name
+        ends in ``_coef`` or ``_intercept``, and labels them by feature
+        name and ``"(Intercept)"``.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        fields : dict of str to tuple
+            Field (as in :meth:`param_blocks`) -> ``(label, wald)``:
+            ``label`` is None (the default names) or the name of the field,
+            put before the feature name of a ``gate_coef`` entry and used as
+            the term of a ``gate_intercept`` entry; ``wald`` is True when a
+            Wald test of zero is meaningful for the field's entries.
+        """
+        return {name: (None, name in ("gate_coef", "gate_intercept")
+                       or name.endswith(("_coef", "_intercept")))
+                for name in self.param_blocks(n_features, n_experts)}
 
     # ----------------------------------------------------------- the model
     @abstractmethod

@@ -596,6 +596,33 @@ class GaussianGating(Gating):
             "gate_extra.x_covariance": ((d, d), False),
         }
 
+    def summary_fields(self, n_features, n_experts):
+        """Label the centres and log-weights; no Wald test of a gate field.
+
+        The centres, log-weights and precision factors are those of the
+        reported representative (the gate identifies only the differences
+        between the experts' logits): a test of zero would compare a centre
+        with the origin, a log-weight with a weight of one, not a covariate's
+        effect on the gate.
+
+        Parameters
+        ----------
+        n_features : int
+            Number of input features.
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        fields : dict of str to tuple
+            Field -> ``(label, wald)``, ``wald`` False everywhere.
+        """
+        fields = {name: (None, False)
+                  for name in self.param_blocks(n_features, n_experts)}
+        fields["gate_coef"] = ("centre", False)
+        fields["gate_intercept"] = ("log weight", False)
+        return fields
+
     # ------------------------------------------------- representatives
     def _rep(self, params):
         """The representative stored in ``params`` (identity precisions if absent)."""

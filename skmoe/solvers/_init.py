@@ -10,7 +10,7 @@ start from :func:`shared_start`.
 import numpy as np
 
 from .._params import MoEParams
-from ..gating import SoftmaxGating
+from ..gating import ColumnGating, SoftmaxGating
 from ..noise import update_variances
 from ..utils._arrays import as_kernel_array
 from ._em import _estep, run_em
@@ -68,7 +68,8 @@ def shared_start(method, X, y, sample_weight, spec):
     that puts a shared expert where a routed one should be stays wrong (in
     measurements, 1 restart in 5 recovered the truth from random partitions).
     The start is therefore found by a plain mixture: a softmax-gated model
-    with ``n_experts + n_shared_experts`` experts of the routed family is
+    with ``n_experts + n_shared_experts`` experts of the routed family (on
+    the columns the gate reads) is
     fitted by ``min(max_iter, 50)`` EM iterations from ``method``; the
     ``n_shared_experts`` experts whose gates vary least over the data
     (smallest weighted coefficient of variation) become the shared experts,
@@ -96,6 +97,9 @@ def shared_start(method, X, y, sample_weight, spec):
     rng, var_floor = spec.rng, spec.var_floor
     gating, experts, family = spec.gating, spec.experts, spec.shared_family
     plain = SoftmaxGating()
+    columns = gating.input_columns(X.shape[1])
+    if columns.size != X.shape[1]:  # the auxiliary gate reads the same columns
+        plain = ColumnGating(plain, columns.tolist(), X.shape[1])
     start = initial_params(method, X, y, sample_weight,
                            spec.replace(n_experts=K + S, gating=plain,
                                         n_shared_experts=0))

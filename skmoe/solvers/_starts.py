@@ -113,6 +113,45 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     )
 
 
+def _response_partition(X, y, rows, spec):
+    """Random soft partition by hyperplanes in the experts' standardised (x, y).
+
+    The start of a gate that reads no column of ``X`` (covariate-free
+    weights): its start weights are the same on every row, so experts fitted
+    to them would all be equal. The rows are split instead by ``K`` random
+    directions through the weighted mean of the experts' columns and ``y``
+    (each standardised by its weighted standard deviation), a softmax of
+    the projections; like the random gate, it depends on the data only
+    through weighted sums.
+
+    Parameters
+    ----------
+    X, y : ndarray
+        The data.
+    rows : ndarray of shape (n_samples,)
+        The row weights (the noise model's ``row_weights``).
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    R : ndarray of shape (n_samples, n_experts)
+        Row weight times starting responsibility.
+    """
+    K = spec.n_experts
+    columns = spec.experts.input_columns(X.shape[1]).astype(np.intp)
+    Z = np.hstack([X[:, columns], y[:, None]])
+    w = rows / rows.sum()
+    mean = w @ Z
+    std = np.sqrt(np.maximum(w @ (Z - mean) ** 2, 0.0))
+    std = np.where(std > 1e-12 * (1.0 + np.abs(mean)), std, 1.0)
+    logits = ((Z - mean) / std) @ spec.rng.standard_normal((K, Z.shape[1])).T
+    logits -= logits.max(axis=1, keepdims=True)
+    R = np.exp(logits)
+    R *= (rows / R.sum(axis=1))[:, None]
+    return as_kernel_array(R)
+
+
 def random_start(X, y, sample_weight, spec):
     """A random gate partition, experts fitted to it by weighted least squares.
 
@@ -136,6 +175,11 @@ def random_start(X, y, sample_weight, spec):
     gating, experts = spec.gating, spec.experts
     rows = spec.noise.row_weights(sample_weight)
     gate_fields = gating.init(X, rows, K, spec.rng)
+    if gating.input_columns(d).size == 0:
+        # covariate-free weights: the gate partitions nothing, so the rows are
+        # partitioned in the experts' (x, y) instead
+        R = _response_partition(X, y, rows, spec)
+        return from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
     probe = MoEParams(
         expert_params=np.zeros((K, experts.n_params(d))),
         variance=np.ones(K),
@@ -146,11 +190,34 @@ def random_start(X, y, sample_weight, spec):
     # in place: the gates are not needed after R (one (n, K) array fewer)
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
     R *= rows[:, None]
-    return from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
+    params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
+    n_params = params.expert_params.shape[1]
+    if n_params < np.count_nonzero(rows) and _coincide(params.expert_params):
+        # the gate's partition does not separate the experts: when the
+        # experts can fit every level the gate distinguishes (a binary
+        # covariate in both, e.g. flexmix's Mehta data), all experts fit the
+        # same weighted means, and EM stays at that symmetric point. The
+        # experts start from a partition in their (x, y) instead. (Experts
+        # with a parameter per row fit every partition exactly: no partition
+        # separates them, and the start is kept.)
+        R = _response_partition(X, y, rows, spec)
+        params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
+    return params
+
+
+def _coincide(expert_params):
+    """Tell whether all experts' starting parameters agree to round-off."""
+    spread = np.ptp(expert_params, axis=0)
+    scale = 1.0 + np.max(np.abs(expert_params), axis=0)
+    return expert_params.shape[0] > 1 and bool(np.all(spread <= 1e-8 * scale))
 
 
 def kmeans_start(X, y, sample_weight, spec):
     """k-means on the standardised ``(X, y)``; experts and gate fit the clusters.
+
+    Only the columns of ``X`` the gate or the experts read enter the
+    clustering (:meth:`~skmoe.Gating.input_columns`), so columns outside a
+    ``gate_features`` / ``expert_features`` selection change nothing.
 
     Parameters
     ----------
@@ -165,7 +232,8 @@ def kmeans_start(X, y, sample_weight, spec):
     """
     K, d = spec.n_experts, X.shape[1]
     rows = spec.noise.row_weights(sample_weight)
-    Z = np.hstack([X, y[:, None]])
+    used = np.union1d(spec.gating.input_columns(d), spec.experts.input_columns(d))
+    Z = np.hstack([X[:, used.astype(np.intp)], y[:, None]])
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
     labels = KMeans(
         n_clusters=K, n_init=1,
@@ -174,7 +242,8 @@ def kmeans_start(X, y, sample_weight, spec):
     R = np.zeros((X.shape[0], K))
     R[np.arange(X.shape[0]), labels] = rows
     R = as_kernel_array(R)
-    zero_gate = {"gate_coef": np.zeros((K, d)), "gate_intercept": np.zeros(K)}
+    gate_shape = spec.gating.param_blocks(d, K)["gate_coef"][0]
+    zero_gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K)}
     params = from_responsibilities(X, y, R, spec, zero_gate, sample_weight)
     gate = spec.gating.m_step(X, R, params)
     arrays = [v for k, v in gate.items() if k != "gate_extra"]
