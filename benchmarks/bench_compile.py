@@ -27,14 +27,11 @@ triggered). Parts (``--parts``):
     in-place array ``+=``, ``np.zeros``, a constant error message, an
     f-string error message, ``np.dot``, ``np.linalg.solve``.
 ``parallel``
-    Each of skmoe's ``parallel=True`` kernels compiled as is and as a serial
-    twin (``njit(kernel.py_func)``), each alone in a fresh process after a
-    warm-up compilation.
-``split``
-    ``fused_estep_statistics`` rewritten as a serial set-up function, a
-    kernel holding only the ``prange`` over chunks (``parallel=True`` and
-    not), and a serial reduction: compile time, parallel loop count, and
-    bit-identity with the serial twin of the original.
+    Each of skmoe's kernels with a parallel twin (``<kernel>_parallel``, whose
+    ``prange`` over the chunks is the only ``parallel=True`` code), the twin
+    against the serial kernel, each alone in a fresh process after a warm-up
+    compilation. (The ``split`` prototype of the fused pass that this file
+    held before issue 16 is now skmoe's own layout.)
 ``eager``
     The same kernel compiled lazily (first call) and eagerly (explicit
     signature, at decoration time); and the per-call overhead of both.
@@ -261,7 +258,6 @@ def part_constructs(args):
 # --------------------------------------------------------------------------
 PARALLEL_KERNELS = [
     ("skmoe._kernels._fused", "fused_estep_statistics"),
-    ("skmoe._kernels._fused", "fused_residuals"),
     ("skmoe._kernels._linear", "linear_expert_suffstats"),
     ("skmoe._kernels._gaussian", "gaussian_estep_linear"),
     ("skmoe._kernels._softmax", "softmax_gate_objective"),
@@ -278,8 +274,7 @@ def warm(x):
     return x + 1.0
 warm(1.0)
 mod = importlib.import_module({mod!r})
-py_func = getattr(mod, {name!r}).py_func
-fn = njit(parallel=True)(py_func) if {parallel} else njit(py_func)
+fn = getattr(mod, {name!r} + ("_parallel" if {parallel} else ""))
 a = kernel_args({name!r})
 _REC.records.clear()
 t0 = time.perf_counter()
@@ -304,10 +299,10 @@ def kernel_args(name, n=200, d=2, K=2):
     R = np.full((n, K), 1.0 / K)
     if name == "fused_estep_statistics":
         return (X, y, w, gc, gb, ec, ei, var, R.copy(), False)
-    if name == "fused_residuals":
-        return (X, y, R, ec, ei)
+    if name == "weighted_residual_ss":
+        return (y, np.ascontiguousarray(X @ ec.T + ei), R)
     if name == "linear_expert_suffstats":
-        return (X, y, R, True)
+        return (X, y, R, np.hstack([ec, ei[:, None]]), True)
     if name == "gaussian_estep_linear":
         return (X, y, gc, gb, ec, ei, var)
     if name == "softmax_gate_objective":
@@ -332,7 +327,7 @@ def part_parallel(args):
             row[key + "_string_helpers_s"] = float(np.median(strs))
         row["load"] = os.getloadavg()[0]
         rows.append(row)
-    print(f"\nparallel=True against a serial twin: compile time of each kernel alone "
+    print(f"\nparallel twin against the serial kernel: compile time of each alone "
           f"(median of {args.compile_repeats} fresh processes)")
     print(f"  {'kernel':<26}{'parallel s':>11}{'(strings)':>10}{'serial s':>10}"
           f"{'(strings)':>10}{'saved s':>9}{'load':>6}")
@@ -345,144 +340,6 @@ def part_parallel(args):
 
 
 # --------------------------------------------------------------------------
-# splitting: a thin parallel wrapper around the serial chunk function
-# --------------------------------------------------------------------------
-SPLIT_MODULE = '''
-"""fused_estep_statistics split into serial set-up, a thin prange, serial sums."""
-import numpy as np
-from numba import njit, prange
-
-from skmoe._kernels._chunks import N_CHUNKS, chunk_bounds, symmetric_from_packed
-from skmoe._kernels._fused import _estep_chunk, _stacked_linear
-from skmoe._kernels._gaussian import _normal_constants
-from skmoe._kernels._softmax import hessian_from_packed
-
-
-@njit
-def setup(X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances):
-    n, d = X.shape
-    K = gate_coef.shape[0]
-    p = d + 1
-    n_tri = p * (p + 1) // 2
-    n_weights = K + (K - 1) * K // 2
-    log_norm, half_prec = _normal_constants(variances)
-    W = _stacked_linear(gate_coef, gate_intercept, expert_coef, expert_intercept)
-    return (W, log_norm, half_prec, np.zeros((N_CHUNKS, n_weights, n_tri)),
-            np.zeros((N_CHUNKS, 2 * K - 1, p)), np.zeros((N_CHUNKS, K)),
-            np.zeros((N_CHUNKS, K)), np.zeros((N_CHUNKS, 3)))
-
-
-@njit(parallel={parallel})
-def chunks(X, y, w, W, log_norm, half_prec, resp, trial, packs, moms, masses,
-           gate_masses, sums):
-    n = X.shape[0]
-    for c in prange(N_CHUNKS):
-        start, stop = chunk_bounds(n, c)
-        _estep_chunk(X, y, w, W, log_norm, half_prec, resp, trial, start, stop,
-                     packs[c], moms[c], masses[c], gate_masses[c], sums[c])
-
-
-@njit
-def finish(packs, moms, masses, gate_masses, sums, K, p):
-    n_weights, n_tri = packs.shape[1], packs.shape[2]
-    packed = np.zeros((n_weights, n_tri))
-    mom = np.zeros((2 * K - 1, p))
-    mass = np.zeros(K)
-    gate_mass = np.zeros(K)
-    total = np.zeros(3)
-    for c in range(N_CHUNKS):
-        for a in range(n_weights):
-            for t in range(n_tri):
-                packed[a, t] += packs[c, a, t]
-        for a in range(2 * K - 1):
-            for t in range(p):
-                mom[a, t] += moms[c, a, t]
-        for k in range(K):
-            mass[k] += masses[c, k]
-            gate_mass[k] += gate_masses[c, k]
-        for t in range(3):
-            total[t] += sums[c, t]
-    gram = symmetric_from_packed(packed[:K], p)
-    grad = np.empty((K - 1) * p)
-    for k in range(K - 1):
-        for j in range(p):
-            grad[k * p + j] = mom[K + k, j]
-    neg_hess = hessian_from_packed(packed[K:], K, p)
-    return (total[0], total[1], grad, neg_hess, gram,
-            np.ascontiguousarray(mom[:K]), mass, total[2], gate_mass)
-
-
-def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
-                           expert_coef, expert_intercept, variances, resp, trial):
-    K = gate_coef.shape[0]
-    W, ln, hp, packs, moms, masses, gmasses, sums = setup(
-        X, gate_coef, gate_intercept, expert_coef, expert_intercept, variances)
-    chunks(X, y, sample_weight, W, ln, hp, resp, trial, packs, moms, masses,
-           gmasses, sums)
-    return finish(packs, moms, masses, gmasses, sums, K, X.shape[1] + 1)
-'''
-
-SPLIT_CODE = """
-import json, sys, time
-import numpy as np
-sys.path.insert(0, {moddir!r})
-sys.path.insert(0, ".")
-from numba import njit
-from bench_compile import kernel_args
-@njit
-def warm(x):
-    return x + 1.0
-warm(1.0)
-import _split_proto as m
-import skmoe._kernels._fused as kf
-a = kernel_args("fused_estep_statistics")
-_REC.records.clear()
-t0 = time.perf_counter()
-out = m.fused_estep_statistics(*a)
-t1 = time.perf_counter()
-ref = njit(kf.fused_estep_statistics.py_func)(*a)
-same = all(np.array_equal(np.asarray(u), np.asarray(v)) for u, v in zip(out, ref))
-n_launch = None
-if {parallel}:
-    import contextlib, io, re
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        m.chunks.parallel_diagnostics(level=1)
-    n_launch = len(set(re.findall(r"\\| #(\\d+)\\s*$", buf.getvalue(), re.M)))
-print(json.dumps({{"first_call_s": t1 - t0, "identical": same,
-                  "parallel_loops": n_launch, "records": _REC.records}}))
-"""
-
-
-def part_split(args):
-    res = {}
-    for parallel in (True, False):
-        ts, same, loops = [], None, None
-        for _ in range(args.compile_repeats):
-            with tempfile.TemporaryDirectory() as moddir, \
-                    tempfile.TemporaryDirectory() as cache:
-                Path(moddir, "_split_proto.py").write_text(
-                    SPLIT_MODULE.replace("{parallel}", str(parallel)))
-                rec = run_child(SPLIT_CODE.format(moddir=moddir, parallel=parallel),
-                                cache)
-            ts.append(rec["first_call_s"])
-            same, loops = rec["identical"], rec["parallel_loops"]
-        res["parallel" if parallel else "serial"] = {
-            "compile_s": float(np.median(ts)), "identical_to_serial_twin": same,
-            "parallel_loops": loops}
-    res["load"] = os.getloadavg()[0]
-    print(f"\nsplit fused_estep_statistics: serial set-up, a prange-only kernel, "
-          f"serial sums (median of {args.compile_repeats} fresh processes; load "
-          f"{res['load']:.1f})")
-    for k in ("parallel", "serial"):
-        v = res[k]
-        print(f"  chunk loop {k:<9} compile {v['compile_s']:6.2f} s, parallel loops "
-              f"{v['parallel_loops']}, results identical to the serial twin: "
-              f"{v['identical_to_serial_twin']}")
-    return res
-
-
-# --------------------------------------------------------------------------
 # eager signatures
 # --------------------------------------------------------------------------
 EAGER_CODE = """
@@ -491,17 +348,17 @@ import numpy as np
 from numba import njit
 sys.path.insert(0, ".")
 from bench_compile import kernel_args
-import skmoe._kernels._fused as kf
+import skmoe._kernels._gaussian as kg
 @njit
 def warm(x):
     return x + 1.0
 warm(1.0)
-a = kernel_args("fused_residuals")
-py_func = kf.fused_residuals.py_func
+a = kernel_args("weighted_residual_ss")
+py_func = kg.weighted_residual_ss.py_func
 t0 = time.perf_counter()
 if {eager}:
-    fn = njit("float64[::1](float64[:, ::1], float64[::1], float64[:, ::1], "
-              "float64[:, ::1], float64[::1])")(py_func)
+    fn = njit("float64[::1](float64[::1], float64[:, ::1], float64[:, ::1])")(
+        py_func)
 else:
     fn = njit(py_func)
 t1 = time.perf_counter()
@@ -509,7 +366,7 @@ fn(*a)
 t2 = time.perf_counter()
 calls = 20000
 t3 = time.perf_counter()
-small = kernel_args("fused_residuals", n=4)
+small = kernel_args("weighted_residual_ss", n=4)
 for _ in range(calls):
     fn(*small)
 t4 = time.perf_counter()
@@ -529,7 +386,7 @@ def part_eager(args):
             k: float(np.median([r[k] for r in recs]))
             for k in ("decorate_s", "first_call_s", "per_call_s")}
     res["load"] = os.getloadavg()[0]
-    print(f"\neager signature vs lazy, serial twin of fused_residuals (median of "
+    print(f"\neager signature vs lazy, weighted_residual_ss (median of "
           f"{args.compile_repeats} fresh processes; load {res['load']:.1f})")
     for k, v in res.items():
         if k == "load":
@@ -881,7 +738,7 @@ def part_import(args):
 
 
 PARTS = {"demo": part_demo, "constructs": part_constructs, "parallel": part_parallel,
-         "split": part_split, "eager": part_eager, "cache": part_cache,
+         "eager": part_eager, "cache": part_cache,
          "dispatch-arg": part_dispatch_arg, "import": part_import}
 
 

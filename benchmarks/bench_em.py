@@ -243,11 +243,13 @@ def kernel_timers():
     Yields a dict ``name -> [calls, seconds]``. Nothing in skmoe is edited; the
     original functions are restored on exit.
     """
+    import skmoe._kernels._fused as fu
     import skmoe._kernels._gaussian as kg
-    import skmoe.experts._linear as el
-    import skmoe.gating._softmax as gs
+    import skmoe._kernels._linear as el
+    import skmoe._kernels._logspace as kl
+    import skmoe._kernels._softmax as ks
+    import skmoe.gating._newton as gn
     import skmoe.solvers._em as em
-    import skmoe.solvers._fused as fu
 
     stats = {}
 
@@ -261,24 +263,31 @@ def kernel_timers():
             return out
         return timed
 
-    gate_obj = gs.softmax_gate_objective
-
-    def gate_objective(X, coef, intercept, R, compute_hessian):
-        name = ("gate_objective+hessian" if compute_hessian
-                else "gate_objective(line search)")
-        return wrap(name, gate_obj)(X, coef, intercept, R, compute_hessian)
+    # the families call the kernels as attributes of their kernel modules
+    # (skmoe._kernels.<module>.<kernel>): patching the module patches them all
+    def gate_objective_of(gate_obj):
+        def gate_objective(X, coef, intercept, R, compute_hessian):
+            name = ("gate_objective+hessian" if compute_hessian
+                    else "gate_objective(line search)")
+            return wrap(name, gate_obj)(X, coef, intercept, R, compute_hessian)
+        return gate_objective
 
     targets = [
         (em, "gaussian_estep"), (kg, "gaussian_estep"),
-        (kg, "gaussian_estep_linear"), (gs, "log_softmax_rows"),
+        (kg, "gaussian_estep_linear"), (kl, "log_softmax_rows"),
         (el, "linear_expert_suffstats"), (kg, "weighted_residual_ss"),
-        (gs, "cho_factor"), (gs, "cho_solve"),
-        (fu, "fused_estep_statistics"), (fu, "fused_residuals"),
+        (gn, "cho_factor"), (gn, "cho_solve"),
+        (fu, "fused_estep_statistics"),
     ]
     patches = [(mod, name, wrap(name, getattr(mod, name)))
                for mod, name in targets if hasattr(mod, name)]
-    patches.append((gs, "softmax_gate_objective", gate_objective))
-    patches.append((fu, "softmax_gate_objective", gate_objective))
+    # the parallel twins (n_jobs > 1, large n) under the serial kernels' names
+    patches += [(mod, f"{name}_parallel",
+                 wrap(name, getattr(mod, f"{name}_parallel")))
+                for mod, name in targets if hasattr(mod, f"{name}_parallel")]
+    patches += [(ks, name, gate_objective_of(getattr(ks, name)))
+                for name in ("softmax_gate_objective",
+                             "softmax_gate_objective_parallel")]
     originals = [(mod, name, getattr(mod, name)) for mod, name, _ in patches]
     try:
         for mod, name, fn in patches:
@@ -702,7 +711,7 @@ def print_profiles(results):
         q = r["reference_profile"]
         st = q["steps_s"]
         print(f"{_fmt_n(r['n']):>5}{r['d']:>4}{r['K']:>3} |        "
-              f"{g('fused_estep_statistics'):7.1f}{g('fused_residuals'):7.1f}"
+              f"{g('fused_estep_statistics'):7.1f}{0.0:7.1f}"
               f"{g('gaussian_estep') + g('gaussian_estep_linear'):7.1f}"
               f"{g('log_softmax_rows'):7.1f}"
               f"{g('linear_expert_suffstats'):7.1f}{g('weighted_residual_ss'):7.1f}"
@@ -713,7 +722,7 @@ def print_profiles(results):
               f"{1e3 * st['gate'] / it:7.1f}{np.mean(q['gate_nfev']):6.1f}")
     print("  skmoe columns: passA = fused_estep_statistics (E-step, all "
           "statistics and the gate's line-search test),\n  passB = "
-          "fused_residuals (variances); lsrch also counts halved gate steps; "
+          "none in the one-pass fused EM (0.0); lsrch also counts halved gate steps; "
           "for models the fused\n  EM does not cover:\n"
           "  gaussian_estep (or the fused gaussian_estep_linear),"
           " log_softmax_rows, linear_expert_suffstats,"

@@ -9,10 +9,11 @@ costs what? Measured in one run, 1 and 2 Numba threads, ns per row, median of
 - floors: reading X once; 8 exp + 2 log per row with libm and with the
   vectorisable ``vexp`` of ``_fast_pass.py``; the block ``dgemm`` products
   of the statistics alone;
-- today (skmoe as it is): ``fused_estep_statistics`` (E-step and all
-  statistics), ``fused_residuals`` (the variances' second pass), and a whole
-  EM iteration inside ``MixtureOfExpertsRegressor.fit``
-  (``(T(1 + it) - T(1)) / it``);
+- skmoe: ``fused_estep_statistics`` (the one pass: E-step and every
+  statistic, the variances' residual sums of squares included), serial and
+  its parallel twin ``fused_estep_statistics_parallel``, and a whole EM
+  iteration inside ``MixtureOfExpertsRegressor.fit`` with ``n_jobs`` = the
+  thread count (``(T(1 + it) - T(1)) / it``);
 - the prototype ``_fast_pass.fast_pass`` (one pass, see its module): E-step
   only, and E-step with all statistics, with libm ``exp`` and with ``vexp``;
 - the NumPy/SciPy reference EM of ``bench_em.py`` (per iteration, one BLAS
@@ -22,7 +23,7 @@ Checks printed with the figures: the prototype's statistics against skmoe's
 kernels (largest relative differences: log-likelihood, Gram matrices, moments
 after conversion from the residual form, gate gradient and Hessian, and the
 residual sums of squares at the updated experts from ``S - delta^T m'``
-against ``fused_residuals`` at those experts); bit-identity of the prototype
+against ``weighted_residual_ss`` at those experts); bit-identity of the prototype
 with 1 and 2 threads; the maximum ulp error of ``vexp`` against NumPy's
 ``exp`` (libm) over ``[-708, 0]``.
 
@@ -97,14 +98,18 @@ def skmoe_args(X, y, params):
 def compare(fp, X, y, w, gate, R1, R2):
     """Prototype statistics against skmoe's fused kernels (relative diffs)."""
     from skmoe._kernels._chunks import symmetric_from_packed
-    from skmoe._kernels._fused import fused_estep_statistics, fused_residuals
+    from skmoe._kernels._fused import fused_estep_statistics
+    from skmoe._kernels._gaussian import weighted_residual_ss
     from skmoe._kernels._softmax import hessian_from_packed
 
     gc, gb, ec, ei, var = gate
     K, d = gc.shape
     p = d + 1
-    (ll, gv, grad, neg, gram, moment, mass, _, gmass) = fused_estep_statistics(
-        X, y, w, gc, gb, ec, ei, var, R1, False)
+    (ll, gv, _, grad, neg, gram, moment_res, _, mass,
+     gmass) = fused_estep_statistics(X, y, w, gc, gb, ec, ei, var, R1, False)
+    # skmoe's moments are in residual form too: back to sum_i R_ik f_i y_i
+    b_at = np.hstack([ec, ei[:, None]])
+    moment = moment_res + np.einsum("kab,kb->ka", gram, b_at)
     ll2, gv2, packed, mom, sk = fp.fast_pass(X, y, w, gc, gb, ec, ei, var, R2, True,
                                              True)
     gram2 = symmetric_from_packed(np.ascontiguousarray(packed[:K]), p)
@@ -128,9 +133,9 @@ def compare(fp, X, y, w, gate, R1, R2):
     delta = np.stack([np.linalg.solve(gram2[k], m_res[k]) for k in range(K)])
     b_new = b_old + delta
     rss_one = sk[1] - np.einsum("ka,ka->k", delta, m_res)
-    rss_two = fused_residuals(X, y, R1, np.ascontiguousarray(b_new[:, :d]),
-                              np.ascontiguousarray(b_new[:, d]))
-    out["rss_new (one pass vs fused_residuals)"] = rel(rss_one, rss_two)
+    means = np.ascontiguousarray(X @ b_new[:, :d].T + b_new[:, d])
+    rss_two = weighted_residual_ss(y, means, R1)
+    out["rss_new (one pass vs weighted_residual_ss)"] = rel(rss_one, rss_two)
     b_skmoe = np.stack([np.linalg.lstsq(gram[k], moment[k], rcond=None)[0]
                         for k in range(K)])
     out["expert update (delta form vs normal equations)"] = rel(b_new, b_skmoe)
@@ -157,7 +162,10 @@ def main(argv=None):
     from threadpoolctl import threadpool_limits
 
     from skmoe import MixtureOfExpertsRegressor
-    from skmoe._kernels._fused import fused_estep_statistics, fused_residuals
+    from skmoe._kernels._fused import (
+        fused_estep_statistics,
+        fused_estep_statistics_parallel,
+    )
     from skmoe.datasets import make_moe_regression
 
     n, d, K = args.n, args.d, args.K
@@ -192,7 +200,6 @@ def main(argv=None):
         np.random.default_rng(1).standard_normal(8 * n) * 3.0, 0.0))
     out8 = np.empty(8 * n)
     L2 = np.abs(np.random.default_rng(2).standard_normal(2 * n)) + 0.5
-    ec, ei = gate[2], gate[3]
     rows = {}
     for threads in (1, 2):
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -205,11 +212,13 @@ def main(argv=None):
                 r["8 exp (vexp)"] = med(lambda: fp.exp_floor(E, out8, True, 1),
                                         args.repeats)
                 r["2 log (libm)"] = med(lambda: fp.log_floor(L2, 1), args.repeats)
-            r["today: fused_estep_statistics"] = med(
-                lambda: fused_estep_statistics(X, y, w, *gate, R, False),
+            if threads == 1:
+                r["skmoe: fused_estep_statistics (serial)"] = med(
+                    lambda: fused_estep_statistics(X, y, w, *gate, R, False),
+                    args.repeats)
+            r["skmoe: fused_estep_statistics_parallel"] = med(
+                lambda: fused_estep_statistics_parallel(X, y, w, *gate, R, False),
                 args.repeats)
-            r["today: fused_residuals"] = med(
-                lambda: fused_residuals(X, y, R, ec, ei), args.repeats)
             for vec in (False, True):
                 tag = "vexp" if vec else "libm exp"
                 r[f"prototype E-step only ({tag})"] = med(
@@ -227,7 +236,8 @@ def main(argv=None):
                             random_state=0, n_jobs=threads).fit(X, y)
                 t1 = med(lambda: fit(1), max(3, args.repeats // 2))
                 tm = med(lambda: fit(1 + args.fit_iters), max(3, args.repeats // 2))
-                r["today: skmoe EM iteration (fit)"] = (tm - t1) / args.fit_iters
+                r["skmoe: EM iteration (fit, n_jobs = threads)"] = (
+                    (tm - t1) / args.fit_iters)
         r = {k: 1e9 * v / n for k, v in r.items()}
         r["products only (full - E-step only, vexp)"] = (
             r["prototype full pass (vexp)"] - r["prototype E-step only (vexp)"])
@@ -242,8 +252,10 @@ def main(argv=None):
     one, two = rows[1], rows[2]
     print("\n2 threads vs 1 (speed-up): " + ", ".join(
         f"{k.split(':')[-1].strip()} {one[k] / two[k]:.2f}x"
-        for k in ("today: fused_estep_statistics", "prototype full pass (vexp)",
-                  "read X")))
+        for k in ("skmoe: fused_estep_statistics_parallel",
+                  "skmoe: EM iteration (fit, n_jobs = threads)",
+                  "prototype full pass (vexp)",
+                  "read X") if k in one and k in two))
 
     # NumPy / SciPy reference --------------------------------------------
     if not args.no_reference:
@@ -268,9 +280,11 @@ def main(argv=None):
         res["reference_ns_per_row_per_iter"] = ref_ns
         print(f"\nNumPy/SciPy reference (bench_em.ReferenceEM, 1 BLAS thread): "
               f"{ref_ns:.0f} ns/row per iteration (load {os.getloadavg()[0]:.1f})")
-        if "today: skmoe EM iteration (fit)" in one:
-            print(f"  reference / skmoe today (1 thread): "
-                  f"{ref_ns / one['today: skmoe EM iteration (fit)']:.1f}x")
+        fit_key = "skmoe: EM iteration (fit, n_jobs = threads)"
+        if fit_key in one:
+            res["reference_over_skmoe_1_thread"] = ref_ns / one[fit_key]
+            print(f"  reference / skmoe EM iteration (1 thread): "
+                  f"{ref_ns / one[fit_key]:.1f}x")
         print(f"  reference / prototype pass (1 thread, vexp): "
               f"{ref_ns / one['prototype full pass (vexp)']:.1f}x")
 

@@ -28,6 +28,7 @@ _PUBLIC = {
     "SoftmaxGating": ".gating",
     "DegenerateFitWarning": ".utils._warnings",
     "EmptyExpertWarning": ".utils._warnings",
+    "MultipleOptimaWarning": ".utils._warnings",
     "NonGaussianInputWarning": ".utils._warnings",
     "SingularInformationWarning": ".utils._warnings",
 }

@@ -69,7 +69,23 @@ def _print_model(params, feature_names, truth=None, est_index=None, true_index=N
     _print_table(header, rows)
 
 
+#: the help of --n-init, whose default is the estimator's
+N_INIT_HELP = ("number of restarts (default: the estimator's default n_init; each "
+               "restart is the best of 20 short EM runs, init_params='auto')")
+
+
+def _given(**options):
+    """The options given on the command line (the others keep the estimator's
+    defaults, so that the command line follows them)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _demo(args):
+    # at once, before the imports and the fit (which compiles on a first run)
+    print(
+        f"skmoe demo: softmax-gated mixture of {args.n_experts} linear experts, "
+        f"n_samples={args.n_samples}, n_features={args.n_features}", flush=True
+    )
     from . import MixtureOfExpertsRegressor
     from .datasets import make_moe_regression
     from .metrics import match_experts, parameter_error
@@ -79,15 +95,12 @@ def _demo(args):
         random_state=args.random_state,
     )
     est = MixtureOfExpertsRegressor(
-        n_experts=args.n_experts, n_init=args.n_init, random_state=args.random_state
+        n_experts=args.n_experts, random_state=args.random_state,
+        **_given(n_init=args.n_init),
     )
     t0 = time.perf_counter()
     est.fit(X, y)
     seconds = time.perf_counter() - t0
-    print(
-        f"skmoe demo: softmax-gated mixture of {args.n_experts} linear experts, "
-        f"n_samples={args.n_samples}, n_features={args.n_features}"
-    )
     print("Estimated experts are matched to true experts (Hungarian matching on")
     print("expert parameters, variances and centred gates), not compared by index.")
     print("Gates of the estimate are re-normalised to the true reference expert.\n")
@@ -107,7 +120,7 @@ def _demo(args):
           f"{1 - np.mean((y - truth.predict(X)) ** 2) / np.var(y):.4f}")
     print(f"EM iterations                   : {est.n_iter_} "
           f"(converged: {est.converged_})")
-    print(f"fit time                        : {seconds:.2f} s (n_init={args.n_init})")
+    print(f"fit time                        : {seconds:.2f} s (n_init={est.n_init})")
     return 0
 
 
@@ -639,7 +652,7 @@ def _reproduce(args):
 #: nothing; tests/test_cli.py checks them against the package
 GATING_NAMES = ("softmax", "normalized_sigmoid", "hierarchical_softmax", "gaussian")
 EXPERT_NAMES = ("linear", "polynomial", "ffn")
-INIT_NAMES = ("random", "kmeans", "tensor")
+INIT_NAMES = ("auto", "random", "kmeans", "tensor")
 
 #: the help of an option whose default is the estimator's
 _ESTIMATOR_DEFAULT = "default: MixtureOfExpertsRegressor's"
@@ -735,8 +748,8 @@ def build_parser():
                       help="input features (default: %(default)s)")
     demo.add_argument("--n-experts", type=int, default=3,
                       help="true and fitted experts (default: %(default)s)")
-    demo.add_argument("--n-init", type=int, default=3,
-                      help="restarts (default: %(default)s)")
+    demo.add_argument("--n-init", type=int, default=None,
+                      help=N_INIT_HELP)
     demo.add_argument("--random-state", type=int, default=0,
                       help="seed of the data and the starts (default: "
                       "%(default)s)")

@@ -5,6 +5,7 @@ Do, Do, McKinley, Terhorst and Nguyen (2024), arXiv:2403.01684, to the
 softmax-gated Gaussian mixture of experts.
 """
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.utils import check_array
 from ._params import MoEParams
 from .utils._abilities import Requirements, check_requirements
 from .utils._sklearn import check_is_fitted
+from .utils._warnings import EmptyExpertWarning
 
 __all__ = ["MixingMeasureDendrogram", "mixing_measure_dendrogram"]
 
@@ -44,16 +46,23 @@ def _check_model(params):
 class _Atoms:
     """The atoms of a softmax mixing measure, in effective coordinates.
 
-    ``log_w`` are the effective intercepts ``beta_0 / tau`` shifted so that
-    ``sum exp(log_w) = 1``; ``slope`` the effective gate slopes
+    ``log_mass`` are the logarithms of the atoms' weights, the average gate
+    weight of every expert on ``X`` (see the Notes of
+    :func:`mixing_measure_dendrogram`); ``log_w`` the effective gate
+    intercepts ``beta_0 / tau``; ``slope`` the effective gate slopes
     ``beta_1 / tau``; ``eta`` the expert rows in canonical form; ``nu`` the
-    variances. Every field has one row per atom.
+    variances. Every field has one row per atom; ``center`` is the mean of
+    ``X``, where merged gate numerators add.
     """
 
-    def __init__(self, params):
+    def __init__(self, params, X):
         tau = params.gating._temperature(params)
-        log_w = params.gate_intercept / tau
-        self.log_w = log_w - logsumexp(log_w)
+        self.center = X.mean(axis=0)
+        self.log_w = params.gate_intercept / tau
+        # in log space: an atom a nearly hard gate starves has a weight far
+        # below the smallest float
+        self.log_mass = (logsumexp(params.gating.log_weights(X, params), axis=0)
+                         - np.log(X.shape[0]))
         self.slope = params.gate_coef / tau
         self.eta = np.array(params.experts.canonicalize(params.expert_params))
         self.nu = params.variance.copy()
@@ -66,23 +75,33 @@ class _Atoms:
 
     def dissimilarity(self, i, j):
         """Rate-weighted dissimilarity of atoms ``i`` and ``j`` (see Notes)."""
-        wi, wj = np.exp(self.log_w[i]), np.exp(self.log_w[j])
+        li, lj = self.log_mass[i], self.log_mass[j]
+        # w_i w_j / (w_i + w_j), without 0 / 0 when both weights underflow
+        harmonic = np.exp(li + lj - np.logaddexp(li, lj))
         deta = self.eta[i] - self.eta[j]
         fast = (np.sum((self.slope[i] - self.slope[j]) ** 2)
                 + np.sum(deta[self.fast] ** 2))
         slow = np.sqrt(np.sum(deta[~self.fast] ** 2) + (self.nu[i] - self.nu[j]) ** 2)
-        return float(wi * wj / (wi + wj) * (fast + slow))
+        return float(harmonic * (fast + slow))
 
     def merge(self, i, j):
         """Replace atom ``i`` by the merge of ``i`` and ``j``; drop ``j``."""
-        log_w = np.logaddexp(self.log_w[i], self.log_w[j])
-        a, b = np.exp(self.log_w[i] - log_w), np.exp(self.log_w[j] - log_w)
+        log_mass = np.logaddexp(self.log_mass[i], self.log_mass[j])
+        a = np.exp(self.log_mass[i] - log_mass)
+        b = np.exp(self.log_mass[j] - log_mass)
+        old_slopes = self.slope[i].copy(), self.slope[j].copy()
         for name in ("slope", "eta", "nu"):
             arr = getattr(self, name)
             arr[i] = a * arr[i] + b * arr[j]
             setattr(self, name, np.delete(arr, j, axis=0))
-        self.log_w[i] = log_w
+        # the gate numerators add (the paper's rule), at the mean of X (the
+        # paper's x = 0 for centred inputs); slope[i] is already merged
+        at_center = np.logaddexp(self.log_w[i] + old_slopes[0] @ self.center,
+                                 self.log_w[j] + old_slopes[1] @ self.center)
+        self.log_w[i] = at_center - self.slope[i] @ self.center
         self.log_w = np.delete(self.log_w, j)
+        self.log_mass[i] = log_mass
+        self.log_mass = np.delete(self.log_mass, j)
 
     def to_params(self, template):
         """The mixture of experts of the current atoms (gate normalised).
@@ -96,6 +115,22 @@ class _Atoms:
             variance=self.nu.copy(),
         )
         return params.replace(**params.gating.normalize(params))
+
+
+def _warn_starved(log_mass, n_samples):
+    """Warn about atoms with less than one sample's worth of gate weight."""
+    starved = np.flatnonzero(log_mass < -np.log(n_samples))
+    if starved.size:
+        warnings.warn(
+            f"mixing_measure_dendrogram: the gate gives expert(s) "
+            f"{starved.tolist()} an average weight below 1/n_samples on X "
+            f"(smallest exp({log_mass[starved].min():.4g})): the gate is "
+            "(nearly) hard and routes no sample to them, so the merge heights "
+            "of these atoms are near 0 whatever their parameters, and they are "
+            "merged first. Refit with fewer experts, or check the fit's "
+            "empty_experts_.",
+            EmptyExpertWarning, stacklevel=3,
+        )
 
 
 class MixingMeasureDendrogram:
@@ -271,25 +306,27 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     """Merge the experts of an over-specified fit into a dendrogram; choose K.
 
     The fitted softmax mixture of experts with ``K`` experts is the mixing
-    measure :math:`G = \\sum_k e^{\\beta_{0k}} \\delta_{(\\beta_{1k}, a_k,
-    b_k, \\nu_k)}` (gate intercept and slope, expert slopes and intercept,
-    variance). Starting from it, the two atoms with the smallest
-    dissimilarity
+    measure :math:`G = \\sum_k w_k \\delta_{(\\beta_{1k}, a_k, b_k,
+    \\nu_k)}` (gate slope, expert slopes and intercept, variance), with the
+    weight :math:`w_k = \\frac{1}{n} \\sum_{m=1}^n g_k(x_m)` of every atom
+    its average gate weight on ``X`` (see Notes). Starting from it, the two
+    atoms with the smallest dissimilarity
 
     .. math::
 
         d(i, j) = \\frac{w_i w_j}{w_i + w_j} \\Big(
             \\lVert \\beta_{1i} - \\beta_{1j} \\rVert^2 + (b_i - b_j)^2
-            + \\big\\lVert (a_i - a_j, \\nu_i - \\nu_j) \\big\\rVert \\Big),
-        \\qquad w_i = e^{\\beta_{0i}},
+            + \\big\\lVert (a_i - a_j, \\nu_i - \\nu_j) \\big\\rVert \\Big)
 
-    are merged into one atom of weight :math:`w_i + w_j` (gate intercept
-    :math:`\\log(e^{\\beta_{0i}} + e^{\\beta_{0j}})`) located at the
+    are merged into one atom of weight :math:`w_i + w_j` located at the
     weight-averaged parameters :math:`(w_i \\theta_i + w_j \\theta_j) / (w_i
-    + w_j)`, until one atom remains. With the height :math:`h^{(\\kappa)}`
-    of the merge that leaves the level of :math:`\\kappa` atoms and the mean
-    log-likelihood :math:`\\bar\\ell_n^{(\\kappa)}` of that level's model,
-    the number of experts minimises the dendrogram selection criterion [1]_
+    + w_j)`, whose gate numerator at the mean :math:`\\bar x` of ``X`` is the
+    sum of theirs, :math:`e^{\\beta_{0i} + \\beta_{1i}^\\top \\bar x} +
+    e^{\\beta_{0j} + \\beta_{1j}^\\top \\bar x}`, until one atom remains.
+    With the height :math:`h^{(\\kappa)}` of the merge that leaves the level
+    of :math:`\\kappa` atoms and the mean log-likelihood
+    :math:`\\bar\\ell_n^{(\\kappa)}` of that level's model, the number of
+    experts minimises the dendrogram selection criterion [1]_
 
     .. math::
 
@@ -324,8 +361,15 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     ------
     ValueError
         If the model has fewer than 2 experts, a gate other than the dense
-        softmax without activation, or shared experts; or if ``omega`` is not
-        a positive number.
+        softmax without activation, or shared experts; if ``omega`` is not
+        a positive number; or if ``X`` has another number of features than
+        the model.
+
+    Warns
+    -----
+    EmptyExpertWarning
+        When the gate gives an expert an average weight below ``1 /
+        n_samples`` on ``X`` (see Notes).
 
     See Also
     --------
@@ -351,12 +395,24 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     The authors' reference code leaves the gate slope out of the
     dissimilarity; skmoe keeps it (its difference between two atoms does
     not depend on the softmax translation, and the Voronoi loss it follows
-    contains it). The weights :math:`e^{\\beta_{0k}}` depend on the softmax
-    translation :math:`\\beta_{0k} \\to \\beta_{0k} + t_0`, which rescales
-    every height; skmoe fixes it by :math:`\\sum_k e^{\\beta_{0k}} = 1` (the
-    gate at :math:`x = 0`, a normalisation kept by every merge and free of
-    the labelling), where the reference code sets the last expert's
-    intercept to zero. :math:`\\omega_n = \\log n` as in the reference code.
+    contains it). **Weights.** The paper weighs atom :math:`k` by
+    :math:`e^{\\beta_{0k}}`, the gate's numerator at :math:`x = 0`
+    (normalised to sum to one, the gate at :math:`x = 0`). That point may
+    lie far outside the data, and where the gate is nearly hard it gives
+    every expert but one a weight that underflows: on mcycle
+    (:func:`skmoe.datasets.load_mcycle`, times from 2.4 to 57.6 ms) with six
+    experts every height was 0, from :math:`0 / 0`. skmoe weighs each atom
+    by its average gate weight on ``X`` instead, the mixing proportion the
+    expert has on the data (computed in log space, merged by adding them),
+    and adds the gate numerators of a merge at the mean of ``X`` (the
+    paper's :math:`x = 0` for centred inputs): the weights and the merged
+    models do not depend on where the origin of ``X`` lies nor on the
+    softmax translation, and a weight vanishes only for an expert the gate
+    routes no sample to. Such atoms (average weight below :math:`1 / n`) have merge
+    heights near 0 whatever their parameters and are merged first; an
+    :class:`~skmoe.EmptyExpertWarning` names them. For a gate that is smooth
+    on the data and centred inputs the two weights are close.
+    :math:`\\omega_n = \\log n` as in the reference code.
     Expert parameters are merged in their family's canonical form
     (:meth:`skmoe.Experts.canonicalize`); the blocks other than
     ``"intercept"`` count as slopes. For linear and polynomial experts the
@@ -411,8 +467,14 @@ def mixing_measure_dendrogram(estimator, X, y, *, omega=None):
     y = check_array(y, dtype=np.float64, ensure_2d=False)
     n = X.shape[0]
     omega = float(np.log(n)) if omega is None else float(omega)
+    if X.shape[1] != params.n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the model has "
+            f"{params.n_features}."
+        )
     K = params.n_experts
-    atoms = _Atoms(params)
+    atoms = _Atoms(params, X)
+    _warn_starved(atoms.log_mass, n)
     ids = list(range(K))  # scipy cluster id of every current atom
     members = [np.array([k]) for k in range(K)]
     levels_params = [atoms.to_params(params)]

@@ -4,15 +4,21 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.metrics import r2_score
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 
 from ._params import MoEParams
 from .experts import EXPERTS, ColumnExperts, Experts, resolve_experts
 from .gating import GATINGS, ColumnGating, Gating, resolve_gating
-from .noise import DF_BOUNDS, DF_MAX_FIXED, NOISES, resolve_noise
-from .solvers import SOLVER_OBJECTIVES, FitSpec, fit_moe
+from .noise import (
+    DF_BOUNDS,
+    DF_MAX_FIXED,
+    NOISES,
+    NoiseModel,
+    noise_for_targets,
+    resolve_noise,
+)
+from .solvers import SOLVER_OBJECTIVES, FitSpec, check_spec, fit_moe
 from .solvers._finish import canonical_permutation, finish_fit
 from .solvers._online import check_online, partial_fit_online
 from .utils._arrays import as_kernel_array
@@ -133,18 +139,38 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         stops when every entry of the projected gradient of the per-sample
         objective is at most ``tol``).
     n_init : int, default=1
-        Number of restarts; the one with the best objective is kept.
-    init_params : {"random", "kmeans", "tensor"} or MoEParams, default="random"
-        Starting point. ``"random"``: random gate hyperplanes through the data
-        mean with experts fitted to that soft partition (it depends on the data
-        only through weighted sums, so integer sample weights are equivalent to
-        repeated rows). ``"kmeans"``: k-means clusters of the standardised
-        ``(X, y)``. An :class:`~skmoe.MoEParams`: start from these parameters,
-        as the convergence-rate papers do. ``"tensor"``: the fit of
-        ``solver="tensor"`` with 100 gate EM iterations (same requirements).
-        ``solver="tensor"`` and ``"two_loss"`` start from their own moment
-        estimate and ignore the strings; an :class:`~skmoe.MoEParams` replaces
-        the moment estimate (its expert directions are then held fixed).
+        Number of restarts; the one with the best objective is kept. With
+        ``init_params="auto"`` every restart chooses its start among its own
+        pool of short runs. With two or more restarts, a
+        :class:`~skmoe.MultipleOptimaWarning` says when the converged
+        restarts ended at clearly different optima and the best was reached
+        by one of them only (see :ref:`starts`).
+    init_params : {"auto", "random", "kmeans", "tensor"} or MoEParams, \
+            default="auto"
+        Starting point. ``"auto"``: 20 candidate starts, in turn random
+        gate hyperplanes (as ``"random"``), weighted k-means clusters of the
+        standardised ``(X, y)``, k-means cells of the standardised ``X`` and
+        clusters around regression lines through random rows; each runs 10
+        EM iterations, and the one with the highest log-likelihood after
+        them runs on to convergence (its ``history_`` and ``n_iter_``
+        include those 10 iterations). It costs about 200 EM iterations more
+        than a single start, and on the classic data sets of
+        :mod:`skmoe.datasets` it reaches the best known optimum where a
+        single random or k-means start often does not (see
+        :ref:`starts`); integer sample weights are equivalent to repeated
+        rows. With ``solver="lbfgs"`` or ``"gd"`` the chosen short EM run
+        is the gradient solver's start. ``"random"``: random gate
+        hyperplanes through the data mean with experts fitted to that soft
+        partition (it depends on the data only through weighted sums, so
+        integer sample weights are equivalent to repeated rows).
+        ``"kmeans"``: scikit-learn's k-means clusters of the standardised
+        ``(X, y)``. An :class:`~skmoe.MoEParams`: start from these
+        parameters, as the convergence-rate papers do. ``"tensor"``: the fit
+        of ``solver="tensor"`` with 100 gate EM iterations (same
+        requirements). ``solver="tensor"`` and ``"two_loss"`` start from
+        their own moment estimate and ignore the strings; an
+        :class:`~skmoe.MoEParams` replaces the moment estimate (its expert
+        directions are then held fixed).
     random_state : int, RandomState instance or None, default=None
         Controls the random starting points. Pass an int for reproducible
         output across multiple function calls.
@@ -187,9 +213,19 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``learning_decay=1`` and ``learning_offset=0`` the running statistics
         are the plain average of the batches' statistics. Used by
         :meth:`partial_fit` only.
-    noise : {"gaussian", "student_t", "poisson", "binomial"}, \
-            default="gaussian"
+    noise : {"gaussian", "student_t", "poisson", "binomial", \
+            "multivariate_gaussian"} or NoiseModel, default="gaussian"
         Noise model of the experts (the law of ``y`` given an expert).
+        ``"gaussian"`` with a 2-D ``y`` of shape (n_samples, n_targets):
+        several responses sharing the gate, each expert a linear map with a
+        full ``n_targets x n_targets`` noise covariance
+        (:class:`~skmoe.noise.MultivariateGaussianNoise`; pass
+        ``MultivariateGaussianNoise(covariance_type="diag")`` for
+        uncorrelated responses); ``predict`` then returns (n_samples,
+        n_targets) and :meth:`log_density` is the joint density. Only with
+        ``solver="em"``, ``objective="likelihood"``, no shared experts and
+        (for full covariances) linear or polynomial experts; the other noise
+        models take a 1-D ``y`` (otherwise a ``ValueError`` naming ``y``).
         ``"student_t"``: the t mixture of experts (Chamroukhi 2016,
         arXiv:1701.07429), robust to outliers and heavy tails, fitted by EM
         with latent scale weights (:class:`~skmoe.noise.StudentTNoise`);
@@ -388,7 +424,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"random", "kmeans", "tensor"}), MoEParams],
+        "init_params": [StrOptions({"auto", "random", "kmeans", "tensor"}),
+                        MoEParams],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "reg_var": [Interval(Real, 0, None, closed="left")],
@@ -398,7 +435,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         "shared_experts": [None, StrOptions(set(EXPERTS)), Experts],
         "learning_decay": [Interval(Real, 0.5, 1, closed="right")],
         "learning_offset": [Interval(Real, 0, None, closed="left")],
-        "noise": [StrOptions(set(NOISES))],
+        "noise": [StrOptions(set(NOISES)), NoiseModel],
         "noise_df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED,
                                     closed="both")],
         "record_routing": ["boolean"],
@@ -419,7 +456,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         max_iter=300,
         tol=1e-6,
         n_init=1,
-        init_params="random",
+        init_params="auto",
         random_state=None,
         warm_start=False,
         reg_var=1e-6,
@@ -605,10 +642,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             degree ``D`` every column of ``X`` within ``[2**(-256/D),
             2**(256/D)]``), see :ref:`the user guide <data_scale>`.
         """
-        # the response family's own checks first (a y of the wrong shape, a
-        # negative count): the error names y and the family
-        resolve_noise(self.noise, self.noise_df).check_y(y, sample_weight)
-        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C")
+        # the noise model for the shape of y (several responses: the law of
+        # several responses), then the response family's own checks (a y of
+        # the wrong shape, a negative count): the errors name y and the family
+        spec = self._spec_for(y, self._several_responses() is None)
+        _check_for_targets(check_spec, spec, y)
+        spec.noise.check_y(y, sample_weight)
+        X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C",
+                           multi_output=spec.noise.multi_output)
         sample_weight = check_sample_weight(sample_weight, X)
         X = as_kernel_array(X)
         y = as_kernel_array(y)
@@ -625,7 +666,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                 f"too few for n_experts={K}{shared}: need at least max(2, "
                 "n_experts + n_shared_experts) samples of non-zero weight."
             )
-        spec = self._spec(n_features=n_features)
+        # the column selections need the data's width; the noise model is
+        # the one chosen for the shape of y
+        spec = self._spec(n_features=n_features).replace(noise=spec.noise)
         spec.gating.check_n_experts(K, n_features)
         check_data_scale(X, y, sample_weight, spec.experts,
                          spec.shared_experts if self.n_shared_experts else None)
@@ -643,6 +686,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     f"init_params must have n_shared_experts={S}; got "
                     f"{init.n_shared_experts}."
                 )
+            _check_n_targets("init_params", init, y)
         var_floor = variance_floor(y, sample_weight, self.reg_var)
         start = None
         if self.warm_start and hasattr(self, "params_"):
@@ -659,6 +703,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                     "warm_start=True needs the same n_shared_experts as the "
                     f"previous fit; got {S} after {start.n_shared_experts}."
                 )
+            _check_n_targets("warm_start=True: the previous fit", start, y)
             for role in ("gating", "experts"):
                 before = getattr(start, role).input_columns(n_features)
                 now = getattr(spec, role).input_columns(n_features)
@@ -814,6 +859,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         4
         """
         first = not hasattr(self, "_online_state")
+        # online EM has no law of several responses: a 2-D y is refused by
+        # check_online, naming y
+        spec = self._spec_for(y, False)
+        _check_for_targets(check_online, spec, y)
         X, y = validate_Xy(self, X, y, y_numeric=True, dtype=np.float64, order="C",
                            reset=first)
         sample_weight = check_sample_weight(sample_weight, X)
@@ -858,6 +907,61 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
                      "routing_history_"):
             self.__dict__.pop(name, None)
         return self
+
+    # -------------------------------------------------- several responses
+    def _several_responses(self):
+        """Why this configuration cannot fit several responses (None: it can).
+
+        It can when the noise model's law has a counterpart for a 2-D ``y``
+        (``noise="gaussian"``: :class:`~skmoe.noise.MultivariateGaussianNoise`)
+        and the solver, the objective and the families meet the requirements
+        of that law (:func:`~skmoe.solvers.check_spec`): EM on the
+        likelihood, no shared experts, experts fitted by exact least squares
+        for full covariances.
+        """
+        # the families as declared (a registered name's default object, a
+        # given object as is): the tags are asked on every validation, so the
+        # clones and parameter validation of _spec are not repeated here
+        try:
+            spec = FitSpec(
+                n_experts=self.n_experts, gating=_declared(self.gating, GATINGS),
+                experts=_declared(self.experts, EXPERTS),
+                noise=noise_for_targets(_declared(self.noise, NOISES), (2, 2)),
+                solver=self.solver, objective=self.objective,
+                init_params=self.init_params,
+                n_shared_experts=self.n_shared_experts,
+                shared_experts=(None if self.shared_experts is None
+                                else _declared(self.shared_experts, EXPERTS)),
+            )
+            check_spec(spec)
+        except (KeyError, TypeError, ValueError) as exc:
+            return str(exc)
+        return None
+
+    def _spec_for(self, y, several):
+        """The fit specification with the noise model for the shape of ``y``.
+
+        A 2-D ``y`` of several responses takes the law of several responses;
+        a column vector (n_samples, 1) too when ``several`` (this
+        configuration can fit several responses, :meth:`_several_responses`),
+        else it is one response, which scikit-learn's validation ravels with
+        a ``DataConversionWarning``. ``y`` of more than two dimensions, or of
+        several responses under a law of one response, gets a ValueError
+        naming ``y`` and the noise model.
+        """
+        spec = self._spec()
+        try:
+            shape = np.asarray(y).shape
+        except (TypeError, ValueError):  # a ragged sequence: validate_Xy names it
+            return spec
+        if len(shape) == 2 and shape[1] == 1 and not several:
+            shape = shape[:1]
+        return spec.replace(noise=noise_for_targets(spec.noise, shape))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = self._several_responses() is None
+        return tags
 
     def _check_record_routing(self):
         """``routing_k`` when routing is recorded, else None; ValueError if
@@ -907,8 +1011,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
-            Mixture mean for every sample.
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Mixture mean for every sample (of every response, for a model
+            fitted to a 2-D ``y``).
         """
         X = self._check_X(X)
         with numba_threads(self.n_jobs):
@@ -988,8 +1093,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        means : ndarray of shape (n_samples, n_experts)
-            Expert means.
+        means : ndarray of shape (n_samples, n_experts) or \
+                (n_samples, n_experts, n_targets)
+            Expert means (of every response, for a model fitted to a 2-D
+            ``y``).
         """
         X = self._check_X(X)
         return self.params_.expert_means(X)
@@ -1003,7 +1110,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         """
         X = self._check_X(X)
         self.params_.noise.check_y(y, sample_weight)
-        y = check_target(y, X.shape[0])
+        y = check_target(y, X.shape[0], self.params_.n_targets)
         if sample_weight is not None:
             sample_weight = as_kernel_array(check_sample_weight(sample_weight, X))
         return X, y, sample_weight
@@ -1013,13 +1120,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         As :meth:`sklearn.base.RegressorMixin.score`, with ``y`` checked
         first (a ``ValueError`` naming ``y`` for values that are not finite
-        real numbers).
+        real numbers). For several responses, the mean of the responses'
+        :math:`R^2` (``multioutput="uniform_average"``).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Input samples.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
             True targets.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
@@ -1030,7 +1138,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             :math:`R^2` of ``predict(X)`` with respect to ``y``.
         """
         y_pred = self.predict(X)
-        y = check_target(y, y_pred.shape[0])
+        y = check_target(y, y_pred.shape[0], self.params_.n_targets)
+        # lazy: sklearn.metrics is most of what import skmoe adds to sklearn
+        from sklearn.metrics import r2_score
+
         return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def predict_membership(self, X, y, sample_weight=None):
@@ -1165,13 +1276,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         For ``noise="poisson"`` and ``"binomial"`` the log-probability of the
         count or proportion, normalising terms included (:math:`-\\log y!`,
-        the log binomial coefficient), as R's ``dpois`` and ``dbinom``.
+        the log binomial coefficient), as R's ``dpois`` and ``dbinom``. For
+        several responses, the joint density of the row's responses.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Input samples.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             For ``noise="binomial"``: the number of trials of each row (None:
@@ -1193,7 +1305,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         ``-2 log L + n_params log n``, with ``n_params`` the free parameters
         (gate after the identifiability constraint, experts, the noise
         model's parameters: variances, estimated degrees of freedom; none for
-        ``noise="poisson"`` and ``"binomial"``).
+        ``noise="poisson"`` and ``"binomial"``; for several responses
+        ``m (m + 1) / 2`` covariance entries per expert, ``m`` with
+        ``covariance_type="diag"``).
 
         Parameters
         ----------
@@ -1300,8 +1414,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            Target values.
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Target values (a joint draw of the responses of a model fitted
+            to a 2-D ``y``).
         """
         X = self._check_X(X)
         self._check_density_defined("sample_y")
@@ -1330,6 +1445,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         -------
         quantiles : ndarray of shape (n_samples,) or (n_samples, n_quantiles)
             One column per probability (no column axis for a scalar ``q``).
+            For several responses, the quantiles of each response's marginal
+            mixture, of shape (n_samples, n_targets[, n_quantiles]).
         """
         X = self._check_X(X)
         self._check_density_defined("predict_quantiles")
@@ -1354,7 +1471,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
             Lower and upper bounds, the ``(1 - coverage) / 2`` and
             ``(1 + coverage) / 2`` quantiles. For a discrete law (counts,
             proportions) the interval holds at least ``coverage`` of the
-            mass when its ends are included.
+            mass when its ends are included. For several responses,
+            marginal intervals of shape (n_samples, n_targets, 2).
         """
         if not (isinstance(coverage, Real) and 0 < coverage < 1):
             raise ValueError(f"coverage must be a float in (0, 1); got {coverage!r}.")
@@ -1392,3 +1510,37 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
 
         with numba_threads(self.n_jobs):
             return standard_errors(self, X, y, sample_weight=sample_weight)
+
+
+def _declared(value, registry):
+    """A family given by name (its default object) or by object (as is)."""
+    return registry[value]() if isinstance(value, str) else value
+
+
+def _check_for_targets(check, spec, y):
+    """``check(spec)`` for several responses; its ValueError names ``y``.
+
+    A solver, objective, start or family that cannot take several responses
+    is refused by the check of its requirements; the message then starts
+    with ``y``'s shape and the law of several responses it asked for.
+    """
+    if not spec.noise.multi_output:
+        return  # one response: checked where it always was, after the data
+    try:
+        check(spec)
+    except ValueError as exc:
+        raise ValueError(
+            f"y has shape {np.asarray(y).shape}: noise="
+            f"{spec.noise._spelling()}, which this configuration cannot fit: "
+            f"{exc}"
+        ) from None
+
+
+def _check_n_targets(what, params, y):
+    """A start (``init_params``, the previous fit) must have ``y``'s responses."""
+    m = None if y.ndim == 1 else y.shape[1]
+    if params.n_targets != m:
+        raise ValueError(
+            f"{what} must have the responses of y: n_targets={m} (None: a 1-D "
+            f"y); got n_targets={params.n_targets}."
+        )

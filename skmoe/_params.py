@@ -74,14 +74,20 @@ class MoEParams:
         estimator), which knows ``n_features``.
     gate_intercept : array-like of shape (n_experts,)
         Gate intercepts :math:`\\beta_{0k}`.
-    expert_params : array-like of shape (n_experts, n_expert_params)
+    expert_params : array-like of shape (n_experts, n_expert_params) or \
+            (n_experts, n_targets, n_expert_params)
         Expert parameters :math:`\\eta_k`, laid out as the expert family
         documents (for :class:`~skmoe.LinearExperts`: the ``n_features`` slopes
-        followed by the intercept).
+        followed by the intercept); one row per response with
+        ``noise="multivariate_gaussian"``.
     variance : array-like of shape (n_experts,), default=None
         Noise variances :math:`\\nu_k` (variances, not standard deviations).
         Required unless the noise model has no variance (Poisson, binomial:
-        None gives ones, the only value allowed).
+        None gives ones, the only value allowed). With
+        ``noise="multivariate_gaussian"``: covariance matrices of shape
+        (n_experts, n_targets, n_targets), or variances of shape (n_experts,
+        n_targets) for ``MultivariateGaussianNoise(covariance_type="diag")``;
+        their shape gives the number of responses.
     gating : str or Gating, default="softmax"
         Gating family; a string is resolved to the default object of that name.
     experts : str or Experts, default="linear"
@@ -223,13 +229,20 @@ class MoEParams:
                     "variance per expert)."
                 )
             set_(self, "variance", np.ones(K))
+        # several responses: the law's variance block gives m, the experts'
+        # parameters get a response axis (K, m, q)
+        m = noise.n_targets(self.variance)
+        if m is not None:
+            set_(self, "variance", noise.check_variance(self.variance, K))
+        q = self.experts.n_params(d)
         checks = {
             "gate_intercept": (as_kernel_array(self.gate_intercept), (K,)),
             "expert_params": (
                 np.atleast_2d(as_kernel_array(self.expert_params)),
-                (K, self.experts.n_params(d)),
+                (K, q) if m is None else (K, m, q),
             ),
-            "variance": (as_kernel_array(self.variance), (K,)),
+            "variance": (as_kernel_array(self.variance), np.shape(self.variance)
+                         if m is not None else (K,)),
         }
         set_(self, "gate_coef", gate_coef)
         for name, (arr, shape) in checks.items():
@@ -242,7 +255,8 @@ class MoEParams:
             set_(self, name, arr)
         extra = {k: as_kernel_array(v) for k, v in dict(self.gate_extra).items()}
         set_(self, "gate_extra", extra)
-        if not np.all(np.isfinite(self.variance) & (self.variance > 0)):
+        if m is None and not np.all(np.isfinite(self.variance)
+                                    & (self.variance > 0)):
             raise ValueError(
                 f"variance must be finite and strictly positive; got "
                 f"{self.variance!r}."
@@ -368,6 +382,16 @@ class MoEParams:
     def n_shared_experts(self):
         """Number of shared experts (0 without them)."""
         return 0 if self.shared_params is None else self.shared_params.shape[0]
+
+    @property
+    def n_targets(self):
+        """Number of responses ``m`` of a law of several responses, else None.
+
+        None: one response per row (``y`` of shape (n_samples,)); an int:
+        ``y`` of shape (n_samples, m), known from the noise model's variance
+        block (:class:`~skmoe.noise.MultivariateGaussianNoise`).
+        """
+        return self.noise.n_targets(self.variance)
 
     # --------------------------------------------------------- construction
     def replace(self, **changes):
@@ -564,7 +588,8 @@ class MoEParams:
         outputs : ndarray of shape (n_samples, n_experts)
             ``h(x_i; eta_k)``.
         """
-        return self.experts.predict(self._check_X(X), self.expert_params)
+        return self.noise.predictors(self.experts, self._check_X(X),
+                                     self.expert_params)
 
     def expert_means(self, X):
         """The experts' means :math:`E[y \\mid x, k]`.
@@ -689,13 +714,22 @@ class MoEParams:
             Mixture mean for every sample.
         """
         X = self._check_X(X)
+        if self.n_targets is not None:  # several responses: (n, K, m) means
+            return np.einsum("nk,nkm->nm", self.gates(X), self.expert_means(X))
         if self.n_shared_experts:
             log_w, means, _ = self._components(X)
             return np.sum(np.exp(log_w) * self.noise.mean(means), axis=1)
         return np.sum(self.gates(X) * self.expert_means(X), axis=1)
 
     def _check_y(self, X, y):
-        y = as_kernel_array(y).ravel()
+        m = self.n_targets
+        y = as_kernel_array(y)
+        y = y.ravel() if m is None else as_kernel_array(y.reshape(y.shape[0], -1))
+        if m is not None and y.shape[1] != m:
+            raise ValueError(
+                f"y must have {m} columns (one per response); got shape "
+                f"{y.shape}."
+            )
         if y.shape[0] != X.shape[0]:
             raise ValueError(
                 f"X and y must have the same number of rows; got {X.shape[0]} "
@@ -760,6 +794,8 @@ class MoEParams:
         X = self._check_X(X)
         y = np.asarray(y, dtype=np.float64)
         sample_weight = self._check_weights(X, sample_weight)
+        if self.n_targets is not None:
+            return self._marginal_cdf(X, y)
         log_w, means, variance = self._components(X)
         gates = np.exp(log_w)
         yy = y.reshape(X.shape[0], -1, 1)
@@ -794,6 +830,9 @@ class MoEParams:
         X = self._check_X(X)
         q_arr = check_probabilities(q)
         sample_weight = self._check_weights(X, sample_weight)
+        if self.n_targets is not None:
+            out = self._marginal_quantiles(X, q_arr)
+            return out[..., 0] if np.ndim(q) == 0 else out
         if self.noise.discrete:
             out = self._lattice_quantiles(X, q_arr, sample_weight)
             return out[:, 0] if np.ndim(q) == 0 else out
@@ -819,6 +858,40 @@ class MoEParams:
             hi = np.where(below, hi, mid)
         out = 0.5 * (lo + hi)
         return out[:, 0] if np.ndim(q) == 0 else out
+
+    # ------------------------------------------------ several responses
+    def _marginal_cdf(self, X, y):
+        """Marginal distribution functions of the responses, ``y`` (n, m[, q])."""
+        m = self.n_targets
+        if y.ndim not in (2, 3) or y.shape[:2] != (X.shape[0], m):
+            raise ValueError(
+                f"y must have shape (n_samples, {m}) or (n_samples, {m}, "
+                f"n_points) for a model of {m} responses; got shape {y.shape}."
+            )
+        yy = y.reshape(X.shape[0], m, -1)
+        cdf = self.noise.marginal_cdf(yy, self.expert_predictors(X), self.variance)
+        return np.einsum("nk,njqk->njq", self.gates(X), cdf).reshape(y.shape)
+
+    def _marginal_quantiles(self, X, q):
+        """Quantiles of each response's marginal mixture, (n, m, n_quantiles).
+
+        Bisection on :meth:`_marginal_cdf` inside the bracket of the
+        one-response Gaussian case (the component means -/+ 40 of the largest
+        standard deviation of the response).
+        """
+        n, m = X.shape[0], self.n_targets
+        means = self.expert_predictors(X)  # (n, K, m)
+        width = 40.0 * np.sqrt(self.noise.marginal_variances(self.variance)
+                               .max(axis=0))  # (m,)
+        lo = np.repeat((means.min(axis=1) - width)[:, :, None], q.size, axis=2)
+        hi = np.repeat((means.max(axis=1) + width)[:, :, None], q.size, axis=2)
+        target = np.broadcast_to(q, (n, m, q.size))
+        for _ in range(80):  # 80 halvings of the bracket reach round-off
+            mid = 0.5 * (lo + hi)
+            below = self._marginal_cdf(X, mid) < target
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        return 0.5 * (lo + hi)
 
     def _lattice_quantiles(self, X, q, sample_weight):
         """Smallest lattice points ``j * step`` whose mixture cdf reaches ``q``.
@@ -905,10 +978,11 @@ class MoEParams:
             counted).
         """
         K, d = self.n_experts, self.n_features
+        m = self.n_targets
         count = (
             self.gating.n_free_params(d, K)
-            + K * self.experts.n_free_params(d)
-            + self.noise.n_free_params(K)
+            + K * self.experts.n_free_params(d) * (1 if m is None else m)
+            + self.noise.n_free_params(K, n_targets=m)
         )
         S = self.n_shared_experts
         if S:
@@ -980,11 +1054,14 @@ class MoEParams:
                     term = key + (f"[{', '.join(map(str, rest))}]" if rest else "")
                 add(expert, "gate", term, name, index, value[index])
         expert_names = self.experts.param_names(names)
-        for k in range(K):
-            for j, term in enumerate(expert_names):
-                add(k, "expert", term, "expert_params", (k, j),
-                    self.expert_params[k, j])
-        if self.noise.has_variance or fixed_variance:
+        if self.n_targets is not None:  # several responses: y0, y1, ...
+            self._response_labels(add, expert_names)
+        else:
+            for k in range(K):
+                for j, term in enumerate(expert_names):
+                    add(k, "expert", term, "expert_params", (k, j),
+                        self.expert_params[k, j])
+        if self.n_targets is None and (self.noise.has_variance or fixed_variance):
             for k in range(K):
                 add(k, "noise", "variance", "variance", (k,), self.variance[k])
         if self.noise_df is not None:
@@ -1002,6 +1079,28 @@ class MoEParams:
                 add(label, "noise", "variance", "shared_variance", (s,),
                     self.shared_variance[s])
         return rows
+
+    def _response_labels(self, add, expert_names):
+        """The experts' rows and covariances of several responses, labelled.
+
+        Responses are named ``y0, y1, ...``: an expert's parameter is
+        ``"y1 x0"``, a covariance entry ``"covariance y0 y1"`` (upper
+        triangle) and a variance ``"variance y1"``.
+        """
+        m, V = self.n_targets, self.variance
+        for k in range(self.n_experts):
+            for r in range(m):
+                for j, term in enumerate(expert_names):
+                    add(k, "expert", f"y{r} {term}", "expert_params", (k, r, j),
+                        self.expert_params[k, r, j])
+            for r in range(m):
+                if V.ndim == 2:  # uncorrelated responses: variances
+                    add(k, "noise", f"variance y{r}", "variance", (k, r), V[k, r])
+                    continue
+                for c in range(r, m):
+                    term = (f"variance y{r}" if c == r
+                            else f"covariance y{r} y{c}")
+                    add(k, "noise", term, "variance", (k, r, c), V[k, r, c])
 
     def to_frame(self, feature_names=None):
         """All the numbers of the model in one table (flexmix's ``parameters``).

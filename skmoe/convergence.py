@@ -99,7 +99,8 @@ def _named_losses(loss):
 
 #: what a near-true start needs of the truth's gate: atoms whose weights
 #: can be split between the copies of a true expert
-NEAR_TRUE = Requirements("near_true_init", gating=("atoms",))
+NEAR_TRUE = Requirements("near_true_init", gating=("atoms",),
+                         noise=("univariate",))
 
 
 def _compares_parameters(loss):
@@ -339,7 +340,8 @@ def near_true_init(true_params, n_experts, *, n_shared_experts=0, gating=None,
             f"near-true starts need n_experts >= the true number {K_true}; got "
             f"n_experts={n_experts}."
         )
-    check_requirements(NEAR_TRUE, gating=gating, n_experts=K_true)
+    check_requirements(NEAR_TRUE, gating=gating, noise=truth.noise,
+                       n_experts=K_true)
     if recipe == "authors":
         idx = _authors_assignment(rng, K, K_true)
     else:

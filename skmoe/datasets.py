@@ -105,7 +105,7 @@ def sample_moe_regression(params, n_samples, *, x_distribution="normal",
     -------
     X : ndarray of shape (n_samples, n_features)
         Input samples.
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Target values.
 
     Examples
@@ -156,7 +156,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
                         objective="likelihood", n_shared_experts=0,
                         shared_weight=0.5, shared_experts=None,
                         noise_df=None, response="gaussian", n_trials=1,
-                        random_state=None):
+                        n_targets=None, random_state=None):
     """Generate regression data from a random mixture of experts.
 
     The true model is drawn first, then ``(X, y)`` from it:
@@ -183,7 +183,17 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     - with ``response="poisson"`` or ``"binomial"``, no noise variance: the
       experts' outputs are the linear predictors of Poisson counts (log
       means) or binomial proportions of ``n_trials`` trials (log-odds), the
-      truth has that noise model and ``y`` is drawn from its law.
+      truth has that noise model and ``y`` is drawn from its law;
+    - with ``n_targets=m``, several responses sharing the gate: each expert
+      has one row of expert parameters per response, drawn by the family's
+      ``random_params`` response by response (the intercepts of every
+      response spread over ``[-2, 2]``), and a full covariance matrix
+      :math:`\\Sigma_k = \\mathrm{noise}^2 C_k` with :math:`C_k` the
+      correlation matrix of :math:`A A^\\top + (m / 2) I`, ``A`` an ``m x m``
+      standard normal matrix (correlations of either sign, up to about 0.8 in
+      absolute value); the truth has
+      :class:`~skmoe.noise.MultivariateGaussianNoise` and ``y`` has shape
+      (n_samples, m).
 
     With ``objective="likelihood"`` the data follow the Gaussian mixture of
     experts; with ``objective="least_squares"`` they follow the regression
@@ -242,6 +252,12 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     n_trials : int or array-like of shape (n_samples,), default=1
         Numbers of trials of ``response="binomial"`` (positive whole
         numbers); must be 1 for the other responses.
+    n_targets : int or None, default=None
+        None: one response, ``y`` of shape (n_samples,). An int ``m >= 1``:
+        ``m`` Gaussian responses with a full covariance per expert (see
+        above), ``y`` of shape (n_samples, m); not available with
+        ``noise_df``, shared experts, another ``response`` or
+        ``objective="least_squares"``.
     random_state : int, RandomState instance or None, default=None
         Controls the true parameters and the data. Pass an int for
         reproducible output across multiple function calls.
@@ -250,7 +266,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     -------
     X : ndarray of shape (n_samples, n_features)
         Inputs.
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Targets.
     true_params : MoEParams
         The model the data were drawn from.
@@ -270,6 +286,9 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     ...                                        random_state=0)
     >>> truth.noise, bool((counts == counts.round()).all())
     (PoissonNoise(), True)
+    >>> X, Y, truth = make_moe_regression(200, 1, 2, n_targets=2, random_state=0)
+    >>> Y.shape, truth.expert_params.shape, truth.variance.shape
+    ((200, 2), (2, 2, 2), (2, 2, 2))
     """
     n_samples = _check_positive_int("n_samples", n_samples)
     n_features = _check_positive_int("n_features", n_features)
@@ -278,6 +297,7 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
     _check_objective(objective)
     S = _check_positive_int("n_shared_experts", n_shared_experts, minimum=0)
     _check_response(response, n_trials, noise_df, S, objective)
+    _check_n_targets(n_targets, response, noise_df, S, objective)
     if not (isinstance(shared_weight, Real) and 0 < shared_weight < 1):
         raise ValueError(
             "shared_weight must be a float in the open interval (0, 1); got "
@@ -334,6 +354,9 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         law.update(noise="student_t", noise_df=np.full(K, noise_df, dtype=float))
     if response != "gaussian":
         law = dict(noise=response)  # no variance: held at 1
+    if n_targets is not None:
+        expert_params, law = _several_responses(
+            experts, n_features, K, n_targets, expert_params, float(noise), rng)
     truth = MoEParams(
         expert_params=expert_params,
         gating=gating,
@@ -346,6 +369,42 @@ def make_moe_regression(n_samples=1000, n_features=2, n_experts=3, *,
         truth, n_samples, x_distribution=x_distribution, objective=objective,
         n_trials=n_trials if response == "binomial" else None, random_state=rng)
     return X, y, truth
+
+
+def _check_n_targets(n_targets, response, noise_df, n_shared_experts, objective):
+    """ValueError for several responses with settings that have no such law."""
+    if n_targets is None:
+        return
+    _check_positive_int("n_targets", n_targets)
+    others = [(response != "gaussian", f"response={response!r}"),
+              (noise_df is not None, f"noise_df={noise_df!r}"),
+              (n_shared_experts > 0, f"n_shared_experts={n_shared_experts}"),
+              (objective != "likelihood", f"objective={objective!r}")]
+    for bad, what in others:
+        if bad:
+            raise ValueError(
+                f"n_targets={n_targets!r} draws several Gaussian responses "
+                f"(noise='multivariate_gaussian'): {what} is not available with "
+                "it."
+            )
+
+
+def _several_responses(experts, n_features, n_experts, m, first, noise, rng):
+    """Expert rows of ``m`` responses and full covariances (see the docstring).
+
+    ``first`` holds the first response's rows (drawn before, so that the
+    random stream of one response is unchanged up to that point).
+    """
+    rows = [first] + [experts.random_params(n_features, n_experts, rng)
+                      for _ in range(m - 1)]
+    cov = np.empty((n_experts, m, m))
+    for k in range(n_experts):
+        A = rng.standard_normal((m, m))
+        W = A @ A.T + 0.5 * m * np.eye(m)
+        s = 1.0 / np.sqrt(np.diag(W))
+        cov[k] = noise ** 2 * (W * s[:, None] * s[None, :])
+    return (np.stack(rows, axis=1),
+            dict(variance=cov, noise="multivariate_gaussian"))
 
 
 def _check_response(response, n_trials, noise_df, n_shared_experts, objective):

@@ -99,6 +99,15 @@ STANDARD_ERRORS = Requirements(
 )
 
 
+#: the bootstrap's intervals of the variances are on the log scale, one
+#: variance per expert
+BOOTSTRAP = Requirements(
+    "bootstrap standard errors", noise=("univariate",),
+    hint="Refit on resampled rows (sklearn.utils.resample) and take the "
+         "spread of the matched estimates (skmoe.metrics.match_experts).",
+)
+
+
 def _check_supported(params, objective):
     """ValueError for a model whose observed information is not available."""
     _check_likelihood_fit(params, objective, "standard errors")
@@ -532,7 +541,8 @@ def bootstrap_standard_errors(estimator, X, y, *, sample_weight=None, n_boot=200
     ------
     ValueError
         If ``method`` or ``n_boot`` is invalid, or for a least-squares fit
-        (no model to draw from) or shared experts.
+        (no model to draw from), shared experts or several responses (whose
+        covariance matrices have no log-scale intervals).
 
     Warns
     -----
@@ -562,6 +572,7 @@ def bootstrap_standard_errors(estimator, X, y, *, sample_weight=None, n_boot=200
     _check_likelihood_fit(
         params, getattr(estimator, "_fitted_objective", estimator.objective),
         "bootstrap standard errors")
+    check_requirements(BOOTSTRAP, noise=params.noise, n_experts=params.n_experts)
     X, y, sample_weight = _check_data(estimator, X, y, sample_weight)
     rng = check_random_state(random_state)
     seeds = rng.randint(np.iinfo(np.int32).max, size=n_boot)

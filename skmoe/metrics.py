@@ -19,17 +19,29 @@ def _check_pair(estimated, true):
             "estimated and true must have the same n_features; got "
             f"{estimated.n_features} and {true.n_features}."
         )
-    if estimated.expert_params.shape[1] != true.expert_params.shape[1]:
+    if estimated.expert_params.shape[1:] != true.expert_params.shape[1:]:
         raise ValueError(
             "estimated and true must have expert parameter rows of the same "
-            f"length; got {estimated.expert_params.shape[1]} and "
-            f"{true.expert_params.shape[1]}."
+            f"length (and the same responses); got "
+            f"{estimated.expert_params.shape[1:]} and "
+            f"{true.expert_params.shape[1:]}."
         )
 
 
 def _canonical_experts(params):
-    """Expert parameters in the family's canonical form (see ``canonicalize``)."""
-    return params.experts.canonicalize(params.expert_params)
+    """Expert parameters in the family's canonical form (see ``canonicalize``).
+
+    With several responses, every response's row is made canonical; the
+    result is one flat row per expert.
+    """
+    P = params.expert_params
+    K, q = P.shape[0], P.shape[-1]
+    return params.experts.canonicalize(P.reshape(-1, q)).reshape(K, -1)
+
+
+def _flat_variance(params):
+    """One row per expert: its variance, or its covariance entries."""
+    return params.variance.reshape(params.n_experts, -1)
 
 
 def _centered_gate(params):
@@ -62,7 +74,9 @@ def match_experts(estimated, true):
     """Match estimated experts to true experts (Hungarian algorithm).
 
     The cost of pairing estimated expert ``i`` with true expert ``j`` is the
-    squared Euclidean distance between their expert parameters and variances,
+    squared Euclidean distance between their expert parameters and variances
+    (all responses' parameters and the covariance entries with several
+    responses),
     plus, when both models have the same number of experts, between their
     gate rows (centred, i.e. minus their mean over experts, for a gate
     invariant to a common shift of its rows: that does not depend on the
@@ -97,8 +111,8 @@ def match_experts(estimated, true):
     ([1, 2, 0], [0, 1, 2])
     """
     _check_pair(estimated, true)
-    a = np.hstack([_canonical_experts(estimated), estimated.variance[:, None]])
-    b = np.hstack([_canonical_experts(true), true.variance[:, None]])
+    a = np.hstack([_canonical_experts(estimated), _flat_variance(estimated)])
+    b = np.hstack([_canonical_experts(true), _flat_variance(true)])
     cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
     if estimated.n_experts == true.n_experts:
         ga, gb = _centered_gate(estimated), _centered_gate(true)
@@ -134,7 +148,10 @@ def parameter_error(estimated, true):
         ``"expert_<block>"`` per block of the expert family (for linear
         experts ``"expert_coef"`` and ``"expert_intercept"``; expert
         parameters are compared in their family's canonical form, see
-        :meth:`skmoe.Experts.canonicalize`), and ``"variance"``.
+        :meth:`skmoe.Experts.canonicalize`), and ``"variance"``. With
+        several responses (``n_targets``), a block's error is the Frobenius
+        norm over the responses, and ``"variance"`` the Frobenius norm of
+        the difference of the covariance matrices.
         ``"true_index"`` and ``"est_index"`` give the matching.
         When both models have shared experts, these are matched separately
         (Hungarian algorithm on their canonical parameters and variances) and
@@ -169,10 +186,19 @@ def parameter_error(estimated, true):
                 diff = est_extra[key][est_index] - true_extra[key][true_index]
                 out[f"gate_{key}"] = np.linalg.norm(diff, axis=1)
     est_experts, true_experts = _canonical_experts(estimated), _canonical_experts(true)
+    shape = (-1,) + true.expert_params.shape[1:]  # (K, q) or (K, m, q)
+    est_experts, true_experts = est_experts.reshape(shape), true_experts.reshape(shape)
     for name, block in true.experts.param_blocks(d).items():
-        diff = est_experts[est_index, block] - true_experts[true_index, block]
-        out[f"expert_{name}"] = np.linalg.norm(diff, axis=1)
-    out["variance"] = np.abs(estimated.variance[est_index] - true.variance[true_index])
+        diff = (est_experts[est_index][..., block]
+                - true_experts[true_index][..., block])
+        out[f"expert_{name}"] = np.linalg.norm(diff.reshape(diff.shape[0], -1),
+                                               axis=1)
+    if true.n_targets is None:
+        out["variance"] = np.abs(estimated.variance[est_index]
+                                 - true.variance[true_index])
+    else:
+        diff = _flat_variance(estimated)[est_index] - _flat_variance(true)[true_index]
+        out["variance"] = np.linalg.norm(diff, axis=1)
     if estimated.n_shared_experts and true.n_shared_experts:
         out.update(_shared_error(estimated, true))
     return out
@@ -214,7 +240,8 @@ _PARAMETRIZATIONS = ("raw", "canonical")
 
 
 #: what the Voronoi losses need of a model's gate
-VORONOI = Requirements("voronoi_cells and voronoi_loss", gating=("atoms",))
+VORONOI = Requirements("voronoi_cells and voronoi_loss", gating=("atoms",),
+                       noise=("univariate",))
 
 #: density_distance integrates Gaussian densities on a grid of standard
 #: deviations
@@ -232,7 +259,8 @@ def _gate_kind(params):
     and whether its slopes are defined up to a common translation.
     """
     gating = params.gating
-    check_requirements(VORONOI, gating=gating, n_experts=params.n_experts)
+    check_requirements(VORONOI, gating=gating, noise=params.noise,
+                       n_experts=params.n_experts)
     if gating.voronoi_family == "sigmoid":
         return "sigmoid"
     return "softmax" if gating.shift_invariant() else "softmax_fixed"

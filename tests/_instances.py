@@ -10,6 +10,7 @@ from skmoe import (
     PolynomialExperts,
     SoftmaxGating,
 )
+from skmoe.noise import MultivariateGaussianNoise
 
 
 def small_instances():
@@ -42,6 +43,11 @@ def small_instances():
     yield MixtureOfExpertsRegressor(n_shared_experts=1, **common)
     # the Student-t noise model (heavy tails)
     yield MixtureOfExpertsRegressor(noise="student_t", **common)
+    # several responses with uncorrelated noise, given as a noise object (the
+    # default instance covers full covariances: noise="gaussian" takes them
+    # for a 2-D y)
+    yield MixtureOfExpertsRegressor(
+        noise=MultivariateGaussianNoise(covariance_type="diag"), **common)
     # column selections (indices that every width of the checks' data has):
     # covariate-free gate weights, a gate on the first column, experts on it
     yield MixtureOfExpertsRegressor(gate_features=[], **common)
@@ -51,14 +57,17 @@ def small_instances():
 
 def expected_failed_checks(estimator):
     """Checks expected to fail for ``estimator``, with the reason."""
-    if isinstance(estimator.experts, FFNExperts) and estimator.solver == "em":
+    if isinstance(estimator.experts, FFNExperts) and (
+            estimator.solver == "em" or estimator.init_params == "auto"):
         return {
             "check_sample_weight_equivalence_on_dense_data": (
                 "15 samples and 30 features: every FFN expert interpolates, the "
                 "variances sit at the floor (1e-6 Var(y)), and expert parameters "
                 "that agree to 1e-10 (summation order) give responsibilities "
-                "and gates that differ by 1e-5; on data with n >> p integer "
-                "weights equal repeated rows to 1e-12, see "
+                "and gates that differ by 1e-5 after EM iterations (those of "
+                "solver='em', or the short EM runs of init_params='auto' that "
+                "start a gradient solver: 1.2e-4 in the predictions); on data "
+                "with n >> p integer weights equal repeated rows to 1e-12, see "
                 "tests/test_ffn.py::test_integer_weights_equal_repeated_rows"
             ),
         }

@@ -105,12 +105,13 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     return value, grad, H
 
 
-def linear_expert_suffstats(F, y, R, add_intercept):
+def linear_expert_suffstats(F, y, R, B, add_intercept):
     if add_intercept:
         F = np.hstack([F, np.ones((F.shape[0], 1))])
+    E = y[:, None] - F @ B.T
     gram = np.einsum("ik,ia,ib->kab", R, F, F)
-    moment = np.einsum("ik,ia,i->ka", R, F, y)
-    return gram, moment
+    moment = np.einsum("ik,ia,ik->ka", R, F, E)
+    return gram, moment, (R * E**2).sum(axis=0), R.sum(axis=0)
 
 
 def ffn_activation(z, code):
@@ -270,18 +271,20 @@ def fused_estep_statistics(X, y, sample_weight, gate_coef, gate_intercept,
     R = resp * sample_weight[:, None]
     value, grad, neg_hess = softmax_gate_objective(X, gate_coef, gate_intercept,
                                                    R, True)
-    gram, moment = linear_expert_suffstats(X, y, R, True)
+    gram, moment, rss, mass = linear_expert_suffstats(
+        X, y, R, np.hstack([expert_coef, expert_intercept[:, None]]), True)
     trial = (0.0 if previous is None else
              softmax_gate_objective(X, gate_coef, gate_intercept, previous,
                                     False)[0])
     gate_mass = sample_weight @ np.exp(
         log_softmax_rows(X @ gate_coef.T + gate_intercept))
-    return (sample_weight @ loglik, value, grad, neg_hess, gram, moment,
-            R.sum(axis=0), trial, gate_mass), R
+    return (sample_weight @ loglik, value, trial, grad, neg_hess, gram, moment,
+            rss, mass, gate_mass), R
 
 
-def fused_residuals(X, y, R, expert_coef, expert_intercept):
-    return weighted_residual_ss(y, X @ expert_coef.T + expert_intercept, R)
+def vexp(x):
+    return np.where(x >= -708.0, np.exp(np.maximum(x, -708.0)), np.where(
+        np.isnan(x), x, 0.0))
 
 
 def gaussian_log_densities(X, centres, prec_chol):
@@ -289,3 +292,28 @@ def gaussian_log_densities(X, centres, prec_chol):
     Y = np.einsum("nka,kab->nkb", X[:, None, :] - centres[None], U)
     half_logdet = np.log(np.diagonal(U, axis1=1, axis2=2)).sum(axis=1)
     return half_logdet - 0.5 * X.shape[1] * np.log(2 * np.pi) - 0.5 * (Y**2).sum(axis=2)
+
+
+# --------------------------------------------------- several responses
+def mvn_log_pdf(means, chol, y):
+    """``log N(y_i | mu_ik, L_k L_k^T)`` by a dense solve and slogdet."""
+    n, K, m = means.shape
+    out = np.empty((n, K))
+    for k in range(K):
+        cov = chol[k] @ chol[k].T
+        r = y - means[:, k, :]
+        quad = np.einsum("ij,ij->i", r, np.linalg.solve(cov, r.T).T)
+        out[:, k] = (-0.5 * m * np.log(2 * np.pi)
+                     - 0.5 * np.linalg.slogdet(cov)[1] - 0.5 * quad)
+    return out
+
+
+def mvn_estep(log_gate, means, chol, y):
+    with np.errstate(invalid="ignore"):
+        a = log_gate + mvn_log_pdf(means, chol, y)
+    return _posterior(np.where(log_gate == -np.inf, -np.inf, a), log_gate)
+
+
+def weighted_scatter(y, means, R):
+    r = y[:, None, :] - means
+    return np.einsum("ik,ikj,ikl->kjl", R, r, r)

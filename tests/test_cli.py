@@ -346,3 +346,22 @@ def test_reproduce_reports_user_errors(tmp_path, capsys):
     argv = ["reproduce", "--only", "e", "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "unknown studies ['e']" in capsys.readouterr().err
+
+
+def test_n_init_follows_the_estimator_default(csv_file, tmp_path, capsys):
+    # issue 18: the command line defaulted to 3 random starts, the estimator
+    # to one; without --n-init the estimator's default is used, whatever it is
+    from skmoe import MixtureOfExpertsRegressor
+    from skmoe.__main__ import build_parser
+
+    for command in (["demo"], ["fit", str(csv_file), "--target", "target"]):
+        assert build_parser().parse_args(command).n_init is None
+    model = tmp_path / "model.joblib"
+    assert main(["fit", str(csv_file), "--target", "target", "--n-experts", "2",
+                 "--save", str(model)]) == 0
+    assert joblib.load(model).n_init == MixtureOfExpertsRegressor().n_init
+    assert main(["fit", str(csv_file), "--target", "target", "--n-experts", "2",
+                 "--n-init", "2", "--save", str(model)]) == 0
+    assert joblib.load(model).n_init == 2
+    assert main(["demo", "--n-samples", "2000"]) == 0
+    assert f"(n_init={MixtureOfExpertsRegressor().n_init})" in capsys.readouterr().out

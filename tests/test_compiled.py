@@ -90,7 +90,10 @@ def _start(case, n=300, seed=None):
     w = np.random.RandomState(seed).uniform(0.5, 2.0, n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # the random start the cases were chosen from (the default auto
+        # start picks a different one per case)
         est = MixtureOfExpertsRegressor(K, max_iter=1, tol=0.0, random_state=seed,
+                                        init_params="random",
                                         **kw).fit(X, y, sample_weight=w)
     return X, y, w, est.params_
 
@@ -162,7 +165,8 @@ def test_estimator_fits_take_the_compiled_path(monkeypatch):
 
     monkeypatch.setattr(em_module, "run_compiled", counted)
     X, y, _ = make_moe_regression(300, 2, 2, random_state=0)
-    MixtureOfExpertsRegressor(2, n_init=2, max_iter=5, random_state=0).fit(X, y)
+    MixtureOfExpertsRegressor(2, n_init=2, max_iter=5, random_state=0,
+                              init_params="random").fit(X, y)
     assert len(calls) == 2
 
 
@@ -280,12 +284,21 @@ def test_wls_update_keeps_empty_experts_and_drops_the_intercept():
     gram = np.einsum("ik,ia,ib->kab", R, F, F)
     moment = np.einsum("ik,ia,i->ka", R, F, y)
     P = np.full((2, 3), 7.0)
-    wls_update(gram, moment, R.sum(axis=0), P, True)
-    assert_allclose(P[0], np.linalg.lstsq(gram[0], moment[0], rcond=None)[0],
-                    rtol=1e-10)
+    at = np.zeros((2, 3))  # plain moments: the statistics at zero rows
+    wls_update(gram, moment, R.sum(axis=0), at, P, True)
+    want = np.linalg.lstsq(gram[0], moment[0], rcond=None)[0]
+    assert_allclose(P[0], want, rtol=1e-10)
+    assert_allclose(P[1], 7.0)
+    # the residual form: the moments of the residuals at other rows give the
+    # same solution (at + delta)
+    at = rng.standard_normal((2, 3))
+    residual_moment = moment - np.einsum("kab,kb->ka", gram, at)
+    P = np.full((2, 3), 7.0)
+    wls_update(gram, residual_moment, R.sum(axis=0), at, P, True)
+    assert_allclose(P[0], want, rtol=1e-10)
     assert_allclose(P[1], 7.0)
     P = np.full((2, 3), 7.0)
-    wls_update(gram, moment, R.sum(axis=0), P, False)
+    wls_update(gram, moment, R.sum(axis=0), np.zeros((2, 3)), P, False)
     assert_allclose(P[0, :2], np.linalg.solve(gram[0, :2, :2], moment[0, :2]),
                     rtol=1e-10)
     assert P[0, 2] == 0.0 and P[1, 2] == 0.0 and np.all(P[1, :2] == 7.0)
@@ -342,9 +355,9 @@ def test_large_singular_designs_are_solved_by_lapack():
     X, y = rng.standard_normal((15, 12)), rng.standard_normal(15)
     R = np.ascontiguousarray(rng.dirichlet(np.ones(2), 15))
     experts = PolynomialExperts(2)
-    stats = experts.statistics(X, y, R)
-    assert stats.gram.shape[1] == 91
     P0 = np.zeros((2, experts.n_params(12)))
+    stats = experts.statistics(X, y, R, P0)
+    assert stats.gram.shape[1] == 91
     new = experts.update(stats, P0)
     for k in range(2):
         want = np.linalg.lstsq(stats.gram[k], stats.moment[k], rcond=None)[0]

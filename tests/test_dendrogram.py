@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 from scipy.cluster.hierarchy import is_valid_linkage
 
-from skmoe import MixtureOfExpertsRegressor, MoEParams, SoftmaxGating
-from skmoe.datasets import make_moe_regression
+from skmoe import (
+    EmptyExpertWarning,
+    MixtureOfExpertsRegressor,
+    MoEParams,
+    SoftmaxGating,
+)
+from skmoe.datasets import load_mcycle, make_moe_regression
 from skmoe.model_selection import MixingMeasureDendrogram, mixing_measure_dendrogram
 
 # atoms 0 and 1 nearly identical, atom 2 far away; expert rows (slope, intercept)
@@ -36,8 +41,9 @@ def test_hand_computed_merge():
     params = _tiny()
     X, y = _data(params)
     tree = mixing_measure_dendrogram(params, X, y)
-    w = np.exp(INTERCEPT) / np.exp(INTERCEPT).sum()  # weights summing to one
+    w = params.gates(X).mean(axis=0)  # atom weights: average gate weights on X
     s, e, v = COEF[:, 0], EXPERTS, VARIANCE
+    center = X.mean()  # merged gate numerators add at the mean of X
     d01 = _d(w[0], w[1], s[0], s[1], e[0], e[1], v[0], v[1])
     d02 = _d(w[0], w[2], s[0], s[2], e[0], e[2], v[0], v[2])
     d12 = _d(w[1], w[2], s[1], s[2], e[1], e[2], v[1], v[2])
@@ -55,7 +61,9 @@ def test_hand_computed_merge():
     # level 2 in the gate's normalisation (last expert's row zero)
     expected = MoEParams(
         gate_coef=[[s01 - s[2]], [0.0]],
-        gate_intercept=[np.log(w01) - np.log(w[2]), 0.0],
+        gate_intercept=[np.log(np.exp(INTERCEPT[0] + s[0] * center)
+                               + np.exp(INTERCEPT[1] + s[1] * center))
+                        - s01 * center - INTERCEPT[2], 0.0],
         expert_params=[e01, e[2]],
         variance=[v01, v[2]],
     )
@@ -151,6 +159,10 @@ def test_temperature_is_absorbed():
 
 
 @pytest.mark.filterwarnings("ignore::skmoe.EmptyExpertWarning")
+# the two restarts of the over-specified fit end at different optima (-323.3
+# and -330.9; many ways to split two experts into five): the dendrogram uses
+# the best, whose merges are tested here
+@pytest.mark.filterwarnings("ignore::skmoe.MultipleOptimaWarning")
 def test_selects_the_true_number_on_an_easy_case():
     X, y, _ = make_moe_regression(600, 1, 2, random_state=0)
     est = MixtureOfExpertsRegressor(n_experts=5, n_init=2, tol=1e-4,
@@ -222,3 +234,67 @@ def test_rejects_bad_arguments():
     tree = mixing_measure_dendrogram(params, X, y)
     with pytest.raises(ValueError, match="n_experts must be"):
         tree.labels(4)
+
+
+@pytest.mark.parametrize("init_params", ["random", "auto"])
+def test_mcycle_six_experts_gives_positive_heights(init_params):
+    # issue 18: on this fit (init_params="random", random_state=0) every
+    # height was 0, with a bare NumPy "invalid value" warning: the weights
+    # e^{beta_0} are the gate at times = 0, outside the data (2.4 to 57.6
+    # ms), where it is nearly hard (log-weights down to -2400), so every
+    # weight but one underflowed and w_i w_j / (w_i + w_j) was 0 / 0. The
+    # average gate weights on X (0.09 to 0.31 here) give positive heights.
+    # Any warning fails the test (pyproject's filterwarnings = error).
+    X, y = load_mcycle(return_X_y=True)
+    est = MixtureOfExpertsRegressor(6, init_params=init_params,
+                                    random_state=0).fit(X, y)
+    tree = mixing_measure_dendrogram(est, X, y)
+    assert np.all(np.isfinite(tree.heights)) and np.all(tree.heights > 0)
+    assert is_valid_linkage(tree.linkage)
+    # the first level is the fit itself (round-off of the normalisation)
+    np.testing.assert_allclose(tree.log_likelihood[0], est.log_likelihood_,
+                               rtol=1e-12)
+
+
+def test_merges_do_not_depend_on_the_origin_of_x():
+    # shifting X by t and the intercepts by -slope t leaves the model, the
+    # average gate weights and the merged models unchanged
+    params = _tiny()
+    X, y = _data(params)
+    t = 50.0
+    shifted = params.replace(
+        gate_intercept=params.gate_intercept - params.gate_coef[:, 0] * t,
+        expert_params=np.column_stack([EXPERTS[:, 0],
+                                       EXPERTS[:, 1] - EXPERTS[:, 0] * t]))
+    a = mixing_measure_dendrogram(params, X, y)
+    b = mixing_measure_dendrogram(shifted, X + t, y)
+    # at x = 0 the shifted gate gives atom 1 a weight e^{-50}, atom 0
+    # e^{-50}: with the old weights their heights were 1e-22 times smaller;
+    # here the merge order and the models along the path are those of the
+    # unshifted model (the gate numerators add at the mean of X). The
+    # heights differ through the expert intercepts (at x = 0), see Notes.
+    np.testing.assert_array_equal(b.linkage[:, [0, 1, 3]], a.linkage[:, [0, 1, 3]])
+    # round-off of logits of size 50 (1e-14 relative)
+    np.testing.assert_allclose(b.log_likelihood, a.log_likelihood, rtol=1e-10)
+
+
+def test_warns_about_atoms_the_gate_starves():
+    # expert 2 gets a gate weight near e^{-1000} everywhere: its weight is
+    # kept in log space (no 0 / 0), its heights are 0 whatever its
+    # parameters, and the warning names it
+    params = MoEParams(np.array([[1.0], [-1.0], [0.0]]), np.array([0.0, 0.0, -1000.0]),
+                       EXPERTS, VARIANCE).replace(gate_intercept=[1000.0, 1000.0, 0.0])
+    X, y = _data(params, n=60)
+    with pytest.warns(EmptyExpertWarning, match=r"expert\(s\) \[2\] an average "
+                      r"weight below 1/n_samples"):
+        tree = mixing_measure_dendrogram(params, X, y)
+    assert np.all(np.isfinite(tree.heights))
+    assert tree.heights[0] == 0.0 and 2 in tree.linkage[0, :2]
+    assert np.all(tree.heights[1:] > 0)
+
+
+def test_rejects_x_with_other_features():
+    params = _tiny()
+    X, y = _data(params)
+    with pytest.raises(ValueError, match="X has 2 features, but the model has 1"):
+        mixing_measure_dendrogram(params, np.hstack([X, X]), y)

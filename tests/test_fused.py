@@ -26,12 +26,13 @@ from skmoe import (
     PolynomialExperts,
     SoftmaxGating,
 )
+from skmoe._kernels import _fused as fused_kernels
+from skmoe._kernels import _softmax as softmax_kernels
 from skmoe._kernels._gaussian import gaussian_estep
 from skmoe.datasets import make_moe_regression
 from skmoe.gating import _newton as _newton_module
 from skmoe.gating._softmax import SoftmaxGating as _Softmax
 from skmoe.solvers import _em as em_module
-from skmoe.solvers import _fused as fused_module
 from skmoe.solvers._em import _fusable, run_em
 from skmoe.solvers._finish import canonical_permutation, finish_fit
 from skmoe.utils._warnings import EmptyExpertWarning
@@ -118,8 +119,11 @@ FUSED_CASES = {
 def _start(K, gating, experts, n=1500, seed=1):
     X, y, _ = make_moe_regression(n_samples=n, n_features=3,
                                   n_experts=max(K, 2), random_state=seed)
+    # a random start one iteration in: not yet in canonical order (the auto
+    # start's best candidate already is)
     est = MixtureOfExpertsRegressor(K, gating=gating, experts=experts,
-                                    max_iter=1, random_state=0).fit(X, y)
+                                    init_params="random", max_iter=1,
+                                    random_state=0).fit(X, y)
     w = np.random.RandomState(0).random_sample(n) * 2
     w[::7] = 0.0
     return X, y, w, est.params_
@@ -157,13 +161,13 @@ def test_fused_em_backtracking_line_search(monkeypatch, gating):
     start = start.replace(gate_coef=start.gate_coef * 0 + np.array(
         [[40.0, -30.0, 10.0], [-25.0, 35.0, 0.0], [0.0, 0.0, 0.0]]))
     calls = []
-    original = fused_module.softmax_gate_objective
+    original = softmax_kernels.softmax_gate_objective
 
     def counted(*args):
         calls.append(args[-1])
         return original(*args)
 
-    monkeypatch.setattr(fused_module, "softmax_gate_objective", counted)
+    monkeypatch.setattr(softmax_kernels, "softmax_gate_objective", counted)
     fused = run_em(X, y, w, start, max_iter=5, tol=0.0, var_floor=1e-6,
                    fused=True)
     assert calls and not any(calls)  # halved steps, objective only
@@ -203,20 +207,26 @@ def test_estimator_fits_use_the_fused_em(monkeypatch):
     X, y, _ = make_moe_regression(n_samples=300, n_features=2, n_experts=2,
                                   random_state=0)
     calls = []
-    original = fused_module.fused_estep_statistics
+    original = fused_kernels.fused_estep_statistics
 
     def counted(*args):
         calls.append(1)
         return original(*args)
 
-    monkeypatch.setattr(fused_module, "fused_estep_statistics", counted)
+    monkeypatch.setattr(fused_kernels, "fused_estep_statistics", counted)
     # below FUSED_FROM_N rows the compiled path runs these models
     # (tests/test_compiled.py); here the fused EM takes over from any size
     monkeypatch.setattr(em_module, "FUSED_FROM_N", 0)
-    est = MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0)
+    est = MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0,
+                                    init_params="random", n_init=2)
     est.fit(X, y)
     # one E-step pass at the start and one per iteration, for each restart
     assert len(calls) == est.n_init * 6
+    # the auto start: 20 short runs (at most max_iter iterations each here),
+    # the best of them already at max_iter
+    calls.clear()
+    MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0).fit(X, y)
+    assert len(calls) == 20 * 6
 
 
 class _OwnStepGating(SoftmaxGating):

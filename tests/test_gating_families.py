@@ -501,6 +501,49 @@ def test_grid_search_over_the_gating_families_in_parallel():
         "moe__gating"]
 
 
+@pytest.mark.parametrize("K, groups", [(1, 1), (2, 1), (3, 1), (4, 2), (5, 1),
+                                       (6, 2), (8, 2), (9, 3), (12, 3), (16, 4),
+                                       (30, 5)])
+def test_hierarchical_auto_groups(K, groups):
+    # the largest divisor of K that is at most sqrt(K)
+    gating = HierarchicalSoftmaxGating()
+    assert gating.n_groups == "auto"
+    assert gating.groups(K) == groups
+    gating.check_n_experts(K, 2)  # divides every K
+    assert HierarchicalSoftmaxGating(n_groups=2).groups(K) == 2
+
+
+def test_hierarchical_default_fits_the_estimator_default():
+    # HierarchicalSoftmaxGating() with n_experts=3 always failed (n_groups=2)
+    X, y, _ = make_moe_regression(300, 2, 3, random_state=0)
+    est = MixtureOfExpertsRegressor(gating=HierarchicalSoftmaxGating(),
+                                    random_state=0).fit(X, y)
+    # one group of three: the flat softmax (the equivalence is tested above)
+    assert est.params_.gate_extra["group_coef"].shape == (1, 2)
+    assert est.converged_
+
+
+def test_hierarchical_default_in_a_grid_search_over_n_experts():
+    # with n_groups=2 the odd n_experts failed: NaN scores
+    X, y, _ = make_moe_regression(300, 2, 4, random_state=0)
+    search = GridSearchCV(
+        MixtureOfExpertsRegressor(gating=HierarchicalSoftmaxGating(),
+                                  max_iter=50, random_state=0),
+        {"n_experts": [2, 3, 4, 6]}, cv=2, error_score="raise",
+    ).fit(X, y)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_estimator_.gating_.groups(
+        search.best_params_["n_experts"]) >= 1
+
+
+def test_hierarchical_error_says_what_to_set():
+    X, y, _ = make_moe_regression(50, 2, 3, random_state=0)
+    with pytest.raises(ValueError, match=r"n_experts=3 must be a multiple of "
+                       r"n_groups=2.*Set n_groups to one of \[1, 3\] \(or 'auto'\)"):
+        MixtureOfExpertsRegressor(
+            3, gating=HierarchicalSoftmaxGating(n_groups=2)).fit(X, y)
+
+
 def test_hierarchical_gate_starts_from_kmeans():
     # the k-means start fits the gate from an all-zero gate without the
     # group rows of gate_extra (it raised KeyError: 'group_coef')

@@ -476,20 +476,22 @@ def test_constant_y_partial_fit_has_its_variance_floor(data, value):
 
 
 def test_observed_information_below_resolution_is_nan_with_reason(data):
-    # variances of 1e-20 (reg_var=1e-30) at y = 1e5: the natural unit of the
-    # expert intercepts (~1e-10 / sqrt(n)) is below the round-off of their
-    # value 1e5 (1.5e-11); central differences took steps of 0 (0/0: a bare
-    # RuntimeWarning and NaN, as the issue's constant-y fit did)
+    # variances of 1e-20 (reg_var=1e-30) at y = 1e5, one expert with all the
+    # rows: the natural unit of its intercept (1e-10 / sqrt(150)) is below the
+    # round-off of its value 1e5 (1.5e-11); central differences took steps of
+    # 0 (0/0: a bare RuntimeWarning and NaN, as the issue's constant-y fit
+    # did). One expert: a fit with K = 3 puts all three experts at y exactly
+    # (since issue 16's residual-form statistics; before, round-off left two
+    # of them empty and one with all the rows).
     from skmoe.inference import observed_information
 
     X, _ = data
     y = np.full(X.shape[0], 1e5)
-    est = M(3, reg_var=1e-30, random_state=0).fit(X, y)
-    # every variance at the floor 1e-20, where EM drives them on this
-    # degenerate problem; whether all are there when it stops depends on the
-    # round-off of the path (the compiled EM stops with one at 3e-10 and a
-    # higher log-likelihood), so the state is set here
-    params = est.params_.replace(variance=np.full(3, 1e-20))
+    # all three experts fit y exactly (since the fused EM's statistics are in
+    # residual form, issue 16; before, round-off of the moments at 1e5 left
+    # two experts empty and far off), as in the tests above
+    est = M(1, reg_var=1e-30, random_state=0).fit(X, y)
+    params = est.params_
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _, info = observed_information(params, X, y)

@@ -65,6 +65,16 @@ LAZY = {
     ("skmoe.__main__", "*"): (
         "the command line imports the package only for the subcommand it "
         "runs, so that --help answers at once"),
+    ("skmoe.utils._threads", "numba"): (
+        "Numba's thread count matters only to a fit with n_jobs > 1; "
+        "import skmoe does not import Numba (the kernel modules load on "
+        "first use, see skmoe._kernels)"),
+    ("skmoe.solvers._starts", "sklearn.cluster"): (
+        "k-means starts only: sklearn.cluster costs more to import than the "
+        "rest of skmoe"),
+    ("skmoe._estimator", "sklearn.metrics"): (
+        "score only: sklearn.metrics is most of what import skmoe adds to "
+        "import sklearn"),
 }
 
 
@@ -84,6 +94,16 @@ def _resolve(module, path, node):
     return ".".join(base + ([node.module] if node.module else []))
 
 
+def _submodule_or_package(package, name):
+    """``package.name`` if it is a module or a package of the source, else
+    ``package`` (the name is an attribute of the package's namespace)."""
+    parts = package.split(".")[1:] + [name]
+    path = ROOT.joinpath(*parts)
+    if path.with_suffix(".py").exists() or (path / "__init__.py").exists():
+        return f"{package}.{name}"
+    return package
+
+
 def _sources():
     return [(p, _module_name(p), ast.parse(p.read_text())) for p in
             sorted(ROOT.rglob("*.py"))]
@@ -96,7 +116,13 @@ def _graph():
         for node in tree.body:
             if isinstance(node, ast.ImportFrom):
                 target = _resolve(module, path, node)
-                if target is not None:
+                if target is not None and node.module is None:
+                    # "from .. import _kernels": the package's submodules;
+                    # a name that is no module ("from . import __version__")
+                    # is the package itself
+                    deps.update(_submodule_or_package(target, a.name)
+                                for a in node.names)
+                elif target is not None:
                     deps.add(target)
             elif isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("skmoe"))

@@ -1,5 +1,6 @@
 """Importing skmoe compiles nothing (Numba compiles lazily, on first call)."""
 
+import os
 import subprocess
 import sys
 
@@ -54,3 +55,35 @@ def test_every_public_name_resolves():
         assert "no attribute 'not_a_name'" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("skmoe.not_a_name resolved")
+def test_import_loads_neither_numba_nor_the_kernels():
+    # the kernel modules (and with them Numba) load on a kernel's first call,
+    # sklearn.cluster on the first k-means start, sklearn.metrics on the first
+    # score: import skmoe stays cheap
+    code = ("import sys, skmoe; print(' '.join(sorted(m for m in sys.modules if "
+            "m.split('.')[0] == 'numba' or m.startswith('skmoe._kernels.') "
+            "or m.startswith(('sklearn.cluster', 'sklearn.metrics')))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert loaded == []
+
+
+def test_a_kernel_module_loads_on_first_access():
+    code = ("import sys, skmoe._kernels as k; assert 'numba' not in sys.modules; "
+            "f = k._linear.linear_expert_suffstats; "
+            "print(type(f).__name__, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["CPUDispatcher", "True"]
+
+
+def test_first_compilation_says_so_once(tmp_path):
+    # an empty cache: the first kernel that compiles prints the notice, the
+    # second does not; a second process loads both from the cache, silently
+    code = ("import skmoe._kernels as k; k._chunks.chunk_bounds(10, 3); "
+            "k._logspace.log_softmax_rows(__import__('numpy').zeros((2, 2)))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True,
+                           text=True, check=True, env=env).stderr
+            for _ in range(2)]
+    assert runs[0].count("skmoe: compiling") == 1, runs[0]
+    assert "skmoe: compiling" not in runs[1], runs[1]

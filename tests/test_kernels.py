@@ -15,25 +15,35 @@ from numpy.testing import assert_allclose
 
 from skmoe._kernels._ffn import ffn_activation, ffn_nls, ffn_predict, ffn_vjp
 from skmoe._kernels._fused import (
-    _block_rows,
+    BLOCK,
     fused_estep_statistics,
-    fused_residuals,
+    fused_estep_statistics_parallel,
 )
 from skmoe._kernels._gaussian import (
     gaussian_estep,
     gaussian_estep_linear,
+    gaussian_estep_linear_parallel,
     weighted_residual_ss,
 )
-from skmoe._kernels._linear import linear_expert_suffstats
+from skmoe._kernels._linear import (
+    linear_expert_suffstats,
+    linear_expert_suffstats_parallel,
+)
 from skmoe._kernels._logspace import (
+    EXP_MIN,
     log_softmax_rows,
     normalize_log_rows_inplace,
     soft_topk_log_weights,
     soft_topk_vjp,
+    vexp,
 )
 from skmoe._kernels._objectives import gaussian_loglik_grad, least_squares_grad
 from skmoe._kernels._sigmoid import sigmoid_gate_objective, sigmoid_log_weights
-from skmoe._kernels._softmax import softmax_gate_objective, topk_log_softmax_rows
+from skmoe._kernels._softmax import (
+    softmax_gate_objective,
+    softmax_gate_objective_parallel,
+    topk_log_softmax_rows,
+)
 from skmoe._kernels._student_t import (
     lgamma_half_difference,
     student_t_estep,
@@ -183,23 +193,19 @@ def test_softmax_gate_objective(n, d, K, hessian):
 @pytest.mark.parametrize("add_intercept", [True, False])
 def test_linear_expert_suffstats(n, d, K, add_intercept):
     X, y, coef, intercept, R, means, variances = _data(n, d, K)
-    for g, w in zip(linear_expert_suffstats(X, y, R, add_intercept),
-                    ref.linear_expert_suffstats(X, y, R, add_intercept),
-                    strict=True):
-        assert_allclose(g, w, rtol=RTOL, atol=1e-12)
+    R[::3, -1] = 0.0  # rows without weight contribute nothing
+    p = d + 1 if add_intercept else d
+    B = np.random.RandomState(2).standard_normal((K, p))
+    for at in (B, np.zeros((K, p))):
+        for g, w in zip(linear_expert_suffstats(X, y, R, at, add_intercept),
+                        ref.linear_expert_suffstats(X, y, R, at, add_intercept),
+                        strict=True):
+            assert_allclose(g, w, rtol=RTOL, atol=1e-12)
 
 
-# (30, 4) has 52-row blocks (BLAS-size cap), so 2000 rows give every chunk
-# several blocks and a partial one
-FUSED_SHAPES = SHAPES + [(2000, 30, 4)]
-
-
-def test_fused_blocks_are_partial_in_the_large_shape():
-    n, d, K = FUSED_SHAPES[-1]
-    p = d + 1
-    B = _block_rows(K + K * (K - 1) // 2, p * (p + 1) // 2)
-    assert B * K * (K + 1) // 2 * p * (p + 1) // 2 <= 2**18
-    assert n // 16 > B and (n // 16) % B != 0
+# 530-row chunks: two full blocks of BLOCK rows and a partial one of 18 rows
+# (d = 2, K = 3: far below the BLAS cap)
+FUSED_SHAPES = SHAPES + [(16 * (2 * BLOCK + 18), 2, 3), (2000, 30, 4)]
 
 
 @pytest.mark.parametrize("n, d, K", FUSED_SHAPES)
@@ -221,14 +227,64 @@ def test_fused_estep_statistics(n, d, K, trial):
         assert_allclose(g, v, rtol=RTOL, atol=1e-11)
 
 
-@pytest.mark.parametrize("n, d, K", FUSED_SHAPES)
-def test_fused_residuals(n, d, K):
+@pytest.mark.parametrize("n, d, K", FUSED_SHAPES[-2:])
+def test_parallel_twins_equal_their_serial_kernels(n, d, K):
+    # bit for bit (with one thread here; tests/test_threads.py with two)
     X, y, coef, intercept, R, means, variances = _data(n, d, K)
-    rng = np.random.RandomState(1)
-    B, c = rng.standard_normal((K, d)), rng.standard_normal(K)
-    R[::4, 0] = 0.0
-    assert_allclose(fused_residuals(X, y, R, B, c),
-                    ref.fused_residuals(X, y, R, B, c), rtol=RTOL)
+    B, c = coef[::-1].copy(), intercept[::-1].copy()
+    w = np.random.RandomState(1).random_sample(n)
+    pairs = [
+        (fused_estep_statistics, fused_estep_statistics_parallel,
+         (X, y, w, coef, intercept, B, c, variances, R.copy(), True)),
+        (linear_expert_suffstats, linear_expert_suffstats_parallel,
+         (X, y, R, np.hstack([B, c[:, None]]), True)),
+        (softmax_gate_objective, softmax_gate_objective_parallel,
+         (X, coef, intercept, R, True)),
+        (gaussian_estep_linear, gaussian_estep_linear_parallel,
+         (X, y, coef, intercept, B, c, variances)),
+    ]
+    for serial, parallel, args in pairs:
+        one = serial(*[np.copy(a) for a in args])
+        two = parallel(*[np.copy(a) for a in args])
+        for a, b in zip(one, two, strict=True):
+            assert np.array_equal(a, b), serial.__name__
+
+
+def _ulps(got, want):
+    return np.abs(got - want) / np.spacing(want)
+
+
+def test_vexp_within_one_ulp_of_libm():
+    # libm's exp (math.exp, correctly rounded but for rare cases) against the
+    # vectorisable exp of the fused pass: at most 1 ulp over [EXP_MIN, 0],
+    # uniformly, in the reduced range and around the reduction's breakpoints
+    # (multiples of ln(2) / 2)
+    rng = np.random.RandomState(0)
+    breakpoints = (np.arange(-2040, 1) * math.log(2) / 2)[:, None]
+    x = np.concatenate([rng.uniform(EXP_MIN, 0.0, 20000),
+                        rng.uniform(-1.0, 0.0, 5000),
+                        (breakpoints + np.linspace(-1e-9, 1e-9, 5)).ravel()])
+    x = np.minimum(x[x >= EXP_MIN], 0.0)
+    out = np.empty_like(x)
+    vexp(x, out, np.empty(x.size, dtype=np.int64), x.size)
+    libm = np.array([math.exp(v) for v in x])
+    assert np.max(_ulps(out, libm)) <= 1.0
+    assert np.max(_ulps(out, ref.vexp(x))) <= 1.0
+
+
+def test_vexp_limits():
+    x = np.array([0.0, -0.0, EXP_MIN, -708.5, -745.2, -1e300, -np.inf, np.nan,
+                  -1e-300])
+    out = np.empty_like(x)
+    vexp(x, out, np.empty(x.size, dtype=np.int64), x.size)
+    assert out[0] == out[1] == 1.0 and out[-1] == 1.0
+    assert _ulps(out[2], math.exp(EXP_MIN)) <= 1.0  # the last normal result
+    assert np.all(out[3:7] == 0.0)  # below the range: 0, not a subnormal
+    assert np.isnan(out[7])
+    # in place, over a prefix only
+    y = np.array([-1.0, -2.0, -3.0])
+    vexp(y, y, np.empty(3, dtype=np.int64), 2)
+    assert_allclose(y, [math.exp(-1.0), math.exp(-2.0), -3.0], rtol=2.3e-16)
 
 
 def test_kernels_do_not_modify_inputs():
@@ -240,7 +296,9 @@ def test_kernels_do_not_modify_inputs():
     gaussian_estep_linear(X, y, coef, intercept, coef, intercept, variances)
     weighted_residual_ss(y, means, R)
     softmax_gate_objective(X, coef, intercept, R, True)
-    linear_expert_suffstats(X, y, R, True)
+    linear_expert_suffstats(X, y, R, np.ones((3, 3)), True)
+    fused_estep_statistics(X, y, y * y, coef, intercept, coef, intercept,
+                           variances, R.copy(), True)
     for a, b in zip(arrays, before, strict=True):
         assert np.array_equal(a, b)
 

@@ -81,7 +81,8 @@ def test_reproducible_for_fixed_random_state():
 def _numpy_batch_stats(X, y, w, params):
     """NumPy twin of the per-unit-weight statistics of one batch.
 
-    In the order of :class:`skmoe.experts.LinearStatistics`.
+    In the order of :class:`skmoe.experts.LinearStatistics`, taken at zero
+    experts (the plain moments of ``y``).
     """
     resp, _ = gaussian_estep(*params._components(X), y)
     R = resp * (w / w.sum())[:, None]
@@ -103,9 +104,14 @@ def test_running_statistics_are_the_weighted_average_of_batch_statistics():
         before = None if t == 1 else est._online_state.params
         est.partial_fit(X[sl], y[sl], sample_weight=w[sl])
         state = est._online_state
+        # the running statistics at zero experts (their plain moments), where
+        # the batches' plain statistics average
+        plain = state.expert_stats.recentred(np.zeros_like(state.expert_stats.at))
+        if t > 1:  # taken at the experts before the update
+            assert np.array_equal(state.expert_stats.at, before.expert_params)
         if t == 1:
             # the first batch's statistics are taken at its batch-EM fit
-            running = [np.array(s) for s in state.expert_stats]
+            running = [np.array(s) for s in plain[:4]]
         else:
             stats = _numpy_batch_stats(X[sl], y[sl], w[sl], before)
             gamma = (t + 2.0) ** -0.8
@@ -113,16 +119,17 @@ def test_running_statistics_are_the_weighted_average_of_batch_statistics():
             running = [(1 - gamma) * r + gamma * s for r, s in zip(running, stats,
                                                                    strict=True)]
             # rtol 1e-12: the same sums in a different order (einsum vs kernel)
-            for got, want in zip(state.expert_stats, running, strict=True):
+            for got, want in zip(plain[:4], running, strict=True):
                 np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
         seen += w[sl].sum()
         # sanity of the running statistics: convex combinations of batch
         # statistics per unit weight
-        gram, moment, mass, yy = state.expert_stats
+        gram, moment, mass, rss, _ = state.expert_stats
+        yy = plain.rss
         assert state.n_batches == t and est.n_batches_ == t
         np.testing.assert_allclose(state.weight_seen, seen, rtol=1e-15)
         np.testing.assert_allclose(mass.sum(), 1.0, rtol=1e-13)
-        assert np.all(mass > 0) and np.all(yy >= 0)
+        assert np.all(mass > 0) and np.all(yy >= 0) and np.all(rss >= 0)
         assert np.all(np.linalg.eigvalsh(gram) > 0)
         assert np.all(np.linalg.eigvalsh(state.gate_hess) >= -1e-14)
         # the variance floor uses exact stream moments of y
@@ -156,12 +163,16 @@ def test_update_from_statistics_equals_m_step(experts):
         with pytest.raises(ValueError, match="'statistics'"):
             check_online(FitSpec(3, SoftmaxGating(), experts))
         return
-    old = np.zeros((3, experts.n_params(2)))
-    stats = experts.statistics(X, y, R)
+    old = np.random.RandomState(1).standard_normal((3, experts.n_params(2)))
+    stats = experts.statistics(X, y, R, old)
     new = experts.update(stats, old)
     want = experts.m_step(X, y, R, old)
     # the same normal equations solved by the same routine
     np.testing.assert_allclose(new, want, rtol=1e-12, atol=1e-13)
+    # statistics taken elsewhere, moved to ``old``: the same update
+    moved = experts.statistics(X, y, R, np.zeros_like(old)).recentred(old)
+    np.testing.assert_allclose(experts.update(moved, old), want, rtol=1e-12,
+                               atol=1e-13)
     means = as_kernel_array(experts.predict(X, want))
     # rtol 1e-10: rss is recomputed from the statistics, a cancellation of
     # sums of order |y|^2 ~ 5 against rss ~ 1

@@ -16,7 +16,7 @@ def _fields(params):
             params.variance]
 
 
-@pytest.mark.parametrize("init_params", ["random", "kmeans"])
+@pytest.mark.parametrize("init_params", ["auto", "random", "kmeans"])
 def test_same_seed_bit_identical(small_data, init_params):
     X, y, _ = small_data
     est = MixtureOfExpertsRegressor(3, n_init=2, init_params=init_params,

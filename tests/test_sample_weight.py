@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 RTOL = 1e-10
 
 
-@pytest.mark.parametrize("init_params", ["random"])
+@pytest.mark.parametrize("init_params", ["auto", "random"])
 def test_integer_weights_equal_repeated_rows(init_params):
     X, y, _ = make_moe_regression(400, 2, 3, random_state=0)
     w = np.random.RandomState(1).randint(0, 4, size=len(y))

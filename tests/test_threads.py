@@ -1,9 +1,11 @@
 """Thread-count independence of the parallel kernels, and ``n_jobs``.
 
-The parallel kernels reduce rows in a fixed number of chunks, then the chunks
-in a fixed order, so 1 and 2 Numba threads must give the same bits
-(``np.array_equal``, no tolerance). With a single CPU Numba cannot start a
-second thread and the comparison would be vacuous: those tests skip.
+The kernels run serially; a kernel with a parallel twin (a ``prange`` over
+the same fixed chunks, reduced in the same order) must give the same bits as
+its serial kernel with 1 and 2 Numba threads (``np.array_equal``, no
+tolerance), and a fit with ``n_jobs=2`` (which calls the twins for large
+``n``) the same bits as with ``n_jobs=1``. With a single CPU Numba cannot
+start a second thread and the comparison would be vacuous: those tests skip.
 """
 
 import numba
@@ -11,12 +13,15 @@ import numpy as np
 import pytest
 
 from skmoe import MixtureOfExpertsRegressor
-from skmoe._kernels._fused import fused_estep_statistics, fused_residuals
-from skmoe._kernels._gaussian import gaussian_estep_linear
-from skmoe._kernels._linear import linear_expert_suffstats
-from skmoe._kernels._softmax import softmax_gate_objective
+from skmoe._kernels import _fused, _gaussian, _linear, _softmax
 from skmoe.datasets import make_moe_regression
-from skmoe.utils._threads import numba_threads, resolve_n_threads
+from skmoe.utils import _threads
+from skmoe.utils._threads import (
+    kernel_threads,
+    numba_threads,
+    resolve_n_threads,
+    use_threads,
+)
 
 # deliberately short fits (fixed iteration counts, tol=0)
 pytestmark = pytest.mark.filterwarnings(
@@ -27,9 +32,13 @@ two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
                                  reason="Numba was started with one thread")
 
 
-def _with_threads(n, fun, *args):
-    with numba_threads(n):
+def _with_numba_threads(n, fun, *args):
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
         return fun(*args)
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _data(n=3001, d=3, K=4, seed=0):
@@ -44,44 +53,72 @@ def _data(n=3001, d=3, K=4, seed=0):
 
 @two_threads
 @pytest.mark.parametrize("kernel", ["gate", "suffstats", "estep", "fused_estep",
-                                    "fused_residuals", "fused_estep_wide"])
+                                    "fused_estep_wide"])
 def test_kernels_bit_identical_for_1_and_2_threads(kernel):
     if kernel == "fused_estep_wide":
-        # d=230, K=4: one row's block product (10 weights x 26796 packed
-        # entries) exceeds 2**18 multiply-adds, so blocks have one row and
-        # OpenBLAS may use its own threads
+        # d=230, K=4: 26796 packed entries per Gram matrix
         X, y, coef, intercept, R = _data(n=400, d=230)
         kernel = "fused_estep"
     else:
         X, y, coef, intercept, R = _data()
     n, K = R.shape
     w = R[:, 0].copy()
-    fun, args = {
-        "fused_estep": (fused_estep_statistics,
+    module, name, args = {
+        "fused_estep": (_fused, "fused_estep_statistics",
                         (X, y, w, coef - coef[-1], intercept - intercept[-1],
                          coef[::-1].copy(), intercept, np.ones(K), R.copy(),
                          True)),
-        "fused_residuals": (fused_residuals, (X, y, R, coef, intercept)),
-        "gate": (softmax_gate_objective, (X, coef, intercept, R, True)),
-        "suffstats": (linear_expert_suffstats, (X, y, R, True)),
-        "estep": (gaussian_estep_linear,
+        "gate": (_softmax, "softmax_gate_objective",
+                 (X, coef, intercept, R, True)),
+        "suffstats": (_linear, "linear_expert_suffstats",
+                      (X, y, R, np.hstack([coef, intercept[:, None]]), True)),
+        "estep": (_gaussian, "gaussian_estep_linear",
                   (X, y, coef, intercept, coef[::-1].copy(), intercept,
                    np.ones(coef.shape[0]))),
     }[kernel]
+    serial = getattr(module, name)
+    parallel = getattr(module, name + "_parallel")
     # fresh copies: the fused E-step rewrites its responsibilities argument
-    one = _with_threads(1, fun, *[np.copy(a) for a in args])
-    two = _with_threads(2, fun, *[np.copy(a) for a in args])
-    for a, b in zip(one, two, strict=True):
-        assert np.array_equal(a, b)
+    want = serial(*[np.copy(a) for a in args])
+    for threads in (1, 2):
+        got = _with_numba_threads(threads, parallel, *[np.copy(a) for a in args])
+        for a, b in zip(want, got, strict=True):
+            assert np.array_equal(a, b)
 
 
 @two_threads
-def test_fit_bit_identical_for_n_jobs_1_and_2():
-    X, y, _ = make_moe_regression(n_samples=400, n_features=2, n_experts=3,
+@pytest.mark.parametrize("gating, init_params", [
+    ("softmax", "auto"), ("softmax", "random"), ("hierarchical_softmax", "auto")])
+def test_fit_bit_identical_for_n_jobs_1_and_2(monkeypatch, gating, init_params):
+    # the parallel twins from 100 rows on (PARALLEL_MIN_ROWS): this fit with
+    # n_jobs=2 runs them (the fused pass and the E-step of the softmax gate,
+    # the gate objective and the experts' statistics of the hierarchical one)
+    monkeypatch.setattr(_threads, "PARALLEL_MIN_ROWS", 100)
+    calls = []
+    def counted(real, name):
+        def spy(*args):
+            calls.append(name)
+            return real(*args)
+        return spy
+
+    for module, name in [(_fused, "fused_estep_statistics_parallel"),
+                         (_softmax, "softmax_gate_objective_parallel"),
+                         (_linear, "linear_expert_suffstats_parallel")]:
+        monkeypatch.setattr(module, name, counted(getattr(module, name), name))
+    X, y, _ = make_moe_regression(n_samples=400, n_features=2, n_experts=4,
                                   random_state=0)
-    fits = [MixtureOfExpertsRegressor(3, max_iter=30, tol=0.0, random_state=0,
-                                      n_jobs=n_jobs).fit(X, y)
-            for n_jobs in (1, 2)]
+    fits = []
+    for n_jobs in (1, 2):
+        fits.append(MixtureOfExpertsRegressor(4, gating=gating, max_iter=30,
+                                              tol=0.0, random_state=0,
+                                              init_params=init_params,
+                                              n_jobs=n_jobs).fit(X, y))
+        assert bool(calls) == (n_jobs == 2)
+    if gating == "softmax":
+        assert "fused_estep_statistics_parallel" in calls
+    else:
+        assert {"softmax_gate_objective_parallel",
+                "linear_expert_suffstats_parallel"} <= set(calls)
     a, b = (f.params_ for f in fits)
     for name in ("gate_coef", "gate_intercept", "expert_params", "variance"):
         assert np.array_equal(getattr(a, name), getattr(b, name))
@@ -95,6 +132,19 @@ def test_resolve_n_threads():
     assert resolve_n_threads(1) == 1
     assert resolve_n_threads(-1) == top
     assert resolve_n_threads(10 ** 6) == top
+
+
+def test_kernels_use_threads_only_in_a_threaded_block():
+    top = numba.config.NUMBA_NUM_THREADS
+    many = _threads.PARALLEL_MIN_ROWS
+    assert kernel_threads() == 1 and not use_threads(many)
+    with numba_threads(-1):
+        assert kernel_threads() == top
+        assert use_threads(many) == (top > 1) and not use_threads(many - 1)
+        with numba_threads(1):
+            assert kernel_threads() == 1 and not use_threads(many)
+        assert kernel_threads() == top
+    assert kernel_threads() == 1
 
 
 def test_n_jobs_restores_the_thread_count(monkeypatch):
@@ -121,18 +171,22 @@ def test_n_jobs_restores_the_thread_count(monkeypatch):
         raise RuntimeError("fit failed")
 
     monkeypatch.setattr(est_mod, "fit_moe", boom)
-    with numba_threads(1):
+    numba.set_num_threads(1)
+    try:
         with pytest.raises(RuntimeError, match="fit failed"):
             MixtureOfExpertsRegressor(2, random_state=0, n_jobs=-1).fit(X, y)
         assert seen[-1] == numba.config.NUMBA_NUM_THREADS
-        assert numba.get_num_threads() == 1
+        # restored: Numba's count and the kernels'
+        assert numba.get_num_threads() == 1 and kernel_threads() == 1
+    finally:
+        numba.set_num_threads(before)
 
 
 @pytest.mark.parametrize("method", ["log_density", "bic", "aic", "icl",
                                     "standard_errors"])
 def test_n_jobs_also_sets_threads_of_likelihood_methods(monkeypatch, method):
-    # these methods reach the row-parallel E-step / gate kernels, so they run
-    # with n_jobs threads (None -> 1), not Numba's process-wide default
+    # these methods reach the E-step / gate kernels, so they run with n_jobs
+    # threads (None -> 1: the serial kernels), not Numba's process-wide default
     X, y, _ = make_moe_regression(n_samples=200, n_features=1, n_experts=2,
                                   random_state=0)
     est = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
@@ -147,12 +201,13 @@ def test_n_jobs_also_sets_threads_of_likelihood_methods(monkeypatch, method):
     real = getattr(owner, name)
 
     def spy(*args, **kwargs):
-        seen.append(numba.get_num_threads())
+        seen.append(kernel_threads())
         return real(*args, **kwargs)
 
     monkeypatch.setattr(owner, name, spy)
     before = numba.get_num_threads()
     with numba_threads(-1):
+        assert kernel_threads() == numba.config.NUMBA_NUM_THREADS
         getattr(est, method)(X, y)
         assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
     assert seen and set(seen) == {1}

@@ -98,7 +98,40 @@ def weighted_residual_ss(y, means, R):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, inline="always")
+def _estep_linear_rows(X, y, gate_coef, gate_intercept, expert_coef,
+                       expert_intercept, log_norm, half_prec, start, stop, resp,
+                       loglik):
+    """Rows ``start:stop`` of :func:`gaussian_estep_linear`, into its outputs."""
+    d = X.shape[1]
+    K = gate_coef.shape[0]
+    z = np.empty(K)
+    keep = np.ones(K, dtype=np.bool_)
+    for i in range(start, stop):
+        # log-softmax of the gate logits, in place
+        for k in range(K):
+            s = gate_intercept[k]
+            for j in range(d):
+                s += X[i, j] * gate_coef[k, j]
+            z[k] = s
+        log_normalize_row(z, keep, z)
+        m = -np.inf
+        for k in range(K):
+            mu = expert_intercept[k]
+            for j in range(d):
+                mu += X[i, j] * expert_coef[k, j]
+            r = y[i] - mu
+            a = z[k] + log_norm[k] - r * r * half_prec[k]
+            resp[i, k] = a
+            if a > m:
+                m = a
+        if m == -np.inf:
+            loglik[i] = prior_row_inplace(resp, i, z)
+        else:
+            loglik[i] = normalize_log_row_inplace(resp, i, m)
+
+
+@njit(cache=True)
 def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
                           expert_intercept, variances):
     """:func:`gaussian_estep` for a softmax gate and linear experts, fused.
@@ -133,38 +166,50 @@ def gaussian_estep_linear(X, y, gate_coef, gate_intercept, expert_coef,
     Does not modify its inputs. Infinite logits (beyond float64's range)
     give the limit of the gate, see
     :func:`~skmoe._kernels._logspace.log_normalize_row`. Rows are
-    independent (no reduction across rows), so the parallel loop gives the
-    same bits for any thread count.
+    independent (no reduction across rows): the same bits as
+    :func:`gaussian_estep_linear_parallel` with any thread count.
     """
-    n, d = X.shape
+    n = X.shape[0]
     K = gate_coef.shape[0]
     resp = np.empty((n, K))
     loglik = np.empty(n)
     log_norm, half_prec = _normal_constants(variances)
+    _estep_linear_rows(X, y, gate_coef, gate_intercept, expert_coef,
+                       expert_intercept, log_norm, half_prec, 0, n, resp, loglik)
+    return resp, loglik
+
+
+@njit(cache=True, parallel=True)
+def _estep_linear_in_threads(X, y, gate_coef, gate_intercept, expert_coef,
+                             expert_intercept, log_norm, half_prec, resp, loglik):
+    """The rows of :func:`gaussian_estep_linear` in chunks, in a ``prange``."""
     for c in prange(N_CHUNKS):
-        start, stop = chunk_bounds(n, c)
-        z = np.empty(K)
-        keep = np.ones(K, dtype=np.bool_)
-        for i in range(start, stop):
-            # log-softmax of the gate logits, in place
-            for k in range(K):
-                s = gate_intercept[k]
-                for j in range(d):
-                    s += X[i, j] * gate_coef[k, j]
-                z[k] = s
-            log_normalize_row(z, keep, z)
-            m = -np.inf
-            for k in range(K):
-                mu = expert_intercept[k]
-                for j in range(d):
-                    mu += X[i, j] * expert_coef[k, j]
-                r = y[i] - mu
-                a = z[k] + log_norm[k] - r * r * half_prec[k]
-                resp[i, k] = a
-                if a > m:
-                    m = a
-            if m == -np.inf:
-                loglik[i] = prior_row_inplace(resp, i, z)
-            else:
-                loglik[i] = normalize_log_row_inplace(resp, i, m)
+        start, stop = chunk_bounds(X.shape[0], c)
+        _estep_linear_rows(X, y, gate_coef, gate_intercept, expert_coef,
+                           expert_intercept, log_norm, half_prec, start, stop,
+                           resp, loglik)
+
+
+@njit(cache=True)
+def gaussian_estep_linear_parallel(X, y, gate_coef, gate_intercept, expert_coef,
+                                   expert_intercept, variances):
+    """:func:`gaussian_estep_linear` with its rows in Numba's threads.
+
+    Parameters
+    ----------
+    X, y, gate_coef, gate_intercept, expert_coef, expert_intercept, variances
+        As :func:`gaussian_estep_linear`.
+
+    Returns
+    -------
+    resp, loglik : ndarray
+        As :func:`gaussian_estep_linear`, bit for bit.
+    """
+    n = X.shape[0]
+    K = gate_coef.shape[0]
+    resp = np.empty((n, K))
+    loglik = np.empty(n)
+    log_norm, half_prec = _normal_constants(variances)
+    _estep_linear_in_threads(X, y, gate_coef, gate_intercept, expert_coef,
+                             expert_intercept, log_norm, half_prec, resp, loglik)
     return resp, loglik

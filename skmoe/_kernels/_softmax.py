@@ -8,7 +8,7 @@ from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
 from ._logspace import log_normalize_row, top_k_mask
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
     """Add rows ``start:stop`` to ``grad`` and the packed Hessian ``A``.
 
@@ -79,7 +79,37 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
     return value
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, inline="always")
+def _gate_accumulators(X, K, compute_hessian):
+    """Per-chunk accumulators of :func:`_gate_rows`, zeroed."""
+    p = X.shape[1] + 1
+    n_pair = (K - 1) * K // 2 if compute_hessian else 0
+    n_tri = p * (p + 1) // 2 if compute_hessian else 0
+    return (np.zeros(N_CHUNKS), np.zeros((N_CHUNKS, (K - 1) * p)),
+            np.zeros((N_CHUNKS, n_pair, n_tri)))
+
+
+@njit(cache=True, inline="always")
+def _gate_reduce(K, p, compute_hessian, values, grads, packed):
+    """The chunks' sums in chunk order; the Hessian unpacked."""
+    m = grads.shape[1]
+    n_pair, n_tri = packed.shape[1], packed.shape[2]
+    value = 0.0
+    grad = np.zeros(m)
+    A = np.zeros((n_pair, n_tri))
+    for c in range(N_CHUNKS):
+        value += values[c]
+        for j in range(m):
+            grad[j] += grads[c, j]
+        for q in range(n_pair):
+            for t in range(n_tri):
+                A[q, t] += packed[c, q, t]
+    if not compute_hessian:
+        return value, grad, np.zeros((1, 1))
+    return value, grad, hessian_from_packed(A, K, p)
+
+
+@njit(cache=True)
 def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     """Weighted softmax log-likelihood ``Q = sum_ik R_ik log softmax_k(x_i)``.
 
@@ -112,37 +142,47 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     -----
     Does not modify its inputs. Only the upper triangle of the Hessian is
     accumulated, packed (see :func:`_gate_rows`). Rows are reduced in
-    ``N_CHUNKS`` fixed chunks in parallel, then the chunks serially in order,
-    so the result does not depend on the Numba thread count.
+    ``N_CHUNKS`` fixed chunks, then the chunks in order: the same bits as
+    :func:`softmax_gate_objective_parallel` with any thread count.
     """
-    n, d = X.shape
     K = coef.shape[0]
-    p = d + 1
-    m = (K - 1) * p
-    n_pair = (K - 1) * K // 2 if compute_hessian else 0
-    n_tri = p * (p + 1) // 2 if compute_hessian else 0
-    values = np.zeros(N_CHUNKS)
-    grads = np.zeros((N_CHUNKS, m))
-    packed = np.zeros((N_CHUNKS, n_pair, n_tri))
-    for c in prange(N_CHUNKS):
-        start, stop = chunk_bounds(n, c)
-        # per-chunk accumulators local to the thread (no false sharing)
-        g = np.zeros(m)
-        A = np.zeros((n_pair, n_tri))
-        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
-                               compute_hessian, g, A)
-        grads[c] = g
-        packed[c] = A
-    value = 0.0
-    grad = np.zeros(m)
-    A = np.zeros((n_pair, n_tri))
+    values, grads, packed = _gate_accumulators(X, K, compute_hessian)
     for c in range(N_CHUNKS):
-        value += values[c]
-        grad += grads[c]
-        A += packed[c]
-    if not compute_hessian:
-        return value, grad, np.zeros((1, 1))
-    return value, grad, hessian_from_packed(A, K, p)
+        start, stop = chunk_bounds(X.shape[0], c)
+        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
+                               compute_hessian, grads[c], packed[c])
+    return _gate_reduce(K, X.shape[1] + 1, compute_hessian, values, grads, packed)
+
+
+@njit(cache=True, parallel=True)
+def _gate_chunks_in_threads(X, coef, intercept, R, compute_hessian, values, grads,
+                            packed):
+    """Every chunk of :func:`softmax_gate_objective` in a ``prange``."""
+    for c in prange(N_CHUNKS):
+        start, stop = chunk_bounds(X.shape[0], c)
+        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
+                               compute_hessian, grads[c], packed[c])
+
+
+@njit(cache=True)
+def softmax_gate_objective_parallel(X, coef, intercept, R, compute_hessian):
+    """:func:`softmax_gate_objective` with its chunks in Numba's threads.
+
+    Parameters
+    ----------
+    X, coef, intercept, R, compute_hessian
+        As :func:`softmax_gate_objective`.
+
+    Returns
+    -------
+    value, grad, neg_hess
+        As :func:`softmax_gate_objective`, bit for bit.
+    """
+    K = coef.shape[0]
+    values, grads, packed = _gate_accumulators(X, K, compute_hessian)
+    _gate_chunks_in_threads(X, coef, intercept, R, compute_hessian, values, grads,
+                            packed)
+    return _gate_reduce(K, X.shape[1] + 1, compute_hessian, values, grads, packed)
 
 
 @njit(cache=True)

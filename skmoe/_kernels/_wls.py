@@ -17,11 +17,13 @@ from ._linear import _suffstat_rows
 
 
 @njit(cache=True)
-def wls_update(gram, moment, mass, P, fit_intercept):
+def wls_update(gram, moment, mass, at, P, fit_intercept):
     """Weighted least squares of every expert from its normal equations.
 
-    An expert whose mass is at most ``1e-10`` of the total keeps its row;
-    the others get the solution of ``np.linalg.lstsq(gram[k], moment[k])``
+    The residual form of :class:`~skmoe.experts.LinearStatistics`: an
+    expert whose mass is at most ``1e-10`` of the total keeps its row; the
+    others get ``at[k] + delta_k`` with ``delta_k`` the solution of
+    ``np.linalg.lstsq(gram[k], moment[k])``
     (:func:`~skmoe._kernels._linalg.spd_solve`: the minimum-norm solution
     of a singular system). Without ``fit_intercept`` the intercept's row and
     column (the last) are dropped and every intercept is set to 0.
@@ -30,7 +32,10 @@ def wls_update(gram, moment, mass, P, fit_intercept):
     ----------
     gram : ndarray of shape (K, p, p)
     moment : ndarray of shape (K, p)
+        Moments of the residuals at ``at``.
     mass : ndarray of shape (K,)
+    at : ndarray of shape (K, p)
+        The rows the statistics were taken at (may be ``P`` itself).
     P : ndarray of shape (K, p)
         Input and output: the experts' rows (coefficients, then intercept).
     fit_intercept : bool
@@ -55,7 +60,7 @@ def wls_update(gram, moment, mass, P, fit_intercept):
                 A[a, c] = gram[k, a, c]
         spd_solve(A, b, x)
         for a in range(m):
-            P[k, a] = x[a]
+            P[k, a] = at[k, a] + x[a]
 
 
 @njit(cache=True)
@@ -93,7 +98,8 @@ def linear_wls_step(F, y, W, P, fit_intercept, MU):
     W : ndarray of shape (n, K)
         Non-negative weights of the least squares.
     P : ndarray of shape (K, m + 1)
-        Input and output: the experts' rows (:func:`wls_update`).
+        Input and output: the experts' rows (:func:`wls_update`; the
+        statistics are those of the residuals at the input rows).
     fit_intercept : bool
     MU : ndarray of shape (n, K)
         Output: the means at the new rows.
@@ -108,12 +114,10 @@ def linear_wls_step(F, y, W, P, fit_intercept, MU):
     p = m + 1
     packed = np.zeros((K, p * (p + 1) // 2))
     moment = np.zeros((K, p))
+    sums = np.zeros((2, K))  # rss, mass
     add_intercept = True
-    _suffstat_rows(F, y, W, add_intercept, 0, n, packed, moment)
-    mass = np.zeros(K)
-    for i in range(n):
-        for k in range(K):
-            mass[k] += W[i, k]
-    wls_update(symmetric_from_packed(packed, p), moment, mass, P, fit_intercept)
+    _suffstat_rows(F, y, W, P, add_intercept, 0, n, packed, moment, sums)
+    wls_update(symmetric_from_packed(packed, p), moment, sums[1], P, P,
+               fit_intercept)
     linear_means_into(F, P, MU)
     return rows_finite(P)

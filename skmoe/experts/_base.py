@@ -14,19 +14,94 @@ class LinearStatistics(NamedTuple):
 
     The statistics of experts that are linear in a feature map ``phi`` (for
     the ability ``"linear"``, ``phi(x) = x``: the fused EM's kernel computes
-    them in its E-step pass).
+    them in its E-step pass), taken **at given experts** ``at`` (one row of
+    coefficients of ``f = [phi(x), 1]`` per expert, the experts' parameter
+    rows): sums over the samples with the weights ``R`` of the residuals
+    ``e_ik = y_i - f_i . at[k]``,
 
-    Sums over the samples with the weights ``R``: ``gram[k] = sum_i R_ik f_i
-    f_i^T``, ``moment[k] = sum_i R_ik f_i y_i``, ``mass[k] = sum_i R_ik``
-    and ``yy[k] = sum_i R_ik y_i^2`` (None where no residual sum of squares
-    is needed), ``f_i = [phi(x_i), 1]`` (the intercept column always last,
-    also when the intercept is not fitted).
+    - ``gram[k] = sum_i R_ik f_i f_i^T``,
+    - ``moment[k] = sum_i R_ik f_i e_ik``,
+    - ``mass[k] = sum_i R_ik``,
+    - ``rss[k] = sum_i R_ik e_ik**2``,
+
+    ``f_i = [phi(x_i), 1]`` (the intercept column always last, also when the
+    intercept is not fitted). At ``at = 0`` these are the plain moments
+    ``sum_i R_ik f_i y_i`` and ``sum_i R_ik y_i**2``. In this residual form
+    the update solves ``gram[k] delta_k = moment[k]`` for the *change*
+    ``delta_k`` of each expert, and the residual sum of squares at any experts
+    ``at + delta`` is ``rss - 2 delta . moment + delta^T gram delta`` (at the
+    solution, ``rss - delta . moment``): the variances need no second pass
+    over the data, and the cancellation is only that of the change, which
+    vanishes as EM converges.
     """
 
     gram: np.ndarray
     moment: np.ndarray
     mass: np.ndarray
-    yy: object = None
+    rss: np.ndarray
+    at: np.ndarray
+
+    def residual_ss(self, coef):
+        """Weighted residual sums of squares at the experts ``coef``.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_experts, p)
+            Coefficient rows of ``[phi(x), 1]``.
+
+        Returns
+        -------
+        rss : ndarray of shape (n_experts,)
+            ``sum_i R_ik (y_i - f_i . coef[k])**2``, clipped at 0 against
+            round-off.
+        """
+        delta = coef - self.at
+        rss = (self.rss - 2.0 * np.einsum("kp,kp->k", delta, self.moment)
+               + np.einsum("kp,kpq,kq->k", delta, self.gram, delta))
+        return np.maximum(rss, 0.0)
+
+    def recentred(self, at):
+        """The same statistics taken at the experts ``at`` (exact algebra).
+
+        Parameters
+        ----------
+        at : ndarray of shape (n_experts, p)
+            The new point.
+
+        Returns
+        -------
+        stats : LinearStatistics
+        """
+        delta = at - self.at
+        G_delta = np.einsum("kpq,kq->kp", self.gram, delta)
+        rss = (self.rss - 2.0 * np.einsum("kp,kp->k", delta, self.moment)
+               + np.einsum("kp,kp->k", delta, G_delta))
+        return LinearStatistics(self.gram, self.moment - G_delta, self.mass, rss,
+                                at)
+
+    def mix(self, other, weight):
+        """``(1 - weight) * self + weight * other``, at ``other``'s experts.
+
+        The running average of online EM: both statistics are first taken at
+        the same experts (:meth:`recentred`), where sums of statistics are
+        the statistics of the union of their samples.
+
+        Parameters
+        ----------
+        other : LinearStatistics
+            The newer statistics.
+        weight : float
+            The weight of ``other``, in ``[0, 1]``.
+
+        Returns
+        -------
+        stats : LinearStatistics
+        """
+        old = self if np.array_equal(self.at, other.at) else self.recentred(other.at)
+        return LinearStatistics(
+            *((1.0 - weight) * a + weight * b
+              for a, b in zip(old[:4], other[:4], strict=True)),
+            other.at)
 
 
 class Experts(Family, BaseEstimator, metaclass=ABCMeta):
@@ -257,11 +332,11 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
 
         Notes
         -----
-        The default is ``update(statistics(X, y, R), expert_params)``, for
-        families with the ability ``"statistics"``; other families override
-        it.
+        The default is ``update(statistics(X, y, R, expert_params),
+        expert_params)``, for families with the ability ``"statistics"``;
+        other families override it.
         """
-        return self.update(self.statistics(X, y, R), expert_params)
+        return self.update(self.statistics(X, y, R, expert_params), expert_params)
 
     def pack(self, expert_params):
         """Free expert parameters as one vector (for gradient solvers).
@@ -323,11 +398,13 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
         """
         raise self._no("gradient")
 
-    def statistics(self, X, y, R):
+    def statistics(self, X, y, R, expert_params):
         """Sufficient statistics of the expert update (ability ``"statistics"``).
 
-        Arrays that are sums over the samples, so that a weighted average of
-        the statistics of several batches is the statistic of their union.
+        Arrays that are sums over the samples, taken at the experts
+        ``expert_params``, so that a weighted average of the statistics of
+        several batches taken at the same experts is the statistic of their
+        union (``LinearStatistics.mix`` moves them to common experts first).
         Batch EM (:meth:`m_step`), the fused EM (whose kernel computes the
         same sums in its E-step pass) and online EM (running averages) all
         update the experts by :meth:`update` from them.
@@ -340,11 +417,16 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
             Target values.
         R : ndarray of shape (n_samples, n_experts)
             Weighted responsibilities.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The experts at which the statistics are taken (the current ones:
+            the residual form of :class:`LinearStatistics`).
 
         Returns
         -------
         stats : tuple of ndarray
-            The family's statistics; their ``mass`` field is ``sum_i R_ik``.
+            The family's statistics; their ``mass`` field is ``sum_i R_ik``,
+            and their ``mix(other, weight)`` is the running average ``(1 -
+            weight) * stats + weight * other`` of online EM.
         """
         raise self._no("statistics")
 
@@ -369,7 +451,8 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
     def residual_ss(self, stats, expert_params):
         """Weighted residual sums of squares from statistics (``"statistics"``).
 
-        Online EM's variance update, which sees no data, only statistics.
+        The variance update of the fused EM and of online EM, which see the
+        statistics, not the experts' residuals.
 
         Parameters
         ----------

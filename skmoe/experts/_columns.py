@@ -240,7 +240,7 @@ class ColumnExperts(ColumnSelection, Experts):
         """
         return self.experts.grad(self._sub(X), expert_params, G)
 
-    def statistics(self, X, y, R):
+    def statistics(self, X, y, R, expert_params):
         """The wrapped family's statistics on the selected columns.
 
         Parameters
@@ -251,13 +251,15 @@ class ColumnExperts(ColumnSelection, Experts):
             Target values.
         R : ndarray of shape (n_samples, n_experts)
             Weighted responsibilities.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The experts at which the statistics are taken.
 
         Returns
         -------
         stats : tuple of ndarray
             The wrapped family's statistics.
         """
-        return self.experts.statistics(self._sub(X), y, R)
+        return self.experts.statistics(self._sub(X), y, R, expert_params)
 
     def update(self, stats, expert_params):
         """The wrapped family's update from :meth:`statistics`.

@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from .._kernels._ffn import GELU, RELU, SIGMOID, TANH, ffn_nls, ffn_predict, ffn_vjp
-from .._kernels._ffn_steps import ffn_lm_step, ffn_lm_update, ffn_means_into
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import StrOptions
 from ._base import Experts
 
-_ACTIVATIONS = {"sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "gelu": GELU}
+#: the activations, by the name of their code in the kernel module
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "gelu")
 
 
 class _FFNProgram:
@@ -27,11 +27,11 @@ class _FFNProgram:
                          experts._lambda0, experts._step_tol)
 
     def means(self, MU):
-        ffn_means_into(self.X, self.P, self.code, MU)
+        _kernels._ffn_steps.ffn_means_into(self.X, self.P, self.code, MU)
 
     def step(self, W, MU):
-        return ffn_lm_step(self.X, self.y, W, self.P, self.code, self.free,
-                           *self.settings, MU)
+        return _kernels._ffn_steps.ffn_lm_step(
+            self.X, self.y, W, self.P, self.code, self.free, *self.settings, MU)
 
     def params(self):
         return self.P.copy()
@@ -169,7 +169,8 @@ class FFNExperts(Experts):
         self.fit_bias = fit_bias
 
     def _code(self):
-        return _ACTIVATIONS[self.activation]
+        # SIGMOID, TANH, RELU or GELU of the kernel module
+        return getattr(_kernels._ffn, self.activation.upper())
 
     def _free_columns(self, n_features):
         free = np.ones(n_features + 3, dtype=bool)
@@ -266,7 +267,7 @@ class FFNExperts(Experts):
         means : ndarray of shape (n_samples, n_experts)
             Expert means ``h(x_i; eta_k)``.
         """
-        return ffn_predict(
+        return _kernels._ffn.ffn_predict(
             as_kernel_array(X), as_kernel_array(expert_params), self._code()
         )
 
@@ -327,7 +328,7 @@ class FFNExperts(Experts):
         grad : ndarray
             Gradient in the layout of :meth:`pack`.
         """
-        full = ffn_vjp(
+        full = _kernels._ffn.ffn_vjp(
             as_kernel_array(X),
             as_kernel_array(expert_params),
             as_kernel_array(G),
@@ -358,10 +359,10 @@ class FFNExperts(Experts):
         P = as_kernel_array(expert_params).copy()
         self._check_frozen(P)
         # the kernel of the compiled EM path: one implementation
-        ffn_lm_update(as_kernel_array(X), as_kernel_array(y), as_kernel_array(R),
-                      P, self._code(), self._free_index(X.shape[1]),
-                      self._max_gn_iter, self._max_damping_tries, self._lambda0,
-                      self._step_tol)
+        _kernels._ffn_steps.ffn_lm_update(
+            as_kernel_array(X), as_kernel_array(y), as_kernel_array(R), P,
+            self._code(), self._free_index(X.shape[1]), self._max_gn_iter,
+            self._max_damping_tries, self._lambda0, self._step_tol)
         return P
 
     def compiled_program(self, X, y, expert_params):
@@ -453,7 +454,7 @@ class FFNExperts(Experts):
             if self.fit_intercept:
                 P[j, d + 2] = coef[1]
         P = self.m_step(X, y, RC, P)
-        sse = ffn_nls(X, y, RC, P, self._code(), False)[0].reshape(K, C)
+        sse = _kernels._ffn.ffn_nls(X, y, RC, P, self._code(), False)[0].reshape(K, C)
         best = np.argmin(sse, axis=1)
         return np.ascontiguousarray(P.reshape(K, C, d + 3)[np.arange(K), best])
 

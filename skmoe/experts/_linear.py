@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from .._kernels._linear import linear_expert_suffstats
-from .._kernels._wls import linear_means_into, linear_wls_step, wls_update
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
+from ..utils._threads import use_threads
 from ._base import Experts, LinearStatistics
 
 #: normal equations with more unknowns than this are solved by LAPACK
@@ -15,21 +15,30 @@ from ._base import Experts, LinearStatistics
 _MAX_COMPILED_SOLVE = 64
 
 
-def _lstsq_update(gram, moment, mass, P, fit_intercept):
-    """:func:`~skmoe._kernels._wls.wls_update` by ``np.linalg.lstsq``."""
+
+def _lstsq_update(gram, moment, mass, at, P, fit_intercept):
+    """:func:`~skmoe._kernels._wls.wls_update` by ``np.linalg.lstsq``.
+
+    ``P[k] = at[k] + delta_k`` with ``gram[k] delta_k = moment[k]`` (the
+    residual form of :class:`LinearStatistics`; the minimum-norm change of a
+    singular system, still an exact maximiser); an expert without mass keeps
+    its row.
+    """
     threshold = 1e-10 * mass.sum()
     m = gram.shape[1] if fit_intercept else gram.shape[1] - 1
     if not fit_intercept:
         P[:, -1] = 0.0
     for k in np.flatnonzero(mass > threshold):
-        P[k, :m] = np.linalg.lstsq(gram[k, :m, :m], moment[k, :m], rcond=None)[0]
+        P[k, :m] = at[k, :m] + np.linalg.lstsq(gram[k, :m, :m], moment[k, :m],
+                                               rcond=None)[0]
 
 
 class _LinearProgram:
     """The compiled EM state of experts linear in a feature map: their rows.
 
     The features ``phi(X)`` are computed once; the step is the kernel of
-    :meth:`_LinearInFeatures.update` on the statistics of the weights.
+    :meth:`_LinearInFeatures.update` on the statistics of the weights, taken
+    at the current rows (the residual form of :class:`LinearStatistics`).
     """
 
     def __init__(self, experts, X, y, expert_params):
@@ -40,14 +49,15 @@ class _LinearProgram:
         self.fit_intercept = bool(experts.fit_intercept)
 
     def means(self, MU):
-        linear_means_into(self.F, self.P, MU)
+        _kernels._wls.linear_means_into(self.F, self.P, MU)
 
     def step(self, W, MU):
         if self.F.shape[1] + 1 > _MAX_COMPILED_SOLVE:  # the family's update
             self.P = self.experts.m_step(self.X, self.y, W, self.P)
-            linear_means_into(self.F, self.P, MU)
+            _kernels._wls.linear_means_into(self.F, self.P, MU)
             return bool(np.isfinite(self.P).all())
-        return linear_wls_step(self.F, self.y, W, self.P, self.fit_intercept, MU)
+        return _kernels._wls.linear_wls_step(self.F, self.y, W, self.P,
+                                             self.fit_intercept, MU)
 
     def params(self):
         return self.P.copy()
@@ -193,8 +203,8 @@ class _LinearInFeatures(Experts):
             return slopes.ravel()
         return np.hstack([slopes, G.sum(axis=0)[:, None]]).ravel()
 
-    def statistics(self, X, y, R):
-        """Weighted Gram matrices, moments, masses and sums of ``y**2``.
+    def statistics(self, X, y, R, expert_params):
+        """Weighted Gram matrices and residual moments at ``expert_params``.
 
         One pass of a Numba kernel over the design ``[phi(X), 1]`` (the
         intercept column is implicit: ``X`` is never copied).
@@ -207,26 +217,35 @@ class _LinearInFeatures(Experts):
             Target values.
         R : ndarray of shape (n_samples, n_experts)
             Weighted responsibilities.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The experts whose residuals the statistics sum.
 
         Returns
         -------
         stats : LinearStatistics
             ``gram`` of shape (n_experts, p, p), ``moment`` of shape
-            (n_experts, p), ``mass`` and ``yy`` of shape (n_experts,), with
-            ``p`` the number of features of ``phi`` plus one.
+            (n_experts, p), ``mass`` and ``rss`` of shape (n_experts,), at
+            ``expert_params``, with ``p`` the number of features of ``phi``
+            plus one.
         """
         F = as_kernel_array(self._features(X))
-        gram, moment = linear_expert_suffstats(F, y, R, True)
-        return LinearStatistics(gram, moment, R.sum(axis=0), R.T @ (y * y))
+        at = as_kernel_array(expert_params)
+        kernel = (_kernels._linear.linear_expert_suffstats_parallel
+                  if use_threads(F.shape[0])
+                  else _kernels._linear.linear_expert_suffstats)
+        gram, moment, rss, mass = kernel(F, y, R, at, True)
+        return LinearStatistics(gram, moment, mass, rss, at)
 
     def update(self, stats, expert_params):
         """Weighted least squares for each expert from the statistics.
 
-        Without ``fit_intercept`` the intercept's row and column are dropped
-        and the intercept stays zero. An expert whose mass is at most
-        ``1e-10`` of the total keeps its parameters; a singular system
-        (fewer effective samples than parameters) gets its minimum-norm
-        solution, still an exact maximiser.
+        Solves each expert's normal equations for its change from the
+        experts the statistics were taken at (``stats.at``). Without
+        ``fit_intercept`` the intercept's row and column are dropped and the
+        intercept stays zero. An expert whose mass is at most ``1e-10`` of the
+        total keeps its parameters; a singular system (fewer effective samples
+        than parameters) gets the minimum-norm change, still an exact
+        maximiser.
 
         Parameters
         ----------
@@ -243,10 +262,11 @@ class _LinearInFeatures(Experts):
         """
         new = as_kernel_array(expert_params).copy()
         # the kernel of the compiled EM path's expert step: one implementation
-        solve = (wls_update if stats.gram.shape[1] <= _MAX_COMPILED_SOLVE
-                 else _lstsq_update)
+        solve = (_kernels._wls.wls_update
+                 if stats.gram.shape[1] <= _MAX_COMPILED_SOLVE else _lstsq_update)
         solve(as_kernel_array(stats.gram), as_kernel_array(stats.moment),
-              as_kernel_array(stats.mass), new, bool(self.fit_intercept))
+              as_kernel_array(stats.mass), as_kernel_array(stats.at), new,
+              bool(self.fit_intercept))
         return new
 
     def compiled_program(self, X, y, expert_params):
@@ -273,14 +293,16 @@ class _LinearInFeatures(Experts):
         return _LinearProgram(self, X, y, expert_params)
 
     def residual_ss(self, stats, expert_params):
-        """Residual sums of squares ``yy - 2 b^T moment + b^T gram b``.
+        """Residual sums of squares from the statistics, without the data.
 
-        Clipped at 0 against round-off.
+        ``rss - 2 delta . moment + delta^T gram delta`` with ``delta =
+        expert_params - stats.at`` (see :class:`LinearStatistics`), clipped at
+        0 against round-off.
 
         Parameters
         ----------
         stats : LinearStatistics
-            Statistics with ``yy``.
+            Statistics of :meth:`statistics` (or their average).
         expert_params : ndarray of shape (n_experts, n_params)
             Parameters at which the residuals are taken.
 
@@ -289,10 +311,7 @@ class _LinearInFeatures(Experts):
         rss : ndarray of shape (n_experts,)
             Weighted residual sums of squares.
         """
-        b = expert_params
-        rss = (stats.yy - 2.0 * np.einsum("kp,kp->k", b, stats.moment)
-               + np.einsum("kp,kpq,kq->k", b, stats.gram, b))
-        return np.maximum(rss, 0.0)
+        return stats.residual_ss(expert_params)
 
 
 class LinearExperts(_LinearInFeatures):

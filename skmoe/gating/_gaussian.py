@@ -5,13 +5,11 @@ from numbers import Real
 import numpy as np
 from scipy.special import logsumexp
 
-from .._kernels._gaussian_gate import gaussian_log_densities
-from .._kernels._logspace import log_softmax_rows
-from .._kernels._softmax import softmax_gate_objective
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
 from ._base import Gating, free_rows
-from ._newton import newton_softmax_ascent
+from ._newton import newton_softmax_ascent, softmax_objective
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -779,9 +777,10 @@ class GaussianGating(Gating):
         chol = params.gate_extra.get("precision_cholesky")
         U = (np.broadcast_to(np.eye(d), (K, d, d)) if chol is None
              else self._quad(d).dense_chol(chol))
-        dens = gaussian_log_densities(X, params.gate_coef, as_kernel_array(U))
+        dens = _kernels._gaussian_gate.gaussian_log_densities(
+            X, params.gate_coef, as_kernel_array(U))
         dens += params.gate_intercept
-        return log_softmax_rows(dens)
+        return _kernels._logspace.log_softmax_rows(dens)
 
     # ----------------------------------------------------- parametrisation
     def normalize(self, params):
@@ -971,9 +970,10 @@ class GaussianGating(Gating):
         intercept = as_kernel_array(alpha0 - alpha0[-1])
         F = quad.features(frame.inputs(X))
         if self.joint_proposal:
-            value = softmax_gate_objective(F, coef, intercept, R, False)[0]
+            objective = softmax_objective(F.shape[0])
+            value = objective(F, coef, intercept, R, False)[0]
             c1, i1 = rows(self._joint_update(X, R, quad))
-            proposed = softmax_gate_objective(F, c1, i1, R, False)[0]
+            proposed = objective(F, c1, i1, R, False)[0]
             # a relative margin far above round-off keeps a converged gate fixed
             if proposed > value + 1e-12 * max(abs(value), 1.0):
                 coef, intercept = c1, i1

@@ -1,16 +1,13 @@
 """Two-level hierarchical softmax gating."""
 
+import math
 from numbers import Integral
 
 import numpy as np
 
-from .._kernels._logspace import log_softmax_rows
-from .._kernels._softmax_steps import (
-    hierarchical_log_weights_into,
-    hierarchical_newton_step,
-)
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
-from ..utils._sklearn import Interval
+from ..utils._sklearn import Interval, StrOptions
 from ._base import Gating, _random_directions, _weighted_moments
 
 
@@ -31,12 +28,13 @@ class _HierarchicalProgram:
         self.max_iter = gating._max_newton_iter
 
     def log_weights(self, LW):
-        hierarchical_log_weights_into(self.X, self.gc, self.gi, self.coef,
-                                      self.intercept, LW)
+        _kernels._softmax_steps.hierarchical_log_weights_into(
+            self.X, self.gc, self.gi, self.coef, self.intercept, LW)
 
     def step(self, R, LW, n_iter, max_iter):
-        return hierarchical_newton_step(self.X, R, self.gc, self.gi, self.coef,
-                                        self.intercept, self.max_iter, LW), False
+        return _kernels._softmax_steps.hierarchical_newton_step(
+            self.X, R, self.gc, self.gi, self.coef, self.intercept, self.max_iter,
+            LW), False
 
     def fields(self):
         return self.gating._fields(self.coef.copy(), self.intercept.copy(),
@@ -59,10 +57,16 @@ class HierarchicalSoftmaxGating(Gating):
 
     Parameters
     ----------
-    n_groups : int, default=2
+    n_groups : int or "auto", default="auto"
         Number of groups ``G`` of the first level; ``n_experts`` must be a
         multiple of it. One group is the flat softmax; ``n_groups =
-        n_experts`` is the flat softmax of the group logits.
+        n_experts`` is the flat softmax of the group logits. ``"auto"``: the
+        largest divisor of ``n_experts`` that is at most
+        :math:`\\sqrt{K}` (groups of about :math:`\\sqrt{K}` experts: 2
+        groups for 4, 6 or 8 experts, 3 for 9 or 12), which divides every
+        ``n_experts``, so the gate fits with the estimator's default
+        ``n_experts=3`` and in a grid search over ``n_experts``; for a prime
+        ``n_experts`` (2, 3, 5, 7, ...) it is 1 group, the flat softmax.
 
     Notes
     -----
@@ -104,7 +108,8 @@ class HierarchicalSoftmaxGating(Gating):
     """
 
     _parameter_constraints: dict = {
-        "n_groups": [Interval(Integral, 1, None, closed="left")],
+        "n_groups": [Interval(Integral, 1, None, closed="left"),
+                     StrOptions({"auto"})],
     }
 
     #: abilities (see skmoe.utils._abilities)
@@ -115,11 +120,30 @@ class HierarchicalSoftmaxGating(Gating):
     #: Newton steps per softmax in one EM gate update (see SoftmaxGating)
     _max_newton_iter = 1
 
-    def __init__(self, n_groups=2):
+    def __init__(self, n_groups="auto"):
         self.n_groups = n_groups
 
+    def groups(self, n_experts):
+        """The number of groups for ``n_experts`` experts (resolves ``"auto"``).
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        n_groups : int
+            ``n_groups``, or for ``"auto"`` the largest divisor of
+            ``n_experts`` that is at most its square root.
+        """
+        if self.n_groups != "auto":
+            return int(self.n_groups)
+        return max(g for g in range(1, math.isqrt(n_experts) + 1)
+                   if n_experts % g == 0)
+
     def _sizes(self, n_experts):
-        G = int(self.n_groups)
+        G = self.groups(n_experts)
         return G, n_experts // G
 
     def check_n_experts(self, n_experts, n_features):
@@ -137,11 +161,14 @@ class HierarchicalSoftmaxGating(Gating):
         ValueError
             If ``n_experts`` is not a multiple of ``n_groups``.
         """
-        if n_experts % self.n_groups != 0:
+        G = self.groups(n_experts)
+        if n_experts % G != 0:
+            divisors = [g for g in range(1, n_experts + 1) if n_experts % g == 0]
             raise ValueError(
                 f"n_experts={n_experts} must be a multiple of "
                 f"n_groups={self.n_groups!r}: every group holds n_experts / "
-                "n_groups experts."
+                f"n_groups experts. Set n_groups to one of {divisors} (or "
+                "'auto'), or n_experts to a multiple of it."
             )
 
     def n_free_params(self, n_features, n_experts):
@@ -251,6 +278,7 @@ class HierarchicalSoftmaxGating(Gating):
             U += extra["group_intercept"]
             Z = X @ params.gate_coef.T
             Z += params.gate_intercept
+        log_softmax_rows = _kernels._logspace.log_softmax_rows
         log_group = log_softmax_rows(U)
         log_within = log_softmax_rows(Z.reshape(n * G, m)).reshape(n, K)
         with np.errstate(over="ignore"):  # a product of weights below 1e-308
@@ -431,6 +459,7 @@ class HierarchicalSoftmaxGating(Gating):
         extra = params.gate_extra
         U = X @ extra["group_coef"].T + extra["group_intercept"]
         Z = X @ params.gate_coef.T + params.gate_intercept
+        log_softmax_rows = _kernels._logspace.log_softmax_rows
         p = np.exp(log_softmax_rows(as_kernel_array(U)))
         q = np.exp(log_softmax_rows(as_kernel_array(Z.reshape(n * n_groups, m))))
         G3 = G.reshape(n, n_groups, m)
@@ -519,7 +548,7 @@ class HierarchicalSoftmaxGating(Gating):
         coef = f["gate_coef"].copy()
         intercept = f["gate_intercept"].copy()
         # the kernel of the compiled EM path: one implementation
-        hierarchical_newton_step(X, as_kernel_array(R), gc, gi, coef, intercept,
-                                 self._max_newton_iter,
-                                 np.empty((0, params.n_experts)))
+        _kernels._softmax_steps.hierarchical_newton_step(
+            X, as_kernel_array(R), gc, gi, coef, intercept, self._max_newton_iter,
+            np.empty((0, params.n_experts)))
         return self._fields(coef, intercept, gc, gi)

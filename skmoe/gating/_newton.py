@@ -12,20 +12,45 @@ gradient and negative Hessian).
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor
 
-from .._kernels._softmax_steps import (
-    STAY,
-    TAKE,
-    newton_accepts,
-    newton_direction,
-    newton_status,
-    objective_round_off,
-    softmax_newton_ascent,
-)
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
+from ..utils._threads import use_threads
 from ._base import free_rows
 
-_STATUS = {STAY: "stay", TAKE: "take"}
-_CODE = {"stay": STAY, "take": TAKE}
+
+def _status_name(code):
+    """The status ``"stay"``, ``"take"`` or ``"test"`` of a kernel code."""
+    steps = _kernels._softmax_steps
+    return {steps.STAY: "stay", steps.TAKE: "take"}.get(code, "test")
+
+
+def _status_code(name):
+    """The kernel module's code of the status ``name``."""
+    steps = _kernels._softmax_steps
+    return {"stay": steps.STAY, "take": steps.TAKE}.get(name, steps.TEST)
+
+
+def softmax_objective(n_rows):
+    """The kernel of the softmax gate objective for ``n_rows`` rows.
+
+    :func:`~skmoe._kernels._softmax.softmax_gate_objective`, or its parallel
+    twin in a fit with threads over many rows
+    (:func:`~skmoe.utils._threads.use_threads`): the same bits either way.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of rows of the data.
+
+    Returns
+    -------
+    kernel : callable
+        ``kernel(X, coef, intercept, R, compute_hessian) -> (value, grad,
+        neg_hess)``.
+    """
+    if use_threads(n_rows):
+        return _kernels._softmax.softmax_gate_objective_parallel
+    return _kernels._softmax.softmax_gate_objective
 
 
 def _unpack(theta, K, d):
@@ -96,9 +121,10 @@ class NewtonProposal:
             return
         # the kernels of the compiled softmax step: one implementation
         self.step = np.empty(grad.shape[0])
-        self.slope = float(newton_direction(as_kernel_array(neg_hess),
-                                            as_kernel_array(grad), self.step))
-        self.status = _STATUS.get(newton_status(self.slope, noise), "test")
+        steps = _kernels._softmax_steps
+        self.slope = float(steps.newton_direction(as_kernel_array(neg_hess),
+                                                  as_kernel_array(grad), self.step))
+        self.status = _status_name(steps.newton_status(self.slope, noise))
         if self.status == "stay":
             return
         self.coef, self.intercept = self.at(1.0)
@@ -132,8 +158,8 @@ class NewtonProposal:
         prediction holds only near the start, and a nearly singular Hessian
         (a saturated gate) makes the step long.
         """
-        return newton_accepts(_CODE.get(self.status, 2), value, self.value,
-                              self.slope, self.noise, t)
+        return _kernels._softmax_steps.newton_accepts(
+            _status_code(self.status), value, self.value, self.slope, self.noise, t)
 
     def line_search(self, objective):
         """The gate this step leads to: accepted, halved, or the start.
@@ -187,7 +213,7 @@ def objective_noise(value, n_samples):
 
     Each term summed with relative error eps, of total magnitude ``|value|``.
     """
-    return objective_round_off(value, n_samples)
+    return _kernels._softmax_steps.objective_round_off(value, n_samples)
 
 
 def newton_softmax_ascent(X, R, coef, intercept, max_iter):
@@ -234,8 +260,39 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
     coef, intercept : ndarray
         The improved gate.
     """
-    coef = as_kernel_array(coef).copy()
-    intercept = as_kernel_array(intercept).copy()
-    softmax_newton_ascent(as_kernel_array(X), as_kernel_array(R), coef, intercept,
-                          max_iter, np.empty((0, coef.shape[0])))
+    if not use_threads(X.shape[0]):  # the compiled step, serial
+        coef = as_kernel_array(coef).copy()
+        intercept = as_kernel_array(intercept).copy()
+        _kernels._softmax_steps.softmax_newton_ascent(
+            as_kernel_array(X), as_kernel_array(R), coef, intercept, max_iter,
+            np.empty((0, coef.shape[0])))
+        return coef, intercept
+    K, d = coef.shape
+    if K == 1:
+        return coef, intercept
+
+    gate_objective = softmax_objective(X.shape[0])
+
+    def objective(c, i):
+        return gate_objective(X, c, i, R, False)[0]
+
+    terms = gate_objective(X, coef, intercept, R, True)
+    noise = objective_noise(terms[0], X.shape[0])
+    for it in range(max_iter):
+        step = NewtonProposal(coef, intercept, terms, noise)
+        if step.status == "stay":
+            break
+        if step.status == "take":
+            if step.accepts(objective(step.coef, step.intercept)):
+                return step.coef, step.intercept
+            break
+        if step.accepts(objective(step.coef, step.intercept)):
+            coef, intercept = step.coef, step.intercept
+        else:
+            halved = step.backtrack(objective)
+            if halved is None:
+                break
+            coef, intercept = halved
+        if it + 1 < max_iter:
+            terms = gate_objective(X, coef, intercept, R, True)
     return coef, intercept

@@ -5,9 +5,7 @@ from numbers import Integral
 import numpy as np
 from scipy.special import expit, log_expit, logit
 
-from .._kernels._logspace import soft_topk_log_weights, soft_topk_vjp
-from .._kernels._sigmoid import sigmoid_log_weights
-from .._kernels._sigmoid_steps import sigmoid_log_weights_into, sigmoid_newton_ascent
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._ascent import maximize_monotone, sparse_gate_m_step
@@ -32,14 +30,15 @@ class _SigmoidProgram:
                          bool(gating.pin_last))
 
     def log_weights(self, LW):
-        sigmoid_log_weights_into(self.X, self.coef, self.intercept, LW)
+        _kernels._sigmoid_steps.sigmoid_log_weights_into(
+            self.X, self.coef, self.intercept, LW)
 
     def step(self, R, LW, n_iter, max_iter):
         if self.K == 1:
             LW[:] = 0.0
             return True, False
-        return sigmoid_newton_ascent(self.X, R, self.coef, self.intercept,
-                                     *self.settings, LW), False
+        return _kernels._sigmoid_steps.sigmoid_newton_ascent(
+            self.X, R, self.coef, self.intercept, *self.settings, LW), False
 
     def fields(self):
         return {"gate_coef": self.coef.copy(), "gate_intercept": self.intercept.copy()}
@@ -395,9 +394,10 @@ class NormalizedSigmoidGating(_TopKGating):
         K = Z.shape[1]
         smoothing = self._smoothing(params)
         if smoothing > 0:
-            return soft_topk_log_weights(log_expit(Z), Z, int(self.top_k),
-                                         smoothing)
-        return sigmoid_log_weights(Z, int(self.top_k) if self._sparse(K) else K)
+            return _kernels._logspace.soft_topk_log_weights(
+                log_expit(Z), Z, int(self.top_k), smoothing)
+        return _kernels._sigmoid.sigmoid_log_weights(
+            Z, int(self.top_k) if self._sparse(K) else K)
 
     def normalize(self, params):
         """Gate fields in the family's convention.
@@ -572,8 +572,8 @@ class NormalizedSigmoidGating(_TopKGating):
         Z = self._logits(X, params)
         smoothing = self._smoothing(params)
         if smoothing > 0:
-            d_scores, d_rank = soft_topk_vjp(as_kernel_array(G), log_expit(Z), Z,
-                                             int(self.top_k), smoothing)
+            d_scores, d_rank = _kernels._logspace.soft_topk_vjp(
+                as_kernel_array(G), log_expit(Z), Z, int(self.top_k), smoothing)
             dz = d_scores * expit(-Z) + d_rank
         else:
             g = np.exp(self.log_weights(X, params))
@@ -710,9 +710,9 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
     coef = as_kernel_array(coef).copy()
     intercept = as_kernel_array(intercept).copy()
     # the kernel of the compiled EM path: one implementation
-    sigmoid_newton_ascent(as_kernel_array(X), as_kernel_array(R), coef, intercept,
-                          int(max_iter), float(step_tol), bool(pin_last),
-                          np.empty((0, coef.shape[0])))
+    _kernels._sigmoid_steps.sigmoid_newton_ascent(
+        as_kernel_array(X), as_kernel_array(R), coef, intercept, int(max_iter),
+        float(step_tol), bool(pin_last), np.empty((0, coef.shape[0])))
     return coef, intercept
 
 

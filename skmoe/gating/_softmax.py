@@ -28,18 +28,13 @@ import numpy as np
 from scipy.special import expit
 from sklearn.base import clone
 
-from .._kernels._logspace import (
-    log_softmax_rows,
-    soft_topk_log_weights,
-    soft_topk_vjp,
-)
-from .._kernels._softmax import softmax_gate_objective, topk_log_softmax_rows
-from .._kernels._softmax_steps import softmax_log_weights_into, softmax_newton_ascent
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
+from ..utils._threads import use_threads
 from ._ascent import maximize_monotone, sparse_gate_m_step
 from ._base import NewtonTerms, _random_directions, _weighted_moments
-from ._newton import NewtonProposal, objective_noise
+from ._newton import NewtonProposal, objective_noise, softmax_objective
 from ._rows import ShiftInvariantRows
 from ._topk import SMOOTHING_START, _TopKGating, anneal_steps, next_smoothing
 
@@ -331,7 +326,7 @@ class _Dense:
     sparse = False
 
     def log_weights(self, L, params):
-        return log_softmax_rows(L)
+        return _kernels._logspace.log_softmax_rows(L)
 
     def dlogits(self, L, G, params):
         g = np.exp(self.log_weights(L, params))
@@ -373,15 +368,15 @@ class _TopK:
     def log_weights(self, L, params):
         smoothing = self._smoothing(params)
         if smoothing > 0:
-            return soft_topk_log_weights(L, L, self.top_k, smoothing)
-        return topk_log_softmax_rows(L, self.top_k)
+            return _kernels._logspace.soft_topk_log_weights(L, L, self.top_k, smoothing)
+        return _kernels._softmax.topk_log_softmax_rows(L, self.top_k)
 
     def dlogits(self, L, G, params):
         smoothing = self._smoothing(params)
         if smoothing > 0:
             L = as_kernel_array(L)
-            d_scores, d_rank = soft_topk_vjp(as_kernel_array(G), L, L, self.top_k,
-                                             smoothing)
+            d_scores, d_rank = _kernels._logspace.soft_topk_vjp(
+                as_kernel_array(G), L, L, self.top_k, smoothing)
             return d_scores + d_rank
         g = np.exp(self.log_weights(L, params))
         return G - g * G.sum(axis=1, keepdims=True)
@@ -427,10 +422,12 @@ class _SoftmaxProgram:
         self.coef, self.intercept = coef.copy(), intercept.copy()
 
     def log_weights(self, LW):
-        softmax_log_weights_into(self.X, self.coef, self.intercept, LW)
+        _kernels._softmax_steps.softmax_log_weights_into(
+            self.X, self.coef, self.intercept, LW)
 
     def step(self, R, LW, n_iter, max_iter):
-        finite = softmax_newton_ascent(self.X, R, self.coef, self.intercept, 1, LW)
+        finite = _kernels._softmax_steps.softmax_newton_ascent(
+            self.X, R, self.coef, self.intercept, 1, LW)
         if self.temperature.schedule is None:
             return finite, False
         new = self.temperature.step(self.tau,
@@ -1027,13 +1024,19 @@ class SoftmaxGating(_TopKGating):
         if logits.shift_invariant and not selection.sparse:
             if K == 1:  # no free parameter: the start, in its normalisation
                 return self.fields_from_newton(*self.linear_logits(params), params)
-            # one damped Newton step from the statistics (see update), by the
-            # kernel of the compiled EM path
-            coef, intercept = self.linear_logits(params)
-            coef, intercept = coef.copy(), intercept.copy()
-            softmax_newton_ascent(X, as_kernel_array(R), coef, intercept, 1,
-                                  np.empty((0, K)))
-            return self.fields_from_newton(coef, intercept, params)
+            if not use_threads(X.shape[0]):
+                # one damped Newton step from the statistics (see update), by
+                # the kernel of the compiled EM path
+                coef, intercept = self.linear_logits(params)
+                coef, intercept = coef.copy(), intercept.copy()
+                _kernels._softmax_steps.softmax_newton_ascent(
+                    X, as_kernel_array(R), coef, intercept, 1, np.empty((0, K)))
+                return self.fields_from_newton(coef, intercept, params)
+            # one damped Newton step from the statistics (see update)
+            step = self.update(self.statistics(X, R, params), params)
+            objective = softmax_objective(X.shape[0])
+            gate = step.line_search(lambda c, i: objective(X, c, i, R, False)[0])
+            return step.fields(gate)
         if K == 1:
             return self.normalize(params)
         # activation or smoothed top-K selection: not concave, L-BFGS ascent
@@ -1074,7 +1077,8 @@ class SoftmaxGating(_TopKGating):
             The terms and the number of samples.
         """
         coef, intercept = self.linear_logits(params)
-        value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+        value, grad, neg_hess = softmax_objective(X.shape[0])(
+            X, coef, intercept, R, True)
         return NewtonTerms.at_gate(value, grad, neg_hess, X.shape[0], coef,
                                    intercept)
 

@@ -5,8 +5,7 @@ from abc import ABCMeta, abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from .._kernels._gaussian import weighted_residual_ss
-from .._kernels._gaussian_steps import variances_from_rss_into
+from .. import _kernels
 from ..utils._abilities import Family
 from ..utils._arrays import as_kernel_array
 
@@ -75,18 +74,31 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
     #: whether ``y`` lives on a lattice (:meth:`lattice`): quantiles are then
     #: the smallest lattice points whose distribution function reaches ``q``
     discrete = False
+    #: whether the law is one of several responses per row (``y`` of shape
+    #: (n_samples, n_targets)); False: one response per row, ``y`` of shape
+    #: (n_samples,)
+    multi_output = False
+    #: the name in ``NOISES`` of the law this one becomes for several
+    #: responses per row (None: it has none, a 2-D ``y`` is refused)
+    multi_output_law = None
+    #: the name in ``NOISES`` of the law this one becomes for one response per
+    #: row (None: itself); set by the laws of several responses
+    single_output_law = None
 
     def _spelling(self):
         """The estimator's spelling, ``'name'`` (for messages)."""
         return repr(self.name)
 
-    def n_free_params(self, n_experts):
+    def n_free_params(self, n_experts, n_targets=None):
         """Free noise parameters (for BIC/AIC): the variances and the others.
 
         Parameters
         ----------
         n_experts : int
             Number of experts.
+        n_targets : int or None, default=None
+            Number of responses of a law of several responses (None: one;
+            unused by the laws of one response).
 
         Returns
         -------
@@ -130,6 +142,148 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
             ``sample_weight`` itself by default (frequency weights).
         """
         return sample_weight
+
+    def n_targets(self, variance):
+        """The number of responses per row of a model with these variances.
+
+        Parameters
+        ----------
+        variance : ndarray
+            The container's ``variance`` field.
+
+        Returns
+        -------
+        n_targets : int or None
+            None for a law of one response per row (the default): ``y``,
+            the experts' outputs and the predictions have no response axis.
+        """
+        return None
+
+    def requirements(self):
+        """What the law needs of the other families (checked with the solver's).
+
+        Returns
+        -------
+        requirements : Requirements or None
+            A :class:`~skmoe.utils._abilities.Requirements` naming this
+            noise model as the consumer, checked by
+            :func:`~skmoe.solvers._dispatch.check_spec` before a fit; None
+            (the default) needs nothing.
+        """
+        return None
+
+    def predictors(self, experts, X, expert_params):
+        """The experts' outputs :math:`h(x_i; \\eta_k)` under this law.
+
+        Parameters
+        ----------
+        experts : Experts
+            The expert family.
+        X : ndarray of shape (n, d)
+            Inputs.
+        expert_params : ndarray
+            The container's ``expert_params``.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n, K)
+            ``experts.predict(X, expert_params)`` by default (one output per
+            expert; a law of several responses adds a response axis).
+        """
+        return experts.predict(X, expert_params)
+
+    def start_variance(self, experts, X, y, R, expert_params, var_floor):
+        """Starting variances of experts fitted to starting responsibilities.
+
+        Parameters
+        ----------
+        experts : Experts
+            The expert family.
+        X : ndarray of shape (n, d)
+            Inputs.
+        y : ndarray of shape (n,)
+            Targets.
+        R : ndarray of shape (n, K)
+            Row weight times starting responsibility.
+        expert_params : ndarray
+            The starting expert parameters.
+        var_floor : float
+            Lower bound of the variances.
+
+        Returns
+        -------
+        variance : ndarray of shape (K,)
+            The weighted residual variances, floored (ones for an expert
+            without mass); ones for a law without variance.
+        """
+        K = R.shape[1]
+        if not self.has_variance:
+            return np.ones(K)
+        means = self.predictors(experts, X, expert_params)
+        return update_variances(y, means, R, np.ones(K), var_floor)
+
+    def floor_variance(self, variance, var_floor):
+        """A given start's variances, floored (a user-given or warm start).
+
+        Parameters
+        ----------
+        variance : ndarray of shape (K,)
+            The start's variances.
+        var_floor : float
+            Lower bound of the variances.
+
+        Returns
+        -------
+        variance : ndarray of shape (K,)
+            ``maximum(variance, var_floor)``; ones for a law without
+            variance.
+        """
+        if not self.has_variance:
+            return np.ones_like(variance)
+        return np.maximum(variance, var_floor)
+
+    def variance_divergence(self, variance, k, l):
+        """The part of :math:`KL(p_k \\| p_l)` that no row changes.
+
+        Used by the check of coinciding experts after a fit: two experts
+        coincide when :meth:`variance_divergence` plus the largest
+        :meth:`mean_divergence` over the rows is tiny in both directions.
+
+        Parameters
+        ----------
+        variance : ndarray of shape (K,)
+            Variances.
+        k, l : int
+            The two experts.
+
+        Returns
+        -------
+        divergence : float
+            For Gaussian components, :math:`(r - 1 - \\log r) / 2` with
+            :math:`r = \\nu_k / \\nu_l`.
+        """
+        ratio = variance[k] / variance[l]
+        return 0.5 * (ratio - 1.0 - np.log(ratio))
+
+    def mean_divergence(self, diff, variance, l):
+        """The part of :math:`KL(p_k \\| p_l)` due to the means, row by row.
+
+        Parameters
+        ----------
+        diff : ndarray of shape (n,)
+            The differences :math:`\\mu_{ik} - \\mu_{il}` of the two
+            experts' means.
+        variance : ndarray of shape (K,)
+            Variances.
+        l : int
+            The expert of the second argument of the divergence.
+
+        Returns
+        -------
+        divergence : ndarray of shape (n,)
+            For Gaussian components, :math:`d_i^2 / (2 \\nu_l)`.
+        """
+        return 0.5 * diff ** 2 / variance[l]
 
     def mean(self, means):
         """The means of ``y`` from the experts' outputs (the inverse link).
@@ -622,7 +776,7 @@ def update_variances(y, means, R, old, var_floor, sums=None):
     variance : ndarray of shape (K,)
         The updated variances.
     """
-    rss = weighted_residual_ss(y, means, R)
+    rss = _kernels._gaussian.weighted_residual_ss(y, means, R)
     if sums is None:
         sums = R.sum(axis=0)
     return variances_from_rss(rss, sums, old, var_floor)
@@ -653,6 +807,6 @@ def variances_from_rss(rss, sums, old, var_floor):
     """
     var = as_kernel_array(old).copy()
     # the kernel of the compiled EM path: one implementation
-    variances_from_rss_into(as_kernel_array(rss), as_kernel_array(sums), var,
-                            float(var_floor))
+    _kernels._gaussian_steps.variances_from_rss_into(
+        as_kernel_array(rss), as_kernel_array(sums), var, float(var_floor))
     return var

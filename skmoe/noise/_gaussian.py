@@ -3,14 +3,9 @@
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from .._kernels._gaussian import gaussian_estep, gaussian_estep_linear
-from .._kernels._gaussian_steps import (
-    gaussian_estep_into,
-    gaussian_variance_step,
-    shared_weights_step,
-)
-from .._kernels._objectives import gaussian_loglik_grad
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
+from ..utils._threads import use_threads
 from ._base import NoiseModel, update_variances
 
 
@@ -42,18 +37,20 @@ class _GaussianProgram:
             self.var_s = self.omega = self.logw_s = np.zeros(0)
 
     def e_step(self, LW, MU, MUs, R, Rs):
-        return gaussian_estep_into(LW, MU, self.var, self.shift, MUs, self.var_s,
-                                   self.logw_s, self.y, self.w, R, Rs)
+        return _kernels._gaussian_steps.gaussian_estep_into(
+            LW, MU, self.var, self.shift, MUs, self.var_s, self.logw_s, self.y,
+            self.w, R, Rs)
 
     def expert_weights(self, R):
         return R
 
     def m_step(self, MU, R, MUs, Rs):
-        finite = gaussian_variance_step(self.y, MU, R, self.var, self.var_floor)
+        steps = _kernels._gaussian_steps
+        finite = steps.gaussian_variance_step(self.y, MU, R, self.var, self.var_floor)
         if self.shared:
-            finite &= gaussian_variance_step(self.y, MUs, Rs, self.var_s,
-                                             self.var_floor)
-            shared_weights_step(Rs, self.omega, self.log_lambda, self.logw_s)
+            finite &= steps.gaussian_variance_step(self.y, MUs, Rs, self.var_s,
+                                                   self.var_floor)
+            steps.shared_weights_step(Rs, self.omega, self.log_lambda, self.logw_s)
         return finite
 
     def observed_step(self, n_iter, LW, MU, MUs):
@@ -71,7 +68,9 @@ class GaussianNoise(NoiseModel):
     """Gaussian expert noise, :math:`y \\mid k \\sim \\mathcal{N}(h_k(x), \\nu_k)`.
 
     The default noise model of :class:`~skmoe.MixtureOfExpertsRegressor`
-    (``noise="gaussian"``). It has no parameter besides the variances.
+    (``noise="gaussian"``). It has no parameter besides the variances. For a
+    ``y`` of several responses (2-D) the estimator uses its multivariate
+    counterpart, :class:`~skmoe.noise.MultivariateGaussianNoise`.
 
     Examples
     --------
@@ -82,10 +81,13 @@ class GaussianNoise(NoiseModel):
     """
 
     name = "gaussian"
-    provides = frozenset({"gaussian", "gradient", "shared_experts", "compiled"})
+    provides = frozenset({"gaussian", "gradient", "shared_experts", "univariate",
+                          "compiled"})
     #: what its compiled program runs (see Family._compiled_methods)
     _compiled_methods = ("estep", "posterior", "m_step", "expert_weights",
                          "expert_step", "observed_step")
+    #: a 2-D ``y`` takes the multivariate Gaussian law (full covariances)
+    multi_output_law = "multivariate_gaussian"
     _parameter_constraints: dict = {}
 
     def posterior(self, X, y, params, sample_weight=None):
@@ -121,7 +123,10 @@ class GaussianNoise(NoiseModel):
         if (not params.n_shared_experts
                 and params.gating.lacks("linear", K) is None
                 and params.experts.lacks("linear", K) is None):
-            resp, loglik = gaussian_estep_linear(
+            kernel = (_kernels._gaussian.gaussian_estep_linear_parallel
+                      if use_threads(X.shape[0])
+                      else _kernels._gaussian.gaussian_estep_linear)
+            resp, loglik = kernel(
                 X, y, *params.gating.linear_logits(params),
                 *params.experts.linear_means(params.expert_params),
                 params.variance)
@@ -155,7 +160,8 @@ class GaussianNoise(NoiseModel):
         scale : None
             No latent scale.
         """
-        resp, loglik = gaussian_estep(log_w, means, as_kernel_array(variance), y)
+        resp, loglik = _kernels._gaussian.gaussian_estep(
+            log_w, means, as_kernel_array(variance), y)
         return resp, loglik, None
 
     def log_pdf(self, y, means, variance, df, sample_weight=None):
@@ -271,8 +277,8 @@ class GaussianNoise(NoiseModel):
         d_var : ndarray of shape (K,)
             Its gradient in the variances.
         """
-        return gaussian_loglik_grad(log_gate, means, as_kernel_array(variance), y,
-                                    sample_weight)
+        return _kernels._objectives.gaussian_loglik_grad(
+            log_gate, means, as_kernel_array(variance), y, sample_weight)
 
     def cdf(self, z, df):
         """Standard normal distribution function.

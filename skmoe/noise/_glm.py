@@ -13,7 +13,7 @@ the distribution function, the draws and the checks of ``y``).
 
 import numpy as np
 
-from .._kernels._logspace import normalize_log_rows_inplace
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ._base import NoiseModel
 
@@ -51,7 +51,7 @@ class _GLMNoise(NoiseModel):
 
     has_variance = False
     discrete = True
-    provides = frozenset({"gradient"})
+    provides = frozenset({"gradient", "univariate"})
     _parameter_constraints: dict = {}
 
     # ------------------------------------------------------------ the law
@@ -158,7 +158,7 @@ class _GLMNoise(NoiseModel):
         loglik = np.empty(A.shape[0])
         # A is this function's own array; a row of all -inf joint densities
         # gets its gate weights as responsibilities (log-likelihood -inf)
-        normalize_log_rows_inplace(A, loglik, as_kernel_array(log_w))
+        _kernels._logspace.normalize_log_rows_inplace(A, loglik, as_kernel_array(log_w))
         return A, loglik, None
 
     def m_step(self, y, means, R, latent, variance, df, var_floor):

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import digamma, gammaln, logsumexp, stdtr, stdtrit
 
-from .._kernels._student_t import student_t_estep, student_t_logpdf
+from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._base import NoiseModel, update_variances
@@ -130,7 +130,7 @@ class StudentTNoise(NoiseModel):
     name = "student_t"
     # no "gaussian" (the gradient kernels, online statistics, fused EM and
     # dendrogram are Gaussian) and no "shared_experts"
-    provides = frozenset()
+    provides = frozenset({"univariate"})
     _parameter_constraints: dict = {
         "df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED, closed="both")],
     }
@@ -138,13 +138,15 @@ class StudentTNoise(NoiseModel):
     def __init__(self, df=None):
         self.df = df
 
-    def n_free_params(self, n_experts):
+    def n_free_params(self, n_experts, n_targets=None):
         """Number of squared scales and estimated degrees of freedom.
 
         Parameters
         ----------
         n_experts : int
             Number of experts.
+        n_targets : None, default=None
+            Unused (one response per row).
 
         Returns
         -------
@@ -238,8 +240,8 @@ class StudentTNoise(NoiseModel):
         scale : ndarray of shape (n, K)
             :math:`u_{ik}`.
         """
-        return student_t_estep(log_w, means, as_kernel_array(variance),
-                               as_kernel_array(df), y)
+        return _kernels._student_t.student_t_estep(
+            log_w, means, as_kernel_array(variance), as_kernel_array(df), y)
 
     def log_pdf(self, y, means, variance, df, sample_weight=None):
         """Student-t component log-densities, one column per expert.
@@ -262,8 +264,9 @@ class StudentTNoise(NoiseModel):
         logpdf : ndarray of shape (n, K)
             Log-densities.
         """
-        return student_t_logpdf(as_kernel_array(means), as_kernel_array(variance),
-                                as_kernel_array(df), as_kernel_array(y))
+        return _kernels._student_t.student_t_logpdf(
+            as_kernel_array(means), as_kernel_array(variance), as_kernel_array(df),
+            as_kernel_array(y))
 
     def expert_weights(self, R, latent):
         """Multiply the responsibilities by the scale weights ``u``.

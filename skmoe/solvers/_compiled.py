@@ -41,12 +41,12 @@ COMPILED = Requirements(
     "the compiled EM",
     gating=("compiled",),
     experts=("compiled",),
-    noise=("compiled",),
+    noise=("compiled", "univariate"),
 )
 
 
 def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
-                 verbose=0, label=""):
+                 verbose=0, label="", first_iter=1, stop_iter=None):
     """EM iterations from ``params`` by the families' compiled programs.
 
     The arguments and the result are those of
@@ -82,9 +82,10 @@ def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
         raise Degenerate(str(exc)) from exc
     history = [current]
     converged = False
-    n_iter = 0
+    n_iter = first_iter - 1
+    last_iter = max_iter if stop_iter is None else stop_iter
     t0 = time.perf_counter()
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(first_iter, last_iter + 1):
         try:
             finite = experts.step(noise.expert_weights(R), MU)
             if shared is not None:

@@ -63,8 +63,8 @@ def check_spec(spec):
 
     The one check of a fit's settings, before any data are touched: the
     objective is one the solver optimises, and the model's families have the
-    abilities the solver requires (and those of shared experts and of the
-    least-squares objective).
+    abilities the solver requires (and those of the noise model's law, of
+    shared experts and of the least-squares objective).
 
     Parameters
     ----------
@@ -91,6 +91,11 @@ def check_spec(spec):
             f"solver in {others} for objective={spec.objective!r}."
         )
     model = spec.model()
+    # what the noise model's law needs of the other families (the experts'
+    # exact least squares for several responses with full covariances)
+    own = spec.noise.requirements()
+    if own is not None:
+        check_requirements(own, **model)
     if spec.objective == "least_squares":
         check_requirements(LEAST_SQUARES, **model)
     if spec.n_shared_experts:

@@ -99,7 +99,9 @@ def _mstep(X, y, R, params, var_floor, sample_weight, latent=None, n_iter=1,
     else:
         expert_params = expert_step(X, y, noise.expert_weights(R_routed, latent),
                                     params.expert_params)
-    means = as_kernel_array(experts.predict(X, expert_params))
+    # the experts' outputs as the noise model lays them out (a response axis
+    # for several responses)
+    means = as_kernel_array(noise.predictors(experts, X, expert_params))
     variance, noise_df = noise.m_step(y, means, R_routed, latent, params.variance,
                                       params.noise_df, var_floor)
     changes = dict(expert_params=expert_params, variance=variance,
@@ -192,8 +194,9 @@ def _compilable(params, n_samples):
 
 
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
-           label="", expert_step=None, record=None, fused=None):
-    """EM iterations from ``params`` (one restart).
+           label="", expert_step=None, record=None, fused=None, first_iter=1,
+           stop_iter=None):
+    """EM iterations from ``params`` (one restart, or a part of one).
 
     ``expert_step`` (a callable with the signature of
     :meth:`~skmoe.Experts.m_step`) replaces the experts' update, for solvers
@@ -217,9 +220,19 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     there is no ``expert_step`` or ``record``. All run the same algorithm
     (equal to round-off).
 
+    ``first_iter`` and ``stop_iter`` run a part of a restart: iterations
+    ``first_iter, ..., stop_iter`` (default ``max_iter``) of a run of
+    ``max_iter`` iterations, numbered as in that run (the gate's schedule and
+    the noise model see those numbers). A run stopped at ``stop_iter`` and
+    run on from its ``params`` with ``first_iter = n_iter + 1`` makes the
+    same iterations as the uninterrupted run (the short runs of
+    ``init_params="auto"``, :mod:`skmoe.solvers._auto`).
+
     Returns
     -------
     result : FitResult
+        ``n_iter`` is the number of the last iteration made, ``history``
+        holds the log-likelihood at ``params`` and after each iteration made.
     """
     reason = _fusable(params)
     if fused and (reason is not None or expert_step is not None
@@ -233,7 +246,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
                                                                  X.shape[0]):
             return run_compiled(X, y, sample_weight, params, max_iter=max_iter,
                                 tol=tol, var_floor=var_floor, verbose=verbose,
-                                label=label)
+                                label=label, first_iter=first_iter,
+                                stop_iter=stop_iter)
         fused = reason is None and expert_step is None and record is None
     steps = (FusedSteps(X, y, sample_weight, var_floor, max_iter) if fused
              else _Steps(X, y, sample_weight, var_floor, expert_step, params.noise))
@@ -246,9 +260,10 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     history = [current]
     routing = None if record is None else [record(params)]
     converged = False
-    n_iter = 0
+    n_iter = first_iter - 1
+    last_iter = max_iter if stop_iter is None else stop_iter
     t0 = time.perf_counter()
-    for n_iter in range(1, max_iter + 1):
+    for n_iter in range(first_iter, last_iter + 1):
         try:
             with np.errstate(over="ignore", under="ignore"):
                 new_params = steps.m_step(params, n_iter)

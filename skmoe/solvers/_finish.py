@@ -19,11 +19,6 @@ EMPTY_FRACTION = 1e-3
 COINCIDE_KL = 1e-6
 
 
-def _kl_variance_part(ratio):
-    """``(r - 1 - log r) / 2``, the part of the Gaussian KL due to the variances."""
-    return 0.5 * (ratio - 1.0 - np.log(ratio))
-
-
 def coinciding_experts(params, X, sample_weight):
     """Pairs of routed experts whose densities coincide on the training data.
 
@@ -31,7 +26,10 @@ def coinciding_experts(params, X, sample_weight):
     between their Gaussian densities ``N(h_k(x_i), nu_k)`` and ``N(h_l(x_i),
     nu_l)``, in both directions, is at most :data:`COINCIDE_KL` at every
     row of non-zero weight (for Student-t experts, with degrees of freedom
-    within 0.1 % as well). The gate is not compared: two coinciding experts
+    within 0.1 % as well). The divergence is the noise model's
+    (:meth:`~skmoe.noise.NoiseModel.variance_divergence` plus the largest
+    :meth:`~skmoe.noise.NoiseModel.mean_divergence`): the multivariate
+    Gaussian one for several responses. The gate is not compared: two coinciding experts
     are one expert with a split gate.
 
     Parameters
@@ -51,26 +49,28 @@ def coinciding_experts(params, X, sample_weight):
     v = params.variance
     df = params.noise_df
     K = params.n_experts
+    noise = params.noise
     candidates = []
     for k in range(K):
         for l in range(k + 1, K):
-            ratio = v[k] / v[l]
             # the variance part of the divergence is the same at every row
-            if max(_kl_variance_part(ratio), _kl_variance_part(1.0 / ratio)) \
-                    > COINCIDE_KL:
+            # (the noise model's; (r - 1 - log r) / 2 with r = nu_k / nu_l for
+            # Gaussian experts)
+            parts = (noise.variance_divergence(v, k, l),
+                     noise.variance_divergence(v, l, k))
+            if max(parts) > COINCIDE_KL:
                 continue
             if df is not None and abs(df[k] - df[l]) > 1e-3 * max(df[k], df[l]):
                 continue
-            candidates.append((k, l))
+            candidates.append((k, l, parts))
     if not candidates:
         return []
     means = params.expert_means(X[sample_weight > 0])
     pairs = []
-    for k, l in candidates:
-        d2 = float(np.max((means[:, k] - means[:, l]) ** 2))
-        ratio = v[k] / v[l]
-        kl = max(0.5 * d2 / v[l] + _kl_variance_part(ratio),
-                 0.5 * d2 / v[k] + _kl_variance_part(1.0 / ratio))
+    for k, l, (part_kl, part_lk) in candidates:
+        diff = means[:, k] - means[:, l]
+        kl = max(float(np.max(noise.mean_divergence(diff, v, l))) + part_kl,
+                 float(np.max(noise.mean_divergence(diff, v, k))) + part_lk)
         if kl <= COINCIDE_KL:
             pairs.append((k, l))
     return pairs

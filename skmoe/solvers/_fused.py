@@ -1,4 +1,4 @@
-"""Fused EM: two passes over the data per iteration, for the commonest model.
+"""Fused EM: one pass over the data per iteration, for the commonest model.
 
 For Gaussian noise, a gate and experts that are both ``"linear"`` and have
 ``"statistics"`` (a linear softmax gate whose update is a damped Newton step
@@ -9,13 +9,14 @@ over the data:
 
 1. :func:`~skmoe._kernels._fused.fused_estep_statistics` at the current
    parameters: responsibilities, log-likelihood, the experts' statistics
-   (weighted normal equations) and the gate's statistics (Newton terms), in
-   one pass, which also tests the previous gate step (see
+   (weighted normal equations in residual form at the current experts, a
+   :class:`~skmoe.experts.LinearStatistics`) and the gate's statistics
+   (Newton terms), in one pass, which also tests the previous gate step (see
    :class:`FusedSteps`);
-2. the experts' :meth:`~skmoe.Experts.update` from those statistics, and
-   their residuals at the new means in
-   :func:`~skmoe._kernels._fused.fused_residuals` (the variances,
-   :func:`~skmoe.noise.variances_from_rss`);
+2. the experts' :meth:`~skmoe.Experts.update` from those statistics, their
+   residual sums of squares at the new experts from the same statistics
+   (:meth:`~skmoe.Experts.residual_ss`: no second pass) and the variances
+   (:func:`~skmoe.noise.variances_from_rss`);
 3. the gate's :meth:`~skmoe.Gating.update` from its statistics (a
    :class:`~skmoe.gating._newton.NewtonProposal`).
 
@@ -26,16 +27,21 @@ statistics, expert means, residuals, gate Hessian) plus one per line-search
 trial. Both loops run the same algorithm: their log-likelihoods agree to
 round-off (tested), and a decision (a line-search test, the stopping rule)
 can differ only when a value falls within round-off of its threshold.
+
+The pass runs serially, or in Numba's threads for large ``n`` when the fit
+has ``n_jobs > 1`` (:func:`~skmoe.utils._threads.use_threads`): the same
+bits either way.
 """
 
 import numpy as np
 
-from .._kernels._fused import fused_estep_statistics, fused_residuals
-from .._kernels._softmax import softmax_gate_objective
+from .. import _kernels
 from ..experts import LinearStatistics
 from ..gating import NewtonTerms
+from ..gating._newton import softmax_objective
 from ..noise import variances_from_rss
 from ..utils._abilities import Requirements
+from ..utils._threads import use_threads
 
 #: what the fused EM needs of a model
 FUSED = Requirements(
@@ -48,7 +54,7 @@ FUSED = Requirements(
 
 
 class FusedSteps:
-    """E- and M-steps of ``run_em`` by the two fused passes.
+    """E- and M-steps of ``run_em`` by the fused pass.
 
     Holds the weighted responsibilities (one ``(n, K)`` array, rewritten in
     place by every E-step pass), the statistics of the last E-step pass and
@@ -79,24 +85,28 @@ class FusedSteps:
 
     def _pass(self, params, trial):
         """The E-step pass at ``params`` into ``self.R``; its statistics."""
+        X = self.X
         if self.R is None:
-            self.R = np.empty((self.X.shape[0], params.n_experts))
+            self.R = np.empty((X.shape[0], params.n_experts))
         gate = params.gating.linear_logits(params)
         experts = params.experts.linear_means(params.expert_params)
-        (loglik, value, grad, neg_hess, gram, moment, mass, trial_value,
-         gate_mass) = fused_estep_statistics(
-            self.X, self.y, self.sample_weight, *gate, *experts, params.variance,
-            self.R, trial)
+        kernel = (_kernels._fused.fused_estep_statistics_parallel
+                  if use_threads(X.shape[0])
+                  else _kernels._fused.fused_estep_statistics)
+        (loglik, value, trial_value, grad, neg_hess, gram, moment, rss, mass,
+         gate_mass) = kernel(X, self.y, self.sample_weight, *gate, *experts,
+                             params.variance, self.R, trial)
         return dict(
             loglik=float(loglik), trial_value=trial_value, gate_mass=gate_mass,
-            gate=NewtonTerms.at_gate(value, grad, neg_hess, self.X.shape[0],
-                                     *gate),
-            experts=LinearStatistics(gram, moment, mass),
+            gate=NewtonTerms.at_gate(value, grad, neg_hess, X.shape[0], *gate),
+            experts=LinearStatistics(gram, moment, mass, rss,
+                                     params.expert_params),
         )
 
     def _objective(self, coef, intercept):
         """The gate objective of the current responsibilities."""
-        return softmax_gate_objective(self.X, coef, intercept, self.R, False)[0]
+        objective = softmax_objective(self.X.shape[0])
+        return objective(self.X, coef, intercept, self.R, False)[0]
 
     def _halved(self, step, params):
         """``params`` with the gate of ``step`` halved until accepted."""
@@ -133,11 +143,11 @@ class FusedSteps:
 
     def m_step(self, params, n_iter):
         """The M-step of ``run_em`` from the last E-step pass's statistics."""
-        X, y, R, stats = self.X, self.y, self.R, self.stats
+        X, y, stats = self.X, self.y, self.stats
         experts, gating = params.experts, params.gating
         expert_stats = stats["experts"]
         expert_params = experts.update(expert_stats, params.expert_params)
-        rss = fused_residuals(X, y, R, *experts.linear_means(expert_params))
+        rss = experts.residual_ss(expert_stats, expert_params)
         variance = variances_from_rss(rss, expert_stats.mass, params.variance,
                                       self.var_floor)
         step = gating.update(stats["gate"], params)

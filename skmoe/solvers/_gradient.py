@@ -28,7 +28,7 @@ import numpy as np
 from scipy.optimize import Bounds, minimize
 from threadpoolctl import threadpool_limits
 
-from .._kernels._objectives import least_squares_grad
+from .. import _kernels
 from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
 from ._init import initial_params
@@ -170,7 +170,7 @@ class FlatProblem:
             # chain rule for s = log(nu)
             tail = [d_var * params.variance] if self.free_variance else []
         else:
-            value, d_gate, d_means = least_squares_grad(
+            value, d_gate, d_means = _kernels._objectives.least_squares_grad(
                 log_gate, means, self.y, self.w
             )
             sign = 1.0
@@ -368,6 +368,9 @@ def fit_gradient(X, y, sample_weight, spec):
         When the best restart did not converge.
     DegenerateFitWarning
         For every restart discarded because it produced non-finite values.
+    MultipleOptimaWarning
+        For the likelihood, when the converged restarts ended at clearly
+        different optima (as for EM).
     """
     solver, objective = spec.solver, spec.objective
     run = _RUNNERS[solver]
@@ -386,6 +389,7 @@ def fit_gradient(X, y, sample_weight, spec):
 
     return best_restart(
         starts, fit_one, name=solver, maximize=likelihood,
+        optima=(spec.tol, float(sample_weight.sum())) if likelihood else None,
         not_converged=lambda best: (
             f"solver={solver!r} did not converge in max_iter={spec.max_iter} "
             f"iterations (tol={spec.tol}): {best.message}; increase max_iter or "

@@ -2,7 +2,8 @@
 
 :func:`initial_params` turns a start method (``init_params``) into starting
 parameters: a given :class:`~skmoe.MoEParams`, random gates or k-means
-(:mod:`skmoe.solvers._starts`), or the tensor method's estimate
+(:mod:`skmoe.solvers._starts`), the best of a pool of short EM runs
+(:mod:`skmoe.solvers._auto`), or the tensor method's estimate
 (:func:`skmoe.solvers._tensor.tensor_init`). Models with shared experts
 start from :func:`shared_start`.
 """
@@ -13,6 +14,7 @@ from .._params import MoEParams
 from ..gating import ColumnGating, SoftmaxGating
 from ..noise import update_variances
 from ..utils._arrays import as_kernel_array
+from ._auto import auto_start
 from ._em import _estep, run_em
 from ._result import Degenerate
 from ._starts import given_start, kmeans_start, random_start
@@ -24,7 +26,11 @@ def initial_params(method, X, y, sample_weight, spec):
 
     Parameters
     ----------
-    method : {"random", "kmeans", "tensor"} or MoEParams
+    method : {"auto", "random", "kmeans", "tensor"} or MoEParams
+        ``"auto"``: the parameters of the best of ``spec.n_candidates``
+        short EM runs from starts of three kinds
+        (:func:`skmoe.solvers._auto.auto_start`; the EM solver runs that
+        short run on instead, :func:`~skmoe.solvers._auto.run_on`).
         ``"tensor"``: the cross-moment tensor estimate of the experts
         (arXiv:1802.07417), then EM on the gate with the experts' directions
         fixed (:func:`skmoe.solvers._tensor.tensor_init`). ``"random"``: a
@@ -49,6 +55,8 @@ def initial_params(method, X, y, sample_weight, spec):
     """
     if isinstance(method, MoEParams):
         return given_start(method, spec, X.shape[1])
+    if method == "auto":
+        return auto_start(X, y, sample_weight, spec).params
     if method == "random":
         return random_start(X, y, sample_weight, spec)
     if method == "kmeans":
@@ -56,7 +64,8 @@ def initial_params(method, X, y, sample_weight, spec):
     if method == "tensor":
         return tensor_init(X, y, sample_weight, spec)
     raise ValueError(  # pragma: no cover - guarded by _parameter_constraints
-        "init_params must be 'random', 'kmeans', 'tensor' or an MoEParams; got "
+        "init_params must be 'auto', 'random', 'kmeans', 'tensor' or an "
+        "MoEParams; got "
         f"{method!r}."
     )
 
@@ -82,7 +91,7 @@ def shared_start(method, X, y, sample_weight, spec):
 
     Parameters
     ----------
-    method : {"random", "kmeans", "tensor"}
+    method : {"auto", "random", "kmeans", "tensor"}
         The start of the auxiliary plain fit.
     X, y, sample_weight : ndarray
         The data.

@@ -12,7 +12,9 @@ averaged into the running statistic
 
 - Experts: the families' additive sufficient statistics
   (:meth:`~skmoe.Experts.statistics`; for linear experts the weighted
-  Gram matrices, cross-products, masses and sums of ``y**2``), and the
+  Gram matrices, residual moments, masses and residual sums of squares at
+  the current experts, a :class:`~skmoe.experts.LinearStatistics`, whose
+  ``mix`` takes the running average at the current experts), and the
   families' own :meth:`~skmoe.Experts.update` from them, so the expert and
   variance updates are the exact EM maximisers of the averaged expected
   complete-data log-likelihood (the same update batch EM and the fused EM
@@ -140,7 +142,7 @@ def batch_statistics(X, y, sample_weight, params):
         resp, loglik = params._posterior(X, y)[:2]
     W = float(sample_weight.sum())
     R = as_kernel_array(resp * (sample_weight / W)[:, None])
-    expert_stats = params.experts.statistics(X, y, R)
+    expert_stats = params.experts.statistics(X, y, R, params.expert_params)
     gate = params.gating.statistics(X, R, params)
     return expert_stats, gate, float(sample_weight @ loglik) / W
 
@@ -220,9 +222,8 @@ def online_em_step(state, X, y, sample_weight, *, learning_decay, learning_offse
 
     new_state = OnlineState(
         params=state.params,
-        expert_stats=type(expert_stats)(*(
-            mix(a, b) for a, b in zip(state.expert_stats, expert_stats,
-                                      strict=True))),
+        # both at the current experts (the statistics' own average)
+        expert_stats=state.expert_stats.mix(expert_stats, gamma),
         gate_hess=mix(state.gate_hess, gate.neg_hess),
         gate_lin=mix(state.gate_lin, gate.grad + gate.neg_hess @ gate.theta),
         gate_theta=gate.theta,

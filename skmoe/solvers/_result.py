@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..utils._warnings import DegenerateFitWarning
+from ..utils._warnings import DegenerateFitWarning, MultipleOptimaWarning
+
+#: two converged restarts whose log-likelihoods differ by more than
+#: ``max(OPTIMA_GAP, OPTIMA_SLACK * tol * max(|L|, W))`` ended at different
+#: optima (see :func:`distinct_optima`)
+OPTIMA_GAP = 1.0
+OPTIMA_SLACK = 100.0
 
 
 @dataclass
@@ -50,13 +56,65 @@ class Degenerate(Exception):
     """A run produced non-finite values; its restart is discarded."""
 
 
-def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
+def distinct_optima(results, tol, total_weight):
+    """The message when converged restarts ended at clearly different optima.
+
+    Rule: among the restarts that converged, the best log-likelihood ``L``
+    was reached by one restart only, and another ended more than ``gap =
+    max(1, 100 tol max(|L|, W))`` below it (``W`` the total sample weight).
+    One log-likelihood unit is a difference a likelihood-ratio test or AIC
+    notices; ``100 tol max(|L|, W)`` is a hundred times the stopping rule's
+    last change, how far below its limit a slowly converging EM run may
+    stop, so a run that stopped early on the same optimum is not taken
+    for another optimum.
+
+    Parameters
+    ----------
+    results : list of FitResult
+        The restarts that did not degenerate.
+    tol : float
+        The stopping rule's threshold.
+    total_weight : float
+        Total sample weight ``W``.
+
+    Returns
+    -------
+    message : str or None
+        The warning text, or None when the rule does not hold.
+    """
+    values = np.array([r.history[-1] for r in results if r.converged])
+    if values.size < 2:
+        return None
+    best = values.max()
+    gap = max(OPTIMA_GAP, OPTIMA_SLACK * tol * max(abs(best), total_weight))
+    if np.sum(values >= best - gap) > 1:
+        return None
+    lower = []  # the other optima, highest first, one value within gap of each
+    for v in np.sort(values[values < best - gap])[::-1]:
+        if not lower or v < lower[-1] - gap:
+            lower.append(v)
+    others = ", ".join(f"{v:.6g}" for v in lower[:5])
+    more = f" and {len(lower) - 5} more" if len(lower) > 5 else ""
+    return (
+        f"The restarts ended at clearly different optima: the best "
+        f"log-likelihood {best:.6g} was reached by 1 of {values.size} converged "
+        f"restarts, others ended at {others}{more} (more than {gap:.3g} "
+        "lower). The likelihood has several local maxima on these data and a "
+        "higher one may have been missed: increase n_init."
+    )
+
+
+def best_restart(starts, fit_one, *, name, not_converged, maximize=True,
+                 optima=None):
     """Run one fit per start and keep the one with the best final objective.
 
     Shared by every solver: a restart that raises :class:`Degenerate` is
     discarded with a :class:`~skmoe.DegenerateFitWarning`, all restarts
     degenerating is a ``ValueError``, and a ``ConvergenceWarning`` is raised
     only when the kept restart did not converge (GaussianMixture's rule).
+    With ``optima``, a :class:`~skmoe.MultipleOptimaWarning` is raised when
+    the converged restarts ended at clearly different optima and the best
+    was reached once (:func:`distinct_optima`).
 
     Parameters
     ----------
@@ -72,6 +130,9 @@ def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
     maximize : bool, default=True
         Whether the objective in ``result.history`` is maximised (a
         log-likelihood) or minimised (a squared error).
+    optima : tuple of two float or None, default=None
+        ``(tol, total_weight)`` of a log-likelihood fit, to check the
+        restarts for different optima; None does not check.
 
     Returns
     -------
@@ -79,7 +140,7 @@ def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
         The best restart.
     """
     best = best_value = None
-    failures = []
+    failures, results = [], []
     for i, method in enumerate(starts):
         label = f"[init {i + 1}/{len(starts)}] " if len(starts) > 1 else ""
         try:
@@ -94,6 +155,7 @@ def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
                 stacklevel=4,
             )
             continue
+        results.append(result)
         value = result.history[-1] if maximize else -result.history[-1]
         if best is None or value > best_value:
             best, best_value = result, value
@@ -104,6 +166,9 @@ def best_restart(starts, fit_one, *, name, not_converged, maximize=True):
         )
     if not best.converged:
         warnings.warn(not_converged(best), ConvergenceWarning, stacklevel=4)
+    message = None if optima is None else distinct_optima(results, *optima)
+    if message is not None:
+        warnings.warn(f"{name}: {message}", MultipleOptimaWarning, stacklevel=4)
     return best
 
 

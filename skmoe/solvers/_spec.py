@@ -30,16 +30,25 @@ class FitSpec:
         A key of :data:`skmoe.solvers.SOLVERS`.
     objective : {"likelihood", "least_squares"}, default="likelihood"
         The objective.
-    init_params : {"random", "kmeans", "tensor"} or MoEParams, default="random"
-        Starting point of every restart.
+    init_params : {"auto", "random", "kmeans", "tensor"} or MoEParams, \
+            default="auto"
+        Starting point of every restart; ``"auto"``: the best of
+        ``n_candidates`` short EM runs (:mod:`skmoe.solvers._auto`).
     n_init : int, default=1
-        Number of restarts.
+        Number of restarts (each ``"auto"`` restart draws its own pool).
+    n_candidates : int, default=20
+        Number of candidate starts of an ``"auto"`` restart.
+    short_iter : int, default=10
+        EM iterations of every candidate of an ``"auto"`` restart before the
+        best one is run on.
     max_iter : int, default=300
         Maximum number of iterations per restart.
     tol : float, default=1e-6
         Convergence threshold (relative change of the objective).
-    var_floor : float, default=0.0
-        Absolute lower bound of the variances.
+    var_floor : float or ndarray of shape (n_targets,), default=0.0
+        Absolute lower bound of the variances; for several responses, one
+        bound per response (see
+        :class:`~skmoe.noise.MultivariateGaussianNoise`).
     rng : numpy.random.RandomState or None, default=None
         The fit's random generator (drawn from by every restart in turn).
     verbose : int, default=0
@@ -65,8 +74,10 @@ class FitSpec:
     noise: object = dataclasses.field(default_factory=GaussianNoise)
     solver: str = "em"
     objective: str = "likelihood"
-    init_params: object = "random"
+    init_params: object = "auto"
     n_init: int = 1
+    n_candidates: int = 20
+    short_iter: int = 10
     max_iter: int = 300
     tol: float = 1e-6
     var_floor: float = 0.0

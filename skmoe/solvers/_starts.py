@@ -1,10 +1,22 @@
-"""Starting parameters from data alone: a given model, random gates, k-means."""
+"""Starting parameters from data alone: a given model, random gates, clusters.
+
+Besides the single starts of ``init_params`` (a given model, random gates,
+scikit-learn's k-means), three kinds of *candidate* starts feed the
+``init_params="auto"`` pool (:mod:`skmoe.solvers._auto`), one per part of the
+model: clusters of the standardised ``(X, y)`` (:func:`joint_clusters_start`),
+cells of the standardised ``X``, the gate's view (:func:`input_cells_start`),
+and clusters around regression lines, the experts' view
+(:func:`regression_clusters_start`). All three draw rows by inverting the
+cumulative sample weights along the lexicographic order of the rows
+(:func:`canonical_rows`) and use weighted means only, so neither the order
+of the rows nor replacing integer sample weights by repeated rows changes
+the start (up to round-off); they use NumPy only (no threads), so they are
+bit-identical for any number of threads.
+"""
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from .._params import MoEParams
-from ..noise import update_variances
 from ..utils._arrays import as_kernel_array
 from ._result import Degenerate
 
@@ -35,10 +47,10 @@ def given_start(method, spec, n_features):
             f"n_features={method.n_features}."
         )
     q = experts.n_params(d)
-    if method.expert_params.shape[1] != q:
+    if method.expert_params.shape[-1] != q:
         raise ValueError(
             f"init_params.expert_params must have {q} columns for "
-            f"{type(experts).__name__}; got {method.expert_params.shape[1]}."
+            f"{type(experts).__name__}; got {method.expert_params.shape[-1]}."
         )
     if method.n_shared_experts != spec.n_shared_experts:
         raise ValueError(
@@ -58,11 +70,12 @@ def given_start(method, spec, n_features):
         gate_coef=method.gate_coef.copy(),
         gate_intercept=method.gate_intercept.copy(),
         expert_params=method.expert_params.copy(),
-        variance=np.maximum(method.variance, spec.var_floor),
+        variance=spec.noise.floor_variance(method.variance, spec.var_floor),
         gating=spec.gating,
         experts=experts,
         gate_extra={k: v.copy() for k, v in method.gate_extra.items()},
         **shared,
+        noise=spec.noise,
     )
 
 
@@ -93,13 +106,8 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     params : MoEParams
     """
     experts, noise = spec.experts, spec.noise
-    K = R.shape[1]
     expert_params = noise.init_experts(experts, X, y, R, spec.rng, sample_weight)
-    if noise.has_variance:
-        means = experts.predict(X, expert_params)
-        variance = update_variances(y, means, R, np.ones(K), spec.var_floor)
-    else:
-        variance = np.ones(K)
+    variance = noise.start_variance(experts, X, y, R, expert_params, spec.var_floor)
     if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
         raise Degenerate("non-finite starting parameters")
     return MoEParams(
@@ -110,6 +118,7 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
         gating=spec.gating,
         experts=experts,
         gate_extra=gate_fields.get("gate_extra", {}),
+        noise=noise,
     )
 
 
@@ -140,7 +149,7 @@ def _response_partition(X, y, rows, spec):
     """
     K = spec.n_experts
     columns = spec.experts.input_columns(X.shape[1]).astype(np.intp)
-    Z = np.hstack([X[:, columns], y[:, None]])
+    Z = np.hstack([X[:, columns], y.reshape(y.shape[0], -1)])  # per response
     w = rows / rows.sum()
     mean = w @ Z
     std = np.sqrt(np.maximum(w @ (Z - mean) ** 2, 0.0))
@@ -191,7 +200,7 @@ def random_start(X, y, sample_weight, spec):
     R = as_kernel_array(np.exp(gating.log_weights(X, probe)))
     R *= rows[:, None]
     params = from_responsibilities(X, y, R, spec, gate_fields, sample_weight)
-    n_params = params.expert_params.shape[1]
+    n_params = params.expert_params.shape[-1]
     if n_params < np.count_nonzero(rows) and _coincide(params.expert_params):
         # the gate's partition does not separate the experts: when the
         # experts can fit every level the gate distinguishes (a binary
@@ -212,6 +221,51 @@ def _coincide(expert_params):
     return expert_params.shape[0] > 1 and bool(np.all(spread <= 1e-8 * scale))
 
 
+def labels_start(X, y, sample_weight, labels, spec):
+    """Experts fitted to hard clusters, and one gate update towards them.
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    labels : ndarray of int of shape (n_samples,)
+        The cluster (expert) of every row.
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    params : MoEParams
+        Experts and variances by :func:`from_responsibilities` on the
+        clusters; the gate is one :meth:`~skmoe.Gating.m_step` from the
+        uniform gate (zero rows; a family's extra fields, such as the group
+        rows of a hierarchical gate, from its :meth:`~skmoe.Gating.init`).
+
+    Raises
+    ------
+    Degenerate
+        If the start is not finite, or the gate's update has no solution
+        from hard clusters (a singular linear system; the Gaussian gate of a
+        cluster with fewer distinct rows than features).
+    """
+    K, d = spec.n_experts, X.shape[1]
+    rows = spec.noise.row_weights(sample_weight)
+    R = np.zeros((X.shape[0], K))
+    R[np.arange(X.shape[0]), labels] = rows
+    R = as_kernel_array(R)
+    gate_shape = spec.gating.param_blocks(d, K)["gate_coef"][0]
+    gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K)}
+    params = from_responsibilities(X, y, R, spec, gate, sample_weight)
+    try:
+        gate = spec.gating.m_step(X, R, params)
+    except np.linalg.LinAlgError as exc:
+        raise Degenerate(f"the gate's update from the clusters failed ({exc})") from exc
+    arrays = [v for k, v in gate.items() if k != "gate_extra"]
+    if not all(np.all(np.isfinite(v)) for v in arrays):
+        raise Degenerate("non-finite starting gate")
+    return params.replace(**gate)
+
+
 def kmeans_start(X, y, sample_weight, spec):
     """k-means on the standardised ``(X, y)``; experts and gate fit the clusters.
 
@@ -230,23 +284,249 @@ def kmeans_start(X, y, sample_weight, spec):
     -------
     params : MoEParams
     """
-    K, d = spec.n_experts, X.shape[1]
+    # lazy: sklearn.cluster costs more to import than the rest of skmoe
+    from sklearn.cluster import KMeans
+
+    K = spec.n_experts
     rows = spec.noise.row_weights(sample_weight)
-    used = np.union1d(spec.gating.input_columns(d), spec.experts.input_columns(d))
-    Z = np.hstack([X[:, used.astype(np.intp)], y[:, None]])
+    # one column per response
+    Z = np.hstack([X[:, _used_columns(X, spec)], y.reshape(y.shape[0], -1)])
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
     labels = KMeans(
         n_clusters=K, n_init=1,
         random_state=spec.rng.randint(np.iinfo(np.int32).max),
     ).fit(Z, sample_weight=rows).labels_
-    R = np.zeros((X.shape[0], K))
-    R[np.arange(X.shape[0]), labels] = rows
-    R = as_kernel_array(R)
-    gate_shape = spec.gating.param_blocks(d, K)["gate_coef"][0]
-    zero_gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K)}
-    params = from_responsibilities(X, y, R, spec, zero_gate, sample_weight)
-    gate = spec.gating.m_step(X, R, params)
-    arrays = [v for k, v in gate.items() if k != "gate_extra"]
-    if not all(np.all(np.isfinite(v)) for v in arrays):
-        raise Degenerate("non-finite starting gate")
-    return params.replace(**gate)
+    return labels_start(X, y, sample_weight, labels, spec)
+
+
+def _used_columns(X, spec):
+    """The columns of ``X`` that the gate or the experts read."""
+    d = X.shape[1]
+    used = np.union1d(spec.gating.input_columns(d), spec.experts.input_columns(d))
+    return used.astype(np.intp)
+
+
+# ------------------------------------------------ candidates of the auto pool
+def _standardized(Z, sample_weight):
+    """Columns centred and scaled by their weighted mean and standard deviation.
+
+    A constant column is centred only.
+    """
+    w = sample_weight / sample_weight.sum()
+    mean = w @ Z
+    std = np.sqrt(np.maximum(w @ (Z - mean) ** 2, 0.0))
+    return (Z - mean) / np.where(std > 0, std, 1.0)
+
+
+def canonical_rows(X, y):
+    """The rows of ``(X, y)`` in lexicographic order (first column first).
+
+    Random rows are drawn along this order, so a draw does not depend on the
+    order of the rows, and a row repeated ``c`` times (anywhere) takes the
+    same place as the row once with weight ``c``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Inputs.
+    y : ndarray of shape (n_samples,)
+        Targets.
+
+    Returns
+    -------
+    order : ndarray of int of shape (n_samples,)
+        Row indices, sorted by ``X[:, 0]``, then ``X[:, 1]``, ..., then ``y``.
+    """
+    return np.lexsort(np.column_stack([X, y]).T[::-1])
+
+
+def _draw_rows(weights, order, u):
+    """Rows drawn with probabilities proportional to ``weights``.
+
+    Inverse transform sampling along ``order`` (:func:`canonical_rows`): the
+    row whose interval of cumulative weight holds ``u`` times the total, for
+    every uniform draw ``u``. Rows of zero weight own an empty interval.
+    """
+    cumulative = np.cumsum(weights[order])
+    rows = np.searchsorted(cumulative, u * cumulative[-1], side="right")
+    return order[np.minimum(rows, cumulative.size - 1)]
+
+
+def _squared_distances(Z, centers):
+    """``(n, K)`` squared Euclidean distances of the rows to the centers."""
+    d2 = (np.einsum("ij,ij->i", Z, Z)[:, None] - 2.0 * Z @ centers.T
+          + np.einsum("ij,ij->i", centers, centers)[None, :])
+    return np.maximum(d2, 0.0)
+
+
+def weighted_kmeans(Z, sample_weight, n_clusters, rng, order, max_iter=100):
+    """Weighted k-means: greedy k-means++ seeding, then Lloyd iterations.
+
+    The seeding is scikit-learn's greedy k-means++ (Arthur and Vassilvitskii
+    2007; ``2 + log K`` candidate rows per center, the one that lowers the
+    weighted potential most is kept), with rows drawn along ``order`` by
+    inverting the cumulative weights; Lloyd's iterations stop when no label
+    changes (at most ``max_iter``). Everything depends on the data through
+    those draws and weighted means only, so neither the order of the rows
+    nor replacing integer weights by repeated rows changes the clusters (up
+    to round-off of the weighted means); plain NumPy, no threads.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_columns)
+        The points.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights, positive sum.
+    n_clusters : int
+        Number of clusters.
+    rng : numpy.random.RandomState
+        Random generator.
+    order : ndarray of int of shape (n_samples,)
+        The order of the draws (:func:`canonical_rows`).
+    max_iter : int, default=100
+        Maximum number of Lloyd iterations.
+
+    Returns
+    -------
+    labels : ndarray of int of shape (n_samples,)
+        The cluster of every row (a cluster can be empty when the data have
+        fewer distinct points than clusters).
+    """
+    w = sample_weight
+    n_trials = 2 + int(np.log(n_clusters))
+    centers = np.empty((n_clusters, Z.shape[1]))
+    centers[0] = Z[_draw_rows(w, order, rng.uniform())]
+    closest = _squared_distances(Z, centers[:1])[:, 0]
+    for c in range(1, n_clusters):
+        trials = _draw_rows(w * closest, order, rng.uniform(size=n_trials))
+        candidates = np.minimum(closest[:, None],
+                                _squared_distances(Z, Z[trials]))
+        best = int(np.argmin(w @ candidates))
+        centers[c] = Z[trials[best]]
+        closest = candidates[:, best]
+    labels = None
+    for _ in range(max_iter):
+        new = np.argmin(_squared_distances(Z, centers), axis=1)
+        if labels is not None and np.array_equal(new, labels):
+            break
+        labels = new
+        onehot = (labels[:, None] == np.arange(n_clusters)) * w[:, None]
+        mass = onehot.sum(axis=0)
+        filled = mass > 0  # an empty cluster keeps its center
+        centers[filled] = (onehot.T @ Z)[filled] / mass[filled, None]
+    return labels
+
+
+def joint_clusters_start(X, y, sample_weight, spec):
+    """Candidate: weighted k-means clusters of the standardised ``(X, y)``.
+
+    The joint view: experts whose lines are apart in ``y`` (overlapping
+    regression lines, the classic mixture of regressions).
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    rows = spec.noise.row_weights(sample_weight)
+    Z = _standardized(np.hstack([X[:, _used_columns(X, spec)],
+                               y.reshape(y.shape[0], -1)]), rows)
+    labels = weighted_kmeans(Z, rows, spec.n_experts, spec.rng,
+                             canonical_rows(X[:, _used_columns(X, spec)], y))
+    return labels_start(X, y, sample_weight, labels, spec)
+
+
+def input_cells_start(X, y, sample_weight, spec):
+    """Candidate: weighted k-means cells of the standardised ``X``.
+
+    The gate's view: one expert per region of the inputs (in one dimension,
+    one per segment), as in piecewise regressions.
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    rows = spec.noise.row_weights(sample_weight)
+    columns = spec.gating.input_columns(X.shape[1]).astype(np.intp)
+    if columns.size == 0:
+        # a gate on no column (covariate-free weights) has no cells: the
+        # experts' columns stand in
+        columns = spec.experts.input_columns(X.shape[1]).astype(np.intp)
+    order = canonical_rows(X[:, _used_columns(X, spec)], y)
+    labels = weighted_kmeans(_standardized(X[:, columns], rows), rows,
+                             spec.n_experts, spec.rng, order)
+    return labels_start(X, y, sample_weight, labels, spec)
+
+
+def _closest_expert(X, y, sample_weight, R, spec):
+    """Experts fitted to ``R``; the label of the closest expert mean per row.
+
+    The experts start as the noise model starts them
+    (:meth:`~skmoe.noise.NoiseModel.init_experts`); the mean of ``y`` is the
+    noise model's (the inverse link of a GLM family).
+    """
+    experts, noise = spec.experts, spec.noise
+    expert_params = noise.init_experts(experts, X, y, as_kernel_array(R), spec.rng,
+                                       sample_weight)
+    means = noise.mean(noise.predictors(experts, X, expert_params))
+    n = X.shape[0]
+    # squared distances summed over the responses (one response: (n, K, 1))
+    gaps = y.reshape(n, 1, -1) - means.reshape(n, means.shape[1], -1)
+    return np.argmin(np.sum(gaps ** 2, axis=2), axis=1)
+
+
+def regression_clusters_start(X, y, sample_weight, spec, max_iter=10):
+    """Candidate: clusters around regression lines (k-lines), the experts' view.
+
+    Each expert is first fitted to ``q + 1`` rows drawn with probabilities
+    proportional to the weights (``q`` its number of parameters: a line
+    through three points for a linear expert of one feature); every row
+    then goes to the expert whose mean is closest to its ``y``, the experts
+    are refitted to their rows, and so on until no label changes (at most
+    ``max_iter`` times), as Lloyd's algorithm does with lines for centers
+    (the K-regressions of Spath 1979).
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
+    max_iter : int, default=10
+        Maximum number of reassignments.
+
+    Returns
+    -------
+    params : MoEParams
+    """
+    n, K = X.shape[0], spec.n_experts
+    q = spec.experts.n_params(X.shape[1])
+    weights = spec.noise.row_weights(sample_weight)
+    order = canonical_rows(X[:, _used_columns(X, spec)], y)
+    drawn = _draw_rows(weights, order,
+                       spec.rng.uniform(size=(K, q + 1)))
+    R = np.zeros((n, K))
+    # counts of draws: a row drawn twice counts twice, like two drawn copies
+    np.add.at(R, (drawn, np.arange(K)[:, None]), 1.0)
+    labels = _closest_expert(X, y, sample_weight, R, spec)
+    for _ in range(max_iter):
+        R = np.zeros((n, K))
+        R[np.arange(n), labels] = weights
+        new = _closest_expert(X, y, sample_weight, R, spec)
+        if np.array_equal(new, labels):
+            break
+        labels = new
+    return labels_start(X, y, sample_weight, labels, spec)

@@ -113,10 +113,11 @@ def moment_requirements(method, parameter="solver"):
         in x) and no shared experts; as a solver, Gaussian noise (its
         refinement is Gaussian EM, or L-BFGS-B for ``"two_loss"``, which
         also needs the gate's gradient). As a start (``init_params``) it
-        only estimates the experts.
+        only estimates the experts, of one response per row (noise ability
+        ``"univariate"``).
     """
     gating = ("gradient", "fixed_model") if method == "two_loss" else ()
-    noise = ("gaussian",) if parameter == "solver" else ()
+    noise = ("gaussian",) if parameter == "solver" else ("univariate",)
     return Requirements(
         f"{parameter}={method!r}", gating=gating, experts=("linear",),
         noise=noise, shared_experts=False, hint="Use solver='em' for this model.",

@@ -37,7 +37,8 @@ ABILITIES = {
     "statistics": (
         "additive sufficient statistics of the M-step and the M-step from "
         "them (statistics, update)",
-        "partial_fit (online EM); with 'linear', the fused EM",
+        "partial_fit (online EM); with 'linear', the fused EM; several "
+        "responses with full covariances",
     ),
     "linear": (
         "an affine map of x: linear softmax logits (gating), or means "
@@ -69,6 +70,12 @@ ABILITIES = {
     "shared_experts": (
         "a noise model that covariate-free shared experts can use",
         "n_shared_experts > 0",
+    ),
+    "univariate": (
+        "a law of one response per row (y of shape (n_samples,)): one "
+        "parameter row and one variance per expert",
+        "the Voronoi losses, near-true starts, bootstrap standard errors, "
+        "init_params='tensor'",
     ),
 }
 

@@ -28,9 +28,10 @@ not changed from Numba 0.58 to 0.68 (``_CacheLocator``,
 """
 
 import os
+import sys
 
 import numba
-from numba.core import caching
+from numba.core import caching, event
 from numba.core.dispatcher import Dispatcher
 from numba.misc.appdirs import AppDirs
 
@@ -61,6 +62,37 @@ class _UserCacheLocator(caching._SourceFileBackedLocatorMixin,
 
     def get_cache_path(self):
         return self._cache_path
+
+
+class _CompileNotice(event.Listener):
+    """Say once per process, on stderr, that skmoe's kernels are compiling.
+
+    Numba fires the event ``"numba:compile"`` only when it compiles (a kernel
+    loaded from the on-disk cache fires none), so the notice appears on the
+    first run with an empty cache, at the first fit that compiles, and never
+    again in the process. A warning would do
+    where a message is wanted, but with warnings as errors (pytest's
+    ``-W error``) it would stop the fit.
+    """
+
+    said = False
+
+    def on_start(self, ev):
+        func = getattr(ev.data.get("dispatcher"), "py_func", None)
+        if self.said or not getattr(func, "__module__", "").startswith("skmoe."):
+            return
+        # stays registered (removing a listener inside Numba's loop over them
+        # would skip the next one)
+        self.said = True
+        print("skmoe: compiling its Numba kernels on first use (a one-time cost, "
+              f"then loaded from the cache in {kernel_cache_dir()})",
+              file=sys.stderr, flush=True)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", _CompileNotice())
 
 
 class _KernelCacheImpl(caching.CompileResultCacheImpl):

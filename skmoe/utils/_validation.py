@@ -234,19 +234,23 @@ def check_sample_weight(sample_weight, X):
         raise _named(exc, "sample_weight", sample_weight) from exc
 
 
-def check_target(y, n_samples):
-    """``y`` of a method that evaluates a fitted model, as a float64 vector.
+def check_target(y, n_samples, n_targets=None):
+    """``y`` of a method that evaluates a fitted model, as a float64 array.
 
     Parameters
     ----------
-    y : array-like of shape (n_samples,) or (n_samples, 1)
+    y : array-like of shape (n_samples,), (n_samples, 1) or \
+            (n_samples, n_targets)
         Targets.
     n_samples : int
         The number of rows of the validated ``X``.
+    n_targets : int or None, default=None
+        The number of responses of a model of several responses (None: one
+        response per row).
 
     Returns
     -------
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         C-contiguous, writeable float64.
 
     Raises
@@ -255,7 +259,10 @@ def check_target(y, n_samples):
         Naming ``y``: not real numbers (strings, complex values, a ragged
         sequence), not one value per row of ``X``, or NaN or infinite values.
     """
-    expected = f"a 1-D array-like of {n_samples} real numbers (one per row of X)"
+    expected = (f"a 1-D array-like of {n_samples} real numbers (one per row of X)"
+                if n_targets is None else
+                f"a 2-D array-like of real numbers of shape ({n_samples}, "
+                f"{n_targets}) (one row per row of X, one column per response)")
     try:
         arr = np.asarray(y)
         if arr.dtype.kind == "c":
@@ -265,7 +272,14 @@ def check_target(y, n_samples):
         raise ValueError(
             f"y must be {expected}; got {_received(y)} ({exc})."
         ) from None
-    arr = as_kernel_array(arr.ravel())
+    if n_targets is not None:
+        if arr.ndim == 1 and n_targets == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[1] != n_targets:
+            raise ValueError(f"y must be {expected}; got {_received(y)}.")
+        arr = as_kernel_array(arr)
+    else:
+        arr = as_kernel_array(arr.ravel())
     if arr.shape[0] != n_samples:
         raise ValueError(
             f"y must have one value per row of X ({n_samples}); got "
@@ -273,11 +287,12 @@ def check_target(y, n_samples):
         )
     bad = ~np.isfinite(arr)
     if bad.any():
-        i, count = int(np.flatnonzero(bad)[0]), int(bad.sum())
+        first = np.argwhere(bad)[0]
+        i, count = ", ".join(map(str, first)), int(bad.sum())
         raise ValueError(
             f"y must not contain NaN or infinity; got {count} non-finite "
             f"value{'s' if count > 1 else ''} (the first, y[{i}], is "
-            f"{float(arr[i])})."
+            f"{float(arr[tuple(first)])})."
         )
     return arr
 
@@ -378,9 +393,13 @@ def variance_floor(y, sample_weight, reg_var):
     overflow); the scale is then the weighted mean of ``y**2``, or 1 when
     ``y`` is zero.
 
+    For several responses (``y`` of shape (n_samples, n_targets)) every
+    column gets its own floor: ``reg_var`` is relative to each response's
+    variance.
+
     Parameters
     ----------
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Targets.
     sample_weight : ndarray of shape (n_samples,)
         Non-negative weights with a positive sum.
@@ -389,9 +408,13 @@ def variance_floor(y, sample_weight, reg_var):
 
     Returns
     -------
-    var_floor : float
-        The absolute lower bound of the expert variances.
+    var_floor : float or ndarray of shape (n_targets,)
+        The absolute lower bound of the expert variances (of each response's
+        variance).
     """
+    if y.ndim == 2:
+        return np.array([variance_floor(np.ascontiguousarray(col), sample_weight,
+                                        reg_var) for col in y.T])
     w = sample_weight / sample_weight.sum()
     var_y = float(w @ (y - w @ y) ** 2)
     support = sample_weight > 0

@@ -15,7 +15,21 @@ class EmptyExpertWarning(UserWarning):
     """A fit ended with an expert that has (nearly) no responsibility.
 
     Raised by ``MixtureOfExpertsRegressor.fit``; the experts concerned are
-    marked in its ``empty_experts_`` attribute.
+    marked in its ``empty_experts_`` attribute. Also raised by
+    :func:`skmoe.model_selection.mixing_measure_dendrogram` for experts the
+    gate routes (nearly) no sample to, whose merge heights are then near 0.
+    """
+
+
+class MultipleOptimaWarning(UserWarning):
+    """Restarts of a fit ended at clearly different optima.
+
+    Raised by ``MixtureOfExpertsRegressor.fit`` with ``n_init >= 2`` when
+    the best log-likelihood was reached by only one of the converged
+    restarts and another converged clearly lower (see the user guide,
+    :ref:`starts`): the likelihood has several local maxima on these data,
+    and a higher one may have been missed. More restarts (``n_init``) make
+    that less likely.
     """
 
 
