@@ -20,7 +20,7 @@ import numpy as np
 from ..utils._numba_cache import njit
 from ._linalg import affine_row, damped_cholesky_solve
 from ._logspace import log_normalize_row
-from ._softmax import _gate_rows, hessian_from_packed
+from ._softmax import softmax_gate_objective
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -172,9 +172,12 @@ def _softmax_terms(X, coef, intercept, R, grad, A):
     for q in range(A.shape[0]):
         for t in range(A.shape[1]):
             A[q, t] = 0.0
-    hessian = True
-    value = _gate_rows(X, coef, intercept, R, 0, X.shape[0], hessian, grad, A)
-    return value, hessian_from_packed(A, K, d + 1)
+    # the chunked sums of softmax_gate_objective: the same bits as its
+    # parallel twin, which the Python ascent uses in fits with threads
+    value, g, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+    for a in range(grad.shape[0]):
+        grad[a] = g[a]
+    return value, neg_hess
 
 
 @njit(cache=True)

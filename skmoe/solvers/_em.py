@@ -173,24 +173,26 @@ def _fusable(params):
                    n_shared_experts=params.n_shared_experts)
 
 
-#: the fused EM (parallel passes) takes over from the compiled path for models
-#: both can run from this many rows on
+#: the compiled path (serial) runs fits below this many rows; from here on the
+#: fused EM or the batch loop, whose kernels have parallel twins (n_jobs > 1)
 FUSED_FROM_N = 100_000
 
 
 def _compilable(params, n_samples):
     """Whether the compiled path runs ``params``' iterations by default.
 
-    It runs every model whose families have the ability ``"compiled"``,
-    except those the fused EM runs from :data:`FUSED_FROM_N` rows on. The
-    choice depends on the data's size only, never on the thread count.
+    It runs every model whose families have the ability ``"compiled"``
+    below :data:`FUSED_FROM_N` rows (its kernels are serial; from there on the
+    fused EM or the batch loop run, with their parallel twins when threads
+    are allowed). The choice depends on the data's size only, never on the
+    thread count.
     """
     if missing(COMPILED, gating=params.gating, experts=params.experts,
                noise=params.noise, n_experts=params.n_experts,
                n_shared_experts=params.n_shared_experts,
                shared_experts=params.shared_experts) is not None:
         return False
-    return n_samples < FUSED_FROM_N or _fusable(params) is not None
+    return n_samples < FUSED_FROM_N
 
 
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
