@@ -8,7 +8,9 @@ import numpy as np
 from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
+from ..utils._threads import use_threads
 from ._base import Gating, _random_directions, _weighted_moments
+from ._newton import newton_softmax_ascent
 
 
 class _HierarchicalProgram:
@@ -543,12 +545,36 @@ class HierarchicalSoftmaxGating(Gating):
             New ``gate_coef``, ``gate_intercept`` and ``gate_extra``.
         """
         f = self.normalize(params)
+        if use_threads(X.shape[0]):  # the levels' ascents with threads
+            return self._threaded_m_step(X, R, f)
         gc = f["gate_extra"]["group_coef"].copy()
         gi = f["gate_extra"]["group_intercept"].copy()
         coef = f["gate_coef"].copy()
         intercept = f["gate_intercept"].copy()
-        # the kernel of the compiled EM path: one implementation
+        # the kernel of the compiled EM path: one implementation (its
+        # objective sums are those of the threaded objective, bit for bit)
         _kernels._softmax_steps.hierarchical_newton_step(
             X, as_kernel_array(R), gc, gi, coef, intercept, self._max_newton_iter,
             np.empty((0, params.n_experts)))
+        return self._fields(coef, intercept, gc, gi)
+
+    def _threaded_m_step(self, X, R, f):
+        """:meth:`m_step` by :func:`newton_softmax_ascent` on each level.
+
+        The same steps as the compiled kernel; its objective (the parallel
+        twin in a fit with threads) gives the same bits.
+        """
+        n = X.shape[0]
+        G, m = self._sizes(R.shape[1])
+        R3 = R.reshape(n, G, m)
+        gc, gi = newton_softmax_ascent(
+            X, as_kernel_array(R3.sum(axis=2)), f["gate_extra"]["group_coef"],
+            f["gate_extra"]["group_intercept"], self._max_newton_iter)
+        coef = f["gate_coef"].copy()
+        intercept = f["gate_intercept"].copy()
+        for a in range(G):
+            block = slice(a * m, (a + 1) * m)
+            coef[block], intercept[block] = newton_softmax_ascent(
+                X, as_kernel_array(R[:, block]), as_kernel_array(coef[block]),
+                as_kernel_array(intercept[block]), self._max_newton_iter)
         return self._fields(coef, intercept, gc, gi)
