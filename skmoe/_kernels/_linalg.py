@@ -32,7 +32,7 @@ _EPS = float(np.finfo(np.float64).eps)
 #: a pivot of :func:`spd_solve`'s Cholesky below this fraction of its
 #: diagonal entry (the squared sine of the angle between a column and the
 #: span of the previous ones) sends the system to the eigen-solver
-_COLLINEAR = 1e-8
+_COLLINEAR = 1e-4
 
 
 @njit(cache=True)
