@@ -27,8 +27,9 @@ softmax + linear     E-step pass that also sums the experts' weighted Gram
                      in the next E-step pass (the previous responsibilities
                      are kept in a second buffer)
 normalized sigmoid   E-step pass with Gram matrices; WLS; residual pass; up
-                     to 3 safeguarded Newton gate steps (exact Hessian, else
-                     Fisher), each with a backtracking line search
+(pinned or not)      to 3 safeguarded Newton gate steps (exact Hessian, else
+                     Fisher), each with a backtracking line search; pinned:
+                     the last row held (the first K - 1 rows' blocks)
 hierarchical         E-step pass with Gram matrices; WLS; residual pass; one
 softmax              damped Newton step for the group softmax and one for
                      each group's softmax, each tested at once
@@ -632,10 +633,14 @@ def _split_theta(theta, coef, intercept):
 
 
 @njit(cache=CACHE)
-def _newton_sigmoid(X, R, coef, intercept, max_iter, step_tol):
-    """skmoe's newton_sigmoid_ascent (exact Hessian, else Fisher; Armijo)."""
+def _newton_sigmoid(X, R, coef, intercept, max_iter, step_tol, pinned):
+    """skmoe's newton_sigmoid_ascent (exact Hessian, else Fisher; Armijo).
+
+    With ``pinned`` the last row is held (the first ``K - 1`` rows' blocks).
+    """
     K, d = coef.shape
     m = K * (d + 1)
+    mf = m - (d + 1) if pinned else m
     theta = np.empty(m)
     for k in range(K):
         for j in range(d):
@@ -644,25 +649,33 @@ def _newton_sigmoid(X, R, coef, intercept, max_iter, step_tol):
     grad = np.empty(m)
     neg = np.empty((m, m))
     fisher = np.empty((m, m))
-    step = np.empty(m)
+    step = np.zeros(m)
     trial = np.empty(m)
-    L = np.zeros((m, m))
+    g = np.empty(mf)
+    sol = np.empty(mf)
+    A = np.empty((mf, mf))
+    Fm = np.empty((mf, mf))
+    L = np.zeros((mf, mf))
     value = _sigmoid_objective(X, R, coef, intercept, True, grad, neg, fisher)
     for _ in range(max_iter):
         tr = 0.0
-        for a in range(m):
+        for a in range(mf):
             tr += fisher[a, a]
-        scale = max(tr / m, 1e-300)
-        A = neg.copy()
-        for a in range(m):
+        scale = max(tr / mf, 1e-300)
+        for a in range(mf):
+            g[a] = grad[a]
+            for b in range(mf):
+                A[a, b] = neg[a, b]
+                Fm[a, b] = fisher[a, b]
             A[a, a] += 1e-10 * scale
         if _cholesky(A, L):
-            _cho_solve(L, grad, step)
-        elif not _damped_solve(fisher, grad, step, 1e-12):
+            _cho_solve(L, g, sol)
+        elif not _damped_solve(Fm, g, sol, 1e-12):
             break
         slope = 0.0
-        for a in range(m):
-            slope += grad[a] * step[a]
+        for a in range(mf):
+            step[a] = sol[a]
+            slope += g[a] * sol[a]
         if not slope > 0.0:
             break
         t = 1.0
@@ -693,9 +706,9 @@ def _newton_sigmoid(X, R, coef, intercept, max_iter, step_tol):
 @njit(cache=CACHE)
 def _estep_gate_linear(X, y, w, kind, gc, gb, g2c, g2b, groups, top_k, B, var, R,
                        gram, moment, mass):
-    """E-step pass for a gate ``kind`` (1 sigmoid, 2 hierarchical, 3 top-K)
-    and linear experts: responsibilities into R, Gram matrices; the
-    log-likelihood."""
+    """E-step pass for a gate ``kind`` (1 sigmoid, 2 hierarchical, 3 top-K,
+    4 sigmoid with the last row pinned) and linear experts: responsibilities
+    into R, Gram matrices; the log-likelihood."""
     n, d = X.shape
     K = gc.shape[0]
     p = d + 1
@@ -744,7 +757,7 @@ def _gate_log_weights(X, i, kind, gc, gb, g2c, g2b, top_k, z, lz, pr, zg, lg, pg
                       msz, order):
     """Log gate weights of row ``i`` into ``lz`` for gate ``kind``."""
     _logits(X, i, gc, gb, z)
-    if kind == 1:
+    if kind == 1 or kind == 4:
         _sigmoid_log_weights(z, lz)
     elif kind == 2:
         G = zg.shape[0]
@@ -791,15 +804,15 @@ def _topk_log_softmax(z, top_k, lz, order):
 @njit(cache=CACHE)
 def step_gate_linear(X, y, w, kind, gc, gb, g2c, g2b, top_k, B, var, var_floor, R,
                      gram, moment, mass):
-    """One EM iteration for gate ``kind`` (1, 2, 3) and linear experts."""
+    """One EM iteration for gate ``kind`` (1, 2, 3, 4) and linear experts."""
     n, d = X.shape
     K = gc.shape[0]
     _wls(gram, moment, mass, B)
     rss = np.empty(K)
     _rss_lif(X, y, R, B, rss)
     _variances(rss, mass, var, var_floor)
-    if kind == 1:
-        _newton_sigmoid(X, R, gc, gb, 3, 1e-9)
+    if kind == 1 or kind == 4:
+        _newton_sigmoid(X, R, gc, gb, 3, 1e-9, kind == 4)
     elif kind == 2:
         _hier_gate_step(X, R, gc, gb, g2c, g2b)
     else:

@@ -82,7 +82,7 @@ def families():
         "softmax+poly2": ({"experts": PolynomialExperts(2)},
                           {"experts": PolynomialExperts(2)}, ("lif", "poly2"), 2),
         "nsigmoid+linear": ({"gating": NormalizedSigmoidGating()},
-                            {"gating": NormalizedSigmoidGating()}, ("gate", 1), 2),
+                            {"gating": NormalizedSigmoidGating()}, ("gate", 4), 2),
         "hier(2x2)+linear": ({"gating": HierarchicalSoftmaxGating(2)},
                              {"gating": HierarchicalSoftmaxGating(2)}, ("gate", 2),
                              4),

@@ -38,13 +38,14 @@ FIELDS = ("gate_coef", "gate_intercept", "expert_params", "variance")
 
 
 class _GeneralSoftmax(SoftmaxGating):
-    """The softmax without "linear": the general EM loop, as the wrappers."""
+    """The softmax without "linear" and "compiled": the general EM loop, as
+    the wrappers."""
 
-    provides = SoftmaxGating.provides - {"linear"}
+    provides = SoftmaxGating.provides - {"linear", "compiled"}
 
 
 class _GeneralLinear(LinearExperts):
-    provides = LinearExperts.provides - {"linear"}
+    provides = LinearExperts.provides - {"linear", "compiled"}
 
 
 def _data(n=400, seed=0):
@@ -511,8 +512,9 @@ def test_the_wrappers_delegate_every_method_of_the_contracts():
     from skmoe.gating import Gating
     from skmoe.utils._columns import ColumnSelection
 
-    lost = {Gating: {"linear_logits", "atom_weights", "split_atoms"},
-            Experts: {"linear_means"}}
+    lost = {Gating: {"linear_logits", "atom_weights", "split_atoms",
+                     "compiled_program"},
+            Experts: {"linear_means", "compiled_program"}}
     for wrapper, base in ((ColumnGating, Gating), (ColumnExperts, Experts)):
         public = {n for n, v in vars(base).items()
                   if callable(v) and not n.startswith("_")}

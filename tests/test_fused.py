@@ -214,6 +214,9 @@ def test_estimator_fits_use_the_fused_em(monkeypatch):
         return original(*args)
 
     monkeypatch.setattr(fused_kernels, "fused_estep_statistics", counted)
+    # below FUSED_FROM_N rows the compiled path runs these models
+    # (tests/test_compiled.py); here the fused EM takes over from any size
+    monkeypatch.setattr(em_module, "FUSED_FROM_N", 0)
     est = MixtureOfExpertsRegressor(2, max_iter=5, tol=0.0, random_state=0,
                                     init_params="random", n_init=2)
     est.fit(X, y)
@@ -337,15 +340,22 @@ def test_run_em_refuses_fused_true_where_it_cannot_fuse(kw):
 
 def test_fused_em_keeps_the_gate_when_no_halving_is_accepted(monkeypatch):
     # NewtonProposal.backtrack returning None (every halving rejected; only
-    # reachable on pathological objectives, forced here): both loops keep
-    # the starting gate of that iteration
+    # reachable on pathological objectives, forced here): the fused loop
+    # keeps the starting gate of that iteration, as the batch loop does
+    # with a gate held fixed (the batch loop's Newton step is a compiled
+    # kernel, which the patch does not reach); the full steps are rejected
+    # too, so that every iteration keeps its gate
     monkeypatch.setattr(_newton_module.NewtonProposal, "backtrack",
                         lambda self, objective: None)
+    monkeypatch.setattr(_newton_module.NewtonProposal, "accepts",
+                        lambda self, value, t=1.0: False)
     X, y, w, start = _start(3, SoftmaxGating(), LinearExperts())
     start = start.replace(gate_coef=np.array(
         [[40.0, -30.0, 10.0], [-25.0, 35.0, 0.0], [0.0, 0.0, 0.0]]))
     runs = [run_em(X, y, w, start, max_iter=4, tol=0.0, var_floor=1e-6,
-                   fused=fused) for fused in (True, False)]
+                   fused=True),
+            run_em(X, y, w, start.replace(gating=_OwnStepGating()), max_iter=4,
+                   tol=0.0, var_floor=1e-6, fused=False)]
     assert_allclose(runs[0].history, runs[1].history, rtol=1e-11)
     assert_allclose(runs[0].params.gate_coef, runs[1].params.gate_coef,
                     rtol=1e-12, atol=1e-12)

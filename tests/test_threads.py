@@ -15,6 +15,7 @@ import pytest
 from skmoe import MixtureOfExpertsRegressor
 from skmoe._kernels import _fused, _gaussian, _linear, _softmax
 from skmoe.datasets import make_moe_regression
+from skmoe.solvers import _em as em_module
 from skmoe.utils import _threads
 from skmoe.utils._threads import (
     kernel_threads,
@@ -94,6 +95,8 @@ def test_fit_bit_identical_for_n_jobs_1_and_2(monkeypatch, gating, init_params):
     # n_jobs=2 runs them (the fused pass and the E-step of the softmax gate,
     # the gate objective and the experts' statistics of the hierarchical one)
     monkeypatch.setattr(_threads, "PARALLEL_MIN_ROWS", 100)
+    # the compiled path (serial) runs fits below FUSED_FROM_N rows
+    monkeypatch.setattr(em_module, "FUSED_FROM_N", 0)
     calls = []
     def counted(real, name):
         def spy(*args):

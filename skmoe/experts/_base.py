@@ -135,6 +135,9 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
          - :meth:`linear_means` (affine means, exact weighted least squares
            on ``[x, 1]``, blocks ``"coef"`` and ``"intercept"``)
          - fused EM, moment methods, the D2 Voronoi loss
+       * - ``"compiled"``
+         - :meth:`compiled_program`
+         - the compiled EM path
 
     Notes
     -----
@@ -464,6 +467,36 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
             ``sum_i R_ik (y_i - h(x_i; eta_k))^2``, non-negative.
         """
         raise self._no("statistics")
+
+    def compiled_program(self, X, y, expert_params):
+        """The experts' EM state and steps for the compiled EM path.
+
+        Ability ``"compiled"``. The returned object holds the experts' rows
+        (a copy of ``expert_params``) and runs the family's own update
+        through compiled kernels, with these methods:
+
+        - ``means(MU)``: the experts' outputs at the current rows into ``MU``
+          (shape ``(n_samples, n_experts)``);
+        - ``step(W, MU) -> finite``: :meth:`m_step` with the weights ``W``
+          (the same kernel: equal to round-off), then the outputs at the new
+          rows into ``MU``; whether the new rows are finite;
+        - ``params() -> ndarray``: the current rows.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples (kept by the program).
+        y : ndarray of shape (n_samples,)
+            Targets.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The starting rows.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        raise self._no("compiled")
 
     def init(self, X, y, R, rng):
         """Starting expert parameters from starting responsibilities.

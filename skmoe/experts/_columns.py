@@ -62,7 +62,9 @@ class ColumnExperts(ColumnSelection, Experts):
         self.n_features = n_features
 
     _wrapped_name = "experts"
-    _lost = {"linear": _LINEAR}
+    _lost = {"linear": _LINEAR,
+             "compiled": "it reads a selection of the columns of X, and the "
+                         "compiled EM programs read all of them"}
 
     @property
     def strongly_identifiable(self):

@@ -11,21 +11,30 @@ from ._base import Experts
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "gelu")
 
 
-def _lm_step(jtj, jte, lam):
-    """Solve ``(JtJ + lam (diag(JtJ) + mu)) delta = Jte`` (Marquardt damping).
+class _FFNProgram:
+    """The compiled EM state of FFN experts: their rows.
 
-    ``mu``, a tiny multiple of the mean diagonal, keeps the system positive
-    definite in directions the data do not see (a ReLU unit that is off on
-    every weighted sample); the right-hand side is zero there, so the step is
-    too.
+    The step is the kernel of :meth:`FFNExperts.m_step`.
     """
-    diag = np.diag(jtj).copy()
-    mu = 1e-12 * max(diag.mean(), 1e-300)
-    A = jtj + np.diag(lam * (diag + mu))
-    try:
-        return np.linalg.solve(A, jte)
-    except np.linalg.LinAlgError:  # pragma: no cover - A is PD in practice
-        return np.linalg.lstsq(A, jte, rcond=None)[0]
+
+    def __init__(self, experts, X, y, expert_params):
+        self.X, self.y = as_kernel_array(X), y
+        self.P = as_kernel_array(expert_params).copy()
+        experts._check_frozen(self.P)
+        self.code = experts._code()
+        self.free = experts._free_index(X.shape[1])
+        self.settings = (experts._max_gn_iter, experts._max_damping_tries,
+                         experts._lambda0, experts._step_tol)
+
+    def means(self, MU):
+        _kernels._ffn_steps.ffn_means_into(self.X, self.P, self.code, MU)
+
+    def step(self, W, MU):
+        return _kernels._ffn_steps.ffn_lm_step(
+            self.X, self.y, W, self.P, self.code, self.free, *self.settings, MU)
+
+    def params(self):
+        return self.P.copy()
 
 
 class FFNExperts(Experts):
@@ -131,7 +140,9 @@ class FFNExperts(Experts):
 
     #: abilities (see skmoe.utils._abilities): the update is
     #: Levenberg-Marquardt steps on the data, not a function of statistics
-    provides = frozenset({"gradient"})
+    provides = frozenset({"gradient", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "predict")
     strongly_identifiable = True
 
     _parameter_constraints: dict = {
@@ -166,6 +177,10 @@ class FFNExperts(Experts):
         free[-1] = bool(self.fit_intercept)
         free[-2] = bool(self.fit_bias)
         return free
+
+    def _free_index(self, n_features):
+        """The fitted columns of a row, as int64 indices (for the kernels)."""
+        return np.flatnonzero(self._free_columns(n_features)).astype(np.int64)
 
     def _check_frozen(self, expert_params):
         """Reject parameters whose frozen columns are not zero."""
@@ -341,46 +356,36 @@ class FFNExperts(Experts):
             A new array; no expert's weighted squared error is larger than at
             the start.
         """
-        X = as_kernel_array(X)
-        y = as_kernel_array(y)
-        R = as_kernel_array(R)
-        code = self._code()
         P = as_kernel_array(expert_params).copy()
         self._check_frozen(P)
-        K = P.shape[0]
-        free = self._free_columns(X.shape[1])
-        sums = R.sum(axis=0)
-        todo = sums > 1e-10 * sums.sum()
-        lam = np.full(K, self._lambda0)
-        sse, jte, jtj = _kernels._ffn.ffn_nls(X, y, R, P, code, True)
-        for _ in range(self._max_gn_iter):
-            if not todo.any():
-                break
-            trying = todo.copy()
-            accepted = np.zeros(K, dtype=bool)
-            converged = np.zeros(K, dtype=bool)
-            for _ in range(self._max_damping_tries):
-                if not trying.any():
-                    break
-                trial = P.copy()
-                for k in np.flatnonzero(trying):
-                    step = _lm_step(jtj[k][np.ix_(free, free)], jte[k, free], lam[k])
-                    trial[k, free] += step
-                    size = np.max(np.abs(step)) if step.size else 0.0
-                    scale = 1.0 + np.max(np.abs(P[k]))
-                    converged[k] = size <= self._step_tol * scale
-                # the statistics of the next step come with the trial: an
-                # accepted step (the usual case) costs one pass over the data
-                sse_t, jte_t, jtj_t = _kernels._ffn.ffn_nls(X, y, R, trial, code, True)
-                ok = trying & np.isfinite(sse_t) & (sse_t <= sse)
-                P[ok] = trial[ok]
-                sse[ok], jte[ok], jtj[ok] = sse_t[ok], jte_t[ok], jtj_t[ok]
-                accepted |= ok
-                lam[ok] = np.maximum(lam[ok] / 10.0, 1e-15)
-                trying &= ~ok
-                lam[trying] *= 10.0
-            todo = accepted & ~converged
+        # the kernel of the compiled EM path: one implementation
+        _kernels._ffn_steps.ffn_lm_update(
+            as_kernel_array(X), as_kernel_array(y), as_kernel_array(R), P,
+            self._code(), self._free_index(X.shape[1]), self._max_gn_iter,
+            self._max_damping_tries, self._lambda0, self._step_tol)
         return P
+
+    def compiled_program(self, X, y, expert_params):
+        """The experts' state and steps for the compiled EM path.
+
+        Ability ``"compiled"``: the rows, updated by the Levenberg-Marquardt
+        kernel of :meth:`m_step`; see :meth:`Experts.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Targets.
+        expert_params : ndarray of shape (n_experts, n_features + 3)
+            The starting rows (frozen columns at zero).
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _FFNProgram(self, X, y, expert_params)
 
     def init(self, X, y, R, rng):
         """Best of a few random hidden units per expert.

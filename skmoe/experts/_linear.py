@@ -7,21 +7,60 @@ from ..utils._arrays import as_kernel_array
 from ..utils._threads import use_threads
 from ._base import Experts, LinearStatistics
 
+#: normal equations with more unknowns than this are solved by LAPACK
+#: (``np.linalg.lstsq``, as before the compiled path): the compiled solve's
+#: fallback for singular systems (cyclic Jacobi, O(m^3) per sweep) is meant
+#: for the few unknowns of small fits, and a polynomial design of 30
+#: features (496 unknowns) on 15 rows took minutes
+_MAX_COMPILED_SOLVE = 64
 
-def _solve_weighted_lstsq(gram, moment, weight_sums, at, old, threshold):
-    """Solve the K normal equations for the change from ``at``.
 
-    ``at[k] + delta_k`` with ``gram[k] delta_k = moment[k]`` (the residual form
-    of :class:`LinearStatistics`); ``old`` is kept for experts without mass. A
-    singular system (fewer effective samples than parameters) gets the
-    minimum-norm change, still an exact maximiser.
+
+def _lstsq_update(gram, moment, mass, at, P, fit_intercept):
+    """:func:`~skmoe._kernels._wls.wls_update` by ``np.linalg.lstsq``.
+
+    ``P[k] = at[k] + delta_k`` with ``gram[k] delta_k = moment[k]`` (the
+    residual form of :class:`LinearStatistics`; the minimum-norm change of a
+    singular system, still an exact maximiser); an expert without mass keeps
+    its row.
     """
-    new = old.copy()
-    for k in range(gram.shape[0]):
-        if weight_sums[k] <= threshold:
-            continue
-        new[k] = at[k] + np.linalg.lstsq(gram[k], moment[k], rcond=None)[0]
-    return new
+    threshold = 1e-10 * mass.sum()
+    m = gram.shape[1] if fit_intercept else gram.shape[1] - 1
+    if not fit_intercept:
+        P[:, -1] = 0.0
+    for k in np.flatnonzero(mass > threshold):
+        P[k, :m] = at[k, :m] + np.linalg.lstsq(gram[k, :m, :m], moment[k, :m],
+                                               rcond=None)[0]
+
+
+class _LinearProgram:
+    """The compiled EM state of experts linear in a feature map: their rows.
+
+    The features ``phi(X)`` are computed once; the step is the kernel of
+    :meth:`_LinearInFeatures.update` on the statistics of the weights, taken
+    at the current rows (the residual form of :class:`LinearStatistics`).
+    """
+
+    def __init__(self, experts, X, y, expert_params):
+        self.experts, self.X = experts, X
+        self.F = as_kernel_array(experts._features(X))
+        self.y = y
+        self.P = as_kernel_array(expert_params).copy()
+        self.fit_intercept = bool(experts.fit_intercept)
+
+    def means(self, MU):
+        _kernels._wls.linear_means_into(self.F, self.P, MU)
+
+    def step(self, W, MU):
+        if self.F.shape[1] + 1 > _MAX_COMPILED_SOLVE:  # the family's update
+            self.P = self.experts.m_step(self.X, self.y, W, self.P)
+            _kernels._wls.linear_means_into(self.F, self.P, MU)
+            return bool(np.isfinite(self.P).all())
+        return _kernels._wls.linear_wls_step(self.F, self.y, W, self.P,
+                                             self.fit_intercept, MU)
+
+    def params(self):
+        return self.P.copy()
 
 
 class _LinearInFeatures(Experts):
@@ -37,7 +76,9 @@ class _LinearInFeatures(Experts):
     ``phi(x)`` followed by the intercept.
     """
 
-    provides = frozenset({"gradient", "statistics"})
+    provides = frozenset({"gradient", "statistics", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "update", "statistics", "predict")
 
     def _features(self, X):
         """The feature map ``phi(X)``, a C-contiguous (n_samples, m) array."""
@@ -219,19 +260,37 @@ class _LinearInFeatures(Experts):
         expert_params : ndarray of shape (n_experts, n_params)
             A new array.
         """
-        gram, moment, sums, at = stats.gram, stats.moment, stats.mass, stats.at
-        threshold = 1e-10 * sums.sum()
-        if self.fit_intercept:
-            return _solve_weighted_lstsq(gram, moment, sums, at, expert_params,
-                                         threshold)
-        m = gram.shape[1] - 1
-        new = np.zeros_like(expert_params)
-        new[:, :m] = _solve_weighted_lstsq(
-            np.ascontiguousarray(gram[:, :m, :m]),
-            np.ascontiguousarray(moment[:, :m]), sums, at[:, :m],
-            expert_params[:, :m], threshold,
-        )
+        new = as_kernel_array(expert_params).copy()
+        # the kernel of the compiled EM path's expert step: one implementation
+        solve = (_kernels._wls.wls_update
+                 if stats.gram.shape[1] <= _MAX_COMPILED_SOLVE else _lstsq_update)
+        solve(as_kernel_array(stats.gram), as_kernel_array(stats.moment),
+              as_kernel_array(stats.mass), as_kernel_array(stats.at), new,
+              bool(self.fit_intercept))
         return new
+
+    def compiled_program(self, X, y, expert_params):
+        """The experts' state and steps for the compiled EM path.
+
+        Ability ``"compiled"``: the rows, updated by weighted least squares
+        on ``[phi(X), 1]`` (the kernel of :meth:`update`); see
+        :meth:`Experts.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Targets.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The starting rows.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _LinearProgram(self, X, y, expert_params)
 
     def residual_ss(self, stats, expert_params):
         """Residual sums of squares from the statistics, without the data.
@@ -291,7 +350,7 @@ class LinearExperts(_LinearInFeatures):
     """
 
     _parameter_constraints: dict = {"fit_intercept": ["boolean"]}
-    provides = frozenset({"gradient", "statistics", "linear"})
+    provides = frozenset({"gradient", "statistics", "linear", "compiled"})
 
     def __init__(self, fit_intercept=True):
         self.fit_intercept = fit_intercept

@@ -99,6 +99,9 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
        * - ``"softmax_atoms"``
          - (atom weights are ``exp(intercept)``)
          - the dendrogram
+       * - ``"compiled"``
+         - :meth:`compiled_program`
+         - the compiled EM path
 
     A configuration that lacks an ability its class provides (a top-K gate
     is not smooth) says why in ``_lacks(ability, n_experts)``.
@@ -595,6 +598,38 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             :class:`~skmoe.gating._newton.NewtonProposal`).
         """
         raise self._no("statistics")
+
+    def compiled_program(self, X, params):
+        """The gate's EM state and steps for the compiled EM path.
+
+        Ability ``"compiled"``. The returned object holds the gate as flat
+        arrays (built from ``params`` once) and runs the family's own update
+        through compiled kernels, with these methods:
+
+        - ``log_weights(LW)``: the log gating weights of the current gate
+          into ``LW`` (shape ``(n_samples, n_experts)``);
+        - ``step(R, LW, n_iter, max_iter) -> (finite, scheduled)``: the gate's
+          :meth:`m_step` from the weighted responsibilities ``R`` (the same
+          kernel: equal to round-off), then :meth:`at_iteration`, leaving the
+          log-weights of the new gate in ``LW``; ``finite`` says whether the
+          new gate is finite, ``scheduled`` whether the schedule changed the
+          model;
+        - ``fields() -> dict``: the gate fields of the current gate, for
+          :class:`~skmoe.MoEParams`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples (kept by the program).
+        params : MoEParams
+            The starting parameters.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        raise self._no("compiled")
 
     def linear_logits(self, params):
         """The gate as a plain linear softmax (ability ``"linear"``).

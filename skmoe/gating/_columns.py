@@ -16,6 +16,8 @@ _LOST = {
               "the moment methods work on all of them",
     "atoms": "the Voronoi losses compare gate rows over all the columns of X",
     "softmax_atoms": "the dendrogram merges gate rows over all the columns of X",
+    "compiled": "it reads a selection of the columns of X, and the compiled EM "
+                "programs read all of them",
 }
 
 

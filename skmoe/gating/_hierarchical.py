@@ -8,8 +8,39 @@ import numpy as np
 from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
+from ..utils._threads import use_threads
 from ._base import Gating, _random_directions, _weighted_moments
 from ._newton import newton_softmax_ascent
+
+
+class _HierarchicalProgram:
+    """The compiled EM state of a two-level softmax tree: both levels' rows.
+
+    The step is the kernel of :meth:`HierarchicalSoftmaxGating.m_step`.
+    """
+
+    def __init__(self, gating, X, params):
+        f = gating.normalize(params)
+        self.gating = gating
+        self.X = X
+        self.gc = f["gate_extra"]["group_coef"].copy()
+        self.gi = f["gate_extra"]["group_intercept"].copy()
+        self.coef = f["gate_coef"].copy()
+        self.intercept = f["gate_intercept"].copy()
+        self.max_iter = gating._max_newton_iter
+
+    def log_weights(self, LW):
+        _kernels._softmax_steps.hierarchical_log_weights_into(
+            self.X, self.gc, self.gi, self.coef, self.intercept, LW)
+
+    def step(self, R, LW, n_iter, max_iter):
+        return _kernels._softmax_steps.hierarchical_newton_step(
+            self.X, R, self.gc, self.gi, self.coef, self.intercept, self.max_iter,
+            LW), False
+
+    def fields(self):
+        return self.gating._fields(self.coef.copy(), self.intercept.copy(),
+                                   self.gc.copy(), self.gi.copy())
 
 
 class HierarchicalSoftmaxGating(Gating):
@@ -84,7 +115,9 @@ class HierarchicalSoftmaxGating(Gating):
     }
 
     #: abilities (see skmoe.utils._abilities)
-    provides = frozenset({"gradient", "smooth", "fixed_model"})
+    provides = frozenset({"gradient", "smooth", "fixed_model", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "log_weights", "at_iteration")
 
     #: Newton steps per softmax in one EM gate update (see SoftmaxGating)
     _max_newton_iter = 1
@@ -472,6 +505,26 @@ class HierarchicalSoftmaxGating(Gating):
             "gate_extra.group_intercept": ((G,), False),
         }
 
+    def compiled_program(self, X, params):
+        """The gate's state and steps for the compiled EM path.
+
+        Ability ``"compiled"``: the rows of both levels, updated by the
+        Newton kernel of :meth:`m_step`; see :meth:`Gating.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            The starting parameters.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _HierarchicalProgram(self, X, params)
+
     def m_step(self, X, R, params, *, likelihood=None):
         """Damped Newton ascent of the group softmax and of each group's softmax.
 
@@ -491,22 +544,37 @@ class HierarchicalSoftmaxGating(Gating):
         fields : dict
             New ``gate_coef``, ``gate_intercept`` and ``gate_extra``.
         """
-        n = X.shape[0]
-        K = params.n_experts
-        G, m = self._sizes(K)
         f = self.normalize(params)
-        steps = (self._max_newton_iter,)
+        if use_threads(X.shape[0]):  # the levels' ascents with threads
+            return self._threaded_m_step(X, R, f)
+        gc = f["gate_extra"]["group_coef"].copy()
+        gi = f["gate_extra"]["group_intercept"].copy()
+        coef = f["gate_coef"].copy()
+        intercept = f["gate_intercept"].copy()
+        # the kernel of the compiled EM path: one implementation (its
+        # objective sums are those of the threaded objective, bit for bit)
+        _kernels._softmax_steps.hierarchical_newton_step(
+            X, as_kernel_array(R), gc, gi, coef, intercept, self._max_newton_iter,
+            np.empty((0, params.n_experts)))
+        return self._fields(coef, intercept, gc, gi)
+
+    def _threaded_m_step(self, X, R, f):
+        """:meth:`m_step` by :func:`newton_softmax_ascent` on each level.
+
+        The same steps as the compiled kernel; its objective (the parallel
+        twin in a fit with threads) gives the same bits.
+        """
+        n = X.shape[0]
+        G, m = self._sizes(R.shape[1])
         R3 = R.reshape(n, G, m)
         gc, gi = newton_softmax_ascent(
             X, as_kernel_array(R3.sum(axis=2)), f["gate_extra"]["group_coef"],
-            f["gate_extra"]["group_intercept"], *steps,
-        )
+            f["gate_extra"]["group_intercept"], self._max_newton_iter)
         coef = f["gate_coef"].copy()
         intercept = f["gate_intercept"].copy()
         for a in range(G):
             block = slice(a * m, (a + 1) * m)
             coef[block], intercept[block] = newton_softmax_ascent(
                 X, as_kernel_array(R[:, block]), as_kernel_array(coef[block]),
-                as_kernel_array(intercept[block]), *steps,
-            )
+                as_kernel_array(intercept[block]), self._max_newton_iter)
         return self._fields(coef, intercept, gc, gi)

@@ -10,11 +10,24 @@ gradient and negative Hessian).
 """
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from scipy.linalg import LinAlgError, cho_factor
 
 from .. import _kernels
+from ..utils._arrays import as_kernel_array
 from ..utils._threads import use_threads
 from ._base import free_rows
+
+
+def _status_name(code):
+    """The status ``"stay"``, ``"take"`` or ``"test"`` of a kernel code."""
+    steps = _kernels._softmax_steps
+    return {steps.STAY: "stay", steps.TAKE: "take"}.get(code, "test")
+
+
+def _status_code(name):
+    """The kernel module's code of the status ``name``."""
+    steps = _kernels._softmax_steps
+    return {"stay": steps.STAY, "take": steps.TAKE}.get(name, steps.TEST)
 
 
 def softmax_objective(n_rows):
@@ -106,14 +119,14 @@ class NewtonProposal:
         self.coef, self.intercept = coef, intercept
         if K == 1:  # no free gate parameter
             return
-        factor = _damped_cholesky(neg_hess, np.eye(neg_hess.shape[0]))
-        if factor is None:  # pragma: no cover - damping always succeeds
+        # the kernels of the compiled softmax step: one implementation
+        self.step = np.empty(grad.shape[0])
+        steps = _kernels._softmax_steps
+        self.slope = float(steps.newton_direction(as_kernel_array(neg_hess),
+                                                  as_kernel_array(grad), self.step))
+        self.status = _status_name(steps.newton_status(self.slope, noise))
+        if self.status == "stay":
             return
-        self.step = cho_solve(factor, grad)
-        self.slope = float(grad @ self.step)
-        if not self.slope > 0:
-            return
-        self.status = "take" if 0.5 * self.slope <= noise else "test"
         self.coef, self.intercept = self.at(1.0)
 
     def fields(self, gate=None):
@@ -145,9 +158,8 @@ class NewtonProposal:
         prediction holds only near the start, and a nearly singular Hessian
         (a saturated gate) makes the step long.
         """
-        if self.status == "take":
-            return value >= self.value - self.noise
-        return value >= self.value + 1e-4 * t * self.slope
+        return _kernels._softmax_steps.newton_accepts(
+            _status_code(self.status), value, self.value, self.slope, self.noise, t)
 
     def line_search(self, objective):
         """The gate this step leads to: accepted, halved, or the start.
@@ -201,7 +213,7 @@ def objective_noise(value, n_samples):
 
     Each term summed with relative error eps, of total magnitude ``|value|``.
     """
-    return n_samples * np.finfo(np.float64).eps * (abs(value) + 1.0)
+    return _kernels._softmax_steps.objective_round_off(value, n_samples)
 
 
 def newton_softmax_ascent(X, R, coef, intercept, max_iter):
@@ -248,6 +260,13 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
     coef, intercept : ndarray
         The improved gate.
     """
+    if not use_threads(X.shape[0]):  # the compiled step, serial
+        coef = as_kernel_array(coef).copy()
+        intercept = as_kernel_array(intercept).copy()
+        _kernels._softmax_steps.softmax_newton_ascent(
+            as_kernel_array(X), as_kernel_array(R), coef, intercept, max_iter,
+            np.empty((0, coef.shape[0])))
+        return coef, intercept
     K, d = coef.shape
     if K == 1:
         return coef, intercept

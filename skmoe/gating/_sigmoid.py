@@ -3,7 +3,6 @@
 from numbers import Integral
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.special import expit, log_expit, logit
 
 from .. import _kernels
@@ -11,8 +10,38 @@ from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._ascent import maximize_monotone, sparse_gate_m_step
 from ._base import _random_directions, _weighted_moments
-from ._newton import _damped_cholesky
 from ._topk import SMOOTHING_START, _TopKGating, anneal_steps, next_smoothing
+
+
+class _SigmoidProgram:
+    """The compiled EM state of a dense normalized sigmoid gate: its rows.
+
+    The step is the kernel of :meth:`NormalizedSigmoidGating.m_step`.
+    """
+
+    def __init__(self, gating, X, params):
+        if gating.pin_last and params.n_experts > 1:
+            params = params.replace(**gating.normalize(params))  # or raises
+        self.X = X
+        self.coef = as_kernel_array(params.gate_coef).copy()
+        self.intercept = as_kernel_array(params.gate_intercept).copy()
+        self.K = params.n_experts
+        self.settings = (gating._max_newton_iter, gating._newton_step_tol,
+                         bool(gating.pin_last))
+
+    def log_weights(self, LW):
+        _kernels._sigmoid_steps.sigmoid_log_weights_into(
+            self.X, self.coef, self.intercept, LW)
+
+    def step(self, R, LW, n_iter, max_iter):
+        if self.K == 1:
+            LW[:] = 0.0
+            return True, False
+        return _kernels._sigmoid_steps.sigmoid_newton_ascent(
+            self.X, R, self.coef, self.intercept, *self.settings, LW), False
+
+    def fields(self):
+        return {"gate_coef": self.coef.copy(), "gate_intercept": self.intercept.copy()}
 
 
 class NormalizedSigmoidGating(_TopKGating):
@@ -141,7 +170,10 @@ class NormalizedSigmoidGating(_TopKGating):
     }
 
     #: abilities (see skmoe.utils._abilities)
-    provides = frozenset({"gradient", "smooth", "fixed_model", "atoms"})
+    provides = frozenset({"gradient", "smooth", "fixed_model", "atoms",
+                          "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "log_weights", "at_iteration")
 
     #: maximum evaluated Newton steps in one EM gate update
     _max_newton_iter = 3
@@ -595,6 +627,27 @@ class NormalizedSigmoidGating(_TopKGating):
         )
         return {"gate_coef": coef, "gate_intercept": intercept}
 
+    def compiled_program(self, X, params):
+        """The gate's state and steps for the compiled EM path.
+
+        Ability ``"compiled"`` (the dense gate): the rows (re-pinned as
+        :meth:`m_step` does), updated by the Newton kernel of :meth:`m_step`;
+        see :meth:`Gating.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            The starting parameters.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _SigmoidProgram(self, X, params)
+
     def at_iteration(self, params, iteration, max_iter):
         """One step of the top-K smoothing schedule (nothing when dense).
 
@@ -619,11 +672,6 @@ class NormalizedSigmoidGating(_TopKGating):
         extra = dict(params.gate_extra)
         extra["top_k_smoothing"] = np.array([next_smoothing(smoothing, n_steps)])
         return {"gate_extra": extra}
-
-
-def _split(theta, K, d):
-    full = theta.reshape(K, d + 1)
-    return np.ascontiguousarray(full[:, :d]), np.ascontiguousarray(full[:, d])
 
 
 def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
@@ -659,51 +707,13 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
     coef, intercept : ndarray
         The improved gate.
     """
-    K, d = coef.shape
-    coef = np.ascontiguousarray(coef, dtype=np.float64)
-    intercept = np.ascontiguousarray(intercept, dtype=np.float64)
-    theta = np.hstack([coef, intercept[:, None]]).ravel()
-    # the free coordinates: rows are contiguous blocks of d + 1 entries
-    m = (K - 1) * (d + 1) if pin_last else K * (d + 1)
-    gate_objective = _kernels._sigmoid.sigmoid_gate_objective
-    value, grad, neg_hess, fisher = _free_terms(
-        gate_objective(X, coef, intercept, R, True), m)
-    eye = np.eye(m)
-    for _ in range(max_iter):
-        scale = max(np.trace(fisher) / m, 1e-300)
-        try:
-            factor = cho_factor(neg_hess + 1e-10 * scale * eye)
-        except LinAlgError:
-            factor = _damped_cholesky(fisher, eye)
-            if factor is None:  # pragma: no cover - damping always succeeds
-                break
-        step = np.zeros_like(theta)
-        step[:m] = cho_solve(factor, grad)
-        slope = float(grad @ step[:m])
-        if not slope > 0:
-            break
-        t = 1.0
-        for _ in range(40):
-            c_new, i_new = _split(theta + t * step, K, d)
-            v_new = gate_objective(X, c_new, i_new, R, False)[0]
-            if v_new >= value + 1e-4 * t * slope:
-                break
-            t *= 0.5
-        else:
-            break
-        theta = theta + t * step
-        coef, intercept = c_new, i_new
-        if np.max(np.abs(t * step)) <= step_tol * (1.0 + np.max(np.abs(theta))):
-            break
-        value, grad, neg_hess, fisher = _free_terms(
-            gate_objective(X, coef, intercept, R, True), m)
+    coef = as_kernel_array(coef).copy()
+    intercept = as_kernel_array(intercept).copy()
+    # the kernel of the compiled EM path: one implementation
+    _kernels._sigmoid_steps.sigmoid_newton_ascent(
+        as_kernel_array(X), as_kernel_array(R), coef, intercept, int(max_iter),
+        float(step_tol), bool(pin_last), np.empty((0, coef.shape[0])))
     return coef, intercept
-
-
-def _free_terms(terms, m):
-    """The objective's value and its blocks in the first ``m`` coordinates."""
-    value, grad, neg_hess, fisher = terms
-    return value, grad[:m], neg_hess[:m, :m], fisher[:m, :m]
 
 
 def _repin(coef, intercept):

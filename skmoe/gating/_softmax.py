@@ -31,6 +31,7 @@ from sklearn.base import clone
 from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
+from ..utils._threads import use_threads
 from ._ascent import maximize_monotone, sparse_gate_m_step
 from ._base import NewtonTerms, _random_directions, _weighted_moments
 from ._newton import NewtonProposal, objective_noise, softmax_objective
@@ -312,7 +313,7 @@ class _ActivatedLogits:
         return full
 
     def lacks(self, ability, learned):
-        if ability in ("statistics", "linear", "softmax_atoms"):
+        if ability in ("statistics", "linear", "softmax_atoms", "compiled"):
             return (f"activation={self.activation!r} makes the logits "
                     "non-linear (the gate objective is not concave)")
         return None
@@ -394,10 +395,61 @@ class _TopK:
         return True
 
     def lacks(self, ability):
-        if ability in ("statistics", "linear", "softmax_atoms"):
+        if ability in ("statistics", "linear", "softmax_atoms", "compiled"):
             return (f"top_k={self.top_k} selects experts (the objective is "
                     "discontinuous in the gate)")
         return None
+
+
+class _SoftmaxProgram:
+    """The compiled EM state of a dense softmax gate with linear logits.
+
+    The state is the gate in the coordinates of its Newton step, the logits'
+    rows (:meth:`SoftmaxGating.linear_logits`: normalised, divided by the
+    temperature); the step is the kernel of :meth:`SoftmaxGating.m_step`
+    (one damped Newton step, its line search tested on the log-weights it
+    leaves in ``LW``), then the temperature's schedule, which rescales the
+    logits.
+    """
+
+    def __init__(self, gating, X, params):
+        _, self.temperature, _ = gating._parts(params.n_experts)
+        self.anneal_iter = gating.anneal_iter
+        self.X = X
+        self.tau = self.temperature.value(params)
+        self.extra = dict(params.gate_extra)
+        coef, intercept = gating.linear_logits(params)
+        self.coef, self.intercept = coef.copy(), intercept.copy()
+
+    def log_weights(self, LW):
+        _kernels._softmax_steps.softmax_log_weights_into(
+            self.X, self.coef, self.intercept, LW)
+
+    def step(self, R, LW, n_iter, max_iter):
+        finite = _kernels._softmax_steps.softmax_newton_ascent(
+            self.X, R, self.coef, self.intercept, 1, LW)
+        if self.temperature.schedule is None:
+            return finite, False
+        new = self.temperature.step(self.tau,
+                                    anneal_steps(self.anneal_iter, max_iter))
+        if new == self.tau:
+            return finite, False
+        # the gate's rows stay, the logits are their quotient by the new value
+        self.coef = (self.coef * self.tau) / new
+        self.intercept = (self.intercept * self.tau) / new
+        self.tau = new
+        self.log_weights(LW)
+        return finite, True
+
+    def fields(self):
+        if self.temperature.learned:
+            return _rescaled(self.coef, self.intercept, 1.0, self.extra)
+        fields = {"gate_coef": self.coef * self.tau,
+                  "gate_intercept": self.intercept * self.tau}
+        if self.temperature.stored:
+            fields["gate_extra"] = {**self.extra,
+                                    "temperature": np.array([self.tau])}
+        return fields
 
 
 class SoftmaxGating(_TopKGating):
@@ -565,7 +617,10 @@ class SoftmaxGating(_TopKGating):
     #: abilities (see skmoe.utils._abilities); _lacks lists the
     #: configurations without some of them
     provides = frozenset({"gradient", "smooth", "fixed_model", "statistics",
-                          "linear", "atoms", "softmax_atoms"})
+                          "linear", "atoms", "softmax_atoms", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "statistics", "update", "log_weights",
+                         "at_iteration")
     #: maximum L-BFGS steps of one gate update with an activation
     _max_ascent_iter = 5
 
@@ -969,6 +1024,14 @@ class SoftmaxGating(_TopKGating):
         if logits.shift_invariant and not selection.sparse:
             if K == 1:  # no free parameter: the start, in its normalisation
                 return self.fields_from_newton(*self.linear_logits(params), params)
+            if not use_threads(X.shape[0]):
+                # one damped Newton step from the statistics (see update), by
+                # the kernel of the compiled EM path
+                coef, intercept = self.linear_logits(params)
+                coef, intercept = coef.copy(), intercept.copy()
+                _kernels._softmax_steps.softmax_newton_ascent(
+                    X, as_kernel_array(R), coef, intercept, 1, np.empty((0, K)))
+                return self.fields_from_newton(coef, intercept, params)
             # one damped Newton step from the statistics (see update)
             step = self.update(self.statistics(X, R, params), params)
             objective = softmax_objective(X.shape[0])
@@ -1041,6 +1104,27 @@ class SoftmaxGating(_TopKGating):
             objective_noise(stats.value, stats.n_samples),
             lambda coef, intercept: self.fields_from_newton(coef, intercept,
                                                             params))
+
+    def compiled_program(self, X, params):
+        """The gate's state and steps for the compiled EM path.
+
+        Ability ``"compiled"`` (dense gate without activation): the logits'
+        rows of :meth:`linear_logits`, updated by the kernel of
+        :meth:`m_step`; see :meth:`Gating.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            The starting parameters.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _SoftmaxProgram(self, X, params)
 
     def fields_from_newton(self, coef, intercept, params):
         """Gate fields of a gate in the coordinates of :meth:`linear_logits`.

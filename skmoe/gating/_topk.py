@@ -34,6 +34,9 @@ class _TopKGating(Gating):
                   else self.top_k is not None)
         if not sparse:
             return None
+        if ability == "compiled":
+            return (f"top_k={self.top_k} selects experts (its ECME update "
+                    "has no compiled program)")
         if ability == "smooth":
             return (f"top_k={self.top_k} selects experts by the order of the "
                     "logits (the likelihood jumps where the selected set "

@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator
 
 from .. import _kernels
 from ..utils._abilities import Family
+from ..utils._arrays import as_kernel_array
 
 
 class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
@@ -60,7 +61,8 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
     the gradient solvers and the standard errors need it), ``"gaussian"``
     (Gaussian densities: ``partial_fit``, the fused EM, the moment methods,
     the least-squares objective and the dendrogram need it) and
-    ``"shared_experts"`` (models with shared experts).
+    ``"shared_experts"`` (models with shared experts) and ``"compiled"``
+    (:meth:`compiled_program`: the compiled EM path).
     """
 
     #: the noise model's name in messages and in ``NOISES``
@@ -541,6 +543,48 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         """
         return {}
 
+    def compiled_program(self, y, sample_weight, params, var_floor):
+        """The noise model's EM state and steps for the compiled EM path.
+
+        Ability ``"compiled"``. The returned object holds the variances (and
+        the noise model's other parameters, the shared experts' variances
+        and weights) as flat arrays and runs :meth:`estep`, :meth:`m_step`
+        and :meth:`observed_step` through compiled kernels, with these
+        methods (``LW``, ``MU``, ``R`` of shape ``(n_samples, n_experts)``,
+        ``MUs``, ``Rs`` of shape ``(n_samples, n_shared_experts)``):
+
+        - ``e_step(LW, MU, MUs, R, Rs) -> float``: the posterior over the
+          routed and shared components, times the row weights, into ``R``
+          and ``Rs``; returns the weighted log-likelihood;
+        - ``expert_weights(R) -> W``: the weights of the experts' update
+          (:meth:`expert_weights`);
+        - ``m_step(MU, R, MUs, Rs) -> finite``: the variances (and the
+          shared part) at the experts' new outputs;
+        - ``observed_step(n_iter, LW, MU, MUs) -> finite``: :meth:`observed_step`;
+        - ``fields() -> dict``: the fields of :class:`~skmoe.MoEParams` it
+          holds.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,)
+            The data's weights.
+        params : MoEParams
+            The starting parameters.
+        var_floor : float
+            Lower bound of the variances.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} lacks the ability 'compiled': "
+            f"{self.lacks('compiled')}."
+        )
+
     def loglik_grad(self, log_gate, means, variance, df, y, sample_weight):
         """Weighted log-likelihood and its gradients (ability ``"gradient"``).
 
@@ -761,7 +805,8 @@ def variances_from_rss(rss, sums, old, var_floor):
     variance : ndarray of shape (K,)
         The updated variances.
     """
-    empty = sums <= 1e-10 * sums.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = np.where(empty, old, rss / np.where(empty, 1.0, sums))
-    return np.maximum(var, var_floor)
+    var = as_kernel_array(old).copy()
+    # the kernel of the compiled EM path: one implementation
+    _kernels._gaussian_steps.variances_from_rss_into(
+        as_kernel_array(rss), as_kernel_array(sums), var, float(var_floor))
+    return var

@@ -9,6 +9,61 @@ from ..utils._threads import use_threads
 from ._base import NoiseModel, update_variances
 
 
+class _GaussianProgram:
+    """The compiled EM state of Gaussian noise: variances and the shared part.
+
+    Shared experts (``S > 0``) add their variances, their weights ``omega``
+    and the fixed shared weight ``lambda``: the routed components' log-weights
+    are shifted by ``log(1 - lambda)``, the shared ones are ``log lambda +
+    log omega_s`` (as :meth:`skmoe.MoEParams._components`).
+    """
+
+    def __init__(self, y, sample_weight, params, var_floor):
+        self.y = y
+        self.w = as_kernel_array(params.noise.row_weights(sample_weight))
+        self.var = as_kernel_array(params.variance).copy()
+        self.var_floor = float(var_floor)
+        self.shared = bool(params.n_shared_experts)
+        if self.shared:
+            lam = params.shared_weight
+            self.shift = float(np.log1p(-lam))
+            self.log_lambda = float(np.log(lam))
+            self.var_s = as_kernel_array(params.shared_variance).copy()
+            self.omega = as_kernel_array(params.shared_weights).copy()
+            with np.errstate(divide="ignore"):
+                self.logw_s = np.log(lam) + np.log(self.omega)
+        else:
+            self.shift = 0.0
+            self.var_s = self.omega = self.logw_s = np.zeros(0)
+
+    def e_step(self, LW, MU, MUs, R, Rs):
+        return _kernels._gaussian_steps.gaussian_estep_into(
+            LW, MU, self.var, self.shift, MUs, self.var_s, self.logw_s, self.y,
+            self.w, R, Rs)
+
+    def expert_weights(self, R):
+        return R
+
+    def m_step(self, MU, R, MUs, Rs):
+        steps = _kernels._gaussian_steps
+        finite = steps.gaussian_variance_step(self.y, MU, R, self.var, self.var_floor)
+        if self.shared:
+            finite &= steps.gaussian_variance_step(self.y, MUs, Rs, self.var_s,
+                                                   self.var_floor)
+            steps.shared_weights_step(Rs, self.omega, self.log_lambda, self.logw_s)
+        return finite
+
+    def observed_step(self, n_iter, LW, MU, MUs):
+        return True
+
+    def fields(self):
+        fields = {"variance": self.var.copy()}
+        if self.shared:
+            fields.update(shared_variance=self.var_s.copy(),
+                          shared_weights=self.omega.copy())
+        return fields
+
+
 class GaussianNoise(NoiseModel):
     """Gaussian expert noise, :math:`y \\mid k \\sim \\mathcal{N}(h_k(x), \\nu_k)`.
 
@@ -26,7 +81,11 @@ class GaussianNoise(NoiseModel):
     """
 
     name = "gaussian"
-    provides = frozenset({"gaussian", "gradient", "shared_experts", "univariate"})
+    provides = frozenset({"gaussian", "gradient", "shared_experts", "univariate",
+                          "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("estep", "posterior", "m_step", "expert_weights",
+                         "expert_step", "observed_step")
     #: a 2-D ``y`` takes the multivariate Gaussian law (full covariances)
     multi_output_law = "multivariate_gaussian"
     _parameter_constraints: dict = {}
@@ -157,6 +216,33 @@ class GaussianNoise(NoiseModel):
             No degrees of freedom.
         """
         return update_variances(y, means, R, variance, var_floor), None
+
+    def compiled_program(self, y, sample_weight, params, var_floor):
+        """The variances (and shared part) and the Gaussian steps, compiled.
+
+        Ability ``"compiled"``; see
+        :meth:`~skmoe.noise.NoiseModel.compiled_program`. The E-step is that
+        of :meth:`estep` over the routed and shared components, the M-step
+        the weighted residual variances of :meth:`m_step` (and, with shared
+        experts, their variances and weights).
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,)
+            Frequency weights.
+        params : MoEParams
+            The starting parameters.
+        var_floor : float
+            Lower bound of the variances.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _GaussianProgram(y, sample_weight, params, var_floor)
 
     def loglik_grad(self, log_gate, means, variance, df, y, sample_weight):
         """Weighted log-likelihood and its gradients (one Numba pass).

@@ -22,8 +22,9 @@ from ..gating import GateLikelihood
 from ..noise import update_variances
 from ..utils._abilities import missing
 from ..utils._arrays import as_kernel_array
+from ._compiled import COMPILED, run_compiled
 from ._fused import FUSED, FusedSteps
-from ._result import Degenerate, FitResult, converged_rule
+from ._result import Degenerate, FitResult, converged_rule, print_iteration
 
 
 def _estep(X, y, params):
@@ -172,6 +173,28 @@ def _fusable(params):
                    n_shared_experts=params.n_shared_experts)
 
 
+#: the compiled path (serial) runs fits below this many rows; from here on the
+#: fused EM or the batch loop, whose kernels have parallel twins (n_jobs > 1)
+FUSED_FROM_N = 100_000
+
+
+def _compilable(params, n_samples):
+    """Whether the compiled path runs ``params``' iterations by default.
+
+    It runs every model whose families have the ability ``"compiled"``
+    below :data:`FUSED_FROM_N` rows (its kernels are serial; from there on the
+    fused EM or the batch loop run, with their parallel twins when threads
+    are allowed). The choice depends on the data's size only, never on the
+    thread count.
+    """
+    if missing(COMPILED, gating=params.gating, experts=params.experts,
+               noise=params.noise, n_experts=params.n_experts,
+               n_shared_experts=params.n_shared_experts,
+               shared_experts=params.shared_experts) is not None:
+        return False
+    return n_samples < FUSED_FROM_N
+
+
 def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
            label="", expert_step=None, record=None, fused=None, first_iter=1,
            stop_iter=None):
@@ -193,9 +216,11 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
     ``fused`` chooses how the steps are computed: by the two passes of
     :mod:`skmoe.solvers._fused` (True; a ValueError when the model lacks an
     ability they need, see :data:`skmoe.solvers._fused.FUSED`) or the
-    families' own methods (False); None (the default) fuses whenever the
-    model allows it and there is no ``expert_step`` or ``record``. Both run
-    the same algorithm (equal to round-off).
+    families' own methods (False); None (the default) takes the compiled
+    path of :mod:`skmoe.solvers._compiled` when the model has its abilities
+    (:func:`_compilable`), else fuses whenever the model allows it, provided
+    there is no ``expert_step`` or ``record``. All run the same algorithm
+    (equal to round-off).
 
     ``first_iter`` and ``stop_iter`` run a part of a restart: iterations
     ``first_iter, ..., stop_iter`` (default ``max_iter``) of a run of
@@ -219,6 +244,12 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
             f"expert_step={expert_step!r}, record={record!r}."
         )
     if fused is None:
+        if expert_step is None and record is None and _compilable(params,
+                                                                 X.shape[0]):
+            return run_compiled(X, y, sample_weight, params, max_iter=max_iter,
+                                tol=tol, var_floor=var_floor, verbose=verbose,
+                                label=label, first_iter=first_iter,
+                                stop_iter=stop_iter)
         fused = reason is None and expert_step is None and record is None
     steps = (FusedSteps(X, y, sample_weight, var_floor, max_iter) if fused
              else _Steps(X, y, sample_weight, var_floor, expert_step, params.noise))
@@ -255,11 +286,7 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
             routing.append(record(params))
         previous, current = current, new
         if verbose:
-            print(
-                f"{label}iter {n_iter:4d}  log-lik {current: .8e}  "
-                f"change {current - previous: .3e}  "
-                f"time {time.perf_counter() - t0:8.3f}s"
-            )
+            print_iteration(label, n_iter, previous, current, t0)
         if not scheduled and converged_rule(previous, current, W, tol):
             converged = True
             break

@@ -1,5 +1,6 @@
 """What every solver returns, and the restarts and stopping rule they share."""
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -169,6 +170,15 @@ def best_restart(starts, fit_one, *, name, not_converged, maximize=True,
     if message is not None:
         warnings.warn(f"{name}: {message}", MultipleOptimaWarning, stacklevel=4)
     return best
+
+
+def print_iteration(label, n_iter, previous, current, t0):
+    """The line an EM loop prints per iteration with ``verbose``."""
+    print(
+        f"{label}iter {n_iter:4d}  log-lik {current: .8e}  "
+        f"change {current - previous: .3e}  "
+        f"time {time.perf_counter() - t0:8.3f}s"
+    )
 
 
 def converged_rule(previous, current, total_weight, tol):

@@ -60,6 +60,13 @@ ABILITIES = {
         "partial_fit, the fused EM, the moment methods, the least-squares "
         "objective, the dendrogram, density_distance",
     ),
+    "compiled": (
+        "the family's EM steps as compiled block kernels on flat arrays "
+        "(compiled_program): its outputs into preallocated buffers and its "
+        "M-step, exactly its m_step, one compiled call each",
+        "the compiled EM path (one call per role and iteration, no "
+        "MoEParams inside the loop)",
+    ),
     "shared_experts": (
         "a noise model that covariate-free shared experts can use",
         "n_shared_experts > 0",
@@ -84,9 +91,24 @@ class Family:
 
     #: abilities that the class provides (see ABILITIES)
     provides = frozenset()
+    #: the methods whose computation the class's ``compiled_program`` runs in
+    #: compiled code: a subclass that overrides one of them (and not
+    #: ``compiled_program``) lacks the ability "compiled"
+    _compiled_methods = ()
 
     def _lacks(self, ability, n_experts):
         """Why this configuration lacks an ability its class provides, or None."""
+        return None
+
+    def _lacks_compiled(self):
+        """A method overridden below the class that wrote the compiled program."""
+        cls = type(self)
+        owner = next((c for c in cls.__mro__ if "compiled_program" in vars(c)),
+                     None)
+        for name in getattr(owner, "_compiled_methods", ()):
+            if getattr(cls, name) is not getattr(owner, name):
+                return (f"{cls.__name__} overrides {name}, which the compiled "
+                        f"program of {owner.__name__} does not run")
         return None
 
     def _spelling(self):
@@ -115,6 +137,10 @@ class Family:
         if ability not in self.provides:
             return (f"{type(self).__name__} does not provide {ability!r} "
                     f"({ABILITIES[ability][0]})")
+        if ability == "compiled":
+            reason = self._lacks_compiled()
+            if reason is not None:
+                return reason
         return self._lacks(ability, n_experts)
 
 

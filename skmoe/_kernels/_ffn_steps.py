@@ -1,0 +1,187 @@
+"""Two-layer feed-forward experts: the Levenberg-Marquardt M-step, compiled.
+
+:func:`ffn_lm_update` is the EM update of :class:`~skmoe.FFNExperts` (its
+``m_step`` calls it, and so does the compiled EM path through
+:func:`ffn_lm_step`): at most ``max_gn_iter`` accepted Levenberg-Marquardt
+steps per expert on its weighted squared error, each trial evaluated for all
+experts in one pass of :func:`~skmoe._kernels._ffn.ffn_nls`. Serial.
+"""
+
+import numpy as np
+
+from ..utils._numba_cache import njit
+from ._ffn import ffn_activation, ffn_nls
+from ._linalg import cholesky_into, cholesky_solve_into, symmetric_lstsq
+from ._wls import rows_finite
+
+
+@njit(cache=True)
+def ffn_means_into(X, P, code, MU):
+    """``MU[i, k] = a_k act(b_k . x_i + c_k) + e_k``, as
+    :func:`~skmoe._kernels._ffn.ffn_predict`, into ``MU``."""
+    n, d = X.shape
+    K = P.shape[0]
+    for i in range(n):
+        for k in range(K):
+            z = P[k, d + 1]
+            for j in range(d):
+                z += P[k, 1 + j] * X[i, j]
+            s, _ = ffn_activation(z, code)
+            MU[i, k] = P[k, 0] * s + P[k, d + 2]
+
+
+@njit(cache=True)
+def lm_solve(jtj, jte, lam, step):
+    """Solve ``(JtJ + lam (diag(JtJ) + mu)) step = Jte`` (Marquardt damping).
+
+    ``mu``, ``1e-12`` of the mean diagonal (at least ``1e-300``), keeps the
+    system positive definite in directions the data do not see (a ReLU unit
+    off on every weighted sample, where the right-hand side is zero too).
+    By Cholesky; a system that does not factorise (not met: it is positive
+    definite) gets the minimum-norm least-squares solution.
+
+    Parameters
+    ----------
+    jtj : ndarray of shape (m, m)
+    jte : ndarray of shape (m,)
+    lam : float
+    step : ndarray of shape (m,)
+        Output.
+    """
+    m = jte.shape[0]
+    mean = 0.0
+    for a in range(m):
+        mean += jtj[a, a]
+    mu = 1e-12 * max(mean / m, 1e-300)
+    A = np.empty((m, m))
+    for a in range(m):
+        for b in range(m):
+            A[a, b] = jtj[a, b]
+        A[a, a] = jtj[a, a] + lam * (jtj[a, a] + mu)
+    L = np.empty((m, m))
+    if cholesky_into(A, L):
+        cholesky_solve_into(L, jte, step)
+    else:
+        symmetric_lstsq(A, jte, step)
+
+
+@njit(cache=True)
+def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
+                  step_tol):
+    """Levenberg-Marquardt steps on each expert's weighted squared error.
+
+    The update of :meth:`skmoe.FFNExperts.m_step`. An expert whose mass is
+    at most ``1e-10`` of the total is left alone. Every expert takes at most
+    ``max_gn_iter`` accepted steps: a step (:func:`lm_solve` on the free
+    columns, Marquardt parameter from ``lambda0``) is accepted when the
+    trial's squared error is finite and not larger than the current one (the
+    parameter then shrinks tenfold, at least to ``1e-15``); otherwise the
+    parameter grows tenfold and the step is retried, at most ``max_tries``
+    times, after which the expert keeps its row. An expert whose accepted
+    step is below ``step_tol (1 + max|row|)`` has converged. No expert's
+    squared error increases.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n,)
+    R : ndarray of shape (n, K)
+        Non-negative weights.
+    P : ndarray of shape (K, d + 3)
+        Input and output: the experts' rows ``[a, b, c, e]``.
+    code : int
+        Activation code (:mod:`skmoe._kernels._ffn`).
+    free : ndarray of int64
+        The columns that are fitted (the others stay as they are).
+    max_gn_iter, max_tries : int
+    lambda0, step_tol : float
+    """
+    n = X.shape[0]
+    K, q = P.shape
+    m = free.shape[0]
+    sums = np.zeros(K)
+    for i in range(n):
+        for k in range(K):
+            sums[k] += R[i, k]
+    total = 0.0
+    for k in range(K):
+        total += sums[k]
+    todo = np.empty(K, dtype=np.bool_)
+    lam = np.empty(K)
+    for k in range(K):
+        todo[k] = sums[k] > 1e-10 * total
+        lam[k] = lambda0
+    compute_gn = True
+    sse, jte, jtj = ffn_nls(X, y, R, P, code, compute_gn)
+    trying = np.empty(K, dtype=np.bool_)
+    accepted = np.empty(K, dtype=np.bool_)
+    converged = np.empty(K, dtype=np.bool_)
+    trial = np.empty((K, q))
+    A = np.empty((m, m))
+    b = np.empty(m)
+    step = np.empty(m)
+    for _ in range(max_gn_iter):
+        n_todo = 0
+        for k in range(K):
+            trying[k] = todo[k]
+            accepted[k] = False
+            converged[k] = False
+            n_todo += todo[k]
+        if n_todo == 0:
+            break
+        for _ in range(max_tries):
+            n_trying = 0
+            for k in range(K):
+                n_trying += trying[k]
+            if n_trying == 0:
+                break
+            for k in range(K):
+                for a in range(q):
+                    trial[k, a] = P[k, a]
+            for k in range(K):
+                if not trying[k]:
+                    continue
+                for a in range(m):
+                    b[a] = jte[k, free[a]]
+                    for c in range(m):
+                        A[a, c] = jtj[k, free[a], free[c]]
+                lm_solve(A, b, lam[k], step)
+                size = 0.0
+                for a in range(m):
+                    trial[k, free[a]] += step[a]
+                    size = max(size, abs(step[a]))
+                scale = 0.0
+                for a in range(q):
+                    scale = max(scale, abs(P[k, a]))
+                converged[k] = size <= step_tol * (1.0 + scale)
+            sse_t, jte_t, jtj_t = ffn_nls(X, y, R, trial, code, compute_gn)
+            for k in range(K):
+                if not trying[k]:
+                    continue
+                if np.isfinite(sse_t[k]) and sse_t[k] <= sse[k]:
+                    for a in range(q):
+                        P[k, a] = trial[k, a]
+                        jte[k, a] = jte_t[k, a]
+                        for c in range(q):
+                            jtj[k, a, c] = jtj_t[k, a, c]
+                    sse[k] = sse_t[k]
+                    accepted[k] = True
+                    lam[k] = max(lam[k] / 10.0, 1e-15)
+                    trying[k] = False
+                else:
+                    lam[k] *= 10.0
+        for k in range(K):
+            todo[k] = accepted[k] and not converged[k]
+
+
+@njit(cache=True)
+def ffn_lm_step(X, y, W, P, code, free, max_gn_iter, max_tries, lambda0,
+                step_tol, MU):
+    """:func:`ffn_lm_update` with the weights ``W``, then the means into ``MU``.
+
+    Returns whether the new rows are finite.
+    """
+    ffn_lm_update(X, y, W, P, code, free, max_gn_iter, max_tries, lambda0,
+                  step_tol)
+    ffn_means_into(X, P, code, MU)
+    return rows_finite(P)

@@ -1,0 +1,123 @@
+"""Experts linear in a feature map: weighted least squares as compiled steps.
+
+:func:`wls_update` is the M-step of :class:`~skmoe.LinearExperts` and
+:class:`~skmoe.PolynomialExperts` from their statistics (the families'
+``update``, used by batch, fused and online EM); :func:`linear_wls_step` is
+the whole update from the data (statistics by the row kernel of
+:func:`~skmoe._kernels._linear.linear_expert_suffstats`, the same solve, the
+means at the new parameters), one call of the compiled EM path. Serial.
+"""
+
+import numpy as np
+
+from ..utils._numba_cache import njit
+from ._chunks import symmetric_from_packed
+from ._linalg import spd_solve
+from ._linear import _suffstat_rows
+
+
+@njit(cache=True)
+def wls_update(gram, moment, mass, at, P, fit_intercept):
+    """Weighted least squares of every expert from its normal equations.
+
+    The residual form of :class:`~skmoe.experts.LinearStatistics`: an
+    expert whose mass is at most ``1e-10`` of the total keeps its row; the
+    others get ``at[k] + delta_k`` with ``delta_k`` the solution of
+    ``np.linalg.lstsq(gram[k], moment[k])``
+    (:func:`~skmoe._kernels._linalg.spd_solve`: the minimum-norm solution
+    of a singular system). Without ``fit_intercept`` the intercept's row and
+    column (the last) are dropped and every intercept is set to 0.
+
+    Parameters
+    ----------
+    gram : ndarray of shape (K, p, p)
+    moment : ndarray of shape (K, p)
+        Moments of the residuals at ``at``.
+    mass : ndarray of shape (K,)
+    at : ndarray of shape (K, p)
+        The rows the statistics were taken at (may be ``P`` itself).
+    P : ndarray of shape (K, p)
+        Input and output: the experts' rows (coefficients, then intercept).
+    fit_intercept : bool
+    """
+    K, p = moment.shape
+    total = 0.0
+    for k in range(K):
+        total += mass[k]
+    threshold = 1e-10 * total
+    m = p if fit_intercept else p - 1
+    A = np.empty((m, m))
+    b = np.empty(m)
+    x = np.empty(m)
+    for k in range(K):
+        if not fit_intercept:
+            P[k, p - 1] = 0.0
+        if mass[k] <= threshold:
+            continue
+        for a in range(m):
+            b[a] = moment[k, a]
+            for c in range(m):
+                A[a, c] = gram[k, a, c]
+        spd_solve(A, b, x)
+        for a in range(m):
+            P[k, a] = at[k, a] + x[a]
+
+
+@njit(cache=True)
+def linear_means_into(F, P, MU):
+    """``MU[i, k] = P[k, :m] . F[i] + P[k, m]`` (``m`` features, then intercept)."""
+    n, m = F.shape
+    K = P.shape[0]
+    for i in range(n):
+        for k in range(K):
+            s = P[k, m]
+            for a in range(m):
+                s += F[i, a] * P[k, a]
+            MU[i, k] = s
+
+
+@njit(cache=True)
+def rows_finite(P):
+    """Whether every entry of the 2-D array ``P`` is finite."""
+    for k in range(P.shape[0]):
+        for a in range(P.shape[1]):
+            if not np.isfinite(P[k, a]):
+                return False
+    return True
+
+
+@njit(cache=True)
+def linear_wls_step(F, y, W, P, fit_intercept, MU):
+    """The M-step of experts linear in the features ``F``, and their new means.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n, m)
+        Features (the intercept column is implicit).
+    y : ndarray of shape (n,)
+    W : ndarray of shape (n, K)
+        Non-negative weights of the least squares.
+    P : ndarray of shape (K, m + 1)
+        Input and output: the experts' rows (:func:`wls_update`; the
+        statistics are those of the residuals at the input rows).
+    fit_intercept : bool
+    MU : ndarray of shape (n, K)
+        Output: the means at the new rows.
+
+    Returns
+    -------
+    finite : bool
+        Whether the new rows are finite.
+    """
+    n, m = F.shape
+    K = W.shape[1]
+    p = m + 1
+    packed = np.zeros((K, p * (p + 1) // 2))
+    moment = np.zeros((K, p))
+    sums = np.zeros((2, K))  # rss, mass
+    add_intercept = True
+    _suffstat_rows(F, y, W, P, add_intercept, 0, n, packed, moment, sums)
+    wls_update(symmetric_from_packed(packed, p), moment, sums[1], P, P,
+               fit_intercept)
+    linear_means_into(F, P, MU)
+    return rows_finite(P)
