@@ -296,9 +296,12 @@ def _figures(root):
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom):
                     target = _resolve(module, path, node)
-                    if target:
-                        # "from . import x" and "from .pkg import mod" name
-                        # modules too
+                    if target and node.module is None:
+                        # "from .. import _kernels": the package's submodules
+                        # (or the package, for a name that is no module)
+                        deps.update(_submodule_or_package(target, a.name)
+                                    for a in node.names)
+                    elif target:
                         deps.add(target)
             graph[module] = {d for d in deps if d != module}
         # strongly connected components (Tarjan)
