@@ -345,3 +345,26 @@ def test_tables_label_the_responses(fitted, data):
         fitted.params_.expert_params[1, 1, 2]
     assert "covariance y0 y1" in repr(fitted.params_)
     assert "y1 x0" in str(fitted.summary(X, Y))
+
+
+def test_auto_start_takes_several_responses():
+    # the auto start's candidates (clusters of (X, y), regression lines)
+    # read every response: the regression-line labels are the expert whose
+    # means are closest over all responses, checked against NumPy
+    from skmoe.solvers import _starts
+
+    X, y, _ = make_moe_regression(600, 2, 2, n_targets=2, random_state=7)
+    est = MixtureOfExpertsRegressor(2, init_params="auto", random_state=0)
+    spec = est._spec().replace(noise=MultivariateGaussianNoise(),
+                               rng=np.random.RandomState(0))
+    R = np.zeros((600, 2))
+    R[:300, 0] = R[300:, 1] = 1.0
+    labels = _starts._closest_expert(X, y, np.ones(600), R, spec)
+    params = spec.noise.init_experts(spec.experts, X, y, R,
+                                     np.random.RandomState(0), np.ones(600))
+    means = spec.noise.predictors(spec.experts, X, params)  # (n, K, m)
+    expected = np.argmin(((y[:, None, :] - means) ** 2).sum(axis=2), axis=1)
+    np.testing.assert_array_equal(labels, expected)
+    est.fit(X, y)
+    assert np.all(np.diff(est.history_) >= -1e-9 * np.abs(est.history_[1:]))
+    assert est.predict(X).shape == (600, 2)
