@@ -523,6 +523,13 @@ def _exponents(study, scale, n_boot, seed):
     return out
 
 
+def _collapsed(study):
+    """", k fits left an expert empty" when the table records any."""
+    empty = [row["empty_experts"] > 0 for row in study.table
+             if "empty_experts" in row]
+    return f", {sum(empty)} with an empty expert" if any(empty) else ""
+
+
 def _summary_row(name, study, n_boot, seed):
     from .convergence import PAPER_STUDIES
 
@@ -635,7 +642,8 @@ def _reproduce(args):
               f"[{_fmt_num(row.get('ci_low'))}, {_fmt_num(row.get('ci_high'))}]"
               f" (paper {row['paper'] or '-'}), n >= 1e3: "
               f"{_fmt_num(row.get('exponent_n1000'))}; {row['converged']} "
-              f"converged; {row['wall_seconds']} s", flush=True)
+              f"converged{_collapsed(study)}; {row['wall_seconds']} s",
+              flush=True)
     with open(summary_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=_SUMMARY_FIELDS, restval="")
         writer.writeheader()

@@ -25,6 +25,7 @@ from .metrics import (
     voronoi_loss,
 )
 from .utils._abilities import Requirements, check_requirements
+from .utils._warnings import DegenerateFitWarning, EmptyExpertWarning
 
 #: starts of :func:`sample_size_study`: skmoe's near-true start, the authors'
 #: near-true recipe, the estimator's own ``init_params``, the truth itself
@@ -475,11 +476,19 @@ def _one_task(estimator, true_params, n, n_index, rep, entropy, init, noise,
             )
         est.set_params(init_params=start)
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        # recorded in the "converged" column instead
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         est.fit(X, y)
     seconds = time.perf_counter() - t0
+    coinciding = False
+    for w in caught:
+        # an over-specified fit collapsing is what a study of over-specified
+        # models measures: recorded in the "converged", "empty_experts" and
+        # "coinciding" columns, not repeated once per fit; the rest is passed on
+        if issubclass(w.category, DegenerateFitWarning):
+            coinciding = True
+        elif not issubclass(w.category, _RECORDED_WARNINGS):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     rng = np.random.RandomState(int(eval_seed) % (2**31))
     X_eval, _ = sample_moe_regression(true_params, _N_EVAL,
                                       x_distribution=x_distribution,
@@ -488,7 +497,8 @@ def _one_task(estimator, true_params, n, n_index, rep, entropy, init, noise,
     for name, fun in losses:
         row[name] = float(fun(est.params_, true_params, X_eval))
     row.update(n_iter=int(est.n_iter_), converged=bool(est.converged_),
-               seconds=float(seconds), init=init)
+               empty_experts=int(np.sum(est.empty_experts_)),
+               coinciding=coinciding, seconds=float(seconds), init=init)
     return row
 
 
@@ -566,8 +576,14 @@ def sample_size_study(estimator, true_params, n_grid, n_replications, *,
 
     Notes
     -----
-    :class:`~sklearn.exceptions.ConvergenceWarning` raised by a fit is not
-    propagated: the ``converged`` column records it.
+    Warnings that say how a fit ended are not propagated, the table records
+    them: :class:`~sklearn.exceptions.ConvergenceWarning` in ``converged``,
+    :class:`~skmoe.EmptyExpertWarning` in ``empty_experts`` (the number of
+    experts left without responsibility) and
+    :class:`~skmoe.DegenerateFitWarning` in ``coinciding`` (two experts whose
+    densities coincide). A study of over-specified models measures exactly
+    this collapse of extra experts, so one warning per fit would only repeat
+    it thousands of times. Other warnings are passed on.
 
     **The truth's convention.** Losses that compare parameters need the
     truth in the fitted gate's convention. For a gate that pins its last row
@@ -631,7 +647,13 @@ def sample_size_study(estimator, true_params, n_grid, n_replications, *,
 
 
 _CSV_FIXED = ("n", "replication")
-_CSV_TAIL = ("n_iter", "converged", "seconds", "init")
+_CSV_TAIL = ("n_iter", "converged", "empty_experts", "coinciding", "seconds",
+             "init")
+
+#: warnings of a study's fits that its table records instead (``converged``,
+#: ``empty_experts``, ``coinciding``)
+_RECORDED_WARNINGS = (ConvergenceWarning, EmptyExpertWarning,
+                      DegenerateFitWarning)
 
 
 class SampleSizeStudy:
@@ -641,7 +663,10 @@ class SampleSizeStudy:
     ----------
     table : list of dict
         One row per ``(n, replication)``: ``n``, ``replication``, one column
-        per loss, ``n_iter``, ``converged``, ``seconds`` and ``init``.
+        per loss, ``n_iter``, ``converged``, ``empty_experts``, ``coinciding``
+        (see :func:`sample_size_study`), ``seconds`` and ``init``. Tables
+        written before ``empty_experts`` and ``coinciding`` existed read
+        without them.
     losses : list of str
         Names of the loss columns.
     init : str, default=None
@@ -925,6 +950,7 @@ class SampleSizeStudy:
         losses = [h for h in header if h not in _CSV_FIXED + _CSV_TAIL]
         convert = {"n": int, "replication": int, "n_iter": int, "seconds": float,
                    "converged": lambda v: v == "True", "init": str,
+                   "empty_experts": int, "coinciding": lambda v: v == "True",
                    **{name: float for name in losses}}
         table = [{k: convert[k](v) for k, v in row.items()} for row in rows]
         inits = {row.get("init") for row in table}

@@ -301,7 +301,7 @@ def test_rates_writes_table_and_plot(tmp_path, capsys):
     with open(out) as fh:
         lines = fh.read().splitlines()
     assert lines[0] == ("n,replication,voronoi,regression,n_iter,converged,"
-                        "seconds,init")
+                        "empty_experts,coinciding,seconds,init")
     assert len(lines) == 5
     assert png.stat().st_size > 0
 
@@ -326,7 +326,8 @@ def test_reproduce_writes_tables_plots_and_summary(tmp_path, capsys):
     for name in ("b", "exact_softmax"):
         assert (out / f"{name}.png").stat().st_size > 0
         with open(out / f"{name}.csv") as fh:
-            assert fh.readline().strip().endswith("converged,seconds,init")
+            assert fh.readline().strip().endswith(
+                "converged,empty_experts,coinciding,seconds,init")
     with open(out / "summary.csv") as fh:
         header = fh.readline().strip().split(",")
         rows = fh.read().splitlines()

@@ -1,10 +1,14 @@
 """Sample-size studies: reproducible tables and root-n slopes on tiny problems."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from skmoe import (
+    DegenerateFitWarning,
+    EmptyExpertWarning,
     FFNExperts,
     MixtureOfExpertsRegressor,
     MoEParams,
@@ -15,6 +19,7 @@ from skmoe.convergence import (
     deepseek_estimator,
     deepseek_truth,
     near_true_init,
+    paper_study,
     sample_size_study,
 )
 from skmoe.datasets import make_moe_regression
@@ -34,8 +39,10 @@ def test_table_does_not_depend_on_n_jobs():
     assert len(a.table) == 4
     for ra, rb in zip(a.table, b.table, strict=True):
         assert set(ra) == {"n", "replication", "D1", "regression", "n_iter",
-                           "converged", "seconds", "init"}
-        for key in ("n", "replication", "D1", "regression", "n_iter", "converged"):
+                           "converged", "empty_experts", "coinciding",
+                           "seconds", "init"}
+        for key in ("n", "replication", "D1", "regression", "n_iter", "converged",
+                    "empty_experts", "coinciding"):
             assert ra[key] == rb[key]
 
 
@@ -285,3 +292,33 @@ def test_save_writes_csv_and_png(tmp_path):
     assert SampleSizeStudy.read_csv(csv_path).table == study.table
     with open(png_path, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_study_records_collapsed_experts_instead_of_warning(tmp_path):
+    # experiment (a) fits three routed experts to two true ones: with seed 0
+    # the third replication at n = 100 ends with an empty expert (found by
+    # running it); the study must record it, not warn once per fit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = paper_study("a", [100, 178], 3, n_jobs=1, random_state=0)
+    leaked = [w for w in caught
+              if issubclass(w.category, (EmptyExpertWarning,
+                                         DegenerateFitWarning))]
+    assert leaked == []
+    empty = [row["empty_experts"] for row in study.table]
+    assert all(isinstance(e, int) and 0 <= e <= 3 for e in empty)
+    assert sum(empty) >= 1
+    assert all(isinstance(row["coinciding"], bool) for row in study.table)
+    path = tmp_path / "a.csv"
+    study.to_csv(path)
+    back = SampleSizeStudy.read_csv(path)
+    assert [r["empty_experts"] for r in back.table] == empty
+    assert ([r["coinciding"] for r in back.table]
+            == [r["coinciding"] for r in study.table])
+    # a table written before the two columns existed still reads
+    old = tmp_path / "old.csv"
+    old.write_text("n,replication,D1,n_iter,converged,seconds,init\n"
+                   "100,0,0.5,12,True,0.1,near_true\n")
+    table = SampleSizeStudy.read_csv(old).table
+    assert table == [{"n": 100, "replication": 0, "D1": 0.5, "n_iter": 12,
+                      "converged": True, "seconds": 0.1, "init": "near_true"}]
