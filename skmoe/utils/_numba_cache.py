@@ -20,6 +20,13 @@ Only skmoe's kernels are affected: :func:`njit` gives each kernel its own
 cache object, and neither ``numba.config`` nor Numba's list of cache locators
 is changed, so the user's other Numba code caches where it always did.
 
+On a cold cache the first compilation also starts a second process that
+compiles the default model's gate step (:data:`PREFETCH`) into the cache,
+on a second core, while the fit compiles its other kernels; the fit's first
+call of that kernel waits for the process and loads the kernel from the
+cache (``SKMOE_NO_PREFETCH=1`` switches this off; a one-core machine never
+prefetches).
+
 This relies on parts of ``numba.core.caching`` that are not public but have
 not changed from Numba 0.58 to 0.68 (``_CacheLocator``,
 ``_SourceFileBackedLocatorMixin``, ``CompileResultCacheImpl``,
