@@ -48,11 +48,19 @@ triggered). Parts (``--parts``):
 ``import``
     ``python -X importtime -c "import skmoe"`` against ``import sklearn``:
     totals (median of 5 fresh processes) and the top offenders.
+``first-run``
+    The figures of issue 16's target 3 side by side: ``python -m skmoe
+    demo`` with an empty cache and then warm (median over fresh cache
+    directories): seconds to the first line of output, wall and CPU time,
+    the compilation (cold minus warm), and ``import skmoe`` against
+    ``import sklearn`` (and the estimator against ``sklearn.base``), with
+    the load before and after.
 
 Usage::
 
     python benchmarks/bench_compile.py                      # all parts
     python benchmarks/bench_compile.py --parts demo import
+    python benchmarks/bench_compile.py --parts first-run
 """
 
 import argparse
@@ -737,9 +745,101 @@ def part_import(args):
     return res
 
 
+# --------------------------------------------------------------------------
+# first run: the figures of issue 16's target 3, side by side
+# --------------------------------------------------------------------------
+def run_demo_process(cache_dir):
+    """``python -m skmoe demo`` in a fresh process; its timings.
+
+    Returns the wall time to its first line of output and to its exit, and
+    its CPU time (user + system, from ``os.wait4``).
+    """
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "skmoe", "demo"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=str(HERE))
+    proc.stdout.readline()
+    first = time.perf_counter() - t0
+    proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"skmoe demo exited with {proc.returncode}")
+    return {"first_line_s": first, "wall_s": wall,
+            "cpu_s": usage.ru_utime + usage.ru_stime}
+
+
+def import_seconds(statement, repeats):
+    """Median wall time of ``statement`` in fresh interpreters (in-process
+    clock, so interpreter start-up is excluded)."""
+    code = ("import time; t0 = time.perf_counter(); " + statement
+            + "; print(time.perf_counter() - t0)")
+    return float(np.median([
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                             text=True, check=True).stdout)
+        for _ in range(repeats)]))
+
+
+def part_first_run(args):
+    """Cold and warm ``skmoe demo``, and the import times, in one run.
+
+    The compile time of the cold demo is the cold process's time minus the
+    warm one's (CPU and wall; the median over ``--compile-repeats`` fresh
+    cache directories): everything else the two processes do is the same.
+    """
+    load0 = os.getloadavg()[0]
+    cold, warm = [], []
+    for _ in range(args.compile_repeats):
+        with tempfile.TemporaryDirectory(prefix="skmoe-cold-") as tmp:
+            cold.append(run_demo_process(tmp))
+            warm.append(run_demo_process(tmp))
+    med = {}
+    for label, runs in (("cold", cold), ("warm", warm)):
+        med[label] = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+    compile_cpu = float(np.median([c["cpu_s"] - w["cpu_s"]
+                                   for c, w in zip(cold, warm, strict=True)]))
+    compile_wall = float(np.median([c["wall_s"] - w["wall_s"]
+                                    for c, w in zip(cold, warm, strict=True)]))
+    reps = 5
+    imports = {
+        "import sklearn": import_seconds("import sklearn", reps),
+        "import skmoe": import_seconds("import skmoe", reps),
+        "import sklearn.base": import_seconds("import sklearn.base", reps),
+        "from skmoe import MixtureOfExpertsRegressor": import_seconds(
+            "from skmoe import MixtureOfExpertsRegressor", reps),
+    }
+    load1 = os.getloadavg()[0]
+    res = {"cold": med["cold"], "warm": med["warm"], "compile_cpu_s": compile_cpu,
+           "compile_wall_s": compile_wall, "imports": imports,
+           "load_start": load0, "load_end": load1, "repeats": args.compile_repeats}
+    print(f"\nfirst run (issue 16, target 3): python -m skmoe demo, median of "
+          f"{args.compile_repeats} fresh cache directories; load {load0:.1f} -> "
+          f"{load1:.1f} on {os.cpu_count()} cores")
+    print(f"  {'':<10}{'first line s':>13}{'wall s':>9}{'CPU s':>8}")
+    for label in ("cold", "warm"):
+        m = med[label]
+        print(f"  {label:<10}{m['first_line_s']:13.2f}{m['wall_s']:9.2f}"
+              f"{m['cpu_s']:8.2f}")
+    print(f"  compilation (cold - warm): {compile_cpu:.2f} s CPU, "
+          f"{compile_wall:.2f} s wall   (target <= 10 s)")
+    print(f"  warm demo wall {med['warm']['wall_s']:.2f} s   (target < 1.5 s); "
+          f"first line {med['cold']['first_line_s']:.2f} s cold   (target <= 1 s)")
+    print(f"  imports (median of {reps} fresh interpreters, s): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in imports.items()))
+    est = imports["from skmoe import MixtureOfExpertsRegressor"]
+    print(f"  import skmoe - import sklearn: "
+          f"{imports['import skmoe'] - imports['import sklearn']:+.2f} s; "
+          f"the estimator - import sklearn.base: "
+          f"{est - imports['import sklearn.base']:+.2f} s   (target <= +0.3 s)")
+    return res
+
+
 PARTS = {"demo": part_demo, "constructs": part_constructs, "parallel": part_parallel,
          "eager": part_eager, "cache": part_cache,
-         "dispatch-arg": part_dispatch_arg, "import": part_import}
+         "dispatch-arg": part_dispatch_arg, "import": part_import,
+         "first-run": part_first_run}
 
 
 def main(argv=None):

@@ -87,3 +87,17 @@ def test_first_compilation_says_so_once(tmp_path):
             for _ in range(2)]
     assert runs[0].count("skmoe: compiling") == 1, runs[0]
     assert "skmoe: compiling" not in runs[1], runs[1]
+
+
+def test_the_estimator_import_loads_neither_numba_nor_the_kernels():
+    # the estimator's modules reach their kernels through the lazy package
+    # (``from .. import _kernels``): Numba loads at the first fit, not at
+    # ``from skmoe import MixtureOfExpertsRegressor`` (a module importing a
+    # kernel module directly made every estimator import load Numba)
+    code = ("import sys; from skmoe import MixtureOfExpertsRegressor; "
+            "print(' '.join(sorted(m for m in sys.modules if "
+            "m.split('.')[0] == 'numba' or m.startswith('skmoe._kernels.') "
+            "or m.startswith('sklearn.cluster'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert loaded == []

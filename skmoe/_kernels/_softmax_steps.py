@@ -50,7 +50,7 @@ def softmax_log_weights_into(X, coef, intercept, LW):
         log_normalize_row(z, keep, LW[i])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def add_row_objective(R, i, lw, LW, store, value):
     """``value + sum_k R[i, k] lw[k]`` over ``R[i, k] != 0`` (in this order);
     with ``store`` the row ``lw`` goes to ``LW[i]``."""
@@ -111,13 +111,13 @@ def newton_direction(neg_hess, grad, step):
     return slope
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def objective_round_off(value, n_samples):
     """Round-off bound ``n eps (|value| + 1)`` of a sum of ``n`` terms."""
     return n_samples * _EPS * (abs(value) + 1.0)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def newton_status(slope, noise):
     """``STAY`` without ascent, ``TAKE`` below round-off (``0.5 slope <= noise``),
     else ``TEST``."""
@@ -128,7 +128,7 @@ def newton_status(slope, noise):
     return TEST
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def newton_accepts(status, value, start_value, slope, noise, t):
     """The test of a Newton step of length ``t`` whose objective is ``value``.
 
@@ -141,7 +141,7 @@ def newton_accepts(status, value, start_value, slope, noise, t):
     return value >= start_value + 1e-4 * t * slope
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _set_rows(theta, step, t, coef, intercept):
     """Rows ``0 .. K-2`` of the gate at ``theta + t step`` (row by row)."""
     K, d = coef.shape
@@ -152,7 +152,7 @@ def _set_rows(theta, step, t, coef, intercept):
         intercept[k] = theta[k * p + d] + t * step[k * p + d]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _restore_rows(theta, coef, intercept):
     """Rows ``0 .. K-2`` of the gate back to ``theta``."""
     K, d = coef.shape
@@ -163,24 +163,7 @@ def _restore_rows(theta, coef, intercept):
         intercept[k] = theta[k * p + d]
 
 
-@njit(cache=True)
-def _softmax_terms(X, coef, intercept, R, grad, A):
-    """Value, gradient (into ``grad``) and negative Hessian of ``Q``."""
-    K, d = coef.shape
-    for a in range(grad.shape[0]):
-        grad[a] = 0.0
-    for q in range(A.shape[0]):
-        for t in range(A.shape[1]):
-            A[q, t] = 0.0
-    # the chunked sums of softmax_gate_objective: the same bits as its
-    # parallel twin, which the Python ascent uses in fits with threads
-    value, g, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
-    for a in range(grad.shape[0]):
-        grad[a] = g[a]
-    return value, neg_hess
-
-
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _all_finite(coef, intercept):
     K, d = coef.shape
     for k in range(K):
@@ -235,11 +218,11 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
         return _all_finite(coef, intercept)
     p = d + 1
     m = (K - 1) * p
-    grad = np.empty(m)
-    A = np.empty((K * (K - 1) // 2, p * (p + 1) // 2))
     step = np.empty(m)
     theta = np.empty(m)
-    value, neg_hess = _softmax_terms(X, coef, intercept, R, grad, A)
+    # the chunked sums of softmax_gate_objective: the same bits as its
+    # parallel twin, which the Python ascent uses in fits with threads
+    value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
     noise = objective_round_off(value, n)
     current = False  # whether LW holds the log-weights of the current gate
     for it in range(max_iter):
@@ -271,7 +254,8 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
         if status == TAKE:
             break
         if it + 1 < max_iter:
-            value, neg_hess = _softmax_terms(X, coef, intercept, R, grad, A)
+            value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R,
+                                                           True)
     if store and not current:
         softmax_log_weights_into(X, coef, intercept, LW)
     return _all_finite(coef, intercept)

@@ -16,7 +16,7 @@ from ._linalg import spd_solve
 from ._linear import _suffstat_rows
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def wls_update(gram, moment, mass, at, P, fit_intercept):
     """Weighted least squares of every expert from its normal equations.
 

@@ -15,6 +15,13 @@ from ._base import Experts, LinearStatistics
 _MAX_COMPILED_SOLVE = 64
 
 
+#: below this many rows a start (:meth:`_LinearInFeatures.init`) is one call
+#: of the compiled EM path's expert step (serial at every thread count, as
+#: that path, which runs below ``skmoe.solvers._em.FUSED_FROM_N`` rows, the
+#: same number): the first run compiles one expert kernel, not two; from
+#: there on the start takes the statistics and the update (no (n, K) buffer)
+_STEP_START_BELOW = 100_000
+
 
 def _lstsq_update(gram, moment, mass, at, P, fit_intercept):
     """:func:`~skmoe._kernels._wls.wls_update` by ``np.linalg.lstsq``.
@@ -268,6 +275,41 @@ class _LinearInFeatures(Experts):
               as_kernel_array(stats.mass), as_kernel_array(stats.at), new,
               bool(self.fit_intercept))
         return new
+
+    def init(self, X, y, R, rng):
+        """Starting rows: weighted least squares from zeros (:meth:`m_step`).
+
+        Below ``_STEP_START_BELOW`` rows by the kernel of the compiled EM
+        path's step (the statistics summed in row order), else by
+        :meth:`statistics` and :meth:`update`: the same solution to
+        round-off, and by a rule that depends on the number of rows only,
+        not on the thread count.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        y : ndarray of shape (n_samples,)
+            Target values.
+        R : ndarray of shape (n_samples, n_experts)
+            Weighted starting responsibilities.
+        rng : numpy.random.RandomState
+            Unused.
+
+        Returns
+        -------
+        expert_params : ndarray of shape (n_experts, n_params)
+            A new array.
+        """
+        F = as_kernel_array(self._features(X))
+        if (F.shape[0] >= _STEP_START_BELOW or np.ndim(y) != 1
+                or F.shape[1] + 1 > _MAX_COMPILED_SOLVE):
+            return super().init(X, y, R, rng)
+        P = np.zeros((R.shape[1], F.shape[1] + 1))
+        _kernels._wls.linear_wls_step(F, as_kernel_array(y), as_kernel_array(R), P,
+                                      bool(self.fit_intercept),
+                                      np.empty((F.shape[0], R.shape[1])))
+        return P
 
     def compiled_program(self, X, y, expert_params):
         """The experts' state and steps for the compiled EM path.

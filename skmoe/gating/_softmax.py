@@ -879,7 +879,16 @@ class SoftmaxGating(_TopKGating):
             beyond float64's range (``+-inf``) give the limit of the weights:
             the largest logits share the weight equally.
         """
-        logits, _, selection = self._parts(params.n_experts)
+        logits, temperature, selection = self._parts(params.n_experts)
+        if (self.activation is None and not selection.sparse
+                and temperature.value(params) == 1.0):
+            # the compiled EM's kernel (logits and log-softmax in one pass):
+            # one kernel fewer to compile on a first run
+            LW = np.empty((X.shape[0], params.n_experts))
+            _kernels._softmax_steps.softmax_log_weights_into(
+                as_kernel_array(X), as_kernel_array(params.gate_coef),
+                as_kernel_array(params.gate_intercept), LW)
+            return LW
         return selection.log_weights(logits.logits(X, params), params)
 
     def linear_logits(self, params):

@@ -776,9 +776,15 @@ def update_variances(y, means, R, old, var_floor, sums=None):
     variance : ndarray of shape (K,)
         The updated variances.
     """
-    rss = _kernels._gaussian.weighted_residual_ss(y, means, R)
     if sums is None:
-        sums = R.sum(axis=0)
+        # the compiled EM's variance step (the same kernels, the masses
+        # summed in row order): one kernel fewer to compile on a first run
+        var = as_kernel_array(old).copy()
+        _kernels._gaussian_steps.gaussian_variance_step(
+            as_kernel_array(y), as_kernel_array(means), as_kernel_array(R), var,
+            float(var_floor))
+        return var
+    rss = _kernels._gaussian.weighted_residual_ss(y, means, R)
     return variances_from_rss(rss, sums, old, var_floor)
 
 

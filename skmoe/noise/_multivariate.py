@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.special import ndtr
 
-from .._kernels._multivariate import mvn_estep, mvn_log_pdf, weighted_scatter
+from .. import _kernels
 from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import StrOptions
@@ -409,7 +409,7 @@ class MultivariateGaussianNoise(NoiseModel):
         df : None
             No degrees of freedom.
         """
-        scatter = weighted_scatter(y, as_kernel_array(means), R)
+        scatter = _kernels._multivariate.weighted_scatter(y, as_kernel_array(means), R)
         if not self._full():
             scatter = np.diagonal(scatter, axis1=1, axis2=2)
         sums = R.sum(axis=0)
@@ -494,8 +494,9 @@ class MultivariateGaussianNoise(NoiseModel):
         latent : None
             No latent variable.
         """
-        resp, loglik = mvn_estep(as_kernel_array(log_w), as_kernel_array(means),
-                                 self._cholesky(variance), as_kernel_array(y))
+        resp, loglik = _kernels._multivariate.mvn_estep(
+            as_kernel_array(log_w), as_kernel_array(means), self._cholesky(variance),
+            as_kernel_array(y))
         return resp, loglik, None
 
     def log_pdf(self, y, means, variance, df, sample_weight=None):
@@ -519,8 +520,8 @@ class MultivariateGaussianNoise(NoiseModel):
         logpdf : ndarray of shape (n, K)
             :math:`\\log \\mathcal{N}_m(y_i \\mid \\mu_{ik}, \\Sigma_k)`.
         """
-        return mvn_log_pdf(as_kernel_array(means), self._cholesky(variance),
-                           as_kernel_array(y))
+        return _kernels._multivariate.mvn_log_pdf(
+            as_kernel_array(means), self._cholesky(variance), as_kernel_array(y))
 
     def marginal_cdf(self, y, means, variance):
         """Marginal distribution functions of each response given each expert.

@@ -1,0 +1,127 @@
+"""The first run compiles few kernels, each once (issue 16, target 3).
+
+Not timed: compile times depend on the machine. What made the first ``skmoe
+demo`` slow is checked instead on what a demo-sized fit compiles: a kernel
+compiled for two signatures (an F-ordered, read-only or integer array
+somewhere) compiles twice, and a start or a gate evaluation through a kernel
+other than the compiled EM's own compiles a kernel the fit never needed.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from skmoe.experts import _linear
+from skmoe.solvers._em import FUSED_FROM_N
+
+# the demo's model and steps at a size on the compiled path (the demo's
+# 20000 rows take the same path); the dispatchers' signatures are those
+# compiled or loaded from the cache in this fresh interpreter
+CODE = """
+import importlib, pkgutil
+import numba
+import numpy as np
+import skmoe._kernels as kernels
+from skmoe import MixtureOfExpertsRegressor
+from skmoe.datasets import make_moe_regression
+X, y, truth = make_moe_regression(2000, 2, 3, random_state=0)
+est = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+est.score(X, y)
+est.predict(X)
+for info in pkgutil.iter_modules(kernels.__path__):
+    mod = importlib.import_module(f"skmoe._kernels.{info.name}")
+    for name, obj in vars(mod).items():
+        if (isinstance(obj, numba.core.registry.CPUDispatcher)
+                and obj.__module__ == mod.__name__ and obj.signatures):
+            print(name, len(obj.signatures))
+"""
+
+
+def _compiled():
+    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return dict(zip(out[::2], map(int, out[1::2]), strict=True))
+
+
+def test_a_demo_sized_fit_compiles_each_kernel_once_and_only_the_em_kernels():
+    compiled = _compiled()
+    assert compiled, "no kernel found"
+    twice = {name: n for name, n in compiled.items() if n != 1}
+    assert twice == {}, f"kernels compiled for several signatures: {twice}"
+    # the start (experts fitted to the random gate's responsibilities, the
+    # variances) and the data's gate weights reuse the compiled EM's kernels:
+    # neither the statistics kernels of batch EM nor the separate
+    # log-softmax of the logits compile, nor any parallel twin
+    for name in ("linear_expert_suffstats", "log_softmax_rows", "wls_update",
+                 "gaussian_estep"):
+        assert name not in compiled, name
+    assert not [name for name in compiled if name.endswith("_parallel")]
+    for name in ("linear_wls_step", "softmax_newton_ascent",
+                 "softmax_log_weights_into", "gaussian_variance_step"):
+        assert name in compiled, name
+
+
+def test_the_start_by_the_em_step_covers_the_compiled_path():
+    # the linear experts' start takes the compiled EM's step exactly where
+    # the fit runs on the compiled path (a rule on the number of rows, not
+    # on threads)
+    assert _linear._STEP_START_BELOW == FUSED_FROM_N
+
+
+def test_the_start_by_the_em_step_equals_the_statistics_update():
+    # the two routes of LinearExperts.init give the same rows to round-off
+    # (they sum the statistics in a different order): the normal equations'
+    # solution, checked against np.linalg.lstsq
+    from skmoe import LinearExperts
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 2))
+    y = X @ np.array([1.5, -2.0]) + 0.5 + 0.1 * rng.standard_normal(300)
+    R = rng.random((300, 3))
+    got = LinearExperts().init(X, y, R, None)
+    design = np.hstack([X, np.ones((300, 1))])
+    for k in range(3):
+        sw = np.sqrt(R[:, k])
+        want = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)[0]
+        # a 3x3 well-conditioned system: a few ulps of the entries
+        np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-13)
+
+
+PREFETCH_CODE = """
+import numpy as np
+from numba.core import event
+import skmoe._kernels as k
+compiled = []
+class Listener(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__name__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Listener())
+k._chunks.chunk_bounds(10, 3)  # the first compilation: the prefetch starts
+rng = np.random.default_rng(0)
+X = rng.standard_normal((50, 2))
+R = rng.random((50, 3))
+coef = np.zeros((3, 2))
+intercept = np.zeros(3)
+LW = np.empty((50, 3))
+k._softmax_steps.softmax_newton_ascent(X, R, coef, intercept, 1, LW)
+stats = k._softmax_steps.softmax_newton_ascent.stats
+print(len(stats.cache_hits), "softmax_newton_ascent" in compiled)
+"""
+
+
+def test_a_cold_cache_compiles_the_gate_step_in_a_second_process(tmp_path):
+    # the first compilation starts the prefetching process; the gate step's
+    # first call waits for it and loads the kernel from the cache (the
+    # process compiled it for the types of a call: the same cache entry)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("SKMOE_NO_PREFETCH", None)
+    out = subprocess.run([sys.executable, "-c", PREFETCH_CODE], capture_output=True,
+                         text=True, check=True, env=env).stdout.split()
+    if (os.cpu_count() or 1) < 2:
+        assert out == ["0", "True"]  # one core: no second process
+    else:
+        assert out == ["1", "False"]
