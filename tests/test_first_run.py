@@ -7,7 +7,6 @@ somewhere) compiles twice, and a start or a gate evaluation through a kernel
 other than the compiled EM's own compiles a kernel the fit never needed.
 """
 
-import os
 import subprocess
 import sys
 
@@ -87,41 +86,3 @@ def test_the_start_by_the_em_step_equals_the_statistics_update():
         want = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)[0]
         # a 3x3 well-conditioned system: a few ulps of the entries
         np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-13)
-
-
-PREFETCH_CODE = """
-import numpy as np
-from numba.core import event
-import skmoe._kernels as k
-compiled = []
-class Listener(event.Listener):
-    def on_start(self, ev):
-        compiled.append(ev.data["dispatcher"].py_func.__name__)
-    def on_end(self, ev):
-        pass
-event.register("numba:compile", Listener())
-k._chunks.chunk_bounds(10, 3)  # the first compilation: the prefetch starts
-rng = np.random.default_rng(0)
-X = rng.standard_normal((50, 2))
-R = rng.random((50, 3))
-coef = np.zeros((3, 2))
-intercept = np.zeros(3)
-LW = np.empty((50, 3))
-k._softmax_steps.softmax_newton_ascent(X, R, coef, intercept, 1, LW)
-stats = k._softmax_steps.softmax_newton_ascent.stats
-print(len(stats.cache_hits), "softmax_newton_ascent" in compiled)
-"""
-
-
-def test_a_cold_cache_compiles_the_gate_step_in_a_second_process(tmp_path):
-    # the first compilation starts the prefetching process; the gate step's
-    # first call waits for it and loads the kernel from the cache (the
-    # process compiled it for the types of a call: the same cache entry)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    env.pop("SKMOE_NO_PREFETCH", None)
-    out = subprocess.run([sys.executable, "-c", PREFETCH_CODE], capture_output=True,
-                         text=True, check=True, env=env).stdout.split()
-    if (os.cpu_count() or 1) < 2:
-        assert out == ["0", "True"]  # one core: no second process
-    else:
-        assert out == ["1", "False"]

@@ -20,13 +20,6 @@ Only skmoe's kernels are affected: :func:`njit` gives each kernel its own
 cache object, and neither ``numba.config`` nor Numba's list of cache locators
 is changed, so the user's other Numba code caches where it always did.
 
-On a cold cache the first compilation also starts a second process that
-compiles the default model's gate step (:data:`PREFETCH`) into the cache,
-on a second core, while the fit compiles its other kernels; the fit's first
-call of that kernel waits for the process and loads the kernel from the
-cache (``SKMOE_NO_PREFETCH=1`` switches this off; a one-core machine never
-prefetches).
-
 This relies on parts of ``numba.core.caching`` that are not public but have
 not changed from Numba 0.58 to 0.68 (``_CacheLocator``,
 ``_SourceFileBackedLocatorMixin``, ``CompileResultCacheImpl``,
@@ -34,14 +27,11 @@ not changed from Numba 0.58 to 0.68 (``_CacheLocator``,
 ``Dispatcher._cache``, which is all that ``cache=True`` does.
 """
 
-import atexit
-import importlib
 import os
-import subprocess
 import sys
 
 import numba
-from numba.core import caching, event, sigutils
+from numba.core import caching, event
 from numba.core.dispatcher import Dispatcher
 from numba.misc.appdirs import AppDirs
 
@@ -94,13 +84,9 @@ class _CompileNotice(event.Listener):
         # stays registered (removing a listener inside Numba's loop over them
         # would skip the next one)
         self.said = True
-        if os.environ.get(_CHILD):
-            return
         print("skmoe: compiling its Numba kernels on first use (a one-time cost, "
               f"then loaded from the cache in {kernel_cache_dir()})",
               file=sys.stderr, flush=True)
-        if (func.__module__, func.__qualname__) not in _pending_names():
-            _start_prefetch()
 
     def on_end(self, ev):
         pass
@@ -109,87 +95,12 @@ class _CompileNotice(event.Listener):
 event.register("numba:compile", _CompileNotice())
 
 
-#: kernels compiled in a second process on a cold cache: (module, name,
-#: argument types). The gate step of the default model (softmax gate, linear
-#: experts, Gaussian noise), the longest compilation of a first fit (about
-#: 6 s of its 14): while the first fit compiles its start and E-step kernels
-#: in this process, a second core compiles the gate step into the cache, and
-#: the fit loads it from there (see :class:`_KernelCache`)
-PREFETCH = (
-    ("skmoe._kernels._softmax_steps", "softmax_newton_ascent",
-     "(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[::1], int64, "
-     "float64[:, ::1])"),
-)
-
-#: environment variable marking the prefetching process (no notice, no
-#: prefetch of its own); ``SKMOE_NO_PREFETCH=1`` switches prefetching off
-_CHILD = "SKMOE_PREFETCH_CHILD"
-
-#: (module, name) -> the process compiling that kernel
-_pending = {}
-
-
-def _pending_names():
-    return {(module, name) for module, name, _ in PREFETCH}
-
-
-def _start_prefetch():
-    """Compile :data:`PREFETCH` in a second process (two cores or more)."""
-    if ((os.cpu_count() or 1) < 2 or os.environ.get("SKMOE_NO_PREFETCH")
-            or numba.config.DISABLE_JIT):
-        return
-    env = dict(os.environ, **{_CHILD: "1"})
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-c",
-             "from skmoe.utils._numba_cache import _prefetch; _prefetch()"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-    except OSError:  # no second process: this one compiles everything
-        return
-    for module, name, _ in PREFETCH:
-        _pending[(module, name)] = proc
-    atexit.register(_stop, proc)
-
-
-def _stop(proc):
-    """At exit: stop a prefetching process still running (its work is moot)."""
-    if proc.poll() is None:
-        proc.terminate()
-
-
-def _prefetch():
-    """The prefetching process: compile (or find cached) :data:`PREFETCH`."""
-    for module, name, signature in PREFETCH:
-        kernel = getattr(importlib.import_module(module), name)
-        args, _ = sigutils.normalize_signature(signature)
-        # a tuple of types, as a call compiles it: the same cache entry
-        kernel.compile(tuple(args))
-
-
 class _KernelCacheImpl(caching.CompileResultCacheImpl):
     _locator_classes = [_UserCacheLocator]
 
 
 class _KernelCache(caching.FunctionCache):
-    """Numba's cache of a kernel, in :func:`kernel_cache_dir`.
-
-    A kernel that a second process is compiling (:data:`PREFETCH`) waits for
-    that process before it looks in the cache, so that it loads the result
-    rather than compiling it a second time.
-    """
-
     _impl_class = _KernelCacheImpl
-
-    def load_overload(self, sig, target_context):
-        func = self._py_func
-        proc = _pending.pop((func.__module__, func.__qualname__), None)
-        if proc is not None:
-            try:
-                proc.wait(timeout=600)
-            except subprocess.TimeoutExpired:
-                pass
-        return super().load_overload(sig, target_context)
 
 
 def njit(*args, cache=False, **options):
