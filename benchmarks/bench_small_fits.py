@@ -495,8 +495,9 @@ def main(argv=None):
     info = machine_info()
     print("Machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
     print(f"d={args.d}, iters={args.iters} (compared), time-iters="
-          f"{args.time_iters or '50 (n <= 1000) / 10'} (timed; <= 19 for t), repeats="
-          f"{args.repeats}, seed={SEED}, clock={args.clock}; times are medians; ratio = skmoe / minimal (one compiled call), "
+          f"{args.time_iters or '50 (n <= 1000) / 10'} (timed; <= 19 for t), "
+          f"repeats={args.repeats}, seed={SEED}, clock={args.clock}; times are "
+          "medians; ratio = skmoe / minimal (one compiled call), "
           "r(py) = skmoe / minimal (one compiled call per iteration)")
     print(HEADER)
     results = []
