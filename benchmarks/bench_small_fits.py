@@ -13,7 +13,10 @@ that family as the truth (seed 0); both implementations start from the same
 parameters (``params_`` of a one-iteration skmoe fit) and run ``--iters``
 iterations with ``tol=0``. Reported per row:
 
-- ``skmoe us/it``: ``(T(fit, max_iter=1 + it) - T(fit, max_iter=1)) / it``,
+- ``skmoe us/it``: ``(T(fit, max_iter=1 + it) - T(fit, max_iter=1)) / it``
+  with ``it = --time-iters`` (50 at n <= 1000, 10 above; at most 19 for the
+  Student-t family, whose minimal loop leaves out the ECME step of later
+  iterations),
   median of ``--repeats`` paired runs after a warm-up, i.e. the marginal cost
   of an iteration inside ``MixtureOfExpertsRegressor.fit`` (the fixed cost of
   a fit, validation, start and finish, is the ``fixed ms`` column);
@@ -32,8 +35,14 @@ iterations with ``tol=0``. Reported per row:
   skmoe's stopping rule (``tol=1e-6``, at most 500 iterations), iterations and
   final log-likelihood of each.
 
-Every row also prints the 1-minute load average after it (2 shared cores:
-read ratios, not absolute times, when it is high).
+Times ``T`` are this thread's CPU time (``time.thread_time``, ``--clock
+cpu``, the default) or wall time (``--clock wall``). Both implementations
+are serial (skmoe's compiled path below 1e5 rows, the minimal loops), so CPU
+time is what they cost; on a shared machine the wall clock also counts the
+time the process waits for a core, and a difference of two fits of ~1 ms
+over 5 iterations (the defaults before) was dominated by it: at load 4 on 2
+cores the median wall-clock estimate of an n = 150 iteration came out 2-4x
+its CPU time. Every row also prints the 1-minute load average after it.
 
 Usage::
 
@@ -244,13 +253,16 @@ class Minimal:
 # --------------------------------------------------------------------------
 # measurements
 # --------------------------------------------------------------------------
-def median_time(fn, repeats):
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)), ts
+#: the clock of the timings (``--clock``): this thread's CPU time or wall time
+CLOCKS = {"cpu": time.thread_time, "wall": time.perf_counter}
+
+
+def time_iters(args, kind, n):
+    """Iterations per timed run: ``--time-iters`` or 50 / 10 by size."""
+    it = args.time_iters or (50 if n <= 1000 else 10)
+    # the minimal Student-t loop has no ECME step (skmoe's from iteration 21):
+    # the timed fits make 1 + it <= 20 iterations
+    return min(it, 19) if kind[0] == "t" else it
 
 
 def bench_point(name, spec, n, d, args):
@@ -293,23 +305,27 @@ def bench_point(name, spec, n, d, args):
     rec["iters_skmoe"] = len(sk_hist) - 1
 
     # steady state, alternating -------------------------------------------------
+    clock = CLOCKS[args.clock]
+    it = time_iters(args, kind, n)
+    rec["time_iters"] = it
+    rec["clock"] = args.clock
     sk_runs, sk1_runs, mn_runs, mn0_runs, py_runs = [], [], [], [], []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         e = skmoe_fit(X, y, K, est_kw, start, 1 + it, 0.0)
-        t1 = time.perf_counter()
+        t1 = clock()
         skmoe_fit(X, y, K, est_kw, start, 1, 0.0)
-        t2 = time.perf_counter()
+        t2 = clock()
         mini.run(it)
-        t3 = time.perf_counter()
+        t3 = clock()
         mini.run(0)
-        t4 = time.perf_counter()
+        t4 = clock()
         first, step = mini.stepper()
         first()
-        t5 = time.perf_counter()
+        t5 = clock()
         for _ in range(it):
             step()
-        t6 = time.perf_counter()
+        t6 = clock()
         sk_runs.append((t1 - t0, e.n_iter_))
         sk1_runs.append(t2 - t1)
         mn_runs.append(t3 - t2)
@@ -434,7 +450,12 @@ def parse_args(argv=None):
     p.add_argument("--families", nargs="+", default=None,
                    help="subset of the family names (default: all)")
     p.add_argument("--iters", type=int, default=10,
-                   help="EM iterations per timed run (and compared trajectory)")
+                   help="EM iterations of the compared trajectories")
+    p.add_argument("--time-iters", type=int, default=None,
+                   help="EM iterations per timed run (default 50 at n <= 1000, "
+                        "10 above; at most 19 for Student-t noise)")
+    p.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                   help="cpu: this thread's CPU time (default); wall: elapsed")
     p.add_argument("--repeats", type=int, default=7, help=">= 5")
     p.add_argument("--max-iter", type=int, default=500)
     p.add_argument("--tol", type=float, default=1e-6)
@@ -446,7 +467,7 @@ def parse_args(argv=None):
     p.add_argument("--profile", action="store_true",
                    help="cProfile of every family at the smallest n")
     p.add_argument("--quick", action="store_true",
-                   help="n = 150 and 1e4, four families, 5 iterations, 5 repeats, "
+                   help="n = 150 and 1e4, four families, 5 repeats, "
                         "cached loops")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = p.parse_args(argv)
@@ -454,7 +475,7 @@ def parse_args(argv=None):
         # the top-K gate is left out: its skmoe iteration at n = 1e4 (~0.25-0.5
         # s) alone would take most of a minute
         args.n = [150, 10_000]
-        args.repeats, args.iters = 5, 5
+        args.repeats, args.iters = 5, 10
         args.cache = True
         if args.families is None:
             args.families = ["softmax+linear", "nsigmoid+linear", "softmax+ffn-relu",
@@ -473,8 +494,10 @@ def main(argv=None):
     names = args.families or list(fams)
     info = machine_info()
     print("Machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
-    print(f"d={args.d}, iters={args.iters}, repeats={args.repeats}, seed={SEED}; "
-          "times are medians; ratio = skmoe / minimal (one compiled call), "
+    print(f"d={args.d}, iters={args.iters} (compared), time-iters="
+          f"{args.time_iters or '50 (n <= 1000) / 10'} (timed; <= 19 for t), "
+          f"repeats={args.repeats}, seed={SEED}, clock={args.clock}; times are "
+          "medians; ratio = skmoe / minimal (one compiled call), "
           "r(py) = skmoe / minimal (one compiled call per iteration)")
     print(HEADER)
     results = []

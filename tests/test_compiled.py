@@ -415,3 +415,173 @@ def test_near_singular_weighted_least_squares_as_accurate_as_lapack(sine2):
     # the same solve compiled inside another kernel: equal to code-generation
     # round-off (amplified by the condition, about 1 / sine2)
     assert_allclose(P[0], x, rtol=1e-16 / sine2)
+
+
+# --------------------------------------------------------------------------
+# Student-t noise
+# --------------------------------------------------------------------------
+#: t-noise fits from the same start as the batch loop, 30 iterations: the
+#: ECM updates of df (both paths: the kernel ecm_df_update) and, from
+#: iteration 21, the ECME step (both: ecme_df_step). FFN experts from seed 1:
+#: from seed 0 a ReLU unit's accept/reject decision flips at iteration 34 on
+#: the round-off below (the paths then differ by 3e-6, both monotone)
+T_CASES = {
+    "t_softmax": (dict(noise="student_t"), 0),
+    "t_fixed_df": (dict(noise="student_t", noise_df=5.0), 0),
+    "t_sigmoid": (dict(noise="student_t", gating=NormalizedSigmoidGating()), 0),
+    "t_ffn_relu": (dict(noise="student_t", experts=FFNExperts("relu")), 1),
+}
+
+
+def _t_start(case, n=300):
+    kw, seed = T_CASES[case]
+    X, y, _ = make_moe_regression(n_samples=n, n_features=2, n_experts=3,
+                                  random_state=seed, noise_df=3.0)
+    w = np.random.RandomState(seed).uniform(0.5, 2.0, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MixtureOfExpertsRegressor(3, max_iter=1, tol=0.0, random_state=seed,
+                                        init_params="random",
+                                        **kw).fit(X, y, sample_weight=w)
+    return X, y, w, est.params_
+
+
+@pytest.mark.parametrize("case", sorted(T_CASES))
+def test_compiled_student_t_em_equals_batch_em(case):
+    # log-likelihoods: rtol=1e-9 as for the Gaussian cases (measured <= 2.2e-10
+    # over 30 iterations). The degrees of freedom: the ECME step's bounded
+    # search stops within ~2 (sqrt(eps) |log nu| + xatol / 3) ~ 1e-7 of its
+    # argmin in log nu, and where the profile likelihood in nu is flat
+    # (nu ~ 30) the round-off of the two paths' objectives moves the argmin by
+    # that much at every ECME step: measured 6e-7 relative after 10 of them,
+    # hence rtol=1e-5 on df and 1e-6 on what depends on it through the scale
+    # weights u (variances, coefficients; measured 5e-8)
+    X, y, w, start = _t_start(case)
+    assert _compilable(start, X.shape[0])
+    kw = dict(max_iter=30, tol=0.0, var_floor=1e-6)
+    compiled = compiled_module.run_compiled(X, y, w, start, **kw)
+    batch = run_em(X, y, w, start, fused=False, **kw)
+    assert compiled.n_iter == batch.n_iter == 30
+    assert_allclose(compiled.history, batch.history, rtol=1e-9)
+    assert np.all(np.diff(compiled.history) >= -1e-9 * np.abs(compiled.history[1:]))
+    assert_allclose(compiled.params.noise_df, batch.params.noise_df, rtol=1e-5)
+    if start.noise.df is None:
+        # the ECM and ECME steps moved the degrees of freedom
+        assert np.all(np.abs(compiled.params.noise_df - start.noise_df) > 1e-3)
+    for field in ("gate_coef", "gate_intercept", "expert_params", "variance"):
+        assert_allclose(getattr(compiled.params, field),
+                        getattr(batch.params, field), rtol=1e-6, atol=1e-8,
+                        err_msg=field)
+
+
+def test_student_t_estep_into_is_the_family_estep_times_the_weights():
+    from skmoe._kernels._student_t import student_t_estep, student_t_estep_into
+
+    rng = np.random.RandomState(0)
+    n, K = 200, 3
+    LW = log_softmax_rows(rng.normal(size=(n, K)))
+    LW[:5, 1] = -np.inf  # experts without weight on some rows
+    MU = rng.normal(size=(n, K))
+    y = rng.standard_t(3.0, n) * 2.0
+    y[7] = 1e300  # a row whose joint densities all underflow: its gate weights
+    var, df = np.array([0.5, 1.0, 2.0]), np.array([1.5, 4.0, 30.0])
+    w = rng.uniform(0.5, 2.0, n)
+    R, U = np.empty((n, K)), np.empty((n, K))
+    total = student_t_estep_into(LW, MU, var, df, y, w, R, U)
+    resp, loglik, scale = student_t_estep(LW, MU, var, df, y)
+    # the same operations row by row: bit-identical
+    assert np.array_equal(R, resp * w[:, None])
+    assert np.array_equal(U, scale)
+    assert total == -np.inf and loglik[7] == -np.inf
+    ok = np.isfinite(loglik)
+    y[7] = 0.0
+    total = student_t_estep_into(LW, MU, var, df, y, w, R, U)
+    _, loglik, _ = student_t_estep(LW, MU, var, df, y)
+    # a sum of 200 terms in another order than the dot product: round-off
+    assert_allclose(total, w @ loglik, rtol=1e-13)
+    assert ok.sum() == n - 1
+
+
+def test_digamma_kernel_against_scipy():
+    from scipy.special import digamma as scipy_digamma
+
+    from skmoe._kernels._student_t import digamma
+
+    # the recurrence adds at most 10 terms 1/s <= 2 to a series of size
+    # log(10); each rounding is at most eps of a term of size <= 15 (log of
+    # the largest argument): |error| < 1e-14, relative 1e-14 for large x
+    x = np.concatenate([np.linspace(0.5, 3.0, 501), np.geomspace(0.5, 1e6, 1001)])
+    got = np.array([digamma(v) for v in x])
+    assert_allclose(got, scipy_digamma(x), rtol=1e-14, atol=1e-14)
+
+
+def test_solve_df_kernel_against_scipy_brentq():
+    from scipy.optimize import brentq
+    from scipy.special import digamma as scipy_digamma
+
+    from skmoe._kernels._student_t import solve_df
+
+    def reference(c, old, lo=1.0, hi=200.0):
+        def f(nu):
+            return np.log(0.5 * nu) - scipy_digamma(0.5 * nu) + 1.0 + c
+
+        c = c + scipy_digamma(0.5 * (old + 1.0)) - np.log(0.5 * (old + 1.0))
+        if f(lo) <= 0.0:
+            return lo
+        if f(hi) >= 0.0:
+            return hi
+        return brentq(f, lo, hi, xtol=1e-12, rtol=1e-14)
+
+    # both stop within 1e-12 + 1e-14 nu of the root of their own equation;
+    # the two digamma differ by < 2e-15, which moves the root by 2e-15 / |f'|
+    # with |f'| ~ 1 / nu^2: at most 8e-11 at nu = 200, 4e-13 relative
+    got, want = [], []
+    for c in np.linspace(-3.0, -0.99, 60):
+        for old in (1.5, 4.0, 30.0, 150.0):
+            got.append(solve_df(c, old, 1.0, 200.0))
+            want.append(reference(c, old))
+    assert_allclose(got, want, rtol=1e-12, atol=1e-11)
+    assert 1.0 in got and 200.0 in got  # both clipped ends are reached
+
+
+def test_ecme_kernel_maximises_the_observed_likelihood_in_each_df():
+    from scipy.optimize import minimize_scalar
+    from scipy.special import gammaln, logsumexp
+
+    from skmoe._kernels._student_t import ecme_df_step
+    from skmoe.noise._student_t import DF_BOUNDS, ECME_XATOL
+
+    X, y, w, start = _t_start("t_softmax")
+    log_w, means, variance = start._components(X)
+    df = start.noise_df.copy()
+    new = df.copy()
+    ecme_df_step(np.ascontiguousarray(log_w), means, variance, new, y, w, *DF_BOUNDS,
+                 ECME_XATOL)
+    # the reference: the same coordinate steps with NumPy/SciPy (the code
+    # before the kernel), each nu_k from the other experts at their new nu
+    ref = df.copy()
+    a = log_w + start.noise.log_pdf(y, means, variance, ref)
+    for k in range(ref.size):
+        rest = logsumexp(np.delete(a, k, axis=1), axis=1)
+        z2 = (y - means[:, k]) ** 2 / variance[k]
+
+        def negll(log_nu, k=k, rest=rest, z2=z2):
+            nu = np.exp(log_nu)
+            col = (log_w[:, k] + gammaln(0.5 * (nu + 1.0)) - gammaln(0.5 * nu)
+                   - 0.5 * np.log(np.pi * nu * variance[k])
+                   - 0.5 * (nu + 1.0) * np.log1p(z2 / nu))
+            return -float(w @ np.logaddexp(rest, col))
+
+        res = minimize_scalar(negll, bounds=np.log(DF_BOUNDS), method="bounded",
+                              options={"xatol": ECME_XATOL})
+        ref[k] = np.exp(res.x)
+        # the kernel's nu_k is as good as SciPy's minimiser: the objective is
+        # flat at its minimum, so its values agree to round-off (|negll| ~ 500,
+        # 300 terms: 1e-12 relative) where the arguments differ
+        assert negll(np.log(new[k])) <= negll(res.x) + 1e-12 * abs(negll(res.x))
+        assert negll(np.log(new[k])) <= negll(np.log(df[k]))
+        a[:, k] = log_w[:, k] + start.noise.log_pdf(
+            y, means[:, k:k + 1], variance[k:k + 1], ref[k:k + 1])[:, 0]
+    # (the arguments themselves are ill-determined on this flat profile: 127.1814
+    # against SciPy's 127.1799, and the bound 200 against its 199.99998)
+    assert np.all(np.abs(new - df) > 1e-3)

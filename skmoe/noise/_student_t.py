@@ -3,8 +3,7 @@
 from numbers import Real
 
 import numpy as np
-from scipy.optimize import brentq, minimize_scalar
-from scipy.special import digamma, gammaln, logsumexp, stdtr, stdtrit
+from scipy.special import stdtr, stdtrit
 
 from .. import _kernels
 from ..utils._arrays import as_kernel_array
@@ -32,6 +31,58 @@ DF_START = 4.0
 #: EM iterations with the ECM update of df only, before the ECME step joins
 #: (see StudentTNoise): the experts separate first, then df converges fast.
 DF_ECME_AFTER = 20
+#: absolute tolerance on ``log nu`` of the ECME step's bounded minimisation
+ECME_XATOL = 1e-8
+
+
+
+class _StudentTProgram:
+    """The compiled EM state of Student-t noise: squared scales and ``df``.
+
+    The E-step (:func:`~skmoe._kernels._student_t.student_t_estep_into`)
+    leaves the scale weights ``u`` in ``U``; the experts' weights are ``R *
+    u`` (:meth:`StudentTNoise.expert_weights`), the M-step the squared scales
+    and the ECM root of the degrees of freedom (:meth:`StudentTNoise.m_step`,
+    its statistic by the same kernel), and after ``DF_ECME_AFTER``
+    iterations the ECME step of :meth:`StudentTNoise.observed_step` (the
+    same code, on the program's arrays).
+    """
+
+    def __init__(self, noise, y, sample_weight, params, var_floor):
+        self.noise = noise
+        self.y = y
+        self.sample_weight = sample_weight
+        self.w = as_kernel_array(noise.row_weights(sample_weight))
+        self.var = as_kernel_array(params.variance).copy()
+        self.df = as_kernel_array(params.noise_df).copy()
+        self.var_floor = float(var_floor)
+        n, K = y.shape[0], params.n_experts
+        self.U, self.RU = np.empty((n, K)), np.empty((n, K))
+        self.mass = np.empty(K)
+
+    def e_step(self, LW, MU, MUs, R, Rs):
+        return _kernels._student_t.student_t_estep_into(
+            LW, MU, self.var, self.df, self.y, self.w, R, self.U)
+
+    def expert_weights(self, R):
+        return np.multiply(R, self.U, out=self.RU)
+
+    def m_step(self, MU, R, MUs, Rs):
+        # the weights R * u of this iteration's expert step (expert_weights)
+        finite = _kernels._student_t.student_t_scale_step(
+            self.y, MU, R, self.RU, self.var, self.var_floor, self.mass)
+        if self.noise.df is None:
+            _ecm_df(R, self.U, self.mass, self.df)
+        return finite and bool(np.isfinite(self.df).all())
+
+    def observed_step(self, n_iter, LW, MU, MUs):
+        if self.noise.df is None and n_iter > DF_ECME_AFTER:
+            self.noise._ecme_df(LW, MU, self.var, self.df, self.y,
+                                self.sample_weight)
+        return True
+
+    def fields(self):
+        return {"variance": self.var.copy(), "noise_df": self.df.copy()}
 
 
 class StudentTNoise(NoiseModel):
@@ -130,7 +181,10 @@ class StudentTNoise(NoiseModel):
     name = "student_t"
     # no "gaussian" (the gradient kernels, online statistics, fused EM and
     # dendrogram are Gaussian) and no "shared_experts"
-    provides = frozenset({"univariate"})
+    provides = frozenset({"univariate", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("estep", "posterior", "m_step", "expert_weights",
+                         "expert_step", "observed_step")
     _parameter_constraints: dict = {
         "df": [None, Interval(Real, DF_BOUNDS[0], DF_MAX_FIXED, closed="both")],
     }
@@ -320,12 +374,7 @@ class StudentTNoise(NoiseModel):
         if self.df is not None:
             return new_var, df
         new_df = df.copy()
-        with np.errstate(divide="ignore"):
-            log_u = np.log(scale)
-        for k in np.flatnonzero(mass > 1e-10 * mass.sum()):
-            # 0 log 0 = 0: a zero weight contributes nothing, whatever u
-            terms = np.where(R[:, k] > 0, log_u[:, k] - scale[:, k], 0.0)
-            new_df[k] = _solve_df((R[:, k] @ terms) / mass[k], df[k])
+        _ecm_df(as_kernel_array(R), as_kernel_array(scale), mass, new_df)
         return new_var, new_df
 
     def observed_step(self, X, y, sample_weight, params, n_iter):
@@ -355,34 +404,42 @@ class StudentTNoise(NoiseModel):
             return {}
         log_w, means, variance = params._components(X)
         df = params.noise_df.copy()
-        a = log_w + self.log_pdf(y, means, variance, df)
-        bounds = np.log(DF_BOUNDS)
-        for k in range(df.size):
-            others = np.delete(a, k, axis=1)
-            # log of the other experts' joint contribution, fixed in this step
-            rest = (logsumexp(others, axis=1) if others.shape[1]
-                    else np.full(y.shape[0], -np.inf))
-            z2 = (y - means[:, k]) ** 2 / variance[k]
-
-            def negll(log_nu, k=k, rest=rest, z2=z2):
-                nu = np.exp(log_nu)
-                col = (log_w[:, k] + gammaln(0.5 * (nu + 1.0)) - gammaln(0.5 * nu)
-                       - 0.5 * np.log(np.pi * nu * variance[k])
-                       - 0.5 * (nu + 1.0) * np.log1p(z2 / nu))
-                return -float(sample_weight @ np.logaddexp(rest, col))
-
-            res = minimize_scalar(negll, bounds=bounds, method="bounded",
-                                  options={"xatol": 1e-8})
-            candidates = [np.log(df[k]), res.x, bounds[0], bounds[1]]
-            values = [negll(c) for c in candidates]
-            # the current value first: ties keep it, so the step is a no-op
-            # at a maximum and never decreases the likelihood
-            best = int(np.argmin(values))
-            if best:
-                df[k] = float(np.clip(np.exp(candidates[best]), *DF_BOUNDS))
-                a[:, k] = log_w[:, k] + self.log_pdf(
-                    y, means[:, k:k + 1], variance[k:k + 1], df[k:k + 1])[:, 0]
+        self._ecme_df(log_w, means, variance, df, y, sample_weight)
         return {"noise_df": df}
+
+    def _ecme_df(self, log_w, means, variance, df, y, sample_weight):
+        """The ECME step of :meth:`observed_step` on arrays: ``df`` in place
+        (:func:`~skmoe._kernels._student_t.ecme_df_step`)."""
+        _kernels._student_t.ecme_df_step(
+            as_kernel_array(log_w), as_kernel_array(means), as_kernel_array(variance),
+            df, as_kernel_array(y), as_kernel_array(sample_weight), *DF_BOUNDS,
+            ECME_XATOL)
+
+    def compiled_program(self, y, sample_weight, params, var_floor):
+        """The squared scales, the degrees of freedom and the t steps, compiled.
+
+        Ability ``"compiled"``; see
+        :meth:`~skmoe.noise.NoiseModel.compiled_program`. The E-step is that
+        of :meth:`estep` (times the row weights), the M-step that of
+        :meth:`m_step` and the ECME step that of :meth:`observed_step`.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,)
+            Frequency weights.
+        params : MoEParams
+            The starting parameters.
+        var_floor : float
+            Lower bound of the squared scales.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _StudentTProgram(self, y, sample_weight, params, var_floor)
 
     def cdf(self, z, df):
         """Standard t distribution function, one ``df`` per last-axis entry.
@@ -438,22 +495,18 @@ class StudentTNoise(NoiseModel):
         return rng.standard_t(df[comp])
 
 
-def _df_equation(nu, c):
-    return np.log(0.5 * nu) - digamma(0.5 * nu) + 1.0 + c
+def _ecm_df(R, U, mass, df):
+    """The ECM update of every estimated ``df`` (an expert with mass), in place.
+
+    ``df[k]`` becomes the root of the ECM equation, clipped to
+    ``DF_BOUNDS`` (:func:`~skmoe._kernels._student_t.ecm_df_update`), with
+    the statistic ``sum_i R_ik (log u_ik - u_ik) / mass_k``.
+    """
+    _kernels._student_t.ecm_df_update(R, U, as_kernel_array(mass), df, *DF_BOUNDS)
 
 
 def _solve_df(mean_log_u_minus_u, df_old):
-    """Root of the ECM degrees-of-freedom equation, clipped to DF_BOUNDS.
-
-    ``log(nu/2) - psi(nu/2)`` decreases from +inf to 0, so the left side of
-    the equation decreases in ``nu``: a root below (above) the bounds gives
-    the lower (upper) bound, which maximises the concave objective there.
-    """
-    c = (mean_log_u_minus_u + digamma(0.5 * (df_old + 1.0))
-         - np.log(0.5 * (df_old + 1.0)))
-    lo, hi = DF_BOUNDS
-    if _df_equation(lo, c) <= 0.0:
-        return lo
-    if _df_equation(hi, c) >= 0.0:
-        return hi
-    return brentq(_df_equation, lo, hi, args=(c,), xtol=1e-12, rtol=1e-14)
+    """The ECM update of one ``df``, clipped to ``DF_BOUNDS``
+    (:func:`~skmoe._kernels._student_t.solve_df`)."""
+    return _kernels._student_t.solve_df(float(mean_log_u_minus_u), float(df_old),
+                                        *DF_BOUNDS)
