@@ -19,6 +19,7 @@ from skmoe import (
     HierarchicalSoftmaxGating,
     MixtureOfExpertsRegressor,
     MultipleOptimaWarning,
+    NormalizedSigmoidGating,
     SoftmaxGating,
 )
 from skmoe.datasets import load_mcycle, make_moe_regression
@@ -56,6 +57,29 @@ def test_random_stays_the_default():
     # user guide, :ref:`starts`
     assert MixtureOfExpertsRegressor().init_params == "random"
     assert FitSpec(3, None, None).init_params == "random"
+
+
+@pytest.mark.parametrize("make", [joint_clusters_start, input_cells_start,
+                                  regression_clusters_start, random_start])
+@pytest.mark.parametrize("gating, expected", [
+    (SoftmaxGating(schedule="geometric", initial_temperature=7.0),
+     {"temperature": 7.0}),
+    (SoftmaxGating(top_k=2), {"top_k_smoothing": 2.0}),
+    (NormalizedSigmoidGating(top_k=2), {"top_k_smoothing": 2.0}),
+    (SoftmaxGating(top_k=2, anneal_iter=0), {}),
+    (SoftmaxGating(), {}),
+], ids=repr)
+def test_every_candidate_starts_where_the_schedule_starts(make, gating, expected):
+    # the cluster starts once built their gate without the family's
+    # gate_extra: a scheduled temperature started at its target and the
+    # smoothing of a top-K selection at 0 (exact), or the short runs raised a
+    # KeyError; now every candidate starts in the random start's state
+    # (SMOOTHING_START = 2.0, the initial temperature), exactly
+    X, y, w = _data()
+    spec = _spec(gating=gating)
+    params = make(X, y, w, spec)
+    assert {k: float(v[0]) for k, v in params.gate_extra.items()} == expected
+    assert gating.start_extra(3).keys() == expected.keys()
 
 
 @pytest.mark.parametrize("fused", [None, False])

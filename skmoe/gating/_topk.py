@@ -23,6 +23,12 @@ class _TopKGating(Gating):
             return 0.0
         return float(params.gate_extra.get("top_k_smoothing", np.zeros(1))[0])
 
+    def _start_smoothing(self, n_experts):
+        """The ``gate_extra`` of an annealed top-K selection's start."""
+        if self._sparse(n_experts) and self.anneal_iter > 0:
+            return {"top_k_smoothing": np.array([SMOOTHING_START])}
+        return {}
+
     def _lacks_topk(self, ability, n_experts):
         """Abilities a top-K selection removes (see ``Gating._lacks``).
 
