@@ -18,7 +18,7 @@ from .noise import (
     noise_for_targets,
     resolve_noise,
 )
-from .solvers import SOLVER_OBJECTIVES, FitSpec, check_spec, fit_moe
+from .solvers import SOLVER_OBJECTIVES, FitSpec, check_spec, fit_moe, start_used
 from .solvers._finish import canonical_permutation, finish_fit
 from .solvers._online import check_online, partial_fit_online
 from .utils._arrays import as_kernel_array
@@ -456,7 +456,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         max_iter=300,
         tol=1e-6,
         n_init=1,
-        init_params="random",
+        init_params="auto",
         random_state=None,
         warm_start=False,
         reg_var=1e-6,
@@ -729,6 +729,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.params_ = params
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
+        self.init_params_ = start_used(spec)[0]
         self._fitted_objective = self.objective
         if self.objective == "likelihood":
             self.log_likelihood_ = result.log_likelihood

@@ -51,12 +51,55 @@ def _spec(K=3, gating=None, seed=0, **kwargs):
                                **kwargs)
 
 
-def test_random_stays_the_default():
-    # "auto" is not yet the default: as the default it failed 24 tests of
-    # other families (schedules and top-k smoothing, top-2 recovery); see the
-    # user guide, :ref:`starts`
-    assert MixtureOfExpertsRegressor().init_params == "random"
-    assert FitSpec(3, None, None).init_params == "random"
+def test_auto_is_the_default():
+    assert MixtureOfExpertsRegressor().init_params == "auto"
+    assert MixtureOfExpertsRegressor().n_init == 1
+    assert FitSpec(3, None, None).init_params == "auto"
+
+
+@pytest.mark.parametrize("gating", [
+    SoftmaxGating(top_k=2), NormalizedSigmoidGating(top_k=2),
+    HierarchicalSoftmaxGating(n_groups=2),
+], ids=repr)
+def test_models_without_short_runs_start_randomly(gating, capsys):
+    # the pool needs the gate's ability "short_runs"; the others fall back to
+    # the random start, say so with verbose, and name it in init_params_: the
+    # fit is the random start's, bit for bit
+    X, y, _ = _data(n=200, K=4)
+    assert gating.lacks("short_runs", 4) is not None
+    kw = dict(gating=gating, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default = MixtureOfExpertsRegressor(4, verbose=1, **kw).fit(X, y)
+        out = capsys.readouterr().out
+        random = MixtureOfExpertsRegressor(4, init_params="random", **kw).fit(X, y)
+    assert default.init_params_ == "random" and random.init_params_ == "random"
+    assert out.splitlines()[0].startswith("init_params='auto' needs gating with "
+                                          "the ability 'short_runs'")
+    assert "candidate" not in out
+    assert np.array_equal(default.history_, random.history_)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(), "auto"),
+    (dict(gating=SoftmaxGating(top_k=2)), "auto"),  # top_k = K is dense
+    (dict(gating=SoftmaxGating(schedule="geometric")), "auto"),
+    (dict(noise="student_t"), "auto"),
+    (dict(init_params="kmeans"), "kmeans"),
+    (dict(init_params="random"), "random"),
+])
+def test_init_params_names_the_start_used(kwargs, expected):
+    X, y, _ = _data(n=200, K=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MixtureOfExpertsRegressor(2, max_iter=20, random_state=0,
+                                        **kwargs).fit(X, y)
+        assert est.init_params_ == expected
+        est.set_params(warm_start=True, max_iter=2).fit(X, y)
+        assert est.init_params_ == "warm_start"
+        given = MixtureOfExpertsRegressor(2, init_params=est.params_,
+                                          max_iter=2).fit(X, y)
+    assert given.init_params_ == "given"
 
 
 @pytest.mark.parametrize("make", [joint_clusters_start, input_cells_start,
@@ -295,7 +338,8 @@ def test_auto_fits_every_kind_of_model(kwargs):
 
 @pytest.mark.parametrize("init_params", ["kmeans", "auto"])
 def test_cluster_starts_of_a_hierarchical_gate(init_params):
-    # the k-means start gave the hierarchical gate no group rows (KeyError)
+    # the k-means start gave the hierarchical gate no group rows (KeyError);
+    # ("auto" falls back to the random start for this gate)
     X, y, _ = _data(n=200, K=4)
     est = MixtureOfExpertsRegressor(
         4, gating=HierarchicalSoftmaxGating(n_groups=2), init_params=init_params,

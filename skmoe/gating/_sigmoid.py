@@ -171,7 +171,7 @@ class NormalizedSigmoidGating(_TopKGating):
 
     #: abilities (see skmoe.utils._abilities)
     provides = frozenset({"gradient", "smooth", "fixed_model", "atoms",
-                          "compiled"})
+                          "compiled", "short_runs"})
     #: what its compiled program runs (see Family._compiled_methods)
     _compiled_methods = ("m_step", "log_weights", "at_iteration")
 

@@ -617,7 +617,8 @@ class SoftmaxGating(_TopKGating):
     #: abilities (see skmoe.utils._abilities); _lacks lists the
     #: configurations without some of them
     provides = frozenset({"gradient", "smooth", "fixed_model", "statistics",
-                          "linear", "atoms", "softmax_atoms", "compiled"})
+                          "linear", "atoms", "softmax_atoms", "compiled",
+                          "short_runs"})
     #: what its compiled program runs (see Family._compiled_methods)
     _compiled_methods = ("m_step", "statistics", "update", "log_weights",
                          "at_iteration")

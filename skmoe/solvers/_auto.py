@@ -29,6 +29,7 @@ with the iteration numbers continued, and the history joins both parts.
 
 import numpy as np
 
+from ..utils._abilities import Requirements, missing
 from ._em import run_em
 from ._result import Degenerate, FitResult
 from ._starts import (
@@ -37,6 +38,41 @@ from ._starts import (
     random_start,
     regression_clusters_start,
 )
+
+#: what the pool needs of a model: a gate whose short runs rank the starts
+#: (not a top-K selection, not the hierarchical gate); other models start
+#: from init_params="random" (:func:`start_method`)
+POOL = Requirements("init_params='auto'", gating=("short_runs",))
+
+
+def start_method(spec):
+    """The start a fit of ``spec`` uses, and why it is not the one asked for.
+
+    ``init_params="auto"`` runs the pool only for models whose gate has the
+    ability ``"short_runs"`` (:data:`POOL`); the others start from
+    ``"random"``, the start they were measured with.
+
+    Parameters
+    ----------
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    method : str or MoEParams
+        ``spec.init_params``, or ``"random"`` instead of ``"auto"``.
+    reason : str or None
+        Why ``"auto"`` fell back (a sentence), else None.
+    """
+    method = spec.init_params
+    if not (isinstance(method, str) and method == "auto"):
+        return method, None
+    reason = missing(POOL, **spec.model())
+    if reason is None:
+        return method, None
+    return "random", (f"{reason} It starts from init_params='random' "
+                      "instead.")
+
 
 #: the kinds of candidate starts, in the order the pool cycles through them
 CANDIDATES = (
