@@ -75,8 +75,8 @@ def main(argv=None):
     X, y = skmoe.datasets.load_mcycle(return_X_y=True)
     fit(X, y, 3, max_iter=2)  # compile or load the kernels before timing
     header = (f"{'setting':12}{'flexmix':>14}{'fm s/30':>9}{'auto worst':>15}"
-              f"{'median':>11}{'reach':>9}{'s':>7}{'random1':>5}{'s':>7}"
-              f"{'kmeans1':>5}{'s':>7}"
+              f"{'median':>11}{'reach':>9}{'s':>7}{'rand1':>6}{'s':>7}"
+              f"{'kmns1':>6}{'s':>7}"
               f"{'random30 worst':>16}{'best':>13}"
               f"{'s':>7}{'kmeans30 worst':>16}{'best':>13}{'s':>7}")
     print(header)
@@ -95,7 +95,7 @@ def main(argv=None):
             singles = [fit(X, y, K, init_params=init, random_state=s)
                        for s in range(args.seeds)]
             lls = [est.log_likelihood_ for est, _ in singles]
-            row.append(f"{sum(ll >= best_fm - REACH for ll in lls):>5}"
+            row.append(f"{sum(ll >= best_fm - REACH for ll in lls):>6}"
                        f"{np.median([s for _, s in singles]):7.3f}")
         for init in ("random", "kmeans"):
             runs = [fit(X, y, K, init_params=init, n_init=30, random_state=r)
@@ -105,7 +105,7 @@ def main(argv=None):
                     f"{np.median([s for _, s in runs]):7.2f}"]
         print("".join(row), flush=True)
     print(f"reach: default (auto-start) fits within {REACH:g} of flexmix's best, "
-          "s their median wall time; random1/kmeans1: single random and k-means "
+          "s their median wall time; rand1/kmns1: single random and k-means "
           "starts (n_init=1) within it, of the same random states, and their "
           "median wall time; "
           "random30/kmeans30: worst and best over random_state=0..repeats-1 "

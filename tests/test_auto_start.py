@@ -315,6 +315,35 @@ def test_auto_verbose_names_the_candidates(capsys):
     assert re.search(r"^iter   2[1-9]", out, flags=re.M)  # the run on
 
 
+def test_short_runs_take_the_compiled_path(monkeypatch):
+    # a small softmax/linear/Gaussian fit: every candidate's short run and the
+    # run on (none when the chosen short run converged) are compiled runs;
+    # none runs the batch loop or the fused EM
+    import skmoe.solvers._em as em
+
+    calls = []
+    real = em.run_compiled
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("stop_iter"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(em, "run_compiled", spy)
+    monkeypatch.setattr(em, "FusedSteps", None)  # would raise if used
+    monkeypatch.setattr(em, "_Steps", None)
+    X, y, _ = _data(n=150, d=1, K=2)
+    est = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    assert est.init_params_ == "auto"
+    assert calls[:20] == [10] * 20
+    assert calls[20:] == ([] if est.n_iter_ <= 10 else [None])
+    # and a fit that runs on
+    calls.clear()
+    with pytest.warns(ConvergenceWarning):  # tol=0: all 15 iterations
+        est = MixtureOfExpertsRegressor(2, tol=0.0, max_iter=15,
+                                        random_state=0).fit(X, y)
+    assert est.n_iter_ == 15 and calls == [10] * 20 + [None]
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(gating=HierarchicalSoftmaxGating(n_groups=2), n_experts=4),
     dict(gating=SoftmaxGating(top_k=2)),
