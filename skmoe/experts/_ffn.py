@@ -97,9 +97,9 @@ class FFNExperts(Experts):
     a blend of two regimes, it can fit the jump between them with a steep
     unit, and EM then stalls at a poor local maximum where the gate does
     nothing. The random soft partition of ``init_params="random"`` invites
-    this; ``init_params="kmeans"`` (clusters of ``(x, y)``), the default
-    ``"auto"`` (which has such clusters among its candidates) and ``n_init``
-    restarts avoid it in most cases.
+    this; ``init_params="kmeans"`` (clusters of ``(x, y)``) and ``n_init``
+    restarts avoid it in most cases, and the default ``"auto"`` has such
+    clusters among its candidates.
 
     **Symmetries.** Different parameters give the same expert:
 
