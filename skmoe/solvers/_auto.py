@@ -22,6 +22,14 @@ memberships). flexmix takes the best of several short runs to a loose
 tolerance; skmoe counts iterations instead, so that every candidate costs
 the same and a slowly starting run is not discarded before it moves.
 
+It is the default start for models whose gate has the ability
+``"short_runs"`` (:data:`POOL`); the others (a top-K selection, the
+hierarchical gate) start from ``init_params="random"``
+(:func:`start_method`), where short runs ranked the starts worse. Every
+candidate starts the gate's schedule where a random start does
+(:meth:`~skmoe.Gating.start_extra`), so short runs of a scheduled
+temperature are the first iterations of that schedule.
+
 The continued run is the run that the chosen start would have made alone:
 :func:`~skmoe.solvers._em.run_em` runs on from the short run's parameters
 with the iteration numbers continued, and the history joins both parts.
