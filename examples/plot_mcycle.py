@@ -10,15 +10,15 @@ rebounds, and the noise grows after the impact: a mixture of linear experts
 with a softmax gate on ``times`` (flexmix's ``accel ~ times`` with
 ``concomitant = FLXPmultinom(~ times)``) fits it with three experts.
 
-This example fits it with the auto start (``init_params="auto"``, one fit),
-compares the fit with the best of 30 flexmix starts, and shows why the start
-matters on such data.
+This example fits it with the default start (``init_params="auto"``, one
+fit), compares the fit with the best of 30 flexmix starts, and shows why the
+start matters on such data.
 """
 
 # %%
-# The data and a fit with the auto start
-# --------------------------------------
-# Only the number of experts and the start are chosen; the start is
+# The data and a fit with the default start
+# -----------------------------------------
+# Only the number of experts is chosen; the default start is
 # ``init_params="auto"``: 20 short EM runs from four kinds of starts, the
 # best of them run on to convergence (see :ref:`starts`).
 
@@ -29,8 +29,7 @@ from skmoe import MixtureOfExpertsRegressor
 from skmoe.datasets import load_mcycle
 
 X, y = load_mcycle(return_X_y=True)
-est = MixtureOfExpertsRegressor(n_experts=3, init_params="auto",
-                                random_state=0).fit(X, y)
+est = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
 print(f"log-likelihood {est.log_likelihood_:.4f} after {est.n_iter_} EM "
       f"iterations (converged: {est.converged_}), BIC {est.bic(X, y):.1f}")
 
@@ -118,7 +117,7 @@ plt.show()
 # Why the start matters here
 # --------------------------
 # The likelihood has several local maxima on these data. Ten single random
-# starts (``init_params="random"``, the default) against ten auto starts,
+# starts (``init_params="random"``) against ten default (auto) starts,
 # with different random states: the random starts mostly end well below
 # flexmix's optimum (6 of 100 reached it, see :ref:`starts`), the auto
 # starts at it.

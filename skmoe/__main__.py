@@ -71,7 +71,8 @@ def _print_model(params, feature_names, truth=None, est_index=None, true_index=N
 
 #: the help of --n-init, whose default is the estimator's
 N_INIT_HELP = ("number of restarts (default: the estimator's default n_init; with "
-               "--init auto each restart is the best of 20 short EM runs)")
+               "the default --init auto each restart is the best of 20 short EM "
+               "runs)")
 
 
 def _given(**options):

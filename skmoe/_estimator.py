@@ -18,7 +18,7 @@ from .noise import (
     noise_for_targets,
     resolve_noise,
 )
-from .solvers import SOLVER_OBJECTIVES, FitSpec, check_spec, fit_moe
+from .solvers import SOLVER_OBJECTIVES, FitSpec, check_spec, fit_moe, start_used
 from .solvers._finish import canonical_permutation, finish_fit
 from .solvers._online import check_online, partial_fit_online
 from .utils._arrays import as_kernel_array
@@ -140,37 +140,45 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         objective is at most ``tol``).
     n_init : int, default=1
         Number of restarts; the one with the best objective is kept. With
-        ``init_params="auto"`` every restart chooses its start among its own
-        pool of short runs. With two or more restarts, a
-        :class:`~skmoe.MultipleOptimaWarning` says when the converged
-        restarts ended at clearly different optima and the best was reached
-        by one of them only (see :ref:`starts`).
+        ``init_params="auto"`` every restart is an independent pool: its own
+        20 candidate starts and short runs, its best run on to convergence
+        (``n_init`` pools cost ``n_init`` times one). One pool reached the
+        best known optimum on the real data sets of :mod:`skmoe.datasets`
+        (see :ref:`starts`), hence the default 1. With two or more
+        restarts, a :class:`~skmoe.MultipleOptimaWarning` says when the
+        converged restarts ended at clearly different optima and the best
+        was reached by one of them only.
     init_params : {"auto", "random", "kmeans", "tensor"} or MoEParams, \
-            default="random"
-        Starting point. ``"auto"``: 20 candidate starts, in turn random
-        gate hyperplanes (as ``"random"``), weighted k-means clusters of the
-        standardised ``(X, y)``, k-means cells of the standardised ``X`` and
-        clusters around regression lines through random rows; each runs 10
-        EM iterations, and the one with the highest log-likelihood after
-        them runs on to convergence (its ``history_`` and ``n_iter_``
-        include those 10 iterations). It costs about 200 EM iterations more
-        than a single start, and on the classic data sets of
-        :mod:`skmoe.datasets` it reaches the best known optimum where a
-        single random or k-means start often does not (see
+            default="auto"
+        Starting point. ``"auto"`` (the default): 20 candidate starts, in
+        turn random gate hyperplanes (as ``"random"``), weighted k-means
+        clusters of the standardised ``(X, y)``, k-means cells of the
+        standardised ``X`` and clusters around regression lines through
+        random rows; each runs 10 EM iterations, and the one with the
+        highest log-likelihood after them runs on to convergence (its
+        ``history_`` and ``n_iter_`` include those 10 iterations). It costs
+        about 200 EM iterations more than a single start, and on the
+        classic data sets of :mod:`skmoe.datasets` it reaches the best known
+        optimum where a single random or k-means start often does not (see
         :ref:`starts`); integer sample weights are equivalent to repeated
-        rows. With ``solver="lbfgs"`` or ``"gd"`` the chosen short EM run
-        is the gradient solver's start. ``"random"``: random gate
-        hyperplanes through the data mean with experts fitted to that soft
-        partition (it depends on the data only through weighted sums, so
-        integer sample weights are equivalent to repeated rows).
-        ``"kmeans"``: scikit-learn's k-means clusters of the standardised
-        ``(X, y)``. An :class:`~skmoe.MoEParams`: start from these
-        parameters, as the convergence-rate papers do. ``"tensor"``: the fit
-        of ``solver="tensor"`` with 100 gate EM iterations (same
-        requirements). ``solver="tensor"`` and ``"two_loss"`` start from
-        their own moment estimate and ignore the strings; an
-        :class:`~skmoe.MoEParams` replaces the moment estimate (its expert
-        directions are then held fixed).
+        rows. The pool runs for models whose gate has the ability
+        ``"short_runs"`` (softmax, normalized sigmoid and Gaussian gates);
+        a top-K selection (``top_k < n_experts``) and the hierarchical gate
+        start from ``"random"`` instead, where short runs ranked the starts
+        worse (``verbose`` says so; ``init_params_`` names the start used).
+        With ``solver="lbfgs"`` or ``"gd"`` the chosen short EM run is the
+        gradient solver's start. ``"random"``: random gate hyperplanes
+        through the data mean with experts fitted to that soft partition
+        (it depends on the data only through weighted sums, so integer
+        sample weights are equivalent to repeated rows). ``"kmeans"``:
+        scikit-learn's k-means clusters of the standardised ``(X, y)``. An
+        :class:`~skmoe.MoEParams`: start from these parameters, as the
+        convergence-rate papers do. ``"tensor"``: the fit of
+        ``solver="tensor"`` with 100 gate EM iterations (same requirements).
+        ``solver="tensor"`` and ``"two_loss"`` start from their own moment
+        estimate and ignore the strings; an :class:`~skmoe.MoEParams`
+        replaces the moment estimate (its expert directions are then held
+        fixed).
     random_state : int, RandomState instance or None, default=None
         Controls the random starting points. Pass an int for reproducible
         output across multiple function calls.
@@ -300,6 +308,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         experts, not counting the plain fit that gives the EM start). After
         :meth:`partial_fit`: the number of batches of the stream, as
         ``n_batches_``.
+    init_params_ : str
+        The start the last :meth:`fit` made: ``"auto"``, ``"random"``
+        (asked for, or ``init_params="auto"`` falling back for a gate
+        without the ability ``"short_runs"``), ``"kmeans"``, ``"tensor"``,
+        ``"given"`` (an :class:`~skmoe.MoEParams`), ``"warm_start"``, or the
+        moment solver's name (``solver="tensor"`` or ``"two_loss"``). Not set
+        by :meth:`partial_fit`.
     converged_ : bool
         Whether the kept restart met the convergence rule.
     log_likelihood_ : float
@@ -456,7 +471,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         max_iter=300,
         tol=1e-6,
         n_init=1,
-        init_params="random",
+        init_params="auto",
         random_state=None,
         warm_start=False,
         reg_var=1e-6,
@@ -729,6 +744,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.params_ = params
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
+        self.init_params_ = start_used(spec)[0]
         self._fitted_objective = self.objective
         if self.objective == "likelihood":
             self.log_likelihood_ = result.log_likelihood
@@ -902,6 +918,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         self.experts_ = spec.experts
         self.params_ = params
         self.n_batches_ = self.n_iter_ = state.n_batches
+        self.__dict__.pop("init_params_", None)  # from an earlier fit
         self._fitted_objective = "likelihood"
         for name in ("converged_", "log_likelihood_", "history_",
                      "routing_history_"):

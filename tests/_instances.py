@@ -15,14 +15,14 @@ from skmoe.noise import MultivariateGaussianNoise
 
 def small_instances():
     """One small instance per gating family and per expert family."""
-    # the auto start once; the family instances below start from one random
-    # start (the default), so the checks of every family do not repeat the
-    # auto start's 20 short runs per fit (7-14x the time of a fit on these
-    # tiny data; the auto start of every family is tested in
-    # tests/test_auto_start.py)
+    # the default start (auto) once, and the random start once; the family
+    # instances below start from one random start, so the checks of every
+    # family do not repeat the auto start's 20 short runs per fit (7-14x the
+    # time of a fit on these tiny data; the auto start of every family is
+    # tested in tests/test_auto_start.py)
     yield MixtureOfExpertsRegressor(n_experts=2, max_iter=30, random_state=0)
     yield MixtureOfExpertsRegressor(n_experts=2, max_iter=30, random_state=0,
-                                    init_params="auto")
+                                    init_params="random")
     common = dict(n_experts=2, max_iter=30, random_state=0, init_params="random")
     yield MixtureOfExpertsRegressor(
         gating=SoftmaxGating(temperature=0.5),

@@ -19,6 +19,7 @@ from skmoe import (
     HierarchicalSoftmaxGating,
     MixtureOfExpertsRegressor,
     MultipleOptimaWarning,
+    NormalizedSigmoidGating,
     SoftmaxGating,
 )
 from skmoe.datasets import load_mcycle, make_moe_regression
@@ -50,12 +51,78 @@ def _spec(K=3, gating=None, seed=0, **kwargs):
                                **kwargs)
 
 
-def test_random_stays_the_default():
-    # "auto" is not yet the default: as the default it failed 24 tests of
-    # other families (schedules and top-k smoothing, top-2 recovery); see the
-    # user guide, :ref:`starts`
-    assert MixtureOfExpertsRegressor().init_params == "random"
-    assert FitSpec(3, None, None).init_params == "random"
+def test_auto_is_the_default():
+    assert MixtureOfExpertsRegressor().init_params == "auto"
+    assert MixtureOfExpertsRegressor().n_init == 1
+    assert FitSpec(3, None, None).init_params == "auto"
+
+
+@pytest.mark.parametrize("gating", [
+    SoftmaxGating(top_k=2), NormalizedSigmoidGating(top_k=2),
+    HierarchicalSoftmaxGating(n_groups=2),
+], ids=repr)
+def test_models_without_short_runs_start_randomly(gating, capsys):
+    # the pool needs the gate's ability "short_runs"; the others fall back to
+    # the random start, say so with verbose, and name it in init_params_: the
+    # fit is the random start's, bit for bit
+    X, y, _ = _data(n=200, K=4)
+    assert gating.lacks("short_runs", 4) is not None
+    kw = dict(gating=gating, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default = MixtureOfExpertsRegressor(4, verbose=1, **kw).fit(X, y)
+        out = capsys.readouterr().out
+        random = MixtureOfExpertsRegressor(4, init_params="random", **kw).fit(X, y)
+    assert default.init_params_ == "random" and random.init_params_ == "random"
+    assert out.splitlines()[0].startswith("init_params='auto' needs gating with "
+                                          "the ability 'short_runs'")
+    assert "candidate" not in out
+    assert np.array_equal(default.history_, random.history_)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(), "auto"),
+    (dict(gating=SoftmaxGating(top_k=2)), "auto"),  # top_k = K is dense
+    (dict(gating=SoftmaxGating(schedule="geometric")), "auto"),
+    (dict(noise="student_t"), "auto"),
+    (dict(init_params="kmeans"), "kmeans"),
+    (dict(init_params="random"), "random"),
+])
+def test_init_params_names_the_start_used(kwargs, expected):
+    X, y, _ = _data(n=200, K=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MixtureOfExpertsRegressor(2, max_iter=20, random_state=0,
+                                        **kwargs).fit(X, y)
+        assert est.init_params_ == expected
+        est.set_params(warm_start=True, max_iter=2).fit(X, y)
+        assert est.init_params_ == "warm_start"
+        given = MixtureOfExpertsRegressor(2, init_params=est.params_,
+                                          max_iter=2).fit(X, y)
+    assert given.init_params_ == "given"
+
+
+@pytest.mark.parametrize("make", [joint_clusters_start, input_cells_start,
+                                  regression_clusters_start, random_start])
+@pytest.mark.parametrize("gating, expected", [
+    (SoftmaxGating(schedule="geometric", initial_temperature=7.0),
+     {"temperature": 7.0}),
+    (SoftmaxGating(top_k=2), {"top_k_smoothing": 2.0}),
+    (NormalizedSigmoidGating(top_k=2), {"top_k_smoothing": 2.0}),
+    (SoftmaxGating(top_k=2, anneal_iter=0), {}),
+    (SoftmaxGating(), {}),
+], ids=repr)
+def test_every_candidate_starts_where_the_schedule_starts(make, gating, expected):
+    # the cluster starts once built their gate without the family's
+    # gate_extra: a scheduled temperature started at its target and the
+    # smoothing of a top-K selection at 0 (exact), or the short runs raised a
+    # KeyError; now every candidate starts in the random start's state
+    # (SMOOTHING_START = 2.0, the initial temperature), exactly
+    X, y, w = _data()
+    spec = _spec(gating=gating)
+    params = make(X, y, w, spec)
+    assert {k: float(v[0]) for k, v in params.gate_extra.items()} == expected
+    assert gating.start_extra(3).keys() == expected.keys()
 
 
 @pytest.mark.parametrize("fused", [None, False])
@@ -248,6 +315,35 @@ def test_auto_verbose_names_the_candidates(capsys):
     assert re.search(r"^iter   2[1-9]", out, flags=re.M)  # the run on
 
 
+def test_short_runs_take_the_compiled_path(monkeypatch):
+    # a small softmax/linear/Gaussian fit: every candidate's short run and the
+    # run on (none when the chosen short run converged) are compiled runs;
+    # none runs the batch loop or the fused EM
+    import skmoe.solvers._em as em
+
+    calls = []
+    real = em.run_compiled
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("stop_iter"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(em, "run_compiled", spy)
+    monkeypatch.setattr(em, "FusedSteps", None)  # would raise if used
+    monkeypatch.setattr(em, "_Steps", None)
+    X, y, _ = _data(n=150, d=1, K=2)
+    est = MixtureOfExpertsRegressor(2, random_state=0).fit(X, y)
+    assert est.init_params_ == "auto"
+    assert calls[:20] == [10] * 20
+    assert calls[20:] == ([] if est.n_iter_ <= 10 else [None])
+    # and a fit that runs on
+    calls.clear()
+    with pytest.warns(ConvergenceWarning):  # tol=0: all 15 iterations
+        est = MixtureOfExpertsRegressor(2, tol=0.0, max_iter=15,
+                                        random_state=0).fit(X, y)
+    assert est.n_iter_ == 15 and calls == [10] * 20 + [None]
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(gating=HierarchicalSoftmaxGating(n_groups=2), n_experts=4),
     dict(gating=SoftmaxGating(top_k=2)),
@@ -271,7 +367,8 @@ def test_auto_fits_every_kind_of_model(kwargs):
 
 @pytest.mark.parametrize("init_params", ["kmeans", "auto"])
 def test_cluster_starts_of_a_hierarchical_gate(init_params):
-    # the k-means start gave the hierarchical gate no group rows (KeyError)
+    # the k-means start gave the hierarchical gate no group rows (KeyError);
+    # ("auto" falls back to the random start for this gate)
     X, y, _ = _data(n=200, K=4)
     est = MixtureOfExpertsRegressor(
         4, gating=HierarchicalSoftmaxGating(n_groups=2), init_params=init_params,

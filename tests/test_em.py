@@ -154,7 +154,10 @@ def test_too_few_samples_message():
 
 def test_verbose_prints_one_line_per_iteration(small_data, capsys):
     X, y, _ = small_data
-    est = MixtureOfExpertsRegressor(2, verbose=1, random_state=0).fit(X, y)
+    # one run from one start (the auto pool prints its candidates' lines too:
+    # tests/test_auto_start.py)
+    est = MixtureOfExpertsRegressor(2, verbose=1, init_params="random",
+                                    random_state=0).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == est.n_iter_
     assert lines[0].split()[:2] == ["iter", "1"]
@@ -207,7 +210,8 @@ def test_degenerate_restart_is_discarded_with_warning(small_data):
     X, y, _ = small_data
     # call 1 is the first restart's start, call 2 its first EM M-step
     est = MixtureOfExpertsRegressor(
-        3, experts=_NaNExperts(fail_calls=(2,)), n_init=2, random_state=0
+        3, experts=_NaNExperts(fail_calls=(2,)), n_init=2, init_params="random",
+        random_state=0,
     )
     with pytest.warns(DegenerateFitWarning, match="restart 1 of 2 degenerated"):
         est.fit(X, y)

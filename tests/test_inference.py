@@ -434,7 +434,8 @@ def test_bootstrap_reports_refits_that_did_not_converge():
 def test_warns_when_the_fit_did_not_converge():
     X, y, _ = make_moe_regression(200, 1, 2, noise=0.3, random_state=0)
     with pytest.warns(ConvergenceWarning):
-        est = MixtureOfExpertsRegressor(2, max_iter=2, random_state=0).fit(X, y)
+        est = MixtureOfExpertsRegressor(2, max_iter=2, init_params="random",
+                                        random_state=0).fit(X, y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est.standard_errors(X, y)

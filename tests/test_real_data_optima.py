@@ -13,8 +13,9 @@ K=4 >= -551.14, NPreg >= -701.11, tonedata >= 142.84) and asks for flexmix's
 best minus 1e-8 for CO2; where flexmix's recorded best minus 1e-8 is higher
 than the issue's number, that stricter value is used.
 
-The auto start (``init_params="auto"``, the default ``n_init=1``) reaches every
-optimum (:func:`test_auto_start_reaches_flexmix_optimum`). The explicit starts
+The default estimator (only ``n_experts`` given: ``init_params="auto"``,
+``n_init=1``) reaches every optimum
+(:func:`test_default_estimator_reaches_flexmix_optimum`). The explicit starts
 are tested too (k-means, ``n_init=30``), except mcycle K=4: k-means starts
 all end at a local optimum (-551.8674 with tol=1e-10, 88 iterations;
 checked, not a stopping-rule artefact), below flexmix's -551.1687, so that
@@ -100,12 +101,13 @@ def test_reaches_flexmix_optimum(setting):
 
 @pytest.mark.parametrize("seed", DEFAULT_SEEDS)
 @pytest.mark.parametrize("setting", list(SETTINGS))
-def test_auto_start_reaches_flexmix_optimum(setting, seed):
-    # the auto start with the defaults n_init=1, tol=1e-6, max_iter=300
+def test_default_estimator_reaches_flexmix_optimum(setting, seed):
+    # the default estimator: init_params="auto", n_init=1, tol=1e-6,
+    # max_iter=300 (nothing but n_experts and the random state given)
     load, K, _ = SETTINGS[setting]
     X, y = load(return_X_y=True)
-    est = MixtureOfExpertsRegressor(K, init_params="auto",
-                                    random_state=seed).fit(X, y)
+    est = MixtureOfExpertsRegressor(K, random_state=seed).fit(X, y)
+    assert est.init_params_ == "auto"
     assert est.converged_
     assert est.log_likelihood_ >= _threshold(setting), (
         setting, seed, est.log_likelihood_, _threshold(setting))
@@ -212,22 +214,24 @@ FLEXMIX_GLM_BEST = {"patent_k3": -197.67519736, "mehta_k2": -64.31467474}
 def test_glm_experts_reach_flexmix_optimum(setting):
     # patent: Poisson experts Patents ~ lgRD with the gate on RDS
     # (FLXPmultinom(~ RDS)); Mehta: binomial experts and gate on the
-    # new-drug dummy, the trials as sample weights. 30 random starts (the
-    # default init_params) and tol=1e-8: at flexmix's own 1e-6 skmoe stops
-    # 2.6e-5 below flexmix's patent value (measured: -197.675223) while its
-    # optimum is 1.7e-4 above (-197.675023 at 1e-8, -197.675021 at 1e-10).
+    # new-drug dummy, the trials as sample weights. 30 random starts
+    # (init_params="random", as measured) and tol=1e-8: at flexmix's own
+    # 1e-6 skmoe stops 2.6e-5 below flexmix's patent value (measured:
+    # -197.675223) while its optimum is 1.7e-4 above (-197.675023 at 1e-8,
+    # -197.675021 at 1e-10).
     # Threshold: flexmix's best minus 1e-8, as for the Gaussian settings.
     if setting == "patent_k3":
         X, y = load_patent(return_X_y=True, as_frame=True)
         est = MixtureOfExpertsRegressor(3, noise="poisson", gate_features=["RDS"],
                                         expert_features=["lgRD"], n_init=30,
-                                        tol=1e-8, random_state=0)
+                                        init_params="random", tol=1e-8,
+                                        random_state=0)
         w = None
     else:
         data = load_mehta(as_frame=True)
         X, y, w = data.data, data.target, data.sample_weight
         est = MixtureOfExpertsRegressor(2, noise="binomial", n_init=30, tol=1e-8,
-                                        random_state=0)
+                                        init_params="random", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, y, sample_weight=w)

@@ -184,6 +184,10 @@ def _max_expert_error(est, truth):
     return float(np.sqrt(e["expert_coef"] ** 2 + e["expert_intercept"] ** 2).max())
 
 
+# with the default start (the auto pool) the two t restarts of seed 3 end at
+# -593.51 and -600.68 (random starts: -591.72 both; the expert error 0.013
+# against 0.030): the MultipleOptimaWarning is right, and not the subject here
+@pytest.mark.filterwarnings("ignore::skmoe.MultipleOptimaWarning")
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_student_t_recovers_experts_under_outliers(seed):
     # K=2 softmax-gated linear experts (make_moe_regression, noise sd 0.3),

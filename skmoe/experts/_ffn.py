@@ -96,9 +96,10 @@ class FFNExperts(Experts):
     **Local maxima.** An FFN expert is flexible enough to imitate the gate: fed
     a blend of two regimes, it can fit the jump between them with a steep
     unit, and EM then stalls at a poor local maximum where the gate does
-    nothing. The default random soft partition of ``init_params="random"``
-    invites this; ``init_params="kmeans"`` (clusters of ``(x, y)``) and
-    ``n_init`` restarts avoid it in most cases.
+    nothing. The random soft partition of ``init_params="random"`` invites
+    this; ``init_params="kmeans"`` (clusters of ``(x, y)``) and ``n_init``
+    restarts avoid it in most cases, and the default ``"auto"`` has such
+    clusters among its candidates.
 
     **Symmetries.** Different parameters give the same expert:
 

@@ -270,6 +270,29 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
             ``gate_extra`` values for :class:`~skmoe.MoEParams`.
         """
 
+    def start_extra(self, n_experts):
+        """The ``gate_extra`` state a fit starts from, whatever its gate rows.
+
+        The state of a schedule run over EM iterations (a scheduled
+        temperature, the smoothing of an annealed top-K selection) that
+        :meth:`init` puts in ``gate_extra`` besides the random rows. Starts
+        that fit the gate to clusters instead of drawing it
+        (``init_params="kmeans"``, the candidates of ``"auto"``) begin from
+        this state, so that the schedule runs as from a random start. The
+        base class has none.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        extra : dict
+            Name -> array of ``gate_extra`` (empty without a schedule).
+        """
+        return {}
+
     @abstractmethod
     def random_params(self, n_features, n_experts, gate_scale, rng):
         """A random true gate in the family's normalisation, for data generators.

@@ -229,6 +229,21 @@ class ColumnGating(ColumnSelection, Gating):
         """
         return self.gating.init(self._sub(X), sample_weight, n_experts, rng)
 
+    def start_extra(self, n_experts):
+        """The wrapped family's starting ``gate_extra`` state.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        extra : dict
+            See :meth:`skmoe.Gating.start_extra`.
+        """
+        return self.gating.start_extra(n_experts)
+
     def random_params(self, n_features, n_experts, gate_scale, rng):
         """A random gate of the wrapped family on the selected columns.
 

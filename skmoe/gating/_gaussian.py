@@ -533,7 +533,7 @@ class GaussianGating(Gating):
     }
 
     #: abilities (see skmoe.utils._abilities)
-    provides = frozenset({"gradient", "smooth", "fixed_model"})
+    provides = frozenset({"gradient", "smooth", "fixed_model", "short_runs"})
 
     #: Newton steps in one EM gate update (as for SoftmaxGating)
     _max_newton_iter = 1

@@ -10,7 +10,7 @@ from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._ascent import maximize_monotone, sparse_gate_m_step
 from ._base import _random_directions, _weighted_moments
-from ._topk import SMOOTHING_START, _TopKGating, anneal_steps, next_smoothing
+from ._topk import _TopKGating, anneal_steps, next_smoothing
 
 
 class _SigmoidProgram:
@@ -171,7 +171,7 @@ class NormalizedSigmoidGating(_TopKGating):
 
     #: abilities (see skmoe.utils._abilities)
     provides = frozenset({"gradient", "smooth", "fixed_model", "atoms",
-                          "compiled"})
+                          "compiled", "short_runs"})
     #: what its compiled program runs (see Family._compiled_methods)
     _compiled_methods = ("m_step", "log_weights", "at_iteration")
 
@@ -331,9 +331,26 @@ class NormalizedSigmoidGating(_TopKGating):
         elif self.pin_last:
             coef[-1], intercept[-1] = 0.0, 0.0
         fields = {"gate_coef": coef, "gate_intercept": intercept}
-        if self._sparse(n_experts) and self.anneal_iter > 0:
-            fields["gate_extra"] = {"top_k_smoothing": np.array([SMOOTHING_START])}
+        extra = self.start_extra(n_experts)
+        if extra:
+            fields["gate_extra"] = extra
         return fields
+
+    def start_extra(self, n_experts):
+        """The starting smoothing of an annealed top-K selection, if any.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        extra : dict
+            ``{"top_k_smoothing": [2.0]}`` for ``top_k < n_experts`` with
+            ``anneal_iter > 0``, else empty.
+        """
+        return self._start_smoothing(n_experts)
 
     def random_params(self, n_features, n_experts, gate_scale, rng):
         """A random true gate (slopes of norm ``gate_scale``).

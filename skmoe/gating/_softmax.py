@@ -617,7 +617,8 @@ class SoftmaxGating(_TopKGating):
     #: abilities (see skmoe.utils._abilities); _lacks lists the
     #: configurations without some of them
     provides = frozenset({"gradient", "smooth", "fixed_model", "statistics",
-                          "linear", "atoms", "softmax_atoms", "compiled"})
+                          "linear", "atoms", "softmax_atoms", "compiled",
+                          "short_runs"})
     #: what its compiled program runs (see Family._compiled_methods)
     _compiled_methods = ("m_step", "statistics", "update", "log_weights",
                          "at_iteration")
@@ -833,6 +834,28 @@ class SoftmaxGating(_TopKGating):
         if start:
             fields["gate_extra"] = {**fields.get("gate_extra", {}), **start}
         return fields
+
+    def start_extra(self, n_experts):
+        """The starting temperature of a schedule and smoothing of a top-K.
+
+        Parameters
+        ----------
+        n_experts : int
+            Number of experts.
+
+        Returns
+        -------
+        extra : dict
+            ``"temperature"`` (``initial_temperature`` with a schedule) when
+            the temperature is scheduled, ``"top_k_smoothing"`` for an
+            annealed top-K selection; empty otherwise. A learned temperature
+            starts at ``temperature``, its value when none is stored.
+        """
+        _, temperature, selection = self._parts(n_experts)
+        extra = dict(selection.start_extra())
+        if temperature.schedule is not None:
+            extra["temperature"] = np.array([temperature.start()])
+        return extra
 
     def random_params(self, n_features, n_experts, gate_scale, rng):
         """A random true gate (see :meth:`Gating.random_params`).

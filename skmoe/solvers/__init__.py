@@ -6,7 +6,14 @@ requires of the model's families (:data:`SOLVERS`), and returns a
 :class:`FitResult`; :func:`fit_moe` checks the pair once and dispatches.
 """
 
-from ._dispatch import SOLVER_OBJECTIVES, SOLVERS, Solver, check_spec, fit_moe
+from ._dispatch import (
+    SOLVER_OBJECTIVES,
+    SOLVERS,
+    Solver,
+    check_spec,
+    fit_moe,
+    start_used,
+)
 from ._em_solver import fit_em
 from ._gradient import fit_gradient
 from ._result import FitResult
@@ -22,4 +29,5 @@ __all__ = [
     "fit_em",
     "fit_gradient",
     "fit_moe",
+    "start_used",
 ]

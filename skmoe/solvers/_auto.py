@@ -22,6 +22,14 @@ memberships). flexmix takes the best of several short runs to a loose
 tolerance; skmoe counts iterations instead, so that every candidate costs
 the same and a slowly starting run is not discarded before it moves.
 
+It is the default start for models whose gate has the ability
+``"short_runs"`` (:data:`POOL`); the others (a top-K selection, the
+hierarchical gate) start from ``init_params="random"``
+(:func:`start_method`), where short runs ranked the starts worse. Every
+candidate starts the gate's schedule where a random start does
+(:meth:`~skmoe.Gating.start_extra`), so short runs of a scheduled
+temperature are the first iterations of that schedule.
+
 The continued run is the run that the chosen start would have made alone:
 :func:`~skmoe.solvers._em.run_em` runs on from the short run's parameters
 with the iteration numbers continued, and the history joins both parts.
@@ -29,6 +37,7 @@ with the iteration numbers continued, and the history joins both parts.
 
 import numpy as np
 
+from ..utils._abilities import Requirements, missing
 from ._em import run_em
 from ._result import Degenerate, FitResult
 from ._starts import (
@@ -37,6 +46,41 @@ from ._starts import (
     random_start,
     regression_clusters_start,
 )
+
+#: what the pool needs of a model: a gate whose short runs rank the starts
+#: (not a top-K selection, not the hierarchical gate); other models start
+#: from init_params="random" (:func:`start_method`)
+POOL = Requirements("init_params='auto'", gating=("short_runs",))
+
+
+def start_method(spec):
+    """The start a fit of ``spec`` uses, and why it is not the one asked for.
+
+    ``init_params="auto"`` runs the pool only for models whose gate has the
+    ability ``"short_runs"`` (:data:`POOL`); the others start from
+    ``"random"``, the start they were measured with.
+
+    Parameters
+    ----------
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    method : str or MoEParams
+        ``spec.init_params``, or ``"random"`` instead of ``"auto"``.
+    reason : str or None
+        Why ``"auto"`` fell back (a sentence), else None.
+    """
+    method = spec.init_params
+    if not (isinstance(method, str) and method == "auto"):
+        return method, None
+    reason = missing(POOL, **spec.model())
+    if reason is None:
+        return method, None
+    return "random", (f"{reason} It starts from init_params='random' "
+                      "instead.")
+
 
 #: the kinds of candidate starts, in the order the pool cycles through them
 CANDIDATES = (

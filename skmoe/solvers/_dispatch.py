@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
+from .._params import MoEParams
 from ..utils._abilities import Requirements, check_requirements
+from ._auto import start_method
 from ._em_solver import fit_em
 from ._gradient import fit_gradient, gradient_requirements
 from ._tensor import check_moment_inputs, fit_tensor, moment_requirements
@@ -107,6 +109,34 @@ def check_spec(spec):
                            **model)
 
 
+def start_used(spec):
+    """The start a fit of ``spec`` makes, named as ``init_params_`` names it.
+
+    Parameters
+    ----------
+    spec : FitSpec
+        The fit's settings.
+
+    Returns
+    -------
+    start : str
+        ``"warm_start"`` (``spec.start``), ``"given"`` (an
+        :class:`~skmoe.MoEParams` as ``init_params``), the moment solver's
+        name (``solver="tensor"`` or ``"two_loss"`` start from their own
+        estimate), else the start method, ``"random"`` where
+        ``init_params="auto"`` falls back (:func:`~skmoe.solvers._auto.start_method`).
+    reason : str or None
+        Why ``"auto"`` fell back, else None.
+    """
+    if spec.start is not None:
+        return "warm_start", None
+    if isinstance(spec.init_params, MoEParams):
+        return "given", None
+    if spec.solver in MOMENT_METHODS:
+        return spec.solver, None
+    return start_method(spec)
+
+
 def fit_moe(X, y, sample_weight, spec):
     """Fit with ``spec.solver`` after :func:`check_spec`.
 
@@ -129,6 +159,12 @@ def fit_moe(X, y, sample_weight, spec):
         squares.
     """
     check_spec(spec)
+    if spec.start is None and spec.solver not in MOMENT_METHODS:
+        method, reason = start_method(spec)
+        if reason is not None:
+            if spec.verbose:
+                print(reason)
+            spec = spec.replace(init_params=method)
     moment = [("solver", spec.solver)] if spec.solver in MOMENT_METHODS else []
     if (spec.start is None and isinstance(spec.init_params, str)
             and spec.init_params in MOMENT_METHODS):

@@ -31,7 +31,7 @@ class FitSpec:
     objective : {"likelihood", "least_squares"}, default="likelihood"
         The objective.
     init_params : {"auto", "random", "kmeans", "tensor"} or MoEParams, \
-            default="random"
+            default="auto"
         Starting point of every restart; ``"auto"``: the best of
         ``n_candidates`` short EM runs (:mod:`skmoe.solvers._auto`).
     n_init : int, default=1
@@ -74,7 +74,7 @@ class FitSpec:
     noise: object = dataclasses.field(default_factory=GaussianNoise)
     solver: str = "em"
     objective: str = "likelihood"
-    init_params: object = "random"
+    init_params: object = "auto"
     n_init: int = 1
     n_candidates: int = 20
     short_iter: int = 10

@@ -238,8 +238,9 @@ def labels_start(X, y, sample_weight, labels, spec):
     params : MoEParams
         Experts and variances by :func:`from_responsibilities` on the
         clusters; the gate is one :meth:`~skmoe.Gating.m_step` from the
-        uniform gate (zero rows; a family's extra fields, such as the group
-        rows of a hierarchical gate, from its :meth:`~skmoe.Gating.init`).
+        uniform gate (zero rows) in the state a schedule starts from
+        (:meth:`~skmoe.Gating.start_extra`: a scheduled temperature, the
+        smoothing of an annealed top-K selection), as a random start's.
 
     Raises
     ------
@@ -254,7 +255,10 @@ def labels_start(X, y, sample_weight, labels, spec):
     R[np.arange(X.shape[0]), labels] = rows
     R = as_kernel_array(R)
     gate_shape = spec.gating.param_blocks(d, K)["gate_coef"][0]
-    gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K)}
+    # the uniform gate in the state a schedule starts from (a scheduled
+    # temperature, the smoothing of an annealed top-K selection)
+    gate = {"gate_coef": np.zeros(gate_shape), "gate_intercept": np.zeros(K),
+            "gate_extra": spec.gating.start_extra(K)}
     params = from_responsibilities(X, y, R, spec, gate, sample_weight)
     try:
         gate = spec.gating.m_step(X, R, params)

@@ -67,6 +67,13 @@ ABILITIES = {
         "the compiled EM path (one call per role and iteration, no "
         "MoEParams inside the loop)",
     ),
+    "short_runs": (
+        "a model whose EM runs of a few iterations rank their starts as the "
+        "converged runs do (every expert sees every row; starts climb at "
+        "comparable speeds)",
+        "the pool of short runs of init_params='auto' (else the fit starts "
+        "from init_params='random')",
+    ),
     "shared_experts": (
         "a noise model that covariate-free shared experts can use",
         "n_shared_experts > 0",
