@@ -433,3 +433,47 @@ def test_no_warning_when_restarts_agree():
     with warnings.catch_warnings():
         warnings.simplefilter("error", MultipleOptimaWarning)
         est.fit(X, y)
+
+
+def test_large_data_ranks_the_pool_on_a_subsample(monkeypatch):
+    # with POOL_ROWS lowered to 200, 300 rows: the candidates see 200 distinct
+    # rows of the data, the chosen parameters start one run on all 300 rows
+    X, y, w = _data()
+    assert X.shape[0] > 200
+    monkeypatch.setattr(_auto, "POOL_ROWS", 200)
+    from skmoe.solvers import _em_solver
+    monkeypatch.setattr(_em_solver, "POOL_ROWS", 200)
+    seen, starts = [], []
+    original = _auto.auto_start
+
+    def spy(Xs, ys, ws, spec, **kwargs):
+        seen.append(Xs)
+        result = original(Xs, ys, ws, spec, **kwargs)
+        starts.append(result.params)
+        return result
+
+    monkeypatch.setattr(_auto, "auto_start", spy)
+    est = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    assert len(seen) == 1 and seen[0].shape == (200, X.shape[1])
+    rows = {tuple(r) for r in X}
+    assert len({tuple(r) for r in seen[0]}) == 200 and \
+        {tuple(r) for r in seen[0]} <= rows
+    # the whole-data run starts at the pool's parameters: its history is one
+    # run on all rows, monotone, from their log-likelihood on all rows
+    again = MixtureOfExpertsRegressor(3, init_params=starts[0], max_iter=300)
+    again.fit(X, y)
+    assert est.init_params_ == "auto"
+    assert est.n_iter_ == again.n_iter_
+    assert_allclose(est.history_, again.history_, rtol=1e-12)
+    assert np.all(np.diff(est.history_) > -1e-9 * np.abs(est.history_[1:]))
+    # the same subsample and pool for the same random_state
+    again = MixtureOfExpertsRegressor(3, random_state=0).fit(X, y)
+    assert np.array_equal(again.history_, est.history_)
+
+
+def test_pool_rows_below_and_above_the_threshold():
+    spec = _spec()
+    assert _auto.pool_rows(_auto.POOL_ROWS, spec) is None
+    rows = _auto.pool_rows(_auto.POOL_ROWS + 1, spec)
+    assert rows.shape == (_auto.POOL_ROWS,)
+    assert np.all(np.diff(rows) > 0) and rows[-1] <= _auto.POOL_ROWS

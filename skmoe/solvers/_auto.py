@@ -148,6 +148,66 @@ def auto_start(X, y, sample_weight, spec, *, record=None, label=""):
     return runs[int(np.flatnonzero(values >= best - slack)[0])]
 
 
+#: rows of the pool's short runs: on larger data the candidates run on a
+#: random subsample of this many rows (:func:`pool_rows`) and the chosen start
+#: runs on the whole data. Ranking basins of attraction needs far fewer rows
+#: than estimating the parameters, and 20 candidates x 10 iterations on the
+#: whole data would cost more than the fit itself (at n = 1e6, 200 passes of
+#: about half a second); on data of at most this many rows (every data set of
+#: :mod:`skmoe.datasets`) the pool runs on all of them
+POOL_ROWS = 5000
+
+
+def pool_rows(n_samples, spec):
+    """The rows of the pool's short runs.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows of the training data.
+    spec : FitSpec
+        The fit's settings (its random generator draws the subsample).
+
+    Returns
+    -------
+    rows : ndarray of int of shape (POOL_ROWS,) or None
+        None (every row) when ``n_samples <= POOL_ROWS``, else
+        :data:`POOL_ROWS` rows drawn without replacement, in increasing order.
+    """
+    if n_samples <= POOL_ROWS:
+        return None
+    return np.sort(spec.rng.choice(n_samples, POOL_ROWS, replace=False))
+
+
+def auto_params(X, y, sample_weight, spec, *, label=""):
+    """The start of an ``"auto"`` restart: the pool's best parameters.
+
+    The pool (:func:`auto_start`) runs on the rows of :func:`pool_rows`; the
+    parameters its best short run reached are the start of a run on the
+    whole data.
+
+    Parameters
+    ----------
+    X, y, sample_weight : ndarray
+        The data.
+    spec : FitSpec
+        The fit's settings.
+    label : str, default=""
+        Prefix of the verbose lines.
+
+    Returns
+    -------
+    params : MoEParams
+        The start.
+    """
+    rows = pool_rows(X.shape[0], spec)
+    if rows is None:
+        return auto_start(X, y, sample_weight, spec, label=label).params
+    return auto_start(X[rows], y[rows], sample_weight[rows], spec,
+                      label=f"{label}[pool on {POOL_ROWS} of {X.shape[0]} "
+                      "rows] ").params
+
+
 def run_on(X, y, sample_weight, short, spec, *, record=None, label=""):
     """Run a short run on to convergence; the joined record of both parts.
 

@@ -1,7 +1,7 @@
 """The EM solver: restarts of the EM loop from the starts of ``init_params``."""
 
 from .._params import MoEParams
-from ._auto import auto_start, run_on
+from ._auto import POOL_ROWS, auto_params, auto_start, run_on
 from ._em import _routing_recorder, run_em
 from ._init import initial_params, shared_start
 from ._result import best_restart
@@ -18,7 +18,10 @@ def fit_em(X, y, sample_weight, spec):
     without shared experts is the short-then-long schedule: the best of
     ``spec.n_candidates`` short runs (:func:`~skmoe.solvers._auto.auto_start`)
     run on to convergence (:func:`~skmoe.solvers._auto.run_on`); its history
-    and iteration count include the short run. A warm start (``spec.start``) is one
+    and iteration count include the short run. On more than
+    :data:`~skmoe.solvers._auto.POOL_ROWS` rows the pool runs on a subsample
+    and its best parameters start a run on the whole data
+    (:func:`~skmoe.solvers._auto.auto_params`), whose history starts there. A warm start (``spec.start``) is one
     run from those parameters. With ``spec.record_routing_k = k``, every
     restart records the top-``k`` routed experts of every training row
     (:func:`skmoe.diagnostics.top_k_experts` of the routed gate) at its start
@@ -59,6 +62,12 @@ def fit_em(X, y, sample_weight, spec):
     def fit_one(method, label):
         given = isinstance(method, MoEParams)
         if not given and method == "auto" and not spec.n_shared_experts:
+            if X.shape[0] > POOL_ROWS:  # the pool's parameters start this run
+                params = auto_params(X, y, sample_weight, spec, label=label)
+                return run_em(X, y, sample_weight, params,
+                              max_iter=spec.max_iter, tol=spec.tol,
+                              var_floor=spec.var_floor, verbose=spec.verbose,
+                              label=label, record=record)
             short = auto_start(X, y, sample_weight, spec, record=record,
                                label=label)
             return run_on(X, y, sample_weight, short, spec, record=record,

@@ -14,7 +14,7 @@ from .._params import MoEParams
 from ..gating import ColumnGating, SoftmaxGating
 from ..noise import update_variances
 from ..utils._arrays import as_kernel_array
-from ._auto import auto_start
+from ._auto import auto_params
 from ._em import _estep, run_em
 from ._result import Degenerate
 from ._starts import given_start, kmeans_start, random_start
@@ -28,9 +28,11 @@ def initial_params(method, X, y, sample_weight, spec):
     ----------
     method : {"auto", "random", "kmeans", "tensor"} or MoEParams
         ``"auto"``: the parameters of the best of ``spec.n_candidates``
-        short EM runs from starts of three kinds
-        (:func:`skmoe.solvers._auto.auto_start`; the EM solver runs that
-        short run on instead, :func:`~skmoe.solvers._auto.run_on`).
+        short EM runs from the pool's starts, on a subsample of data larger
+        than :data:`~skmoe.solvers._auto.POOL_ROWS` rows
+        (:func:`skmoe.solvers._auto.auto_params`; on smaller data the EM
+        solver runs that short run on instead,
+        :func:`~skmoe.solvers._auto.run_on`).
         ``"tensor"``: the cross-moment tensor estimate of the experts
         (arXiv:1802.07417), then EM on the gate with the experts' directions
         fixed (:func:`skmoe.solvers._tensor.tensor_init`). ``"random"``: a
@@ -56,7 +58,7 @@ def initial_params(method, X, y, sample_weight, spec):
     if isinstance(method, MoEParams):
         return given_start(method, spec, X.shape[1])
     if method == "auto":
-        return auto_start(X, y, sample_weight, spec).params
+        return auto_params(X, y, sample_weight, spec)
     if method == "random":
         return random_start(X, y, sample_weight, spec)
     if method == "kmeans":
