@@ -21,9 +21,10 @@ def fit_em(X, y, sample_weight, spec):
     and iteration count include the short run. On more than
     :data:`~skmoe.solvers._auto.POOL_ROWS` rows the pool runs on a subsample
     and its best parameters start a run on the whole data
-    (:func:`~skmoe.solvers._auto.auto_params`), whose history starts there. A warm start (``spec.start``) is one
-    run from those parameters. With ``spec.record_routing_k = k``, every
-    restart records the top-``k`` routed experts of every training row
+    (:func:`~skmoe.solvers._auto.auto_params`), whose history starts there.
+    A warm start (``spec.start``) is one run from those parameters. With
+    ``spec.record_routing_k = k``, every restart records the top-``k``
+    routed experts of every training row
     (:func:`skmoe.diagnostics.top_k_experts` of the routed gate) at its start
     and after every iteration, in ``FitResult.routing``.
 
