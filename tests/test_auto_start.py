@@ -385,7 +385,7 @@ def test_lbfgs_starts_from_the_chosen_short_run(monkeypatch):
         chosen.append(real(*args, **kwargs))
         return chosen[-1]
 
-    monkeypatch.setattr("skmoe.solvers._init.auto_start", spy)
+    monkeypatch.setattr(_auto, "auto_start", spy)  # auto_params calls it
     est = MixtureOfExpertsRegressor(3, init_params="auto", solver="lbfgs",
                                     random_state=0).fit(X, y)
     assert len(chosen) == 1
