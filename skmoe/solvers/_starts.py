@@ -485,11 +485,17 @@ def _closest_expert(X, y, sample_weight, R, spec):
     experts, noise = spec.experts, spec.noise
     expert_params = noise.init_experts(experts, X, y, as_kernel_array(R), spec.rng,
                                        sample_weight)
-    means = noise.mean(noise.predictors(experts, X, expert_params))
     n = X.shape[0]
-    # squared distances summed over the responses (one response: (n, K, 1))
-    gaps = y.reshape(n, 1, -1) - means.reshape(n, means.shape[1], -1)
-    return np.argmin(np.sum(gaps ** 2, axis=2), axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # an expert fitted to a few drawn rows may have no finite fit (a
+        # Poisson or binomial GLM through rows that it separates): its means
+        # overflow, and it is then the closest expert of no row
+        means = noise.mean(noise.predictors(experts, X, expert_params))
+        # squared distances summed over the responses (one response: (n, K, 1))
+        gaps = y.reshape(n, 1, -1) - means.reshape(n, means.shape[1], -1)
+        distances = np.sum(gaps ** 2, axis=2)
+    distances[~np.isfinite(distances)] = np.inf
+    return np.argmin(distances, axis=1)
 
 
 def regression_clusters_start(X, y, sample_weight, spec, max_iter=10):
