@@ -63,21 +63,19 @@ def fit_em(X, y, sample_weight, spec):
     def fit_one(method, label):
         given = isinstance(method, MoEParams)
         if not given and method == "auto" and not spec.n_shared_experts:
-            if X.shape[0] > POOL_ROWS:  # the pool's parameters start this run
-                params = auto_params(X, y, sample_weight, spec, label=label)
-                return run_em(X, y, sample_weight, params,
-                              max_iter=spec.max_iter, tol=spec.tol,
-                              var_floor=spec.var_floor, verbose=spec.verbose,
-                              label=label, record=record)
-            short = auto_start(X, y, sample_weight, spec, record=record,
-                               label=label)
-            return run_on(X, y, sample_weight, short, spec, record=record,
-                          label=label)
-        if spec.n_shared_experts and not given:
-            params = shared_start(method, X, y, sample_weight, spec)
+            if X.shape[0] <= POOL_ROWS:
+                short = auto_start(X, y, sample_weight, spec, record=record,
+                                   label=label)
+                return run_on(X, y, sample_weight, short, spec, record=record,
+                              label=label)
+            # the pool's parameters (already a start of the noise model)
+            params = auto_params(X, y, sample_weight, spec, label=label)
         else:
-            params = initial_params(method, X, y, sample_weight, spec)
-        params = spec.noise.start(params, method if given else None)
+            if spec.n_shared_experts and not given:
+                params = shared_start(method, X, y, sample_weight, spec)
+            else:
+                params = initial_params(method, X, y, sample_weight, spec)
+            params = spec.noise.start(params, method if given else None)
         return run_em(X, y, sample_weight, params, max_iter=spec.max_iter,
                       tol=spec.tol, var_floor=spec.var_floor,
                       verbose=spec.verbose, label=label, record=record)
