@@ -10,7 +10,7 @@ experts in one pass of :func:`~skmoe._kernels._ffn.ffn_nls`. Serial.
 import numpy as np
 
 from ..utils._numba_cache import njit
-from ._ffn import ffn_activation, ffn_nls
+from ._ffn import ffn_activation, ffn_nls_into
 from ._linalg import cholesky_into, cholesky_solve_into, symmetric_lstsq
 from ._wls import rows_finite
 
@@ -112,13 +112,17 @@ def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
         todo[k] = sums[k] > 1e-10 * total
         lam[k] = lambda0
     compute_gn = True
-    sse, jte, jtj = ffn_nls(X, y, R, P, code, compute_gn)
+    sse = np.empty(K)
+    jte = np.empty((K, m))
+    jtj = np.empty((K, m, m))
+    ffn_nls_into(X, y, R, P, code, free, todo, compute_gn, sse, jte, jtj)
+    sse_t = np.empty(K)
+    jte_t = np.empty((K, m))
+    jtj_t = np.empty((K, m, m))
     trying = np.empty(K, dtype=np.bool_)
     accepted = np.empty(K, dtype=np.bool_)
     converged = np.empty(K, dtype=np.bool_)
     trial = np.empty((K, q))
-    A = np.empty((m, m))
-    b = np.empty(m)
     step = np.empty(m)
     for _ in range(max_gn_iter):
         n_todo = 0
@@ -141,11 +145,7 @@ def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
             for k in range(K):
                 if not trying[k]:
                     continue
-                for a in range(m):
-                    b[a] = jte[k, free[a]]
-                    for c in range(m):
-                        A[a, c] = jtj[k, free[a], free[c]]
-                lm_solve(A, b, lam[k], step)
+                lm_solve(jtj[k], jte[k], lam[k], step)
                 size = 0.0
                 for a in range(m):
                     trial[k, free[a]] += step[a]
@@ -154,15 +154,18 @@ def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
                 for a in range(q):
                     scale = max(scale, abs(P[k, a]))
                 converged[k] = size <= step_tol * (1.0 + scale)
-            sse_t, jte_t, jtj_t = ffn_nls(X, y, R, trial, code, compute_gn)
+            # the trial's statistics of the experts that try, only
+            ffn_nls_into(X, y, R, trial, code, free, trying, compute_gn, sse_t,
+                         jte_t, jtj_t)
             for k in range(K):
                 if not trying[k]:
                     continue
                 if np.isfinite(sse_t[k]) and sse_t[k] <= sse[k]:
                     for a in range(q):
                         P[k, a] = trial[k, a]
+                    for a in range(m):
                         jte[k, a] = jte_t[k, a]
-                        for c in range(q):
+                        for c in range(m):
                             jtj[k, a, c] = jtj_t[k, a, c]
                     sse[k] = sse_t[k]
                     accepted[k] = True

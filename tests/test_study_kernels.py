@@ -1,0 +1,112 @@
+"""The convergence studies' inner solvers: the faster kernels give the same bits.
+
+The Levenberg-Marquardt update of the FFN experts evaluates its trials only
+for the experts that try and only on the free columns
+(:func:`~skmoe._kernels._ffn.ffn_nls_into`); every statistic it reads is
+accumulated as :func:`~skmoe._kernels._ffn.ffn_nls` accumulates it, so the
+update is bit-identical to the one that evaluated every expert on every
+column (its loop is kept here, :func:`_lm_update_all_columns`;
+``ffn_nls`` is ``ffn_nls_into`` on all experts and columns, checked against
+NumPy in ``test_kernels.py``). Exact
+equality (``array_equal``) is the test: the claim is the same operations in
+the same order, not closeness.
+"""
+
+import numpy as np
+import pytest
+
+from skmoe._kernels._ffn import ffn_nls, ffn_nls_into
+from skmoe._kernels._ffn_steps import ffn_lm_update, lm_solve
+
+ACTIVATIONS = [0, 1, 2, 3]
+FREE = [np.array([0, 1], dtype=np.int64), np.array([0, 1, 2], dtype=np.int64),
+        np.array([0, 1, 2, 3], dtype=np.int64), np.array([1, 3], dtype=np.int64)]
+
+
+def _data(n, K, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-3, 3, (n, 1))
+    P = rng.standard_normal((K, 4))
+    y = np.maximum(X[:, 0] - 0.5, 0.0) * 1.5 + 0.3 * rng.standard_normal(n)
+    R = rng.dirichlet(np.ones(K), n)
+    R[::7, 0] = 0.0  # zero weights are skipped
+    return X, y, R, P
+
+
+@pytest.mark.parametrize("code", ACTIVATIONS)
+@pytest.mark.parametrize("free", FREE, ids=str)
+@pytest.mark.parametrize("gn", [True, False])
+def test_ffn_nls_into_is_ffn_nls_on_free_columns(code, free, gn):
+    X, y, R, P = _data(500, 3)
+    sse, jte, jtj = ffn_nls(X, y, R, P, code, True)
+    active = np.array([True, False, True])
+    m = free.shape[0]
+    s, g, H = np.full(3, 7.0), np.full((3, m), 7.0), np.full((3, m, m), 7.0)
+    ffn_nls_into(X, y, R, P, code, free, active, gn, s, g, H)
+    for k in (0, 2):
+        assert s[k] == sse[k]
+        assert np.array_equal(g[k], jte[k, free])
+        if gn:
+            assert np.array_equal(H[k], jtj[k][np.ix_(free, free)])
+    assert s[1] == 7.0 and np.all(g[1] == 7.0) and np.all(H[1] == 7.0)
+    if not gn:
+        assert np.all(H == 7.0)
+
+
+def _lm_update_all_columns(X, y, R, P, code, free, max_gn_iter, max_tries,
+                           lambda0, step_tol):
+    """The update before this change: every trial evaluated for all experts
+    and all columns by ``ffn_nls`` (the loop of ``ffn_lm_update`` as it was)."""
+    K, q = P.shape
+    m = free.shape[0]
+    sums = R.sum(axis=0)  # only compared with 1e-10 of the total
+    todo = sums > 1e-10 * sums.sum()
+    lam = np.full(K, lambda0)
+    sse, jte, jtj = ffn_nls(X, y, R, P, code, True)
+    step = np.empty(m)
+    for _ in range(max_gn_iter):
+        trying, accepted = todo.copy(), np.zeros(K, bool)
+        converged = np.zeros(K, bool)
+        if not todo.any():
+            break
+        for _ in range(max_tries):
+            if not trying.any():
+                break
+            trial = P.copy()
+            for k in np.flatnonzero(trying):
+                lm_solve(np.ascontiguousarray(jtj[k][np.ix_(free, free)]),
+                         np.ascontiguousarray(jte[k, free]), lam[k], step)
+                trial[k, free] += step
+                converged[k] = (np.abs(step).max()
+                                <= step_tol * (1.0 + np.abs(P[k]).max()))
+            sse_t, jte_t, jtj_t = ffn_nls(X, y, R, trial, code, True)
+            for k in np.flatnonzero(trying):
+                if np.isfinite(sse_t[k]) and sse_t[k] <= sse[k]:
+                    P[k], sse[k] = trial[k], sse_t[k]
+                    jte[k], jtj[k] = jte_t[k], jtj_t[k]
+                    accepted[k] = True
+                    lam[k] = max(lam[k] / 10.0, 1e-15)
+                    trying[k] = False
+                else:
+                    lam[k] *= 10.0
+        todo = accepted & ~converged
+    return P
+
+
+@pytest.mark.parametrize("code", ACTIVATIONS)
+@pytest.mark.parametrize("free", FREE[:3], ids=str)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ffn_lm_update_is_bit_identical_to_all_column_update(code, free, seed):
+    X, y, R, P = _data(400, 3, seed)
+    P[:, [c for c in range(4) if c not in free]] = 0.0
+    # one expert at its optimum: its steps are rejected (the retries path)
+    ffn_lm_update(X, y, R, P, code, free, 50, 10, 1e-3, 0.0)
+    P[1, free] += 0.5
+    want = _lm_update_all_columns(X, y, R, P.copy(), code, free, 3, 10, 1e-3,
+                                  1e-10)
+    got = P.copy()
+    ffn_lm_update(X, y, R, got, code, free, 3, 10, 1e-3, 1e-10)
+    assert np.array_equal(got, want)
+    if seed == 0:  # not vacuous: here the update moves (at other seeds a
+        # ReLU unit may be off on every row, and nothing moves)
+        assert not np.array_equal(got, P)
