@@ -17,6 +17,19 @@ import pytest
 
 from skmoe._kernels._ffn import ffn_nls, ffn_nls_into
 from skmoe._kernels._ffn_steps import ffn_lm_update, lm_solve
+from skmoe._kernels._linalg import (
+    cholesky_solve_into,
+    damped_cholesky_solve,
+    ridge_cholesky,
+)
+from skmoe._kernels._sigmoid import (
+    sigmoid_gate_objective,
+    sigmoid_gate_objective_into,
+)
+from skmoe._kernels._sigmoid_steps import (
+    sigmoid_newton_ascent,
+    sigmoid_objective_into,
+)
 
 ACTIVATIONS = [0, 1, 2, 3]
 FREE = [np.array([0, 1], dtype=np.int64), np.array([0, 1, 2], dtype=np.int64),
@@ -110,3 +123,113 @@ def test_ffn_lm_update_is_bit_identical_to_all_column_update(code, free, seed):
     if seed == 0:  # not vacuous: here the update moves (at other seeds a
         # ReLU unit may be off on every row, and nothing moves)
         assert not np.array_equal(got, P)
+
+
+# ------------------------------------------------- normalized sigmoid gate
+def _sigmoid_data(n, K, seed=0, d=1):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-3, 3, (n, d))
+    coef = rng.standard_normal((K, d))
+    intercept = rng.standard_normal(K)
+    R = rng.dirichlet(np.ones(K), n) * rng.uniform(0.5, 1.5, (n, 1))
+    R[::11] = 0.0  # rows without weight
+    R[::5, 1] = 0.0
+    return X, R, coef, intercept
+
+
+@pytest.mark.parametrize("K, d", [(2, 1), (3, 1), (3, 2)])
+def test_sigmoid_objective_into_gives_the_line_search_bits(K, d):
+    X, R, coef, intercept = _sigmoid_data(300, K, d=d)
+    m = K * (d + 1)
+    LW1, LW2 = np.empty((300, K)), np.empty((300, K))
+    want = sigmoid_objective_into(X, coef, intercept, R, LW1, True)
+    grad, F, D = np.empty(m), np.empty((m, m)), np.empty((m, m))
+    got = sigmoid_gate_objective_into(X, coef, intercept, R, True, LW2, grad,
+                                      F, D)
+    assert got == want
+    assert np.array_equal(LW1, LW2)
+    value, g, H, Fi = sigmoid_gate_objective(X, coef, intercept, R, True)
+    assert value == want
+    assert np.array_equal(g, grad) and np.array_equal(Fi, F)
+    assert np.array_equal(H, F + D)
+    v2 = sigmoid_gate_objective_into(X, coef, intercept, R, False,
+                                     np.empty((0, K)), grad, F, D)
+    assert v2 == want and np.array_equal(g, grad)
+
+
+def _newton_ascent_two_passes(X, R, coef, intercept, max_iter, step_tol,
+                              pin_last, LW):
+    """The ascent before this change: every accepted step followed by a
+    separate curvature pass, the last one included (the kernel's loop as it
+    was, on the same objective kernels)."""
+    n, d = X.shape
+    K = coef.shape[0]
+    p = d + 1
+    full = K * p
+    m = (K - 1) * p if pin_last else full
+    theta = np.hstack([coef, intercept[:, None]]).ravel()
+    value, grad, neg_hess, fisher = sigmoid_gate_objective(X, coef, intercept,
+                                                           R, True)
+    sol = np.empty(m)
+    L, B = np.empty((m, m)), np.empty((m, m))
+    current = False
+    passes = 1
+    for _ in range(max_iter):
+        g = grad[:m].copy()
+        Fm = np.ascontiguousarray(fisher[:m, :m])
+        scale = max(np.trace(Fm) / m, 1e-300)
+        if ridge_cholesky(np.ascontiguousarray(neg_hess[:m, :m]),
+                          1e-10 * scale, L, B):
+            cholesky_solve_into(L, g, sol)
+        elif not damped_cholesky_solve(Fm, g, sol):
+            break
+        step = np.zeros(full)
+        step[:m] = sol
+        slope = 0.0
+        for a in range(m):
+            slope += g[a] * sol[a]
+        if not slope > 0:
+            break
+        t, accepted = 1.0, False
+        for _ in range(40):
+            new = theta + t * step
+            coef[:], intercept[:] = new.reshape(K, p)[:, :d], new[d::p]
+            v_new = sigmoid_objective_into(X, coef, intercept, R, LW, True)
+            passes += 1
+            if v_new >= value + 1e-4 * t * slope:
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            coef[:], intercept[:] = theta.reshape(K, p)[:, :d], theta[d::p]
+            current = False
+            break
+        current = True
+        theta = theta + t * step
+        if np.abs(t * step).max() <= step_tol * (1.0 + np.abs(theta).max()):
+            break
+        value, grad, neg_hess, fisher = sigmoid_gate_objective(
+            X, coef, intercept, R, True)
+        passes += 1
+    if not current:
+        sigmoid_objective_into(X, coef, intercept, R, LW, True)
+    return passes
+
+
+@pytest.mark.parametrize("K, d, pin_last", [(2, 1, True), (3, 1, True),
+                                            (3, 1, False), (3, 2, True)])
+@pytest.mark.parametrize("max_iter", [1, 3, 8])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sigmoid_newton_ascent_is_bit_identical_to_two_pass_ascent(
+        K, d, pin_last, max_iter, seed):
+    X, R, coef, intercept = _sigmoid_data(400, K, seed, d)
+    if pin_last:
+        coef[-1], intercept[-1] = 0.0, 0.0
+    c1, i1, LW1 = coef.copy(), intercept.copy(), np.empty((400, K))
+    passes = _newton_ascent_two_passes(X, R, c1, i1, max_iter, 1e-9, pin_last,
+                                       LW1)
+    c2, i2, LW2 = coef.copy(), intercept.copy(), np.empty((400, K))
+    assert sigmoid_newton_ascent(X, R, c2, i2, max_iter, 1e-9, pin_last, LW2)
+    assert np.array_equal(c1, c2) and np.array_equal(i1, i2)
+    assert np.array_equal(LW1, LW2)
+    assert passes >= 2 and not np.array_equal(c2, coef)  # not vacuous

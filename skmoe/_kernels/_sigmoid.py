@@ -80,19 +80,52 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
     Per row, with ``c = 1 - s`` and ``a_k = g_k c_k``, the Fisher block is
     ``w (diag(g c^2) - a a^T)`` and the negative Hessian adds
     ``diag(s c (R - w g))``. Does not modify its inputs; rows are reduced
-    serially, in order.
+    serially, in order (by :func:`sigmoid_gate_objective_into`).
+    """
+    K, d = coef.shape
+    m = K * (d + 1)
+    grad = np.empty(m)
+    if compute_hessian:
+        F = np.empty((m, m))
+        D = np.empty((m, m))
+    else:
+        F = np.zeros((1, 1))
+        D = np.zeros((1, 1))
+    value = sigmoid_gate_objective_into(X, coef, intercept, R, compute_hessian,
+                                        np.empty((0, K)), grad, F, D)
+    if not compute_hessian:
+        return value, grad, F, F
+    return value, grad, F + D, F
+
+
+@njit(cache=True)
+def sigmoid_gate_objective_into(X, coef, intercept, R, compute_hessian, LW,
+                                grad, F, D):
+    """:func:`sigmoid_gate_objective` into buffers, with the log-weights.
+
+    Returns ``Q``; writes its gradient into ``grad`` and, with
+    ``compute_hessian``, the negative expected Hessian into ``F`` and the
+    rest of the negative Hessian (``F + D`` is the negative Hessian) into
+    ``D`` (shape ``(K (d + 1), K (d + 1))``, not touched otherwise). When
+    ``LW`` has ``n`` rows the log-weights ``log g`` go into it.
+
+    ``Q`` and the log-weights are computed by the operations of
+    :func:`~skmoe._kernels._sigmoid_steps.sigmoid_objective_into` (same
+    bits); ``s_k`` and ``1 - s_k`` come from the ``exp(-|z_k|)`` of
+    ``log sigmoid(z_k)`` (one exponential and one ``log1p`` per entry).
     """
     n, d = X.shape
     K = coef.shape[0]
     p = d + 1
     m = K * p
-    grad = np.zeros(m)
+    store = LW.shape[0] == n
+    for a in range(m):
+        grad[a] = 0.0
     if compute_hessian:
-        F = np.zeros((m, m))
-        D = np.zeros((m, m))
-    else:
-        F = np.zeros((1, 1))
-        D = np.zeros((1, 1))
+        for a in range(m):
+            for b in range(m):
+                F[a, b] = 0.0
+                D[a, b] = 0.0
     value = 0.0
     logs = np.empty(K)
     s = np.empty(K)
@@ -108,9 +141,17 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
             z = intercept[k]
             for j in range(d):
                 z += X[i, j] * coef[k, j]
-            logs[k] = log_sigmoid(z)
-            s[k] = np.exp(logs[k])
-            c[k] = np.exp(log_sigmoid(-z))
+            # log_sigmoid(z) by its own operations, keeping exp(-|z|)
+            if z >= 0.0:
+                e = np.exp(-z)
+                logs[k] = -np.log1p(e)
+                s[k] = 1.0 / (1.0 + e)
+                c[k] = e / (1.0 + e)
+            else:
+                e = np.exp(z)
+                logs[k] = z - np.log1p(e)
+                s[k] = e / (1.0 + e)
+                c[k] = 1.0 / (1.0 + e)
             if logs[k] > mx:
                 mx = logs[k]
         tot = 0.0
@@ -125,6 +166,8 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
             wi += r
             if r != 0.0:
                 value += r * (logs[k] - lse)
+            if store:
+                LW[i, k] = logs[k] - lse
         if wi == 0.0:
             continue
         for k in range(K):
@@ -153,7 +196,7 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
                             if k == l:
                                 D[bk + a, bl + b] += ea * xt[b]
     if not compute_hessian:
-        return value, grad, F, F
+        return value
     for k in range(K):
         for l in range(k, K):
             bk = k * p
@@ -167,5 +210,4 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
         for c_ in range(r_ + 1, m):
             F[c_, r_] = F[r_, c_]
             D[c_, r_] = D[r_, c_]
-    H = F + D
-    return value, grad, H, F
+    return value

@@ -16,7 +16,7 @@ from ._linalg import (
     ridge_cholesky,
 )
 from ._logspace import log_normalize_row, log_sigmoid
-from ._sigmoid import sigmoid_gate_objective
+from ._sigmoid import sigmoid_gate_objective_into
 from ._softmax_steps import add_row_objective
 
 
@@ -110,9 +110,12 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
         for j in range(d):
             theta[k * p + j] = coef[k, j]
         theta[k * p + d] = intercept[k]
-    compute_hessian = True
-    value, grad, neg_hess, fisher = sigmoid_gate_objective(X, coef, intercept, R,
-                                                           compute_hessian)
+    no_rows = np.empty((0, K))
+    grad = np.empty(full)
+    F = np.empty((full, full))
+    D = np.empty((full, full))
+    value = sigmoid_gate_objective_into(X, coef, intercept, R, True, no_rows,
+                                        grad, F, D)
     step = np.zeros(full)
     sol = np.empty(m)
     g = np.empty(m)
@@ -121,14 +124,15 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
     L = np.empty((m, m))
     B = np.empty((m, m))
     current = False
-    for _ in range(max_iter):
+    for it in range(max_iter):
+        last = it == max_iter - 1
         tr = 0.0
         for a in range(m):
             g[a] = grad[a]
-            tr += fisher[a, a]
+            tr += F[a, a]
             for b in range(m):
-                H[a, b] = neg_hess[a, b]
-                Fm[a, b] = fisher[a, b]
+                H[a, b] = F[a, b] + D[a, b]
+                Fm[a, b] = F[a, b]
         scale = max(tr / m, 1e-300)
         if ridge_cholesky(H, 1e-10 * scale, L, B):
             cholesky_solve_into(L, g, sol)
@@ -142,9 +146,20 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
             break
         t = 1.0
         accepted = False
-        for _ in range(40):
+        # the full step's trial also gives the statistics of the next
+        # Newton step (one pass instead of two when it is accepted); the
+        # halvings' trials and the last step's give the value only
+        have_stats = False
+        for h in range(40):
             _set_split(theta, step, t, coef, intercept)
-            v_new = sigmoid_objective_into(X, coef, intercept, R, LW, store)
+            if h == 0 and not last:
+                v_new = sigmoid_gate_objective_into(X, coef, intercept, R, True,
+                                                    LW if store else no_rows,
+                                                    grad, F, D)
+                have_stats = True
+            else:
+                v_new = sigmoid_objective_into(X, coef, intercept, R, LW, store)
+                have_stats = False
             if v_new >= value + 1e-4 * t * slope:
                 accepted = True
                 break
@@ -163,10 +178,12 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
             theta[a] = theta[a] + t * step[a]
             big_step = max(big_step, abs(t * step[a]))
             big_theta = max(big_theta, abs(theta[a]))
-        if big_step <= step_tol * (1.0 + big_theta):
+        if big_step <= step_tol * (1.0 + big_theta) or last:
             break
-        value, grad, neg_hess, fisher = sigmoid_gate_objective(
-            X, coef, intercept, R, compute_hessian)
+        value = v_new
+        if not have_stats:
+            value = sigmoid_gate_objective_into(X, coef, intercept, R, True,
+                                                no_rows, grad, F, D)
     if store and not current:
         sigmoid_objective_into(X, coef, intercept, R, LW, store)
     finite = True
