@@ -126,6 +126,9 @@ def sigmoid_gate_objective_into(X, coef, intercept, R, compute_hessian, LW,
             for b in range(m):
                 F[a, b] = 0.0
                 D[a, b] = 0.0
+    tri = p * (p + 1) // 2
+    Fu = np.zeros(K * (K + 1) // 2 * tri)
+    Du = np.zeros(K * tri)
     value = 0.0
     logs = np.empty(K)
     s = np.empty(K)
@@ -176,6 +179,11 @@ def sigmoid_gate_objective_into(X, coef, intercept, R, compute_hessian, LW,
             for j in range(p):
                 grad[base + j] += dz * xt[j]
         if compute_hessian:
+            # flat accumulators, the upper triangles of the blocks in order
+            # (k <= l, a <= b): each entry sums the same terms as F[bk + a,
+            # bl + b] += (f x_a) x_b, in row order
+            u = 0
+            v = 0
             for k in range(K):
                 ak = g[k] * c[k]
                 for l in range(k, K):
@@ -183,29 +191,38 @@ def sigmoid_gate_objective_into(X, coef, intercept, R, compute_hessian, LW,
                     if k == l:
                         f = wi * (g[k] * c[k] * c[k] - ak * ak)
                         e = s[k] * c[k] * (R[i, k] - wi * g[k])
+                        for a in range(p):
+                            fa = f * xt[a]
+                            ea = e * xt[a]
+                            for b in range(a, p):
+                                Fu[u] += fa * xt[b]
+                                Du[v] += ea * xt[b]
+                                u += 1
+                                v += 1
                     else:
                         f = -wi * ak * al
-                        e = 0.0
-                    bk = k * p
-                    bl = l * p
-                    for a in range(p):
-                        fa = f * xt[a]
-                        ea = e * xt[a]
-                        for b in range(a, p):
-                            F[bk + a, bl + b] += fa * xt[b]
-                            if k == l:
-                                D[bk + a, bl + b] += ea * xt[b]
+                        for a in range(p):
+                            fa = f * xt[a]
+                            for b in range(a, p):
+                                Fu[u] += fa * xt[b]
+                                u += 1
     if not compute_hessian:
         return value
+    u = 0
+    v = 0
     for k in range(K):
         for l in range(k, K):
             bk = k * p
             bl = l * p
             for a in range(p):
-                for b in range(a + 1, p):
-                    F[bk + b, bl + a] = F[bk + a, bl + b]
+                for b in range(a, p):
+                    F[bk + a, bl + b] = Fu[u]
+                    F[bk + b, bl + a] = Fu[u]
+                    u += 1
                     if k == l:
-                        D[bk + b, bl + a] = D[bk + a, bl + b]
+                        D[bk + a, bl + b] = Du[v]
+                        D[bk + b, bl + a] = Du[v]
+                        v += 1
     for r_ in range(m):
         for c_ in range(r_ + 1, m):
             F[c_, r_] = F[r_, c_]
