@@ -31,6 +31,10 @@ from skmoe._kernels._sigmoid_steps import (
     sigmoid_newton_ascent,
     sigmoid_objective_into,
 )
+from skmoe.convergence import deepseek_estimator, deepseek_truth, near_true_init
+from skmoe.datasets import sample_moe_regression
+
+from .conftest import assert_non_decreasing
 
 ACTIVATIONS = [0, 1, 2, 3]
 FREE = [np.array([0, 1], dtype=np.int64), np.array([0, 1, 2], dtype=np.int64),
@@ -307,3 +311,23 @@ def test_sigmoid_newton_ascent_keeps_a_converged_gate():
     c, i = coef.copy(), intercept.copy()
     sigmoid_newton_ascent(X, R, c, i, 3, 1e-9, True, LW)
     assert np.array_equal(c, coef) and np.array_equal(i, intercept)
+
+
+# ------------------------------------------------ the studies' EM, end to end
+@pytest.mark.parametrize("experiment", ["a", "c", "d"])
+def test_study_fits_are_monotone(experiment):
+    # the DeepSeekMoE studies' models (FFN experts, the sigmoid gate) with the
+    # round-off rules: EM never decreases the log-likelihood beyond round-off
+    truth = deepseek_truth(experiment)
+    est = deepseek_estimator(experiment, max_iter=200)
+    X, y = sample_moe_regression(truth, 3000, x_distribution="uniform",
+                                 random_state=0)
+    p = est.get_params()
+    start = near_true_init(truth, 3, n_shared_experts=2, gating=p["gating"],
+                           experts=p["experts"],
+                           shared_experts=p["shared_experts"],
+                           shared_weight=0.5, recipe="authors", noise=0.05,
+                           n_samples=3000, random_state=1)
+    est.set_params(init_params=start, random_state=0).fit(X, y)
+    assert est.n_iter_ > 5
+    assert_non_decreasing(est.history_)
