@@ -164,22 +164,68 @@ def ffn_nls(X, y, R, P, code, compute_gn):
 
     Notes
     -----
-    One pass over the rows, reduced serially in order; does not modify its
-    inputs.
+    One pass over the rows, reduced serially in order (by
+    :func:`ffn_nls_into` on every column); does not modify its inputs.
+    """
+    K, q = P.shape
+    sse = np.empty(K)
+    jte = np.empty((K, q))
+    jtj = np.empty((K, q, q)) if compute_gn else np.zeros((1, 1, 1))
+    ffn_nls_into(X, y, R, P, code, np.arange(q), np.ones(K, dtype=np.bool_),
+                 compute_gn, sse, jte, jtj)
+    return sse, jte, jtj
+
+
+@njit(cache=True)
+def ffn_nls_into(X, y, R, P, code, free, active, compute_gn, sse, jte, jtj):
+    """:func:`ffn_nls` of the ``active`` experts on the ``free`` columns.
+
+    The statistics of :func:`ffn_nls` that the Levenberg-Marquardt update
+    reads, and nothing else: ``sse[k]``, ``jte[k, a] = jte_k[free[a]]`` and
+    ``jtj[k, a, b] = jtj_k[free[a], free[b]]`` for every ``k`` with
+    ``active[k]`` (the other rows of the outputs are not touched). Every
+    entry is accumulated by the same operations in the same row order as in
+    :func:`ffn_nls`, so it has the same bits (``free`` must be increasing:
+    the upper triangle is accumulated and mirrored, as there).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float64, C-contiguous
+    y : ndarray of shape (n,), float64
+    R : ndarray of shape (n, K), float64, C-contiguous
+    P : ndarray of shape (K, d + 3), float64, C-contiguous
+    code : int
+    free : ndarray of shape (m,), int64, increasing
+    active : ndarray of shape (K,), bool
+    compute_gn : bool
+        Whether to accumulate ``jtj``.
+    sse : ndarray of shape (K,)
+        Output.
+    jte : ndarray of shape (K, m)
+        Output.
+    jtj : ndarray of shape (K, m, m)
+        Output (not touched without ``compute_gn``).
     """
     n, d = X.shape
     K = P.shape[0]
     q = d + 3
-    sse = np.zeros(K)
-    jte = np.zeros((K, q))
-    if compute_gn:
-        jtj = np.zeros((K, q, q))
-    else:
-        jtj = np.zeros((1, 1, 1))
+    m = free.shape[0]
+    for k in range(K):
+        if not active[k]:
+            continue
+        sse[k] = 0.0
+        for a in range(m):
+            jte[k, a] = 0.0
+            if compute_gn:
+                for b in range(m):
+                    jtj[k, a, b] = 0.0
     J = np.empty(q)
     J[q - 1] = 1.0
+    Jf = np.empty(m)
     for i in range(n):
         for k in range(K):
+            if not active[k]:
+                continue
             r = R[i, k]
             if r == 0.0:
                 continue
@@ -195,16 +241,17 @@ def ffn_nls(X, y, R, P, code, compute_gn):
                 J[1 + j] = az * X[i, j]
             J[d + 1] = az
             re = r * e
-            for a in range(q):
-                jte[k, a] += re * J[a]
+            for a in range(m):
+                Jf[a] = J[free[a]]
+                jte[k, a] += re * Jf[a]
             if compute_gn:
-                for a in range(q):
-                    ra = r * J[a]
-                    for b in range(a, q):
-                        jtj[k, a, b] += ra * J[b]
+                for a in range(m):
+                    ra = r * Jf[a]
+                    for b in range(a, m):
+                        jtj[k, a, b] += ra * Jf[b]
     if compute_gn:
         for k in range(K):
-            for a in range(q):
-                for b in range(a + 1, q):
-                    jtj[k, b, a] = jtj[k, a, b]
-    return sse, jte, jtj
+            if active[k]:
+                for a in range(m):
+                    for b in range(a + 1, m):
+                        jtj[k, b, a] = jtj[k, a, b]

@@ -10,8 +10,13 @@ experts in one pass of :func:`~skmoe._kernels._ffn.ffn_nls`. Serial.
 import numpy as np
 
 from ..utils._numba_cache import njit
-from ._ffn import ffn_activation, ffn_nls
-from ._linalg import cholesky_into, cholesky_solve_into, symmetric_lstsq
+from ._ffn import ffn_activation, ffn_nls_into
+from ._linalg import (
+    ROUNDOFF,
+    cholesky_into,
+    cholesky_solve_into,
+    symmetric_lstsq,
+)
 from ._wls import rows_finite
 
 
@@ -78,7 +83,13 @@ def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
     parameter then shrinks tenfold, at least to ``1e-15``); otherwise the
     parameter grows tenfold and the step is retried, at most ``max_tries``
     times, after which the expert keeps its row. An expert whose accepted
-    step is below ``step_tol (1 + max|row|)`` has converged. No expert's
+    step is below ``step_tol (1 + max|row|)`` has converged. So has an
+    expert whose step's predicted decrease of the squared error (by the
+    Gauss-Newton model, ``step . (2 Jte - JtJ step)``) is at most
+    ``ROUNDOFF sse``, the round-off of the sum: its trial could not tell a
+    decrease from rounding, and it keeps its row without a trial (before,
+    such steps were retried up to ``max_tries`` times, each trial a pass over
+    the data, and sometimes accepted on a rounding difference). No expert's
     squared error increases.
 
     Parameters
@@ -111,14 +122,20 @@ def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
     for k in range(K):
         todo[k] = sums[k] > 1e-10 * total
         lam[k] = lambda0
+    # the relative round-off of a sum over the rows (ROUNDOFF)
+    noise = ROUNDOFF
     compute_gn = True
-    sse, jte, jtj = ffn_nls(X, y, R, P, code, compute_gn)
+    sse = np.empty(K)
+    jte = np.empty((K, m))
+    jtj = np.empty((K, m, m))
+    ffn_nls_into(X, y, R, P, code, free, todo, compute_gn, sse, jte, jtj)
+    sse_t = np.empty(K)
+    jte_t = np.empty((K, m))
+    jtj_t = np.empty((K, m, m))
     trying = np.empty(K, dtype=np.bool_)
     accepted = np.empty(K, dtype=np.bool_)
     converged = np.empty(K, dtype=np.bool_)
     trial = np.empty((K, q))
-    A = np.empty((m, m))
-    b = np.empty(m)
     step = np.empty(m)
     for _ in range(max_gn_iter):
         n_todo = 0
@@ -141,11 +158,20 @@ def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
             for k in range(K):
                 if not trying[k]:
                     continue
+                lm_solve(jtj[k], jte[k], lam[k], step)
+                # predicted decrease of the squared error (Gauss-Newton model)
+                pred = 0.0
                 for a in range(m):
-                    b[a] = jte[k, free[a]]
+                    hs = 0.0
                     for c in range(m):
-                        A[a, c] = jtj[k, free[a], free[c]]
-                lm_solve(A, b, lam[k], step)
+                        hs += jtj[k, a, c] * step[c]
+                    pred += step[a] * (2.0 * jte[k, a] - hs)
+                if not pred > noise * sse[k]:
+                    # below the round-off of the sum: a trial could not tell
+                    # a decrease from rounding (more damping only shortens
+                    # the step), so the expert has converged and keeps its row
+                    trying[k] = False
+                    continue
                 size = 0.0
                 for a in range(m):
                     trial[k, free[a]] += step[a]
@@ -154,15 +180,23 @@ def ffn_lm_update(X, y, R, P, code, free, max_gn_iter, max_tries, lambda0,
                 for a in range(q):
                     scale = max(scale, abs(P[k, a]))
                 converged[k] = size <= step_tol * (1.0 + scale)
-            sse_t, jte_t, jtj_t = ffn_nls(X, y, R, trial, code, compute_gn)
+            n_trying = 0
+            for k in range(K):
+                n_trying += trying[k]
+            if n_trying == 0:
+                break
+            # the trial's statistics of the experts that try, only
+            ffn_nls_into(X, y, R, trial, code, free, trying, compute_gn, sse_t,
+                         jte_t, jtj_t)
             for k in range(K):
                 if not trying[k]:
                     continue
                 if np.isfinite(sse_t[k]) and sse_t[k] <= sse[k]:
                     for a in range(q):
                         P[k, a] = trial[k, a]
+                    for a in range(m):
                         jte[k, a] = jte_t[k, a]
-                        for c in range(q):
+                        for c in range(m):
                             jtj[k, a, c] = jtj_t[k, a, c]
                     sse[k] = sse_t[k]
                     accepted[k] = True

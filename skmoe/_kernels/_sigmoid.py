@@ -80,19 +80,55 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
     Per row, with ``c = 1 - s`` and ``a_k = g_k c_k``, the Fisher block is
     ``w (diag(g c^2) - a a^T)`` and the negative Hessian adds
     ``diag(s c (R - w g))``. Does not modify its inputs; rows are reduced
-    serially, in order.
+    serially, in order (by :func:`sigmoid_gate_objective_into`).
+    """
+    K, d = coef.shape
+    m = K * (d + 1)
+    grad = np.empty(m)
+    if compute_hessian:
+        F = np.empty((m, m))
+        D = np.empty((m, m))
+    else:
+        F = np.zeros((1, 1))
+        D = np.zeros((1, 1))
+    value = sigmoid_gate_objective_into(X, coef, intercept, R, compute_hessian,
+                                        np.empty((0, K)), grad, F, D)
+    if not compute_hessian:
+        return value, grad, F, F
+    return value, grad, F + D, F
+
+
+@njit(cache=True)
+def sigmoid_gate_objective_into(X, coef, intercept, R, compute_hessian, LW,
+                                grad, F, D):
+    """:func:`sigmoid_gate_objective` into buffers, with the log-weights.
+
+    Returns ``Q``; writes its gradient into ``grad`` and, with
+    ``compute_hessian``, the negative expected Hessian into ``F`` and the
+    rest of the negative Hessian (``F + D`` is the negative Hessian) into
+    ``D`` (shape ``(K (d + 1), K (d + 1))``, not touched otherwise). When
+    ``LW`` has ``n`` rows the log-weights ``log g`` go into it.
+
+    ``Q`` and the log-weights are computed by the operations of
+    :func:`~skmoe._kernels._sigmoid_steps.sigmoid_objective_into` (same
+    bits); ``s_k`` and ``1 - s_k`` come from the ``exp(-|z_k|)`` of
+    ``log sigmoid(z_k)`` (one exponential and one ``log1p`` per entry).
     """
     n, d = X.shape
     K = coef.shape[0]
     p = d + 1
     m = K * p
-    grad = np.zeros(m)
+    store = LW.shape[0] == n
+    for a in range(m):
+        grad[a] = 0.0
     if compute_hessian:
-        F = np.zeros((m, m))
-        D = np.zeros((m, m))
-    else:
-        F = np.zeros((1, 1))
-        D = np.zeros((1, 1))
+        for a in range(m):
+            for b in range(m):
+                F[a, b] = 0.0
+                D[a, b] = 0.0
+    tri = p * (p + 1) // 2
+    Fu = np.zeros(K * (K + 1) // 2 * tri)
+    Du = np.zeros(K * tri)
     value = 0.0
     logs = np.empty(K)
     s = np.empty(K)
@@ -108,9 +144,17 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
             z = intercept[k]
             for j in range(d):
                 z += X[i, j] * coef[k, j]
-            logs[k] = log_sigmoid(z)
-            s[k] = np.exp(logs[k])
-            c[k] = np.exp(log_sigmoid(-z))
+            # log_sigmoid(z) by its own operations, keeping exp(-|z|)
+            if z >= 0.0:
+                e = np.exp(-z)
+                logs[k] = -np.log1p(e)
+                s[k] = 1.0 / (1.0 + e)
+                c[k] = e / (1.0 + e)
+            else:
+                e = np.exp(z)
+                logs[k] = z - np.log1p(e)
+                s[k] = e / (1.0 + e)
+                c[k] = 1.0 / (1.0 + e)
             if logs[k] > mx:
                 mx = logs[k]
         tot = 0.0
@@ -125,6 +169,8 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
             wi += r
             if r != 0.0:
                 value += r * (logs[k] - lse)
+            if store:
+                LW[i, k] = logs[k] - lse
         if wi == 0.0:
             continue
         for k in range(K):
@@ -133,6 +179,11 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
             for j in range(p):
                 grad[base + j] += dz * xt[j]
         if compute_hessian:
+            # flat accumulators, the upper triangles of the blocks in order
+            # (k <= l, a <= b): each entry sums the same terms as F[bk + a,
+            # bl + b] += (f x_a) x_b, in row order
+            u = 0
+            v = 0
             for k in range(K):
                 ak = g[k] * c[k]
                 for l in range(k, K):
@@ -140,32 +191,40 @@ def sigmoid_gate_objective(X, coef, intercept, R, compute_hessian):
                     if k == l:
                         f = wi * (g[k] * c[k] * c[k] - ak * ak)
                         e = s[k] * c[k] * (R[i, k] - wi * g[k])
+                        for a in range(p):
+                            fa = f * xt[a]
+                            ea = e * xt[a]
+                            for b in range(a, p):
+                                Fu[u] += fa * xt[b]
+                                Du[v] += ea * xt[b]
+                                u += 1
+                                v += 1
                     else:
                         f = -wi * ak * al
-                        e = 0.0
-                    bk = k * p
-                    bl = l * p
-                    for a in range(p):
-                        fa = f * xt[a]
-                        ea = e * xt[a]
-                        for b in range(a, p):
-                            F[bk + a, bl + b] += fa * xt[b]
-                            if k == l:
-                                D[bk + a, bl + b] += ea * xt[b]
+                        for a in range(p):
+                            fa = f * xt[a]
+                            for b in range(a, p):
+                                Fu[u] += fa * xt[b]
+                                u += 1
     if not compute_hessian:
-        return value, grad, F, F
+        return value
+    u = 0
+    v = 0
     for k in range(K):
         for l in range(k, K):
             bk = k * p
             bl = l * p
             for a in range(p):
-                for b in range(a + 1, p):
-                    F[bk + b, bl + a] = F[bk + a, bl + b]
+                for b in range(a, p):
+                    F[bk + a, bl + b] = Fu[u]
+                    F[bk + b, bl + a] = Fu[u]
+                    u += 1
                     if k == l:
-                        D[bk + b, bl + a] = D[bk + a, bl + b]
+                        D[bk + a, bl + b] = Du[v]
+                        D[bk + b, bl + a] = Du[v]
+                        v += 1
     for r_ in range(m):
         for c_ in range(r_ + 1, m):
             F[c_, r_] = F[r_, c_]
             D[c_, r_] = D[r_, c_]
-    H = F + D
-    return value, grad, H, F
+    return value

@@ -10,13 +10,14 @@ import numpy as np
 
 from ..utils._numba_cache import njit
 from ._linalg import (
+    ROUNDOFF,
     affine_row,
     cholesky_solve_into,
     damped_cholesky_solve,
     ridge_cholesky,
 )
 from ._logspace import log_normalize_row, log_sigmoid
-from ._sigmoid import sigmoid_gate_objective
+from ._sigmoid import sigmoid_gate_objective_into
 from ._softmax_steps import add_row_objective
 
 
@@ -77,7 +78,12 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
     factorises with a ridge of ``1e-10`` of the Fisher matrix's mean
     diagonal, else the ridge-damped Fisher matrix; an Armijo line search of
     at most 40 halvings; at most ``max_iter`` steps, ending when a step is
-    below ``step_tol (1 + max|theta|)``. With ``pin_last`` the last row is
+    below ``step_tol (1 + max|theta|)``, or when a trial step's predicted gain
+    ``t g . step / 2`` is at most ``ROUNDOFF |Q| / 2``, the round-off of
+    the objective's sum (no trial could tell a gain from rounding; the step
+    is not taken). Before that rule such trials were halved up to 40 times,
+    a pass over the data each, and sometimes accepted on a rounding
+    difference. With ``pin_last`` the last row is
     held.
 
     Parameters
@@ -110,9 +116,14 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
         for j in range(d):
             theta[k * p + j] = coef[k, j]
         theta[k * p + d] = intercept[k]
-    compute_hessian = True
-    value, grad, neg_hess, fisher = sigmoid_gate_objective(X, coef, intercept, R,
-                                                           compute_hessian)
+    # the relative round-off of a sum over the rows (ROUNDOFF)
+    noise = ROUNDOFF
+    no_rows = np.empty((0, K))
+    grad = np.empty(full)
+    F = np.empty((full, full))
+    D = np.empty((full, full))
+    value = sigmoid_gate_objective_into(X, coef, intercept, R, True, no_rows,
+                                        grad, F, D)
     step = np.zeros(full)
     sol = np.empty(m)
     g = np.empty(m)
@@ -121,14 +132,15 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
     L = np.empty((m, m))
     B = np.empty((m, m))
     current = False
-    for _ in range(max_iter):
+    for it in range(max_iter):
+        last = it == max_iter - 1
         tr = 0.0
         for a in range(m):
             g[a] = grad[a]
-            tr += fisher[a, a]
+            tr += F[a, a]
             for b in range(m):
-                H[a, b] = neg_hess[a, b]
-                Fm[a, b] = fisher[a, b]
+                H[a, b] = F[a, b] + D[a, b]
+                Fm[a, b] = F[a, b]
         scale = max(tr / m, 1e-300)
         if ridge_cholesky(H, 1e-10 * scale, L, B):
             cholesky_solve_into(L, g, sol)
@@ -142,19 +154,36 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
             break
         t = 1.0
         accepted = False
-        for _ in range(40):
+        # the full step's trial also gives the statistics of the next
+        # Newton step (one pass instead of two when it is accepted); the
+        # halvings' trials and the last step's give the value only
+        have_stats = False
+        for h in range(40):
+            if not t * slope > noise * abs(value):
+                # the step's predicted gain (t slope / 2) is below the
+                # round-off of the sum: no trial could tell a gain from
+                # rounding, and halving only shrinks it; the ascent has
+                # converged (the step is not taken)
+                break
             _set_split(theta, step, t, coef, intercept)
-            v_new = sigmoid_objective_into(X, coef, intercept, R, LW, store)
+            if h == 0 and not last:
+                v_new = sigmoid_gate_objective_into(X, coef, intercept, R, True,
+                                                    LW if store else no_rows,
+                                                    grad, F, D)
+                have_stats = True
+            else:
+                v_new = sigmoid_objective_into(X, coef, intercept, R, LW, store)
+                have_stats = False
             if v_new >= value + 1e-4 * t * slope:
                 accepted = True
                 break
+            current = False  # LW holds a rejected trial's log-weights
             t *= 0.5
         if not accepted:
             for k in range(K):
                 for j in range(d):
                     coef[k, j] = theta[k * p + j]
                 intercept[k] = theta[k * p + d]
-            current = False
             break
         current = True
         big_step = 0.0
@@ -163,10 +192,12 @@ def sigmoid_newton_ascent(X, R, coef, intercept, max_iter, step_tol, pin_last, L
             theta[a] = theta[a] + t * step[a]
             big_step = max(big_step, abs(t * step[a]))
             big_theta = max(big_theta, abs(theta[a]))
-        if big_step <= step_tol * (1.0 + big_theta):
+        if big_step <= step_tol * (1.0 + big_theta) or last:
             break
-        value, grad, neg_hess, fisher = sigmoid_gate_objective(
-            X, coef, intercept, R, compute_hessian)
+        value = v_new
+        if not have_stats:
+            value = sigmoid_gate_objective_into(X, coef, intercept, R, True,
+                                                no_rows, grad, F, D)
     if store and not current:
         sigmoid_objective_into(X, coef, intercept, R, LW, store)
     finite = True

@@ -83,7 +83,9 @@ class FFNExperts(Experts):
     Gauss-Newton matrices of all experts are accumulated in one pass over the
     data by a Numba kernel; a step is accepted only if it does not increase
     the squared error (otherwise the damping grows tenfold and the step is
-    retried, and after ten failures the expert keeps its parameters). For any
+    retried, and after ten failures the expert keeps its parameters; a step
+    whose predicted decrease is below the round-off of the sum, ``1e-13`` of
+    the squared error, is not tried: the expert has converged). For any
     fixed variances this never decreases the EM objective, so the
     log-likelihood never decreases from one EM iteration to the next.
     Starting parameters (:meth:`init`): the best of six candidate units per

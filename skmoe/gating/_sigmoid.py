@@ -132,10 +132,12 @@ class NormalizedSigmoidGating(_TopKGating):
     the exact Hessian when its negative is positive definite and otherwise
     the expected (Fisher) curvature, which always gives an ascent direction,
     each with a backtracking line search: every accepted step increases the
-    objective (a generalised EM step). The top-K gate uses the same ECME
-    update as :class:`SoftmaxGating` with ``top_k`` (dense proposal accepted
-    only if it increases the observed log-likelihood, then a refinement while
-    the selected sets stay fixed), after the same annealed smoothed
+    objective (a generalised EM step); a step whose predicted gain is below
+    the round-off of the objective's sum (``1e-13`` of it) is not taken.
+    The top-K gate uses the same ECME update as :class:`SoftmaxGating` with
+    ``top_k`` (dense proposal accepted only if it increases the observed
+    log-likelihood, then a refinement while the selected sets stay fixed),
+    after the same annealed smoothed
     selection: the mask :math:`\\mathrm{sigmoid}((z_k - t)/s)` multiplies the
     sigmoid scores, with :math:`s` decreasing from 2 to 0.01 and then set to
     exactly 0 (``params.gate_extra["top_k_smoothing"]``).
@@ -701,7 +703,9 @@ def newton_sigmoid_ascent(X, R, coef, intercept, max_iter, step_tol, *,
     until it factorises), so the step is an ascent direction; a backtracking
     line search then enforces the Armijo condition. The objective never
     decreases. The loop ends after ``max_iter`` steps, when no ascent is
-    possible, or when the step is below ``step_tol * (1 + max|theta|)``.
+    possible, when the step is below ``step_tol * (1 + max|theta|)``, or
+    when a step's predicted gain is below the round-off of the objective's
+    sum (``1e-13`` of it; the step is not taken).
 
     Parameters
     ----------
