@@ -19,6 +19,7 @@ from numpy.testing import assert_allclose
 
 from skmoe import (
     FFNExperts,
+    GaussianGating,
     HierarchicalSoftmaxGating,
     LinearExperts,
     MixtureOfExpertsRegressor,
@@ -61,6 +62,14 @@ CASES = {
     "sigmoid_pinned": dict(gating=NormalizedSigmoidGating()),
     "sigmoid_unpinned": dict(gating=NormalizedSigmoidGating(pin_last=False)),
     "hierarchical": dict(n_experts=4, gating=HierarchicalSoftmaxGating(2)),
+    # data from a Gaussian gate: there the closed-form proposal is accepted
+    # in early iterations (on softmax-gated data from seed 0 it never is)
+    "gaussian_full": dict(gating=GaussianGating(), data_gating=GaussianGating()),
+    "gaussian_diag": dict(gating=GaussianGating("diag"),
+                          data_gating=GaussianGating()),
+    "gaussian_spherical_newton_only": dict(
+        gating=GaussianGating("spherical", joint_proposal=False),
+        data_gating=GaussianGating()),
     "polynomial": dict(experts=PolynomialExperts(2)),
     "ffn_tanh": dict(experts=FFNExperts()),
     "ffn_relu_paper": dict(experts=FFNExperts("relu", fit_intercept=False,
@@ -86,6 +95,7 @@ def _start(case, n=300, seed=None):
     kw = dict(CASES[case])
     K = kw.pop("n_experts", 3)
     X, y, _ = make_moe_regression(n_samples=n, n_features=2, n_experts=K,
+                                  gating=kw.pop("data_gating", "softmax"),
                                   random_state=seed)
     w = np.random.RandomState(seed).uniform(0.5, 2.0, n)
     with warnings.catch_warnings():
