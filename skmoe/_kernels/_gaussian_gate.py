@@ -84,7 +84,7 @@ def gaussian_joint_rows(Z, R, reg, kind, coef, intercept):
     then its logit rows ``[P_k c_k, theta_k]`` (``theta_k`` the free entries
     of ``P_k``: the upper triangle row by row, the diagonal, or ``P_11``) and
     intercepts ``log pi_k + log det P_k / 2 - d log(2 pi) / 2 - c_k^T P_k
-    c_k / 2``, minus those of the last expert.
+    c_k / 2``.
 
     Parameters
     ----------
@@ -98,9 +98,9 @@ def gaussian_joint_rows(Z, R, reg, kind, coef, intercept):
     kind : int
         :data:`FULL`, :data:`DIAG` or :data:`SPHERICAL`.
     coef : ndarray of shape (K, d + q)
-        Output: the rows minus the last one.
+        Output: the rows.
     intercept : ndarray of shape (K,)
-        Output: the intercepts minus the last one.
+        Output: the intercepts.
 
     Returns
     -------
@@ -200,13 +200,6 @@ def gaussian_joint_rows(Z, R, reg, kind, coef, intercept):
             coef[k, j] = P[0, 0]
         intercept[k] = (np.log(nk[k] / mass) + half_logdet - half_log_2pi
                         - 0.5 * quad)
-    for k in range(K - 1):
-        for j in range(coef.shape[1]):
-            coef[k, j] -= coef[K - 1, j]
-        intercept[k] -= intercept[K - 1]
-    for j in range(coef.shape[1]):
-        coef[K - 1, j] = 0.0
-    intercept[K - 1] = 0.0
     return True
 
 
@@ -237,25 +230,43 @@ def gaussian_gate_step(F, Z, R, reg, kind, joint, coef, intercept, max_iter, LW)
     joint : bool
         Whether to propose the closed-form update.
     coef : ndarray of shape (K, d + q)
-        Input and output: the rows (last row zero, kept zero).
+        Input and output: the rows minus the last one (last row zero, kept
+        zero).
     intercept : ndarray of shape (K,)
-        Input and output: the intercepts (last entry zero).
+        Input and output: the intercepts minus the last one.
     max_iter : int
         Maximum number of Newton steps.
     LW : ndarray of shape (n, K) or (0, K)
-        Output when it has ``n`` rows: the log-weights of the final gate.
+        When it has ``n`` rows: on entry the log-weights of the gate ``coef``,
+        ``intercept`` (the proposal's test then takes the current objective
+        from them instead of a pass over ``F``: the same value to round-off),
+        on exit those of the final gate. Not touched when empty.
 
     Returns
     -------
     finite : bool
         Whether the final gate is finite.
     """
+    n = F.shape[0]
     K = coef.shape[0]
     if joint and K > 1:
-        value = softmax_gate_objective(F, coef, intercept, R, False)[0]
+        if LW.shape[0] == n:
+            # the log-weights of the current gate, which the compiled EM keeps
+            value = 0.0
+            for i in range(n):
+                for k in range(K):
+                    if R[i, k] != 0.0:
+                        value += R[i, k] * LW[i, k]
+        else:
+            value = softmax_gate_objective(F, coef, intercept, R, False)[0]
         c1 = np.empty_like(coef)
         i1 = np.empty_like(intercept)
         if gaussian_joint_rows(Z, R, reg, kind, c1, i1):
+            # relative to the last row (the last row itself last)
+            for k in range(K):
+                for j in range(coef.shape[1]):
+                    c1[k, j] -= c1[K - 1, j]
+                i1[k] -= i1[K - 1]
             proposed = softmax_gate_objective(F, c1, i1, R, False)[0]
             if proposed > value + 1e-12 * max(abs(value), 1.0):
                 coef[:] = c1

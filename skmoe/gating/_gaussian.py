@@ -3,7 +3,6 @@
 from numbers import Real
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .. import _kernels
 from ..utils._arrays import as_kernel_array
@@ -123,7 +122,7 @@ class _Rep:
 
     def __init__(self, centres, precision, covariance, log_norm, half_logdet=None):
         self.centres, self.precision, self.covariance = centres, precision, covariance
-        self.log_partition = float(logsumexp(log_norm))
+        self.log_partition = _logsumexp(log_norm)
         self.log_prior = log_norm - self.log_partition
         self.half_logdet = half_logdet
 
@@ -170,6 +169,18 @@ class _Frame:
         A, A_inv = self.A, self.A_inv
         return _Rep(rep.centres @ A.T + self.mean, A_inv.T @ rep.precision @ A_inv,
                     None, rep.log_prior)
+
+
+def _logsumexp(a):
+    """``log sum exp(a)`` of a few finite-or-not entries (scipy's costs ~40 us).
+
+    Shifted by the largest entry, as :func:`scipy.special.logsumexp`; an
+    infinite or NaN largest entry gives it back (``inf``, ``nan``).
+    """
+    top = float(np.max(a))
+    if not np.isfinite(top):
+        return top
+    return top + float(np.log(np.sum(np.exp(a - top))))
 
 
 def _logits(rep, quad):
@@ -860,7 +871,7 @@ class GaussianGating(Gating):
         z_rep = frame.to_z(rep)
         if _decrement(z_rep, frame.target, quad)[1] <= _MATCHED:
             log_prior = params.gate_intercept
-            if abs(logsumexp(log_prior)) > 1e-13:
+            if abs(_logsumexp(log_prior)) > 1e-13:
                 log_prior = rep.log_prior
             chol = params.gate_extra.get("precision_cholesky")
             if chol is None:
@@ -1031,6 +1042,7 @@ class GaussianGating(Gating):
                 value = objective(F, coef, intercept, R, False)[0]
                 c1, i1 = np.empty_like(coef), np.empty_like(intercept)
                 if gate.gaussian_joint_rows(Z, R, reg, kind, c1, i1):
+                    c1, i1 = c1 - c1[-1], i1 - i1[-1]
                     proposed = objective(F, c1, i1, R, False)[0]
                     if proposed > value + 1e-12 * max(abs(value), 1.0):
                         coef, intercept = c1, i1
