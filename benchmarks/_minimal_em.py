@@ -50,6 +50,12 @@ Student-t noise      E-step pass (t densities, scale weights u) with gate
                      the ECME step on the observed likelihood after
                      iteration 20 (``DF_ECME_AFTER``): not done here, so
                      compare at most 20 iterations
+Gaussian gate        E-step pass with Gram matrices and the gate terms on
+(diagonal) + linear  the whitened features ``[z, -z^2 / 2]``; WLS; residual
+                     pass; closed-form proposal (weighted means and
+                     variances), taken if it increases the gate objective
+                     (then the Newton terms again); one damped Newton gate
+                     step tested at once; the normal form is not computed
 ===================  =====================================================
 
 The helpers repeat a few of skmoe's kernels (``ffn_nls``, the log-sigmoid,
@@ -1457,4 +1463,153 @@ def loop_softmax_t(X, y, w, gc, gb, B, var, df, fit_df, var_floor, n_iter):
     for it in range(n_iter):
         hist[it + 1] = step_softmax_t(X, y, w, gc, gb, B, var, df, fit_df,
                                       var_floor, R, U, ggrad, gneg, mass, out)
+    return hist
+
+
+# --------------------------------------------------------------------------
+# 5. Gaussian gate (diagonal covariances) + linear experts
+# --------------------------------------------------------------------------
+
+
+@njit(cache=CACHE)
+def _estep_gaussian_linear(X, G, y, w, gc, gb, B, var, R, gram, moment, mass,
+                           ggrad, gneg, out):
+    """E-step pass: responsibilities, the experts' Gram matrices, gate terms.
+
+    The gate is the softmax of the logits ``G gc^T + gb`` on the features
+    ``G = [z, -z^2 / 2]`` of the whitened inputs; ``out``: [loglik, gate
+    objective].
+    """
+    n, d = X.shape
+    K = gc.shape[0]
+    m = G.shape[1]
+    p = d + 1
+    gram[:, :, :] = 0.0
+    moment[:, :] = 0.0
+    mass[:] = 0.0
+    ggrad[:] = 0.0
+    gneg[:, :] = 0.0
+    z = np.empty(K)
+    lz = np.empty(K)
+    pr = np.empty(K)
+    a = np.empty(K)
+    f = np.empty(p)
+    f[d] = 1.0
+    gr = np.empty(m + 1)
+    gr[m] = 1.0
+    ll = 0.0
+    gv = 0.0
+    for i in range(n):
+        _logits(G, i, gc, gb, z)
+        _log_softmax(z, lz, pr)
+        for c in range(d):
+            f[c] = X[i, c]
+        for k in range(K):
+            mu = B[k, d]
+            for c in range(d):
+                mu += f[c] * B[k, c]
+            e = y[i] - mu
+            a[k] = lz[k] - 0.5 * math.log(2.0 * math.pi * var[k]) - 0.5 * e * e / var[k]
+        ll += _row_posterior(a, w[i], R, i, mass)
+        _add_gram_row(f, y[i], R, i, gram, moment)
+        gv += _row_gate(G, i, R, lz, pr, gr, ggrad, gneg)
+    _symmetrize(gneg)
+    out[0] = ll
+    out[1] = gv
+    return ll
+
+
+@njit(cache=CACHE)
+def _gaussian_proposal(Z, R, reg, coef, intercept):
+    """Closed-form update (weighted means and diagonal variances in ``z``).
+
+    The logit rows ``[c / v, 1 / v]`` and intercepts ``log pi + sum log(1 /
+    v) / 2 - d log(2 pi) / 2 - sum c^2 / v / 2`` of every expert, minus the
+    last expert's (``v`` the weighted variances plus ``reg``; the masses get
+    ``10 eps`` of the total, as skmoe's and scikit-learn's).
+    """
+    n, d = Z.shape
+    K = R.shape[1]
+    nk = np.zeros(K)
+    for i in range(n):
+        for k in range(K):
+            nk[k] += R[i, k]
+    total = 0.0
+    for k in range(K):
+        total += nk[k]
+    tiny = 10.0 * EPS * max(total, 1e-300)
+    mass = 0.0
+    for k in range(K):
+        nk[k] += tiny
+        mass += nk[k]
+    c = np.empty(d)
+    v = np.empty(d)
+    for k in range(K):
+        c[:] = 0.0
+        v[:] = 0.0
+        for i in range(n):
+            for a in range(d):
+                c[a] += R[i, k] * Z[i, a]
+        for a in range(d):
+            c[a] /= nk[k]
+        for i in range(n):
+            for a in range(d):
+                e = Z[i, a] - c[a]
+                v[a] += e * e * R[i, k]
+        s = math.log(nk[k] / mass) - 0.5 * d * math.log(2.0 * math.pi)
+        for a in range(d):
+            prec = 1.0 / (v[a] / nk[k] + reg[a])
+            coef[k, a] = prec * c[a]
+            coef[k, d + a] = prec
+            s += 0.5 * math.log(prec) - 0.5 * prec * c[a] * c[a]
+        intercept[k] = s
+    for k in range(K):
+        for j in range(2 * d):
+            coef[k, j] -= coef[K - 1, j]
+        intercept[k] -= intercept[K - 1]
+
+
+@njit(cache=CACHE)
+def step_gaussian_linear(X, G, Z, y, w, reg, gc, gb, B, var, var_floor, R, gram,
+                         moment, mass, ggrad, gneg, out):
+    """One EM iteration: WLS, variances, the gate's proposal and Newton step."""
+    K = gc.shape[0]
+    _wls(gram, moment, mass, B)
+    rss = np.empty(K)
+    _rss_lif(X, y, R, B, rss)
+    _variances(rss, mass, var, var_floor)
+    value = out[1]
+    c1 = np.empty_like(gc)
+    i1 = np.empty_like(gb)
+    _gaussian_proposal(Z, R, reg, c1, i1)
+    proposed = _softmax_objective(G, R, 0, c1, i1, False, ggrad, gneg)
+    if proposed > value + 1e-12 * max(abs(value), 1.0):
+        _copy(c1, gc)
+        _copy(i1, gb)
+        value = _softmax_objective(G, R, 0, gc, gb, True, ggrad, gneg)
+    _newton_softmax_step(G, R, 0, gc, gb, value, ggrad, gneg)
+    return _estep_gaussian_linear(X, G, y, w, gc, gb, B, var, R, gram, moment, mass,
+                                  ggrad, gneg, out)
+
+
+@njit(cache=CACHE)
+def loop_gaussian_linear(X, G, Z, y, w, reg, gc, gb, B, var, var_floor, n_iter):
+    """Initial E-step and ``n_iter`` iterations; the log-likelihood history."""
+    n, d = X.shape
+    K = gc.shape[0]
+    q = (K - 1) * (G.shape[1] + 1)
+    R = np.empty((n, K))
+    gram = np.empty((K, d + 1, d + 1))
+    moment = np.empty((K, d + 1))
+    mass = np.empty(K)
+    ggrad = np.empty(q)
+    gneg = np.empty((q, q))
+    out = np.zeros(3)
+    hist = np.empty(n_iter + 1)
+    hist[0] = _estep_gaussian_linear(X, G, y, w, gc, gb, B, var, R, gram, moment,
+                                     mass, ggrad, gneg, out)
+    for it in range(n_iter):
+        hist[it + 1] = step_gaussian_linear(X, G, Z, y, w, reg, gc, gb, B, var,
+                                            var_floor, R, gram, moment, mass, ggrad,
+                                            gneg, out)
     return hist

@@ -80,6 +80,7 @@ def families():
     """name -> (estimator keywords, data keywords, minimal-loop kind)."""
     from skmoe import (
         FFNExperts,
+        GaussianGating,
         HierarchicalSoftmaxGating,
         NormalizedSigmoidGating,
         PolynomialExperts,
@@ -103,6 +104,8 @@ def families():
                              {"experts": FFNExperts("tanh")}, ("ffn", 1), 2),
         "softmax+linear+t": ({"noise": "student_t"}, {"noise_df": 5.0}, ("t", None),
                              2),
+        "gaussian+linear": ({"gating": GaussianGating("diag")},
+                            {"gating": GaussianGating("diag")}, ("gauss", None), 2),
     }
 
 
@@ -141,15 +144,47 @@ class Minimal:
                       if self.arg == "poly2" else X)
             if self.arg == "poly2" and X.shape[1] != 1:
                 raise ValueError("poly2 minimal loop written for d = 1")
+        if self.kind == "gauss":
+            self._gaussian_setup(start)
         self.fn = {"lif": mm.loop_softmax_lif, "gate": mm.loop_gate_linear,
-                   "ffn": mm.loop_softmax_ffn, "t": mm.loop_softmax_t}[self.kind]
+                   "ffn": mm.loop_softmax_ffn, "t": mm.loop_softmax_t,
+                   "gauss": mm.loop_gaussian_linear}[self.kind]
+
+    def _gaussian_setup(self, start):
+        """Whitened inputs, their features and the start's logit rows.
+
+        The diagonal Gaussian gate of ``start`` in the inputs ``z = (x -
+        x_mean) / a`` (``a`` the roots of the diagonal of its
+        ``x_covariance``): centres ``(c - x_mean) / a``, precisions ``a^2 /
+        s^2``, logit rows ``[P c, P]`` and intercepts ``log pi + sum log P /
+        2 - d log(2 pi) / 2 - sum P c^2 / 2``, minus the last expert's.
+        """
+        extra = start.gate_extra
+        mean = np.asarray(extra["x_mean"], dtype=float)
+        a = np.sqrt(np.diag(np.asarray(extra["x_covariance"], dtype=float)))
+        d = self.X.shape[1]
+        self.Z = np.ascontiguousarray((self.X - mean) / a)
+        self.G = np.ascontiguousarray(np.hstack([self.Z, -0.5 * self.Z ** 2]))
+        self.reg = np.ascontiguousarray(start.gating.reg_covar / a ** 2)
+        cz = (np.asarray(start.gate_coef, dtype=float) - mean) / a
+        Pz = np.asarray(extra["precision_cholesky"], dtype=float) ** 2 * a ** 2
+        b = Pz * cz
+        alpha = (np.asarray(start.gate_intercept, dtype=float)
+                 + 0.5 * np.log(Pz).sum(axis=1) - 0.5 * d * np.log(2.0 * np.pi)
+                 - 0.5 * (b * cz).sum(axis=1))
+        rows = np.hstack([b, Pz])
+        self.gauss_rows = (np.ascontiguousarray(rows - rows[-1]),
+                           np.ascontiguousarray(alpha - alpha[-1]))
 
     def fresh(self):
         """Copies of the starting arrays (the loops update them in place)."""
         s = self.start
         d = self.X.shape[1]
-        gc = np.ascontiguousarray(s.gate_coef, dtype=float).copy()
-        gb = np.ascontiguousarray(s.gate_intercept, dtype=float).copy()
+        if self.kind == "gauss":
+            gc, gb = (a.copy() for a in self.gauss_rows)
+        else:
+            gc = np.ascontiguousarray(s.gate_coef, dtype=float).copy()
+            gb = np.ascontiguousarray(s.gate_intercept, dtype=float).copy()
         P = np.ascontiguousarray(s.expert_params, dtype=float).copy()
         var = np.ascontiguousarray(s.variance, dtype=float).copy()
         if self.kind == "gate" and self.arg == 2:
@@ -171,6 +206,9 @@ class Minimal:
             return self.fn(X, y, w, self.arg, gc, gb, g2c, g2b, 2, P, var, f, n_iter)
         if self.kind == "ffn":
             return self.fn(X, y, w, gc, gb, P, self.arg, var, f, n_iter)
+        if self.kind == "gauss":
+            return self.fn(X, self.G, self.Z, y, w, self.reg, gc, gb, P, var, f,
+                           n_iter)
         return self.fn(X, y, w, gc, gb, P, var, df, True, f, n_iter)
 
     def stepper(self):
@@ -215,6 +253,20 @@ class Minimal:
             def step():
                 return mm.step_gate_linear(X, y, w, kind, gc, gb, g2c, g2b, 2, P,
                                            var, f, R, gram, moment, mass)
+        elif self.kind == "gauss":
+            G, Z, reg = self.G, self.Z, self.reg
+            q = (K - 1) * (G.shape[1] + 1)
+            ggrad, gneg = np.empty(q), np.empty((q, q))
+            gram, moment = np.empty((K, d + 1, d + 1)), np.empty((K, d + 1))
+
+            def first():
+                return mm._estep_gaussian_linear(X, G, y, w, gc, gb, P, var, R, gram,
+                                                 moment, mass, ggrad, gneg, out)
+
+            def step():
+                return mm.step_gaussian_linear(X, G, Z, y, w, reg, gc, gb, P, var, f,
+                                               R, gram, moment, mass, ggrad, gneg,
+                                               out)
         elif self.kind == "ffn":
             code = self.arg
 

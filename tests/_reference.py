@@ -317,3 +317,27 @@ def mvn_estep(log_gate, means, chol, y):
 def weighted_scatter(y, means, R):
     r = y[:, None, :] - means
     return np.einsum("ik,ikj,ikl->kjl", R, r, r)
+
+
+def gaussian_joint_update(X, R, reg_covar, kind):
+    """The closed-form Gaussian gate update in ``x``: centres, precisions, log pi.
+
+    Twin of ``gaussian_joint_rows`` (which works in whitened inputs and
+    returns logit rows): per expert the weighted mean, the weighted
+    covariance plus ``reg_covar I``, restricted to the structure ``kind``.
+    """
+    K, d = R.shape[1], X.shape[1]
+    nk = R.sum(axis=0) + 10 * np.finfo(np.float64).eps * max(R.sum(), 1e-300)
+    centres = (R.T @ X) / nk[:, None]
+    P = np.empty((K, d, d))
+    for k in range(K):
+        Xc = X - centres[k]
+        V = (Xc * R[:, k:k + 1]).T @ Xc / nk[k] + reg_covar * np.eye(d)
+        if kind == "full":
+            P[k] = np.linalg.inv(V)
+        else:
+            diag = np.diag(V)
+            if kind == "spherical":
+                diag = np.full(d, diag.mean())
+            P[k] = np.diag(1.0 / diag)
+    return centres, P, np.log(nk / nk.sum())

@@ -19,6 +19,7 @@ from numpy.testing import assert_allclose
 
 from skmoe import (
     FFNExperts,
+    GaussianGating,
     HierarchicalSoftmaxGating,
     LinearExperts,
     MixtureOfExpertsRegressor,
@@ -61,6 +62,18 @@ CASES = {
     "sigmoid_pinned": dict(gating=NormalizedSigmoidGating()),
     "sigmoid_unpinned": dict(gating=NormalizedSigmoidGating(pin_last=False)),
     "hierarchical": dict(n_experts=4, gating=HierarchicalSoftmaxGating(2)),
+    # data from a Gaussian gate: there the closed-form proposal is accepted
+    # in early iterations (on softmax-gated data from seed 0 it never is)
+    "gaussian_full": dict(gating=GaussianGating(), data_gating=GaussianGating()),
+    "gaussian_diag": dict(gating=GaussianGating("diag"),
+                          data_gating=GaussianGating()),
+    "gaussian_spherical_newton_only": dict(
+        gating=GaussianGating("spherical", joint_proposal=False),
+        data_gating=GaussianGating()),
+    "gaussian_student_t": dict(gating=GaussianGating(), noise="student_t",
+                               data_gating=GaussianGating()),
+    "gaussian_one_expert": dict(n_experts=1, gating=GaussianGating(),
+                                data_gating=GaussianGating()),
     "polynomial": dict(experts=PolynomialExperts(2)),
     "ffn_tanh": dict(experts=FFNExperts()),
     "ffn_relu_paper": dict(experts=FFNExperts("relu", fit_intercept=False,
@@ -86,6 +99,7 @@ def _start(case, n=300, seed=None):
     kw = dict(CASES[case])
     K = kw.pop("n_experts", 3)
     X, y, _ = make_moe_regression(n_samples=n, n_features=2, n_experts=K,
+                                  gating=kw.pop("data_gating", "softmax"),
                                   random_state=seed)
     w = np.random.RandomState(seed).uniform(0.5, 2.0, n)
     with warnings.catch_warnings():
@@ -120,6 +134,23 @@ def test_compiled_em_equals_batch_em(case):
             assert_allclose(getattr(compiled.params, field),
                             getattr(batch.params, field), rtol=1e-7, atol=1e-9,
                             err_msg=field)
+
+
+def test_compiled_gaussian_gate_without_reference_moments_equals_batch_em():
+    # a start without x_mean / x_covariance (a user's): both paths take the
+    # moments of X weighted by the first responsibilities' row sums
+    X, y, w, start = _start("gaussian_full")
+    start = start.replace(gate_extra={
+        "precision_cholesky": start.gate_extra["precision_cholesky"]})
+    kw = dict(max_iter=20, tol=0.0, var_floor=1e-6)
+    compiled = compiled_module.run_compiled(X, y, w, start, **kw)
+    batch = run_em(X, y, w, start, fused=False, **kw)
+    assert_allclose(compiled.history, batch.history, rtol=1e-9)
+    mean = w @ X / w.sum()
+    assert_allclose(compiled.params.gate_extra["x_mean"], mean, rtol=1e-12)
+    for key in ("x_mean", "x_covariance", "precision_cholesky"):
+        assert_allclose(compiled.params.gate_extra[key],
+                        batch.params.gate_extra[key], rtol=1e-7, err_msg=key)
 
 
 @pytest.mark.parametrize("case", ["softmax_linear", "polynomial", "ffn_tanh",

@@ -23,10 +23,11 @@ import importlib, pkgutil
 import numba
 import numpy as np
 import skmoe._kernels as kernels
-from skmoe import MixtureOfExpertsRegressor
+from skmoe import GaussianGating, MixtureOfExpertsRegressor
 from skmoe.datasets import make_moe_regression
-X, y, truth = make_moe_regression(2000, 2, 3, random_state=0)
-est = MixtureOfExpertsRegressor(n_experts=3, random_state=0).fit(X, y)
+gating = GATING
+X, y, truth = make_moe_regression(2000, 2, 3, gating=gating, random_state=0)
+est = MixtureOfExpertsRegressor(n_experts=3, gating=gating, random_state=0).fit(X, y)
 est.score(X, y)
 est.predict(X)
 for info in pkgutil.iter_modules(kernels.__path__):
@@ -38,9 +39,9 @@ for info in pkgutil.iter_modules(kernels.__path__):
 """
 
 
-def _compiled():
-    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True,
-                         text=True, check=True).stdout.split()
+def _compiled(gating='"softmax"'):
+    out = subprocess.run([sys.executable, "-c", CODE.replace("GATING", gating)],
+                         capture_output=True, text=True, check=True).stdout.split()
     return dict(zip(out[::2], map(int, out[1::2]), strict=True))
 
 
@@ -60,6 +61,21 @@ def test_a_demo_sized_fit_compiles_each_kernel_once_and_only_the_em_kernels():
     for name in ("linear_wls_step", "softmax_newton_ascent",
                  "softmax_log_weights_into", "gaussian_variance_step"):
         assert name in compiled, name
+
+
+def test_a_gaussian_gated_fit_compiles_each_kernel_once():
+    # the Gaussian gate's update is one kernel on the compiled path (its
+    # Newton step and objective compiled inside it): no parallel twin, no
+    # statistics kernel, and the softmax step kernels are not compiled on
+    # their own
+    compiled = _compiled("GaussianGating()")
+    twice = {name: n for name, n in compiled.items() if n != 1}
+    assert twice == {}, f"kernels compiled for several signatures: {twice}"
+    assert "gaussian_gate_step" in compiled
+    assert not [name for name in compiled if name.endswith("_parallel")]
+    for name in ("linear_expert_suffstats", "softmax_gate_objective",
+                 "softmax_newton_ascent", "gaussian_estep"):
+        assert name not in compiled, name
 
 
 def test_the_start_by_the_em_step_covers_the_compiled_path():

@@ -23,10 +23,10 @@ from skmoe import (
     MoEParams,
     PolynomialExperts,
 )
-from skmoe._kernels._gaussian_gate import gaussian_log_densities
+from skmoe._kernels._gaussian_gate import gaussian_joint_rows, gaussian_log_densities
 from skmoe.convergence import near_true_init
 from skmoe.datasets import make_moe_regression
-from skmoe.gating._gaussian import _BARRIER, _Frame, _from_logits, _logits
+from skmoe.gating._gaussian import _BARRIER, _Frame, _from_logits, _logits, _Rep
 from skmoe.metrics import match_experts, parameter_error, voronoi_loss
 
 from . import _reference as ref
@@ -327,13 +327,37 @@ def test_the_joint_update_alone_can_decrease_the_conditional_objective():
     R = np.ascontiguousarray(truth.gates(X))
     best = _objective(gating, X, R, truth)
     quad = gating._quad(2)
-    joint = gating._joint_update(X, R, quad)
-    classic = truth.replace(gate_coef=joint.centres, gate_intercept=joint.log_prior,
+    centres, P, log_prior = ref.gaussian_joint_update(X, R, gating.reg_covar, "full")
+    classic = truth.replace(gate_coef=centres, gate_intercept=log_prior,
                             gate_extra={**truth.gate_extra, "precision_cholesky":
-                                        quad.stored_chol(joint.precision)})
+                                        quad.stored_chol(P)})
     assert _objective(gating, X, R, classic) < best - 1.0
     again = truth.replace(**gating.m_step(X, R, truth))
     assert_allclose(gating.pack(again), gating.pack(truth), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_the_joint_rows_kernel_is_the_closed_form_update(covariance_type):
+    # the kernel (whitened inputs, logit rows) against the update in x by
+    # NumPy, mapped to the same rows: a few 3x3 solves and sums of 300
+    # terms of order one, round-off ~1e-13 relative; 1e-10 separates a
+    # correct kernel from one with a wrong term (reg_covar enters at 1e-2)
+    gating = GaussianGating(covariance_type, reg_covar=1e-2)
+    quad = gating._quad(3)
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 3)) * [0.5, 2.0, 1.0] + [1.0, -2.0, 0.0]
+    R = np.ascontiguousarray(rng.dirichlet(np.ones(3), size=300)
+                             * rng.uniform(0.5, 2.0, (300, 1)))
+    V = np.cov(X.T) + np.diag([0.1, 0.2, 0.3])
+    frame = _Frame({"x_mean": X.mean(axis=0) + 0.1, "x_covariance": V}, quad)
+    centres, P, log_prior = ref.gaussian_joint_update(X, R, 1e-2, covariance_type)
+    want_W, want_alpha = _logits(frame.to_z(_Rep(centres, P, None, log_prior)), quad)
+    coef, intercept = np.empty((3, 3 + quad.q)), np.empty(3)
+    assert gaussian_joint_rows(frame.inputs(X), R, 1e-2 * frame.A_inv @ frame.A_inv.T,
+                               {"full": 0, "diag": 1, "spherical": 2}[covariance_type],
+                               coef, intercept)
+    assert_allclose(coef, want_W, rtol=1e-10, atol=1e-10)
+    assert_allclose(intercept, want_alpha, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
@@ -432,14 +456,19 @@ def test_an_expert_with_almost_no_mass_stays_finite():
     R[:, 1] = 0.0
     R[5, 1] = 1e-300
     R = np.ascontiguousarray(R)
-    quad = gating._quad(2)
-    # the closed-form proposal of an empty expert: its covariance is reg_covar
-    joint = gating._joint_update(X, R, quad)
-    assert np.all(np.isfinite(joint.centres)) and np.all(np.isfinite(joint.log_prior))
+    # the closed-form proposal of an empty expert: its covariance is reg_covar,
+    # and the kernel's rows of the proposal are finite
+    centres, P, log_prior = ref.gaussian_joint_update(X, R, gating.reg_covar, "full")
+    assert np.all(np.isfinite(centres)) and np.all(np.isfinite(log_prior))
     # (its off-diagonal is the 1e-300 row's, ~1e-289: atol 1e-18 = 1e-12 of
     # the diagonal)
-    assert_allclose(np.linalg.inv(joint.precision[1]), 1e-6 * np.eye(2), rtol=1e-6,
-                    atol=1e-18)
+    assert_allclose(np.linalg.inv(P[1]), 1e-6 * np.eye(2), rtol=1e-6, atol=1e-18)
+    frame = _Frame({"x_mean": X.mean(axis=0), "x_covariance": np.cov(X.T)},
+                   gating._quad(2))
+    coef, intercept = np.empty((3, 5)), np.empty(3)
+    assert gaussian_joint_rows(frame.inputs(X), R, 1e-6 * frame.A_inv @ frame.A_inv.T,
+                               0, coef, intercept)
+    assert np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))
     p = MoEParams(expert_params=np.zeros((3, 3)), variance=np.ones(3),
                   gating=gating, **gating.init(X, np.ones(300), 3, rng))
     before = gating.weighted_objective(X, R, p)

@@ -89,11 +89,14 @@ def test_kernels_bit_identical_for_1_and_2_threads(kernel):
 
 @two_threads
 @pytest.mark.parametrize("gating, init_params", [
-    ("softmax", "auto"), ("softmax", "random"), ("hierarchical_softmax", "auto")])
+    ("softmax", "auto"), ("softmax", "random"), ("hierarchical_softmax", "auto"),
+    ("gaussian", "random")])
 def test_fit_bit_identical_for_n_jobs_1_and_2(monkeypatch, gating, init_params):
     # the parallel twins from 100 rows on (PARALLEL_MIN_ROWS): this fit with
     # n_jobs=2 runs them (the fused pass and the E-step of the softmax gate,
-    # the gate objective and the experts' statistics of the hierarchical one)
+    # the gate objective and the experts' statistics of the hierarchical and
+    # Gaussian ones: the latter's update then runs its steps in Python around
+    # the objective's parallel twin, not its serial kernel)
     monkeypatch.setattr(_threads, "PARALLEL_MIN_ROWS", 100)
     # the compiled path (serial) runs fits below FUSED_FROM_N rows
     monkeypatch.setattr(em_module, "FUSED_FROM_N", 0)

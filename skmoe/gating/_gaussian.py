@@ -3,11 +3,11 @@
 from numbers import Real
 
 import numpy as np
-from scipy.special import logsumexp
 
 from .. import _kernels
 from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval, StrOptions
+from ..utils._threads import use_threads
 from ._base import Gating, free_rows
 from ._newton import newton_softmax_ascent, softmax_objective
 
@@ -24,6 +24,8 @@ _MATCH_TOL = 1e-24
 #: a representative whose decrement is below this is already normalised (the
 #: round-off of recomputing its moments from the stored fields is ~1e-26)
 _MATCHED = 1e-20
+#: the kernels' codes of the covariance structures
+_KINDS = {"full": 0, "diag": 1, "spherical": 2}
 
 
 class _Quadratic:
@@ -120,7 +122,7 @@ class _Rep:
 
     def __init__(self, centres, precision, covariance, log_norm, half_logdet=None):
         self.centres, self.precision, self.covariance = centres, precision, covariance
-        self.log_partition = float(logsumexp(log_norm))
+        self.log_partition = _logsumexp(log_norm)
         self.log_prior = log_norm - self.log_partition
         self.half_logdet = half_logdet
 
@@ -167,6 +169,18 @@ class _Frame:
         A, A_inv = self.A, self.A_inv
         return _Rep(rep.centres @ A.T + self.mean, A_inv.T @ rep.precision @ A_inv,
                     None, rep.log_prior)
+
+
+def _logsumexp(a):
+    """``log sum exp(a)`` of a few finite-or-not entries (scipy's costs ~40 us).
+
+    Shifted by the largest entry, as :func:`scipy.special.logsumexp`; an
+    infinite or NaN largest entry gives it back (``inf``, ``nan``).
+    """
+    top = float(np.max(a))
+    if not np.isfinite(top):
+        return top
+    return top + float(np.log(np.sum(np.exp(a - top))))
 
 
 def _logits(rep, quad):
@@ -394,6 +408,50 @@ def _structured_precision(V, quad):
     return np.diag(1.0 / diag)
 
 
+class _GaussianProgram:
+    """The compiled EM state of a Gaussian gate: its whitened logit rows.
+
+    The rows relative to the last one, on the features of the whitened
+    inputs (:meth:`GaussianGating._em_setting`, built at the first step,
+    which may need the responsibilities for the reference moments); the step
+    is the kernel of :meth:`GaussianGating.m_step`. The gate is a softmax of
+    these logits, so the normal form (Newton's method on the moments) is
+    computed once, by :meth:`fields`.
+    """
+
+    def __init__(self, gating, X, params):
+        self.gating, self.X, self.params = gating, X, params
+        self.setting = None
+
+    def log_weights(self, LW):
+        if self.setting is None:
+            LW[:] = self.gating.log_weights(self.X, self.params)
+        else:
+            _kernels._softmax_steps.softmax_log_weights_into(
+                self.F, self.coef, self.intercept, LW)
+
+    def step(self, R, LW, n_iter, max_iter):
+        gating = self.gating
+        if self.setting is None:
+            self.setting = gating._em_setting(self.X, R, self.params)
+            W0, alpha0, self.Z, self.F, self.reg = self.setting[3:]
+            self.coef = as_kernel_array(W0 - W0[-1]).copy()
+            self.intercept = as_kernel_array(alpha0 - alpha0[-1]).copy()
+            self.kind = _KINDS[self.setting[0].kind]
+        finite = _kernels._gaussian_gate.gaussian_gate_step(
+            self.F, self.Z, R, self.reg, self.kind, bool(gating.joint_proposal),
+            self.coef, self.intercept, gating._max_newton_iter, LW)
+        return finite, False
+
+    def fields(self):
+        if self.setting is None:
+            return {}
+        quad, extra, frame, W0, alpha0 = self.setting[:5]
+        return self.gating._normal_fields(self.coef + W0[-1],
+                                          self.intercept + alpha0[-1], extra,
+                                          frame, quad)
+
+
 class GaussianGating(Gating):
     """Gaussian (localized) gate: normalised Gaussian densities of the input.
 
@@ -497,9 +555,11 @@ class GaussianGating(Gating):
     one; it is not offered as an update.
 
     Abilities: ``"gradient"`` (:meth:`grad`, for the gradient solvers and
-    the standard errors), ``"smooth"`` and ``"fixed_model"``; no sufficient
-    statistics (``partial_fit`` and the fused EM are not available), no
-    Voronoi atoms.
+    the standard errors), ``"smooth"``, ``"fixed_model"``, ``"short_runs"``
+    and ``"compiled"`` (the compiled EM path runs the update's kernel on the
+    whitened logit rows and normalises the gate once, at the end); no
+    sufficient statistics (``partial_fit`` and the fused EM are not
+    available), no Voronoi atoms.
 
     References
     ----------
@@ -533,7 +593,10 @@ class GaussianGating(Gating):
     }
 
     #: abilities (see skmoe.utils._abilities)
-    provides = frozenset({"gradient", "smooth", "fixed_model", "short_runs"})
+    provides = frozenset({"gradient", "smooth", "fixed_model", "short_runs",
+                          "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("m_step", "log_weights", "at_iteration")
 
     #: Newton steps in one EM gate update (as for SoftmaxGating)
     _max_newton_iter = 1
@@ -808,7 +871,7 @@ class GaussianGating(Gating):
         z_rep = frame.to_z(rep)
         if _decrement(z_rep, frame.target, quad)[1] <= _MATCHED:
             log_prior = params.gate_intercept
-            if abs(logsumexp(log_prior)) > 1e-13:
+            if abs(_logsumexp(log_prior)) > 1e-13:
                 log_prior = rep.log_prior
             chol = params.gate_extra.get("precision_cholesky")
             if chol is None:
@@ -911,19 +974,26 @@ class GaussianGating(Gating):
         return full[:-1].ravel()
 
     # ------------------------------------------------------------------ EM
-    def _joint_update(self, X, R, quad):
-        """Closed-form update of Xu, Jordan and Hinton: a representative."""
-        K, d = R.shape[1], X.shape[1]
-        total = R.sum()
-        # as scikit-learn's GaussianMixture: no division by an empty expert
-        nk = R.sum(axis=0) + 10 * np.finfo(np.float64).eps * max(total, 1e-300)
-        centres = (R.T @ X) / nk[:, None]
-        P = np.empty((K, d, d))
-        for k in range(K):
-            Xc = X - centres[k]
-            V = (Xc * R[:, k:k + 1]).T @ Xc / nk[k] + self.reg_covar * np.eye(d)
-            P[k] = _structured_precision(V, quad)
-        return _Rep(centres, P, None, np.log(nk / nk.sum()))
+    def _em_setting(self, X, R, params):
+        """What one EM update works on: the whitened inputs and rows.
+
+        Returns the structure, the reference moments (those of ``params``,
+        else of ``X`` weighted by the row sums of ``R``), their frame, the
+        whitened logit rows ``W0``, ``alpha0`` of the current gate, the
+        whitened inputs ``Z``, their features ``F`` and ``reg_covar``
+        whitened, for :func:`~skmoe._kernels._gaussian_gate.gaussian_gate_step`.
+        """
+        d = params.n_features
+        quad = self._quad(d)
+        extra = dict(params.gate_extra)
+        if "x_mean" not in extra or "x_covariance" not in extra:
+            mean, V = _weighted_mean_cov(X, R.sum(axis=1))
+            extra.update(x_mean=mean, x_covariance=V + self.reg_covar * np.eye(d))
+        frame = _Frame(extra, quad)
+        W0, alpha0 = _logits(frame.to_z(self._rep(params)), quad)
+        Z = as_kernel_array(frame.inputs(X))
+        reg = as_kernel_array(self.reg_covar * frame.A_inv @ frame.A_inv.T)
+        return quad, extra, frame, W0, alpha0, Z, quad.features(Z), reg
 
     def m_step(self, X, R, params, *, likelihood=None):
         """Gate update of (generalised) EM; see the class Notes.
@@ -948,36 +1018,56 @@ class GaussianGating(Gating):
         fields : dict
             New ``gate_coef``, ``gate_intercept`` and ``gate_extra``.
         """
-        K, d = params.n_experts, params.n_features
-        quad = self._quad(d)
-        extra = dict(params.gate_extra)
-        if "x_mean" not in extra or "x_covariance" not in extra:
-            mean, V = _weighted_mean_cov(X, R.sum(axis=1))
-            extra.update(x_mean=mean, x_covariance=V + self.reg_covar * np.eye(d))
-        frame = _Frame(extra, quad)
+        K = params.n_experts
+        quad, extra, frame, W0, alpha0, Z, F, reg = self._em_setting(X, R, params)
+        if K == 1:
+            return self._normal_fields(W0, alpha0, extra, frame, quad)
         # whitened logit rows relative to the current gate's last row (the
         # reference zero of the Newton step), added back before the normal
         # form, which then starts from the current one
-        W0, alpha0 = _logits(frame.to_z(self._rep(params)), quad)
-        if K == 1:
-            return self._normal_fields(W0, alpha0, extra, frame, quad)
-
-        def rows(rep):
-            W, alpha = _logits(frame.to_z(rep), quad)
-            return as_kernel_array(W - W[-1]), as_kernel_array(alpha - alpha[-1])
-
         coef = as_kernel_array(W0 - W0[-1])
         intercept = as_kernel_array(alpha0 - alpha0[-1])
-        F = quad.features(frame.inputs(X))
-        if self.joint_proposal:
-            objective = softmax_objective(F.shape[0])
-            value = objective(F, coef, intercept, R, False)[0]
-            c1, i1 = rows(self._joint_update(X, R, quad))
-            proposed = objective(F, c1, i1, R, False)[0]
-            # a relative margin far above round-off keeps a converged gate fixed
-            if proposed > value + 1e-12 * max(abs(value), 1.0):
-                coef, intercept = c1, i1
-        coef, intercept = newton_softmax_ascent(F, R, coef, intercept,
-                                                self._max_newton_iter)
+        R = as_kernel_array(R)
+        kind = _KINDS[quad.kind]
+        gate = _kernels._gaussian_gate
+        if not use_threads(X.shape[0]):
+            # the kernel of the compiled EM path
+            gate.gaussian_gate_step(F, Z, R, reg, kind, bool(self.joint_proposal),
+                                    coef, intercept, self._max_newton_iter,
+                                    np.empty((0, K)))
+        else:
+            # the same steps with the objective's parallel twin (same bits)
+            if self.joint_proposal:
+                objective = softmax_objective(F.shape[0])
+                value = objective(F, coef, intercept, R, False)[0]
+                c1, i1 = np.empty_like(coef), np.empty_like(intercept)
+                if gate.gaussian_joint_rows(Z, R, reg, kind, c1, i1):
+                    c1, i1 = c1 - c1[-1], i1 - i1[-1]
+                    proposed = objective(F, c1, i1, R, False)[0]
+                    if proposed > value + 1e-12 * max(abs(value), 1.0):
+                        coef, intercept = c1, i1
+            coef, intercept = newton_softmax_ascent(F, R, coef, intercept,
+                                                    self._max_newton_iter)
         return self._normal_fields(coef + W0[-1], intercept + alpha0[-1], extra,
                                    frame, quad)
+
+    def compiled_program(self, X, params):
+        """The gate's state and steps for the compiled EM path.
+
+        Ability ``"compiled"``: the whitened logit rows of :meth:`m_step`,
+        updated by its kernel; the normal form is computed once, for the
+        fields at the end. See :meth:`Gating.compiled_program`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples.
+        params : MoEParams
+            The starting parameters.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _GaussianProgram(self, X, params)

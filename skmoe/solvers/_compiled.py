@@ -108,7 +108,13 @@ def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
         if not scheduled and converged_rule(previous, current, W, tol):
             converged = True
             break
-    fields = dict(gate.fields(), expert_params=experts.params(), **noise.fields())
+    try:
+        # a gate normalised only here (the Gaussian gate's normal form) can
+        # fail as its batch update would have
+        fields = dict(gate.fields(), expert_params=experts.params(),
+                      **noise.fields())
+    except ValueError as exc:
+        raise Degenerate(str(exc)) from exc
     if shared is not None:
         fields["shared_params"] = shared.params()
     # the masses of finish_fit, from the last E-step: sum_i v_i g_ik with the
