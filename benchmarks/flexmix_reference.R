@@ -22,7 +22,7 @@
 #
 # Run from the repository root (R with flexmix and mixtools; Debian:
 # apt-get install r-cran-flexmix r-cran-mixtools r-cran-mass):
-#     Rscript benchmarks/flexmix_reference.R [N_STARTS] [N_REPEATS] [OUT_DIR]
+#     Rscript benchmarks/flexmix_reference.R [N_STARTS] [N_REPEATS] [OUT_DIR] [SETTINGS]
 # It writes benchmarks/flexmix_reference.csv and
 # benchmarks/flexmix_reference_params.csv.
 
@@ -34,6 +34,10 @@ args <- commandArgs(trailingOnly = TRUE)
 n_starts <- if (length(args) >= 1) as.integer(args[1]) else 30L
 n_repeats <- if (length(args) >= 2) as.integer(args[2]) else 3L
 out_dir <- if (length(args) >= 3) args[3] else "benchmarks"
+# optional 4th argument: comma-separated setting names to run (default: all,
+# and mixtools' regmixEM row); benchmarks/bench_real_data.py --flexmix runs
+# the Gaussian softmax-concomitant settings only, side by side with skmoe
+only <- if (length(args) >= 4) strsplit(args[4], ",")[[1]] else NULL
 
 loadavg <- function() {
   paste(strsplit(readLines("/proc/loadavg"), " ")[[1]][1:3], collapse = " ")
@@ -179,6 +183,9 @@ param_rows <- function(name, m, family) {
 
 results <- list()
 params <- list()
+if (!is.null(only)) {
+  settings <- Filter(function(s) s$name %in% only, settings)
+}
 for (s in settings) {
   times <- numeric(n_repeats)
   for (r in seq_len(n_repeats)) {
@@ -232,6 +239,7 @@ for (s in settings) {
 # mixtools' regmixEM on tonedata: covariate-free weights, exact ML (its own
 # defaults: epsilon = 1e-8 on the log-likelihood change, maxit = 10000,
 # random start from its own regmix.init)
+run_regmix <- is.null(only) || "tonedata_k2_regmixEM" %in% only
 regmix_once <- function(seed) {
   set.seed(seed)
   m <- NULL
@@ -240,45 +248,47 @@ regmix_once <- function(seed) {
     error = function(e) NULL)
   m
 }
-times <- numeric(n_repeats)
-for (r in seq_len(n_repeats)) {
-  t <- system.time(fits <- lapply(seq_len(n_starts), regmix_once))
-  times[r] <- t[["elapsed"]]
+if (run_regmix) {
+  times <- numeric(n_repeats)
+  for (r in seq_len(n_repeats)) {
+    t <- system.time(fits <- lapply(seq_len(n_starts), regmix_once))
+    times[r] <- t[["elapsed"]]
+  }
+  ok <- Filter(Negate(is.null), fits)
+  lls <- sapply(ok, function(m) m$loglik)
+  best <- ok[[which.max(lls)]]
+  bll <- max(lls)
+  results[[length(results) + 1]] <- data.frame(
+    setting = "tonedata_k2_regmixEM", data = "tonedata", K = 2,
+    model = "mixtools::regmixEM", formula = "tuned ~ stretchratio",
+    concomitant = "constant weights",
+    control = "default (epsilon 1e-8, maxit 10000)",
+    n_starts = n_starts, n_failed = n_starts - length(ok), n_kept_K = length(ok),
+    components_kept = paste0("K=2:", length(ok)),
+    best_loglik = sprintf("%.8f", bll),
+    loglik_at_params = sprintf("%.10f", sum(log(rowSums(sapply(1:2, function(j)
+      best$lambda[j] * dnorm(tonedata$tuned, best$beta[1, j] +
+        best$beta[2, j] * tonedata$stretchratio, best$sigma[j])))))),
+    n_within_1e3 = sum(lls >= bll - 1e-3),
+    iter_best = length(best$all.loglik) - 1, converged_best = NA,
+    df = 2 * 2 + 2 + 1, n = nrow(tonedata),
+    seconds_30_starts_median = sprintf("%.3f", median(times)),
+    seconds_repeats = paste(sprintf("%.3f", times), collapse = " "),
+    mean_iter = sprintf("%.1f", mean(sapply(ok, function(m) length(m$all.loglik) - 1))))
+  rows <- list()
+  for (j in 1:2) {
+    rows[[length(rows) + 1]] <- data.frame(
+      setting = "tonedata_k2_regmixEM", component = j, block = "expert",
+      name = c("coef.(Intercept)", "coef.stretchratio", "sigma"),
+      value = sprintf("%.15g", c(best$beta[, j], best$sigma[j])))
+    rows[[length(rows) + 1]] <- data.frame(
+      setting = "tonedata_k2_regmixEM", component = j, block = "prior",
+      name = "prior", value = sprintf("%.15g", best$lambda[j]))
+  }
+  params[[length(params) + 1]] <- do.call(rbind, rows)
+  cat(sprintf("%-22s best %.6f (%d/%d starts ran) %s s\n", "tonedata_k2_regmixEM",
+              bll, length(ok), n_starts, sprintf("%.3f", median(times))))
 }
-ok <- Filter(Negate(is.null), fits)
-lls <- sapply(ok, function(m) m$loglik)
-best <- ok[[which.max(lls)]]
-bll <- max(lls)
-results[[length(results) + 1]] <- data.frame(
-  setting = "tonedata_k2_regmixEM", data = "tonedata", K = 2,
-  model = "mixtools::regmixEM", formula = "tuned ~ stretchratio",
-  concomitant = "constant weights",
-  control = "default (epsilon 1e-8, maxit 10000)",
-  n_starts = n_starts, n_failed = n_starts - length(ok), n_kept_K = length(ok),
-  components_kept = paste0("K=2:", length(ok)),
-  best_loglik = sprintf("%.8f", bll),
-  loglik_at_params = sprintf("%.10f", sum(log(rowSums(sapply(1:2, function(j)
-    best$lambda[j] * dnorm(tonedata$tuned, best$beta[1, j] +
-      best$beta[2, j] * tonedata$stretchratio, best$sigma[j])))))),
-  n_within_1e3 = sum(lls >= bll - 1e-3),
-  iter_best = length(best$all.loglik) - 1, converged_best = NA,
-  df = 2 * 2 + 2 + 1, n = nrow(tonedata),
-  seconds_30_starts_median = sprintf("%.3f", median(times)),
-  seconds_repeats = paste(sprintf("%.3f", times), collapse = " "),
-  mean_iter = sprintf("%.1f", mean(sapply(ok, function(m) length(m$all.loglik) - 1))))
-rows <- list()
-for (j in 1:2) {
-  rows[[length(rows) + 1]] <- data.frame(
-    setting = "tonedata_k2_regmixEM", component = j, block = "expert",
-    name = c("coef.(Intercept)", "coef.stretchratio", "sigma"),
-    value = sprintf("%.15g", c(best$beta[, j], best$sigma[j])))
-  rows[[length(rows) + 1]] <- data.frame(
-    setting = "tonedata_k2_regmixEM", component = j, block = "prior",
-    name = "prior", value = sprintf("%.15g", best$lambda[j]))
-}
-params[[length(params) + 1]] <- do.call(rbind, rows)
-cat(sprintf("%-22s best %.6f (%d/%d starts ran) %s s\n", "tonedata_k2_regmixEM",
-            bll, length(ok), n_starts, sprintf("%.3f", median(times))))
 
 res <- do.call(rbind, results)
 res$R <- paste(R.version$major, R.version$minor, sep = ".")

@@ -171,7 +171,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseEstimator):
         through the data mean with experts fitted to that soft partition
         (it depends on the data only through weighted sums, so integer
         sample weights are equivalent to repeated rows). ``"kmeans"``:
-        scikit-learn's k-means clusters of the standardised ``(X, y)``. An
+        weighted k-means clusters (k-means++ seeding, Lloyd iterations) of
+        the standardised ``(X, y)``, independent of the row order. An
         :class:`~skmoe.MoEParams`: start from these parameters, as the
         convergence-rate papers do. ``"tensor"``: the fit of
         ``solver="tensor"`` with 100 gate EM iterations (same requirements).

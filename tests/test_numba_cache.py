@@ -118,3 +118,40 @@ def test_unwritable_cache_dir_falls_back_to_no_disk_cache(tmp_path):
     out = _run(code, tmp_path, XDG_CACHE_HOME=str(blocker)).split()
     assert out[0] == "NullCache"
     assert abs(float(out[1]) - np.log(2.0)) < 1e-15
+
+
+def test_cache_invalidated_when_a_callee_in_another_file_changes(tmp_path):
+    # sigmoid_log_weights (_sigmoid.py) calls log_sigmoid (_logspace.py);
+    # Numba compiles the callee into the caller, so with Numba's per-file
+    # stamp the caller's cache entry outlived a change of the callee's file
+    # (a stale result). The stamp now covers the kernel's whole folder.
+    site = tmp_path / "site"
+    shutil.copytree(PACKAGE_DIR, site / "skmoe",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    code = (
+        "import numpy as np\n"
+        "from skmoe._kernels._sigmoid import sigmoid_log_weights\n"
+        "print(repr(float(sigmoid_log_weights(np.array([[0.3, -1.0]]), 2)[0, 0])))\n"
+    )
+    env = dict(PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1",
+               NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+
+    def log_weight(log_sigmoid):
+        logs = np.array([log_sigmoid(0.3), log_sigmoid(-1.0)])
+        return logs[0] - np.logaddexp(*logs)
+
+    before = float(_run(code, tmp_path, **env))
+    np.testing.assert_allclose(
+        before, log_weight(lambda x: -np.log1p(np.exp(-x)) if x >= 0
+                           else x - np.log1p(np.exp(x))), rtol=1e-14)
+    source = site / "skmoe" / "_kernels" / "_logspace.py"
+    text = source.read_text()
+    old = "return -np.log1p(np.exp(-x))"
+    assert text.count(old) == 1
+    source.write_text(text.replace(old, "return -2.0 * np.log1p(np.exp(-x))"))
+    after = float(_run(code, tmp_path, **env))
+    # log_sigmoid(0.3) doubled, log_sigmoid(-1.0) (the other branch) unchanged
+    np.testing.assert_allclose(
+        after, log_weight(lambda x: -2.0 * np.log1p(np.exp(-x)) if x >= 0
+                          else x - np.log1p(np.exp(x))), rtol=1e-14)
+    assert after != before

@@ -27,6 +27,27 @@ def test_same_seed_bit_identical(small_data, init_params):
         assert np.array_equal(u, v)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_kmeans_start_does_not_depend_on_row_order(small_data):
+    # the k-means start draws its seeds along the lexicographic order of the
+    # rows and uses weighted means only (it was scikit-learn's KMeans, whose
+    # draws follow the row order): shuffled rows give the same fit. rtol
+    # 1e-9: sums over permuted rows differ in round-off only (~n * eps), and
+    # 15 EM iterations keep that far below 1e-9
+    X, y, _ = small_data
+    perm = np.random.RandomState(3).permutation(len(y))
+    est = MixtureOfExpertsRegressor(3, init_params="kmeans", max_iter=15,
+                                    tol=0.0, random_state=5)
+    a = clone(est).fit(X, y)
+    b = clone(est).fit(X[perm], y[perm])
+    np.testing.assert_allclose(b.history_, a.history_, rtol=1e-9)
+    np.testing.assert_allclose(b.params_.expert_params, a.params_.expert_params,
+                               rtol=1e-7, atol=1e-9)
+    # and it is not the start of another random state (the test can fail)
+    c = clone(est).set_params(random_state=6).fit(X, y)
+    assert not np.allclose(c.history_[0], a.history_[0], rtol=1e-6)
+
+
 def test_random_state_instance_is_consumed_not_stored(small_data):
     X, y, _ = small_data
     rs = np.random.RandomState(0)

@@ -1,9 +1,10 @@
 """Starting parameters from data alone: a given model, random gates, clusters.
 
 Besides the single starts of ``init_params`` (a given model, random gates,
-scikit-learn's k-means), three kinds of *candidate* starts feed the
+weighted k-means), three kinds of *candidate* starts feed the
 ``init_params="auto"`` pool (:mod:`skmoe.solvers._auto`), one per part of the
-model: clusters of the standardised ``(X, y)`` (:func:`joint_clusters_start`),
+model: clusters of the standardised ``(X, y)`` (:func:`joint_clusters_start`,
+the start of ``init_params="kmeans"``),
 cells of the standardised ``X``, the gate's view (:func:`input_cells_start`),
 and clusters around regression lines, the experts' view
 (:func:`regression_clusters_start`). All three draw rows by inverting the
@@ -288,18 +289,19 @@ def kmeans_start(X, y, sample_weight, spec):
     -------
     params : MoEParams
     """
-    # lazy: sklearn.cluster costs more to import than the rest of skmoe
-    from sklearn.cluster import KMeans
-
-    K = spec.n_experts
+    # weighted_kmeans (plain NumPy) rather than sklearn.cluster.KMeans: the
+    # same greedy k-means++ seeding and Lloyd iterations, but KMeans costs
+    # ~25 ms of thread-pool inspection per call (about 15x a whole fit of
+    # 150 rows: 1.0 s against 0.05 s for n_init=30 on tonedata, measured in
+    # benchmarks/bench_real_data.py), and this start does not depend on the
+    # order of the rows
     rows = spec.noise.row_weights(sample_weight)
+    columns = _used_columns(X, spec)
     # one column per response
-    Z = np.hstack([X[:, _used_columns(X, spec)], y.reshape(y.shape[0], -1)])
-    Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0)
-    labels = KMeans(
-        n_clusters=K, n_init=1,
-        random_state=spec.rng.randint(np.iinfo(np.int32).max),
-    ).fit(Z, sample_weight=rows).labels_
+    Z = _standardized(np.hstack([X[:, columns], y.reshape(y.shape[0], -1)]),
+                      rows)
+    labels = weighted_kmeans(Z, rows, spec.n_experts, spec.rng,
+                             canonical_rows(X[:, columns], y))
     return labels_start(X, y, sample_weight, labels, spec)
 
 
@@ -438,12 +440,8 @@ def joint_clusters_start(X, y, sample_weight, spec):
     -------
     params : MoEParams
     """
-    rows = spec.noise.row_weights(sample_weight)
-    Z = _standardized(np.hstack([X[:, _used_columns(X, spec)],
-                               y.reshape(y.shape[0], -1)]), rows)
-    labels = weighted_kmeans(Z, rows, spec.n_experts, spec.rng,
-                             canonical_rows(X[:, _used_columns(X, spec)], y))
-    return labels_start(X, y, sample_weight, labels, spec)
+    # the start of init_params="kmeans", one candidate of the pool
+    return kmeans_start(X, y, sample_weight, spec)
 
 
 def input_cells_start(X, y, sample_weight, spec):

@@ -13,8 +13,14 @@ skmoe's kernels therefore cache under one per-user directory,
 own setting, honoured as Numba does), else ``skmoe/numba`` in the user cache
 directory (``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux, as Numba's own
 user-wide cache). Each source folder gets its own subfolder, so two installs
-or checkouts never share entries, and Numba still invalidates an entry when
-its source file changes. Nothing is written inside the installed package.
+or checkouts never share entries. Nothing is written inside the installed
+package.
+
+An entry is invalidated when *any* Python file of its kernel's folder
+changes, not only its own file as with Numba's ``cache=True``: the kernels
+call each other across files, and Numba compiles a callee into its caller,
+so a caller cached before its callee's file changed would keep running the
+old callee (a stale result, or a crash when a signature changed).
 
 Only skmoe's kernels are affected: :func:`njit` gives each kernel its own
 cache object, and neither ``numba.config`` nor Numba's list of cache locators
@@ -27,6 +33,7 @@ not changed from Numba 0.58 to 0.68 (``_CacheLocator``,
 ``Dispatcher._cache``, which is all that ``cache=True`` does.
 """
 
+import hashlib
 import os
 import sys
 
@@ -62,6 +69,42 @@ class _UserCacheLocator(caching._SourceFileBackedLocatorMixin,
 
     def get_cache_path(self):
         return self._cache_path
+
+    def get_source_stamp(self):
+        return folder_stamp(os.path.dirname(self._py_file))
+
+
+_STAMPS = {}
+
+
+def folder_stamp(folder):
+    """A digest of every ``*.py`` file of ``folder``: names and contents.
+
+    The source stamp of a cached kernel (Numba compares it with the one in
+    the cache index and recompiles on a difference). Computed once per
+    folder and process, at the import of its first kernel: the stamp is
+    that of the sources the process imported, even if a file changes while
+    it runs (as a kernel's bytecode is).
+
+    Parameters
+    ----------
+    folder : str
+        The kernel's source folder.
+
+    Returns
+    -------
+    stamp : bytes
+        SHA-256 digest.
+    """
+    if folder not in _STAMPS:
+        digest = hashlib.sha256()
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                digest.update(name.encode())
+                with open(os.path.join(folder, name), "rb") as fh:
+                    digest.update(hashlib.sha256(fh.read()).digest())
+        _STAMPS[folder] = digest.digest()
+    return _STAMPS[folder]
 
 
 class _CompileNotice(event.Listener):

@@ -7,9 +7,10 @@ refactoring of the internals must reproduce them to round-off (the same
 algorithm in the same order of operations gives the same numbers; a changed
 summation order moves the last bits only, and short runs keep that from
 growing). Record again only when a change of the *algorithm* is intended,
-and say so in the commit message::
+and say so in the commit message; ``--only NAME ...`` records the named
+cases again and keeps every other case as it was recorded::
 
-    python tests/golden/record.py
+    python tests/golden/record.py [--only NAME ...]
 """
 
 import json
@@ -119,10 +120,25 @@ def fit_case(params, data):
     }
 
 
-def main():
-    record = {name: fit_case(params, data) for name, params, data in cases()}
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(description="Record the golden trajectories.")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="record these cases only (default: all)")
+    args = p.parse_args(argv)
+    names = [name for name, _, _ in cases()]
+    unknown = sorted(set(args.only or ()) - set(names))
+    if unknown:
+        raise ValueError(f"--only: unknown cases {unknown}; expected some of "
+                         f"{names}")
+    record = json.loads(PATH.read_text()) if args.only else {}
+    for name, params, data in cases():
+        if args.only is None or name in args.only:
+            record[name] = fit_case(params, data)
+    record = {name: record[name] for name in names}
     PATH.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {len(record)} cases to {PATH}")
+    print(f"wrote {len(args.only or record)} of {len(record)} cases to {PATH}")
 
 
 if __name__ == "__main__":
