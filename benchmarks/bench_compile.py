@@ -54,7 +54,13 @@ triggered). Parts (``--parts``):
     directories): seconds to the first line of output, wall and CPU time,
     the compilation (cold minus warm), and ``import skmoe`` against
     ``import sklearn`` (and the estimator against ``sklearn.base``), with
-    the load before and after.
+    the load before and after. Every process has its bytecode cached, as
+    after ``pip install .`` (``PYTHONDONTWRITEBYTECODE`` removed,
+    ``PYTHONPYCACHEPREFIX`` a fresh directory, written by a first demo that
+    is not measured); the imports are timed again
+    with ``PYTHONDONTWRITEBYTECODE=1``, where skmoe's source compiles at every
+    import (an editable checkout in a sandbox that sets it). With
+    ``PYTHONPATH`` set to another checkout, that checkout is measured.
 
 Usage::
 
@@ -748,13 +754,29 @@ def part_import(args):
 # --------------------------------------------------------------------------
 # first run: the figures of issue 16's target 3, side by side
 # --------------------------------------------------------------------------
-def run_demo_process(cache_dir):
+def installed_env(pyc_dir):
+    """The environment of a process after ``pip install .``: bytecode cached.
+
+    pip writes every module's ``.pyc`` at install time, so an installed
+    skmoe, like sklearn, imports without compiling its source. An editable
+    checkout run with ``PYTHONDONTWRITEBYTECODE=1`` (as in some sandboxes)
+    compiles skmoe's ~60 modules at every import instead (~0.2 s), while
+    sklearn's come from its installed ``.pyc`` files: that variable is
+    removed here and the bytecode goes to ``pyc_dir``
+    (``PYTHONPYCACHEPREFIX``), warmed by a first process.
+    """
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(pyc_dir))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_demo_process(cache_dir, env):
     """``python -m skmoe demo`` in a fresh process; its timings.
 
     Returns the wall time to its first line of output and to its exit, and
     its CPU time (user + system, from ``os.wait4``).
     """
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
+    env = dict(env, NUMBA_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "skmoe", "demo"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -771,15 +793,30 @@ def run_demo_process(cache_dir):
             "cpu_s": usage.ru_utime + usage.ru_stime}
 
 
-def import_seconds(statement, repeats):
-    """Median wall time of ``statement`` in fresh interpreters (in-process
-    clock, so interpreter start-up is excluded)."""
-    code = ("import time; t0 = time.perf_counter(); " + statement
-            + "; print(time.perf_counter() - t0)")
-    return float(np.median([
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True,
-                             text=True, check=True).stdout)
-        for _ in range(repeats)]))
+def import_seconds(statements, repeats, env):
+    """Per statement, the medians over fresh interpreters (run in turn) of
+    the wall time of the import (in-process clock, interpreter start-up
+    excluded) and of the process's CPU time (interpreter included)."""
+    code = ("import time; t0 = time.perf_counter(); {}"
+            "; print(time.perf_counter() - t0)")
+    runs = {s: [] for s in statements}
+    for _ in range(repeats):
+        for s in statements:
+            proc = subprocess.Popen([sys.executable, "-c", code.format(s)],
+                                    env=env, stdout=subprocess.PIPE, text=True,
+                                    cwd=str(HERE))
+            out = proc.stdout.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+            if os.waitstatus_to_exitcode(status):
+                raise RuntimeError(f"{s!r} failed")
+            runs[s].append((float(out), usage.ru_utime + usage.ru_stime))
+    return {s: {"wall_s": float(np.median([r[0] for r in v])),
+                "cpu_s": float(np.median([r[1] for r in v]))}
+            for s, v in runs.items()}
+
+
+IMPORTS = ("import sklearn", "import skmoe", "import sklearn.base",
+           "from skmoe import MixtureOfExpertsRegressor")
 
 
 def part_first_run(args):
@@ -788,13 +825,23 @@ def part_first_run(args):
     The compile time of the cold demo is the cold process's time minus the
     warm one's (CPU and wall; the median over ``--compile-repeats`` fresh
     cache directories): everything else the two processes do is the same.
+    Every process runs with its bytecode cached (:func:`installed_env`); the
+    imports are also timed without (``PYTHONDONTWRITEBYTECODE=1``, an
+    editable checkout that compiles skmoe's source at every import).
     """
     load0 = os.getloadavg()[0]
+    pyc = tempfile.TemporaryDirectory(prefix="skmoe-pyc-")
+    env = installed_env(pyc.name)
+    # a first demo (compiling in a throwaway cache) writes the bytecode of
+    # every module the demo imports, so that no measured process compiles any
+    subprocess.run([sys.executable, "-c", "; ".join(IMPORTS)], env=env, check=True)
+    with tempfile.TemporaryDirectory(prefix="skmoe-warmup-") as tmp:
+        run_demo_process(tmp, env)
     cold, warm = [], []
     for _ in range(args.compile_repeats):
         with tempfile.TemporaryDirectory(prefix="skmoe-cold-") as tmp:
-            cold.append(run_demo_process(tmp))
-            warm.append(run_demo_process(tmp))
+            cold.append(run_demo_process(tmp, env))
+            warm.append(run_demo_process(tmp, env))
     med = {}
     for label, runs in (("cold", cold), ("warm", warm)):
         med[label] = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
@@ -803,16 +850,15 @@ def part_first_run(args):
     compile_wall = float(np.median([c["wall_s"] - w["wall_s"]
                                     for c, w in zip(cold, warm, strict=True)]))
     reps = 5
-    imports = {
-        "import sklearn": import_seconds("import sklearn", reps),
-        "import skmoe": import_seconds("import skmoe", reps),
-        "import sklearn.base": import_seconds("import sklearn.base", reps),
-        "from skmoe import MixtureOfExpertsRegressor": import_seconds(
-            "from skmoe import MixtureOfExpertsRegressor", reps),
-    }
+    imports = import_seconds(IMPORTS, reps, env)
+    source_env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    source_env.pop("PYTHONPYCACHEPREFIX", None)
+    imports_source = import_seconds(IMPORTS, reps, source_env)
+    pyc.cleanup()
     load1 = os.getloadavg()[0]
     res = {"cold": med["cold"], "warm": med["warm"], "compile_cpu_s": compile_cpu,
            "compile_wall_s": compile_wall, "imports": imports,
+           "imports_without_bytecode_cache": imports_source,
            "load_start": load0, "load_end": load1, "repeats": args.compile_repeats}
     print(f"\nfirst run (issue 16, target 3): python -m skmoe demo, median of "
           f"{args.compile_repeats} fresh cache directories; load {load0:.1f} -> "
@@ -826,13 +872,19 @@ def part_first_run(args):
           f"{compile_wall:.2f} s wall   (target <= 10 s)")
     print(f"  warm demo wall {med['warm']['wall_s']:.2f} s   (target < 1.5 s); "
           f"first line {med['cold']['first_line_s']:.2f} s cold   (target <= 1 s)")
-    print(f"  imports (median of {reps} fresh interpreters, s): "
-          + ", ".join(f"{k} {v:.2f}" for k, v in imports.items()))
-    est = imports["from skmoe import MixtureOfExpertsRegressor"]
-    print(f"  import skmoe - import sklearn: "
-          f"{imports['import skmoe'] - imports['import sklearn']:+.2f} s; "
-          f"the estimator - import sklearn.base: "
-          f"{est - imports['import sklearn.base']:+.2f} s   (target <= +0.3 s)")
+    for label, imp in (("bytecode cached", imports),
+                       ("PYTHONDONTWRITEBYTECODE=1", imports_source)):
+        print(f"  imports, {label} (median of {reps} fresh interpreters; "
+              "import wall s / process CPU s): "
+              + ", ".join(f"{k} {v['wall_s']:.2f} / {v['cpu_s']:.2f}"
+                          for k, v in imp.items()))
+        est = imp["from skmoe import MixtureOfExpertsRegressor"]
+        base = imp["import sklearn.base"]
+        print(f"    import skmoe - import sklearn: "
+              f"{imp['import skmoe']['wall_s'] - imp['import sklearn']['wall_s']:+.2f}"
+              f" s wall; the estimator - import sklearn.base: "
+              f"{est['wall_s'] - base['wall_s']:+.2f} s wall, "
+              f"{est['cpu_s'] - base['cpu_s']:+.2f} s CPU   (target <= +0.3 s)")
     return res
 
 

@@ -37,7 +37,7 @@ from skmoe._kernels._linalg import (
     symmetric_lstsq,
 )
 from skmoe._kernels._softmax_steps import softmax_log_weights_into
-from skmoe._kernels._wls import wls_update
+from skmoe._kernels._wls import SINGULAR, linear_wls_step, wls_step, wls_update
 from skmoe.datasets import make_moe_regression
 from skmoe.solvers import _compiled as compiled_module
 from skmoe.solvers import _em as em_module
@@ -334,6 +334,40 @@ def test_wls_update_keeps_empty_experts_and_drops_the_intercept():
     assert_allclose(P[0, :2], np.linalg.solve(gram[0, :2, :2], moment[0, :2]),
                     rtol=1e-10)
     assert P[0, 2] == 0.0 and P[1, 2] == 0.0 and np.all(P[1, :2] == 7.0)
+
+
+def test_the_compiled_step_takes_the_eigen_solver_only_for_singular_systems():
+    # linear_wls_step links Cholesky only: on a singular system (a feature
+    # column repeated, expert 1) it writes nothing and says SINGULAR, and
+    # wls_step then takes the eigen-solver's kernel. Both routes give the
+    # rows of wls_update on the same statistics (the same solves in the same
+    # order: bit for bit) and its means; a well-posed fit never needs it
+    rng = np.random.RandomState(0)
+    x = rng.standard_normal(60)
+    F = np.column_stack([x, rng.standard_normal(60)])
+    y = rng.standard_normal(60)
+    W = rng.uniform(0.5, 2.0, (60, 2))
+    for F_k, singular in ((F, False), (np.column_stack([x, x]), True)):
+        design = np.hstack([F_k, np.ones((60, 1))])
+        gram = np.ascontiguousarray(np.einsum("ik,ia,ib->kab", W, design, design))
+        moment = np.ascontiguousarray(np.einsum("ik,ia,i->ka", W, design, y))
+        want = np.zeros((2, 3))
+        wls_update(gram, moment, W.sum(axis=0), np.zeros((2, 3)), want, True)
+        P = np.zeros((2, 3))
+        MU = np.full((60, 2), 7.0)
+        status = linear_wls_step(F_k, y, W, P, True, MU)
+        assert status == (SINGULAR if singular else 1)
+        if singular:
+            assert np.all(P == 0.0) and np.all(MU == 7.0)
+        P = np.zeros((2, 3))
+        assert wls_step(F_k, y, W, P, True, MU)
+        # statistics summed in another order than np.einsum: round-off of
+        # the entries; the singular system's minimum-norm solution is as
+        # accurate (its eigenvalues are O(60) or exactly 0 in exact arithmetic)
+        assert_allclose(P, want, rtol=1e-10, atol=1e-12)
+        assert_allclose(MU, F_k @ P[:, :2].T + P[:, 2], rtol=1e-12, atol=1e-12)
+        if singular:  # the minimum-norm solution: equal slopes of the copies
+            assert_allclose(P[:, 0], P[:, 1], rtol=1e-9)
 
 
 def test_lm_solve_matches_the_damped_system():

@@ -15,7 +15,8 @@ implementation: the Python M-steps call them too.
   symmetric system, as ``np.linalg.lstsq(A, b, rcond=None)`` (eigenvalues
   below ``eps * m`` times the largest are dropped), by cyclic Jacobi;
 - :func:`spd_solve`: Cholesky when the matrix is safely positive definite,
-  else :func:`symmetric_lstsq` (same solution to round-off, far cheaper).
+  else :func:`symmetric_lstsq` (same solution to round-off, far cheaper);
+  :func:`spd_cholesky_solve` its Cholesky path alone.
 
 Arrays are float64 and C-contiguous; every function writes only the arrays
 documented as outputs.
@@ -253,15 +254,45 @@ def symmetric_lstsq(A, b, x):
 
 
 @njit(cache=True)
+def spd_cholesky_solve(A, b, x):
+    """:func:`spd_solve` where its Cholesky path applies, else nothing.
+
+    For kernels that keep the eigen-solver out of their compiled code (it
+    costs about a second of compilation in every kernel that links it): they
+    report a failure to their Python caller, which takes a kernel with
+    :func:`spd_solve`.
+
+    Parameters
+    ----------
+    A, b
+        As :func:`spd_solve`.
+    x : ndarray of shape (m,)
+        Output, written only when the result is True.
+
+    Returns
+    -------
+    solved : bool
+        Whether every pivot passed :func:`spd_solve`'s test (``x`` is then
+        its solution, bit for bit).
+    """
+    m = A.shape[0]
+    L = np.empty((m, m))
+    if not pivoted_cholesky_into(A, L, _COLLINEAR):
+        return False
+    cholesky_solve_into(L, b, x)
+    return True
+
+
+@njit(cache=True)
 def spd_solve(A, b, x):
     """Solve the symmetric positive semi-definite system ``A x = b``.
 
-    By Cholesky when every pivot exceeds ``1e-8`` of its diagonal entry
-    (no column nearly in the span of the previous ones); otherwise (a
-    singular or nearly singular system) the minimum-norm solution of
-    :func:`symmetric_lstsq`. Both give the solution of
-    ``np.linalg.lstsq(A, b, rcond=None)`` to round-off on the systems each
-    is used for.
+    By Cholesky when every pivot exceeds ``1e-4`` of its diagonal entry
+    (no column nearly in the span of the previous ones,
+    :func:`spd_cholesky_solve`); otherwise (a singular or nearly singular
+    system) the minimum-norm solution of :func:`symmetric_lstsq`. Both give
+    the solution of ``np.linalg.lstsq(A, b, rcond=None)`` to round-off on the
+    systems each is used for.
 
     Parameters
     ----------
@@ -271,9 +302,5 @@ def spd_solve(A, b, x):
     x : ndarray of shape (m,)
         Output.
     """
-    m = A.shape[0]
-    L = np.empty((m, m))
-    if pivoted_cholesky_into(A, L, _COLLINEAR):
-        cholesky_solve_into(L, b, x)
-    else:
+    if not spd_cholesky_solve(A, b, x):
         symmetric_lstsq(A, b, x)

@@ -63,8 +63,8 @@ class _LinearProgram:
             self.P = self.experts.m_step(self.X, self.y, W, self.P)
             _kernels._wls.linear_means_into(self.F, self.P, MU)
             return bool(np.isfinite(self.P).all())
-        return _kernels._wls.linear_wls_step(self.F, self.y, W, self.P,
-                                             self.fit_intercept, MU)
+        return _kernels._wls.wls_step(self.F, self.y, W, self.P,
+                                      self.fit_intercept, MU)
 
     def params(self):
         return self.P.copy()
@@ -306,9 +306,9 @@ class _LinearInFeatures(Experts):
                 or F.shape[1] + 1 > _MAX_COMPILED_SOLVE):
             return super().init(X, y, R, rng)
         P = np.zeros((R.shape[1], F.shape[1] + 1))
-        _kernels._wls.linear_wls_step(F, as_kernel_array(y), as_kernel_array(R), P,
-                                      bool(self.fit_intercept),
-                                      np.empty((F.shape[0], R.shape[1])))
+        _kernels._wls.wls_step(F, as_kernel_array(y), as_kernel_array(R), P,
+                               bool(self.fit_intercept),
+                               np.empty((F.shape[0], R.shape[1])))
         return P
 
     def compiled_program(self, X, y, expert_params):
