@@ -1458,3 +1458,196 @@ def loop_softmax_t(X, y, w, gc, gb, B, var, df, fit_df, var_floor, n_iter):
         hist[it + 1] = step_softmax_t(X, y, w, gc, gb, B, var, df, fit_df,
                                       var_floor, R, U, ggrad, gneg, mass, out)
     return hist
+
+
+# --------------------------------------------------------------------------
+# 6. softmax gate + linear GLM experts: Poisson (log link) or binomial (logit)
+# --------------------------------------------------------------------------
+POISSON, BINOMIAL = 0, 1
+
+
+@njit(cache=CACHE)
+def _glm_logpmf(law, y, eta, a, c):
+    """``log p(y | eta)`` of a row with ``a`` trials and constant term ``c``
+    (``-log y!`` or ``log C(a, a y)``)."""
+    if law == POISSON:
+        return y * eta - math.exp(eta) + c
+    s = a * y
+    v = c
+    if s != 0.0:
+        v += s * _log_sigmoid(eta)
+    if a - s != 0.0:
+        v += (a - s) * _log_sigmoid(-eta)
+    return v
+
+
+@njit(cache=CACHE)
+def _glm_working(law, y, eta, a):
+    """IRLS working response and weight (floored derivative of the mean)."""
+    if law == POISSON:
+        mu = math.exp(eta)
+        dmu = mu
+    else:
+        mu = 1.0 / (1.0 + math.exp(-eta))
+        dmu = mu * (1.0 / (1.0 + math.exp(eta)))
+    dmu = max(dmu, EPS)
+    return eta + (y - mu) / dmu, a * dmu
+
+
+@njit(cache=CACHE)
+def _glm_q(law, X, y, a, c, R, k, row, eta_out):
+    """``sum_i R_ik log p(y_i | x_i . row)``; the predictors into ``eta_out``."""
+    n, d = X.shape
+    q = 0.0
+    for i in range(n):
+        e = row[d]
+        for j in range(d):
+            e += X[i, j] * row[j]
+        eta_out[i] = e
+        if R[i, k] > 0.0:
+            q += R[i, k] * _glm_logpmf(law, y[i], e, a[i], c[i])
+    return q
+
+
+@njit(cache=CACHE)
+def _irls_glm(law, X, y, a, c, sat, R, B, eta):
+    """skmoe's GLM expert step: per expert up to 25 IRLS iterations, each a
+    weighted least squares on the working response with step-halving (30)
+    until Q_k rises; stop when the weighted deviance changes by less than
+    1e-8 (|D| + 0.1). ``eta`` (n, K): the predictors at ``B``."""
+    n, d = X.shape
+    K = B.shape[0]
+    p = d + 1
+    q = np.zeros(K)
+    satk = np.zeros(K)
+    mass = np.zeros(K)
+    for i in range(n):
+        for k in range(K):
+            r = R[i, k]
+            satk[k] += r * sat[i]
+            mass[k] += r
+            if r > 0.0:
+                q[k] += r * _glm_logpmf(law, y[i], eta[i, k], a[i], c[i])
+    total = mass.sum()
+    active = np.empty(K, dtype=np.bool_)
+    for k in range(K):
+        active[k] = mass[k] > 1e-10 * total
+    gram = np.empty((p, p))
+    moment = np.empty(p)
+    new = np.empty(p)
+    row = np.empty(p)
+    trial = np.empty(n)
+    f = np.empty(p)
+    f[d] = 1.0
+    for _ in range(25):
+        for k in range(K):
+            if not active[k]:
+                continue
+            gram[:, :] = 0.0
+            moment[:] = 0.0
+            for i in range(n):
+                r = R[i, k]
+                if r == 0.0:
+                    continue
+                z, ww = _glm_working(law, y[i], eta[i, k], a[i])
+                ww *= r
+                for j in range(d):
+                    f[j] = X[i, j]
+                for u in range(p):
+                    wu = ww * f[u]
+                    moment[u] += wu * z
+                    for v in range(u, p):
+                        gram[u, v] += wu * f[v]
+            _symmetrize(gram)
+            if not _damped_solve(gram, moment, new, 0.0):
+                active[k] = False
+                continue
+            t = 1.0
+            accepted = False
+            qn = 0.0
+            for _h in range(31):
+                for u in range(p):
+                    row[u] = new[u] if t == 1.0 else B[k, u] + t * (new[u] - B[k, u])
+                qn = _glm_q(law, X, y, a, c, R, k, row, trial)
+                if qn >= q[k]:
+                    accepted = True
+                    break
+                t *= 0.5
+            if not accepted:
+                active[k] = False
+                continue
+            dev_old = 2.0 * (satk[k] - q[k])
+            dev = 2.0 * (satk[k] - qn)
+            q[k] = qn
+            for u in range(p):
+                B[k, u] = row[u]
+            for i in range(n):
+                eta[i, k] = trial[i]
+            if abs(dev - dev_old) < 1e-8 * (abs(dev) + 0.1):
+                active[k] = False
+        if not active.any():
+            break
+
+
+@njit(cache=CACHE)
+def _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg, mass,
+                       out):
+    """E-step pass with the GLM log-probabilities; R, predictors, gate terms."""
+    n, d = X.shape
+    K = gc.shape[0]
+    ggrad[:] = 0.0
+    gneg[:, :] = 0.0
+    mass[:] = 0.0
+    z = np.empty(K)
+    lz = np.empty(K)
+    pr = np.empty(K)
+    v = np.empty(K)
+    xr = np.empty(d + 1)
+    xr[d] = 1.0
+    ll = 0.0
+    gv = 0.0
+    for i in range(n):
+        _logits(X, i, gc, gb, z)
+        _log_softmax(z, lz, pr)
+        for k in range(K):
+            e = B[k, d]
+            for j in range(d):
+                e += X[i, j] * B[k, j]
+            eta[i, k] = e
+            v[k] = lz[k] + _glm_logpmf(law, y[i], e, a[i], c[i])
+        ll += _row_posterior(v, w[i], R, i, mass)
+        gv += _row_gate(X, i, R, lz, pr, xr, ggrad, gneg)
+    _symmetrize(gneg)
+    out[0] = ll
+    out[1] = gv
+    return ll
+
+
+@njit(cache=CACHE)
+def step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, eta, R, ggrad, gneg,
+                     mass, out):
+    """One EM iteration: IRLS experts, one Newton gate step, E-step pass."""
+    _irls_glm(law, X, y, a, c, sat, R, B, eta)
+    _newton_softmax_step(X, R, 0, gc, gb, out[1], ggrad, gneg)
+    return _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg,
+                              mass, out)
+
+
+@njit(cache=CACHE)
+def loop_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, n_iter):
+    n, d = X.shape
+    K = gc.shape[0]
+    q = (K - 1) * (d + 1)
+    R = np.empty((n, K))
+    eta = np.empty((n, K))
+    ggrad = np.empty(q)
+    gneg = np.empty((q, q))
+    mass = np.empty(K)
+    out = np.zeros(3)
+    hist = np.empty(n_iter + 1)
+    hist[0] = _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg,
+                                 mass, out)
+    for it in range(n_iter):
+        hist[it + 1] = step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, eta, R,
+                                        ggrad, gneg, mass, out)
+    return hist

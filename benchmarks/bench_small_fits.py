@@ -103,6 +103,10 @@ def families():
                              {"experts": FFNExperts("tanh")}, ("ffn", 1), 2),
         "softmax+linear+t": ({"noise": "student_t"}, {"noise_df": 5.0}, ("t", None),
                              2),
+        "softmax+linear+pois": ({"noise": "poisson"}, {"response": "poisson"},
+                                ("glm", 0), 2),
+        "softmax+linear+binom": ({"noise": "binomial"}, {"response": "binomial"},
+                                 ("glm", 1), 2),
     }
 
 
@@ -141,8 +145,23 @@ class Minimal:
                       if self.arg == "poly2" else X)
             if self.arg == "poly2" and X.shape[1] != 1:
                 raise ValueError("poly2 minimal loop written for d = 1")
+        if self.kind == "glm":
+            # one trial per row (no sample_weight); the constant terms and the
+            # saturated log-probabilities as skmoe's PoissonNoise/BinomialNoise
+            from scipy.special import gammaln, xlogy
+
+            self.a = np.ones(X.shape[0])
+            if self.arg == mm.POISSON:
+                self.c = -gammaln(y + 1.0)
+                self.sat = xlogy(y, y) - y + self.c
+            else:
+                s = self.a * y
+                self.c = (gammaln(self.a + 1.0) - gammaln(s + 1.0)
+                          - gammaln(self.a - s + 1.0))
+                self.sat = self.c + xlogy(s, y) + xlogy(self.a - s, 1.0 - y)
         self.fn = {"lif": mm.loop_softmax_lif, "gate": mm.loop_gate_linear,
-                   "ffn": mm.loop_softmax_ffn, "t": mm.loop_softmax_t}[self.kind]
+                   "ffn": mm.loop_softmax_ffn, "t": mm.loop_softmax_t,
+                   "glm": mm.loop_softmax_glm}[self.kind]
 
     def fresh(self):
         """Copies of the starting arrays (the loops update them in place)."""
@@ -171,6 +190,9 @@ class Minimal:
             return self.fn(X, y, w, self.arg, gc, gb, g2c, g2b, 2, P, var, f, n_iter)
         if self.kind == "ffn":
             return self.fn(X, y, w, gc, gb, P, self.arg, var, f, n_iter)
+        if self.kind == "glm":
+            return self.fn(X, y, self.a, self.c, self.sat, w, self.arg, gc, gb, P,
+                           n_iter)
         return self.fn(X, y, w, gc, gb, P, var, df, True, f, n_iter)
 
     def stepper(self):
@@ -225,6 +247,17 @@ class Minimal:
             def step():
                 return mm.step_softmax_ffn(X, y, w, gc, gb, P, code, var, f, R,
                                            ggrad, gneg, mass, out)
+        elif self.kind == "glm":
+            eta = np.empty((n, K))
+            law, a, c, sat = self.arg, self.a, self.c, self.sat
+
+            def first():
+                return mm._estep_softmax_glm(X, y, a, c, w, law, gc, gb, P, eta, R,
+                                             ggrad, gneg, mass, out)
+
+            def step():
+                return mm.step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, P, eta,
+                                           R, ggrad, gneg, mass, out)
         else:
             U = np.empty((n, K))
 

@@ -480,7 +480,12 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
         - ``step(W, MU) -> finite``: :meth:`m_step` with the weights ``W``
           (the same kernel: equal to round-off), then the outputs at the new
           rows into ``MU``; whether the new rows are finite;
-        - ``params() -> ndarray``: the current rows.
+        - ``params() -> ndarray``: the current rows;
+        - for experts with the ability ``"statistics"`` (linear in a feature
+          map), ``linear_design() -> (F, P, fit_intercept)``: the features
+          ``phi(X)`` (the intercept column implicit), the program's rows
+          (updated in place by a GLM law's IRLS kernel, which then leaves the
+          outputs in ``MU`` itself) and whether the intercept is fitted.
 
         Parameters
         ----------

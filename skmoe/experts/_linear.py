@@ -69,6 +69,9 @@ class _LinearProgram:
     def params(self):
         return self.P.copy()
 
+    def linear_design(self):
+        return self.F, self.P, self.fit_intercept
+
 
 class _LinearInFeatures(Experts):
     """Experts linear in a fixed feature map: ``h(x) = coef^T phi(x) + intercept``.

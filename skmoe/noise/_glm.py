@@ -14,6 +14,7 @@ the distribution function, the draws and the checks of ``y``).
 import numpy as np
 
 from .. import _kernels
+from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
 from ._base import NoiseModel
 
@@ -37,6 +38,63 @@ def _weighted_sums(R, values):
     return np.where(R > 0, R * values, 0.0).sum(axis=0)
 
 
+def _linear_design(experts, X, y, expert_params):
+    """``(F, P, fit_intercept)`` of experts linear in a feature map, or None.
+
+    The design of the experts' compiled program (``linear_design``: their
+    features, a copy of their rows and whether they fit an intercept) when
+    the family has the abilities ``"statistics"`` and ``"compiled"`` (its
+    update is the exact weighted least squares of the compiled kernel);
+    None for the others (FFN experts, a subclass with its own update, a
+    column selection), which IRLS through their own ``m_step``.
+    """
+    if (experts.lacks("statistics") is not None
+            or experts.lacks("compiled") is not None):
+        return None
+    return experts.compiled_program(X, y, expert_params).linear_design()
+
+
+class _GLMProgram:
+    """The compiled EM state of a GLM response family: its fixed row terms.
+
+    The law has no parameter of its own: the program holds the trials, the
+    constant terms of the log-probabilities and the saturated
+    log-probabilities of the rows (computed once), the E-step is
+    :func:`~skmoe._kernels._glm.glm_estep_into` (that of
+    :meth:`_GLMNoise.estep`) and the experts' step the IRLS kernel
+    :func:`~skmoe._kernels._glm.glm_irls_linear` on the design of the
+    experts' program (that of :meth:`_GLMNoise.expert_step`).
+    """
+
+    def __init__(self, noise, y, sample_weight):
+        n = y.shape[0]
+        self.law, self.y = noise._law, y
+        self.trials = as_kernel_array(noise._trials(sample_weight, n))
+        self.const = as_kernel_array(noise._log_const(y, self.trials))
+        self.sat = as_kernel_array(noise._saturated(y, self.trials))
+        self.w = as_kernel_array(noise.row_weights(sample_weight))
+        self.loglik = np.empty(n)
+
+    def e_step(self, LW, MU, MUs, R, Rs):
+        return _kernels._glm.glm_estep_into(self.law, LW, MU, self.y, self.trials,
+                                            self.const, self.w, R, self.loglik)
+
+    def expert_step(self, experts, R, MU):
+        F, P, fit_intercept = experts.linear_design()
+        return _kernels._glm.glm_irls_linear(
+            self.law, F, self.y, self.trials, self.const, self.sat, R, P,
+            fit_intercept, MU, IRLS_MAX_ITER, IRLS_TOL, MAX_HALVINGS)
+
+    def m_step(self, MU, R, MUs, Rs):
+        return True
+
+    def observed_step(self, n_iter, LW, MU, MUs):
+        return True
+
+    def fields(self):
+        return {}
+
+
 class _GLMNoise(NoiseModel):
     """A GLM response family with its canonical link, fitted by IRLS.
 
@@ -51,17 +109,31 @@ class _GLMNoise(NoiseModel):
 
     has_variance = False
     discrete = True
-    provides = frozenset({"gradient", "univariate"})
+    provides = frozenset({"gradient", "univariate", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("estep", "posterior", "log_pdf", "_log_pmf", "m_step",
+                         "expert_step", "observed_step")
     _parameter_constraints: dict = {}
+    #: the law's code in :mod:`skmoe._kernels._glm`
+    _law = -1
 
     # ------------------------------------------------------------ the law
     def _trials(self, sample_weight, n_samples):
         """The number of trials of each row (1 unless the law has trials)."""
         return np.ones(n_samples)
 
-    def _log_pmf(self, y, eta, trials):
-        """``log p(y_i | eta_ik)``, normalising terms included, shape (n, K)."""
+    def _log_const(self, y, trials):
+        """The constant term of each row's log-probability (``-log y!``...)."""
         raise NotImplementedError
+
+    def _log_pmf(self, y, eta, trials):
+        """``log p(y_i | eta_ik)``, normalising terms included, shape (n, K).
+
+        The kernel :func:`~skmoe._kernels._glm.glm_log_pmf` of the law.
+        """
+        return _kernels._glm.glm_log_pmf(
+            self._law, as_kernel_array(y), as_kernel_array(eta),
+            as_kernel_array(trials), as_kernel_array(self._log_const(y, trials)))
 
     def _mu_eta(self, eta):
         """``d mu / d eta`` at ``eta`` (unclamped)."""
@@ -122,8 +194,7 @@ class _GLMNoise(NoiseModel):
         logpmf : ndarray of shape (n, K)
             Log-probabilities.
         """
-        with np.errstate(over="ignore"):
-            return self._log_pmf(y, means, self._trials(sample_weight, y.shape[0]))
+        return self._log_pmf(y, means, self._trials(sample_weight, y.shape[0]))
 
     def estep(self, log_w, means, variance, df, y, sample_weight=None):
         """E-step: responsibilities and per-row log-likelihood.
@@ -153,13 +224,17 @@ class _GLMNoise(NoiseModel):
         latent : None
             No latent variable.
         """
-        A = as_kernel_array(log_w + self.log_pdf(y, means, variance, df,
-                                                 sample_weight))
-        loglik = np.empty(A.shape[0])
-        # A is this function's own array; a row of all -inf joint densities
-        # gets its gate weights as responsibilities (log-likelihood -inf)
-        _kernels._logspace.normalize_log_rows_inplace(A, loglik, as_kernel_array(log_w))
-        return A, loglik, None
+        n, K = np.shape(means)
+        trials = as_kernel_array(self._trials(sample_weight, n))
+        resp, loglik = np.empty((n, K)), np.empty(n)
+        # the kernel of the compiled program's E-step, with unit row weights;
+        # a row of all -inf joint densities gets its gate weights as
+        # responsibilities (log-likelihood -inf)
+        _kernels._glm.glm_estep_into(
+            self._law, as_kernel_array(log_w), as_kernel_array(means),
+            as_kernel_array(y), trials, as_kernel_array(self._log_const(y, trials)),
+            np.ones(n), resp, loglik)
+        return resp, loglik, None
 
     def m_step(self, y, means, R, latent, variance, df, var_floor):
         """No variance to update: ``variance`` (ones) is returned unchanged.
@@ -295,6 +370,19 @@ class _GLMNoise(NoiseModel):
         """
         n, K = R.shape
         trials = self._trials(sample_weight, n)
+        design = _linear_design(experts, X, y, expert_params)
+        if design is not None:
+            # experts linear in a feature map: the kernel of the compiled
+            # program's expert step, the same algorithm in one call
+            F, params, fit_intercept = design
+            y = as_kernel_array(y)
+            trials = as_kernel_array(trials)
+            _kernels._glm.glm_irls_linear(
+                self._law, F, y, trials, as_kernel_array(self._log_const(y, trials)),
+                as_kernel_array(self._saturated(y, trials)), as_kernel_array(R),
+                params, fit_intercept, np.empty((n, K)), IRLS_MAX_ITER, IRLS_TOL,
+                MAX_HALVINGS)
+            return params
         params = np.array(expert_params, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             eta = np.array(experts.predict(X, params), dtype=np.float64, order="C")
@@ -340,6 +428,46 @@ class _GLMNoise(NoiseModel):
                 return row[0], eta[:, 0], q
             t *= 0.5
         return None
+
+    def compiled_requirements(self):
+        """The experts' IRLS runs compiled for experts linear in a feature map.
+
+        Returns
+        -------
+        requirements : Requirements
+            The experts' ability ``"statistics"`` (exact weighted least
+            squares on ``[phi(x), 1]``, whose program gives its
+            ``linear_design``).
+        """
+        return Requirements(f"the compiled EM with noise={self._spelling()}",
+                            experts=("statistics",))
+
+    def compiled_program(self, y, sample_weight, params, var_floor):
+        """The rows' fixed terms and the GLM steps, compiled.
+
+        Ability ``"compiled"`` (with experts that have ``"statistics"``, see
+        :meth:`compiled_requirements`); see
+        :meth:`~skmoe.noise.NoiseModel.compiled_program`. The E-step is that
+        of :meth:`estep` (times the row weights), the experts' step the IRLS
+        of :meth:`expert_step` (the same kernels); there is no variance.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,)
+            The data's weights (the trials of a binomial law).
+        params : MoEParams
+            The starting parameters.
+        var_floor : float
+            Unused.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _GLMProgram(self, y, sample_weight)
 
     def loglik_grad(self, log_gate, means, variance, df, y, sample_weight):
         """Weighted log-likelihood and its gradients in the log gates and eta.
