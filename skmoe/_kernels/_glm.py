@@ -5,7 +5,8 @@ The kernels of :class:`~skmoe.noise.PoissonNoise` and
 implementation for the batch EM and the compiled EM path: the family's
 ``log_pdf`` and ``estep`` call :func:`glm_log_pmf` and
 :func:`glm_estep_into`, its ``expert_step`` for experts linear in a feature
-map calls :func:`glm_irls_linear`, and so does its compiled program. The law
+map or FFN experts calls :func:`glm_irls`, and so does its compiled
+program. The law
 is a code (:data:`POISSON`, :data:`BINOMIAL`); the constant term of each
 row's log-probability (``-log y!``, ``log C(a, a y)``) and the saturated
 log-probabilities come from SciPy's log-gamma in the family file (computed
@@ -17,9 +18,10 @@ import numpy as np
 
 from ..utils._numba_cache import njit
 from ._chunks import symmetric_from_packed
+from ._ffn_steps import ffn_lm_update, ffn_means_into
 from ._linear import _suffstat_rows
 from ._logspace import normalize_log_row_inplace, prior_row_inplace
-from ._wls import linear_means_into, rows_finite, wls_update
+from ._wls import rows_finite, wls_update
 
 #: the laws, as the family files name them (``_GLMNoise._law``)
 POISSON = 0
@@ -139,49 +141,73 @@ def glm_estep_into(law, LW, ETA, y, trials, const, w, R, loglik):
     return total
 
 
+#: the experts' kinds of :func:`glm_irls`
+LINEAR = 0
+FFN = 1
+
+
 @njit(cache=True, inline="always")
-def _q_column(law, F, y, trials, const, r, row, eta):
-    """``sum_i r_i log p(y_i | f_i . row)`` over ``r_i > 0``; ``eta`` out."""
-    n, m = F.shape
-    q = 0.0
-    for i in range(n):
-        e = row[0, m]
-        for a in range(m):
-            e += F[i, a] * row[0, a]
-        eta[i] = e
-        if r[i] > 0.0:
-            q += r[i] * _log_pmf(law, y[i], e, trials[i], const[i])
-    return q
+def _column(kind, A, row, code, col, eta):
+    """The predictors of one expert's ``row`` (shape (1, p)) into ``eta``.
+
+    ``LINEAR``: ``A`` the features, ``row`` their coefficients then the
+    intercept; ``FFN``: ``A = X`` and the FFN unit's row
+    (:func:`~skmoe._kernels._ffn_steps.ffn_means_into`, via ``col``).
+    """
+    n = A.shape[0]
+    if kind == LINEAR:
+        m = A.shape[1]
+        for i in range(n):
+            e = row[0, m]
+            for a in range(m):
+                e += A[i, a] * row[0, a]
+            eta[i] = e
+    else:
+        ffn_means_into(A, row, code, col)
+        for i in range(n):
+            eta[i] = col[i, 0]
 
 
 @njit(cache=True)
-def glm_irls_linear(law, F, y, trials, const, sat, R, P, fit_intercept, ETA,
-                    max_iter, tol, max_halvings):
+def glm_irls(law, kind, A, y, trials, const, sat, R, P, fit_intercept, code, free,
+             max_gn_iter, max_tries, lambda0, step_tol, ETA, max_iter, tol,
+             max_halvings):
     """The GLM experts' M-step: IRLS with step-halving, expert by expert.
 
-    For experts linear in the features ``F`` (intercept column implicit):
-    expert ``k`` maximises ``Q_k = sum_i R_ik log p(y_i | f_i . P[k])``. Each
-    IRLS iteration is the experts' weighted least squares
-    (:func:`~skmoe._kernels._wls.wls_update` on the statistics of
-    :func:`~skmoe._kernels._linear._suffstat_rows`, taken at the current
-    row) of the working response with weights ``R_ik a_i mu'``; when the new
-    row lowers ``Q_k`` the step is halved, up to ``max_halvings`` times, and
-    an expert that no step improves stops. An expert stops after
-    ``max_iter`` iterations or when its weighted deviance ``2 sum_i R_ik
-    (sat_i - log p_ik)`` changes by less than ``tol (|D| + 0.1)``; an expert
-    whose mass is at most ``1e-10`` of the total keeps its row.
+    Expert ``k`` maximises ``Q_k = sum_i R_ik log p(y_i | eta_k(x_i))``.
+    Each IRLS iteration is the experts' own weighted least squares of the
+    working response with weights ``R_ik a_i mu'``: for ``kind == LINEAR``
+    (experts linear in the features ``A``, intercept column implicit) the
+    solve of :func:`~skmoe._kernels._wls.wls_update` on the statistics of
+    :func:`~skmoe._kernels._linear._suffstat_rows` taken at the current
+    row, i.e. :meth:`skmoe.LinearExperts.m_step`; for ``kind == FFN``
+    (``A = X``) the Levenberg-Marquardt update of
+    :func:`~skmoe._kernels._ffn_steps.ffn_lm_update` with the FFN settings
+    (``code``, ``free``, ``max_gn_iter``, ``max_tries``, ``lambda0``,
+    ``step_tol``), i.e. :meth:`skmoe.FFNExperts.m_step`. When the new row
+    lowers ``Q_k`` the step is halved, up to ``max_halvings`` times, and an
+    expert that no step improves stops. An expert stops after ``max_iter``
+    iterations or when its weighted deviance ``2 sum_i R_ik (sat_i - log
+    p_ik)`` changes by less than ``tol (|D| + 0.1)``; an expert whose mass
+    is at most ``1e-10`` of the total keeps its row.
 
     Parameters
     ----------
     law : int
-    F : ndarray of shape (n, m)
+    kind : int
+        :data:`LINEAR` or :data:`FFN`.
+    A : ndarray of shape (n, m)
+        Features (``LINEAR``) or inputs (``FFN``).
     y, trials, const, sat : ndarray of shape (n,)
         Targets, trials, constant terms, saturated log-probabilities.
     R : ndarray of shape (n, K)
         Row weight times responsibility.
-    P : ndarray of shape (K, m + 1)
+    P : ndarray of shape (K, p)
         Input and output: the experts' rows.
     fit_intercept : bool
+        Whether linear experts fit their intercept (unused for ``FFN``).
+    code, free, max_gn_iter, max_tries, lambda0, step_tol
+        The FFN update's settings (unused for ``LINEAR``).
     ETA : ndarray of shape (n, K)
         Output: the linear predictors at the new rows.
     max_iter : int
@@ -193,10 +219,14 @@ def glm_irls_linear(law, F, y, trials, const, sat, R, P, fit_intercept, ETA,
     finite : bool
         Whether the new rows are finite.
     """
-    n, m = F.shape
-    K = P.shape[0]
-    p = m + 1
-    linear_means_into(F, P, ETA)
+    n = A.shape[0]
+    K, p = P.shape
+    col = np.empty((n, 1))
+    eta = np.empty(n)
+    for k in range(K):
+        _column(kind, A, P[k:k + 1], code, col, eta)
+        for i in range(n):
+            ETA[i, k] = eta[i]
     q = np.zeros(K)
     saturated = np.zeros(K)
     mass = np.zeros(K)
@@ -215,12 +245,9 @@ def glm_irls_linear(law, F, y, trials, const, sat, R, P, fit_intercept, ETA,
         active[k] = mass[k] > 1e-10 * total
     z = np.empty(n)
     W = np.empty((n, 1))
-    r = np.empty(n)
-    eta = np.empty(n)
     old = np.empty((1, p))
     new = np.empty((1, p))
     row = np.empty((1, p))
-    n_tri = p * (p + 1) // 2
     for _ in range(max_iter):
         any_active = False
         for k in range(K):
@@ -230,17 +257,21 @@ def glm_irls_linear(law, F, y, trials, const, sat, R, P, fit_intercept, ETA,
             for i in range(n):
                 zi, wi = _working(law, y[i], ETA[i, k], trials[i])
                 z[i] = zi
-                r[i] = R[i, k]
                 W[i, 0] = R[i, k] * wi
             for a in range(p):
                 old[0, a] = P[k, a]
                 new[0, a] = P[k, a]
-            packed = np.zeros((1, n_tri))
-            moment = np.zeros((1, p))
-            sums = np.zeros((2, 1))
-            _suffstat_rows(F, z, W, old, True, 0, n, packed, moment, sums)
-            wls_update(symmetric_from_packed(packed, p), moment, sums[1], old, new,
-                       fit_intercept)
+            if kind == LINEAR:
+                n_tri = p * (p + 1) // 2
+                packed = np.zeros((1, n_tri))
+                moment = np.zeros((1, p))
+                sums = np.zeros((2, 1))
+                _suffstat_rows(A, z, W, old, True, 0, n, packed, moment, sums)
+                wls_update(symmetric_from_packed(packed, p), moment, sums[1], old,
+                           new, fit_intercept)
+            else:
+                ffn_lm_update(A, z, W, new, code, free, max_gn_iter, max_tries,
+                              lambda0, step_tol)
             t = 1.0
             accepted = False
             q_new = 0.0
@@ -248,7 +279,12 @@ def glm_irls_linear(law, F, y, trials, const, sat, R, P, fit_intercept, ETA,
                 for a in range(p):
                     row[0, a] = (new[0, a] if t == 1.0
                                  else old[0, a] + t * (new[0, a] - old[0, a]))
-                q_new = _q_column(law, F, y, trials, const, r, row, eta)
+                _column(kind, A, row, code, col, eta)
+                q_new = 0.0
+                for i in range(n):
+                    if R[i, k] > 0.0:
+                        q_new += R[i, k] * _log_pmf(law, y[i], eta[i], trials[i],
+                                                    const[i])
                 if q_new >= q[k]:
                     accepted = True
                     break

@@ -543,21 +543,6 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         """
         return {}
 
-    def compiled_requirements(self):
-        """What the compiled program needs of the other families, or None.
-
-        Checked with the abilities ``"compiled"`` of every family before the
-        compiled EM path takes a model (the GLM laws run the experts' IRLS
-        in one kernel on the design of experts linear in a feature map:
-        ``"statistics"``).
-
-        Returns
-        -------
-        requirements : Requirements or None
-            None (the default): nothing beyond ``"compiled"``.
-        """
-        return None
-
     def compiled_program(self, y, sample_weight, params, var_floor):
         """The noise model's EM state and steps for the compiled EM path.
 
@@ -575,8 +560,8 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
           under this law (:meth:`expert_step`) on the experts' program
           ``experts``, which leaves their outputs at the new rows in ``MU``:
           ``experts.step(W, MU)`` with the weights ``W`` of
-          :meth:`expert_weights` for a location-scale law, IRLS on the
-          experts' ``linear_design`` for a GLM response family;
+          :meth:`expert_weights` for a location-scale law,
+          ``experts.glm_step`` (IRLS) for a GLM response family;
         - ``m_step(MU, R, MUs, Rs) -> finite``: the variances (and the
           shared part) at the experts' new outputs;
         - ``observed_step(n_iter, LW, MU, MUs) -> finite``: :meth:`observed_step`;

@@ -8,13 +8,15 @@ canonical link :math:`g`, and the experts' M-step is iteratively reweighted
 least squares (IRLS) on the experts' own weighted least squares. A family
 file defines the law (:meth:`_GLMNoise._log_pmf`, the inverse link and its
 derivative, the starting means, the saturated log-likelihood, the lattice,
-the distribution function, the draws and the checks of ``y``).
+the distribution function, the draws and the checks of ``y``). The
+log-probabilities, the E-step and the IRLS of experts linear in a feature
+map are the kernels of :mod:`skmoe._kernels._glm`, which the compiled EM
+path (:class:`_GLMProgram`) runs too.
 """
 
 import numpy as np
 
 from .. import _kernels
-from ..utils._abilities import Requirements
 from ..utils._arrays import as_kernel_array
 from ._base import NoiseModel
 
@@ -38,20 +40,8 @@ def _weighted_sums(R, values):
     return np.where(R > 0, R * values, 0.0).sum(axis=0)
 
 
-def _linear_design(experts, X, y, expert_params):
-    """``(F, P, fit_intercept)`` of experts linear in a feature map, or None.
-
-    The design of the experts' compiled program (``linear_design``: their
-    features, a copy of their rows and whether they fit an intercept) when
-    the family has the abilities ``"statistics"`` and ``"compiled"`` (its
-    update is the exact weighted least squares of the compiled kernel);
-    None for the others (FFN experts, a subclass with its own update, a
-    column selection), which IRLS through their own ``m_step``.
-    """
-    if (experts.lacks("statistics") is not None
-            or experts.lacks("compiled") is not None):
-        return None
-    return experts.compiled_program(X, y, expert_params).linear_design()
+#: the stopping rule and halvings of the experts' IRLS, as the kernel takes them
+_CONTROL = (IRLS_MAX_ITER, IRLS_TOL, MAX_HALVINGS)
 
 
 class _GLMProgram:
@@ -61,9 +51,9 @@ class _GLMProgram:
     constant terms of the log-probabilities and the saturated
     log-probabilities of the rows (computed once), the E-step is
     :func:`~skmoe._kernels._glm.glm_estep_into` (that of
-    :meth:`_GLMNoise.estep`) and the experts' step the IRLS kernel
-    :func:`~skmoe._kernels._glm.glm_irls_linear` on the design of the
-    experts' program (that of :meth:`_GLMNoise.expert_step`).
+    :meth:`_GLMNoise.estep`) and the experts' step their program's
+    ``glm_step``, the IRLS kernel :func:`~skmoe._kernels._glm.glm_irls` on
+    their own update (that of :meth:`_GLMNoise.expert_step`).
     """
 
     def __init__(self, noise, y, sample_weight):
@@ -74,16 +64,14 @@ class _GLMProgram:
         self.sat = as_kernel_array(noise._saturated(y, self.trials))
         self.w = as_kernel_array(noise.row_weights(sample_weight))
         self.loglik = np.empty(n)
+        self.rows = (self.y, self.trials, self.const, self.sat)
 
     def e_step(self, LW, MU, MUs, R, Rs):
         return _kernels._glm.glm_estep_into(self.law, LW, MU, self.y, self.trials,
                                             self.const, self.w, R, self.loglik)
 
     def expert_step(self, experts, R, MU):
-        F, P, fit_intercept = experts.linear_design()
-        return _kernels._glm.glm_irls_linear(
-            self.law, F, self.y, self.trials, self.const, self.sat, R, P,
-            fit_intercept, MU, IRLS_MAX_ITER, IRLS_TOL, MAX_HALVINGS)
+        return experts.glm_step(self.law, self.rows, R, MU, _CONTROL)
 
     def m_step(self, MU, R, MUs, Rs):
         return True
@@ -344,7 +332,13 @@ class _GLMNoise(NoiseModel):
         polynomial experts the weighted least squares is exact and an IRLS
         iteration is a Newton step; for FFN experts it is their
         Levenberg-Marquardt update (a generalised M-step). An expert whose
-        mass is at most ``1e-10`` of the total keeps its parameters.
+        mass is at most ``1e-10`` of the total keeps its parameters. Experts
+        with the ability ``"compiled"`` (linear, polynomial and FFN experts)
+        run this whole IRLS in one kernel,
+        :func:`~skmoe._kernels._glm.glm_irls` (their program's
+        ``glm_step``, the expert step of the compiled EM path); the others
+        (a column selection, a subclass with its own update) by the same
+        loop in Python over their ``m_step``.
 
         Parameters
         ----------
@@ -370,19 +364,16 @@ class _GLMNoise(NoiseModel):
         """
         n, K = R.shape
         trials = self._trials(sample_weight, n)
-        design = _linear_design(experts, X, y, expert_params)
-        if design is not None:
-            # experts linear in a feature map: the kernel of the compiled
-            # program's expert step, the same algorithm in one call
-            F, params, fit_intercept = design
-            y = as_kernel_array(y)
-            trials = as_kernel_array(trials)
-            _kernels._glm.glm_irls_linear(
-                self._law, F, y, trials, as_kernel_array(self._log_const(y, trials)),
-                as_kernel_array(self._saturated(y, trials)), as_kernel_array(R),
-                params, fit_intercept, np.empty((n, K)), IRLS_MAX_ITER, IRLS_TOL,
-                MAX_HALVINGS)
-            return params
+        if experts.lacks("compiled") is None:
+            # the compiled program's expert step: the same algorithm in one
+            # kernel call
+            y, trials = as_kernel_array(y), as_kernel_array(trials)
+            program = experts.compiled_program(X, y, expert_params)
+            rows = (y, trials, as_kernel_array(self._log_const(y, trials)),
+                    as_kernel_array(self._saturated(y, trials)))
+            program.glm_step(self._law, rows, as_kernel_array(R), np.empty((n, K)),
+                             _CONTROL)
+            return program.params()
         params = np.array(expert_params, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             eta = np.array(experts.predict(X, params), dtype=np.float64, order="C")
@@ -429,24 +420,10 @@ class _GLMNoise(NoiseModel):
             t *= 0.5
         return None
 
-    def compiled_requirements(self):
-        """The experts' IRLS runs compiled for experts linear in a feature map.
-
-        Returns
-        -------
-        requirements : Requirements
-            The experts' ability ``"statistics"`` (exact weighted least
-            squares on ``[phi(x), 1]``, whose program gives its
-            ``linear_design``).
-        """
-        return Requirements(f"the compiled EM with noise={self._spelling()}",
-                            experts=("statistics",))
-
     def compiled_program(self, y, sample_weight, params, var_floor):
         """The rows' fixed terms and the GLM steps, compiled.
 
-        Ability ``"compiled"`` (with experts that have ``"statistics"``, see
-        :meth:`compiled_requirements`); see
+        Ability ``"compiled"``; see
         :meth:`~skmoe.noise.NoiseModel.compiled_program`. The E-step is that
         of :meth:`estep` (times the row weights), the experts' step the IRLS
         of :meth:`expert_step` (the same kernels); there is no variance.

@@ -181,24 +181,16 @@ FUSED_FROM_N = 100_000
 def _compilable(params, n_samples):
     """Whether the compiled path runs ``params``' iterations by default.
 
-    It runs every model whose families have the ability ``"compiled"`` (and
-    what the noise model's :meth:`~skmoe.noise.NoiseModel.compiled_requirements`
-    names)
+    It runs every model whose families have the ability ``"compiled"``
     below :data:`FUSED_FROM_N` rows (its kernels are serial; from there on the
     fused EM or the batch loop run, with their parallel twins when threads
     are allowed). The choice depends on the data's size only, never on the
     thread count.
     """
-    model = dict(gating=params.gating, experts=params.experts, noise=params.noise,
-                 n_experts=params.n_experts,
-                 n_shared_experts=params.n_shared_experts,
-                 shared_experts=params.shared_experts)
-    if missing(COMPILED, **model) is not None:
-        return False
-    # what the noise model's program needs of the others (a GLM law: experts
-    # linear in a feature map)
-    own = params.noise.compiled_requirements()
-    if own is not None and missing(own, **model) is not None:
+    if missing(COMPILED, gating=params.gating, experts=params.experts,
+               noise=params.noise, n_experts=params.n_experts,
+               n_shared_experts=params.n_shared_experts,
+               shared_experts=params.shared_experts) is not None:
         return False
     return n_samples < FUSED_FROM_N
 
