@@ -1461,7 +1461,8 @@ def loop_softmax_t(X, y, w, gc, gb, B, var, df, fit_df, var_floor, n_iter):
 
 
 # --------------------------------------------------------------------------
-# 6. softmax gate + linear GLM experts: Poisson (log link) or binomial (logit)
+# 6. softmax gate + GLM experts (linear or FFN): Poisson (log link) or
+#    binomial (logit link)
 # --------------------------------------------------------------------------
 POISSON, BINOMIAL = 0, 1
 
@@ -1495,14 +1496,29 @@ def _glm_working(law, y, eta, a):
 
 
 @njit(cache=CACHE)
-def _glm_q(law, X, y, a, c, R, k, row, eta_out):
-    """``sum_i R_ik log p(y_i | x_i . row)``; the predictors into ``eta_out``."""
-    n, d = X.shape
-    q = 0.0
-    for i in range(n):
+def _glm_eta(X, i, row, code):
+    """The predictor of row ``row`` (shape (p,)) at ``X[i]``: linear experts
+    (``code < 0``; slopes then intercept) or an FFN unit (activation code)."""
+    d = X.shape[1]
+    if code < 0:
         e = row[d]
         for j in range(d):
             e += X[i, j] * row[j]
+        return e
+    z = row[d + 1]
+    for j in range(d):
+        z += row[1 + j] * X[i, j]
+    s, _ = _act(z, code)
+    return row[0] * s + row[d + 2]
+
+
+@njit(cache=CACHE)
+def _glm_q(law, X, y, a, c, R, k, row, code, eta_out):
+    """``sum_i R_ik log p(y_i | eta(x_i; row))``; the predictors into ``eta_out``."""
+    n = X.shape[0]
+    q = 0.0
+    for i in range(n):
+        e = _glm_eta(X, i, row, code)
         eta_out[i] = e
         if R[i, k] > 0.0:
             q += R[i, k] * _glm_logpmf(law, y[i], e, a[i], c[i])
@@ -1510,14 +1526,15 @@ def _glm_q(law, X, y, a, c, R, k, row, eta_out):
 
 
 @njit(cache=CACHE)
-def _irls_glm(law, X, y, a, c, sat, R, B, eta):
-    """skmoe's GLM expert step: per expert up to 25 IRLS iterations, each a
-    weighted least squares on the working response with step-halving (30)
-    until Q_k rises; stop when the weighted deviance changes by less than
-    1e-8 (|D| + 0.1). ``eta`` (n, K): the predictors at ``B``."""
+def _irls_glm(law, X, y, a, c, sat, R, B, code, eta):
+    """skmoe's GLM expert step: per expert up to 25 IRLS iterations, each the
+    experts' update on the working response (weighted least squares for
+    linear experts, ``code < 0``; skmoe's Levenberg-Marquardt FFN update
+    otherwise) with step-halving (30) until Q_k rises; stop when the
+    weighted deviance changes by less than 1e-8 (|D| + 0.1). ``eta`` (n, K):
+    the predictors at ``B``."""
     n, d = X.shape
-    K = B.shape[0]
-    p = d + 1
+    K, p = B.shape
     q = np.zeros(K)
     satk = np.zeros(K)
     mass = np.zeros(K)
@@ -1538,37 +1555,55 @@ def _irls_glm(law, X, y, a, c, sat, R, B, eta):
     row = np.empty(p)
     trial = np.empty(n)
     f = np.empty(p)
-    f[d] = 1.0
+    f[p - 1] = 1.0
+    zc = np.empty(n)
+    Wc = np.empty((n, 1))
+    Pc = np.empty((1, p))
+    mc = np.empty(1)
+    sse = np.empty(1)
     for _ in range(25):
         for k in range(K):
             if not active[k]:
                 continue
-            gram[:, :] = 0.0
-            moment[:] = 0.0
-            for i in range(n):
-                r = R[i, k]
-                if r == 0.0:
+            if code < 0:
+                gram[:, :] = 0.0
+                moment[:] = 0.0
+                for i in range(n):
+                    r = R[i, k]
+                    if r == 0.0:
+                        continue
+                    z, ww = _glm_working(law, y[i], eta[i, k], a[i])
+                    ww *= r
+                    for j in range(d):
+                        f[j] = X[i, j]
+                    for u in range(p):
+                        wu = ww * f[u]
+                        moment[u] += wu * z
+                        for v in range(u, p):
+                            gram[u, v] += wu * f[v]
+                _symmetrize(gram)
+                if not _damped_solve(gram, moment, new, 0.0):
+                    active[k] = False
                     continue
-                z, ww = _glm_working(law, y[i], eta[i, k], a[i])
-                ww *= r
-                for j in range(d):
-                    f[j] = X[i, j]
+            else:
+                mc[0] = 0.0
+                for i in range(n):
+                    z, ww = _glm_working(law, y[i], eta[i, k], a[i])
+                    zc[i] = z
+                    Wc[i, 0] = R[i, k] * ww
+                    mc[0] += Wc[i, 0]
                 for u in range(p):
-                    wu = ww * f[u]
-                    moment[u] += wu * z
-                    for v in range(u, p):
-                        gram[u, v] += wu * f[v]
-            _symmetrize(gram)
-            if not _damped_solve(gram, moment, new, 0.0):
-                active[k] = False
-                continue
+                    Pc[0, u] = B[k, u]
+                _lm_update(X, zc, Wc, Pc, code, mc, sse)
+                for u in range(p):
+                    new[u] = Pc[0, u]
             t = 1.0
             accepted = False
             qn = 0.0
             for _h in range(31):
                 for u in range(p):
                     row[u] = new[u] if t == 1.0 else B[k, u] + t * (new[u] - B[k, u])
-                qn = _glm_q(law, X, y, a, c, R, k, row, trial)
+                qn = _glm_q(law, X, y, a, c, R, k, row, code, trial)
                 if qn >= q[k]:
                     accepted = True
                     break
@@ -1590,8 +1625,8 @@ def _irls_glm(law, X, y, a, c, sat, R, B, eta):
 
 
 @njit(cache=CACHE)
-def _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg, mass,
-                       out):
+def _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, code, eta, R, ggrad, gneg,
+                       mass, out):
     """E-step pass with the GLM log-probabilities; R, predictors, gate terms."""
     n, d = X.shape
     K = gc.shape[0]
@@ -1610,9 +1645,7 @@ def _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg, mass,
         _logits(X, i, gc, gb, z)
         _log_softmax(z, lz, pr)
         for k in range(K):
-            e = B[k, d]
-            for j in range(d):
-                e += X[i, j] * B[k, j]
+            e = _glm_eta(X, i, B[k], code)
             eta[i, k] = e
             v[k] = lz[k] + _glm_logpmf(law, y[i], e, a[i], c[i])
         ll += _row_posterior(v, w[i], R, i, mass)
@@ -1624,17 +1657,17 @@ def _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg, mass,
 
 
 @njit(cache=CACHE)
-def step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, eta, R, ggrad, gneg,
+def step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, code, eta, R, ggrad, gneg,
                      mass, out):
     """One EM iteration: IRLS experts, one Newton gate step, E-step pass."""
-    _irls_glm(law, X, y, a, c, sat, R, B, eta)
+    _irls_glm(law, X, y, a, c, sat, R, B, code, eta)
     _newton_softmax_step(X, R, 0, gc, gb, out[1], ggrad, gneg)
-    return _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg,
-                              mass, out)
+    return _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, code, eta, R, ggrad,
+                              gneg, mass, out)
 
 
 @njit(cache=CACHE)
-def loop_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, n_iter):
+def loop_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, code, n_iter):
     n, d = X.shape
     K = gc.shape[0]
     q = (K - 1) * (d + 1)
@@ -1645,9 +1678,9 @@ def loop_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, n_iter):
     mass = np.empty(K)
     out = np.zeros(3)
     hist = np.empty(n_iter + 1)
-    hist[0] = _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, eta, R, ggrad, gneg,
-                                 mass, out)
+    hist[0] = _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, code, eta, R, ggrad,
+                                 gneg, mass, out)
     for it in range(n_iter):
-        hist[it + 1] = step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, eta, R,
-                                        ggrad, gneg, mass, out)
+        hist[it + 1] = step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, code, eta,
+                                        R, ggrad, gneg, mass, out)
     return hist

@@ -104,9 +104,13 @@ def families():
         "softmax+linear+t": ({"noise": "student_t"}, {"noise_df": 5.0}, ("t", None),
                              2),
         "softmax+linear+pois": ({"noise": "poisson"}, {"response": "poisson"},
-                                ("glm", 0), 2),
+                                ("glm", (0, -1)), 2),
         "softmax+linear+binom": ({"noise": "binomial"}, {"response": "binomial"},
-                                 ("glm", 1), 2),
+                                 ("glm", (1, -1)), 2),
+        "softmax+ffn-tanh+pois": ({"noise": "poisson", "experts": FFNExperts("tanh")},
+                                  {"response": "poisson",
+                                   "experts": FFNExperts("tanh")},
+                                  ("glm", (0, 1)), 2),
     }
 
 
@@ -150,8 +154,9 @@ class Minimal:
             # saturated log-probabilities as skmoe's PoissonNoise/BinomialNoise
             from scipy.special import gammaln, xlogy
 
+            self.law, self.code = self.arg
             self.a = np.ones(X.shape[0])
-            if self.arg == mm.POISSON:
+            if self.law == mm.POISSON:
                 self.c = -gammaln(y + 1.0)
                 self.sat = xlogy(y, y) - y + self.c
             else:
@@ -191,8 +196,8 @@ class Minimal:
         if self.kind == "ffn":
             return self.fn(X, y, w, gc, gb, P, self.arg, var, f, n_iter)
         if self.kind == "glm":
-            return self.fn(X, y, self.a, self.c, self.sat, w, self.arg, gc, gb, P,
-                           n_iter)
+            return self.fn(X, y, self.a, self.c, self.sat, w, self.law, gc, gb, P,
+                           self.code, n_iter)
         return self.fn(X, y, w, gc, gb, P, var, df, True, f, n_iter)
 
     def stepper(self):
@@ -249,15 +254,15 @@ class Minimal:
                                            ggrad, gneg, mass, out)
         elif self.kind == "glm":
             eta = np.empty((n, K))
-            law, a, c, sat = self.arg, self.a, self.c, self.sat
+            law, code, a, c, sat = self.law, self.code, self.a, self.c, self.sat
 
             def first():
-                return mm._estep_softmax_glm(X, y, a, c, w, law, gc, gb, P, eta, R,
-                                             ggrad, gneg, mass, out)
+                return mm._estep_softmax_glm(X, y, a, c, w, law, gc, gb, P, code, eta,
+                                             R, ggrad, gneg, mass, out)
 
             def step():
-                return mm.step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, P, eta,
-                                           R, ggrad, gneg, mass, out)
+                return mm.step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, P, code,
+                                           eta, R, ggrad, gneg, mass, out)
         else:
             U = np.empty((n, K))
 
