@@ -37,8 +37,7 @@ from skmoe._kernels._linalg import (
 )
 from skmoe._kernels._softmax_steps import softmax_log_weights_into
 from skmoe._kernels._wls import wls_update
-from skmoe.datasets import make_moe_regression
-from skmoe.experts import ColumnExperts
+from skmoe.datasets import load_patent, make_moe_regression
 from skmoe.solvers import _compiled as compiled_module
 from skmoe.solvers import _em as em_module
 from skmoe.solvers._em import _compilable, _fusable, run_em
@@ -772,11 +771,29 @@ def test_glm_fits_take_the_compiled_path_with_linear_experts(monkeypatch):
                               random_state=0, init_params="random").fit(
                                   X, y, sample_weight=w)
     assert len(calls) >= 2
-    # FFN experts too; a column selection takes the batch loop (its IRLS
-    # over the experts' m_step)
+    # FFN experts too
     X, y, w, start = _glm_start("poisson_ffn")
     assert _compilable(start, X.shape[0])
-    columns = ColumnExperts(LinearExperts(), [0], 2)
-    assert not _compilable(start.replace(experts=columns,
-                                         expert_params=start.expert_params[:, :2]),
-                           X.shape[0])
+
+
+def test_column_selections_take_the_compiled_path():
+    # flexmix's patent setting: Poisson experts on lgRD, the gate on RDS
+    # (expert_features, gate_features: the column wrappers hand the wrapped
+    # families' programs their columns). Compiled against the batch loop
+    # over 25 iterations from a random start (tolerances as for the GLM
+    # cases above)
+    X, y = load_patent(return_X_y=True)
+    X, y = np.ascontiguousarray(X, dtype=float), np.ascontiguousarray(y, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = MixtureOfExpertsRegressor(
+            3, noise="poisson", gate_features=[1], expert_features=[0], max_iter=1,
+            tol=0.0, init_params="random", random_state=0).fit(X, y)
+    start = est.params_
+    compiled, batch = _compiled_and_batch(X, y, np.ones(len(y)), start, 25)
+    for field in ("gate_coef", "gate_intercept", "expert_params"):
+        assert_allclose(getattr(compiled.params, field),
+                        getattr(batch.params, field), rtol=1e-7, atol=1e-7,
+                        err_msg=field)
+    assert compiled.params.gate_coef.shape == (3, 1)
+    assert compiled.params.expert_params.shape == (3, 2)

@@ -337,8 +337,8 @@ class _GLMNoise(NoiseModel):
         run this whole IRLS in one kernel,
         :func:`~skmoe._kernels._glm.glm_irls` (their program's
         ``glm_step``, the expert step of the compiled EM path); the others
-        (a column selection, a subclass with its own update) by the same
-        loop in Python over their ``m_step``.
+        (a subclass with its own update) by the same loop in Python over
+        their ``m_step``.
 
         Parameters
         ----------
