@@ -9,9 +9,10 @@ least squares (IRLS) on the experts' own weighted least squares. A family
 file defines the law (:meth:`_GLMNoise._log_pmf`, the inverse link and its
 derivative, the starting means, the saturated log-likelihood, the lattice,
 the distribution function, the draws and the checks of ``y``). The
-log-probabilities, the E-step and the IRLS of experts linear in a feature
-map are the kernels of :mod:`skmoe._kernels._glm`, which the compiled EM
-path (:class:`_GLMProgram`) runs too.
+log-probabilities, the E-step and the IRLS of experts with a compiled
+program (linear, polynomial, FFN) are the kernels of
+:mod:`skmoe._kernels._glm`, which the compiled EM path (``_GLMProgram``)
+runs too.
 """
 
 import numpy as np
