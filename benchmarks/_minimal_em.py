@@ -1613,3 +1613,229 @@ def loop_gaussian_linear(X, G, Z, y, w, reg, gc, gb, B, var, var_floor, n_iter):
                                             var_floor, R, gram, moment, mass, ggrad,
                                             gneg, out)
     return hist
+
+
+# --------------------------------------------------------------------------
+# 6. softmax gate + GLM experts (linear or FFN): Poisson (log link) or
+#    binomial (logit link)
+# --------------------------------------------------------------------------
+POISSON, BINOMIAL = 0, 1
+
+
+@njit(cache=CACHE)
+def _glm_logpmf(law, y, eta, a, c):
+    """``log p(y | eta)`` of a row with ``a`` trials and constant term ``c``
+    (``-log y!`` or ``log C(a, a y)``)."""
+    if law == POISSON:
+        return y * eta - math.exp(eta) + c
+    s = a * y
+    v = c
+    if s != 0.0:
+        v += s * _log_sigmoid(eta)
+    if a - s != 0.0:
+        v += (a - s) * _log_sigmoid(-eta)
+    return v
+
+
+@njit(cache=CACHE)
+def _glm_working(law, y, eta, a):
+    """IRLS working response and weight (floored derivative of the mean)."""
+    if law == POISSON:
+        mu = math.exp(eta)
+        dmu = mu
+    else:
+        mu = 1.0 / (1.0 + math.exp(-eta))
+        dmu = mu * (1.0 / (1.0 + math.exp(eta)))
+    dmu = max(dmu, EPS)
+    return eta + (y - mu) / dmu, a * dmu
+
+
+@njit(cache=CACHE)
+def _glm_eta(X, i, row, code):
+    """The predictor of row ``row`` (shape (p,)) at ``X[i]``: linear experts
+    (``code < 0``; slopes then intercept) or an FFN unit (activation code)."""
+    d = X.shape[1]
+    if code < 0:
+        e = row[d]
+        for j in range(d):
+            e += X[i, j] * row[j]
+        return e
+    z = row[d + 1]
+    for j in range(d):
+        z += row[1 + j] * X[i, j]
+    s, _ = _act(z, code)
+    return row[0] * s + row[d + 2]
+
+
+@njit(cache=CACHE)
+def _glm_q(law, X, y, a, c, R, k, row, code, eta_out):
+    """``sum_i R_ik log p(y_i | eta(x_i; row))``; the predictors into ``eta_out``."""
+    n = X.shape[0]
+    q = 0.0
+    for i in range(n):
+        e = _glm_eta(X, i, row, code)
+        eta_out[i] = e
+        if R[i, k] > 0.0:
+            q += R[i, k] * _glm_logpmf(law, y[i], e, a[i], c[i])
+    return q
+
+
+@njit(cache=CACHE)
+def _irls_glm(law, X, y, a, c, sat, R, B, code, eta):
+    """skmoe's GLM expert step: per expert up to 25 IRLS iterations, each the
+    experts' update on the working response (weighted least squares for
+    linear experts, ``code < 0``; skmoe's Levenberg-Marquardt FFN update
+    otherwise) with step-halving (30) until Q_k rises; stop when the
+    weighted deviance changes by less than 1e-8 (|D| + 0.1). ``eta`` (n, K):
+    the predictors at ``B``."""
+    n, d = X.shape
+    K, p = B.shape
+    q = np.zeros(K)
+    satk = np.zeros(K)
+    mass = np.zeros(K)
+    for i in range(n):
+        for k in range(K):
+            r = R[i, k]
+            satk[k] += r * sat[i]
+            mass[k] += r
+            if r > 0.0:
+                q[k] += r * _glm_logpmf(law, y[i], eta[i, k], a[i], c[i])
+    total = mass.sum()
+    active = np.empty(K, dtype=np.bool_)
+    for k in range(K):
+        active[k] = mass[k] > 1e-10 * total
+    gram = np.empty((p, p))
+    moment = np.empty(p)
+    new = np.empty(p)
+    row = np.empty(p)
+    trial = np.empty(n)
+    f = np.empty(p)
+    f[p - 1] = 1.0
+    zc = np.empty(n)
+    Wc = np.empty((n, 1))
+    Pc = np.empty((1, p))
+    mc = np.empty(1)
+    sse = np.empty(1)
+    for _ in range(25):
+        for k in range(K):
+            if not active[k]:
+                continue
+            if code < 0:
+                gram[:, :] = 0.0
+                moment[:] = 0.0
+                for i in range(n):
+                    r = R[i, k]
+                    if r == 0.0:
+                        continue
+                    z, ww = _glm_working(law, y[i], eta[i, k], a[i])
+                    ww *= r
+                    for j in range(d):
+                        f[j] = X[i, j]
+                    for u in range(p):
+                        wu = ww * f[u]
+                        moment[u] += wu * z
+                        for v in range(u, p):
+                            gram[u, v] += wu * f[v]
+                _symmetrize(gram)
+                if not _damped_solve(gram, moment, new, 0.0):
+                    active[k] = False
+                    continue
+            else:
+                mc[0] = 0.0
+                for i in range(n):
+                    z, ww = _glm_working(law, y[i], eta[i, k], a[i])
+                    zc[i] = z
+                    Wc[i, 0] = R[i, k] * ww
+                    mc[0] += Wc[i, 0]
+                for u in range(p):
+                    Pc[0, u] = B[k, u]
+                _lm_update(X, zc, Wc, Pc, code, mc, sse)
+                for u in range(p):
+                    new[u] = Pc[0, u]
+            t = 1.0
+            accepted = False
+            qn = 0.0
+            for _h in range(31):
+                for u in range(p):
+                    row[u] = new[u] if t == 1.0 else B[k, u] + t * (new[u] - B[k, u])
+                qn = _glm_q(law, X, y, a, c, R, k, row, code, trial)
+                if qn >= q[k]:
+                    accepted = True
+                    break
+                t *= 0.5
+            if not accepted:
+                active[k] = False
+                continue
+            dev_old = 2.0 * (satk[k] - q[k])
+            dev = 2.0 * (satk[k] - qn)
+            q[k] = qn
+            for u in range(p):
+                B[k, u] = row[u]
+            for i in range(n):
+                eta[i, k] = trial[i]
+            if abs(dev - dev_old) < 1e-8 * (abs(dev) + 0.1):
+                active[k] = False
+        if not active.any():
+            break
+
+
+@njit(cache=CACHE)
+def _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, code, eta, R, ggrad, gneg,
+                       mass, out):
+    """E-step pass with the GLM log-probabilities; R, predictors, gate terms."""
+    n, d = X.shape
+    K = gc.shape[0]
+    ggrad[:] = 0.0
+    gneg[:, :] = 0.0
+    mass[:] = 0.0
+    z = np.empty(K)
+    lz = np.empty(K)
+    pr = np.empty(K)
+    v = np.empty(K)
+    xr = np.empty(d + 1)
+    xr[d] = 1.0
+    ll = 0.0
+    gv = 0.0
+    for i in range(n):
+        _logits(X, i, gc, gb, z)
+        _log_softmax(z, lz, pr)
+        for k in range(K):
+            e = _glm_eta(X, i, B[k], code)
+            eta[i, k] = e
+            v[k] = lz[k] + _glm_logpmf(law, y[i], e, a[i], c[i])
+        ll += _row_posterior(v, w[i], R, i, mass)
+        gv += _row_gate(X, i, R, lz, pr, xr, ggrad, gneg)
+    _symmetrize(gneg)
+    out[0] = ll
+    out[1] = gv
+    return ll
+
+
+@njit(cache=CACHE)
+def step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, code, eta, R, ggrad, gneg,
+                     mass, out):
+    """One EM iteration: IRLS experts, one Newton gate step, E-step pass."""
+    _irls_glm(law, X, y, a, c, sat, R, B, code, eta)
+    _newton_softmax_step(X, R, 0, gc, gb, out[1], ggrad, gneg)
+    return _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, code, eta, R, ggrad,
+                              gneg, mass, out)
+
+
+@njit(cache=CACHE)
+def loop_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, code, n_iter):
+    n, d = X.shape
+    K = gc.shape[0]
+    q = (K - 1) * (d + 1)
+    R = np.empty((n, K))
+    eta = np.empty((n, K))
+    ggrad = np.empty(q)
+    gneg = np.empty((q, q))
+    mass = np.empty(K)
+    out = np.zeros(3)
+    hist = np.empty(n_iter + 1)
+    hist[0] = _estep_softmax_glm(X, y, a, c, w, law, gc, gb, B, code, eta, R, ggrad,
+                                 gneg, mass, out)
+    for it in range(n_iter):
+        hist[it + 1] = step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, B, code, eta,
+                                        R, ggrad, gneg, mass, out)
+    return hist

@@ -106,6 +106,14 @@ def families():
                              2),
         "gaussian+linear": ({"gating": GaussianGating("diag")},
                             {"gating": GaussianGating("diag")}, ("gauss", None), 2),
+        "softmax+linear+pois": ({"noise": "poisson"}, {"response": "poisson"},
+                                ("glm", (0, -1)), 2),
+        "softmax+linear+binom": ({"noise": "binomial"}, {"response": "binomial"},
+                                 ("glm", (1, -1)), 2),
+        "softmax+ffn-tanh+pois": ({"noise": "poisson", "experts": FFNExperts("tanh")},
+                                  {"response": "poisson",
+                                   "experts": FFNExperts("tanh")},
+                                  ("glm", (0, 1)), 2),
     }
 
 
@@ -146,9 +154,25 @@ class Minimal:
                 raise ValueError("poly2 minimal loop written for d = 1")
         if self.kind == "gauss":
             self._gaussian_setup(start)
+        if self.kind == "glm":
+            # one trial per row (no sample_weight); the constant terms and the
+            # saturated log-probabilities as skmoe's PoissonNoise/BinomialNoise
+            from scipy.special import gammaln, xlogy
+
+            self.law, self.code = self.arg
+            self.a = np.ones(X.shape[0])
+            if self.law == mm.POISSON:
+                self.c = -gammaln(y + 1.0)
+                self.sat = xlogy(y, y) - y + self.c
+            else:
+                s = self.a * y
+                self.c = (gammaln(self.a + 1.0) - gammaln(s + 1.0)
+                          - gammaln(self.a - s + 1.0))
+                self.sat = self.c + xlogy(s, y) + xlogy(self.a - s, 1.0 - y)
         self.fn = {"lif": mm.loop_softmax_lif, "gate": mm.loop_gate_linear,
                    "ffn": mm.loop_softmax_ffn, "t": mm.loop_softmax_t,
-                   "gauss": mm.loop_gaussian_linear}[self.kind]
+                   "gauss": mm.loop_gaussian_linear,
+                   "glm": mm.loop_softmax_glm}[self.kind]
 
     def _gaussian_setup(self, start):
         """Whitened inputs, their features and the start's logit rows.
@@ -209,6 +233,9 @@ class Minimal:
         if self.kind == "gauss":
             return self.fn(X, self.G, self.Z, y, w, self.reg, gc, gb, P, var, f,
                            n_iter)
+        if self.kind == "glm":
+            return self.fn(X, y, self.a, self.c, self.sat, w, self.law, gc, gb, P,
+                           self.code, n_iter)
         return self.fn(X, y, w, gc, gb, P, var, df, True, f, n_iter)
 
     def stepper(self):
@@ -277,6 +304,17 @@ class Minimal:
             def step():
                 return mm.step_softmax_ffn(X, y, w, gc, gb, P, code, var, f, R,
                                            ggrad, gneg, mass, out)
+        elif self.kind == "glm":
+            eta = np.empty((n, K))
+            law, code, a, c, sat = self.law, self.code, self.a, self.c, self.sat
+
+            def first():
+                return mm._estep_softmax_glm(X, y, a, c, w, law, gc, gb, P, code, eta,
+                                             R, ggrad, gneg, mass, out)
+
+            def step():
+                return mm.step_softmax_glm(X, y, a, c, sat, w, law, gc, gb, P, code,
+                                           eta, R, ggrad, gneg, mass, out)
         else:
             U = np.empty((n, K))
 

@@ -341,3 +341,21 @@ def gaussian_joint_update(X, R, reg_covar, kind):
                 diag = np.full(d, diag.mean())
             P[k] = np.diag(1.0 / diag)
     return centres, P, np.log(nk / nk.sum())
+
+
+def glm_log_pmf(law, y, eta, trials):
+    """Poisson (law 0) or binomial (law 1, ``trials`` trials, ``y`` the
+    proportion) log-probabilities, shape (n, K): log-gamma constants and
+    ``log_expit`` (no rounding of the success probability to 1)."""
+    if law == 0:
+        with np.errstate(over="ignore"):
+            return y[:, None] * eta - np.exp(eta) - gammaln(y + 1.0)[:, None]
+    s = np.rint(trials * y)
+    const = gammaln(trials + 1.0) - gammaln(s + 1.0) - gammaln(trials - s + 1.0)
+    return (const[:, None] + np.where(s[:, None] > 0, s[:, None] * log_expit(eta), 0.0)
+            + np.where((trials - s)[:, None] > 0,
+                       (trials - s)[:, None] * log_expit(-eta), 0.0))
+
+
+def glm_estep(law, log_gate, eta, y, trials):
+    return _posterior(log_gate + glm_log_pmf(law, y, eta, trials), log_gate)

@@ -3,11 +3,13 @@
 The selections are families (:class:`~skmoe.gating.ColumnGating`,
 :class:`~skmoe.experts.ColumnExperts`) that slice ``X`` and delegate to the
 wrapped family. They lack the ability ``"linear"``, so their fits run the
-general EM loop; a reference fit on the columns dropped by hand is run on
-the same loop with families that also lack ``"linear"`` (the fused E-step
-and EM sum in another order, which would change the last bits), and then
-every number agrees exactly (``assert_array_equal``): the wrapper performs
-the same operations on the same arrays.
+compiled EM path (the wrapped families' programs on the selected columns)
+or the general EM loop, never the fused one; a reference fit on the columns
+dropped by hand is run on the same path with families that also lack
+``"linear"`` (the fused E-step and EM sum in another order, which would
+change the last bits), and then every number agrees exactly
+(``assert_array_equal``): the wrapper performs the same operations on the
+same arrays.
 """
 
 import warnings
@@ -38,14 +40,13 @@ FIELDS = ("gate_coef", "gate_intercept", "expert_params", "variance")
 
 
 class _GeneralSoftmax(SoftmaxGating):
-    """The softmax without "linear" and "compiled": the general EM loop, as
-    the wrappers."""
+    """The softmax without "linear": no fused EM, as the wrappers."""
 
-    provides = SoftmaxGating.provides - {"linear", "compiled"}
+    provides = SoftmaxGating.provides - {"linear"}
 
 
 class _GeneralLinear(LinearExperts):
-    provides = LinearExperts.provides - {"linear", "compiled"}
+    provides = LinearExperts.provides - {"linear"}
 
 
 def _data(n=400, seed=0):
@@ -512,9 +513,8 @@ def test_the_wrappers_delegate_every_method_of_the_contracts():
     from skmoe.gating import Gating
     from skmoe.utils._columns import ColumnSelection
 
-    lost = {Gating: {"linear_logits", "atom_weights", "split_atoms",
-                     "compiled_program"},
-            Experts: {"linear_means", "compiled_program"}}
+    lost = {Gating: {"linear_logits", "atom_weights", "split_atoms"},
+            Experts: {"linear_means"}}
     for wrapper, base in ((ColumnGating, Gating), (ColumnExperts, Experts)):
         public = {n for n, v in vars(base).items()
                   if callable(v) and not n.startswith("_")}

@@ -480,6 +480,14 @@ class Experts(Family, BaseEstimator, metaclass=ABCMeta):
         - ``step(W, MU) -> finite``: :meth:`m_step` with the weights ``W``
           (the same kernel: equal to round-off), then the outputs at the new
           rows into ``MU``; whether the new rows are finite;
+        - ``glm_step(law, rows, R, MU, control) -> finite``: the M-step of
+          the experts under a GLM response law (Poisson, binomial): IRLS on
+          the family's own update, all in the kernel
+          :func:`~skmoe._kernels._glm.glm_irls` with the family's kind and
+          settings; ``law`` the law's code, ``rows`` its row arrays ``(y,
+          trials, const, sat)``, ``control`` ``(max_iter, tol,
+          max_halvings)`` (see :meth:`skmoe.noise.PoissonNoise.expert_step`);
+          the new outputs (linear predictors) into ``MU``;
         - ``params() -> ndarray``: the current rows.
 
         Parameters

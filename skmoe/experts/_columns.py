@@ -62,9 +62,31 @@ class ColumnExperts(ColumnSelection, Experts):
         self.n_features = n_features
 
     _wrapped_name = "experts"
-    _lost = {"linear": _LINEAR,
-             "compiled": "it reads a selection of the columns of X, and the "
-                         "compiled EM programs read all of them"}
+    _lost = {"linear": _LINEAR}
+
+    def compiled_program(self, X, y, expert_params):
+        """The wrapped family's program on the selected columns.
+
+        Ability ``"compiled"`` when the wrapped family has it; see
+        :meth:`Experts.compiled_program`. The rows are the wrapped family's
+        (those of a model with ``len(columns)`` features), the columns are
+        copied once per run.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples (all columns).
+        y : ndarray of shape (n_samples,)
+            Targets.
+        expert_params : ndarray of shape (n_experts, n_params)
+            The starting rows.
+
+        Returns
+        -------
+        program : object
+            The wrapped family's program.
+        """
+        return self.experts.compiled_program(self._sub(X), y, expert_params)
 
     @property
     def strongly_identifiable(self):

@@ -33,6 +33,11 @@ class _FFNProgram:
         return _kernels._ffn_steps.ffn_lm_step(
             self.X, self.y, W, self.P, self.code, self.free, *self.settings, MU)
 
+    def glm_step(self, law, rows, R, MU, control):
+        glm = _kernels._glm
+        return glm.glm_irls(law, glm.FFN, self.X, *rows, R, self.P, False,
+                            self.code, self.free, *self.settings, MU, *control)
+
     def params(self):
         return self.P.copy()
 

@@ -40,6 +40,10 @@ def _lstsq_update(gram, moment, mass, at, P, fit_intercept):
                                                rcond=None)[0]
 
 
+#: the FFN settings of the GLM kernel, unused by linear experts
+_NO_COLUMNS = np.zeros(0, dtype=np.int64)
+
+
 class _LinearProgram:
     """The compiled EM state of experts linear in a feature map: their rows.
 
@@ -68,6 +72,12 @@ class _LinearProgram:
 
     def params(self):
         return self.P.copy()
+
+    def glm_step(self, law, rows, R, MU, control):
+        glm = _kernels._glm
+        return glm.glm_irls(law, glm.LINEAR, self.F, *rows, R, self.P,
+                            self.fit_intercept, 0, _NO_COLUMNS, 0, 0, 0.0, 0.0, MU,
+                            *control)
 
 
 class _LinearInFeatures(Experts):

@@ -16,8 +16,6 @@ _LOST = {
               "the moment methods work on all of them",
     "atoms": "the Voronoi losses compare gate rows over all the columns of X",
     "softmax_atoms": "the dendrogram merges gate rows over all the columns of X",
-    "compiled": "it reads a selection of the columns of X, and the compiled EM "
-                "programs read all of them",
 }
 
 
@@ -393,6 +391,29 @@ class ColumnGating(ColumnSelection, Gating):
         """
         return self.gating.m_step(self._sub(X), R, self._view(params),
                                   likelihood=likelihood)
+
+    def compiled_program(self, X, params):
+        """The wrapped family's program on the selected columns.
+
+        Ability ``"compiled"`` when the wrapped family has it; see
+        :meth:`~skmoe.Gating.compiled_program`. The program sees the view of
+        :meth:`m_step` (the gate fields, ``len(columns)`` features) and the
+        selected columns, copied once per run; its fields are the gate
+        fields of the model.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Input samples (all columns).
+        params : MoEParams
+            The starting parameters.
+
+        Returns
+        -------
+        program : object
+            The wrapped family's program.
+        """
+        return self.gating.compiled_program(self._sub(X), self._view(params))
 
     def needs_likelihood(self):
         """The wrapped family's answer.

@@ -556,8 +556,12 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         - ``e_step(LW, MU, MUs, R, Rs) -> float``: the posterior over the
           routed and shared components, times the row weights, into ``R``
           and ``Rs``; returns the weighted log-likelihood;
-        - ``expert_weights(R) -> W``: the weights of the experts' update
-          (:meth:`expert_weights`);
+        - ``expert_step(experts, R, MU) -> finite``: the experts' update
+          under this law (:meth:`expert_step`) on the experts' program
+          ``experts``, which leaves their outputs at the new rows in ``MU``:
+          ``experts.step(W, MU)`` with the weights ``W`` of
+          :meth:`expert_weights` for a location-scale law,
+          ``experts.glm_step`` (IRLS) for a GLM response family;
         - ``m_step(MU, R, MUs, Rs) -> finite``: the variances (and the
           shared part) at the experts' new outputs;
         - ``observed_step(n_iter, LW, MU, MUs) -> finite``: :meth:`observed_step`;

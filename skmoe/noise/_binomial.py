@@ -15,11 +15,6 @@ def _log_binom(trials, s):
     return gammaln(trials + 1.0) - gammaln(s + 1.0) - gammaln(trials - s + 1.0)
 
 
-def _log_sigmoid(eta):
-    """``log(1 / (1 + exp(-eta)))`` without overflow."""
-    return -np.logaddexp(0.0, -eta)
-
-
 class BinomialNoise(_GLMNoise):
     """Binomial responses with the logit link: the mixture of logistic regressions.
 
@@ -102,10 +97,10 @@ class BinomialNoise(_GLMNoise):
             return np.ones(n_samples)
         return np.asarray(sample_weight, dtype=np.float64)
 
-    def _log_pmf(self, y, eta, trials):
-        s = trials * y
-        return (_log_binom(trials, s)[:, None] + s[:, None] * _log_sigmoid(eta)
-                + (trials - s)[:, None] * _log_sigmoid(-eta))
+    _law = 1  # skmoe._kernels._glm.BINOMIAL
+
+    def _log_const(self, y, trials):
+        return _log_binom(trials, trials * y)
 
     def mean(self, means):
         """The inverse of the logit link, :math:`\\mu = 1 / (1 + e^{-\\eta})`.

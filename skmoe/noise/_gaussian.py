@@ -41,8 +41,8 @@ class _GaussianProgram:
             LW, MU, self.var, self.shift, MUs, self.var_s, self.logw_s, self.y,
             self.w, R, Rs)
 
-    def expert_weights(self, R):
-        return R
+    def expert_step(self, experts, R, MU):
+        return experts.step(R, MU)
 
     def m_step(self, MU, R, MUs, Rs):
         steps = _kernels._gaussian_steps

@@ -8,7 +8,11 @@ canonical link :math:`g`, and the experts' M-step is iteratively reweighted
 least squares (IRLS) on the experts' own weighted least squares. A family
 file defines the law (:meth:`_GLMNoise._log_pmf`, the inverse link and its
 derivative, the starting means, the saturated log-likelihood, the lattice,
-the distribution function, the draws and the checks of ``y``).
+the distribution function, the draws and the checks of ``y``). The
+log-probabilities, the E-step and the IRLS of experts with a compiled
+program (linear, polynomial, FFN) are the kernels of
+:mod:`skmoe._kernels._glm`, which the compiled EM path (``_GLMProgram``)
+runs too.
 """
 
 import numpy as np
@@ -37,6 +41,49 @@ def _weighted_sums(R, values):
     return np.where(R > 0, R * values, 0.0).sum(axis=0)
 
 
+#: the stopping rule and halvings of the experts' IRLS, as the kernel takes them
+_CONTROL = (IRLS_MAX_ITER, IRLS_TOL, MAX_HALVINGS)
+
+
+class _GLMProgram:
+    """The compiled EM state of a GLM response family: its fixed row terms.
+
+    The law has no parameter of its own: the program holds the trials, the
+    constant terms of the log-probabilities and the saturated
+    log-probabilities of the rows (computed once), the E-step is
+    :func:`~skmoe._kernels._glm.glm_estep_into` (that of
+    :meth:`_GLMNoise.estep`) and the experts' step their program's
+    ``glm_step``, the IRLS kernel :func:`~skmoe._kernels._glm.glm_irls` on
+    their own update (that of :meth:`_GLMNoise.expert_step`).
+    """
+
+    def __init__(self, noise, y, sample_weight):
+        n = y.shape[0]
+        self.law, self.y = noise._law, y
+        self.trials = as_kernel_array(noise._trials(sample_weight, n))
+        self.const = as_kernel_array(noise._log_const(y, self.trials))
+        self.sat = as_kernel_array(noise._saturated(y, self.trials))
+        self.w = as_kernel_array(noise.row_weights(sample_weight))
+        self.loglik = np.empty(n)
+        self.rows = (self.y, self.trials, self.const, self.sat)
+
+    def e_step(self, LW, MU, MUs, R, Rs):
+        return _kernels._glm.glm_estep_into(self.law, LW, MU, self.y, self.trials,
+                                            self.const, self.w, R, self.loglik)
+
+    def expert_step(self, experts, R, MU):
+        return experts.glm_step(self.law, self.rows, R, MU, _CONTROL)
+
+    def m_step(self, MU, R, MUs, Rs):
+        return True
+
+    def observed_step(self, n_iter, LW, MU, MUs):
+        return True
+
+    def fields(self):
+        return {}
+
+
 class _GLMNoise(NoiseModel):
     """A GLM response family with its canonical link, fitted by IRLS.
 
@@ -51,17 +98,31 @@ class _GLMNoise(NoiseModel):
 
     has_variance = False
     discrete = True
-    provides = frozenset({"gradient", "univariate"})
+    provides = frozenset({"gradient", "univariate", "compiled"})
+    #: what its compiled program runs (see Family._compiled_methods)
+    _compiled_methods = ("estep", "posterior", "log_pdf", "_log_pmf", "m_step",
+                         "expert_step", "observed_step")
     _parameter_constraints: dict = {}
+    #: the law's code in :mod:`skmoe._kernels._glm`
+    _law = -1
 
     # ------------------------------------------------------------ the law
     def _trials(self, sample_weight, n_samples):
         """The number of trials of each row (1 unless the law has trials)."""
         return np.ones(n_samples)
 
-    def _log_pmf(self, y, eta, trials):
-        """``log p(y_i | eta_ik)``, normalising terms included, shape (n, K)."""
+    def _log_const(self, y, trials):
+        """The constant term of each row's log-probability (``-log y!``...)."""
         raise NotImplementedError
+
+    def _log_pmf(self, y, eta, trials):
+        """``log p(y_i | eta_ik)``, normalising terms included, shape (n, K).
+
+        The kernel :func:`~skmoe._kernels._glm.glm_log_pmf` of the law.
+        """
+        return _kernels._glm.glm_log_pmf(
+            self._law, as_kernel_array(y), as_kernel_array(eta),
+            as_kernel_array(trials), as_kernel_array(self._log_const(y, trials)))
 
     def _mu_eta(self, eta):
         """``d mu / d eta`` at ``eta`` (unclamped)."""
@@ -122,8 +183,7 @@ class _GLMNoise(NoiseModel):
         logpmf : ndarray of shape (n, K)
             Log-probabilities.
         """
-        with np.errstate(over="ignore"):
-            return self._log_pmf(y, means, self._trials(sample_weight, y.shape[0]))
+        return self._log_pmf(y, means, self._trials(sample_weight, y.shape[0]))
 
     def estep(self, log_w, means, variance, df, y, sample_weight=None):
         """E-step: responsibilities and per-row log-likelihood.
@@ -153,13 +213,17 @@ class _GLMNoise(NoiseModel):
         latent : None
             No latent variable.
         """
-        A = as_kernel_array(log_w + self.log_pdf(y, means, variance, df,
-                                                 sample_weight))
-        loglik = np.empty(A.shape[0])
-        # A is this function's own array; a row of all -inf joint densities
-        # gets its gate weights as responsibilities (log-likelihood -inf)
-        _kernels._logspace.normalize_log_rows_inplace(A, loglik, as_kernel_array(log_w))
-        return A, loglik, None
+        n, K = np.shape(means)
+        trials = as_kernel_array(self._trials(sample_weight, n))
+        resp, loglik = np.empty((n, K)), np.empty(n)
+        # the kernel of the compiled program's E-step, with unit row weights;
+        # a row of all -inf joint densities gets its gate weights as
+        # responsibilities (log-likelihood -inf)
+        _kernels._glm.glm_estep_into(
+            self._law, as_kernel_array(log_w), as_kernel_array(means),
+            as_kernel_array(y), trials, as_kernel_array(self._log_const(y, trials)),
+            np.ones(n), resp, loglik)
+        return resp, loglik, None
 
     def m_step(self, y, means, R, latent, variance, df, var_floor):
         """No variance to update: ``variance`` (ones) is returned unchanged.
@@ -269,7 +333,13 @@ class _GLMNoise(NoiseModel):
         polynomial experts the weighted least squares is exact and an IRLS
         iteration is a Newton step; for FFN experts it is their
         Levenberg-Marquardt update (a generalised M-step). An expert whose
-        mass is at most ``1e-10`` of the total keeps its parameters.
+        mass is at most ``1e-10`` of the total keeps its parameters. Experts
+        with the ability ``"compiled"`` (linear, polynomial and FFN experts)
+        run this whole IRLS in one kernel,
+        :func:`~skmoe._kernels._glm.glm_irls` (their program's
+        ``glm_step``, the expert step of the compiled EM path); the others
+        (a subclass with its own update) by the same loop in Python over
+        their ``m_step``.
 
         Parameters
         ----------
@@ -295,6 +365,16 @@ class _GLMNoise(NoiseModel):
         """
         n, K = R.shape
         trials = self._trials(sample_weight, n)
+        if experts.lacks("compiled") is None:
+            # the compiled program's expert step: the same algorithm in one
+            # kernel call
+            y, trials = as_kernel_array(y), as_kernel_array(trials)
+            program = experts.compiled_program(X, y, expert_params)
+            rows = (y, trials, as_kernel_array(self._log_const(y, trials)),
+                    as_kernel_array(self._saturated(y, trials)))
+            program.glm_step(self._law, rows, as_kernel_array(R), np.empty((n, K)),
+                             _CONTROL)
+            return program.params()
         params = np.array(expert_params, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             eta = np.array(experts.predict(X, params), dtype=np.float64, order="C")
@@ -340,6 +420,32 @@ class _GLMNoise(NoiseModel):
                 return row[0], eta[:, 0], q
             t *= 0.5
         return None
+
+    def compiled_program(self, y, sample_weight, params, var_floor):
+        """The rows' fixed terms and the GLM steps, compiled.
+
+        Ability ``"compiled"``; see
+        :meth:`~skmoe.noise.NoiseModel.compiled_program`. The E-step is that
+        of :meth:`estep` (times the row weights), the experts' step the IRLS
+        of :meth:`expert_step` (the same kernels); there is no variance.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            Targets.
+        sample_weight : ndarray of shape (n_samples,)
+            The data's weights (the trials of a binomial law).
+        params : MoEParams
+            The starting parameters.
+        var_floor : float
+            Unused.
+
+        Returns
+        -------
+        program : object
+            The program.
+        """
+        return _GLMProgram(self, y, sample_weight)
 
     def loglik_grad(self, log_gate, means, variance, df, y, sample_weight):
         """Weighted log-likelihood and its gradients in the log gates and eta.

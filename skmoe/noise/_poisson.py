@@ -62,8 +62,10 @@ class PoissonNoise(_GLMNoise):
     name = "poisson"
     _unit = "count"
 
-    def _log_pmf(self, y, eta, trials):
-        return y[:, None] * eta - np.exp(eta) - gammaln(y + 1.0)[:, None]
+    _law = 0  # skmoe._kernels._glm.POISSON
+
+    def _log_const(self, y, trials):
+        return -gammaln(y + 1.0)
 
     def mean(self, means):
         """The inverse of the log link, :math:`\\mu = e^{\\eta}`.

@@ -64,11 +64,12 @@ class _StudentTProgram:
         return _kernels._student_t.student_t_estep_into(
             LW, MU, self.var, self.df, self.y, self.w, R, self.U)
 
-    def expert_weights(self, R):
-        return np.multiply(R, self.U, out=self.RU)
+    def expert_step(self, experts, R, MU):
+        # the weights R * u (expert_weights), kept for m_step
+        return experts.step(np.multiply(R, self.U, out=self.RU), MU)
 
     def m_step(self, MU, R, MUs, Rs):
-        # the weights R * u of this iteration's expert step (expert_weights)
+        # the weights R * u of this iteration's expert step
         finite = _kernels._student_t.student_t_scale_step(
             self.y, MU, R, self.RU, self.var, self.var_floor, self.mass)
         if self.noise.df is None:

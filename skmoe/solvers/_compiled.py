@@ -9,9 +9,12 @@ parameters as flat arrays in a *program*
 :meth:`~skmoe.noise.NoiseModel.compiled_program`), and the iteration is one
 compiled call per role into buffers allocated once per run:
 
-1. the experts' update from the weighted responsibilities (the noise model's
-   :meth:`~skmoe.noise.NoiseModel.expert_weights`), which leaves their
-   outputs at the new parameters in ``MU`` (the shared experts likewise);
+1. the experts' update under the noise model's law (its program's
+   ``expert_step``: the experts' weighted least squares with the weights of
+   :meth:`~skmoe.noise.NoiseModel.expert_weights` for a location-scale law,
+   IRLS on the experts' design for a GLM response family), which leaves
+   their outputs at the new parameters in ``MU`` (the shared experts'
+   update likewise);
 2. the noise model's update (variances, the shared weights);
 3. the gate's update from the routed responsibilities and its schedule,
    which leaves the log-weights of the new gate in ``LW`` (a line search
@@ -87,7 +90,7 @@ def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
     t0 = time.perf_counter()
     for n_iter in range(first_iter, last_iter + 1):
         try:
-            finite = experts.step(noise.expert_weights(R), MU)
+            finite = noise.expert_step(experts, R, MU)
             if shared is not None:
                 finite &= shared.step(Rs, MUs)
             finite &= noise.m_step(MU, R, MUs, Rs)
