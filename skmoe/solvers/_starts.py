@@ -290,11 +290,12 @@ def kmeans_start(X, y, sample_weight, spec):
     params : MoEParams
     """
     # weighted_kmeans (plain NumPy) rather than sklearn.cluster.KMeans: the
-    # same greedy k-means++ seeding and Lloyd iterations, but KMeans costs
-    # ~25 ms of thread-pool inspection per call (about 15x a whole fit of
-    # 150 rows: 1.0 s against 0.05 s for n_init=30 on tonedata, measured in
-    # benchmarks/bench_real_data.py), and this start does not depend on the
-    # order of the rows
+    # same greedy k-means++ seeding and Lloyd iterations, but one KMeans fit
+    # of 150 rows costs 3-16 ms of CPU (its OpenMP Lloyd loop and
+    # validation; the more the busier the machine) against 0.6 ms, more
+    # than the EM run it starts (n_init=30 on tonedata: 1.0 s against
+    # 0.03 s at load 4-5, benchmarks/bench_real_data.py), and this start
+    # does not depend on the order of the rows
     rows = spec.noise.row_weights(sample_weight)
     columns = _used_columns(X, spec)
     # one column per response
