@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from ..utils._numba_cache import njit
+from ._codesize import optimize_for_size
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -71,6 +72,7 @@ def cholesky_into(A, L):
 def pivoted_cholesky_into(A, L, rel):
     """:func:`cholesky_into` failing on a pivot at most ``rel`` times its
     diagonal entry (``rel = 0``: a pivot that is not positive)."""
+    optimize_for_size()
     m = A.shape[0]
     for j in range(m):
         s = A[j, j]
@@ -102,6 +104,7 @@ def affine_row(X, i, coef, intercept, out):
 @njit(cache=True)
 def cholesky_solve_into(L, b, x):
     """Solve ``L L^T x = b`` by substitution; ``x`` is the output."""
+    optimize_for_size()
     m = L.shape[0]
     for i in range(m):
         t = b[i]
@@ -147,6 +150,7 @@ def damped_cholesky_solve(A, b, x):
     ok : bool
         False if no ridge worked (not reached for finite ``A``).
     """
+    optimize_for_size()
     m = A.shape[0]
     tr = 0.0
     for i in range(m):
@@ -275,6 +279,7 @@ def spd_cholesky_solve(A, b, x):
         Whether every pivot passed :func:`spd_solve`'s test (``x`` is then
         its solution, bit for bit).
     """
+    optimize_for_size()
     m = A.shape[0]
     L = np.empty((m, m))
     if not pivoted_cholesky_into(A, L, _COLLINEAR):

@@ -5,6 +5,7 @@ from numba import prange
 
 from ..utils._numba_cache import njit
 from ._chunks import N_CHUNKS, chunk_bounds, packed_outer
+from ._codesize import optimize_for_size
 from ._logspace import log_normalize_row, top_k_mask
 
 
@@ -89,9 +90,14 @@ def _gate_accumulators(X, K, compute_hessian):
             np.zeros((N_CHUNKS, n_pair, n_tri)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _gate_reduce(K, p, compute_hessian, values, grads, packed):
-    """The chunks' sums in chunk order; the Hessian unpacked."""
+    """The chunks' sums in chunk order; the Hessian unpacked.
+
+    A kernel of its own, compiled for size: its loops run over the
+    parameters, not the rows.
+    """
+    optimize_for_size()
     m = grads.shape[1]
     n_pair, n_tri = packed.shape[1], packed.shape[2]
     value = 0.0
@@ -197,6 +203,7 @@ def hessian_from_packed(A, K, p):
     -------
     H : ndarray of shape ((K - 1) * p, (K - 1) * p)
     """
+    optimize_for_size()
     m = (K - 1) * p
     H = np.zeros((m, m))
     q = 0

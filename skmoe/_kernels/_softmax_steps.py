@@ -18,6 +18,7 @@ Serial: these kernels run at every size the compiled path takes.
 import numpy as np
 
 from ..utils._numba_cache import njit
+from ._codesize import optimize_for_size
 from ._linalg import affine_row, damped_cholesky_solve
 from ._logspace import log_normalize_row
 from ._softmax import softmax_gate_objective
@@ -103,6 +104,7 @@ def newton_direction(neg_hess, grad, step):
         ``grad . step``; NaN when no ridge factorised (the step is then not
         taken).
     """
+    optimize_for_size()
     if not damped_cholesky_solve(neg_hess, grad, step):
         return np.nan
     slope = 0.0
@@ -208,6 +210,7 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
     finite : bool
         Whether the final gate is finite.
     """
+    optimize_for_size()
     n, d = X.shape
     K = coef.shape[0]
     store = LW.shape[0] == n
