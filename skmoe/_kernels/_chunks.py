@@ -15,6 +15,7 @@ inside ``prange`` would not be).
 import numpy as np
 
 from ..utils._numba_cache import njit
+from ._codesize import optimize_for_size
 
 #: Number of row chunks of every parallel kernel (enough for 16 threads).
 N_CHUNKS = 16
@@ -49,6 +50,7 @@ def symmetric_from_packed(packed, p):
     ``packed[k, t]`` is entry ``t`` of the row-major upper triangle ``a <= b``
     of matrix ``k`` (the layout of :func:`packed_outer`).
     """
+    optimize_for_size()
     m = packed.shape[0]
     full = np.empty((m, p, p))
     for k in range(m):

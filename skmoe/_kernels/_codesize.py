@@ -23,6 +23,7 @@ def optimize_for_size(typingctx):
     """
     def codegen(context, builder, signature, args):
         builder.function.attributes.add("optsize")
+        builder.function.attributes.add("noinline")
         return context.get_dummy_value()
 
     return types.none(), codegen

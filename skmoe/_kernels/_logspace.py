@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..utils._numba_cache import njit
+from ._codesize import optimize_for_size
 
 
 @njit(cache=True)
@@ -80,6 +81,23 @@ def normalize_log_rows_inplace(A, out, log_gate):
 
 
 @njit(cache=True)
+def _log_normalize_infinite(v, keep, out, m):
+    """:func:`log_normalize_row` on a row whose largest kept entry ``m`` is
+    infinite: uniform over the kept entries equal to ``m`` (all kept entries
+    when ``m = -inf``). A kernel of its own, compiled for size, out of the
+    row loops of its callers (which take it only on such rows)."""
+    optimize_for_size()
+    K = v.shape[0]
+    count = 0
+    for k in range(K):
+        if keep[k] and (v[k] == m or m == -np.inf):
+            count += 1
+    lc = -np.log(count)
+    for k in range(K):
+        out[k] = lc if keep[k] and (v[k] == m or m == -np.inf) else -np.inf
+
+
+@njit(cache=True)
 def log_normalize_row(v, keep, out):
     """``out[k] = v[k] - logsumexp(v[keep])`` on ``keep``, ``-inf`` elsewhere.
 
@@ -97,13 +115,7 @@ def log_normalize_row(v, keep, out):
         if keep[k] and v[k] > m:
             m = v[k]
     if np.isinf(m):
-        count = 0
-        for k in range(K):
-            if keep[k] and (v[k] == m or m == -np.inf):
-                count += 1
-        lc = -np.log(count)
-        for k in range(K):
-            out[k] = lc if keep[k] and (v[k] == m or m == -np.inf) else -np.inf
+        _log_normalize_infinite(v, keep, out, m)
         return
     s = 0.0
     for k in range(K):

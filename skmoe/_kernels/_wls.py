@@ -14,19 +14,22 @@ import numpy as np
 
 from ..utils._numba_cache import njit
 from ._chunks import symmetric_from_packed
+from ._codesize import optimize_for_size
 from ._linalg import spd_cholesky_solve, symmetric_lstsq
 from ._linear import _suffstat_rows
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _wls_deltas(gram, moment, mass, fit_intercept, D, state):
     """The Cholesky part of :func:`wls_update`: each expert's change.
 
     ``state[k]`` is 0 for an expert without mass (it keeps its row), 1 when
     ``D[k, :m]`` holds its change (:func:`spd_cholesky_solve`), 2 when its
     system needs the eigen-solver (``D[k]`` not written). Returns the number
-    of experts in state 2.
+    of experts in state 2. A kernel of its own, compiled for size (its loops
+    run over the parameters).
     """
+    optimize_for_size()
     K, p = moment.shape
     total = 0.0
     for k in range(K):
