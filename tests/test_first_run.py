@@ -120,3 +120,56 @@ def test_the_start_by_the_em_step_equals_the_statistics_update():
         want = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)[0]
         # a 3x3 well-conditioned system: a few ulps of the entries
         np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-13)
+
+
+def test_kernels_compiled_for_size_carry_optsize_and_keep_the_hot_loops():
+    # the kernels whose loops run over parameters are compiled for size
+    # (skmoe._kernels._codesize): their LLVM functions carry optsize and
+    # noinline, while the gate objective's driver, into which its row loop
+    # is inlined, is optimised as before. Uncached copies of the kernels are
+    # compiled here (Numba does not show the IR of cached code).
+    import numba
+
+    from skmoe._kernels import _logspace, _softmax, _softmax_steps
+
+    rng = np.random.default_rng(0)
+    n, d, K = 60, 2, 3
+    X = rng.standard_normal((n, d))
+    R = rng.random((n, K))
+    p = d + 1
+    calls = {
+        _softmax_steps.softmax_newton_ascent: (
+            X, R, np.zeros((K, d)), np.zeros(K), 2, np.empty((0, K))),
+        _softmax._gate_reduce: (
+            K, p, True, np.zeros(16), np.zeros((16, (K - 1) * p)),
+            np.zeros((16, (K - 1) * K // 2, p * (p + 1) // 2))),
+        _logspace._log_normalize_infinite: (
+            np.array([np.inf, 0.0, np.inf]), np.ones(K, dtype=np.bool_),
+            np.empty(K), np.inf),
+        _softmax.softmax_gate_objective: (
+            X, np.zeros((K, d)), np.zeros(K), R, True),
+    }
+
+    def attributes(kernel, args):
+        copy = numba.njit(kernel.py_func)
+        copy(*args)
+        (ir,) = copy.inspect_llvm().values()
+        name = kernel.py_func.__name__
+        line = next(line for line in ir.splitlines()
+                    if line.startswith("define") and "@_ZN5skmoe" in line
+                    and f"{len(name)}{name}B" in line)
+        if "#" not in line:  # no attribute group
+            return ""
+        group = line.rsplit("#", 1)[1].split()[0]
+        return next(line for line in ir.splitlines()
+                    if line.startswith(f"attributes #{group} "))
+
+    for kernel, args in calls.items():
+        attrs = attributes(kernel, args)
+        small = kernel is not _softmax.softmax_gate_objective
+        assert ("optsize" in attrs and "noinline" in attrs) == small, (kernel, attrs)
+    # the infinite row's limit: the weight shared by the infinite entries
+    out = np.empty(K)
+    _logspace.log_normalize_row(np.array([np.inf, 0.0, np.inf]),
+                                np.ones(K, dtype=np.bool_), out)
+    np.testing.assert_array_equal(out, [-np.log(2), -np.inf, -np.log(2)])
