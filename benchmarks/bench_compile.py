@@ -61,12 +61,20 @@ triggered). Parts (``--parts``):
     with ``PYTHONDONTWRITEBYTECODE=1``, where skmoe's source compiles at every
     import (an editable checkout in a sandbox that sets it). With
     ``PYTHONPATH`` set to another checkout, that checkout is measured.
+``compile-ab``
+    The cold ``skmoe demo``'s compile CPU, this checkout against another one
+    (``--base DIR``, e.g. ``git -C <main> archive HEAD | tar -x -C DIR``) in
+    alternating pairs of fresh processes with empty caches (``--pairs``):
+    the CPU seconds of every compilation (the sum of the self times, on the
+    compiling thread's clock, which the load inflates less than wall time),
+    the process CPU and the fit time the demo prints.
 
 Usage::
 
     python benchmarks/bench_compile.py                      # all parts
     python benchmarks/bench_compile.py --parts demo import
     python benchmarks/bench_compile.py --parts first-run
+    python benchmarks/bench_compile.py --parts compile-ab --base /tmp/main --pairs 3
 """
 
 import argparse
@@ -888,18 +896,89 @@ def part_first_run(args):
     return res
 
 
+# --------------------------------------------------------------------------
+# compile-ab
+# --------------------------------------------------------------------------
+COMPILE_AB_CODE = """
+import contextlib, io, json, time
+from numba.core import event
+
+class CPU(event.Listener):
+    def __init__(self):
+        self.stack, self.total = [], 0.0
+    def on_start(self, ev):
+        self.stack.append([time.thread_time(), 0.0])
+    def on_end(self, ev):
+        t0, child = self.stack.pop()
+        incl = time.thread_time() - t0
+        if self.stack:
+            self.stack[-1][1] += incl
+        self.total += incl - child
+
+rec = CPU()
+event.register("numba:compile", rec)
+c0 = time.process_time()
+from skmoe.__main__ import main
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    main(["demo"])
+fit = [line for line in buf.getvalue().splitlines() if line.startswith("fit time")]
+print(json.dumps({"compile_cpu_s": rec.total, "process_cpu_s": time.process_time() - c0,
+                  "fit_s": float(fit[0].split(":")[1].split()[0])}))
+"""
+
+
+def part_compile_ab(args):
+    if args.base is None:
+        raise SystemExit("--parts compile-ab needs --base DIR (another checkout)")
+    sides = {"base": str(Path(args.base).resolve()), "this": str(HERE.parent)}
+    runs = {side: [] for side in sides}
+    print(f"\ncompile-ab: cold skmoe demo, {args.pairs} alternating pairs "
+          f"(base {sides['base']})")
+    for _ in range(args.pairs):
+        for side, path in sides.items():
+            load = os.getloadavg()[0]
+            with tempfile.TemporaryDirectory(prefix="skmoe-ab-") as tmp:
+                env = dict(os.environ, NUMBA_CACHE_DIR=tmp, PYTHONPATH=path)
+                out = subprocess.run([sys.executable, "-c", COMPILE_AB_CODE],
+                                     env=env, capture_output=True, text=True,
+                                     cwd=tmp, check=True)
+            rec = json.loads(out.stdout.strip().splitlines()[-1])
+            rec["load"] = load
+            runs[side].append(rec)
+            print(f"  {side:4s} compile {rec['compile_cpu_s']:5.2f} s CPU, process "
+                  f"{rec['process_cpu_s']:5.2f} s CPU, fit {rec['fit_s']:5.2f} s "
+                  f"(load {load:.1f})", flush=True)
+    med = {side: {k: float(np.median([r[k] for r in rs])) for k in
+                  ("compile_cpu_s", "process_cpu_s", "fit_s")}
+           for side, rs in runs.items()}
+    diffs = [b["compile_cpu_s"] - t["compile_cpu_s"]
+             for b, t in zip(runs["base"], runs["this"], strict=True)]
+    print(f"  medians: compile {med['base']['compile_cpu_s']:.2f} -> "
+          f"{med['this']['compile_cpu_s']:.2f} s CPU, process "
+          f"{med['base']['process_cpu_s']:.2f} -> {med['this']['process_cpu_s']:.2f}"
+          f" s CPU, fit {med['base']['fit_s']:.2f} -> {med['this']['fit_s']:.2f} s;"
+          f" {sum(d > 0 for d in diffs)} of {len(diffs)} pairs compile less here")
+    return {"runs": runs, "medians": med}
+
+
 PARTS = {"demo": part_demo, "constructs": part_constructs, "parallel": part_parallel,
          "eager": part_eager, "cache": part_cache,
          "dispatch-arg": part_dispatch_arg, "import": part_import,
-         "first-run": part_first_run}
+         "first-run": part_first_run, "compile-ab": part_compile_ab}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
+    p.add_argument("--parts", nargs="+",
+                   default=[part for part in PARTS if part != "compile-ab"],
+                   choices=list(PARTS))
     p.add_argument("--compile-repeats", type=int, default=3,
                    help="fresh processes per compile figure (median)")
     p.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    p.add_argument("--base", help="compile-ab: the other checkout's directory")
+    p.add_argument("--pairs", type=int, default=3,
+                   help="compile-ab: alternating pairs (default: %(default)s)")
     args = p.parse_args(argv)
     import numba
 
