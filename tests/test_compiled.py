@@ -78,6 +78,26 @@ CASES = {
     "ffn_tanh": dict(experts=FFNExperts()),
     "ffn_relu_paper": dict(experts=FFNExperts("relu", fit_intercept=False,
                                               fit_bias=False)),
+    # top-K selections: the annealed phase (10 of the 20 iterations), then
+    # the ECME step of the exact selection; or the exact one from the start
+    "softmax_top1": dict(gating=SoftmaxGating(top_k=1, anneal_iter=10)),
+    "softmax_top2": dict(gating=SoftmaxGating(top_k=2, anneal_iter=10)),
+    "softmax_top1_exact": dict(gating=SoftmaxGating(top_k=1, anneal_iter=0)),
+    "softmax_top2_exact": dict(gating=SoftmaxGating(top_k=2, anneal_iter=0)),
+    "softmax_top2_temperature_ffn": dict(
+        gating=SoftmaxGating(0.5, top_k=2, anneal_iter=0),
+        experts=FFNExperts("relu", fit_intercept=False, fit_bias=False)),
+    "softmax_top2_ffn": dict(gating=SoftmaxGating(top_k=2, anneal_iter=10),
+                             experts=FFNExperts("relu", fit_intercept=False,
+                                                fit_bias=False)),
+    "softmax_top2_schedule": dict(gating=SoftmaxGating(
+        top_k=2, schedule="geometric", anneal_iter=10)),
+    "softmax_top2_student_t": dict(gating=SoftmaxGating(top_k=2, anneal_iter=0),
+                                   noise="student_t"),
+    "softmax_top2_shared": dict(gating=SoftmaxGating(top_k=2, anneal_iter=10),
+                                n_shared_experts=1),
+    "softmax_top1_shared_exact": dict(
+        gating=SoftmaxGating(top_k=1, anneal_iter=0), n_shared_experts=2),
     "shared_linear": dict(n_shared_experts=1),
     "shared_ffn": dict(n_shared_experts=2, gating=NormalizedSigmoidGating(),
                        experts=FFNExperts("relu", fit_intercept=False,

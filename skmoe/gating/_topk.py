@@ -14,6 +14,9 @@ class _TopKGating(Gating):
     needs.
     """
 
+    #: whether the family's compiled program runs its top-K selection
+    _compiled_topk = False
+
     def _sparse(self, n_experts):
         return self.top_k is not None and self.top_k < n_experts
 
@@ -40,7 +43,7 @@ class _TopKGating(Gating):
                   else self.top_k is not None)
         if not sparse:
             return None
-        if ability == "compiled":
+        if ability == "compiled" and not self._compiled_topk:
             return (f"top_k={self.top_k} selects experts (its ECME update "
                     "has no compiled program)")
         if ability == "smooth":
