@@ -4,8 +4,9 @@ The EM update of a softmax gate with a top-K selection and linear logits
 ``L = (X coef^T + intercept) / tau`` (last row zero; the free parameters
 ``theta`` are rows ``0 .. K-2`` of ``[coef | intercept]``, as
 :meth:`~skmoe.SoftmaxGating.pack` lays them out) as one compiled call
-(:func:`softmax_topk_step`), for the compiled EM path and for the gate's
-own ``m_step``:
+(:func:`topk_step`), for the compiled EM path and for the gate's own
+``m_step``; the normalized sigmoid gate's top-K selection
+(``g = sigmoid(L) / sum_T sigmoid(L)``, no temperature) likewise:
 
 - while the selection is smoothed (``smoothing > 0``), monotone L-BFGS
   steps on ``Q = sum_ik R_ik log g_k`` (the annealed phase);
@@ -25,23 +26,29 @@ import numpy as np
 
 from ..utils._numba_cache import njit
 from ._linalg import affine_row
-from ._logspace import soft_topk_log_weights, soft_topk_vjp
+from ._logspace import log_sigmoid, soft_topk_log_weights, soft_topk_vjp
+from ._sigmoid import sigmoid_log_weights
+from ._sigmoid_steps import sigmoid_newton_ascent
 from ._softmax import topk_log_softmax_rows
 from ._softmax_steps import softmax_log_weights_into, softmax_newton_ascent
 
 #: objectives of :func:`topk_objective`
 COMPLETE, OBSERVED = 0, 1
+#: the gate families: the softmax's ``g = softmax_T(L)``, the normalized
+#: sigmoid's ``g = sigmoid(L) / sum_T sigmoid(L)`` over the selected set T
+SOFTMAX, SIGMOID = 0, 1
 
 
 @njit(cache=True)
 def unpack_rows(theta, coef, intercept):
-    """The gate rows of ``theta`` (rows ``0 .. K-2``; the last row zero)."""
+    """The gate rows of ``theta``: its rows, then zero rows (a pinned last row)."""
     K, d = coef.shape
     p = d + 1
+    rows = theta.shape[0] // p
     for k in range(K):
         for j in range(d):
-            coef[k, j] = theta[k * p + j] if k < K - 1 else 0.0
-        intercept[k] = theta[k * p + d] if k < K - 1 else 0.0
+            coef[k, j] = theta[k * p + j] if k < rows else 0.0
+        intercept[k] = theta[k * p + d] if k < rows else 0.0
 
 
 @njit(cache=True)
@@ -57,8 +64,26 @@ def topk_logits_into(X, theta, tau, coef, intercept, L):
 
 
 @njit(cache=True)
-def topk_log_weights(L, top_k, smoothing):
-    """Log-weights of the (smoothed if ``smoothing > 0``) top-K selection."""
+def _log_sigmoids(L):
+    n, K = L.shape
+    out = np.empty((n, K))
+    for i in range(n):
+        for k in range(K):
+            out[i, k] = log_sigmoid(L[i, k])
+    return out
+
+
+@njit(cache=True)
+def topk_log_weights(family, L, top_k, smoothing):
+    """Log-weights of the (smoothed if ``smoothing > 0``) top-K selection.
+
+    The softmax's scores are the logits ``L``, the normalized sigmoid's
+    ``log sigmoid(L)``; the selection ranks the logits.
+    """
+    if family == SIGMOID:
+        if smoothing > 0:
+            return soft_topk_log_weights(_log_sigmoids(L), L, top_k, smoothing)
+        return sigmoid_log_weights(L, top_k)
     if smoothing > 0:
         return soft_topk_log_weights(L, L, top_k, smoothing)
     return topk_log_softmax_rows(L, top_k)
@@ -102,19 +127,28 @@ def topk_objective(kind, LW, R, w, A, a, G):
 
 
 @njit(cache=True)
-def topk_gradient(X, L, LW, G, top_k, smoothing, tau, grad):
+def topk_gradient(family, X, L, LW, G, top_k, smoothing, tau, grad):
     """Gradient of ``sum_ik G_ik LW_ik`` in ``theta`` (``G`` held fixed) into ``grad``.
 
-    The selection's vector-Jacobian product in the logits (the smoothed
+    The selection's vector-Jacobian product in the scores (the smoothed
     one's :func:`~skmoe._kernels._logspace.soft_topk_vjp`, ``G - g sum_k
-    G_k`` for the exact one), divided by ``tau``, carried to the free rows.
+    G_k`` for the exact one), times ``sigmoid(-L)`` for the normalized
+    sigmoid's scores ``log sigmoid(L)``, plus the smoothed selection's
+    derivative in the ranking logits, divided by ``tau``, carried to the
+    free rows of ``grad``.
     """
     n, K = L.shape
     d = X.shape[1]
     p = d + 1
+    rows = grad.shape[0] // p
     if smoothing > 0:
-        dA, dZ = soft_topk_vjp(G, L, L, top_k, smoothing)
-        dL = dA + dZ
+        scores = _log_sigmoids(L) if family == SIGMOID else L
+        dL, d_rank = soft_topk_vjp(G, scores, L, top_k, smoothing)
+        for i in range(n):
+            for k in range(K):
+                if family == SIGMOID:
+                    dL[i, k] *= np.exp(log_sigmoid(-L[i, k]))
+                dL[i, k] += d_rank[i, k]
     else:
         dL = np.empty((n, K))
         for i in range(n):
@@ -123,10 +157,12 @@ def topk_gradient(X, L, LW, G, top_k, smoothing, tau, grad):
                 total += G[i, k]
             for k in range(K):
                 dL[i, k] = G[i, k] - np.exp(LW[i, k]) * total
+                if family == SIGMOID:
+                    dL[i, k] *= np.exp(log_sigmoid(-L[i, k]))
     for q in range(grad.shape[0]):
         grad[q] = 0.0
     for i in range(n):
-        for k in range(K - 1):
+        for k in range(rows):
             g = dL[i, k] / tau
             for j in range(d):
                 grad[k * p + j] += g * X[i, j]
@@ -134,16 +170,16 @@ def topk_gradient(X, L, LW, G, top_k, smoothing, tau, grad):
 
 
 @njit(cache=True)
-def topk_evaluate(theta, X, tau, top_k, smoothing, kind, R, w, A, a, coef,
-                  intercept, L, G, grad):
+def topk_evaluate(family, theta, X, tau, top_k, smoothing, kind, R, w, A, a,
+                  coef, intercept, L, G, grad):
     """Objective at ``theta``; its gradient into ``grad`` (zeros if not finite)."""
     topk_logits_into(X, theta, tau, coef, intercept, L)
-    LW = topk_log_weights(L, top_k, smoothing)
+    LW = topk_log_weights(family, L, top_k, smoothing)
     value = topk_objective(kind, LW, R, w, A, a, G)
     if not np.isfinite(value):
         grad[:] = 0.0
         return value
-    topk_gradient(X, L, LW, G, top_k, smoothing, tau, grad)
+    topk_gradient(family, X, L, LW, G, top_k, smoothing, tau, grad)
     return value
 
 
@@ -158,8 +194,8 @@ def _max_abs(v):
 
 
 @njit(cache=True)
-def lbfgs_monotone(theta, max_iter, memory, step_tol, grad_tol, X, tau, top_k,
-                   smoothing, kind, R, w, A, a):
+def lbfgs_monotone(theta, max_iter, memory, step_tol, grad_tol, family, X, tau,
+                   top_k, smoothing, kind, R, w, A, a):
     """:func:`~skmoe.gating._ascent.maximize_monotone` on :func:`topk_evaluate`.
 
     ``theta`` is updated in place; returns the objective at it.
@@ -170,7 +206,7 @@ def lbfgs_monotone(theta, max_iter, memory, step_tol, grad_tol, X, tau, top_k,
     coef, intercept = np.empty((K, d)), np.empty(K)
     L, G = np.empty((n, K)), np.empty((n, K))
     grad, g_new = np.empty(m), np.empty(m)
-    value = topk_evaluate(theta, X, tau, top_k, smoothing, kind, R, w, A, a,
+    value = topk_evaluate(family, theta, X, tau, top_k, smoothing, kind, R, w, A, a,
                           coef, intercept, L, G, grad)
     if m == 0 or not np.isfinite(value):
         return value
@@ -208,8 +244,8 @@ def lbfgs_monotone(theta, max_iter, memory, step_tol, grad_tol, X, tau, top_k,
         for _ in range(40):
             for j in range(m):
                 new[j] = theta[j] + t * q[j]
-            v_new = topk_evaluate(new, X, tau, top_k, smoothing, kind, R, w, A,
-                                  a, coef, intercept, L, G, g_new)
+            v_new = topk_evaluate(family, new, X, tau, top_k, smoothing, kind, R,
+                                  w, A, a, coef, intercept, L, G, g_new)
             if v_new >= value + 1e-4 * t * slope:
                 accepted = True
                 break
@@ -237,9 +273,9 @@ def lbfgs_monotone(theta, max_iter, memory, step_tol, grad_tol, X, tau, top_k,
 
 
 @njit(cache=True)
-def softmax_topk_step(X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
-                      LW):
-    """The EM update of a top-K softmax gate with linear logits, in place.
+def topk_step(family, X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
+              newton_iter, newton_tol, pin_last, LW):
+    """The EM update of a top-K gate, in place.
 
     With ``smoothing > 0``: :func:`lbfgs_monotone` on ``sum_ik R_ik log
     g_k`` (``max_iter`` steps, gradient tolerance ``1e-10 sum R``). With
@@ -248,20 +284,27 @@ def softmax_topk_step(X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
     log-likelihood of the routed log-densities ``A`` (shape ``(n, K)``,
     ``log(1 - lambda)`` included) and the shared part's ``a`` (shape
     ``(n,)``, ``-inf`` without shared experts) under the row weights ``w``:
-    the dense gate's damped Newton step fitted to its posterior weights,
-    accepted if it or one of 5 halvings raises the likelihood by more than
-    ``1e-12 max(|L|, 1)`` (as it is when the start's likelihood is not
-    finite), then ``max_iter`` L-BFGS steps (gradient tolerance ``1e-10 sum
-    w``).
+    the dense gate's update (the softmax's one damped Newton step
+    :func:`~skmoe._kernels._softmax_steps.softmax_newton_ascent` in the
+    logits' rows, the normalized sigmoid's
+    :func:`~skmoe._kernels._sigmoid_steps.sigmoid_newton_ascent` with
+    ``newton_iter``, ``newton_tol`` and ``pin_last``) fitted to the dense
+    gate's posterior weights, accepted if it or one of 5 halvings raises
+    the likelihood by more than ``1e-12 max(|L|, 1)`` (taken as it is when
+    the start's likelihood is not finite), then ``max_iter`` L-BFGS steps
+    (gradient tolerance ``1e-10 sum w``).
 
     Parameters
     ----------
+    family : int
+        :data:`SOFTMAX` or :data:`SIGMOID`.
     X : ndarray of shape (n, d)
-    theta : ndarray of shape ((K - 1) * (d + 1),)
-        Input and output: rows ``0 .. K-2`` of ``[coef | intercept]``
-        (normalised: the last row is zero).
+    theta : ndarray of shape (rows * (d + 1),)
+        Input and output: the free rows of ``[coef | intercept]`` (the
+        gate's ``pack``: ``K - 1`` rows above a zero last row, or all ``K``
+        rows of an unpinned sigmoid gate).
     tau : float
-        Temperature.
+        Temperature (1 for the sigmoid gate).
     top_k : int
         ``1 <= top_k < K``.
     smoothing : float
@@ -274,6 +317,8 @@ def softmax_topk_step(X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
     a : ndarray of shape (n,)
     max_iter : int
         L-BFGS steps.
+    newton_iter, newton_tol, pin_last
+        The dense sigmoid gate's Newton settings (unused for the softmax).
     LW : ndarray of shape (n, K)
         Output: the log-weights of the new gate.
 
@@ -285,39 +330,47 @@ def softmax_topk_step(X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
     n, K = R.shape
     d = X.shape[1]
     m = theta.shape[0]
+    p = d + 1
     if smoothing > 0:
         total = 0.0
         for i in range(n):
             for k in range(K):
                 total += R[i, k]
-        lbfgs_monotone(theta, max_iter, 6, 1e-9, 1e-10 * total, X, tau, top_k,
-                       smoothing, COMPLETE, R, w, A, a)
+        lbfgs_monotone(theta, max_iter, 6, 1e-9, 1e-10 * total, family, X, tau,
+                       top_k, smoothing, COMPLETE, R, w, A, a)
     else:
         coef, intercept = np.empty((K, d)), np.empty(K)
         L, G = np.empty((n, K)), np.empty((n, K))
         grad = np.empty(m)
         topk_logits_into(X, theta, tau, coef, intercept, L)
-        v0 = topk_objective(OBSERVED, topk_log_weights(L, top_k, 0.0), R, w,
-                            A, a, G)
-        # the dense proposal: the dense gate's posterior weights at the
-        # current rows, one damped Newton step on them in the logits' rows
-        coef /= tau
-        intercept /= tau
-        dense = np.empty((n, K))
-        softmax_log_weights_into(X, coef, intercept, dense)
-        topk_objective(OBSERVED, dense, R, w, A, a, G)
-        softmax_newton_ascent(X, G, coef, intercept, 1, np.empty((0, K)))
-        p = d + 1
+        v0 = topk_objective(OBSERVED, topk_log_weights(family, L, top_k, 0.0),
+                            R, w, A, a, G)
+        # the dense proposal: the dense gate's update from its posterior
+        # weights at the current rows
         theta1 = np.empty(m)
-        for k in range(K - 1):
+        if family == SIGMOID:
+            topk_objective(OBSERVED, sigmoid_log_weights(L, K), R, w, A, a, G)
+            sigmoid_newton_ascent(X, G, coef, intercept, newton_iter,
+                                  newton_tol, pin_last, np.empty((0, K)))
+            scale = 1.0
+        else:
+            # in the logits' rows (the rows divided by the temperature)
+            coef /= tau
+            intercept /= tau
+            dense = np.empty((n, K))
+            softmax_log_weights_into(X, coef, intercept, dense)
+            topk_objective(OBSERVED, dense, R, w, A, a, G)
+            softmax_newton_ascent(X, G, coef, intercept, 1, np.empty((0, K)))
+            scale = tau
+        for k in range(m // p):
             for j in range(d):
-                theta1[k * p + j] = coef[k, j] * tau
-            theta1[k * p + d] = intercept[k] * tau
+                theta1[k * p + j] = coef[k, j] * scale
+            theta1[k * p + d] = intercept[k] * scale
         value = v0
         if not np.isfinite(v0):
             theta[:] = theta1
-            value = topk_evaluate(theta, X, tau, top_k, 0.0, OBSERVED, R, w, A,
-                                  a, coef, intercept, L, G, grad)
+            value = topk_evaluate(family, theta, X, tau, top_k, 0.0, OBSERVED,
+                                  R, w, A, a, coef, intercept, L, G, grad)
         else:
             # a relative margin far above round-off keeps a converged gate
             margin = 1e-12 * max(abs(v0), 1.0)
@@ -327,7 +380,8 @@ def softmax_topk_step(X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
                 for j in range(m):
                     cand[j] = theta[j] + t * (theta1[j] - theta[j])
                 topk_logits_into(X, cand, tau, coef, intercept, L)
-                v = topk_objective(OBSERVED, topk_log_weights(L, top_k, 0.0),
+                v = topk_objective(OBSERVED,
+                                   topk_log_weights(family, L, top_k, 0.0),
                                    R, w, A, a, G)
                 if v > v0 + margin:
                     theta[:] = cand
@@ -338,12 +392,12 @@ def softmax_topk_step(X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
             total = 0.0
             for i in range(n):
                 total += w[i]
-            lbfgs_monotone(theta, max_iter, 6, 1e-9, 1e-10 * total, X, tau,
-                           top_k, 0.0, OBSERVED, R, w, A, a)
+            lbfgs_monotone(theta, max_iter, 6, 1e-9, 1e-10 * total, family, X,
+                           tau, top_k, 0.0, OBSERVED, R, w, A, a)
     coef, intercept = np.empty((K, d)), np.empty(K)
     L = np.empty((n, K))
     topk_logits_into(X, theta, tau, coef, intercept, L)
-    LW[:] = topk_log_weights(L, top_k, smoothing)
+    LW[:] = topk_log_weights(family, L, top_k, smoothing)
     for j in range(m):
         if not np.isfinite(theta[j]):
             return False

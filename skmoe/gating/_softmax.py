@@ -36,7 +36,13 @@ from ._ascent import maximize_monotone, sparse_gate_m_step
 from ._base import NewtonTerms, _random_directions, _weighted_moments
 from ._newton import NewtonProposal, objective_noise, softmax_objective
 from ._rows import ShiftInvariantRows
-from ._topk import SMOOTHING_START, _TopKGating, anneal_steps, next_smoothing
+from ._topk import (
+    SMOOTHING_START,
+    TopKProgram,
+    _TopKGating,
+    anneal_steps,
+    next_smoothing,
+)
 
 
 def _activate(Z, activation):
@@ -404,73 +410,8 @@ class _TopK:
         return None
 
     def compiled(self, logits, temperature):
-        """Whether the kernel of :func:`softmax_topk_step` runs the update."""
+        """Whether the kernel of :meth:`_TopKGating._topk_step` runs the update."""
         return logits.shift_invariant and not temperature.learned
-
-
-class _TopKProgram:
-    """The compiled EM state of a top-K softmax gate with linear logits.
-
-    The state is the free rows of :meth:`SoftmaxGating.pack` (the normalised
-    gate, not divided by the temperature), the temperature and the
-    smoothing; the step is the kernel of :meth:`SoftmaxGating.m_step`
-    (:func:`~skmoe._kernels._topk_steps.softmax_topk_step`: monotone L-BFGS
-    on the complete-data objective while the selection anneals, the ECME
-    step on the observed likelihood for the exact selection), then the
-    schedules of :meth:`SoftmaxGating.at_iteration`.
-    """
-
-    #: the ECME step needs the observed likelihood (see run_compiled)
-    needs_likelihood = True
-
-    def __init__(self, gating, X, params):
-        self.gating = gating
-        _, self.temperature, self.selection = gating._parts(params.n_experts)
-        self.X = X
-        self.K, self.d = params.n_experts, X.shape[1]
-        self.theta = gating.pack(params)
-        self.tau = self.temperature.value(params)
-        self.extra = dict(params.gate_extra)
-        self.smoothing = self.selection._smoothing(params)
-        self.coef, self.intercept = np.empty((self.K, self.d)), np.empty(self.K)
-        self.L = np.empty((X.shape[0], self.K))
-
-    def log_weights(self, LW):
-        steps = _kernels._topk_steps
-        steps.topk_logits_into(self.X, self.theta, self.tau, self.coef,
-                               self.intercept, self.L)
-        LW[:] = steps.topk_log_weights(self.L, self.selection.top_k,
-                                       self.smoothing)
-
-    def step(self, R, LW, n_iter, max_iter, likelihood):
-        w, A, a = likelihood
-        finite = _kernels._topk_steps.softmax_topk_step(
-            self.X, self.theta, self.tau, self.selection.top_k, self.smoothing,
-            R, w, A, a, self.gating._max_ascent_iter, LW)
-        n_steps = anneal_steps(self.gating.anneal_iter, max_iter)
-        scheduled = self.smoothing > 0
-        if scheduled:
-            self.smoothing = next_smoothing(self.smoothing, n_steps)
-            self.extra["top_k_smoothing"] = np.array([self.smoothing])
-        if self.temperature.schedule is not None:
-            new = self.temperature.step(self.tau, n_steps)
-            if new != self.tau:
-                self.tau = new
-                self.extra["temperature"] = np.array([new])
-                scheduled = True
-        if scheduled:
-            self.log_weights(LW)
-        return finite, scheduled
-
-    def fields(self):
-        p = self.d + 1
-        full = np.zeros((self.K, p))
-        full[:-1] = self.theta.reshape(self.K - 1, p)
-        fields = {"gate_coef": np.ascontiguousarray(full[:, :self.d]),
-                  "gate_intercept": np.ascontiguousarray(full[:, self.d])}
-        if self.extra:
-            fields["gate_extra"] = dict(self.extra)
-        return fields
 
 
 class _SoftmaxProgram:
@@ -697,6 +638,10 @@ class SoftmaxGating(_TopKGating):
     #: maximum L-BFGS steps of one gate update with an activation
     _max_ascent_iter = 5
     _compiled_topk = True
+
+    def _topk_kernel(self):
+        # the dense update is one damped Newton step (no settings)
+        return _kernels._topk_steps.SOFTMAX, 0, 0.0, False
 
     def __init__(self, temperature=1.0, *, top_k=None, learn_temperature=False,
                  schedule=None, initial_temperature=10.0, anneal_iter=50,
@@ -1127,18 +1072,8 @@ class SoftmaxGating(_TopKGating):
                 and selection.compiled(logits, temperature)):
             # the kernel of the compiled EM path: the ECME step of the exact
             # selection, monotone L-BFGS while it anneals
-            theta = self.pack(params)
-            LW = np.empty((X.shape[0], K))
-            _kernels._topk_steps.softmax_topk_step(
-                X, theta, temperature.value(params), selection.top_k,
-                selection._smoothing(params), as_kernel_array(R),
-                as_kernel_array(likelihood.sample_weight),
-                as_kernel_array(likelihood.log_routed),
-                (as_kernel_array(likelihood.log_shared)
-                 if likelihood.log_shared is not None
-                 else np.full(X.shape[0], -np.inf)),
-                self._max_ascent_iter, LW)
-            return self.unpack(theta, params)
+            return self._topk_m_step(X, R, params, likelihood,
+                                     temperature.value(params))
         if selection.exact(params):
             dense = clone(self).set_params(top_k=None)
             return sparse_gate_m_step(self, dense, X, R, params, likelihood)
@@ -1249,7 +1184,7 @@ class SoftmaxGating(_TopKGating):
             The program.
         """
         if self._sparse(params.n_experts):
-            return _TopKProgram(self, X, params)
+            return TopKProgram(self, X, params, self._parts(params.n_experts)[1])
         return _SoftmaxProgram(self, X, params)
 
     def fields_from_newton(self, coef, intercept, params):
