@@ -239,6 +239,32 @@ def test_kernel_gradient_equals_central_differences(family, kind, smoothing,
     assert np.max(np.abs(fd)) > 1.0  # a gradient to compare
 
 
+@pytest.mark.parametrize("family", ["SOFTMAX", "SIGMOID"])
+@pytest.mark.parametrize("top_k", [1, 2])
+def test_exact_observed_pass_is_the_general_evaluation(family, top_k):
+    # the one-pass evaluation of the exact selection's observed likelihood
+    # runs the operations of the general one (logits, log-weights, objective,
+    # gradient as separate passes) row by row: the same bits
+    code = getattr(_topk_steps, family)
+    X, R, w, A, a, theta = _kernel_args(code)
+    tau = 0.7 if family == "SOFTMAX" else 1.0
+    n, K = R.shape
+    coef, intercept = np.empty((K, 2)), np.empty(K)
+    L, G = np.empty((n, K)), np.empty((n, K))
+    _topk_steps.topk_logits_into(X, theta, tau, coef, intercept, L)
+    LW = _topk_steps.topk_log_weights(code, L, top_k, 0.0)
+    want = _topk_steps.topk_objective(_topk_steps.OBSERVED, LW, R, w, A, a, G)
+    want_grad = np.empty_like(theta)
+    _topk_steps.topk_gradient(code, X, L, LW, G, top_k, 0.0, tau, want_grad)
+    grad = np.empty_like(theta)
+    got = _topk_steps.exact_observed(code, theta, X, tau, top_k, w, A, a, coef,
+                                     intercept, True, grad)
+    assert got == want
+    assert np.array_equal(grad, want_grad)
+    assert _topk_steps.exact_observed(code, theta, X, tau, top_k, w, A, a, coef,
+                                      intercept, False, grad) == want
+
+
 def test_observed_objective_equals_gate_likelihood():
     # the kernel's observed likelihood and its weights against
     # GateLikelihood (NumPy), to round-off of sums of 200 terms
@@ -255,14 +281,15 @@ def test_observed_objective_equals_gate_likelihood():
     assert np.all(G[:, 1] == 0)
 
 
-@pytest.mark.parametrize("noise", ["gaussian", "student_t"])
+@pytest.mark.parametrize("noise", ["gaussian", "student_t", "poisson"])
 def test_noise_log_densities_equal_gate_likelihood(noise):
     # the noise programs' log_densities against the batch loop's
     # gate_likelihood (NumPy/SciPy), shared experts included for Gaussian
     gating = SoftmaxGating(top_k=2, anneal_iter=0)
     n_shared = 2 if noise == "gaussian" else 0
+    response = {"response": "poisson"} if noise == "poisson" else {}
     X, y, _ = make_moe_regression(n_samples=200, n_features=2, n_experts=3,
-                                  random_state=0)
+                                  random_state=0, **response)
     w = np.random.RandomState(0).uniform(0.5, 2.0, 200)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
