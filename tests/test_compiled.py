@@ -271,12 +271,22 @@ def test_the_fused_em_takes_over_for_large_data(monkeypatch):
 
 
 @pytest.mark.parametrize("gating, experts", [
-    (SoftmaxGating(top_k=2), LinearExperts()),
+    (SoftmaxGating(top_k=2, learn_temperature=True), LinearExperts()),
     (SoftmaxGating(activation="tanh"), LinearExperts()),
-    (NormalizedSigmoidGating(top_k=2), LinearExperts()),
+    (SoftmaxGating(top_k=2, activation="tanh"), LinearExperts()),
 ])
 def test_families_without_a_compiled_program_take_their_own_steps(gating, experts):
     assert gating.lacks("compiled", 3) is not None
+
+
+@pytest.mark.parametrize("gating", [
+    SoftmaxGating(top_k=2), SoftmaxGating(top_k=1, anneal_iter=0),
+    SoftmaxGating(0.5, top_k=2, schedule="geometric"),
+    NormalizedSigmoidGating(top_k=2), NormalizedSigmoidGating(1, pin_last=False),
+])
+def test_top_k_selections_have_a_compiled_program(gating):
+    # the kernel of skmoe/_kernels/_topk_steps.py (tests/test_topk_compiled.py)
+    assert gating.lacks("compiled", 3) is None
 
 
 class _OwnStepExperts(LinearExperts):
