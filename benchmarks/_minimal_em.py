@@ -38,6 +38,9 @@ top-K softmax        E-step with top-K log-softmax; WLS; residual pass; ECME
                      accepted (or halved up to 6 times) only if the observed
                      log-likelihood increases, then up to 5 monotone L-BFGS
                      steps on it (skmoe's ``maximize_monotone``)
+top-K normalized     the same with the normalized sigmoid over the top-K
+sigmoid (pinned,     logits; the dense proposal is the dense gate's up to 3
+anneal_iter=0)       safeguarded Newton steps
 FFN experts          E-step pass with the gate terms; up to 3 accepted
                      Levenberg-Marquardt steps per expert (10 damping
                      tries), one pass per trial (skmoe's ``ffn_nls``); the
@@ -713,8 +716,9 @@ def _newton_sigmoid(X, R, coef, intercept, max_iter, step_tol, pinned):
 def _estep_gate_linear(X, y, w, kind, gc, gb, g2c, g2b, groups, top_k, B, var, R,
                        gram, moment, mass):
     """E-step pass for a gate ``kind`` (1 sigmoid, 2 hierarchical, 3 top-K,
-    4 sigmoid with the last row pinned) and linear experts: responsibilities
-    into R, Gram matrices; the log-likelihood."""
+    4 sigmoid with the last row pinned, 5 top-K normalized sigmoid, pinned)
+    and linear experts: responsibilities into R, Gram matrices; the
+    log-likelihood."""
     n, d = X.shape
     K = gc.shape[0]
     p = d + 1
@@ -782,6 +786,8 @@ def _gate_log_weights(X, i, kind, gc, gb, g2c, g2b, top_k, z, lz, pr, zg, lg, pg
                 lz[k] = lg[g] + z[k] - lse
     elif kind == 3:
         _topk_log_softmax(z, top_k, lz, order)
+    elif kind == 5:
+        _topk_log_sigmoid(z, top_k, lz, order)
     else:
         _log_softmax(z, lz, pr)
 
@@ -808,9 +814,33 @@ def _topk_log_softmax(z, top_k, lz, order):
 
 
 @njit(cache=CACHE)
+def _topk_log_sigmoid(z, top_k, lz, order):
+    """Normalized sigmoid over the ``top_k`` largest logits (ties: lower index)."""
+    K = z.shape[0]
+    for k in range(K):
+        j = k
+        while j > 0 and z[order[j - 1]] < z[k]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = k
+    m = -np.inf
+    for j in range(top_k):
+        lz[order[j]] = _log_sigmoid(z[order[j]])
+        m = max(m, lz[order[j]])
+    s = 0.0
+    for j in range(top_k):
+        s += math.exp(lz[order[j]] - m)
+    lse = m + math.log(s)
+    for j in range(top_k):
+        lz[order[j]] -= lse
+    for j in range(top_k, K):
+        lz[order[j]] = -np.inf
+
+
+@njit(cache=CACHE)
 def step_gate_linear(X, y, w, kind, gc, gb, g2c, g2b, top_k, B, var, var_floor, R,
                      gram, moment, mass):
-    """One EM iteration for gate ``kind`` (1, 2, 3, 4) and linear experts."""
+    """One EM iteration for gate ``kind`` (1 to 5) and linear experts."""
     n, d = X.shape
     K = gc.shape[0]
     _wls(gram, moment, mass, B)
@@ -822,7 +852,7 @@ def step_gate_linear(X, y, w, kind, gc, gb, g2c, g2b, top_k, B, var, var_floor, 
     elif kind == 2:
         _hier_gate_step(X, R, gc, gb, g2c, g2b)
     else:
-        _topk_gate_step(X, y, w, gc, gb, top_k, B, var)
+        _topk_gate_step(X, y, w, gc, gb, top_k, B, var, kind == 5)
     return _estep_gate_linear(X, y, w, kind, gc, gb, g2c, g2b, g2c.shape[0],
                               top_k, B, var, R, gram, moment, mass)
 
@@ -861,8 +891,9 @@ def _hier_gate_step(X, R, gc, gb, g2c, g2b):
 
 
 @njit(cache=CACHE)
-def _observed_topk(X, w, gc, gb, top_k, logp):
-    """Observed log-likelihood with the top-K gate and fixed log-densities."""
+def _observed_topk(X, w, gc, gb, top_k, logp, sig):
+    """Observed log-likelihood with the top-K gate (the normalized sigmoid's
+    if ``sig``) and fixed log-densities."""
     n = X.shape[0]
     K = gc.shape[0]
     z = np.empty(K)
@@ -871,7 +902,10 @@ def _observed_topk(X, w, gc, gb, top_k, logp):
     total = 0.0
     for i in range(n):
         _logits(X, i, gc, gb, z)
-        _topk_log_softmax(z, top_k, lz, order)
+        if sig:
+            _topk_log_sigmoid(z, top_k, lz, order)
+        else:
+            _topk_log_softmax(z, top_k, lz, order)
         m = -np.inf
         for k in range(K):
             if lz[k] != -np.inf and lz[k] + logp[i, k] > m:
@@ -885,8 +919,9 @@ def _observed_topk(X, w, gc, gb, top_k, logp):
 
 
 @njit(cache=CACHE)
-def _topk_gate_step(X, y, w, gc, gb, top_k, B, var):
-    """ECME gate update of the exact top-K softmax (no L-BFGS refinement)."""
+def _topk_gate_step(X, y, w, gc, gb, top_k, B, var, sig):
+    """ECME gate update of the exact top-K softmax (normalized sigmoid if
+    ``sig``, pinned): dense proposal, halvings, L-BFGS refinement."""
     n, d = X.shape
     K = gc.shape[0]
     logp = np.empty((n, K))
@@ -903,7 +938,10 @@ def _topk_gate_step(X, y, w, gc, gb, top_k, B, var):
             logp[i, k] = -0.5 * math.log(2.0 * math.pi * var[k]) - 0.5 * e * e / var[k]
         # posterior under the dense gate
         _logits(X, i, gc, gb, z)
-        _log_softmax(z, lz, pr)
+        if sig:
+            _sigmoid_log_weights(z, lz)
+        else:
+            _log_softmax(z, lz, pr)
         m = -np.inf
         for k in range(K):
             lz[k] += logp[i, k]
@@ -914,14 +952,17 @@ def _topk_gate_step(X, y, w, gc, gb, top_k, B, var):
             s += math.exp(lz[k] - m)
         for k in range(K):
             T[i, k] = w[i] * math.exp(lz[k] - m - math.log(s))
-    v0 = _observed_topk(X, w, gc, gb, top_k, logp)
+    v0 = _observed_topk(X, w, gc, gb, top_k, logp, sig)
     c0 = gc.copy()
     b0 = gb.copy()
-    q = (K - 1) * (d + 1)
-    grad = np.empty(q)
-    neg = np.empty((q, q))
-    v = _softmax_objective(X, T, 0, gc, gb, True, grad, neg)
-    _newton_softmax_step(X, T, 0, gc, gb, v, grad, neg)
+    if sig:
+        _newton_sigmoid(X, T, gc, gb, 3, 1e-9, True)
+    else:
+        q = (K - 1) * (d + 1)
+        grad = np.empty(q)
+        neg = np.empty((q, q))
+        v = _softmax_objective(X, T, 0, gc, gb, True, grad, neg)
+        _newton_softmax_step(X, T, 0, gc, gb, v, grad, neg)
     c1 = gc.copy()
     b1 = gb.copy()
     if not np.isfinite(v0):
@@ -934,7 +975,7 @@ def _topk_gate_step(X, y, w, gc, gb, top_k, B, var):
             for j in range(d):
                 gc[k, j] = c0[k, j] + t * (c1[k, j] - c0[k, j])
             gb[k] = b0[k] + t * (b1[k] - b0[k])
-        if _observed_topk(X, w, gc, gb, top_k, logp) > v0 + margin:
+        if _observed_topk(X, w, gc, gb, top_k, logp, sig) > v0 + margin:
             accepted = True
             break
         t *= 0.5
@@ -943,12 +984,13 @@ def _topk_gate_step(X, y, w, gc, gb, top_k, B, var):
             for j in range(d):
                 gc[k, j] = c0[k, j]
             gb[k] = b0[k]
-    _lbfgs_topk(X, w, gc, gb, top_k, logp, 5, 6, 1e-9, 1e-10 * w.sum())
+    _lbfgs_topk(X, w, gc, gb, top_k, logp, 5, 6, 1e-9, 1e-10 * w.sum(), sig)
 
 
 @njit(cache=CACHE)
-def _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad):
-    """Observed log-likelihood and its gradient in the free top-K gate rows."""
+def _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad, sig):
+    """Observed log-likelihood and its gradient in the free top-K gate rows
+    (the normalized sigmoid's: the softmax's times ``sigmoid(-z)``)."""
     n, d = X.shape
     K = gc.shape[0]
     p = d + 1
@@ -965,7 +1007,10 @@ def _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad):
     total = 0.0
     for i in range(n):
         _logits(X, i, gc, gb, z)
-        _topk_log_softmax(z, top_k, lz, order)
+        if sig:
+            _topk_log_sigmoid(z, top_k, lz, order)
+        else:
+            _topk_log_softmax(z, top_k, lz, order)
         m = -np.inf
         for k in range(K):
             a[k] = lz[k] + logp[i, k] if lz[k] != -np.inf else -np.inf
@@ -982,6 +1027,8 @@ def _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad):
             if a[k] == -np.inf:
                 continue
             dz = w[i] * math.exp(a[k] - lse) - math.exp(lz[k]) * w[i]
+            if sig:
+                dz *= math.exp(_log_sigmoid(-z[k]))
             for j in range(d):
                 grad[k * p + j] += dz * X[i, j]
             grad[k * p + d] += dz
@@ -1011,7 +1058,8 @@ def _max_abs(a):
 
 
 @njit(cache=CACHE)
-def _lbfgs_topk(X, w, gc, gb, top_k, logp, max_iter, memory, step_tol, grad_tol):
+def _lbfgs_topk(X, w, gc, gb, top_k, logp, max_iter, memory, step_tol, grad_tol,
+                sig):
     """skmoe's maximize_monotone on the observed log-likelihood (fixed logp)."""
     d = X.shape[1]
     K = gc.shape[0]
@@ -1032,7 +1080,7 @@ def _lbfgs_topk(X, w, gc, gb, top_k, logp, max_iter, memory, step_tol, grad_tol)
     st = np.empty(q)
     yv = np.empty(q)
     n_pairs = 0
-    value = _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad)
+    value = _topk_value_grad(X, w, theta, top_k, logp, gc, gb, grad, sig)
     if not np.isfinite(value):
         return
     for _ in range(max_iter):
@@ -1067,7 +1115,7 @@ def _lbfgs_topk(X, w, gc, gb, top_k, logp, max_iter, memory, step_tol, grad_tol)
         for _ in range(40):
             for a in range(q):
                 new[a] = theta[a] + t * direc[a]
-            v_new = _topk_value_grad(X, w, new, top_k, logp, gc, gb, g_new)
+            v_new = _topk_value_grad(X, w, new, top_k, logp, gc, gb, g_new, sig)
             if v_new >= value + 1e-4 * t * slope:
                 ok = True
                 break

@@ -98,6 +98,9 @@ def families():
                              4),
         "top2of3+linear": ({"gating": SoftmaxGating(top_k=2, anneal_iter=0)},
                            {"gating": SoftmaxGating(top_k=2)}, ("gate", 3), 3),
+        "nsig-top2of3+linear": (
+            {"gating": NormalizedSigmoidGating(2, anneal_iter=0)},
+            {"gating": NormalizedSigmoidGating(2)}, ("gate", 5), 3),
         "softmax+ffn-relu": ({"experts": FFNExperts("relu")},
                              {"experts": FFNExperts("relu")}, ("ffn", 2), 2),
         "softmax+ffn-tanh": ({"experts": FFNExperts("tanh")},

@@ -151,3 +151,38 @@ def shared_weights_step(Rs, omega, log_lambda, logw_s):
         if total > 0:
             omega[s] = mass[s] / total
         logw_s[s] = log_lambda + np.log(omega[s])
+
+
+@njit(cache=True)
+def gaussian_log_densities_into(MU, var, shift, MUs, var_s, logw_s, y, A, a):
+    """The components' log-densities of :class:`~skmoe.GateLikelihood`.
+
+    ``A[i, k] = shift + log N(y_i | MU[i, k], var[k])`` (``shift = log(1 -
+    lambda)`` with shared experts, 0 without) and ``a[i] = log sum_s
+    exp(logw_s[s] + log N(y_i | MUs[i, s], var_s[s]))`` (``-inf`` without
+    shared experts): the observed log-likelihood of a gate ``g`` is ``sum_i
+    w_i log(e^{a_i} + sum_k g_ik e^{A_ik})``.
+    """
+    n, K = MU.shape
+    S = MUs.shape[1]
+    log_norm, half_prec = _normal_constants(var)
+    log_norm_s, half_prec_s = _normal_constants(var_s)
+    b = np.empty(S)
+    for i in range(n):
+        yi = y[i]
+        for k in range(K):
+            r = yi - MU[i, k]
+            A[i, k] = (log_norm[k] - r * r * half_prec[k]) + shift
+        m = -np.inf
+        for s in range(S):
+            r = yi - MUs[i, s]
+            b[s] = logw_s[s] + (log_norm_s[s] - r * r * half_prec_s[s])
+            if b[s] > m:
+                m = b[s]
+        if S == 0 or m == -np.inf:
+            a[i] = m
+            continue
+        tot = 0.0
+        for s in range(S):
+            tot += np.exp(b[s] - m)
+        a[i] = m + np.log(tot)

@@ -10,7 +10,7 @@ from ..utils._arrays import as_kernel_array
 from ..utils._sklearn import Interval
 from ._ascent import maximize_monotone, sparse_gate_m_step
 from ._base import _random_directions, _weighted_moments
-from ._topk import _TopKGating, anneal_steps, next_smoothing
+from ._topk import TopKProgram, _TopKGating, anneal_steps, next_smoothing
 
 
 class _SigmoidProgram:
@@ -184,6 +184,7 @@ class NormalizedSigmoidGating(_TopKGating):
 
     #: maximum L-BFGS steps of one update of a smoothed top-K gate
     _max_ascent_iter = 5
+    _compiled_topk = True
 
     def __init__(self, top_k=None, *, anneal_iter=50, pin_last=True):
         self.top_k = top_k
@@ -626,6 +627,10 @@ class NormalizedSigmoidGating(_TopKGating):
         if self.pin_last:  # an unpinned start is re-pinned exactly or rejected
             params = params.replace(**self.normalize(params))
         if self._sparse(K):
+            if likelihood is not None:
+                # the kernel of the compiled EM path: the ECME step of the
+                # exact selection, monotone L-BFGS while it anneals
+                return self._topk_m_step(X, R, params, likelihood)
             if self._smoothing(params) == 0:
                 dense = NormalizedSigmoidGating(pin_last=self.pin_last)
                 return sparse_gate_m_step(self, dense, X, R, params, likelihood)
@@ -649,8 +654,10 @@ class NormalizedSigmoidGating(_TopKGating):
     def compiled_program(self, X, params):
         """The gate's state and steps for the compiled EM path.
 
-        Ability ``"compiled"`` (the dense gate): the rows (re-pinned as
-        :meth:`m_step` does), updated by the Newton kernel of :meth:`m_step`;
+        Ability ``"compiled"``: the rows (re-pinned as :meth:`m_step` does),
+        updated by the kernel of :meth:`m_step` (the Newton ascent of the
+        dense gate; for a top-K selection the free rows of :meth:`pack`
+        and the ECME step, whose program's ``needs_likelihood`` is True);
         see :meth:`Gating.compiled_program`.
 
         Parameters
@@ -665,7 +672,16 @@ class NormalizedSigmoidGating(_TopKGating):
         program : object
             The program.
         """
+        if self._sparse(params.n_experts):
+            if self.pin_last:  # an unpinned start is re-pinned or rejected
+                params = params.replace(**self.normalize(params))
+            return TopKProgram(self, X, params)
         return _SigmoidProgram(self, X, params)
+
+    def _topk_kernel(self):
+        # the dense gate's Newton settings (its m_step is the proposal)
+        return (_kernels._topk_steps.SIGMOID, self._max_newton_iter,
+                self._newton_step_tol, bool(self.pin_last))
 
     def at_iteration(self, params, iteration, max_iter):
         """One step of the top-K smoothing schedule (nothing when dense).

@@ -36,7 +36,13 @@ from ._ascent import maximize_monotone, sparse_gate_m_step
 from ._base import NewtonTerms, _random_directions, _weighted_moments
 from ._newton import NewtonProposal, objective_noise, softmax_objective
 from ._rows import ShiftInvariantRows
-from ._topk import SMOOTHING_START, _TopKGating, anneal_steps, next_smoothing
+from ._topk import (
+    SMOOTHING_START,
+    TopKProgram,
+    _TopKGating,
+    anneal_steps,
+    next_smoothing,
+)
 
 
 def _activate(Z, activation):
@@ -395,10 +401,17 @@ class _TopK:
         return True
 
     def lacks(self, ability):
-        if ability in ("statistics", "linear", "softmax_atoms", "compiled"):
+        if ability in ("statistics", "linear", "softmax_atoms"):
             return (f"top_k={self.top_k} selects experts (the objective is "
                     "discontinuous in the gate)")
+        if ability == "compiled" and self.gating.learn_temperature:
+            return (f"top_k={self.top_k} with learn_temperature=True (its "
+                    "ECME update has no compiled program)")
         return None
+
+    def compiled(self, logits, temperature):
+        """Whether the kernel of :meth:`_TopKGating._topk_step` runs the update."""
+        return logits.shift_invariant and not temperature.learned
 
 
 class _SoftmaxProgram:
@@ -624,6 +637,11 @@ class SoftmaxGating(_TopKGating):
                          "at_iteration")
     #: maximum L-BFGS steps of one gate update with an activation
     _max_ascent_iter = 5
+    _compiled_topk = True
+
+    def _topk_kernel(self):
+        # the dense update is one damped Newton step (no settings)
+        return _kernels._topk_steps.SOFTMAX, 0, 0.0, False
 
     def __init__(self, temperature=1.0, *, top_k=None, learn_temperature=False,
                  schedule=None, initial_temperature=10.0, anneal_iter=50,
@@ -1049,7 +1067,13 @@ class SoftmaxGating(_TopKGating):
             New ``gate_coef`` and ``gate_intercept`` (and ``gate_extra``).
         """
         K = params.n_experts
-        logits, _, selection = self._parts(K)
+        logits, temperature, selection = self._parts(K)
+        if (selection.sparse and likelihood is not None
+                and selection.compiled(logits, temperature)):
+            # the kernel of the compiled EM path: the ECME step of the exact
+            # selection, monotone L-BFGS while it anneals
+            return self._topk_m_step(X, R, params, likelihood,
+                                     temperature.value(params))
         if selection.exact(params):
             dense = clone(self).set_params(top_k=None)
             return sparse_gate_m_step(self, dense, X, R, params, likelihood)
@@ -1140,8 +1164,11 @@ class SoftmaxGating(_TopKGating):
     def compiled_program(self, X, params):
         """The gate's state and steps for the compiled EM path.
 
-        Ability ``"compiled"`` (dense gate without activation): the logits'
-        rows of :meth:`linear_logits`, updated by the kernel of
+        Ability ``"compiled"`` (linear logits, no learned temperature with a
+        top-K selection): for the dense gate the logits' rows of
+        :meth:`linear_logits`, for a top-K selection the free rows of
+        :meth:`pack` (its program's ``needs_likelihood`` is True: its ECME
+        step sees the observed likelihood), updated by the kernel of
         :meth:`m_step`; see :meth:`Gating.compiled_program`.
 
         Parameters
@@ -1156,6 +1183,8 @@ class SoftmaxGating(_TopKGating):
         program : object
             The program.
         """
+        if self._sparse(params.n_experts):
+            return TopKProgram(self, X, params, self._parts(params.n_experts)[1])
         return _SoftmaxProgram(self, X, params)
 
     def fields_from_newton(self, coef, intercept, params):

@@ -565,6 +565,11 @@ class NoiseModel(Family, BaseEstimator, metaclass=ABCMeta):
         - ``m_step(MU, R, MUs, Rs) -> finite``: the variances (and the
           shared part) at the experts' new outputs;
         - ``observed_step(n_iter, LW, MU, MUs) -> finite``: :meth:`observed_step`;
+        - ``log_densities(MU, MUs, A, a)``: the components' log-densities of
+          :class:`~skmoe.GateLikelihood` at the current parameters, the
+          routed ones (``log(1 - lambda)`` included) into ``A`` and the
+          shared part's log-sum-exp into ``a`` (left ``-inf`` without
+          shared experts), for the ECME step of a top-K gate;
         - ``fields() -> dict``: the fields of :class:`~skmoe.MoEParams` it
           holds.
 

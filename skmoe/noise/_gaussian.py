@@ -56,6 +56,10 @@ class _GaussianProgram:
     def observed_step(self, n_iter, LW, MU, MUs):
         return True
 
+    def log_densities(self, MU, MUs, A, a):
+        _kernels._gaussian_steps.gaussian_log_densities_into(
+            MU, self.var, self.shift, MUs, self.var_s, self.logw_s, self.y, A, a)
+
     def fields(self):
         fields = {"variance": self.var.copy()}
         if self.shared:
@@ -84,8 +88,8 @@ class GaussianNoise(NoiseModel):
     provides = frozenset({"gaussian", "gradient", "shared_experts", "univariate",
                           "compiled"})
     #: what its compiled program runs (see Family._compiled_methods)
-    _compiled_methods = ("estep", "posterior", "m_step", "expert_weights",
-                         "expert_step", "observed_step")
+    _compiled_methods = ("estep", "posterior", "log_pdf", "m_step",
+                         "expert_weights", "expert_step", "observed_step")
     #: a 2-D ``y`` takes the multivariate Gaussian law (full covariances)
     multi_output_law = "multivariate_gaussian"
     _parameter_constraints: dict = {}

@@ -59,6 +59,7 @@ class _GLMProgram:
 
     def __init__(self, noise, y, sample_weight):
         n = y.shape[0]
+        self.noise, self.sample_weight = noise, sample_weight
         self.law, self.y = noise._law, y
         self.trials = as_kernel_array(noise._trials(sample_weight, n))
         self.const = as_kernel_array(noise._log_const(y, self.trials))
@@ -79,6 +80,10 @@ class _GLMProgram:
 
     def observed_step(self, n_iter, LW, MU, MUs):
         return True
+
+    def log_densities(self, MU, MUs, A, a):
+        # no shared experts (a stays -inf): the routed log-probabilities
+        A[:] = self.noise.log_pdf(self.y, MU, None, None, self.sample_weight)
 
     def fields(self):
         return {}

@@ -82,6 +82,11 @@ class _StudentTProgram:
                                 self.sample_weight)
         return True
 
+    def log_densities(self, MU, MUs, A, a):
+        # no shared experts (a stays -inf): the routed t log-densities
+        A[:] = self.noise.log_pdf(self.y, MU, self.var, self.df,
+                                  self.sample_weight)
+
     def fields(self):
         return {"variance": self.var.copy(), "noise_df": self.df.copy()}
 

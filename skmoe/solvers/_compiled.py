@@ -18,7 +18,11 @@ compiled call per role into buffers allocated once per run:
 2. the noise model's update (variances, the shared weights);
 3. the gate's update from the routed responsibilities and its schedule,
    which leaves the log-weights of the new gate in ``LW`` (a line search
-   tests its trial gates on them);
+   tests its trial gates on them); a gate program whose ``needs_likelihood``
+   is True (an ECME step: the top-K selections) also receives the observed
+   likelihood of :class:`~skmoe.GateLikelihood` as ``(w, A, a)``, the row
+   weights and the components' log-densities that the noise program's
+   ``log_densities(MU, MUs, A, a)`` computes at the updated experts;
 4. the noise model's observed-likelihood step, if it has one;
 5. the E-step over the routed and shared components into ``R`` and ``Rs``.
 
@@ -36,6 +40,7 @@ import time
 import numpy as np
 
 from ..utils._abilities import Requirements
+from ..utils._arrays import as_kernel_array
 from ._result import Degenerate, FitResult, converged_rule, print_iteration
 
 #: what the compiled EM path needs of a model (shared experts included: their
@@ -76,6 +81,14 @@ def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
                   if S else None)
         noise = params.noise.compiled_program(y, sample_weight, params,
                                               var_floor)
+        # a gate whose update is an ECME step (a top-K selection) sees the
+        # observed likelihood: the components' log-densities at the updated
+        # experts and variances (GateLikelihood), filled by the noise program
+        observed = getattr(gate, "needs_likelihood", False)
+        if observed:
+            A, a = np.empty((n, K)), np.full(n, -np.inf)
+            likelihood = (as_kernel_array(
+                params.noise.row_weights(sample_weight)), A, a)
         gate.log_weights(LW)
         experts.means(MU)
         if shared is not None:
@@ -94,7 +107,12 @@ def run_compiled(X, y, sample_weight, params, *, max_iter, tol, var_floor,
             if shared is not None:
                 finite &= shared.step(Rs, MUs)
             finite &= noise.m_step(MU, R, MUs, Rs)
-            gate_finite, scheduled = gate.step(R, LW, n_iter, max_iter)
+            if observed:
+                noise.log_densities(MU, MUs, A, a)
+                gate_finite, scheduled = gate.step(R, LW, n_iter, max_iter,
+                                                   likelihood)
+            else:
+                gate_finite, scheduled = gate.step(R, LW, n_iter, max_iter)
             finite &= gate_finite
             finite &= noise.observed_step(n_iter, LW, MU, MUs)
             if not finite:
