@@ -9,7 +9,22 @@ from ._logspace import log_normalize_row, top_k_mask
 
 
 @njit(cache=True, inline="always")
-def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
+def _gate_scratch(X, K, n_pair):
+    """The row buffers of :func:`_gate_rows` (``z, prob, xt, cq, outer``),
+    allocated once per pass (or per chunk in threads): a pass of a few hundred
+    rows would otherwise spend more time allocating them per chunk than
+    computing."""
+    d = X.shape[1]
+    p = d + 1
+    xt = np.empty(p)
+    xt[d] = 1.0
+    return (np.empty(K), np.empty(K), xt, np.empty(max(n_pair, 1)),
+            np.empty(p * (p + 1) // 2))
+
+
+@njit(cache=True, inline="always")
+def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A,
+               scratch, LW, PROB):
     """Add rows ``start:stop`` to ``grad`` and the packed Hessian ``A``.
 
     ``A[q, t]`` holds pair ``q`` of expert blocks ``k <= l`` (row-major over
@@ -17,6 +32,12 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
     triangle ``a <= b`` of the ``(d + 1) x (d + 1)`` block, so every row adds
     ``c_q * xt_a * xt_b`` with one contiguous inner loop per pair. Returns the
     rows' contribution to the objective.
+
+    ``PROB`` of shape ``(n, K)`` (else ``(0, K)``): the softmax weights of
+    this gate, and ``LW`` its log-weights, as
+    :func:`~skmoe._kernels._softmax_steps.log_softmax_prob_row` wrote them
+    (the same operations as below: the same bits); a row whose ``PROB[i,
+    0]`` is NaN is computed here.
     """
     d = X.shape[1]
     K = coef.shape[0]
@@ -24,37 +45,41 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
     n_pair = A.shape[0]
     n_tri = A.shape[1]
     value = 0.0
-    z = np.empty(K)
-    prob = np.empty(K)
-    xt = np.empty(p)
-    xt[d] = 1.0
-    cq = np.empty(max(n_pair, 1))
-    outer = np.empty(p * (p + 1) // 2)
+    z, prob, xt, cq, outer = scratch
+    cached = PROB.shape[0] > 0
     for i in range(start, stop):
         for j in range(d):
             xt[j] = X[i, j]
-        mx = -np.inf
-        for k in range(K):
-            s = intercept[k]
-            for j in range(d):
-                s += xt[j] * coef[k, j]
-            z[k] = s
-            if s > mx:
-                mx = s
-        tot = 0.0
-        for k in range(K):
-            e = np.exp(z[k] - mx)
-            prob[k] = e
-            tot += e
-        lse = mx + np.log(tot)
-        inv = 1.0 / tot
         wi = 0.0
-        for k in range(K):
-            prob[k] *= inv
-            r = R[i, k]
-            wi += r
-            if r != 0.0:
-                value += r * (z[k] - lse)
+        if cached and PROB[i, 0] == PROB[i, 0]:
+            for k in range(K):
+                prob[k] = PROB[i, k]
+                r = R[i, k]
+                wi += r
+                if r != 0.0:
+                    value += r * LW[i, k]
+        else:
+            mx = -np.inf
+            for k in range(K):
+                s = intercept[k]
+                for j in range(d):
+                    s += xt[j] * coef[k, j]
+                z[k] = s
+                if s > mx:
+                    mx = s
+            tot = 0.0
+            for k in range(K):
+                e = np.exp(z[k] - mx)
+                prob[k] = e
+                tot += e
+            lse = mx + np.log(tot)
+            inv = 1.0 / tot
+            for k in range(K):
+                prob[k] *= inv
+                r = R[i, k]
+                wi += r
+                if r != 0.0:
+                    value += r * (z[k] - lse)
         if wi == 0.0:
             continue
         for k in range(K - 1):
@@ -146,11 +171,30 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     :func:`softmax_gate_objective_parallel` with any thread count.
     """
     K = coef.shape[0]
+    none = np.empty((0, K))
+    return softmax_gate_objective_at(X, coef, intercept, R, compute_hessian, none,
+                                     none)
+
+
+@njit(cache=True, inline="always")
+def softmax_gate_objective_at(X, coef, intercept, R, compute_hessian, LW, PROB):
+    """:func:`softmax_gate_objective`, the gate's weights given.
+
+    ``LW`` and ``PROB`` of shape ``(n, K)``: the log-weights and weights of
+    the gate ``coef``, ``intercept`` as
+    :func:`~skmoe._kernels._softmax_steps.log_softmax_prob_row` computes
+    them (the pass that tested the gate keeps them), which saves the pass its
+    exponentials and logarithms: the same bits as
+    :func:`softmax_gate_objective`. Empty ``(0, K)`` arrays: that function.
+    """
+    K = coef.shape[0]
     values, grads, packed = _gate_accumulators(X, K, compute_hessian)
+    scratch = _gate_scratch(X, K, packed.shape[1])
     for c in range(N_CHUNKS):
         start, stop = chunk_bounds(X.shape[0], c)
         values[c] = _gate_rows(X, coef, intercept, R, start, stop,
-                               compute_hessian, grads[c], packed[c])
+                               compute_hessian, grads[c], packed[c], scratch,
+                               LW, PROB)
     return _gate_reduce(K, X.shape[1] + 1, compute_hessian, values, grads, packed)
 
 
@@ -158,10 +202,13 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
 def _gate_chunks_in_threads(X, coef, intercept, R, compute_hessian, values, grads,
                             packed):
     """Every chunk of :func:`softmax_gate_objective` in a ``prange``."""
+    K = coef.shape[0]
+    none = np.empty((0, K))
     for c in prange(N_CHUNKS):
         start, stop = chunk_bounds(X.shape[0], c)
         values[c] = _gate_rows(X, coef, intercept, R, start, stop,
-                               compute_hessian, grads[c], packed[c])
+                               compute_hessian, grads[c], packed[c],
+                               _gate_scratch(X, K, packed.shape[1]), none, none)
 
 
 @njit(cache=True)
