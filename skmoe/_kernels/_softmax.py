@@ -23,15 +23,18 @@ def _gate_scratch(X, K, n_pair):
 
 
 @njit(cache=True, inline="always")
-def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A,
-               scratch, LW, PROB):
-    """Add rows ``start:stop`` to ``grad`` and the packed Hessian ``A``.
+def _gate_rows(X, coef, intercept, R, c0, c1, compute_hessian, values, grads,
+               packed, z, prob, xt, cq, outer, LW, PROB):
+    """Add the rows of chunks ``c0:c1`` to their slots: chunk ``c``'s to
+    ``values[c]``, ``grad = grads[c]`` and the packed Hessian ``A =
+    packed[c]``, in one loop over the rows (entering a loop per chunk costs
+    more than a chunk of a small pass).
 
     ``A[q, t]`` holds pair ``q`` of expert blocks ``k <= l`` (row-major over
     the upper triangle of the ``K - 1`` blocks) and entry ``t`` of the upper
     triangle ``a <= b`` of the ``(d + 1) x (d + 1)`` block, so every row adds
-    ``c_q * xt_a * xt_b`` with one contiguous inner loop per pair. Returns the
-    rows' contribution to the objective.
+    ``c_q * xt_a * xt_b`` with one contiguous inner loop per pair. A chunk's
+    value is the sum of its rows' terms in row order, from 0.
 
     ``PROB`` of shape ``(n, K)`` (else ``(0, K)``): the softmax weights of
     this gate, and ``LW`` its log-weights, as
@@ -42,12 +45,19 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A,
     d = X.shape[1]
     K = coef.shape[0]
     p = d + 1
-    n_pair = A.shape[0]
-    n_tri = A.shape[1]
+    n_pair = packed.shape[1]
+    n_tri = packed.shape[2]
+    n = X.shape[0]
     value = 0.0
-    z, prob, xt, cq, outer = scratch
     cached = PROB.shape[0] > 0
-    for i in range(start, stop):
+    slot = c0
+    stop = chunk_bounds(n, slot)[1]
+    for i in range(chunk_bounds(n, c0)[0], chunk_bounds(n, c1 - 1)[1]):
+        while i >= stop:  # the next (non-empty) chunk
+            values[slot] = value
+            value = 0.0
+            slot += 1
+            stop = chunk_bounds(n, slot)[1]
         for j in range(d):
             xt[j] = X[i, j]
         wi = 0.0
@@ -83,10 +93,10 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A,
         if wi == 0.0:
             continue
         for k in range(K - 1):
-            c = R[i, k] - wi * prob[k]
+            g = R[i, k] - wi * prob[k]
             base = k * p
             for j in range(p):
-                grad[base + j] += c * xt[j]
+                grads[slot, base + j] += g * xt[j]
         if compute_hessian:
             q = 0
             for k in range(K - 1):
@@ -98,10 +108,13 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A,
                     q += 1
             packed_outer(xt, outer)
             for q in range(n_pair):
-                c = cq[q]
+                h = cq[q]
                 for t in range(n_tri):
-                    A[q, t] += c * outer[t]
-    return value
+                    packed[slot, q, t] += h * outer[t]
+    while slot < c1:
+        values[slot] = value
+        value = 0.0
+        slot += 1
 
 
 @njit(cache=True, inline="always")
@@ -189,13 +202,21 @@ def softmax_gate_objective_at(X, coef, intercept, R, compute_hessian, LW, PROB):
     """
     K = coef.shape[0]
     values, grads, packed = _gate_accumulators(X, K, compute_hessian)
-    scratch = _gate_scratch(X, K, packed.shape[1])
-    for c in range(N_CHUNKS):
-        start, stop = chunk_bounds(X.shape[0], c)
-        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
-                               compute_hessian, grads[c], packed[c], scratch,
-                               LW, PROB)
+    z, prob, xt, cq, outer = _gate_scratch(X, K, packed.shape[1])
+    _gate_rows(X, coef, intercept, R, 0, N_CHUNKS, compute_hessian, values,
+               grads, packed, z, prob, xt, cq, outer, LW, PROB)
     return _gate_reduce(K, X.shape[1] + 1, compute_hessian, values, grads, packed)
+
+
+@njit(cache=True)
+def _gate_chunk(X, coef, intercept, R, c, compute_hessian, values, grads, packed,
+                none):
+    """Chunk ``c`` of :func:`softmax_gate_objective` (a call per chunk: the
+    row loop's chunk counter is not the parallel loop's index)."""
+    z, prob, xt, cq, outer = _gate_scratch(X, coef.shape[0], packed.shape[1])
+    c0 = np.int64(c)  # the parallel index may be unsigned
+    _gate_rows(X, coef, intercept, R, c0, c0 + 1, compute_hessian, values, grads,
+               packed, z, prob, xt, cq, outer, none, none)
 
 
 @njit(cache=True, parallel=True)
@@ -205,10 +226,8 @@ def _gate_chunks_in_threads(X, coef, intercept, R, compute_hessian, values, grad
     K = coef.shape[0]
     none = np.empty((0, K))
     for c in prange(N_CHUNKS):
-        start, stop = chunk_bounds(X.shape[0], c)
-        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
-                               compute_hessian, grads[c], packed[c],
-                               _gate_scratch(X, K, packed.shape[1]), none, none)
+        _gate_chunk(X, coef, intercept, R, c, compute_hessian, values, grads,
+                    packed, none)
 
 
 @njit(cache=True)
