@@ -189,7 +189,7 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
                                      none)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def softmax_gate_objective_at(X, coef, intercept, R, compute_hessian, LW, PROB):
     """:func:`softmax_gate_objective`, the gate's weights given.
 

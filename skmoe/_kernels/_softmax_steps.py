@@ -288,12 +288,11 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW, PROB, cached):
     # the chunked sums of softmax_gate_objective: the same bits as its
     # parallel twin, which the Python ascent uses in fits with threads
     none = np.empty((0, K))
-    if cached and weights:
-        value, grad, neg_hess = softmax_gate_objective_at(X, coef, intercept, R,
-                                                          True, LW, PROB)
-    else:
-        value, grad, neg_hess = softmax_gate_objective_at(X, coef, intercept, R,
-                                                          True, none, none)
+    # the weights kept with LW when they are the current gate's
+    kept_lw, kept_prob = (LW, PROB) if weights else (none, none)
+    lw0, prob0 = (kept_lw, kept_prob) if cached else (none, none)
+    value, grad, neg_hess = softmax_gate_objective_at(X, coef, intercept, R, True,
+                                                      lw0, prob0)
     noise = objective_round_off(value, n)
     current = False  # whether LW holds the log-weights of the current gate
     for it in range(max_iter):
@@ -326,12 +325,8 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW, PROB, cached):
             break
         if it + 1 < max_iter:
             # LW (and PROB) hold the log-weights of the accepted gate
-            if weights:
-                value, grad, neg_hess = softmax_gate_objective_at(
-                    X, coef, intercept, R, True, LW, PROB)
-            else:
-                value, grad, neg_hess = softmax_gate_objective_at(
-                    X, coef, intercept, R, True, none, none)
+            value, grad, neg_hess = softmax_gate_objective_at(
+                X, coef, intercept, R, True, kept_lw, kept_prob)
     if store and not current:
         if weights:
             _log_weights_rows(X, coef, intercept, LW, PROB)
