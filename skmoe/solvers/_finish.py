@@ -65,7 +65,9 @@ def coinciding_experts(params, X, sample_weight):
             candidates.append((k, l, parts))
     if not candidates:
         return []
-    means = params.expert_means(X[sample_weight > 0])
+    # X itself when every row counts (a boolean index copies all of X)
+    rows = sample_weight > 0
+    means = params.expert_means(X if rows.all() else X[rows])
     pairs = []
     for k, l, (part_kl, part_lk) in candidates:
         diff = means[:, k] - means[:, l]
