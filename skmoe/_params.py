@@ -215,7 +215,8 @@ class MoEParams:
         # or the columns of X it selects)
         d = int(self.gating.n_inputs(width))
         set_(self, "_n_features", d)
-        expected = self.gating.param_blocks(d, K)["gate_coef"][0]
+        blocks = self.gating.param_blocks(d, K)
+        expected = blocks["gate_coef"][0]
         if gate_coef.shape != tuple(expected):
             raise ValueError(
                 f"gate_coef must have shape {tuple(expected)} for n_experts={K}, "
@@ -255,8 +256,11 @@ class MoEParams:
             set_(self, name, arr)
         extra = {k: as_kernel_array(v) for k, v in dict(self.gate_extra).items()}
         set_(self, "gate_extra", extra)
-        if m is None and not np.all(np.isfinite(self.variance)
-                                    & (self.variance > 0)):
+        # ndarray.all, not np.all: the same test without the dispatch of
+        # np.all, which cost more than the test on these small arrays (this
+        # runs for every start of a fit)
+        if m is None and not (np.isfinite(self.variance)
+                              & (self.variance > 0)).all():
             raise ValueError(
                 f"variance must be finite and strictly positive; got "
                 f"{self.variance!r}."
@@ -267,11 +271,11 @@ class MoEParams:
                 f"be ones (or None); got {self.variance!r}."
             )
         for name in ("gate_coef", "gate_intercept", "expert_params"):
-            if not np.all(np.isfinite(getattr(self, name))):
+            if not np.isfinite(getattr(self, name)).all():
                 raise ValueError(f"{name} must be finite.")
         self.gating.check_n_experts(K, d)
         # the family's extra gate fields, as it declares them (param_blocks)
-        for name, (shape, _) in self.gating.param_blocks(d, K).items():
+        for name, (shape, _) in blocks.items():
             key = name[len("gate_extra."):] if name.startswith("gate_extra.") else None
             if key is not None and key in extra and extra[key].shape != tuple(shape):
                 raise ValueError(

@@ -36,7 +36,14 @@ from skmoe._kernels._linalg import (
     spd_solve,
     symmetric_lstsq,
 )
-from skmoe._kernels._softmax_steps import softmax_log_weights_into
+from skmoe._kernels._softmax import (
+    softmax_gate_objective,
+    softmax_gate_objective_at,
+)
+from skmoe._kernels._softmax_steps import (
+    softmax_log_weights_into,
+    softmax_newton_ascent,
+)
 from skmoe._kernels._wls import SINGULAR, linear_wls_step, wls_step, wls_update
 from skmoe.datasets import load_patent, make_moe_regression
 from skmoe.solvers import _compiled as compiled_module
@@ -459,6 +466,42 @@ def test_softmax_log_weights_match_the_reference():
     softmax_log_weights_into(X, coef, intercept, LW)
     assert_allclose(LW, log_softmax_rows(X @ coef.T + intercept), rtol=1e-12,
                     atol=1e-14)
+
+
+@pytest.mark.parametrize("K", [1, 2, 4])
+def test_the_gate_step_from_its_kept_weights_is_bit_identical(K):
+    # the compiled softmax gate sums its Newton terms from the log-weights
+    # and weights its last step left (cached=True): the same operations as
+    # the pass from the logits, so the same bits, rows marked NaN (an
+    # infinite logit) computed from the logits; checked over three steps
+    rng = np.random.RandomState(K)
+    n, d = 90, 2
+    X = rng.standard_normal((n, d))
+    coef = np.vstack([rng.standard_normal((K - 1, d)), np.zeros((1, d))])
+    intercept = np.append(rng.standard_normal(K - 1), 0.0)
+    kept, plain = (coef.copy(), intercept.copy()), (coef.copy(), intercept.copy())
+    LW, PROB, LW_plain = np.empty((n, K)), np.empty((n, K)), np.empty((n, K))
+    none = np.empty((0, K))
+    for step in range(3):
+        R = rng.dirichlet(np.ones(K), n) * rng.uniform(0.5, 2.0, (n, 1))
+        R[::7, 0] = 0.0  # zero weights are skipped
+        if step == 2:
+            PROB[::5, 0] = np.nan  # rows the pass recomputes from the logits
+        softmax_newton_ascent(X, R, *kept, 1, LW, PROB, step > 0)
+        softmax_newton_ascent(X, R, *plain, 1, LW_plain, none, False)
+        for a, b in zip(kept, plain, strict=True):
+            assert np.array_equal(a, b)
+        assert np.array_equal(LW, LW_plain)
+    want = np.exp(LW_plain)
+    finite = ~np.isnan(PROB[:, 0])
+    assert_allclose(PROB[finite], want[finite], rtol=1e-14, atol=1e-300)
+    # the terms from kept weights are those from the logits, bit for bit
+    R = rng.dirichlet(np.ones(K), n)
+    if K > 1:
+        got = softmax_gate_objective_at(X, *kept, R, True, LW, PROB)
+        ref = softmax_gate_objective(X, *kept, R, True)
+        assert got[0] == ref[0]
+        assert np.array_equal(got[1], ref[1]) and np.array_equal(got[2], ref[2])
 
 
 @pytest.mark.parametrize("S", [0, 2])

@@ -27,7 +27,7 @@ def chunk_bounds(n, c):
     return c * n // N_CHUNKS, (c + 1) * n // N_CHUNKS
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def packed_outer(v, out):
     """Write the upper triangle of ``v v^T`` row by row into ``out``.
 

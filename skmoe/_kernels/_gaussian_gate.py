@@ -271,4 +271,5 @@ def gaussian_gate_step(F, Z, R, reg, kind, joint, coef, intercept, max_iter, LW)
             if proposed > value + 1e-12 * max(abs(value), 1.0):
                 coef[:] = c1
                 intercept[:] = i1
-    return softmax_newton_ascent(F, R, coef, intercept, max_iter, LW)
+    return softmax_newton_ascent(F, R, coef, intercept, max_iter, LW,
+                                 np.empty((0, K)), False)

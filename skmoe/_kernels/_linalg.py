@@ -90,7 +90,7 @@ def pivoted_cholesky_into(A, L, rel):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def affine_row(X, i, coef, intercept, out):
     """``out[k] = intercept[k] + sum_j X[i, j] coef[k, j]`` (in this order)."""
     d = X.shape[1]

@@ -10,59 +10,94 @@ from ._logspace import log_normalize_row, top_k_mask
 
 
 @njit(cache=True, inline="always")
-def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
-    """Add rows ``start:stop`` to ``grad`` and the packed Hessian ``A``.
+def _gate_scratch(X, K, n_pair):
+    """The row buffers of :func:`_gate_rows` (``z, prob, xt, cq, outer``),
+    allocated once per pass (or per chunk in threads): a pass of a few hundred
+    rows would otherwise spend more time allocating them per chunk than
+    computing."""
+    d = X.shape[1]
+    p = d + 1
+    xt = np.empty(p)
+    xt[d] = 1.0
+    return (np.empty(K), np.empty(K), xt, np.empty(max(n_pair, 1)),
+            np.empty(p * (p + 1) // 2))
+
+
+@njit(cache=True, inline="always")
+def _gate_rows(X, coef, intercept, R, c0, c1, compute_hessian, values, grads,
+               packed, z, prob, xt, cq, outer, LW, PROB):
+    """Add the rows of chunks ``c0:c1`` to their slots: chunk ``c``'s to
+    ``values[c]``, ``grad = grads[c]`` and the packed Hessian ``A =
+    packed[c]``, in one loop over the rows (entering a loop per chunk costs
+    more than a chunk of a small pass).
 
     ``A[q, t]`` holds pair ``q`` of expert blocks ``k <= l`` (row-major over
     the upper triangle of the ``K - 1`` blocks) and entry ``t`` of the upper
     triangle ``a <= b`` of the ``(d + 1) x (d + 1)`` block, so every row adds
-    ``c_q * xt_a * xt_b`` with one contiguous inner loop per pair. Returns the
-    rows' contribution to the objective.
+    ``c_q * xt_a * xt_b`` with one contiguous inner loop per pair. A chunk's
+    value is the sum of its rows' terms in row order, from 0.
+
+    ``PROB`` of shape ``(n, K)`` (else ``(0, K)``): the softmax weights of
+    this gate, and ``LW`` its log-weights, as
+    :func:`~skmoe._kernels._softmax_steps.log_softmax_prob_row` wrote them
+    (the same operations as below: the same bits); a row whose ``PROB[i,
+    0]`` is NaN is computed here.
     """
     d = X.shape[1]
     K = coef.shape[0]
     p = d + 1
-    n_pair = A.shape[0]
-    n_tri = A.shape[1]
+    n_pair = packed.shape[1]
+    n_tri = packed.shape[2]
+    n = X.shape[0]
     value = 0.0
-    z = np.empty(K)
-    prob = np.empty(K)
-    xt = np.empty(p)
-    xt[d] = 1.0
-    cq = np.empty(max(n_pair, 1))
-    outer = np.empty(p * (p + 1) // 2)
-    for i in range(start, stop):
+    cached = PROB.shape[0] > 0
+    slot = c0
+    stop = chunk_bounds(n, slot)[1]
+    for i in range(chunk_bounds(n, c0)[0], chunk_bounds(n, c1 - 1)[1]):
+        while i >= stop:  # the next (non-empty) chunk
+            values[slot] = value
+            value = 0.0
+            slot += 1
+            stop = chunk_bounds(n, slot)[1]
         for j in range(d):
             xt[j] = X[i, j]
-        mx = -np.inf
-        for k in range(K):
-            s = intercept[k]
-            for j in range(d):
-                s += xt[j] * coef[k, j]
-            z[k] = s
-            if s > mx:
-                mx = s
-        tot = 0.0
-        for k in range(K):
-            e = np.exp(z[k] - mx)
-            prob[k] = e
-            tot += e
-        lse = mx + np.log(tot)
-        inv = 1.0 / tot
         wi = 0.0
-        for k in range(K):
-            prob[k] *= inv
-            r = R[i, k]
-            wi += r
-            if r != 0.0:
-                value += r * (z[k] - lse)
+        if cached and PROB[i, 0] == PROB[i, 0]:
+            for k in range(K):
+                prob[k] = PROB[i, k]
+                r = R[i, k]
+                wi += r
+                if r != 0.0:
+                    value += r * LW[i, k]
+        else:
+            mx = -np.inf
+            for k in range(K):
+                s = intercept[k]
+                for j in range(d):
+                    s += xt[j] * coef[k, j]
+                z[k] = s
+                if s > mx:
+                    mx = s
+            tot = 0.0
+            for k in range(K):
+                e = np.exp(z[k] - mx)
+                prob[k] = e
+                tot += e
+            lse = mx + np.log(tot)
+            inv = 1.0 / tot
+            for k in range(K):
+                prob[k] *= inv
+                r = R[i, k]
+                wi += r
+                if r != 0.0:
+                    value += r * (z[k] - lse)
         if wi == 0.0:
             continue
         for k in range(K - 1):
-            c = R[i, k] - wi * prob[k]
+            g = R[i, k] - wi * prob[k]
             base = k * p
             for j in range(p):
-                grad[base + j] += c * xt[j]
+                grads[slot, base + j] += g * xt[j]
         if compute_hessian:
             q = 0
             for k in range(K - 1):
@@ -74,10 +109,13 @@ def _gate_rows(X, coef, intercept, R, start, stop, compute_hessian, grad, A):
                     q += 1
             packed_outer(xt, outer)
             for q in range(n_pair):
-                c = cq[q]
+                h = cq[q]
                 for t in range(n_tri):
-                    A[q, t] += c * outer[t]
-    return value
+                    packed[slot, q, t] += h * outer[t]
+    while slot < c1:
+        values[slot] = value
+        value = 0.0
+        slot += 1
 
 
 @njit(cache=True, inline="always")
@@ -152,22 +190,50 @@ def softmax_gate_objective(X, coef, intercept, R, compute_hessian):
     :func:`softmax_gate_objective_parallel` with any thread count.
     """
     K = coef.shape[0]
+    none = np.empty((0, K))
+    return softmax_gate_objective_at(X, coef, intercept, R, compute_hessian, none,
+                                     none)
+
+
+@njit(cache=True)
+def softmax_gate_objective_at(X, coef, intercept, R, compute_hessian, LW, PROB):
+    """:func:`softmax_gate_objective`, the gate's weights given.
+
+    ``LW`` and ``PROB`` of shape ``(n, K)``: the log-weights and weights of
+    the gate ``coef``, ``intercept`` as
+    :func:`~skmoe._kernels._softmax_steps.log_softmax_prob_row` computes
+    them (the pass that tested the gate keeps them), which saves the pass its
+    exponentials and logarithms: the same bits as
+    :func:`softmax_gate_objective`. Empty ``(0, K)`` arrays: that function.
+    """
+    K = coef.shape[0]
     values, grads, packed = _gate_accumulators(X, K, compute_hessian)
-    for c in range(N_CHUNKS):
-        start, stop = chunk_bounds(X.shape[0], c)
-        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
-                               compute_hessian, grads[c], packed[c])
+    z, prob, xt, cq, outer = _gate_scratch(X, K, packed.shape[1])
+    _gate_rows(X, coef, intercept, R, 0, N_CHUNKS, compute_hessian, values,
+               grads, packed, z, prob, xt, cq, outer, LW, PROB)
     return _gate_reduce(K, X.shape[1] + 1, compute_hessian, values, grads, packed)
+
+
+@njit(cache=True)
+def _gate_chunk(X, coef, intercept, R, c, compute_hessian, values, grads, packed,
+                none):
+    """Chunk ``c`` of :func:`softmax_gate_objective` (a call per chunk: the
+    row loop's chunk counter is not the parallel loop's index)."""
+    z, prob, xt, cq, outer = _gate_scratch(X, coef.shape[0], packed.shape[1])
+    c0 = np.int64(c)  # the parallel index may be unsigned
+    _gate_rows(X, coef, intercept, R, c0, c0 + 1, compute_hessian, values, grads,
+               packed, z, prob, xt, cq, outer, none, none)
 
 
 @njit(cache=True, parallel=True)
 def _gate_chunks_in_threads(X, coef, intercept, R, compute_hessian, values, grads,
                             packed):
     """Every chunk of :func:`softmax_gate_objective` in a ``prange``."""
+    K = coef.shape[0]
+    none = np.empty((0, K))
     for c in prange(N_CHUNKS):
-        start, stop = chunk_bounds(X.shape[0], c)
-        values[c] = _gate_rows(X, coef, intercept, R, start, stop,
-                               compute_hessian, grads[c], packed[c])
+        _gate_chunk(X, coef, intercept, R, c, compute_hessian, values, grads,
+                    packed, none)
 
 
 @njit(cache=True)

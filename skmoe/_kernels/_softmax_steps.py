@@ -21,7 +21,7 @@ from ..utils._numba_cache import njit
 from ._codesize import optimize_for_size
 from ._linalg import affine_row, damped_cholesky_solve
 from ._logspace import log_normalize_row
-from ._softmax import softmax_gate_objective
+from ._softmax import softmax_gate_objective_at
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -64,22 +64,73 @@ def add_row_objective(R, i, lw, LW, store, value):
     return value
 
 
+@njit(cache=True, inline="always")
+def log_softmax_prob_row(z, keep, lw, prob):
+    """``lw`` the log-softmax of the logits ``z`` and ``prob`` the softmax.
+
+    ``lw`` as :func:`~skmoe._kernels._logspace.log_normalize_row` (all
+    entries kept): the same bits; ``prob[k] = exp(z_k - max z) / sum_l
+    exp(z_l - max z)``, the weights as the gate's Newton terms
+    (:func:`~skmoe._kernels._softmax.softmax_gate_objective`) compute them,
+    bit for bit. A row whose largest logit is infinite gets ``prob[0] =
+    NaN``: the Newton terms then compute the row themselves.
+    """
+    K = z.shape[0]
+    m = -np.inf
+    for k in range(K):
+        if z[k] > m:
+            m = z[k]
+    if np.isinf(m):
+        log_normalize_row(z, keep, lw)
+        prob[0] = np.nan
+        return
+    s = 0.0
+    for k in range(K):
+        e = np.exp(z[k] - m)
+        prob[k] = e
+        s += e
+    lse = m + np.log(s)
+    inv = 1.0 / s
+    for k in range(K):
+        lw[k] = z[k] - lse
+        prob[k] *= inv
+
+
+@njit(cache=True, inline="always")
+def _log_weights_rows(X, coef, intercept, LW, PROB):
+    """:func:`softmax_log_weights_into`, and the weights into ``PROB``
+    (:func:`log_softmax_prob_row`)."""
+    n = X.shape[0]
+    K = coef.shape[0]
+    z = np.empty(K)
+    keep = np.ones(K, dtype=np.bool_)
+    for i in range(n):
+        affine_row(X, i, coef, intercept, z)
+        log_softmax_prob_row(z, keep, LW[i], PROB[i])
+
+
 @njit(cache=True)
-def softmax_objective_into(X, coef, intercept, R, LW, store):
+def softmax_objective_into(X, coef, intercept, R, LW, store, PROB):
     """``Q = sum_ik R_ik log softmax_k`` (terms with ``R_ik = 0`` skipped).
 
     With ``store`` the log-weights are written into ``LW`` (shape (n, K)),
-    otherwise ``LW`` is not touched.
+    otherwise ``LW`` is not touched; with ``store`` and ``PROB`` of ``n``
+    rows (else ``(0, K)``) the weights go to ``PROB``
+    (:func:`log_softmax_prob_row`).
     """
     n = X.shape[0]
     K = coef.shape[0]
     z = np.empty(K)
     lw = np.empty(K)
     keep = np.ones(K, dtype=np.bool_)
+    weights = store and PROB.shape[0] == n
     value = 0.0
     for i in range(n):
         affine_row(X, i, coef, intercept, z)
-        log_normalize_row(z, keep, lw)
+        if weights:
+            log_softmax_prob_row(z, keep, lw, PROB[i])
+        else:
+            log_normalize_row(z, keep, lw)
         value = add_row_objective(R, i, lw, LW, store, value)
     return value
 
@@ -178,7 +229,7 @@ def _all_finite(coef, intercept):
 
 
 @njit(cache=True)
-def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
+def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW, PROB, cached):
     """Damped Newton ascent of ``Q``, at most ``max_iter`` tested steps.
 
     The update of :func:`skmoe.gating._newton.newton_softmax_ascent` (its
@@ -204,6 +255,17 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
         Output when it has ``n`` rows: the log-weights at the final gate
         (then the trial gates' objectives are taken from them); not touched
         when empty.
+    PROB : ndarray of shape (n, K) or (0, K)
+        With ``n`` rows (and ``LW`` too): output, the gate weights at the
+        final gate (:func:`log_softmax_prob_row`, computed in the pass that
+        writes ``LW``); not touched when empty.
+    cached : bool
+        Whether ``LW`` and ``PROB`` hold, on entry, those of the gate
+        ``coef``, ``intercept`` as this kernel left them: the Newton terms
+        at the gate are then summed from them, without a pass of
+        exponentials and logarithms (the same bits,
+        :func:`~skmoe._kernels._softmax.softmax_gate_objective_at`). The
+        compiled EM's gate keeps them from one step to the next.
 
     Returns
     -------
@@ -214,10 +276,13 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
     n, d = X.shape
     K = coef.shape[0]
     store = LW.shape[0] == n
+    weights = store and PROB.shape[0] == n
     if K == 1:
         if store:
             for i in range(n):
                 LW[i, 0] = 0.0
+                if weights:
+                    PROB[i, 0] = 1.0
         return _all_finite(coef, intercept)
     p = d + 1
     m = (K - 1) * p
@@ -225,7 +290,12 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
     theta = np.empty(m)
     # the chunked sums of softmax_gate_objective: the same bits as its
     # parallel twin, which the Python ascent uses in fits with threads
-    value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R, True)
+    none = np.empty((0, K))
+    # the weights kept with LW when they are the current gate's
+    kept_lw, kept_prob = (LW, PROB) if weights else (none, none)
+    lw0, prob0 = (kept_lw, kept_prob) if cached else (none, none)
+    value, grad, neg_hess = softmax_gate_objective_at(X, coef, intercept, R, True,
+                                                      lw0, prob0)
     noise = objective_round_off(value, n)
     current = False  # whether LW holds the log-weights of the current gate
     for it in range(max_iter):
@@ -238,14 +308,14 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
                 theta[k * p + j] = coef[k, j]
             theta[k * p + d] = intercept[k]
         _set_rows(theta, step, 1.0, coef, intercept)
-        v = softmax_objective_into(X, coef, intercept, R, LW, store)
+        v = softmax_objective_into(X, coef, intercept, R, LW, store, PROB)
         accepted = newton_accepts(status, v, value, slope, noise, 1.0)
         if not accepted and status == TEST:
             t = 1.0
             for _ in range(39):
                 t *= 0.5
                 _set_rows(theta, step, t, coef, intercept)
-                v = softmax_objective_into(X, coef, intercept, R, LW, store)
+                v = softmax_objective_into(X, coef, intercept, R, LW, store, PROB)
                 if newton_accepts(status, v, value, slope, noise, t):
                     accepted = True
                     break
@@ -257,10 +327,14 @@ def softmax_newton_ascent(X, R, coef, intercept, max_iter, LW):
         if status == TAKE:
             break
         if it + 1 < max_iter:
-            value, grad, neg_hess = softmax_gate_objective(X, coef, intercept, R,
-                                                           True)
+            # LW (and PROB) hold the log-weights of the accepted gate
+            value, grad, neg_hess = softmax_gate_objective_at(
+                X, coef, intercept, R, True, kept_lw, kept_prob)
     if store and not current:
-        softmax_log_weights_into(X, coef, intercept, LW)
+        if weights:
+            _log_weights_rows(X, coef, intercept, LW, PROB)
+        else:
+            softmax_log_weights_into(X, coef, intercept, LW)
     return _all_finite(coef, intercept)
 
 
@@ -322,7 +396,7 @@ def hierarchical_newton_step(X, R, group_coef, group_intercept, coef, intercept,
             Rg[i, a] = s
     empty = np.empty((0, K))
     finite = softmax_newton_ascent(X, Rg, group_coef, group_intercept, max_iter,
-                                   empty)
+                                   empty, empty, False)
     Rb = np.empty((n, m))
     cb = np.empty((m, d))
     ib = np.empty(m)
@@ -334,7 +408,8 @@ def hierarchical_newton_step(X, R, group_coef, group_intercept, coef, intercept,
             ib[b] = intercept[a * m + b]
             for j in range(d):
                 cb[b, j] = coef[a * m + b, j]
-        finite &= softmax_newton_ascent(X, Rb, cb, ib, max_iter, empty)
+        finite &= softmax_newton_ascent(X, Rb, cb, ib, max_iter, empty, empty,
+                                        False)
         for b in range(m):
             intercept[a * m + b] = ib[b]
             for j in range(d):

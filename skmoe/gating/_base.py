@@ -636,7 +636,9 @@ class Gating(Family, BaseEstimator, metaclass=ABCMeta):
           kernel: equal to round-off), then :meth:`at_iteration`, leaving the
           log-weights of the new gate in ``LW``; ``finite`` says whether the
           new gate is finite, ``scheduled`` whether the schedule changed the
-          model;
+          model. On entry ``LW`` holds what the program's last
+          ``log_weights`` or ``step`` left there (the compiled EM never
+          writes it), which the step may take as the current gate's;
         - ``fields() -> dict``: the gate fields of the current gate, for
           :class:`~skmoe.MoEParams`.
 

@@ -263,9 +263,10 @@ def newton_softmax_ascent(X, R, coef, intercept, max_iter):
     if not use_threads(X.shape[0]):  # the compiled step, serial
         coef = as_kernel_array(coef).copy()
         intercept = as_kernel_array(intercept).copy()
+        none = np.empty((0, coef.shape[0]))
         _kernels._softmax_steps.softmax_newton_ascent(
             as_kernel_array(X), as_kernel_array(R), coef, intercept, max_iter,
-            np.empty((0, coef.shape[0])))
+            none, none, False)
         return coef, intercept
     K, d = coef.shape
     if K == 1:

@@ -422,7 +422,10 @@ class _SoftmaxProgram:
     temperature); the step is the kernel of :meth:`SoftmaxGating.m_step`
     (one damped Newton step, its line search tested on the log-weights it
     leaves in ``LW``), then the temperature's schedule, which rescales the
-    logits.
+    logits. The step also leaves the gate weights in ``prob``: with the
+    log-weights it left in ``LW`` (the array ``lw_of_gate``), which the
+    compiled EM does not change between steps, the next step sums its Newton
+    terms from them without recomputing the softmax (the same bits).
     """
 
     def __init__(self, gating, X, params):
@@ -433,14 +436,21 @@ class _SoftmaxProgram:
         self.extra = dict(params.gate_extra)
         coef, intercept = gating.linear_logits(params)
         self.coef, self.intercept = coef.copy(), intercept.copy()
+        self.prob = np.empty((0, self.coef.shape[0]))
+        self.lw_of_gate = None
 
     def log_weights(self, LW):
+        self.lw_of_gate = None
         _kernels._softmax_steps.softmax_log_weights_into(
             self.X, self.coef, self.intercept, LW)
 
     def step(self, R, LW, n_iter, max_iter):
+        if self.prob.shape[0] != LW.shape[0]:
+            self.prob = np.empty(LW.shape)
         finite = _kernels._softmax_steps.softmax_newton_ascent(
-            self.X, R, self.coef, self.intercept, 1, LW)
+            self.X, R, self.coef, self.intercept, 1, LW, self.prob,
+            self.lw_of_gate is LW)
+        self.lw_of_gate = LW
         if self.temperature.schedule is None:
             return finite, False
         new = self.temperature.step(self.tau,
@@ -1085,8 +1095,9 @@ class SoftmaxGating(_TopKGating):
                 # the kernel of the compiled EM path
                 coef, intercept = self.linear_logits(params)
                 coef, intercept = coef.copy(), intercept.copy()
+                none = np.empty((0, K))
                 _kernels._softmax_steps.softmax_newton_ascent(
-                    X, as_kernel_array(R), coef, intercept, 1, np.empty((0, K)))
+                    X, as_kernel_array(R), coef, intercept, 1, none, none, False)
                 return self.fields_from_newton(coef, intercept, params)
             # one damped Newton step from the statistics (see update)
             step = self.update(self.statistics(X, R, params), params)

@@ -236,13 +236,15 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
         ``n_iter`` is the number of the last iteration made, ``history``
         holds the log-likelihood at ``params`` and after each iteration made.
     """
-    reason = _fusable(params)
-    if fused and (reason is not None or expert_step is not None
-                  or record is not None):
-        raise ValueError(
-            reason or "the fused EM has no expert_step or record hook; got "
-            f"expert_step={expert_step!r}, record={record!r}."
-        )
+    # the fused EM's requirements only where they decide something (not on
+    # the compiled path: each start of a fit comes through here)
+    if fused:
+        reason = _fusable(params)
+        if reason is not None or expert_step is not None or record is not None:
+            raise ValueError(
+                reason or "the fused EM has no expert_step or record hook; got "
+                f"expert_step={expert_step!r}, record={record!r}."
+            )
     if fused is None:
         if expert_step is None and record is None and _compilable(params,
                                                                  X.shape[0]):
@@ -250,7 +252,8 @@ def run_em(X, y, sample_weight, params, *, max_iter, tol, var_floor, verbose=0,
                                 tol=tol, var_floor=var_floor, verbose=verbose,
                                 label=label, first_iter=first_iter,
                                 stop_iter=stop_iter)
-        fused = reason is None and expert_step is None and record is None
+        fused = (expert_step is None and record is None
+                 and _fusable(params) is None)
     steps = (FusedSteps(X, y, sample_weight, var_floor, max_iter) if fused
              else _Steps(X, y, sample_weight, var_floor, expert_step, params.noise))
     W = float(params.noise.row_weights(sample_weight).sum())

@@ -109,7 +109,7 @@ def from_responsibilities(X, y, R, spec, gate_fields, sample_weight=None):
     experts, noise = spec.experts, spec.noise
     expert_params = noise.init_experts(experts, X, y, R, spec.rng, sample_weight)
     variance = noise.start_variance(experts, X, y, R, expert_params, spec.var_floor)
-    if not (np.all(np.isfinite(expert_params)) and np.all(np.isfinite(variance))):
+    if not (np.isfinite(expert_params).all() and np.isfinite(variance).all()):
         raise Degenerate("non-finite starting parameters")
     return MoEParams(
         gate_coef=gate_fields["gate_coef"],
@@ -217,9 +217,11 @@ def random_start(X, y, sample_weight, spec):
 
 def _coincide(expert_params):
     """Tell whether all experts' starting parameters agree to round-off."""
-    spread = np.ptp(expert_params, axis=0)
-    scale = 1.0 + np.max(np.abs(expert_params), axis=0)
-    return expert_params.shape[0] > 1 and bool(np.all(spread <= 1e-8 * scale))
+    # the array methods, not np.ptp / np.max / np.all: the same values
+    # without their Python dispatch (this runs for every random start)
+    spread = expert_params.max(axis=0) - expert_params.min(axis=0)
+    scale = 1.0 + np.abs(expert_params).max(axis=0)
+    return expert_params.shape[0] > 1 and bool((spread <= 1e-8 * scale).all())
 
 
 def labels_start(X, y, sample_weight, labels, spec):
