@@ -432,7 +432,8 @@ def topk_step(family, X, theta, tau, top_k, smoothing, R, w, A, a, max_iter,
             dense = np.empty((n, K))
             softmax_log_weights_into(X, coef, intercept, dense)
             topk_objective(OBSERVED, dense, R, w, A, a, G)
-            softmax_newton_ascent(X, G, coef, intercept, 1, np.empty((0, K)))
+            none = np.empty((0, K))
+            softmax_newton_ascent(X, G, coef, intercept, 1, none, none, False)
             scale = tau
         for k in range(m // p):
             for j in range(d):
