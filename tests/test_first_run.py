@@ -139,7 +139,8 @@ def test_kernels_compiled_for_size_carry_optsize_and_keep_the_hot_loops():
     p = d + 1
     calls = {
         _softmax_steps.softmax_newton_ascent: (
-            X, R, np.zeros((K, d)), np.zeros(K), 2, np.empty((0, K))),
+            X, R, np.zeros((K, d)), np.zeros(K), 2, np.empty((0, K)),
+            np.empty((0, K)), False),
         _softmax._gate_reduce: (
             K, p, True, np.zeros(16), np.zeros((16, (K - 1) * p)),
             np.zeros((16, (K - 1) * K // 2, p * (p + 1) // 2))),
