@@ -7,12 +7,16 @@ that calls it. Kernels whose loops run over a handful of parameters (the
 solves of a Newton or least-squares step) gain nothing from it at run time.
 """
 
-from numba.core import types
+from numba.core import config, types
 from numba.extending import intrinsic
 
 
+def _optimize_for_size_python():
+    """Nothing: under ``NUMBA_DISABLE_JIT=1`` the kernels run as Python."""
+
+
 @intrinsic
-def optimize_for_size(typingctx):
+def _optimize_for_size(typingctx):
     """Mark the calling kernel's LLVM function ``optsize``.
 
     Called as ``optimize_for_size()`` anywhere in a kernel's body (it emits
@@ -27,3 +31,10 @@ def optimize_for_size(typingctx):
         return context.get_dummy_value()
 
     return types.none(), codegen
+
+
+#: the intrinsic in compiled kernels; a no-op when Numba's JIT is disabled
+#: (``NUMBA_DISABLE_JIT=1``, the kernels as plain Python), where an
+#: intrinsic cannot be called
+optimize_for_size = (_optimize_for_size_python if config.DISABLE_JIT
+                     else _optimize_for_size)
