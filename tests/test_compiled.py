@@ -97,6 +97,10 @@ CASES = {
     "softmax_top2_ffn": dict(gating=SoftmaxGating(top_k=2, anneal_iter=10),
                              experts=FFNExperts("relu", fit_intercept=False,
                                                 fit_bias=False)),
+    "softmax_top2_learned_temperature": dict(gating=SoftmaxGating(
+        top_k=2, learn_temperature=True, anneal_iter=10)),
+    "softmax_top1_learned_temperature_exact": dict(gating=SoftmaxGating(
+        0.5, top_k=1, learn_temperature=True, anneal_iter=0)),
     "softmax_top2_schedule": dict(gating=SoftmaxGating(
         top_k=2, schedule="geometric", anneal_iter=10)),
     "softmax_top2_student_t": dict(gating=SoftmaxGating(top_k=2, anneal_iter=0),
@@ -278,7 +282,6 @@ def test_the_fused_em_takes_over_for_large_data(monkeypatch):
 
 
 @pytest.mark.parametrize("gating, experts", [
-    (SoftmaxGating(top_k=2, learn_temperature=True), LinearExperts()),
     (SoftmaxGating(activation="tanh"), LinearExperts()),
     (SoftmaxGating(top_k=2, activation="tanh"), LinearExperts()),
 ])
@@ -289,6 +292,7 @@ def test_families_without_a_compiled_program_take_their_own_steps(gating, expert
 @pytest.mark.parametrize("gating", [
     SoftmaxGating(top_k=2), SoftmaxGating(top_k=1, anneal_iter=0),
     SoftmaxGating(0.5, top_k=2, schedule="geometric"),
+    SoftmaxGating(top_k=2, learn_temperature=True),
     NormalizedSigmoidGating(top_k=2), NormalizedSigmoidGating(1, pin_last=False),
 ])
 def test_top_k_selections_have_a_compiled_program(gating):

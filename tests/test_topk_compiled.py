@@ -7,7 +7,7 @@ complete-data objective while the selection anneals, the ECME step on the
 observed likelihood for the exact selection. Its reference is the Python
 code it replaces, :func:`~skmoe.gating._ascent.sparse_gate_m_step` and
 :func:`~skmoe.gating._ascent.maximize_monotone` on the gates' ``log_weights``
-and ``grad`` (NumPy), which the activated and learned-temperature softmax
+and ``grad`` (NumPy), which the activated softmax
 gates still run. The compiled EM against the batch loop for these gates is
 in ``tests/test_compiled.py`` (the ``*top*`` cases).
 """
@@ -41,6 +41,12 @@ GATES = {
     "softmax_top1": SoftmaxGating(top_k=1, anneal_iter=10),
     "softmax_top2": SoftmaxGating(top_k=2, anneal_iter=10),
     "softmax_top2_temperature": SoftmaxGating(0.5, top_k=2, anneal_iter=10),
+    # a learned temperature: the kernel runs on the logits' rows (pack) at
+    # temperature 1, and unpack renormalises them into the temperature
+    "softmax_top1_learned": SoftmaxGating(0.5, top_k=1, learn_temperature=True,
+                                          anneal_iter=10),
+    "softmax_top2_learned": SoftmaxGating(top_k=2, learn_temperature=True,
+                                          anneal_iter=10),
     "sigmoid_top1": NormalizedSigmoidGating(1, anneal_iter=10),
     "sigmoid_top2": NormalizedSigmoidGating(2, anneal_iter=10),
     "sigmoid_top2_unpinned": NormalizedSigmoidGating(2, anneal_iter=10,
@@ -130,6 +136,7 @@ def test_kernel_update_equals_python_update(case, n_shared, exact):
 
 
 @pytest.mark.parametrize("case", ["softmax_top1", "softmax_top2",
+                                  "softmax_top1_learned", "softmax_top2_learned",
                                   "sigmoid_top1", "sigmoid_top2"])
 @pytest.mark.parametrize("anneal_iter", [0, 10])
 def test_compiled_trajectory_equals_python_ecme_trajectory(monkeypatch, case,
@@ -161,6 +168,7 @@ def test_compiled_trajectory_equals_python_ecme_trajectory(monkeypatch, case,
 
 
 @pytest.mark.parametrize("case", ["softmax_top1", "softmax_top2",
+                                  "softmax_top2_learned",
                                   "sigmoid_top1", "sigmoid_top2"])
 @pytest.mark.parametrize("n_shared", [0, 1])
 def test_compiled_ecme_is_monotone(case, n_shared):
@@ -317,6 +325,8 @@ two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
 
 @two_threads
 @pytest.mark.parametrize("gating", [SoftmaxGating(top_k=2, anneal_iter=5),
+                                    SoftmaxGating(top_k=2, anneal_iter=5,
+                                                  learn_temperature=True),
                                     NormalizedSigmoidGating(1, anneal_iter=5)])
 @pytest.mark.parametrize("compiled", [True, False])
 def test_topk_fit_bit_identical_for_n_jobs_1_and_2(monkeypatch, gating,

@@ -404,14 +404,32 @@ class _TopK:
         if ability in ("statistics", "linear", "softmax_atoms"):
             return (f"top_k={self.top_k} selects experts (the objective is "
                     "discontinuous in the gate)")
-        if ability == "compiled" and self.gating.learn_temperature:
-            return (f"top_k={self.top_k} with learn_temperature=True (its "
-                    "ECME update has no compiled program)")
         return None
 
     def compiled(self, logits, temperature):
         """Whether the kernel of :meth:`_TopKGating._topk_step` runs the update."""
-        return logits.shift_invariant and not temperature.learned
+        return logits.shift_invariant
+
+    def kernel_temperature(self, temperature, params):
+        """The temperature the kernel divides the free rows by: 1 for a
+        learned one (:meth:`pack` then holds the logits' rows), else its value."""
+        return 1.0 if temperature.learned else temperature.value(params)
+
+
+class _LearnedTopKProgram(TopKProgram):
+    """:class:`TopKProgram` of a learned temperature with linear logits.
+
+    With ``learn_temperature=True`` :meth:`SoftmaxGating.pack` holds the
+    logits' rows (the scale is in the temperature), so the program runs the
+    kernel with temperature 1 (no schedule: a learned temperature has none)
+    and renormalises the rows into the temperature at the end, as
+    :meth:`SoftmaxGating.unpack` does.
+    """
+
+    def fields(self):
+        fields = super().fields()
+        return _rescaled(fields["gate_coef"], fields["gate_intercept"], 1.0,
+                         self.extra)
 
 
 class _SoftmaxProgram:
@@ -1082,8 +1100,9 @@ class SoftmaxGating(_TopKGating):
                 and selection.compiled(logits, temperature)):
             # the kernel of the compiled EM path: the ECME step of the exact
             # selection, monotone L-BFGS while it anneals
-            return self._topk_m_step(X, R, params, likelihood,
-                                     temperature.value(params))
+            return self._topk_m_step(
+                X, R, params, likelihood,
+                selection.kernel_temperature(temperature, params))
         if selection.exact(params):
             dense = clone(self).set_params(top_k=None)
             return sparse_gate_m_step(self, dense, X, R, params, likelihood)
@@ -1175,8 +1194,7 @@ class SoftmaxGating(_TopKGating):
     def compiled_program(self, X, params):
         """The gate's state and steps for the compiled EM path.
 
-        Ability ``"compiled"`` (linear logits, no learned temperature with a
-        top-K selection): for the dense gate the logits' rows of
+        Ability ``"compiled"`` (linear logits): for the dense gate the logits' rows of
         :meth:`linear_logits`, for a top-K selection the free rows of
         :meth:`pack` (its program's ``needs_likelihood`` is True: its ECME
         step sees the observed likelihood), updated by the kernel of
@@ -1195,7 +1213,10 @@ class SoftmaxGating(_TopKGating):
             The program.
         """
         if self._sparse(params.n_experts):
-            return TopKProgram(self, X, params, self._parts(params.n_experts)[1])
+            temperature = self._parts(params.n_experts)[1]
+            if temperature.learned:
+                return _LearnedTopKProgram(self, X, params)
+            return TopKProgram(self, X, params, temperature)
         return _SoftmaxProgram(self, X, params)
 
     def fields_from_newton(self, coef, intercept, params):
